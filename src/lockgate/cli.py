@@ -1,0 +1,315 @@
+"""The `lockgate` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lockgate.config import ConfigError, Settings, load_settings, masked
+
+
+class Ctx:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                click.echo(f"lockgate: {exc}", err=True)
+                sys.exit(2)
+        return self._settings
+
+    def services(self) -> Any:
+        from lockgate.services import Services
+
+        return Services(self.settings)
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _ts(value: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value)) if value else "-"
+
+
+@click.group()
+@click.option("--config", "config_path", envvar="LOCKGATE_CONFIG", help="Path to lockgate.yaml.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Lockgate: grounded answers over your documents behind an OpenAI-compatible gateway."""
+    ctx.obj = Ctx(config_path)
+
+
+# -- config ------------------------------------------------------------------------------
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+@click.pass_obj
+def config_show(obj: Ctx) -> None:
+    """Print the effective configuration (secrets masked)."""
+    import yaml
+
+    click.echo(yaml.safe_dump(masked(obj.settings), sort_keys=False))
+
+
+# -- ingest ------------------------------------------------------------------------------
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(path: str, i: int, n: int) -> None:
+            bar.update(task, total=n, completed=i - 1, description=Path(path).name[:40])
+
+        yield update
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--prune", is_flag=True, help="Retire documents whose files are gone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def ingest(obj: Ctx, paths: tuple[str, ...], prune: bool, as_json: bool) -> None:
+    """Ingest files and folders (recursively) into the knowledge base."""
+    from lockgate.ingest.pipeline import Ingestor
+
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        click.echo(f"lockgate: no such file or folder: {', '.join(missing)}", err=True)
+        sys.exit(2)
+    services = obj.services()
+    ingestor = Ingestor(services.documents, services.runs, services.embedder, obj.settings.ingest)
+    with _progress(sys.stderr.isatty() and not as_json) as progress:
+        summary = ingestor.run(list(paths), prune=prune, progress=progress)
+    if as_json:
+        _dump(summary.as_dict())
+        return
+    click.echo(
+        f"seen {summary.seen}  new {summary.new}  updated {summary.updated}  "
+        f"unchanged {summary.unchanged}  duplicates {summary.duplicates}  "
+        f"quarantined {summary.quarantined}  retired {summary.retired}  "
+        f"chunks {summary.chunks}  in {summary.seconds:.1f}s"
+    )
+    for q in summary.quarantined_files:
+        click.echo(f"  quarantined {q.source}: {q.reason}{' - ' + q.detail if q.detail else ''}")
+
+
+# -- search ------------------------------------------------------------------------------
+@main.command()
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Number of results.")
+@click.option("--source-prefix", default=None, help="Only documents under this path.")
+@click.option("--doc-id", "doc_ids", multiple=True, type=int, help="Only these document ids.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def search(
+    obj: Ctx, query: str, k: int | None, source_prefix: str | None, doc_ids: tuple[int, ...],
+    as_json: bool,
+) -> None:
+    """Hybrid (BM25 + vector) search over ingested chunks."""
+    from lockgate.retrieval.hybrid import SearchFilters
+
+    if not query.strip():
+        click.echo("lockgate: empty query", err=True)
+        sys.exit(2)
+    services = obj.services()
+    filters = SearchFilters(source_prefix, list(doc_ids) or None)
+    result = services.retriever.search(query, k, filters)
+    if as_json:
+        _dump([c.as_dict() for c in result.chunks])
+        return
+    if not result.chunks:
+        click.echo("no results")
+    for c in result.chunks:
+        where = c.source + (f" p.{c.page}" if c.page else "")
+        head = " > ".join(c.heading_path)
+        click.echo(f"{c.rank:>2}. [{c.score:.4f}] {where}  {head}  (chunk {c.chunk_id})")
+        snippet = " ".join(c.text.split())
+        click.echo(f"    {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
+
+
+# -- serve -------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default=None, help="Bind address (default from config: 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default from config: 8080).")
+@click.pass_obj
+def serve(obj: Ctx, host: str | None, port: int | None) -> None:
+    """Run the OpenAI-compatible gateway."""
+    import uvicorn
+
+    from lockgate.gateway.app import create_app
+
+    settings = obj.settings
+    try:
+        app = create_app(obj.services())
+    except (ValueError, KeyError) as exc:
+        click.echo(f"lockgate: {exc}", err=True)
+        sys.exit(2)
+    uvicorn.run(
+        app,
+        host=host or settings.server.host,
+        port=port if port is not None else settings.server.port,
+        log_level="info",
+    )
+
+
+# -- ask ---------------------------------------------------------------------------------
+@main.command()
+@click.argument("question")
+@click.option("--url", default=None, help="Gateway base URL (default: from config).")
+@click.option("--max-tokens", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def ask(obj: Ctx, question: str, url: str | None, max_tokens: int | None, as_json: bool) -> None:
+    """Ask the grounded assistant a question through the HTTP API."""
+    import httpx
+
+    base = url or f"http://{obj.settings.server.host}:{obj.settings.server.port}"
+    body: dict[str, Any] = {"model": "lockgate", "messages": [{"role": "user", "content": question}]}
+    if max_tokens:
+        body["max_tokens"] = max_tokens
+    try:
+        resp = httpx.post(f"{base}/v1/chat/completions", json=body, timeout=300)
+    except httpx.HTTPError as exc:
+        click.echo(f"lockgate: cannot reach the gateway at {base}: {exc}", err=True)
+        sys.exit(1)
+    data = resp.json()
+    if resp.status_code != 200:
+        click.echo(f"lockgate: {resp.status_code} {data.get('error', {}).get('message')}", err=True)
+        sys.exit(1)
+    if as_json:
+        _dump(data)
+        return
+    meta = data["lockgate"]
+    click.echo(data["choices"][0]["message"]["content"])
+    click.echo("")
+    for c in meta["citations"]:
+        click.echo(f"[{c['index']}] {c['source']}" + (f" (page {c['page']})" if c["page"] else ""))
+    flags = "refused" if meta["refused"] else ("grounded" if meta["grounded"] else "ungrounded")
+    click.echo(f"({flags}; trace {meta['trace_id']})")
+
+
+# -- docs --------------------------------------------------------------------------------
+@main.group()
+def docs() -> None:
+    """Look at the knowledge base."""
+
+
+@docs.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include retired documents.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def docs_list(obj: Ctx, show_all: bool, as_json: bool) -> None:
+    """Documents with their current version and status."""
+    rows = obj.services().documents.list_documents()
+    if not show_all:
+        rows = [r for r in rows if r["status"] != "retired"]
+    if as_json:
+        _dump(rows)
+        return
+    for r in rows:
+        extra = f" of #{r['duplicate_of']}" if r["duplicate_of"] else ""
+        click.echo(
+            f"#{r['id']:<5} {r['status']:<9}{extra} v{r['version'] or '-'} "
+            f"{r['format'] or '-':<8} {r['chunk_count'] or 0:>4} chunks  {r['source']}"
+        )
+    click.echo(f"{len(rows)} document(s)")
+
+
+@docs.command("quarantine")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def docs_quarantine(obj: Ctx, as_json: bool) -> None:
+    """Files that could not be ingested, with the reason. They are retried on every ingest."""
+    rows = obj.services().documents.list_quarantine()
+    if as_json:
+        _dump(rows)
+        return
+    for r in rows:
+        detail = f" - {r['detail']}" if r["detail"] else ""
+        click.echo(f"{r['reason']:<12} x{r['attempts']:<3} {r['source']}{detail}")
+    click.echo(f"{len(rows)} quarantined file(s)")
+
+
+# -- traces ------------------------------------------------------------------------------
+@main.group()
+def traces() -> None:
+    """Inspect request traces."""
+
+
+@traces.command("list")
+@click.option("-n", "limit", type=click.IntRange(1, 10000), default=20)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def traces_list(obj: Ctx, limit: int, as_json: bool) -> None:
+    """The most recent requests."""
+    rows = obj.services().traces.list(limit)
+    if as_json:
+        _dump(rows)
+        return
+    for r in rows:
+        flags = "refused" if r["refused"] else ("grounded" if r["grounded"] else "")
+        click.echo(
+            f"{r['id']}  {_ts(r['created_at'])}  {r['endpoint']:<22} {r['model'] or '-':<14} "
+            f"{r['status']:<9} {r['http_status'] or '-'} {r['latency_ms'] or 0:>8.1f} ms  {flags}"
+        )
+
+
+@traces.command("show")
+@click.argument("trace_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def traces_show(obj: Ctx, trace_id: str, as_json: bool) -> None:
+    """Everything recorded about one request."""
+    row = obj.services().traces.get(trace_id)
+    if row is None:
+        click.echo(f"lockgate: no trace {trace_id}", err=True)
+        sys.exit(1)
+    if as_json:
+        _dump(row)
+        return
+    for key in ("id", "endpoint", "model", "backend", "status", "http_status", "error"):
+        click.echo(f"{key:>15}: {row[key]}")
+    click.echo(f"{'created':>15}: {_ts(row['created_at'])}")
+    click.echo(f"{'prompt':>15}: {row['prompt_template']} v{row['prompt_version']}")
+    click.echo(f"{'tokens':>15}: in {row['tokens_in']} / out {row['tokens_out']}  cost {row['cost']}")
+    click.echo(f"{'latency':>15}: {row['latency_ms']} ms  (first token {row['ttft_ms']} ms)")
+    click.echo(f"{'refused':>15}: {row['refused']}   grounded: {row['grounded']}")
+    for item in row["retrieved"] or []:
+        mark = "*" if item.get("in_prompt") else " "
+        click.echo(f"   {mark} chunk {item['chunk_id']:<6} {item['score']:.4f} {item['source']}")
+    for stage in row["stages"] or []:
+        click.echo(f"     {stage['stage']:<22} {stage['ms']:8.2f} ms {stage.get('note', '')}")
+    click.echo("--- final prompt ---")
+    click.echo(row["prompt"] or "")
+    click.echo("--- raw output ---")
+    click.echo(row["raw_output"] or "")
+    click.echo("--- final output ---")
+    click.echo(row["output"] or "")
+
+
+if __name__ == "__main__":
+    main()

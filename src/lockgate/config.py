@@ -1,0 +1,239 @@
+"""One typed configuration: defaults < `lockgate.yaml` < `LOCKGATE_…` environment variables.
+
+Nested fields are overridden with a double underscore, e.g. `LOCKGATE_RETRIEVAL__TOP_K=8`.
+Every default is the embedded one, so an empty config runs on SQLite and the bundled models.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+_yaml_data: ContextVar[dict[str, Any]] = ContextVar("_yaml_data", default={})
+
+
+class _Strict(BaseModel):
+    # A typo in a config key must fail loudly at start-up rather than be silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(_Strict):
+    """One entry of the model registry: a name clients use, mapped to a backend."""
+
+    backend: Literal["llama_cpp", "openai"]
+    model_path: str | None = None
+    upstream_model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(120.0, gt=0)
+    context_window: int = Field(2048, ge=256)
+    max_output_tokens: int = Field(512, ge=1)
+    price_input_per_1k: float = Field(0.0, ge=0)
+    price_output_per_1k: float = Field(0.0, ge=0)
+    n_threads: int | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, v: str | None) -> str | None:
+        return v.rstrip("/") if v else v
+
+
+class EmbeddingSpec(_Strict):
+    backend: Literal["minilm", "openai"] = "minilm"
+    model_path: str | None = None
+    upstream_model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    batch_size: int = Field(64, ge=1)
+    timeout_s: float = Field(60.0, gt=0)
+
+
+class StoreConfig(_Strict):
+    url: str | None = None  # default: sqlite file under LOCKGATE_HOME
+
+
+class IngestConfig(_Strict):
+    chunk_target_chars: int = Field(1000, ge=100)
+    chunk_overlap_chars: int = Field(150, ge=0)
+    max_file_mb: float = Field(100.0, gt=0)
+    follow_symlinks: bool = False
+
+    @field_validator("chunk_overlap_chars")
+    @classmethod
+    def _overlap_small(cls, v: int) -> int:
+        if v > 2000:
+            raise ValueError("overlap larger than 2000 characters makes every chunk a copy")
+        return v
+
+
+class RetrievalConfig(_Strict):
+    top_k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(50, ge=1, le=1000)
+    rrf_k: int = Field(60, ge=1)
+    bm25_weight: float = Field(1.0, ge=0)
+    vector_weight: float = Field(1.0, ge=0)
+
+
+class GroundedConfig(_Strict):
+    """The `lockgate` model: retrieval-augmented answers with citations."""
+
+    model: str = "gemma-3-270m"
+    prompt: str = "grounded_answer"
+    prompt_version: int | None = None  # None: the newest version shipped
+    context_chunks: int = Field(4, ge=1, le=20)
+    context_chars: int = Field(3000, ge=200)
+    # Cosine similarity of the best chunk under which the assistant refuses instead of guessing.
+    min_relevance: float = Field(0.3, ge=-1, le=1)
+    max_tokens: int = Field(192, ge=1)
+    refusal_message: str = (
+        "I can't answer that from the available documents."
+    )
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_messages: int = Field(1000, ge=1)
+
+
+def _default_models() -> dict[str, ModelSpec]:
+    return {
+        "gemma-3-270m": ModelSpec(
+            backend="llama_cpp",
+            context_window=4096,
+            max_output_tokens=512,
+            params={"temperature": 0.2, "top_p": 0.9, "repeat_penalty": 1.3},
+        )
+    }
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOCKGATE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    home: Path = Path(".lockgate")
+    store: StoreConfig = StoreConfig()
+    ingest: IngestConfig = IngestConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    grounded: GroundedConfig = GroundedConfig()
+    server: ServerConfig = ServerConfig()
+    embeddings: EmbeddingSpec = EmbeddingSpec()
+    models: dict[str, ModelSpec] = Field(default_factory=_default_models)
+    pipeline: list[str] = Field(
+        default_factory=lambda: [
+            "validate",
+            "retrieve",
+            "build_prompt",
+            "call_model",
+            "postprocess",
+        ]
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{(self.home / 'lockgate.db').resolve()}"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _yaml_data.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_data.get())
+
+
+class ConfigError(Exception):
+    """Raised with a message naming the offending key and the reason."""
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("LOCKGATE_CONFIG")
+    if env:
+        return Path(env)
+    default = Path("lockgate.yaml")
+    return default if default.exists() else None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    cfg_path = config_path(path)
+    data: dict[str, Any] = {}
+    if cfg_path is not None:
+        try:
+            raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {cfg_path}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{cfg_path}: invalid YAML: {exc}") from exc
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{cfg_path}: top level must be a mapping")
+        data = raw
+    token = _yaml_data.set(data)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+    finally:
+        _yaml_data.reset(token)
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        lines.append(f"invalid config key '{key}': {err['msg']}")
+    return "\n".join(lines)
+
+
+_SECRET_WORDS = ("key", "secret", "password", "token")
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective config as plain data with secret values hidden."""
+    return _mask(settings.model_dump(mode="json"))
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    lowered = key.lower()
+    # `api_key_env` names a variable, it does not hold the secret, so it stays visible.
+    if isinstance(value, str) and value and not lowered.endswith("_env"):
+        if any(w in lowered for w in _SECRET_WORDS):
+            return "****"
+        if "://" in value and "@" in value:
+            scheme, rest = value.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            user = creds.split(":", 1)[0]
+            return f"{scheme}://{user}:****@{host}"
+    return value

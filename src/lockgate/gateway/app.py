@@ -1,0 +1,91 @@
+"""The ASGI application: routes, error handling, model preloading."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from lockgate.gateway.errors import GatewayError, error_response
+from lockgate.gateway.http import TraceIdMiddleware
+from lockgate.gateway.pipeline import Pipeline
+from lockgate.gateway.routes.chat import chat_completions
+from lockgate.gateway.routes.embeddings import embeddings
+from lockgate.gateway.routes.health import healthz, readyz
+from lockgate.gateway.routes.models import list_models
+from lockgate.gateway.routes.search import search
+from lockgate.services import Services
+
+log = logging.getLogger("lockgate.gateway")
+
+
+def preload(services: Services) -> None:
+    """Load the embedder and the grounded model so the first request does not pay for it."""
+    services.embedder.embed(["warm up"])
+    model = services.models.get(services.settings.grounded.model)
+    load = getattr(model, "load", None)
+    if load is not None:
+        load()
+    services.vectors.refresh()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(
+        GatewayError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", code),
+        getattr(request.state, "trace_id", None),
+    )
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc, getattr(request.state, "trace_id", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    trace_id = getattr(request.state, "trace_id", None)
+    log.exception("unhandled error in %s (trace %s)", request.url.path, trace_id)
+    return JSONResponse(
+        GatewayError(500, f"internal error; quote trace id {trace_id}", "internal_error").body(),
+        status_code=500,
+    )
+
+
+def create_app(services: Services, preload_models: bool = True) -> Starlette:
+    pipeline = Pipeline.from_config(services)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(asyncio.to_thread(preload, services)) if preload_models else None
+        yield
+        if task is not None and not task.done():
+            task.cancel()
+
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/models", list_models, methods=["GET"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/v1/search", search, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        exception_handlers={
+            HTTPException: _http_error,
+            GatewayError: _gateway_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.add_middleware(TraceIdMiddleware)
+    app.state.services = services
+    app.state.pipeline = pipeline
+    return app

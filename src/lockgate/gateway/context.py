@@ -1,0 +1,94 @@
+"""The one object every pipeline stage reads and writes for a request."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.models.base import ChatDelta, ChatRequest, Message, Usage
+from lockgate.retrieval.hybrid import RetrievedChunk, SearchFilters, SearchResult
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. Authentication (a later stage) replaces the anonymous default."""
+
+    id: str = "anonymous"
+    tenant: str = "default"
+    roles: tuple[str, ...] = ()
+
+
+@dataclass
+class StageTiming:
+    stage: str
+    ms: float
+    note: str = ""
+
+
+@dataclass
+class RequestContext:
+    endpoint: str
+    body: dict[str, Any]
+    principal: Principal = field(default_factory=Principal)
+    trace_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.perf_counter)
+
+    # parsed request
+    model_name: str = ""
+    grounded: bool = False
+    stream: bool = False
+    include_usage: bool = False
+    messages: list[Message] = field(default_factory=list)
+    request: ChatRequest | None = None
+    question: str = ""
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    top_k: int | None = None
+
+    # resolved backend
+    backend_model: str = ""
+    backend: str = ""
+
+    # retrieval and prompt
+    retrieval: SearchResult | None = None
+    context_chunks: list[RetrievedChunk] = field(default_factory=list)
+    prompt_template: str | None = None
+    prompt_version: int | None = None
+    prompt: str | None = None
+
+    # generation
+    deltas: AsyncIterator[ChatDelta] | None = None
+    raw_output: str = ""
+    output: str = ""
+    stream_suffix: str = ""
+    finish_reason: str = "stop"
+    usage: Usage = field(default_factory=Usage)
+    ttft_ms: float | None = None
+    cost: float = 0.0
+
+    # outcome
+    refused: bool = False
+    grounded_answer: bool = False
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "ok"
+    http_status: int = 200
+    error: str | None = None
+    timings: list[StageTiming] = field(default_factory=list)
+
+    @property
+    def completion_id(self) -> str:
+        return f"chatcmpl-{self.trace_id}"
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def lockgate_object(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            "citations": self.citations,
+            "grounded": self.grounded_answer,
+            "refused": self.refused,
+        }

@@ -1,0 +1,78 @@
+"""POST /v1/embeddings with the configured embedding model."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from lockgate.gateway.context import RequestContext
+from lockgate.gateway.errors import GatewayError, error_response
+from lockgate.gateway.http import read_json
+from lockgate.gateway.routes.models import embedding_model_name
+from lockgate.gateway.schemas import EmbeddingsIn, parse_body
+from lockgate.models.base import UpstreamError, estimate_tokens
+from lockgate.observability.trace_recorder import record
+from lockgate.services import Services
+
+MAX_INPUTS = 2048
+MAX_INPUT_CHARS = 32_000
+
+
+async def embeddings(request: Request) -> Response:
+    services: Services = request.app.state.services
+    ctx = RequestContext(endpoint="/v1/embeddings", body={}, trace_id=request.state.trace_id)
+    try:
+        body = await read_json(request, services.settings.server.max_body_bytes)
+        req = parse_body(EmbeddingsIn, body)
+        ctx.body = {k: v for k, v in body.items() if k != "input"}
+        ctx.model_name = req.model
+        name = embedding_model_name(services)
+        if req.model != name:
+            raise GatewayError(
+                404, f"The embedding model '{req.model}' does not exist (available: {name})",
+                "model_not_found", "model",
+            )
+        texts = [req.input] if isinstance(req.input, str) else req.input
+        if not texts or len(texts) > MAX_INPUTS:
+            raise GatewayError(400, f"input must hold 1 to {MAX_INPUTS} strings", "invalid_value",
+                               "input")
+        if any(not t or len(t) > MAX_INPUT_CHARS for t in texts):
+            raise GatewayError(
+                400, f"each input must be a non-empty string of at most {MAX_INPUT_CHARS} characters",
+                "invalid_value", "input",
+            )
+        if req.dimensions is not None and req.dimensions != services.embedder.dimensions:
+            raise GatewayError(400, "this model does not support changing dimensions",
+                               "unsupported_parameter", "dimensions")
+        t0 = time.perf_counter()
+        try:
+            vectors = await asyncio.to_thread(services.embedder.embed, texts)
+        except UpstreamError as exc:
+            raise GatewayError(exc.status, str(exc), "upstream_error") from exc
+        ctx.ttft_ms = (time.perf_counter() - t0) * 1000
+        tokens = sum(estimate_tokens(t) for t in texts)
+        ctx.usage.prompt_tokens = tokens
+        data = []
+        for i, vec in enumerate(vectors):
+            emb: list[float] | str = (
+                base64.b64encode(vec.astype("<f4").tobytes()).decode()
+                if req.encoding_format == "base64"
+                else vec.tolist()
+            )
+            data.append({"object": "embedding", "index": i, "embedding": emb})
+        result = {
+            "object": "list",
+            "data": data,
+            "model": name,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    except GatewayError as err:
+        ctx.status, ctx.http_status, ctx.error = "error", err.status, err.message
+        await asyncio.to_thread(record, services.traces, ctx)
+        return error_response(err, ctx.trace_id)
+    await asyncio.to_thread(record, services.traces, ctx)
+    return JSONResponse(result)

@@ -1,0 +1,39 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from lockgate.services import Services
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "alive"})
+
+
+def _store_ok(services: Services) -> bool:
+    try:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+
+
+async def readyz(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    grounded = services.settings.grounded.model
+    checks = {
+        "store": await asyncio.to_thread(_store_ok, services),
+        "embeddings": services.embedder.ready(),
+        "grounded_model": services.models.get(grounded).ready(),
+    }
+    ready = all(checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )

@@ -1,0 +1,131 @@
+"""Request bodies in the OpenAI wire format, validated strictly: an argument we would silently
+ignore is rejected instead, so a client never believes a setting took effect when it did not."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lockgate.gateway.errors import GatewayError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChatMessageIn(_Body):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[dict[str, Any]] | None
+    name: str | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        parts = []
+        for part in self.content:
+            if part.get("type") != "text" or not isinstance(part.get("text"), str):
+                raise GatewayError(
+                    400, "only text content parts are supported", "unsupported_content", "messages"
+                )
+            parts.append(part["text"])
+        return "\n".join(parts)
+
+
+class StreamOptions(_Body):
+    include_usage: bool = False
+
+
+class LockgateOptions(_Body):
+    """Lockgate's own request extension (ignored by other servers): retrieval controls."""
+
+    k: int | None = Field(None, ge=1, le=50)
+    source_prefix: str | None = None
+    document_ids: list[int] | None = None
+
+
+class ChatCompletionIn(_Body):
+    model: str
+    messages: list[ChatMessageIn] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: int | None = Field(None, ge=1, le=1)
+    user: str | None = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    metadata: dict[str, str] | None = None
+    lockgate: LockgateOptions | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _stops(cls, v: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(v, list) and len(v) > 4:
+            raise ValueError("at most 4 stop sequences")
+        return v
+
+    def stop_list(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+
+class EmbeddingsIn(_Body):
+    model: str
+    input: str | list[str]
+    encoding_format: Literal["float", "base64"] = "float"
+    user: str | None = None
+    dimensions: int | None = None
+
+
+class SearchIn(_Body):
+    query: str = Field(min_length=1, max_length=10_000)
+    k: int | None = Field(None, ge=1, le=100)
+    source_prefix: str | None = None
+    document_ids: list[int] | None = None
+
+
+# Arguments clients send that we deliberately do not support: named so the error says so.
+UNSUPPORTED = {
+    "tools",
+    "tool_choice",
+    "functions",
+    "function_call",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "logit_bias",
+    "parallel_tool_calls",
+    "audio",
+    "modalities",
+    "prediction",
+}
+
+
+def parse_body(model: type[T], data: Any) -> T:
+    if not isinstance(data, dict):
+        raise GatewayError(400, "request body must be a JSON object", "invalid_body")
+    for key in data:
+        if key in UNSUPPORTED and data[key] not in (None, False):
+            raise GatewayError(
+                400, f"'{key}' is not supported by this gateway", "unsupported_parameter", key
+            )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = "unrecognized request argument" if err["type"] == "extra_forbidden" else err["msg"]
+        code = "unknown_parameter" if err["type"] == "extra_forbidden" else "invalid_value"
+        if err["type"] == "missing":
+            code = "missing_required_parameter"
+        raise GatewayError(400, f"{loc}: {msg}", code, loc) from None

@@ -1,0 +1,9 @@
+"""Built-in stages; importing this package registers them."""
+
+from lockgate.gateway.stages import (  # noqa: F401
+    build_prompt,
+    call_model,
+    postprocess,
+    retrieve,
+    validate,
+)

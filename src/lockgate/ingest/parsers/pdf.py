@@ -1,0 +1,137 @@
+"""PDF text layer via pypdf, page by page, with light paragraph/heading reconstruction."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError
+
+from lockgate.ingest.parsers._common import LIST_MARKER, finish
+from lockgate.ingest.types import Block, BlockKind, ParsedDocument, ParseError
+
+_NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+([A-Z].{0,80})$")
+_PAGE_NUMBER = re.compile(r"^(page\s+)?\d{1,4}(\s*(/|of)\s*\d{1,4})?$", re.I)
+_SENTENCE_END = (".", "!", "?", ":", '"', "”", ")", ";")
+
+
+def _check_complete(data: bytes) -> None:
+    # pypdf happily reads the first half of a truncated file; a PDF cut in the middle must be
+    # quarantined rather than indexed partially, and every complete PDF ends with %%EOF.
+    if b"%%EOF" not in data[-2048:]:
+        raise ParseError("corrupted", "truncated PDF (no %%EOF marker at end of file)")
+
+
+def _open(data: bytes) -> PdfReader:
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                unlocked = reader.decrypt("") != PasswordType.NOT_DECRYPTED
+            except DependencyError as exc:  # AES without a crypto backend: can't read it
+                raise ParseError("encrypted", str(exc)[:200]) from exc
+            if not unlocked:
+                raise ParseError("encrypted", "password required")
+        if len(reader.pages) == 0:
+            raise ParseError("corrupted", "no pages")
+    except ParseError:
+        raise
+    except Exception as exc:  # pypdf raises a wide variety of errors on damaged files
+        raise ParseError("corrupted", str(exc)[:200] or type(exc).__name__) from exc
+    return reader
+
+
+def _heading_level(line: str, full_width: int) -> int:
+    """0 if `line` does not look like a heading, else a guessed level.
+
+    The text layer has no font sizes, so this relies on shape: a short standalone line that
+    starts with a capital (or a section number) and does not end like a sentence.
+    """
+    if len(line) > 80 or line.endswith((".", ",", ";", ":", "?", "!")):
+        return 0
+    if m := _NUMBERED_HEADING.match(line):
+        return m.group(1).count(".") + 1
+    words = re.findall(r"[A-Za-z][\w'-]*", line)
+    if not words or len(words) > 10 or not line[0].isupper():
+        return 0
+    if full_width and len(line) > 0.7 * full_width:
+        return 0  # a full-width line is wrapped body text
+    return 1 if line.isupper() and len(line) > 3 else 2
+
+
+def _boilerplate(page_texts: list[str]) -> set[str]:
+    """Running headers/footers: edge lines repeated (digits aside) on most pages."""
+    if len(page_texts) < 2:
+        return set()
+    seen: dict[str, int] = {}
+    for text in page_texts:
+        lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+        for key in {_digitless(ln) for ln in lines[:2] + lines[-2:]}:
+            seen[key] = seen.get(key, 0) + 1
+    return {k for k, n in seen.items() if n >= max(2, len(page_texts) * 0.5)}
+
+
+def _digitless(line: str) -> str:
+    return re.sub(r"\d+", "#", line.strip().lower())
+
+
+def page_blocks(text: str, page: int, drop: frozenset[str] | set[str] = frozenset()) -> list[Block]:
+    """Rebuild paragraphs from the text layer's visual lines.
+
+    A paragraph ends at a blank line, or at a line that ends a sentence while being clearly
+    shorter than the page's full line width (the ragged last line of a paragraph).
+    """
+    lines = [ln.strip() for ln in text.split("\n")]
+    full = max((len(ln) for ln in lines), default=0)
+    blocks: list[Block] = []
+    buf: list[str] = []
+    kind: BlockKind = "paragraph"
+
+    def flush() -> None:
+        nonlocal kind
+        if buf:
+            blocks.append(Block(kind, " ".join(buf), page=page))
+            buf.clear()
+        kind = "paragraph"
+
+    for line in lines:
+        if not line or _PAGE_NUMBER.match(line) or _digitless(line) in drop:
+            flush()
+            continue
+        starts_para = not buf or buf[-1].endswith(_SENTENCE_END)
+        if starts_para and (level := _heading_level(line, full)):
+            flush()
+            blocks.append(Block("heading", line, level=level, page=page))
+            continue
+        if LIST_MARKER.match(line):
+            flush()
+            kind = "list_item"
+        if buf and buf[-1].endswith("-") and line[:1].islower():
+            buf[-1] = buf[-1][:-1] + line  # re-join a word hyphenated across lines
+        else:
+            buf.append(line)
+        if line.endswith(_SENTENCE_END) and len(line) < 0.75 * full:
+            flush()
+    flush()
+    return blocks
+
+
+class PdfParser:
+    name = "pdf"
+    version = "1"
+
+    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+        _check_complete(data)
+        reader = _open(data)
+        try:
+            texts = [page.extract_text() or "" for page in reader.pages]
+            meta_title = reader.metadata.title if reader.metadata else None
+        except Exception as exc:
+            raise ParseError("corrupted", str(exc)[:200] or type(exc).__name__) from exc
+        drop = _boilerplate(texts)
+        blocks = [b for n, text in enumerate(texts, 1) for b in page_blocks(text, n, drop)]
+        if not any(b.text.strip() for b in blocks):
+            raise ParseError("no_text", "no text layer (scanned?)")
+        title = meta_title.strip() if isinstance(meta_title, str) and meta_title.strip() else None
+        return finish(blocks, self.name, self.version, title=title, pages=len(reader.pages))

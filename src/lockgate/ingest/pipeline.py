@@ -1,0 +1,223 @@
+"""`lockgate ingest`: walk paths, skip what is unchanged, quarantine what cannot be parsed,
+and commit each document (chunks, embeddings, full-text rows) in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from lockgate.config import IngestConfig
+from lockgate.ingest.chunker import chunk_blocks
+from lockgate.ingest.detect import detect_format
+from lockgate.ingest.parsers import parse_bytes
+from lockgate.ingest.types import ChunkDraft, ParseError
+from lockgate.models.base import EmbeddingModel
+from lockgate.store.documents import DocumentStore, KnownSource, NewChunk, VersionInfo
+from lockgate.store.runs import IngestRunStore
+
+# Folders that are never documents: VCS metadata, virtualenvs, our own data directory.
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "node_modules", ".lockgate"}
+
+
+@dataclass
+class QuarantinedFile:
+    source: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class IngestSummary:
+    seen: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    retired: int = 0
+    chunks: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    quarantined_files: list[QuarantinedFile] = field(default_factory=list)
+    run_id: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]], follow_symlinks: bool = False) -> Iterator[Path]:
+    for raw in paths:
+        root = Path(raw)
+        if root.is_file():
+            yield root.resolve()
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                if path.is_symlink() and not follow_symlinks:
+                    continue
+                yield path.resolve()
+
+
+def embedding_text(draft: ChunkDraft, title: str | None) -> str:
+    # The heading path gives a chunk the context its body often omits ("Refunds > Enterprise").
+    context = [p for p in (title, *draft.heading_path) if p]
+    return (" > ".join(dict.fromkeys(context)) + "\n" + draft.text) if context else draft.text
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: DocumentStore,
+        runs: IngestRunStore,
+        embedder: EmbeddingModel,
+        config: IngestConfig,
+    ) -> None:
+        self.store = store
+        self.runs = runs
+        self.embedder = embedder
+        self.config = config
+
+    def run(
+        self,
+        paths: list[str],
+        prune: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestSummary:
+        started = time.perf_counter()
+        missing = [p for p in paths if not Path(p).exists()]
+        if missing:
+            raise FileNotFoundError(", ".join(missing))
+        summary = IngestSummary(run_id=self.runs.start())
+        files = list(iter_files(paths, self.config.follow_symlinks))
+        known = self.store.known_sources()
+        quarantined = {q["source"] for q in self.store.list_quarantine()}
+        unchanged: list[str] = []
+        for i, path in enumerate(files, start=1):
+            if progress:
+                progress(str(path), i, len(files))
+            summary.seen += 1
+            outcome = self._one(path, known, quarantined, summary)
+            if outcome == "unchanged":
+                unchanged.append(str(path))
+        self.store.touch(unchanged)
+        if prune:
+            summary.retired = self._prune(paths, {str(f) for f in files}, known)
+        summary.seconds = round(time.perf_counter() - started, 3)
+        data = summary.as_dict()
+        self.runs.finish(summary.run_id or 0, data)
+        return summary
+
+    def _one(
+        self,
+        path: Path,
+        known: dict[str, KnownSource],
+        quarantined: set[str],
+        summary: IngestSummary,
+    ) -> str:
+        source = str(path)
+        try:
+            stat = path.stat()
+            if stat.st_size > self.config.max_file_mb * 1024 * 1024:
+                raise ParseError("too_large", f"{stat.st_size} bytes")
+            data = path.read_bytes()
+        except ParseError as exc:
+            return self._quarantine(source, exc, None, None, summary)
+        except OSError as exc:
+            return self._quarantine(
+                source, ParseError("unreadable", str(exc)), None, None, summary
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        prev = known.get(source)
+        if (
+            prev is not None
+            and prev.status == "active"
+            and prev.content_hash == digest
+            and source not in quarantined
+        ):
+            summary.unchanged += 1
+            return "unchanged"
+        dup = self.store.active_by_hash(digest, exclude_source=source)
+        if dup is not None:
+            self.store.mark_duplicate(source, dup[0])
+            summary.duplicates += 1
+            return "duplicate"
+        try:
+            fmt = detect_format(data, path.name)
+            parsed = parse_bytes(data, path.name)
+            drafts = chunk_blocks(
+                parsed.blocks,
+                target_chars=self.config.chunk_target_chars,
+                overlap_chars=self.config.chunk_overlap_chars,
+            )
+            if not drafts:
+                raise ParseError("no_text", "no chunks after parsing")
+        except ParseError as exc:
+            return self._quarantine(source, exc, digest, len(data), summary)
+        vectors = self.embedder.embed([embedding_text(d, parsed.title) for d in drafts])
+        new_chunks = [
+            NewChunk(
+                position=d.position,
+                text=d.text,
+                heading_path=d.heading_path,
+                page=d.page,
+                char_start=d.char_start,
+                embedding=vectors[i].tobytes(),
+            )
+            for i, d in enumerate(drafts)
+        ]
+        info = VersionInfo(
+            content_hash=digest,
+            size=len(data),
+            mtime=path.stat().st_mtime,
+            format=fmt,
+            parser=parsed.parser,
+            parser_version=parsed.parser_version,
+            title=parsed.title,
+            pages=parsed.pages,
+        )
+        _, version = self.store.commit_version(source, info, new_chunks)
+        summary.chunks += len(new_chunks)
+        summary.pages += parsed.pages or 1
+        if version == 1:
+            summary.new += 1
+            return "new"
+        summary.updated += 1
+        return "updated"
+
+    def _quarantine(
+        self,
+        source: str,
+        exc: ParseError,
+        digest: str | None,
+        size: int | None,
+        summary: IngestSummary,
+    ) -> str:
+        self.store.quarantine(source, exc.reason, exc.detail, digest, size)
+        summary.quarantined += 1
+        summary.quarantined_files.append(QuarantinedFile(source, exc.reason, exc.detail))
+        return "quarantined"
+
+    def _prune(self, roots: list[str], seen: set[str], known: dict[str, KnownSource]) -> int:
+        prefixes = [str(Path(r).resolve()) for r in roots]
+        gone = [
+            src
+            for src, info in self.store.known_sources().items()
+            if src not in seen
+            and info.status != "retired"
+            and any(src == p or src.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes)
+        ]
+        gone += [
+            q["source"]
+            for q in self.store.list_quarantine()
+            if q["source"] not in seen and any(q["source"].startswith(p) for p in prefixes)
+        ]
+        return self.store.retire_documents(sorted(set(gone)))

@@ -1,0 +1,153 @@
+"""Any OpenAI-compatible chat upstream: vLLM, Ollama, llama.cpp server or a hosted API."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from lockgate.config import ModelSpec
+from lockgate.models.base import (
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    UpstreamError,
+    Usage,
+    estimate_tokens,
+)
+
+
+def api_key(env_name: str | None) -> str | None:
+    return os.environ.get(env_name) if env_name else None
+
+
+def timeouts(spec: ModelSpec) -> httpx.Timeout:
+    return httpx.Timeout(spec.read_timeout_s, connect=spec.connect_timeout_s)
+
+
+def _error_text(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            return str(body["error"].get("message", ""))[:500]
+    except ValueError:
+        pass
+    return resp.text[:500]
+
+
+class OpenAICompatModel:
+    backend = "openai"
+
+    def __init__(self, name: str, spec: ModelSpec) -> None:
+        if not spec.base_url:
+            raise ValueError(f"model '{name}': base_url is required for the openai backend")
+        self.name = name
+        self.spec = spec
+        headers = {"content-type": "application/json"}
+        key = api_key(spec.api_key_env)
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        self._client = httpx.AsyncClient(
+            base_url=spec.base_url, headers=headers, timeout=timeouts(spec)
+        )
+
+    def ready(self) -> bool:
+        return True
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.spec.upstream_model or self.name,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "max_tokens": request.max_tokens,
+            "stream": stream,
+        }
+        for key in ("temperature", "top_p", "seed"):
+            value = getattr(request, key)
+            if value is not None:
+                body[key] = value
+        if request.stop:
+            body["stop"] = request.stop
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        body.update(request.extra)
+        return body
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        try:
+            resp = await self._client.post("/chat/completions", json=self._body(request, False))
+        except httpx.TimeoutException as exc:
+            raise UpstreamError(f"upstream '{self.name}' timed out", status=504) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"upstream '{self.name}' unreachable: {exc}") from exc
+        if resp.status_code >= 400:
+            raise UpstreamError(
+                f"upstream '{self.name}' returned {resp.status_code}: {_error_text(resp)}",
+                upstream_status=resp.status_code,
+            )
+        try:
+            data = resp.json()
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+            finish = choice.get("finish_reason") or "stop"
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise UpstreamError(f"upstream '{self.name}' sent a malformed response") from exc
+        u = data.get("usage") or {}
+        usage = Usage(
+            int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0)
+        )
+        return ChatResult(text, finish, usage)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        body = self._body(request, True)
+        try:
+            async with self._client.stream("POST", "/chat/completions", json=body) as resp:
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    raise UpstreamError(
+                        f"upstream '{self.name}' returned {resp.status_code}: "
+                        f"{_error_text(resp)}",
+                        upstream_status=resp.status_code,
+                    )
+                finished = False
+                async for line in resp.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == "[DONE]":
+                        finished = True
+                        break
+                    delta = _parse_chunk(payload, self.name)
+                    if delta is not None:
+                        yield delta
+                if not finished:
+                    raise UpstreamError(f"upstream '{self.name}' ended the stream early")
+        except httpx.TimeoutException as exc:
+            raise UpstreamError(f"upstream '{self.name}' timed out", status=504) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"upstream '{self.name}' failed mid-stream: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _parse_chunk(payload: str, name: str) -> ChatDelta | None:
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise UpstreamError(f"upstream '{name}' sent a malformed stream chunk") from exc
+    usage = None
+    if data.get("usage"):
+        u = data["usage"]
+        usage = Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
+    choices = data.get("choices") or []
+    if not choices:
+        return ChatDelta(usage=usage) if usage else None
+    choice = choices[0]
+    text = (choice.get("delta") or {}).get("content") or ""
+    return ChatDelta(text=text, finish_reason=choice.get("finish_reason"), usage=usage)

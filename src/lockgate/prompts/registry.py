@@ -1,0 +1,60 @@
+"""Versioned prompt templates. A template is a file `NAME.vN.txt`; a trace records the name and
+version used, so an answer can always be tied to the exact prompt that produced it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+_FILE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.txt$")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    version: int
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+    def render(self, **values: str) -> str:
+        # str.replace instead of str.format: document text is full of braces.
+        out = self.text
+        for key, value in values.items():
+            out = out.replace("{" + key + "}", value)
+        return out
+
+
+class PromptRegistry:
+    def __init__(self, extra_dirs: list[Path] | None = None) -> None:
+        self._templates: dict[tuple[str, int], PromptTemplate] = {}
+        self._load(Path(str(resources.files("lockgate.prompts").joinpath("templates"))))
+        for d in extra_dirs or []:
+            self._load(d)
+
+    def _load(self, folder: Path) -> None:
+        if not folder.is_dir():
+            return
+        for path in folder.iterdir():
+            m = _FILE.match(path.name)
+            if m:
+                t = PromptTemplate(m["name"], int(m["version"]), path.read_text(encoding="utf-8"))
+                self._templates[(t.name, t.version)] = t
+
+    def get(self, name: str, version: int | None = None) -> PromptTemplate:
+        if version is not None:
+            try:
+                return self._templates[(name, version)]
+            except KeyError:
+                raise KeyError(f"prompt '{name}' has no version {version}") from None
+        versions = [t for (n, _), t in self._templates.items() if n == name]
+        if not versions:
+            raise KeyError(f"no prompt named '{name}'")
+        return max(versions, key=lambda t: t.version)
+
+    def list(self) -> list[PromptTemplate]:
+        return sorted(self._templates.values(), key=lambda t: (t.name, t.version))

@@ -1,0 +1,139 @@
+"""Hybrid retrieval: BM25 and vector candidates fused by weighted reciprocal-rank fusion."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from lockgate.config import RetrievalConfig
+from lockgate.models.base import EmbeddingModel
+from lockgate.retrieval.vector import NumpyVectorIndex
+from lockgate.store.documents import DocumentStore
+from lockgate.store.fulltext import TextIndex
+
+
+@dataclass
+class SearchFilters:
+    source_prefix: str | None = None
+    document_ids: list[int] | None = None
+
+
+@dataclass
+class RetrievedChunk:
+    rank: int
+    score: float
+    chunk_id: int
+    document_id: int
+    version: int
+    source: str
+    page: int | None
+    heading_path: list[str]
+    text: str
+    vector_score: float | None = None
+    bm25_score: float | None = None
+    title: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "source": self.source,
+            "page": self.page,
+            "chunk_id": self.chunk_id,
+            "document_id": self.document_id,
+            "version": self.version,
+            "heading_path": self.heading_path,
+            "vector_score": None if self.vector_score is None else round(self.vector_score, 4),
+            "bm25_score": None if self.bm25_score is None else round(self.bm25_score, 4),
+            "text": self.text,
+        }
+
+
+@dataclass
+class SearchResult:
+    chunks: list[RetrievedChunk]
+    # Best cosine similarity among candidates: an absolute relevance signal, unlike RRF.
+    max_similarity: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ids, weight in rankings:
+        for rank, chunk_id in enumerate(ids, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (k + rank)
+    return fused
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        store: DocumentStore,
+        text_index: TextIndex,
+        vectors: NumpyVectorIndex,
+        embedder: EmbeddingModel,
+        config: RetrievalConfig,
+    ) -> None:
+        self.store = store
+        self.text_index = text_index
+        self.vectors = vectors
+        self.embedder = embedder
+        self.config = config
+
+    def search(
+        self, query: str, k: int | None = None, filters: SearchFilters | None = None
+    ) -> SearchResult:
+        filters = filters or SearchFilters()
+        k = k or self.config.top_k
+        n = max(self.config.candidates, k)
+        t0 = time.perf_counter()
+        qvec = self.embedder.embed([query])[0]
+        t1 = time.perf_counter()
+        vhits = self.vectors.search(qvec, n, filters.source_prefix, filters.document_ids)
+        t2 = time.perf_counter()
+        thits = self.text_index.search(query, n, filters.source_prefix, filters.document_ids)
+        t3 = time.perf_counter()
+        fused = rrf(
+            [
+                ([h.chunk_id for h in vhits], self.config.vector_weight),
+                ([h.chunk_id for h in thits], self.config.bm25_weight),
+            ],
+            self.config.rrf_k,
+        )
+        top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        records = self.store.chunks([cid for cid, _ in top])
+        vmap = {h.chunk_id: h.score for h in vhits}
+        tmap = {h.chunk_id: h.score for h in thits}
+        out = []
+        for cid, score in top:
+            rec = records.get(cid)
+            if rec is None or not rec.active:
+                continue  # retired between the index read and now
+            out.append(
+                RetrievedChunk(
+                    rank=len(out) + 1,
+                    score=score,
+                    chunk_id=cid,
+                    document_id=rec.document_id,
+                    version=rec.version,
+                    source=rec.source,
+                    page=rec.page,
+                    heading_path=rec.heading_path,
+                    text=rec.text,
+                    vector_score=vmap.get(cid),
+                    bm25_score=tmap.get(cid),
+                    title=rec.title,
+                )
+            )
+        t4 = time.perf_counter()
+        return SearchResult(
+            chunks=out,
+            max_similarity=max((h.score for h in vhits), default=-1.0),
+            timings_ms={
+                "embed": (t1 - t0) * 1000,
+                "vector": (t2 - t1) * 1000,
+                "bm25": (t3 - t2) * 1000,
+                "fuse_fetch": (t4 - t3) * 1000,
+            },
+        )

@@ -1,0 +1,74 @@
+"""Everything a command or the gateway needs, built once from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from lockgate.config import Settings
+from lockgate.models.base import EmbeddingModel
+from lockgate.models.registry import ModelRegistry, build_embedder
+from lockgate.prompts.registry import PromptRegistry
+from lockgate.retrieval.hybrid import HybridRetriever
+from lockgate.retrieval.vector import NumpyVectorIndex
+from lockgate.store.db import make_engine
+from lockgate.store.documents import DocumentStore
+from lockgate.store.fulltext import SqliteFts, TextIndex
+from lockgate.store.migrations import migrate
+from lockgate.store.runs import IngestRunStore
+from lockgate.store.traces import TraceStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        engine = make_engine(self.settings.store_url)
+        migrate(engine)
+        return engine
+
+    @cached_property
+    def text_index(self) -> TextIndex:
+        if self.engine.dialect.name != "sqlite":
+            raise NotImplementedError(
+                f"full-text index for '{self.engine.dialect.name}' is not built yet"
+            )
+        return SqliteFts(self.engine)
+
+    @cached_property
+    def documents(self) -> DocumentStore:
+        return DocumentStore(self.engine, self.text_index)
+
+    @cached_property
+    def runs(self) -> IngestRunStore:
+        return IngestRunStore(self.engine)
+
+    @cached_property
+    def traces(self) -> TraceStore:
+        return TraceStore(self.engine)
+
+    @cached_property
+    def embedder(self) -> EmbeddingModel:
+        return build_embedder(self.settings.embeddings)
+
+    @cached_property
+    def vectors(self) -> NumpyVectorIndex:
+        return NumpyVectorIndex(self.documents)
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever(
+            self.documents, self.text_index, self.vectors, self.embedder, self.settings.retrieval
+        )
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        return ModelRegistry(self.settings)
+
+    @cached_property
+    def prompts(self) -> PromptRegistry:
+        return PromptRegistry([self.settings.home / "prompts"])

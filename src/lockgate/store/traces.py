@@ -1,0 +1,68 @@
+"""Request traces: one row per request, written once when the request ends."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from lockgate.store import schema as s
+from lockgate.store.db import transaction
+
+_JSON_FIELDS = ("request", "retrieved", "stages")
+
+
+class TraceStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, row: dict[str, Any]) -> None:
+        values = dict(row)
+        for key in _JSON_FIELDS:
+            if key in values and not isinstance(values[key], str | None):
+                values[key] = json.dumps(values[key], default=str)
+        with transaction(self.engine) as conn:
+            conn.execute(insert(s.traces).values(**values))
+
+    def get(self, trace_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.traces).where(s.traces.c.id == trace_id)).first()
+        return _decode(dict(row._mapping)) if row else None
+
+    def list(self, limit: int = 20) -> list[dict[str, Any]]:
+        t = s.traces
+        stmt = (
+            select(
+                t.c.id,
+                t.c.created_at,
+                t.c.endpoint,
+                t.c.model,
+                t.c.status,
+                t.c.http_status,
+                t.c.tokens_in,
+                t.c.tokens_out,
+                t.c.cost,
+                t.c.latency_ms,
+                t.c.ttft_ms,
+                t.c.refused,
+                t.c.grounded,
+            )
+            .order_by(t.c.created_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    for key in _JSON_FIELDS:
+        if isinstance(row.get(key), str):
+            try:
+                row[key] = json.loads(row[key])
+            except ValueError:
+                pass
+    for key in ("stream", "refused", "grounded"):
+        if row.get(key) is not None:
+            row[key] = bool(row[key])
+    return row

@@ -92,7 +92,7 @@ class GroundedConfig(_Strict):
     model: str = "gemma-3-270m"
     prompt: str = "grounded_answer"
     prompt_version: int | None = None  # None: the newest version shipped
-    context_chunks: int = Field(4, ge=1, le=20)
+    context_chunks: int = Field(3, ge=1, le=20)
     context_chars: int = Field(3000, ge=200)
     # Cosine similarity of the best chunk under which the assistant refuses instead of guessing.
     min_relevance: float = Field(0.3, ge=-1, le=1)

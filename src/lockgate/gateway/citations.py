@@ -31,12 +31,19 @@ class CitedAnswer:
     refused: bool
 
 
+# A base model often starts by echoing a source header such as "[2] (faq.txt, page 1)".
+_ECHOED_HEADER = re.compile(r"^\s*\[(\d{1,3})\]\s*\([^)\n]*\)\s*\n")
+
+
 def clean(raw: str) -> str:
     text = raw
     for marker in _RUNOFF:
         cut = text.find(marker)
         if cut != -1:
             text = text[:cut]
+    header = _ECHOED_HEADER.match(text)
+    if header:
+        text = f"{text[header.end():].strip()} [{header.group(1)}]"
     return text.strip()
 
 

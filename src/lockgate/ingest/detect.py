@@ -34,7 +34,7 @@ _SAMPLE = 64 * 1024
 _ATX = re.compile(r"^ {0,3}#{1,6}[ \t]+\S", re.M)
 _FENCE = re.compile(r"^ {0,3}(```|~~~)", re.M)
 _SETEXT_UNDERLINE = re.compile(r" {0,3}(=+|-{2,})[ \t]*")
-_PIPE_SEP = re.compile(r"^ *\|? *:?-{3,}:? *(\| *:?-{3,}:? *)+\|? *$", re.M)
+_SEP_CELL = re.compile(r":?-{3,}:?")
 # Bounded repeats: unbounded ones backtrack quadratically on e.g. a line of 60k "[".
 _MD_INLINE = re.compile(
     r"\[[^\]\n]{1,200}\]\([^)\s]{1,500}\)|\*\*[^*\n]{1,200}\*\*|`[^`\n]{1,200}`"
@@ -137,9 +137,11 @@ def _is_json(data: bytes) -> bool:
 
 
 def _looks_markdown(text: str) -> bool:
-    if _ATX.search(text) or _FENCE.search(text) or _PIPE_SEP.search(text):
+    if _ATX.search(text) or _FENCE.search(text):
         return True
     lines = text.split("\n")
+    if any(_is_table_separator(line) for line in lines if "|" in line and "-" in line):
+        return True
     # Line-pair scan: a regex spanning two lines backtracks quadratically on huge lines.
     for prev, line in zip(lines, lines[1:], strict=False):
         if (
@@ -149,6 +151,12 @@ def _looks_markdown(text: str) -> bool:
         ):
             return True
     return len(_MD_INLINE.findall(text)) >= 3
+
+
+def _is_table_separator(line: str) -> bool:
+    # Split instead of one regex: adjacent optional runs of spaces backtrack quadratically.
+    cells = line.strip().strip("|").split("|")
+    return len(cells) >= 2 and all(_SEP_CELL.fullmatch(c.strip()) for c in cells)
 
 
 def _looks_csv(text: str, ext: str) -> bool:

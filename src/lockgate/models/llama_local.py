@@ -19,7 +19,7 @@ from lockgate.config import ModelSpec
 from lockgate.models.base import ChatDelta, ChatRequest, ChatResult, Message, UpstreamError, Usage
 
 # Turn boundaries a base model tends to invent when it keeps going past its answer.
-DEFAULT_STOPS = ["\nQuestion:", "\nUser:", "\nQ:", "<end_of_turn>", "\n\n\n"]
+DEFAULT_STOPS = ["\nQuestion:", "\nSources:", "\nUser:", "\nQ:", "<end_of_turn>", "\n\n\n"]
 
 
 def bundled_gguf(home: Path) -> Path:

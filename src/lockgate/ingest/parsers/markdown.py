@@ -12,11 +12,11 @@ from lockgate.ingest.parsers._common import LIST_MARKER, finish, render_table
 from lockgate.ingest.text_decode import decode_bytes
 from lockgate.ingest.types import Block, ParsedDocument
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?=[ \t]|$)")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _HRULE = re.compile(r"^ {0,3}([-*_])([ \t]*\1){2,}[ \t]*$")
-_TABLE_SEP = re.compile(r"^ *\|? *:?-+:? *(\| *:?-+:? *)*\|? *$")
+_SEP_CELL = re.compile(r":?-+:?")
 _QUOTE = re.compile(r"^ {0,3}> ?")
 
 
@@ -32,6 +32,20 @@ def _front_matter(lines: list[str]) -> tuple[dict[str, str], int]:
                     meta[key.strip()] = value.strip().strip("\"'")
             return meta, end + 1
     return {}, 0
+
+
+def _atx_text(rest: str) -> str:
+    """Heading text without the optional closing `###` run (plain string ops: no backtracking)."""
+    text = rest.strip()
+    unclosed = text.rstrip("#")
+    if not unclosed or unclosed[-1] in " \t":
+        text = unclosed.strip()
+    return text
+
+
+def _is_table_separator(line: str) -> bool:
+    cells = line.strip().strip("|").split("|")
+    return "-" in line and all(_SEP_CELL.fullmatch(c.strip()) for c in cells)
 
 
 def _split_row(line: str) -> list[str]:
@@ -69,15 +83,15 @@ def markdown_blocks(lines: list[str]) -> list[Block]:
             blocks.append(Block("code", "\n".join(code)))
         elif atx := _ATX.match(line):
             flush()
-            if atx.group(2) and atx.group(2).strip():
-                blocks.append(Block("heading", atx.group(2).strip(), level=len(atx.group(1))))
+            if title := _atx_text(line[atx.end() :]):
+                blocks.append(Block("heading", title, level=len(atx.group(1))))
         elif para and not item and _SETEXT.match(line):
             level = 1 if line.strip().startswith("=") else 2
             blocks.append(Block("heading", " ".join(p.strip() for p in para), level=level))
             para.clear()
         elif _HRULE.match(line) or not line.strip():
             flush()
-        elif "|" in line and i < len(lines) and _TABLE_SEP.match(lines[i]) and "-" in lines[i]:
+        elif "|" in line and i < len(lines) and _is_table_separator(lines[i]):
             flush()
             rows = [_split_row(line)]
             i += 1  # the separator row carries no content

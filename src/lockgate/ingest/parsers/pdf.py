@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Set
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
@@ -19,7 +20,7 @@ _SENTENCE_END = (".", "!", "?", ":", '"', "”", ")", ";")
 def _check_complete(data: bytes) -> None:
     # pypdf happily reads the first half of a truncated file; a PDF cut in the middle must be
     # quarantined rather than indexed partially, and every complete PDF ends with %%EOF.
-    if b"%%EOF" not in data[-2048:]:
+    if b"%%EOF" not in data.rstrip(b"\x00 \t\r\n")[-2048:]:
         raise ParseError("corrupted", "truncated PDF (no %%EOF marker at end of file)")
 
 
@@ -76,7 +77,7 @@ def _digitless(line: str) -> str:
     return re.sub(r"\d+", "#", line.strip().lower())
 
 
-def page_blocks(text: str, page: int, drop: frozenset[str] | set[str] = frozenset()) -> list[Block]:
+def page_blocks(text: str, page: int, drop: Set[str] = frozenset()) -> list[Block]:
     """Rebuild paragraphs from the text layer's visual lines.
 
     A paragraph ends at a blank line, or at a line that ends a sentence while being clearly

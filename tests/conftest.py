@@ -1,0 +1,80 @@
+"""Shared fixtures. Heavy models (MiniLM, Gemma) load once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lockgate.config import ModelSpec, Settings
+from lockgate.models.llama_local import LlamaCppModel
+from lockgate.models.minilm import MiniLMEmbedder
+from lockgate.services import Services
+from tests.support.fake_upstream import create_fake_upstream
+from tests.support.server import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    model = MiniLMEmbedder()
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def models_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The GGUF is assembled once per session, not once per test home.
+    return tmp_path_factory.mktemp("models-home")
+
+
+@pytest.fixture(scope="session")
+def gemma(models_home: Path) -> LlamaCppModel:
+    spec = Settings(home=models_home).models["gemma-3-270m"]
+    model = LlamaCppModel("gemma-3-270m", spec, models_home)
+    model.load()
+    return model
+
+
+@pytest.fixture(scope="session")
+def fake_upstream() -> Iterator[str]:
+    app = create_fake_upstream()
+    with serve(app) as base:
+        yield base + "/v1"
+
+
+def make_settings(home: Path, upstream: str | None = None, **overrides: object) -> Settings:
+    models = dict(Settings(home=home).models)
+    if upstream:
+        for name in ("echo", "fail-500", "fail-429", "slow", "cut-stream"):
+            models[name] = ModelSpec(
+                backend="openai", base_url=upstream, read_timeout_s=1.0,
+                price_input_per_1k=0.5, price_output_per_1k=1.5, context_window=8192,
+            )
+        models["down"] = ModelSpec(backend="openai", base_url="http://127.0.0.1:9/v1")
+    return Settings(home=home, models=models, **overrides)  # type: ignore[arg-type]
+
+
+def make_services(settings: Settings, embedder: MiniLMEmbedder, gemma: LlamaCppModel | None = None) -> Services:
+    services = Services(settings)
+    # Reuse the session's loaded models instead of loading them again per test.
+    services.__dict__["embedder"] = embedder
+    if gemma is not None:
+        services.models._models["gemma-3-270m"] = gemma
+    return services
+
+
+@pytest.fixture
+def services(tmp_path: Path, embedder: MiniLMEmbedder, fake_upstream: str) -> Services:
+    return make_services(make_settings(tmp_path / "home", fake_upstream), embedder)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(SAMPLES, target)
+    return target

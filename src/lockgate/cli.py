@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -49,6 +50,8 @@ def _ts(value: float | None) -> str:
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Lockgate: grounded answers over your documents behind an OpenAI-compatible gateway."""
+    # pypdf narrates every repair it attempts on a damaged file; the quarantine says enough.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     ctx.obj = Ctx(config_path)
 
 
@@ -76,7 +79,10 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
-        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
         transient=True,
     ) as bar:
         task = bar.add_task("", total=None)
@@ -126,7 +132,11 @@ def ingest(obj: Ctx, paths: tuple[str, ...], prune: bool, as_json: bool) -> None
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def search(
-    obj: Ctx, query: str, k: int | None, source_prefix: str | None, doc_ids: tuple[int, ...],
+    obj: Ctx,
+    query: str,
+    k: int | None,
+    source_prefix: str | None,
+    doc_ids: tuple[int, ...],
     as_json: bool,
 ) -> None:
     """Hybrid (BM25 + vector) search over ingested chunks."""
@@ -188,7 +198,10 @@ def ask(obj: Ctx, question: str, url: str | None, max_tokens: int | None, as_jso
     import httpx
 
     base = url or f"http://{obj.settings.server.host}:{obj.settings.server.port}"
-    body: dict[str, Any] = {"model": "lockgate", "messages": [{"role": "user", "content": question}]}
+    body: dict[str, Any] = {
+        "model": "lockgate",
+        "messages": [{"role": "user", "content": question}],
+    }
     if max_tokens:
         body["max_tokens"] = max_tokens
     try:
@@ -295,7 +308,9 @@ def traces_show(obj: Ctx, trace_id: str, as_json: bool) -> None:
         click.echo(f"{key:>15}: {row[key]}")
     click.echo(f"{'created':>15}: {_ts(row['created_at'])}")
     click.echo(f"{'prompt':>15}: {row['prompt_template']} v{row['prompt_version']}")
-    click.echo(f"{'tokens':>15}: in {row['tokens_in']} / out {row['tokens_out']}  cost {row['cost']}")
+    click.echo(
+        f"{'tokens':>15}: in {row['tokens_in']} / out {row['tokens_out']}  cost {row['cost']}"
+    )
     click.echo(f"{'latency':>15}: {row['latency_ms']} ms  (first token {row['ttft_ms']} ms)")
     click.echo(f"{'refused':>15}: {row['refused']}   grounded: {row['grounded']}")
     for item in row["retrieved"] or []:

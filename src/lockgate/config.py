@@ -19,7 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-_yaml_data: ContextVar[dict[str, Any]] = ContextVar("_yaml_data", default={})
+_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("_yaml_data", default=None)
 
 
 class _Strict(BaseModel):
@@ -97,9 +97,7 @@ class GroundedConfig(_Strict):
     # Cosine similarity of the best chunk under which the assistant refuses instead of guessing.
     min_relevance: float = Field(0.3, ge=-1, le=1)
     max_tokens: int = Field(192, ge=1)
-    refusal_message: str = (
-        "I can't answer that from the available documents."
-    )
+    refusal_message: str = "I can't answer that from the available documents."
 
 
 class ServerConfig(_Strict):
@@ -161,10 +159,10 @@ class Settings(BaseSettings):
 
 class _YamlSource(PydanticBaseSettingsSource):
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _yaml_data.get().get(field_name), field_name, False
+        return (_yaml_data.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get())
+        return dict(_yaml_data.get() or {})
 
 
 class ConfigError(Exception):

@@ -65,8 +65,10 @@ class LlamaCppModel:
                 if self._llm is None:
                     from llama_cpp import Llama
 
-                    path = Path(self.spec.model_path) if self.spec.model_path else bundled_gguf(
-                        self.home
+                    path = (
+                        Path(self.spec.model_path)
+                        if self.spec.model_path
+                        else bundled_gguf(self.home)
                     )
                     if not path.exists():
                         raise UpstreamError(f"model file not found: {path}", status=503)
@@ -90,8 +92,8 @@ class LlamaCppModel:
         return len(llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
     def _prompt(self, request: ChatRequest) -> str:
-        return request.raw_prompt if request.raw_prompt is not None else render_chat(
-            request.messages
+        return (
+            request.raw_prompt if request.raw_prompt is not None else render_chat(request.messages)
         )
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
@@ -141,8 +143,9 @@ class LlamaCppModel:
                         break
                     choice = piece["choices"][0]
                     produced += 1 if choice.get("text") else 0
-                    delta = ChatDelta(text=choice.get("text", ""), finish_reason=choice.get(
-                        "finish_reason"))
+                    delta = ChatDelta(
+                        text=choice.get("text", ""), finish_reason=choice.get("finish_reason")
+                    )
                     loop.call_soon_threadsafe(queue.put_nowait, delta)
                 loop.call_soon_threadsafe(
                     queue.put_nowait, ChatDelta(usage=Usage(prompt_tokens, produced))

@@ -63,15 +63,19 @@ class _Bert:
                 x, (d,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps
             )
             hd = d // self.heads
-            attn_mask = (t_mask[:, None, None, :] > 0)
+            attn_mask = t_mask[:, None, None, :] > 0
             for i in range(self.layers):
                 p = f"encoder.layer.{i}."
-                qkv = F.linear(x, w[p + "attention.self.qkv.weight"], w[p + "attention.self.qkv.bias"])
+                qkv = F.linear(
+                    x, w[p + "attention.self.qkv.weight"], w[p + "attention.self.qkv.bias"]
+                )
                 q, k, v = qkv.view(b, n, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
                 ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
                 ctx = ctx.transpose(1, 2).reshape(b, n, d)
                 attn = F.linear(
-                    ctx, w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"]
+                    ctx,
+                    w[p + "attention.output.dense.weight"],
+                    w[p + "attention.output.dense.bias"],
                 )
                 x = F.layer_norm(
                     attn + x,
@@ -81,7 +85,9 @@ class _Bert:
                     self.eps,
                 )
                 h = F.gelu(
-                    F.linear(x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"])
+                    F.linear(
+                        x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]
+                    )
                 )
                 h = F.linear(h, w[p + "output.dense.weight"], w[p + "output.dense.bias"])
                 x = F.layer_norm(

@@ -98,9 +98,7 @@ class OpenAICompatModel:
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise UpstreamError(f"upstream '{self.name}' sent a malformed response") from exc
         u = data.get("usage") or {}
-        usage = Usage(
-            int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0)
-        )
+        usage = Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
         return ChatResult(text, finish, usage)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
@@ -110,8 +108,7 @@ class OpenAICompatModel:
                 if resp.status_code >= 400:
                     await resp.aread()
                     raise UpstreamError(
-                        f"upstream '{self.name}' returned {resp.status_code}: "
-                        f"{_error_text(resp)}",
+                        f"upstream '{self.name}' returned {resp.status_code}: {_error_text(resp)}",
                         upstream_status=resp.status_code,
                     )
                 finished = False

@@ -120,15 +120,15 @@ class DocumentStore:
 
     def active_chunk_ids(self) -> list[int]:
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(select(s.chunks.c.id).where(s.chunks.c.active == 1)).scalars()
-            )
+            return list(conn.execute(select(s.chunks.c.id).where(s.chunks.c.active == 1)).scalars())
 
     def embeddings(self, chunk_ids: Sequence[int]) -> list[tuple[int, int, str, bytes]]:
         """(chunk id, document id, source, embedding) for the given chunks."""
         out: list[tuple[int, int, str, bytes]] = []
         stmt = (
-            select(s.chunks.c.id, s.chunks.c.document_id, s.documents.c.source, s.chunks.c.embedding)
+            select(
+                s.chunks.c.id, s.chunks.c.document_id, s.documents.c.source, s.chunks.c.embedding
+            )
             .select_from(s.chunks.join(s.documents, s.documents.c.id == s.chunks.c.document_id))
             .where(s.chunks.c.id.in_(bindparam("ids", expanding=True)))
         )
@@ -218,9 +218,7 @@ class DocumentStore:
             docs = conn.execute(
                 select(func.count()).where(s.documents.c.status == "active")
             ).scalar_one()
-            chunks = conn.execute(
-                select(func.count()).where(s.chunks.c.active == 1)
-            ).scalar_one()
+            chunks = conn.execute(select(func.count()).where(s.chunks.c.active == 1)).scalar_one()
             quarantined = conn.execute(select(func.count()).select_from(s.quarantine)).scalar_one()
         return {"documents": docs, "chunks": chunks, "quarantined": quarantined}
 
@@ -413,9 +411,7 @@ class DocumentStore:
             ).scalars()
         )
         self.text_index.remove(conn, ids)
-        conn.execute(
-            update(s.chunks).where(s.chunks.c.version_id == version_id).values(active=0)
-        )
+        conn.execute(update(s.chunks).where(s.chunks.c.version_id == version_id).values(active=0))
         conn.execute(
             update(s.document_versions)
             .where(s.document_versions.c.id == version_id)

@@ -83,7 +83,9 @@ class SqliteFts(TextIndex):
         where = ["chunks_fts MATCH :q"]
         join = ""
         if source_prefix or document_ids:
-            join = "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
+            join = (
+                "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
+            )
         if source_prefix:
             where.append("substr(d.source, 1, :plen) = :prefix")
             params.update(prefix=source_prefix, plen=len(source_prefix))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -58,10 +59,8 @@ class TraceStore:
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     for key in _JSON_FIELDS:
         if isinstance(row.get(key), str):
-            try:
+            with contextlib.suppress(ValueError):
                 row[key] = json.loads(row[key])
-            except ValueError:
-                pass
     for key in ("stream", "refused", "grounded"):
         if row.get(key) is not None:
             row[key] = bool(row[key])

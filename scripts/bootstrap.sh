@@ -20,11 +20,21 @@ if [ -f "$stamp" ]; then
   exit 0
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip wheel
+log=.venv/install.log
+# pip's output goes to a log and is shown only when something fails.
+run_pip() {
+  if ! .venv/bin/python -m pip install "$@" >>"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "lockgate: dependency install failed; full log in $log" >&2
+    exit 1
+  fi
+}
+run_pip --upgrade pip wheel
 # torch is pinned to 2.13.0: on the project's machines its CPU wheel lies in pip's find-links,
 # so this never downloads a multi-GB CUDA build. llama-cpp-python compiles once (~5 min on
 # 2 cores) and is reused from pip's wheel cache afterwards.
 echo "lockgate: installing dependencies (first run compiles llama-cpp-python, ~5 min)..." >&2
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install --quiet -e ".[dev]"
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+run_pip -e ".[dev]"
 rm -f .venv/.installed-*
 touch "$stamp"

@@ -52,14 +52,20 @@ def make_settings(home: Path, upstream: str | None = None, **overrides: object) 
     if upstream:
         for name in ("echo", "fail-500", "fail-429", "slow", "cut-stream"):
             models[name] = ModelSpec(
-                backend="openai", base_url=upstream, read_timeout_s=1.0,
-                price_input_per_1k=0.5, price_output_per_1k=1.5, context_window=8192,
+                backend="openai",
+                base_url=upstream,
+                read_timeout_s=1.0,
+                price_input_per_1k=0.5,
+                price_output_per_1k=1.5,
+                context_window=8192,
             )
         models["down"] = ModelSpec(backend="openai", base_url="http://127.0.0.1:9/v1")
     return Settings(home=home, models=models, **overrides)  # type: ignore[arg-type]
 
 
-def make_services(settings: Settings, embedder: MiniLMEmbedder, gemma: LlamaCppModel | None = None) -> Services:
+def make_services(
+    settings: Settings, embedder: MiniLMEmbedder, gemma: LlamaCppModel | None = None
+) -> Services:
     services = Services(settings)
     # Reuse the session's loaded models instead of loading them again per test.
     services.__dict__["embedder"] = embedder

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from lockgate.gateway.errors import GatewayError, error_response
@@ -53,9 +53,10 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     trace_id = getattr(request.state, "trace_id", None)
     log.exception("unhandled error in %s (trace %s)", request.url.path, trace_id)
-    return JSONResponse(
-        GatewayError(500, f"internal error; quote trace id {trace_id}", "internal_error").body(),
-        status_code=500,
+    # This handler runs outside TraceIdMiddleware, so the header is added here.
+    return error_response(
+        GatewayError(500, f"internal error; quote trace id {trace_id}", "internal_error"),
+        trace_id,
     )
 
 

@@ -43,7 +43,7 @@ def clean(raw: str) -> str:
             text = text[:cut]
     header = _ECHOED_HEADER.match(text)
     if header:
-        text = f"{text[header.end():].strip()} [{header.group(1)}]"
+        text = f"{text[header.end() :].strip()} [{header.group(1)}]"
     return text.strip()
 
 

@@ -35,7 +35,9 @@ class GatewayError(Exception):
         self.message = message
         self.code = code
         self.param = param
-        self.type = type_ or _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        self.type = type_ or _TYPES.get(
+            status, "api_error" if status >= 500 else "invalid_request_error"
+        )
 
     def body(self) -> dict[str, Any]:
         return {

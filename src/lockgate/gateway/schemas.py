@@ -119,6 +119,8 @@ def parse_body(model: type[T], data: Any) -> T:
             raise GatewayError(
                 400, f"'{key}' is not supported by this gateway", "unsupported_parameter", key
             )
+    # What is left of those is null or false (a client's default): accepted, it asks for nothing.
+    data = {k: v for k, v in data.items() if k not in UNSUPPORTED}
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -52,7 +52,9 @@ class IngestSummary:
 Progress = Callable[[str, int, int], None]
 
 
-def iter_files(paths: Iterable[str | os.PathLike[str]], follow_symlinks: bool = False) -> Iterator[Path]:
+def iter_files(
+    paths: Iterable[str | os.PathLike[str]], follow_symlinks: bool = False
+) -> Iterator[Path]:
     for raw in paths:
         root = Path(raw)
         if root.is_file():
@@ -98,6 +100,10 @@ class Ingestor:
             raise FileNotFoundError(", ".join(missing))
         summary = IngestSummary(run_id=self.runs.start())
         files = list(iter_files(paths, self.config.follow_symlinks))
+        if prune:
+            # Before the files are processed: a renamed file is otherwise recorded as a
+            # duplicate of its old name, which is then retired, leaving the content unindexed.
+            summary.retired = self._prune(paths, {str(f) for f in files})
         known = self.store.known_sources()
         quarantined = {q["source"] for q in self.store.list_quarantine()}
         unchanged: list[str] = []
@@ -109,8 +115,6 @@ class Ingestor:
             if outcome == "unchanged":
                 unchanged.append(str(path))
         self.store.touch(unchanged)
-        if prune:
-            summary.retired = self._prune(paths, {str(f) for f in files}, known)
         summary.seconds = round(time.perf_counter() - started, 3)
         data = summary.as_dict()
         self.runs.finish(summary.run_id or 0, data)
@@ -132,9 +136,7 @@ class Ingestor:
         except ParseError as exc:
             return self._quarantine(source, exc, None, None, summary)
         except OSError as exc:
-            return self._quarantine(
-                source, ParseError("unreadable", str(exc)), None, None, summary
-            )
+            return self._quarantine(source, ParseError("unreadable", str(exc)), None, None, summary)
         digest = hashlib.sha256(data).hexdigest()
         prev = known.get(source)
         if (
@@ -206,18 +208,20 @@ class Ingestor:
         summary.quarantined_files.append(QuarantinedFile(source, exc.reason, exc.detail))
         return "quarantined"
 
-    def _prune(self, roots: list[str], seen: set[str], known: dict[str, KnownSource]) -> int:
+    def _prune(self, roots: list[str], seen: set[str]) -> int:
         prefixes = [str(Path(r).resolve()) for r in roots]
+
+        def under(src: str) -> bool:
+            return any(src == p or src.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes)
+
         gone = [
             src
             for src, info in self.store.known_sources().items()
-            if src not in seen
-            and info.status != "retired"
-            and any(src == p or src.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes)
+            if src not in seen and info.status != "retired" and under(src)
         ]
         gone += [
             q["source"]
             for q in self.store.list_quarantine()
-            if q["source"] not in seen and any(q["source"].startswith(p) for p in prefixes)
+            if q["source"] not in seen and under(q["source"])
         ]
         return self.store.retire_documents(sorted(set(gone)))

@@ -103,8 +103,10 @@ class OpenAICompatModel:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         body = self._body(request, True)
+        connected = False
         try:
             async with self._client.stream("POST", "/chat/completions", json=body) as resp:
+                connected = True
                 if resp.status_code >= 400:
                     await resp.aread()
                     raise UpstreamError(
@@ -127,7 +129,9 @@ class OpenAICompatModel:
         except httpx.TimeoutException as exc:
             raise UpstreamError(f"upstream '{self.name}' timed out", status=504) from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError(f"upstream '{self.name}' failed mid-stream: {exc}") from exc
+            # Failing to connect is not a broken stream: say which one it was.
+            what = "failed mid-stream" if connected else "unreachable"
+            raise UpstreamError(f"upstream '{self.name}' {what}: {exc}") from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,8 @@ from lockgate.gateway.pipeline import Pipeline
 from lockgate.models.base import UpstreamError
 from lockgate.observability.trace_recorder import record
 from lockgate.services import Services
+
+log = logging.getLogger("lockgate.gateway")
 
 
 def _usage(ctx: RequestContext) -> dict[str, int]:
@@ -73,13 +76,22 @@ async def _sse(ctx: RequestContext, pipeline: Pipeline, services: Services) -> A
         if ctx.stream_suffix:
             yield chunk({"content": ctx.stream_suffix})
         yield chunk({}, ctx.finish_reason)
-        yield _event({**base, "choices": [], "usage": _usage(ctx), "lockgate": ctx.lockgate_object()})
+        yield _event(
+            {**base, "choices": [], "usage": _usage(ctx), "lockgate": ctx.lockgate_object()}
+        )
         yield "data: [DONE]\n\n"
     except (UpstreamError, GatewayError) as exc:
         # Headers are gone already; the failure travels as a final error event.
         status = getattr(exc, "status", 502)
         ctx.status, ctx.http_status, ctx.error = "error", status, str(exc)
         err = GatewayError(status, str(exc), "upstream_error")
+        yield _event({**err.body(), "lockgate": ctx.lockgate_object()})
+        yield "data: [DONE]\n\n"
+    except Exception as exc:
+        # A bug in a stage after the model: end the stream cleanly and trace it as an error.
+        log.exception("unhandled error in stream (trace %s)", ctx.trace_id)
+        ctx.status, ctx.http_status, ctx.error = "error", 500, f"{type(exc).__name__}: {exc}"
+        err = GatewayError(500, f"internal error; quote trace id {ctx.trace_id}", "internal_error")
         yield _event({**err.body(), "lockgate": ctx.lockgate_object()})
         yield "data: [DONE]\n\n"
     except asyncio.CancelledError:
@@ -92,9 +104,7 @@ async def _sse(ctx: RequestContext, pipeline: Pipeline, services: Services) -> A
 async def chat_completions(request: Request) -> Response:
     services: Services = request.app.state.services
     pipeline: Pipeline = request.app.state.pipeline
-    ctx = RequestContext(
-        endpoint="/v1/chat/completions", body={}, trace_id=request.state.trace_id
-    )
+    ctx = RequestContext(endpoint="/v1/chat/completions", body={}, trace_id=request.state.trace_id)
     try:
         body = await read_json(request, services.settings.server.max_body_bytes)
         if not isinstance(body, dict):
@@ -112,5 +122,10 @@ async def chat_completions(request: Request) -> Response:
         ctx.status, ctx.http_status, ctx.error = "error", err.status, err.message
         await asyncio.to_thread(record, services.traces, ctx)
         return error_response(err, ctx.trace_id)
+    except Exception as exc:
+        # Still traced; the app's handler answers with an OpenAI-style 500.
+        ctx.status, ctx.http_status, ctx.error = "error", 500, f"{type(exc).__name__}: {exc}"
+        await asyncio.to_thread(record, services.traces, ctx)
+        raise
     await asyncio.to_thread(record, services.traces, ctx)
     return JSONResponse(completion_body(ctx))

@@ -33,21 +33,30 @@ async def embeddings(request: Request) -> Response:
         name = embedding_model_name(services)
         if req.model != name:
             raise GatewayError(
-                404, f"The embedding model '{req.model}' does not exist (available: {name})",
-                "model_not_found", "model",
+                404,
+                f"The embedding model '{req.model}' does not exist (available: {name})",
+                "model_not_found",
+                "model",
             )
         texts = [req.input] if isinstance(req.input, str) else req.input
         if not texts or len(texts) > MAX_INPUTS:
-            raise GatewayError(400, f"input must hold 1 to {MAX_INPUTS} strings", "invalid_value",
-                               "input")
+            raise GatewayError(
+                400, f"input must hold 1 to {MAX_INPUTS} strings", "invalid_value", "input"
+            )
         if any(not t or len(t) > MAX_INPUT_CHARS for t in texts):
             raise GatewayError(
-                400, f"each input must be a non-empty string of at most {MAX_INPUT_CHARS} characters",
-                "invalid_value", "input",
+                400,
+                f"each input must be a non-empty string of at most {MAX_INPUT_CHARS} characters",
+                "invalid_value",
+                "input",
             )
         if req.dimensions is not None and req.dimensions != services.embedder.dimensions:
-            raise GatewayError(400, "this model does not support changing dimensions",
-                               "unsupported_parameter", "dimensions")
+            raise GatewayError(
+                400,
+                "this model does not support changing dimensions",
+                "unsupported_parameter",
+                "dimensions",
+            )
         t0 = time.perf_counter()
         try:
             vectors = await asyncio.to_thread(services.embedder.embed, texts)

@@ -52,6 +52,8 @@ async def list_models(request: Request) -> JSONResponse:
 
 def embedding_model_name(services: Services) -> str:
     spec = services.settings.embeddings
-    return spec.upstream_model if spec.backend == "openai" and spec.upstream_model else (
-        "all-MiniLM-L6-v2"
+    return (
+        spec.upstream_model
+        if spec.backend == "openai" and spec.upstream_model
+        else ("all-MiniLM-L6-v2")
     )

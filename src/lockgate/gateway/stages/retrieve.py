@@ -31,9 +31,7 @@ class Retrieve:
             ctx.refused = True
             ctx.output = cfg.refusal_message
             ctx.timings.append(
-                StageTiming(
-                    "retrieve.refuse", 0.0, f"best similarity {result.max_similarity:.3f}"
-                )
+                StageTiming("retrieve.refuse", 0.0, f"best similarity {result.max_similarity:.3f}")
             )
 
 

@@ -24,7 +24,9 @@ class Validate:
         body = parse_body(ChatCompletionIn, ctx.body)
         if len(body.messages) > settings.server.max_messages:
             raise GatewayError(
-                400, f"too many messages (limit {settings.server.max_messages})", "too_many_messages",
+                400,
+                f"too many messages (limit {settings.server.max_messages})",
+                "too_many_messages",
                 "messages",
             )
         ctx.model_name = body.model
@@ -34,7 +36,8 @@ class Validate:
         if spec is None:
             if ctx.grounded:
                 raise GatewayError(
-                    503, f"grounded model '{ctx.backend_model}' is not in the registry",
+                    503,
+                    f"grounded model '{ctx.backend_model}' is not in the registry",
                     "model_not_configured",
                 )
             raise GatewayError(
@@ -48,8 +51,10 @@ class Validate:
             users = [m.content for m in ctx.messages if m.role == "user" and m.content.strip()]
             if not users:
                 raise GatewayError(
-                    400, "the grounded model needs a user message with a question",
-                    "missing_question", "messages",
+                    400,
+                    "the grounded model needs a user message with a question",
+                    "missing_question",
+                    "messages",
                 )
             ctx.question = users[-1].strip()
             if body.lockgate:
@@ -61,7 +66,8 @@ class Validate:
             raise GatewayError(
                 400,
                 f"max_tokens {max_tokens} is above this model's limit of {spec.max_output_tokens}",
-                "invalid_value", "max_tokens",
+                "invalid_value",
+                "max_tokens",
             )
         model = self.services.models.get(ctx.backend_model)
         text = ctx.question if ctx.grounded else "\n".join(m.content for m in ctx.messages)
@@ -76,7 +82,8 @@ class Validate:
                 f"This model's maximum context length is {spec.context_window} tokens; the "
                 f"request needs about {prompt_tokens + max_tokens} "
                 f"({prompt_tokens} in the messages, {max_tokens} for the completion).",
-                "context_length_exceeded", "messages",
+                "context_length_exceeded",
+                "messages",
             )
         ctx.request = ChatRequest(
             messages=ctx.messages,
@@ -85,6 +92,15 @@ class Validate:
             top_p=body.top_p,
             stop=body.stop_list(),
             seed=body.seed,
+            # Accepted by the schema, so they must reach the backend rather than vanish.
+            extra={
+                k: v
+                for k, v in (
+                    ("presence_penalty", body.presence_penalty),
+                    ("frequency_penalty", body.frequency_penalty),
+                )
+                if v is not None
+            },
         )
 
 

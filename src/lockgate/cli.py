@@ -107,7 +107,13 @@ def ingest(obj: Ctx, paths: tuple[str, ...], prune: bool, as_json: bool) -> None
         click.echo(f"lockgate: no such file or folder: {', '.join(missing)}", err=True)
         sys.exit(2)
     services = obj.services()
-    ingestor = Ingestor(services.documents, services.runs, services.embedder, obj.settings.ingest)
+    ingestor = Ingestor(
+        services.documents,
+        services.runs,
+        services.embedder,
+        obj.settings.ingest,
+        exclude=[obj.settings.home],
+    )
     with _progress(sys.stderr.isatty() and not as_json) as progress:
         summary = ingestor.run(list(paths), prune=prune, progress=progress)
     if as_json:

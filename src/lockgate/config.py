@@ -7,12 +7,20 @@ Every default is the embedded one, so an empty config runs on SQLite and the bun
 from __future__ import annotations
 
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -113,7 +121,9 @@ def _default_models() -> dict[str, ModelSpec]:
             backend="llama_cpp",
             context_window=4096,
             max_output_tokens=512,
-            params={"temperature": 0.2, "top_p": 0.9, "repeat_penalty": 1.3},
+            # Greedy decoding and a light repetition penalty: a grounded answer should copy
+            # facts from the sources, which a strong penalty discourages.
+            params={"temperature": 0.0, "top_p": 0.9, "repeat_penalty": 1.1},
         )
     }
 
@@ -151,6 +161,15 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _grounded_model_known(self) -> Settings:
+        if self.grounded.model not in self.models:
+            raise ValueError(
+                f"grounded.model '{self.grounded.model}' is not in models "
+                f"(known: {', '.join(self.models) or 'none'})"
+            )
+        return self
 
     @property
     def store_url(self) -> str:
@@ -229,6 +248,8 @@ def _mask(value: Any, key: str = "") -> Any:
     if isinstance(value, str) and value and not lowered.endswith("_env"):
         if any(w in lowered for w in _SECRET_WORDS):
             return "****"
+        if "://" in value:
+            value = re.sub(r"(?i)((?:password|secret|token|key)=)[^&]+", r"\1****", value)
         if "://" in value and "@" in value:
             scheme, rest = value.split("://", 1)
             creds, host = rest.rsplit("@", 1)

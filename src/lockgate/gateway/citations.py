@@ -62,6 +62,7 @@ def support(answer: str, chunk_text: str) -> float:
 def resolve(text: str, chunks: list[RetrievedChunk], min_support: float = 0.5) -> CitedAnswer:
     valid = range(1, len(chunks) + 1)
     kept = MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)
+    kept = re.sub(r"[ \t]{2,}", " ", kept)
     cited = list(dict.fromkeys(int(n) for n in MARKER.findall(kept)))
     if not cited and _IDK.search(kept):
         return CitedAnswer(kept, [], "", refused=True)

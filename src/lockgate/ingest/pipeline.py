@@ -53,15 +53,22 @@ Progress = Callable[[str, int, int], None]
 
 
 def iter_files(
-    paths: Iterable[str | os.PathLike[str]], follow_symlinks: bool = False
+    paths: Iterable[str | os.PathLike[str]],
+    follow_symlinks: bool = False,
+    exclude: Iterable[Path] = (),
 ) -> Iterator[Path]:
+    skip = {Path(p).resolve() for p in exclude}
     for raw in paths:
         root = Path(raw)
         if root.is_file():
             yield root.resolve()
             continue
         for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
-            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if d not in _SKIP_DIRS and (Path(dirpath) / d).resolve() not in skip
+            )
             for name in sorted(filenames):
                 path = Path(dirpath) / name
                 if path.is_symlink() and not follow_symlinks:
@@ -82,11 +89,14 @@ class Ingestor:
         runs: IngestRunStore,
         embedder: EmbeddingModel,
         config: IngestConfig,
+        exclude: Iterable[Path] = (),
     ) -> None:
         self.store = store
         self.runs = runs
         self.embedder = embedder
         self.config = config
+        # The data directory (the store itself) is never a document, whatever its name.
+        self.exclude = list(exclude)
 
     def run(
         self,
@@ -99,7 +109,7 @@ class Ingestor:
         if missing:
             raise FileNotFoundError(", ".join(missing))
         summary = IngestSummary(run_id=self.runs.start())
-        files = list(iter_files(paths, self.config.follow_symlinks))
+        files = list(iter_files(paths, self.config.follow_symlinks, self.exclude))
         if prune:
             # Before the files are processed: a renamed file is otherwise recorded as a
             # duplicate of its old name, which is then retired, leaving the content unindexed.

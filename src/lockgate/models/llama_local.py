@@ -109,6 +109,9 @@ class LlamaCppModel:
         }
         if request.seed is not None:
             params["seed"] = request.seed
+        for key in ("presence_penalty", "frequency_penalty"):
+            if key in request.extra:
+                params[key] = request.extra[key]
         return params
 
     def _generate(self, request: ChatRequest) -> Iterator[dict[str, Any]]:

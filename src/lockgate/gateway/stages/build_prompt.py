@@ -48,9 +48,11 @@ class BuildPrompt:
         ctx.context_chunks = select_context(
             ctx.retrieval.chunks, cfg.context_chunks, cfg.context_chars
         )
+        numbered = list(enumerate(ctx.context_chunks, start=1))
+        # Best source last, next to the question: a small model copies from what is nearest
+        # (4/10 -> 7/10 correct on samples/questions.jsonl with Gemma 270M).
         sources = "\n\n".join(
-            f"[{i}] ({source_label(c)})\n{c.text.strip()}"
-            for i, c in enumerate(ctx.context_chunks, start=1)
+            f"[{i}] ({source_label(c)})\n{c.text.strip()}" for i, c in reversed(numbered)
         )
         ctx.prompt_template = self.template.name
         ctx.prompt_version = self.template.version

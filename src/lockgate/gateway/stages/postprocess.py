@@ -39,8 +39,12 @@ class PostProcess:
             ctx.output = self.services.settings.grounded.refusal_message
             return
         answer = resolve(text, ctx.context_chunks)
-        ctx.output = answer.text
         ctx.refused = answer.refused
+        ctx.output = (
+            self.services.settings.grounded.refusal_message
+            if answer.refused and not ctx.stream
+            else answer.text
+        )
         ctx.citations = citation_objects(answer.cited, ctx.context_chunks)
         ctx.grounded_answer = bool(answer.cited) and not answer.refused
         ctx.stream_suffix = answer.suffix

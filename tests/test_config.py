@@ -1,0 +1,42 @@
+"""Typed configuration: layering, validation, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lockgate.config import ConfigError, load_settings, masked
+from lockgate.ingest.pipeline import iter_files
+
+
+def test_env_overrides_yaml_and_yaml_overrides_defaults(tmp_path: Path, monkeypatch) -> None:
+    cfg = tmp_path / "lockgate.yaml"
+    cfg.write_text("retrieval:\n  top_k: 3\n  candidates: 7\n")
+    monkeypatch.setenv("LOCKGATE_RETRIEVAL__TOP_K", "9")
+    s = load_settings(cfg)
+    assert (s.retrieval.top_k, s.retrieval.candidates, s.retrieval.rrf_k) == (9, 7, 60)
+
+
+def test_grounded_model_must_be_in_registry(tmp_path: Path) -> None:
+    cfg = tmp_path / "lockgate.yaml"
+    cfg.write_text("models:\n  big:\n    backend: openai\n    base_url: http://127.0.0.1:1/v1\n")
+    with pytest.raises(ConfigError, match="grounded.model 'gemma-3-270m' is not in models"):
+        load_settings(cfg)
+
+
+def test_secrets_masked_in_userinfo_and_query(tmp_path: Path) -> None:
+    cfg = tmp_path / "lockgate.yaml"
+    cfg.write_text("store:\n  url: postgresql://app:hunter2@db/x?sslmode=require&password=s3cret\n")
+    shown = masked(load_settings(cfg))["store"]["url"]
+    assert "hunter2" not in shown and "s3cret" not in shown
+    assert shown.startswith("postgresql://app:****@db/x?sslmode=require")
+
+
+def test_data_directory_inside_corpus_is_not_ingested(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "state").mkdir(parents=True)
+    (docs / "a.txt").write_text("hello")
+    (docs / "state" / "lockgate.db").write_bytes(b"SQLite format 3\x00")
+    found = [p.name for p in iter_files([docs], exclude=[docs / "state"])]
+    assert found == ["a.txt"]

@@ -18,9 +18,15 @@ def test_env_overrides_yaml_and_yaml_overrides_defaults(tmp_path: Path, monkeypa
     assert (s.retrieval.top_k, s.retrieval.candidates, s.retrieval.rrf_k) == (9, 7, 60)
 
 
-def test_grounded_model_must_be_in_registry(tmp_path: Path) -> None:
+def test_configured_models_extend_the_builtin_registry(tmp_path: Path) -> None:
     cfg = tmp_path / "lockgate.yaml"
     cfg.write_text("models:\n  big:\n    backend: openai\n    base_url: http://127.0.0.1:1/v1\n")
+    assert set(load_settings(cfg).models) == {"gemma-3-270m", "big"}
+
+
+def test_grounded_model_must_be_in_registry(tmp_path: Path) -> None:
+    cfg = tmp_path / "lockgate.yaml"
+    cfg.write_text("models:\n  gemma-3-270m: null\n")
     with pytest.raises(ConfigError, match="grounded.model 'gemma-3-270m' is not in models"):
         load_settings(cfg)
 

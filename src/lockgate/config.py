@@ -162,6 +162,20 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls))
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _merge_models(cls, value: Any) -> Any:
+        # Configured models extend the built-in registry; `name: null` removes a built-in.
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = dict(_default_models())
+        for name, spec in value.items():
+            if spec is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = spec
+        return merged
+
     @model_validator(mode="after")
     def _grounded_model_known(self) -> Settings:
         if self.grounded.model not in self.models:
@@ -225,8 +239,9 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(root)"
-        lines.append(f"invalid config key '{key}': {err['msg']}")
+        key = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"invalid config key '{key}': {msg}" if key else f"invalid config: {msg}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,93 @@
+"""What a guardrail scanner is: text plus context in, findings out.
+
+A scanner only detects. What happens next (allow, flag, redact, block, escalate) is the
+policy's decision, so the same scanner serves different apps with different thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Direction = Literal["in", "out", "context"]
+Action = Literal["allow", "flag", "redact", "escalate", "block"]
+
+# Higher wins when several rules fire on one text.
+SEVERITY: dict[str, int] = {"allow": 0, "flag": 1, "redact": 2, "escalate": 3, "block": 4}
+
+
+@dataclass(frozen=True)
+class Finding:
+    type: str  # EMAIL, PHONE, ..., INJECTION, TOXICITY, TOPIC, LEAK, UNGROUNDED
+    start: int
+    end: int
+    score: float
+    scanner: str = ""
+    # What replaces the span when the policy redacts; None means a typed placeholder.
+    replacement: str | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scanner": self.scanner,
+            "type": self.type,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class ScanContext:
+    direction: Direction
+    principal: str = "anonymous"
+    # Retrieved chunk texts the answer may rely on (grounding, PII justified by context).
+    chunks: list[str] = field(default_factory=list)
+    # The caller's own input, so output PII the caller supplied is not treated as a leak.
+    user_text: str = ""
+    system_prompt: str = ""
+    canary: str | None = None
+
+
+class Scanner(Protocol):
+    name: str
+
+    def scan(self, text: str, ctx: ScanContext) -> list[Finding]: ...
+
+
+@dataclass
+class ScannerOutcome:
+    scanner: str
+    action: Action
+    findings: list[Finding]
+    latency_ms: float
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scanner": self.scanner,
+            "action": self.action,
+            "latency_ms": round(self.latency_ms, 3),
+            "error": self.error,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class GuardResult:
+    direction: Direction
+    action: Action
+    outcomes: list[ScannerOutcome]
+    text: str  # the text after redaction (unchanged unless the action redacted)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for o in self.outcomes for f in o.findings]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "action": self.action,
+            "findings": [f.as_dict() for f in self.findings],
+            "scanners": [o.as_dict() for o in self.outcomes],
+        }

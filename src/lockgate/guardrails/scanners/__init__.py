@@ -1,0 +1,1 @@
+"""Built-in scanners; each module registers itself with `lockgate.guardrails.registry`."""

@@ -231,6 +231,53 @@ def ask(obj: Ctx, question: str, url: str | None, max_tokens: int | None, as_jso
     click.echo(f"({flags}; trace {meta['trace_id']})")
 
 
+# -- guardrails --------------------------------------------------------------------------
+@main.command()
+@click.argument("text")
+@click.option("--direction", type=click.Choice(["in", "out", "context"]), default="in")
+@click.option("--app", default=None, help="Use this app's policy instead of the default.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def guard(obj: Ctx, text: str, direction: str, app: str | None, as_json: bool) -> None:
+    """Run the configured guardrail policy on TEXT ('-' reads standard input)."""
+    from lockgate.gateway.routes.guardrails import GuardCheckIn, check
+
+    if text == "-":
+        text = sys.stdin.read()
+    if app and app not in obj.settings.guardrails.apps:
+        click.echo(f"lockgate: no guardrail policy for app '{app}'", err=True)
+        sys.exit(2)
+    result = check(obj.services(), GuardCheckIn(text=text, direction=direction, app=app))
+    if as_json:
+        _dump(result)
+        return
+    click.echo(f"action: {result['action']}")
+    for f in result["findings"]:  # type: ignore[union-attr]
+        span = text[f["start"] : f["end"]]
+        where = f"[{f['start']}:{f['end']}]"
+        click.echo(f"  {f['scanner']:<10} {f['type']:<12} {f['score']:.2f}  {where} {span[:60]!r}")
+    if result["text"] != text:
+        click.echo(f"redacted: {result['text']}")
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Include closed escalations.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def escalations(obj: Ctx, show_all: bool, as_json: bool) -> None:
+    """Requests a guardrail escalated to human review."""
+    rows = obj.services().escalations.list(None if show_all else "open")
+    if as_json:
+        _dump(rows)
+        return
+    for r in rows:
+        click.echo(
+            f"#{r['id']:<5} {_ts(r['created_at'])} {r['direction']:<7} "
+            f"{','.join(r['scanners']):<20} trace {r['trace_id']}  {r['excerpt'][:60]!r}"
+        )
+    click.echo(f"{len(rows)} escalation(s)")
+
+
 # -- docs --------------------------------------------------------------------------------
 @main.group()
 def docs() -> None:

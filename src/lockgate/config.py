@@ -27,6 +27,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from lockgate.config_quality import FreshnessConfig, QualityIngestFields
+
 _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("_yaml_data", default=None)
 
 
@@ -72,7 +74,7 @@ class StoreConfig(_Strict):
     url: str | None = None  # default: sqlite file under LOCKGATE_HOME
 
 
-class IngestConfig(_Strict):
+class IngestConfig(QualityIngestFields):  # strict too; quality/source fields live there
     chunk_target_chars: int = Field(1000, ge=100)
     chunk_overlap_chars: int = Field(150, ge=0)
     max_file_mb: float = Field(100.0, gt=0)
@@ -115,6 +117,66 @@ class ServerConfig(_Strict):
     max_messages: int = Field(1000, ge=1)
 
 
+class ScannerRule(_Strict):
+    """One scanner in a policy: what it looks for is the scanner's job, what to do is here."""
+
+    scanner: str
+    action: Literal["allow", "flag", "redact", "escalate", "block"] = "block"
+    threshold: float = Field(0.5, ge=0, le=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def _default_input() -> list[ScannerRule]:
+    return [
+        ScannerRule(scanner="pii", action="redact"),
+        ScannerRule(scanner="injection", action="block"),
+        ScannerRule(scanner="toxicity", action="block"),
+    ]
+
+
+def _default_context() -> list[ScannerRule]:
+    # A retrieved chunk that carries instructions is dropped before it reaches the prompt.
+    return [ScannerRule(scanner="injection", action="block")]
+
+
+def _default_output() -> list[ScannerRule]:
+    return [
+        ScannerRule(scanner="leak", action="block"),
+        ScannerRule(scanner="pii", action="redact"),
+        ScannerRule(scanner="toxicity", action="block"),
+        ScannerRule(scanner="grounding", action="flag"),
+    ]
+
+
+class GuardPolicy(_Strict):
+    input: list[ScannerRule] = Field(default_factory=_default_input)
+    context: list[ScannerRule] = Field(default_factory=_default_context)
+    output: list[ScannerRule] = Field(default_factory=_default_output)
+    refusal_message: str = "Sorry, I can't help with that request."
+    # A scanner that errors or overruns its time budget: block (fail closed) or allow.
+    on_error: Literal["block", "allow"] = "allow"
+
+
+class GuardrailsConfig(_Strict):
+    enabled: bool = True
+    default_policy: str = "default"
+    policies: dict[str, GuardPolicy] = Field(default_factory=lambda: {"default": GuardPolicy()})
+    # Policy per app (header `x-lockgate-app` or `metadata.app`) and per requested model.
+    apps: dict[str, str] = Field(default_factory=dict)
+    routes: dict[str, str] = Field(default_factory=dict)
+    scanner_timeout_ms: int = Field(250, ge=1)
+    max_scan_chars: int = Field(200_000, ge=1000)
+    canary: bool = True
+
+    @model_validator(mode="after")
+    def _policies_exist(self) -> GuardrailsConfig:
+        named = {self.default_policy, *self.apps.values(), *self.routes.values()}
+        missing = sorted(n for n in named if n not in self.policies)
+        if missing:
+            raise ValueError(f"unknown guardrail policy: {', '.join(missing)}")
+        return self
+
+
 def _default_models() -> dict[str, ModelSpec]:
     return {
         "gemma-3-270m": ModelSpec(
@@ -137,17 +199,22 @@ class Settings(BaseSettings):
     store: StoreConfig = StoreConfig()
     ingest: IngestConfig = IngestConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
+    freshness: FreshnessConfig = FreshnessConfig()
     grounded: GroundedConfig = GroundedConfig()
     server: ServerConfig = ServerConfig()
     embeddings: EmbeddingSpec = EmbeddingSpec()
+    guardrails: GuardrailsConfig = GuardrailsConfig()
     models: dict[str, ModelSpec] = Field(default_factory=_default_models)
     pipeline: list[str] = Field(
         default_factory=lambda: [
             "validate",
+            "input_guard",
             "retrieve",
+            "context_guard",
             "build_prompt",
             "call_model",
             "postprocess",
+            "output_guard",
         ]
     )
 

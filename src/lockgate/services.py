@@ -8,6 +8,8 @@ from functools import cached_property
 from sqlalchemy import Engine
 
 from lockgate.config import Settings
+from lockgate.guardrails.engine import GuardEngine
+from lockgate.guardrails.registry import ScannerDeps
 from lockgate.models.base import EmbeddingModel
 from lockgate.models.registry import ModelRegistry, build_embedder
 from lockgate.prompts.registry import PromptRegistry
@@ -15,6 +17,7 @@ from lockgate.retrieval.hybrid import HybridRetriever
 from lockgate.retrieval.vector import NumpyVectorIndex
 from lockgate.store.db import make_engine
 from lockgate.store.documents import DocumentStore
+from lockgate.store.escalations import EscalationStore
 from lockgate.store.fulltext import SqliteFts, TextIndex
 from lockgate.store.migrations import migrate
 from lockgate.store.runs import IngestRunStore
@@ -68,6 +71,14 @@ class Services:
     @cached_property
     def models(self) -> ModelRegistry:
         return ModelRegistry(self.settings)
+
+    @cached_property
+    def escalations(self) -> EscalationStore:
+        return EscalationStore(self.engine)
+
+    @cached_property
+    def guard(self) -> GuardEngine:
+        return GuardEngine(self.settings.guardrails, ScannerDeps(self.embedder))
 
     @cached_property
     def prompts(self) -> PromptRegistry:

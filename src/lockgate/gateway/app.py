@@ -18,7 +18,9 @@ from lockgate.gateway.http import TraceIdMiddleware
 from lockgate.gateway.pipeline import Pipeline
 from lockgate.gateway.routes.chat import chat_completions
 from lockgate.gateway.routes.embeddings import embeddings
+from lockgate.gateway.routes.guardrails import guardrails_check
 from lockgate.gateway.routes.health import healthz, readyz
+from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
 from lockgate.gateway.routes.search import search
 from lockgate.services import Services
@@ -34,6 +36,8 @@ def preload(services: Services) -> None:
     if load is not None:
         load()
     services.vectors.refresh()
+    if services.settings.guardrails.enabled:
+        services.guard.warm()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -76,6 +80,8 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
             Route("/v1/search", search, methods=["POST"]),
+            Route("/v1/guardrails/check", guardrails_check, methods=["POST"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.guardrails.vault import Vault
 from lockgate.models.base import ChatDelta, ChatRequest, Message, Usage
 from lockgate.retrieval.hybrid import RetrievedChunk, SearchFilters, SearchResult
 
@@ -64,10 +65,21 @@ class RequestContext:
     raw_output: str = ""
     output: str = ""
     stream_suffix: str = ""
+    streamed_output: str | None = None
     finish_reason: str = "stop"
     usage: Usage = field(default_factory=Usage)
     ttft_ms: float | None = None
     cost: float = 0.0
+
+    # guardrails
+    app: str | None = None
+    vault: Vault = field(default_factory=Vault)
+    canary: str | None = None
+    system_prompt: str = ""
+    original_user_text: str = ""
+    guard: list[dict[str, Any]] = field(default_factory=list)
+    guard_action: str = "allow"
+    groundedness: float | None = None
 
     # outcome
     refused: bool = False
@@ -86,9 +98,13 @@ class RequestContext:
         return (time.perf_counter() - self.started) * 1000
 
     def lockgate_object(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "trace_id": self.trace_id,
             "citations": self.citations,
             "grounded": self.grounded_answer,
             "refused": self.refused,
+            "guardrails": {"action": self.guard_action},
         }
+        if self.groundedness is not None:
+            out["groundedness"] = round(self.groundedness, 4)
+        return out

@@ -53,6 +53,13 @@ class Pipeline:
 
     async def prepare(self, ctx: RequestContext) -> None:
         await _run_all(self.before, ctx)
+        if ctx.deltas is not None:
+            # Later stages that must see a stream as it flows (output guardrails) wrap it
+            # here, before the first byte goes out; they still get `run` at the end.
+            for stage in self.after:
+                wrap = getattr(stage, "wrap_stream", None)
+                if wrap is not None:
+                    ctx.deltas = wrap(ctx, ctx.deltas)
 
     async def finish(self, ctx: RequestContext) -> None:
         await _run_all(self.after, ctx)

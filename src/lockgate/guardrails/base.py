@@ -47,6 +47,8 @@ class ScanContext:
     user_text: str = ""
     system_prompt: str = ""
     canary: str | None = None
+    # Scanners may report per-text measurements here (e.g. the answer's groundedness).
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 class Scanner(Protocol):

@@ -43,5 +43,7 @@ def load_builtin() -> None:
 def build(name: str, params: dict[str, Any], deps: ScannerDeps) -> Scanner:
     load_builtin()
     if name not in SCANNERS:
-        raise ValueError(f"unknown guardrail scanner '{name}' (known: {', '.join(sorted(SCANNERS))})")
+        raise ValueError(
+            f"unknown guardrail scanner '{name}' (known: {', '.join(sorted(SCANNERS))})"
+        )
     return SCANNERS[name](params, deps)

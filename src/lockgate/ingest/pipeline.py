@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lockgate.config import IngestConfig
-from lockgate.ingest.chunker import chunk_blocks
+from lockgate.ingest import quality
 from lockgate.ingest.detect import detect_format
 from lockgate.ingest.parsers import parse_bytes
 from lockgate.ingest.types import ChunkDraft, ParseError
@@ -44,6 +44,17 @@ class IngestSummary:
     seconds: float = 0.0
     quarantined_files: list[QuarantinedFile] = field(default_factory=list)
     run_id: int | None = None
+    # The per-run report (issue 5): outcomes by reason, time per stage, what normalisation
+    # and near-duplicate grouping did, per-source sync results and alerts raised.
+    reasons: dict[str, int] = field(default_factory=dict)
+    stages_ms: dict[str, float] = field(default_factory=dict)
+    ocr_pages: int = 0
+    languages: dict[str, int] = field(default_factory=dict)
+    strategies: dict[str, int] = field(default_factory=dict)
+    normalize: dict[str, int] = field(default_factory=dict)
+    near_duplicates: dict[str, int] = field(default_factory=dict)
+    sources: list[dict[str, object]] = field(default_factory=list)
+    alerts: list[dict[str, object]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -70,6 +81,8 @@ def iter_files(
                 if d not in _SKIP_DIRS and (Path(dirpath) / d).resolve() not in skip
             )
             for name in sorted(filenames):
+                if name.endswith(quality.SIDECAR_SUFFIXES):
+                    continue  # metadata about a document, not a document
                 path = Path(dirpath) / name
                 if path.is_symlink() and not follow_symlinks:
                     continue
@@ -125,9 +138,14 @@ class Ingestor:
             if outcome == "unchanged":
                 unchanged.append(str(path))
         self.store.touch(unchanged)
+        return self.finish(summary, started)
+
+    def finish(self, summary: IngestSummary, started: float) -> IngestSummary:
+        from lockgate.ingest.report import finalize
+
+        finalize(self, summary)
         summary.seconds = round(time.perf_counter() - started, 3)
-        data = summary.as_dict()
-        self.runs.finish(summary.run_id or 0, data)
+        self.runs.finish(summary.run_id or 0, summary.as_dict())
         return summary
 
     def _one(
@@ -143,16 +161,38 @@ class Ingestor:
             if stat.st_size > self.config.max_file_mb * 1024 * 1024:
                 raise ParseError("too_large", f"{stat.st_size} bytes")
             data = path.read_bytes()
+            declared = quality.declared_for(path)
         except ParseError as exc:
             return self._quarantine(source, exc, None, None, summary)
         except OSError as exc:
             return self._quarantine(source, ParseError("unreadable", str(exc)), None, None, summary)
+        return self.process(
+            source, data, path.name, stat.st_mtime, declared, known, quarantined, summary
+        )
+
+    def process(
+        self,
+        source: str,
+        data: bytes,
+        name: str,
+        mtime: float,
+        declared: quality.Declared,
+        known: dict[str, KnownSource],
+        quarantined: set[str],
+        summary: IngestSummary,
+    ) -> str:
+        """Index one document's bytes under `source` (a path, URL or s3:// key)."""
+        if len(data) > self.config.max_file_mb * 1024 * 1024:
+            return self._quarantine(
+                source, ParseError("too_large", f"{len(data)} bytes"), None, None, summary
+            )
         digest = hashlib.sha256(data).hexdigest()
         prev = known.get(source)
         if (
             prev is not None
             and prev.status == "active"
             and prev.content_hash == digest
+            and prev.meta_hash == declared.meta_hash
             and source not in quarantined
         ):
             summary.unchanged += 1
@@ -162,19 +202,21 @@ class Ingestor:
             self.store.mark_duplicate(source, dup[0])
             summary.duplicates += 1
             return "duplicate"
+        stages = summary.stages_ms
         try:
-            fmt = detect_format(data, path.name)
-            parsed = parse_bytes(data, path.name)
-            drafts = chunk_blocks(
-                parsed.blocks,
-                target_chars=self.config.chunk_target_chars,
-                overlap_chars=self.config.chunk_overlap_chars,
-            )
+            t0 = time.perf_counter()
+            fmt = detect_format(data, name)
+            parsed = parse_bytes(data, name)
+            stages["parse"] = stages.get("parse", 0.0) + (time.perf_counter() - t0) * 1000
+            prep = quality.prepare(parsed, data, fmt, self.config, self.embedder, declared, stages)
+            parsed, drafts = prep.doc, prep.drafts
             if not drafts:
                 raise ParseError("no_text", "no chunks after parsing")
         except ParseError as exc:
             return self._quarantine(source, exc, digest, len(data), summary)
+        t0 = time.perf_counter()
         vectors = self.embedder.embed([embedding_text(d, parsed.title) for d in drafts])
+        stages["embed"] = stages.get("embed", 0.0) + (time.perf_counter() - t0) * 1000
         new_chunks = [
             NewChunk(
                 position=d.position,
@@ -183,20 +225,25 @@ class Ingestor:
                 page=d.page,
                 char_start=d.char_start,
                 embedding=vectors[i].tobytes(),
+                extra=prep.chunk_extra[i],
             )
             for i, d in enumerate(drafts)
         ]
         info = VersionInfo(
             content_hash=digest,
             size=len(data),
-            mtime=path.stat().st_mtime,
+            mtime=mtime,
             format=fmt,
             parser=parsed.parser,
             parser_version=parsed.parser_version,
             title=parsed.title,
             pages=parsed.pages,
+            extra=prep.version_extra,
         )
+        t0 = time.perf_counter()
         _, version = self.store.commit_version(source, info, new_chunks)
+        stages["commit"] = stages.get("commit", 0.0) + (time.perf_counter() - t0) * 1000
+        quality.count(summary, prep, parsed)
         summary.chunks += len(new_chunks)
         summary.pages += parsed.pages or 1
         if version == 1:
@@ -215,6 +262,7 @@ class Ingestor:
     ) -> str:
         self.store.quarantine(source, exc.reason, exc.detail, digest, size)
         summary.quarantined += 1
+        summary.reasons[exc.reason] = summary.reasons.get(exc.reason, 0) + 1
         summary.quarantined_files.append(QuarantinedFile(source, exc.reason, exc.detail))
         return "quarantined"
 

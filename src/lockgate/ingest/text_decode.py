@@ -38,12 +38,37 @@ def decode_bytes(data: bytes) -> str:
 
 
 def _decode_no_bom(data: bytes) -> str:
-    for enc in ("utf-8", "cp1252"):
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+    return data.decode(detect_encoding(data), errors="replace")
+
+
+# charset-normalizer cannot tell Western single-byte code pages apart on short texts (it calls
+# French cp1252 "cp1250"), so it only overrides the cp1252 default when it recognises a
+# non-Latin script with some confidence: Cyrillic, Greek, Hebrew, Arabic, CJK, UTF-16.
+_NON_LATIN = ("cp1251", "koi8", "mac_cyrillic", "iso8859_5", "cp866", "cp1253", "iso8859_7",
+              "cp1255", "iso8859_8", "cp1256", "iso8859_6", "cp932", "shift_jis", "euc",
+              "gb", "big5", "cp949", "iso2022", "utf_16", "utf_32", "cp874", "tis")
+
+
+def detect_encoding(data: bytes) -> str:
+    """The encoding `decode_bytes` uses for `data` (BOM, UTF-8, a detected script, cp1252)."""
+    found = bom_encoding(data)
+    if found is not None:
+        return found[0]
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:65536]).best()
+    if best is not None and best.coherence >= 0.1 and best.encoding.startswith(_NON_LATIN):
+        return str(best.encoding)
+    try:
+        data.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
 
 
 def clean_text(text: str) -> str:

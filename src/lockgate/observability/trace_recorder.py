@@ -67,6 +67,10 @@ def trace_row(ctx: RequestContext) -> dict[str, Any]:
         "refused": int(ctx.refused),
         "grounded": int(ctx.grounded_answer),
         "stages": [t.__dict__ for t in ctx.timings],
+        "app": ctx.app,
+        "guardrails": ctx.guard,
+        "guard_action": ctx.guard_action,
+        "groundedness": ctx.groundedness,
     }
 
 

@@ -24,6 +24,8 @@ class NewChunk:
     page: int | None
     char_start: int
     embedding: bytes
+    # Extra `chunks` columns from later migrations (m0003: simhash, text_hash).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class VersionInfo:
     parser_version: str
     title: str | None
     pages: int | None
+    # Extra `document_versions` columns from later migrations (m0003: language, dates, …).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class KnownSource:
     status: str
     content_hash: str | None
     version: int
+    meta_hash: str | None = None  # m0003: hash of the sidecar metadata, if any
 
 
 @dataclass
@@ -60,6 +65,25 @@ class ChunkRecord:
     active: bool
     title: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Where a chunk came from, exactly (m0003): returned in ChunkRecord.extra for citations,
+# near-duplicate collapsing and freshness policies.
+_LINEAGE_COLUMNS = (
+    s.chunks.c.simhash,
+    s.chunks.c.text_hash,
+    s.document_versions.c.content_hash,
+    s.document_versions.c.parser,
+    s.document_versions.c.parser_version,
+    s.document_versions.c.format,
+    s.document_versions.c.chunker,
+    s.document_versions.c.mtime,
+    s.document_versions.c.effective_date,
+    s.document_versions.c.review_by,
+    s.document_versions.c.language,
+    s.documents.c.near_dup_group,
+    s.documents.c.superseded_by,
+)
 
 
 def _now() -> float:
@@ -79,6 +103,7 @@ class DocumentStore:
             s.documents.c.status,
             s.document_versions.c.content_hash,
             s.document_versions.c.version,
+            s.document_versions.c.meta_hash,
         ).select_from(
             s.documents.outerjoin(
                 s.document_versions,
@@ -87,7 +112,9 @@ class DocumentStore:
         )
         with self.engine.connect() as conn:
             return {
-                r.source: KnownSource(r.id, r.status, r.content_hash, r.version or 0)
+                r.source: KnownSource(
+                    r.id, r.status, r.content_hash, r.version or 0, r.meta_hash
+                )
                 for r in conn.execute(stmt)
             }
 
@@ -154,6 +181,7 @@ class DocumentStore:
                 s.chunks.c.page,
                 s.chunks.c.position,
                 s.chunks.c.active,
+                *_LINEAGE_COLUMNS,
             )
             .select_from(
                 s.chunks.join(s.documents, s.documents.c.id == s.chunks.c.document_id).join(
@@ -177,6 +205,7 @@ class DocumentStore:
                 position=r.position,
                 active=bool(r.active),
                 title=r.title,
+                extra={c.key: r._mapping[c.key] for c in _LINEAGE_COLUMNS},
             )
             for r in rows
         }
@@ -201,6 +230,12 @@ class DocumentStore:
                 v.c.pages,
                 v.c.chunk_count,
                 v.c.title,
+                d.c.near_dup_group,
+                d.c.superseded_by,
+                v.c.language,
+                v.c.owner,
+                v.c.review_by,
+                v.c.effective_date,
             )
             .select_from(d.outerjoin(v, v.c.id == d.c.current_version_id))
             .order_by(d.c.source)
@@ -253,6 +288,7 @@ class DocumentStore:
                     chunk_count=len(new_chunks),
                     status="active",
                     created_at=now,
+                    **info.extra,
                 )
             ).inserted_primary_key[0]
             fts_rows = []
@@ -270,6 +306,7 @@ class DocumentStore:
                         active=1,
                         tenant=tenant,
                         created_at=now,
+                        **ch.extra,
                     )
                 ).inserted_primary_key[0]
                 fts_rows.append((chunk_id, " > ".join(ch.heading_path), ch.text))

@@ -29,6 +29,10 @@ documents = Table(
     Column("created_at", Float),
     Column("updated_at", Float),
     Column("last_seen_at", Float),
+    # m0003: near-duplicates, freshness, sources
+    Column("near_dup_group", Integer),
+    Column("superseded_by", Integer),
+    Column("source_id", Integer),
 )
 
 document_versions = Table(
@@ -49,6 +53,18 @@ document_versions = Table(
     Column("status", String),
     Column("created_at", Float),
     Column("retired_at", Float),
+    # m0003: normalisation, declared freshness, lineage
+    Column("language", String),
+    Column("language_score", Float),
+    Column("encoding", String),
+    Column("dates", Text),
+    Column("owner", Text),
+    Column("review_by", String),
+    Column("effective_date", String),
+    Column("meta_hash", String),
+    Column("chunker", String),
+    Column("normalize", Text),
+    Column("minhash", LargeBinary),
 )
 
 chunks = Table(
@@ -67,6 +83,9 @@ chunks = Table(
     Column("tenant", Text),
     Column("acl", Text),
     Column("created_at", Float),
+    # m0003: near-duplicate chunks and lineage
+    Column("simhash", Integer),
+    Column("text_hash", String),
 )
 
 quarantine = Table(
@@ -81,6 +100,7 @@ quarantine = Table(
     Column("attempts", Integer),
     Column("first_seen_at", Float),
     Column("last_attempt_at", Float),
+    Column("source_id", Integer),  # m0003
 )
 
 meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text))
@@ -93,6 +113,24 @@ ingest_runs = Table(
     Column("finished_at", Float),
     Column("summary", Text),
     Column("owner", Text),
+    Column("sources", Text),  # m0003
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text),
+    Column("kind", String),
+    Column("uri", Text),
+    Column("config", Text),
+    Column("state", Text),
+    Column("created_at", Float),
+    Column("last_seen_at", Float),
+    Column("last_changed_at", Float),
+    Column("last_indexed_at", Float),
+    Column("last_error", Text),
+    Column("consecutive_failures", Integer),
 )
 
 traces = Table(
@@ -124,4 +162,23 @@ traces = Table(
     Column("refused", Integer),
     Column("grounded", Integer),
     Column("stages", Text),
+    Column("app", Text),
+    Column("guardrails", Text),
+    Column("guard_action", String),
+    Column("groundedness", Float),
+)
+
+guard_escalations = Table(
+    "guard_escalations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", Float),
+    Column("trace_id", String),
+    Column("principal", Text),
+    Column("tenant", Text),
+    Column("direction", String),
+    Column("scanners", Text),
+    Column("excerpt", Text),
+    Column("status", String),
+    Column("owner", Text),
 )

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select
 from lockgate.store import schema as s
 from lockgate.store.db import transaction
 
-_JSON_FIELDS = ("request", "retrieved", "stages")
+_JSON_FIELDS = ("request", "retrieved", "stages", "guardrails")
 
 
 class TraceStore:
@@ -48,6 +48,7 @@ class TraceStore:
                 t.c.ttft_ms,
                 t.c.refused,
                 t.c.grounded,
+                t.c.guard_action,
             )
             .order_by(t.c.created_at.desc())
             .limit(limit)

@@ -105,6 +105,7 @@ async def chat_completions(request: Request) -> Response:
     services: Services = request.app.state.services
     pipeline: Pipeline = request.app.state.pipeline
     ctx = RequestContext(endpoint="/v1/chat/completions", body={}, trace_id=request.state.trace_id)
+    ctx.app = request.headers.get("x-lockgate-app")
     try:
         body = await read_json(request, services.settings.server.max_body_bytes)
         if not isinstance(body, dict):

@@ -3,6 +3,9 @@
 from lockgate.gateway.stages import (  # noqa: F401
     build_prompt,
     call_model,
+    context_guard,
+    input_guard,
+    output_guard,
     postprocess,
     retrieve,
     validate,

@@ -56,7 +56,11 @@ class BuildPrompt:
         )
         ctx.prompt_template = self.template.name
         ctx.prompt_version = self.template.version
-        ctx.prompt = self.template.render(sources=sources, question=ctx.question)
+        text = self.template.render(sources=sources, question=ctx.question, canary=ctx.canary or "")
+        if not ctx.canary:
+            # No leak check configured: leave the canary line out rather than half-filled.
+            text = "\n".join(line for line in text.split("\n") if "reference :" not in line)
+        ctx.prompt = text
         ctx.request.raw_prompt = ctx.prompt
         ctx.request.messages = [Message("user", ctx.prompt)]
 

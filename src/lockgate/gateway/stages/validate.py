@@ -30,6 +30,8 @@ class Validate:
                 "messages",
             )
         ctx.model_name = body.model
+        if not ctx.app and body.metadata:
+            ctx.app = body.metadata.get("app")
         ctx.grounded = body.model == GROUNDED_MODEL
         ctx.backend_model = settings.grounded.model if ctx.grounded else body.model
         spec = settings.models.get(ctx.backend_model)

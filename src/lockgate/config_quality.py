@@ -1,0 +1,121 @@
+"""Config sections for data quality, sources and freshness (issue 5, part b).
+
+Kept apart from config.py so the shared file only gains the fields that hang them in place.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Names accepted in `ingest.strategies`; lockgate.ingest.strategies implements each.
+STRATEGIES = ("structure", "fixed", "page", "sheet", "slide", "semantic")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NormalizeConfig(_Strict):
+    boilerplate: bool = True  # running headers/footers, page numbers
+    hyphenation: bool = True  # "implemen-\ntation" -> "implementation"
+    language: bool = True  # detect and store the language of each document
+    day_first: bool = True  # 03/04/2024 is 3 April unless a part is above 12
+    annotate_dates: bool = False  # write "(2024-03-01)" after dates found in the text
+
+
+class NearDuplicateConfig(_Strict):
+    enabled: bool = True
+    # Estimated Jaccard similarity of 3-word shingles from which two documents are versions
+    # of one another.
+    threshold: float = Field(0.6, gt=0, le=1)
+    # SimHash bits two chunks may differ by and still be one passage (random pairs: ~32).
+    chunk_max_bits: int = Field(10, ge=0, le=24)
+
+
+class RetryConfig(_Strict):
+    attempts: int = Field(3, ge=1, le=10)
+    backoff_s: float = Field(0.5, ge=0)
+    max_backoff_s: float = Field(8.0, ge=0)
+
+
+class AlertsConfig(_Strict):
+    # Alert when a run leaves at least this many more quarantined files than before (0: off).
+    quarantine_growth: int = Field(5, ge=0)
+    webhook_url: str | None = None  # POSTed the alert as JSON; always logged and stored
+
+
+class SourceSpec(_Strict):
+    """A named source; `lockgate ingest --source NAME` syncs it."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["folder", "url", "sitemap", "s3"]
+    uri: str = Field(min_length=1)  # a path, an http(s) URL, or s3://bucket/prefix
+    include: list[str] = Field(default_factory=list)  # globs on the path relative to the root
+    exclude: list[str] = Field(default_factory=list)
+    endpoint_url: str | None = None  # S3-compatible servers (MinIO, moto, Ceph…)
+    region: str = "us-east-1"
+    access_key_env: str | None = None  # names of variables, never the secrets themselves
+    secret_key_env: str | None = None
+
+    @model_validator(mode="after")
+    def _uri_matches_kind(self) -> SourceSpec:
+        if self.kind in ("url", "sitemap") and not self.uri.startswith(("http://", "https://")):
+            raise ValueError(f"source '{self.name}': a {self.kind} source needs an http(s) URL")
+        if self.kind == "s3" and not self.uri.startswith("s3://"):
+            raise ValueError(f"source '{self.name}': an s3 source needs s3://bucket/prefix")
+        return self
+
+
+class FreshnessConfig(_Strict):
+    """What retrieval does with stale (past review-by) and superseded documents."""
+
+    stale: Literal["downweight", "exclude", "ignore"] = "downweight"
+    superseded: Literal["downweight", "exclude", "ignore"] = "downweight"
+    stale_weight: float = Field(0.5, ge=0, le=1)
+    superseded_weight: float = Field(0.25, ge=0, le=1)
+
+
+def check_strategies(value: dict[str, str]) -> dict[str, str]:
+    bad = {k: v for k, v in value.items() if v not in STRATEGIES}
+    if bad:
+        raise ValueError(f"unknown chunking strategy {bad}; known: {', '.join(STRATEGIES)}")
+    return value
+
+
+class QualityIngestFields(_Strict):
+    """Mixed into IngestConfig (see config.py)."""
+
+    # Format (as detected: pdf, markdown, xlsx, pptx…) -> strategy; others use the default.
+    strategies: dict[str, str] = Field(default_factory=dict)
+    default_strategy: str = "structure"
+    include: list[str] = Field(default_factory=list)  # globs for ad-hoc folder paths
+    exclude: list[str] = Field(default_factory=list)
+    normalize: NormalizeConfig = NormalizeConfig()
+    near_duplicates: NearDuplicateConfig = NearDuplicateConfig()
+    sources: list[SourceSpec] = Field(default_factory=list)
+    retry: RetryConfig = RetryConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    watch_interval_s: float = Field(2.0, gt=0)
+    http_timeout_s: float = Field(30.0, gt=0)
+    max_sitemap_urls: int = Field(10000, ge=1)
+
+    @field_validator("strategies")
+    @classmethod
+    def _known(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_strategies(v)
+
+    @field_validator("default_strategy")
+    @classmethod
+    def _known_default(cls, v: str) -> str:
+        check_strategies({"default": v})
+        return v
+
+    @field_validator("sources")
+    @classmethod
+    def _unique(cls, v: list[SourceSpec]) -> list[SourceSpec]:
+        names = [s.name for s in v]
+        if len(names) != len(set(names)):
+            raise ValueError("source names must be unique")
+        return v

@@ -1,0 +1,50 @@
+"""POST /v1/guardrails/check — run the configured policy on any text, standalone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from lockgate.gateway.errors import GatewayError, error_response
+from lockgate.gateway.http import read_json
+from lockgate.gateway.schemas import _Body, parse_body
+from lockgate.guardrails.base import ScanContext
+from lockgate.guardrails.vault import Vault
+from lockgate.services import Services
+
+
+class GuardCheckIn(_Body):
+    text: str = Field(max_length=2_000_000)
+    direction: Literal["in", "out", "context"] = "in"
+    app: str | None = None
+    user_text: str = ""
+    context: list[str] = Field(default_factory=list, max_length=100)
+
+
+def check(services: Services, req: GuardCheckIn) -> dict[str, object]:
+    policy = services.guard.policy(req.app)
+    ctx = ScanContext(req.direction, chunks=req.context, user_text=req.user_text)
+    result = services.guard.scan(req.text, ctx, policy, Vault())
+    body = result.as_dict()
+    body["text"] = result.text
+    if ctx.metrics:
+        body["metrics"] = ctx.metrics
+    return body
+
+
+async def guardrails_check(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        raw = await read_json(request, services.settings.server.max_body_bytes)
+        req = parse_body(GuardCheckIn, raw)
+        if req.app and req.app not in services.settings.guardrails.apps:
+            raise GatewayError(
+                404, f"no guardrail policy for app '{req.app}'", "unknown_app", "app"
+            )
+    except GatewayError as err:
+        return error_response(err, request.state.trace_id)
+    return JSONResponse(await asyncio.to_thread(check, services, req))

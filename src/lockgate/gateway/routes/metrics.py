@@ -1,0 +1,12 @@
+"""GET /metrics in the Prometheus text format."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+
+from lockgate.observability.metrics import METRICS
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(METRICS.render(), media_type="text/plain; version=0.0.4")

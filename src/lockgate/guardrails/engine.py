@@ -1,0 +1,153 @@
+"""Run a policy's scanners over a text, decide the action, apply redaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from lockgate.config import GuardPolicy, GuardrailsConfig, ScannerRule
+from lockgate.guardrails.base import (
+    SEVERITY,
+    Action,
+    Direction,
+    Finding,
+    GuardResult,
+    ScanContext,
+    Scanner,
+    ScannerOutcome,
+)
+from lockgate.guardrails.registry import ScannerDeps, build
+from lockgate.guardrails.vault import Vault
+from lockgate.observability.metrics import METRICS
+
+log = logging.getLogger("lockgate.guardrails")
+
+
+class GuardEngine:
+    def __init__(self, config: GuardrailsConfig, deps: ScannerDeps) -> None:
+        self.config = config
+        self.deps = deps
+        self._scanners: dict[str, Scanner] = {}
+        # Scanners run here so one that overruns its budget cannot hold up the request;
+        # inputs are capped in size so an abandoned scan still ends soon.
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="guard")
+
+    def policy(self, app: str | None = None, model: str | None = None) -> GuardPolicy:
+        name = (
+            (app and self.config.apps.get(app))
+            or (model and self.config.routes.get(model))
+            or self.config.default_policy
+        )
+        return self.config.policies[name]
+
+    def rules(self, policy: GuardPolicy, direction: Direction) -> list[ScannerRule]:
+        return {"in": policy.input, "out": policy.output, "context": policy.context}[direction]
+
+    def scanner(self, rule: ScannerRule) -> Scanner:
+        key = f"{rule.scanner}:{json.dumps(rule.params, sort_keys=True)}"
+        if key not in self._scanners:
+            self._scanners[key] = build(rule.scanner, rule.params, self.deps)
+        return self._scanners[key]
+
+    def validate(self) -> None:
+        """Fail at start-up, not on the first request, when a policy names no real scanner."""
+        from lockgate.guardrails.registry import SCANNERS, load_builtin
+
+        load_builtin()
+        for name, policy in self.config.policies.items():
+            for rule in [*policy.input, *policy.context, *policy.output]:
+                if rule.scanner not in SCANNERS:
+                    raise ValueError(
+                        f"guardrails.policies.{name}: unknown scanner '{rule.scanner}' "
+                        f"(known: {', '.join(sorted(SCANNERS)) or 'none'})"
+                    )
+
+    def warm(self) -> None:
+        """Build every configured scanner now, so model loading is not paid by a request."""
+        for policy in self.config.policies.values():
+            for rule in [*policy.input, *policy.context, *policy.output]:
+                try:
+                    self.scanner(rule)
+                except Exception:  # noqa: BLE001 - reported per request in the trace too
+                    log.exception("guardrail scanner '%s' failed to load", rule.scanner)
+
+    def scan(
+        self,
+        text: str,
+        ctx: ScanContext,
+        policy: GuardPolicy,
+        vault: Vault | None = None,
+    ) -> GuardResult:
+        rules = self.rules(policy, ctx.direction)
+        sample = text[: self.config.max_scan_chars]
+        outcomes = [self._run(rule, sample, ctx, policy) for rule in rules]
+        action: Action = "allow"
+        for o in outcomes:
+            if SEVERITY[o.action] > SEVERITY[action]:
+                action = o.action
+        redactable = [f for o in outcomes if o.action == "redact" for f in o.findings]
+        new_text = redact(text, redactable, vault, ctx.direction) if redactable else text
+        return GuardResult(ctx.direction, action, outcomes, new_text)
+
+    def _run(
+        self, rule: ScannerRule, text: str, ctx: ScanContext, policy: GuardPolicy
+    ) -> ScannerOutcome:
+        t0 = time.perf_counter()
+        error = None
+        try:
+            scanner = self.scanner(rule)
+            future = self._pool.submit(scanner.scan, text, ctx)
+            found = future.result(timeout=self.config.scanner_timeout_ms / 1000)
+        except FutureTimeout:
+            found, error = [], f"timed out after {self.config.scanner_timeout_ms} ms"
+        except Exception as exc:  # noqa: BLE001 - a broken scanner is reported, not fatal
+            found, error = [], f"{type(exc).__name__}: {exc}"
+        ms = (time.perf_counter() - t0) * 1000
+        findings = [
+            Finding(f.type, f.start, f.end, f.score, rule.scanner, f.replacement, f.detail)
+            for f in found
+            if f.score >= rule.threshold
+        ]
+        if error is not None:
+            action: Action = "block" if policy.on_error == "block" else "allow"
+        else:
+            action = rule.action if findings else "allow"
+        METRICS.observe(
+            "lockgate_guardrail_latency_ms", ms, scanner=rule.scanner, direction=ctx.direction
+        )
+        for f in findings:
+            METRICS.inc(
+                "lockgate_guardrail_findings_total",
+                scanner=rule.scanner,
+                type=f.type,
+                action=action,
+                direction=ctx.direction,
+            )
+        if error:
+            METRICS.inc("lockgate_guardrail_errors_total", scanner=rule.scanner)
+        return ScannerOutcome(rule.scanner, action, findings, ms, error)
+
+
+def redact(text: str, findings: list[Finding], vault: Vault | None, direction: Direction) -> str:
+    """Replace finding spans right to left, skipping overlaps (the earlier, longer span wins)."""
+    spans = sorted(findings, key=lambda f: (f.start, -(f.end - f.start)))
+    chosen: list[Finding] = []
+    last_end = -1
+    for f in spans:
+        if f.start >= last_end and f.end > f.start:
+            chosen.append(f)
+            last_end = f.end
+    out = text
+    for f in reversed(chosen):
+        if f.replacement is not None:
+            repl = f.replacement
+        elif vault is not None and direction == "in":
+            repl = vault.placeholder(f.type, text[f.start : f.end])
+        else:
+            # Output PII the caller never supplied is masked for good, not made reversible.
+            repl = f"[{f.type}]"
+        out = out[: f.start] + repl + out[f.end :]
+    return out

@@ -1,0 +1,115 @@
+"""A small linear classifier over TF-IDF word and character n-grams of normalised text.
+
+Why TF-IDF + logistic regression and not MiniLM embeddings: it is one dictionary lookup per
+n-gram and a dot product (~1-2 ms for a 500-token prompt on one core, no model call), it sees
+obfuscation-level character patterns that a sentence embedding smooths away, and its weights
+are a vocabulary plus two float arrays that fit in a small ``.npz`` (no pickle).
+
+The feature extractor below is the *only* one: training (`train.py`) and inference both call
+`features()`, so the two can never drift apart the way a re-implemented sklearn vectoriser can.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lockgate.guardrails.normalize import canonical
+
+WEIGHTS = Path(__file__).with_name("model.npz")
+
+_WORDS = re.compile(r"[a-z0-9']{1,30}|[^\sa-z0-9]")
+_SPACES = re.compile(r"\s+")
+CHAR_N = (3, 4, 5)
+MAX_FEATURE_CHARS = 4_000  # one window; longer texts are scored window by window
+
+
+def features(text: str) -> Counter[str]:
+    """n-gram counts of the canonical (normalised, leet-folded, decoded) text."""
+    canon = _SPACES.sub(" ", canonical(text[:MAX_FEATURE_CHARS * 2]))[:MAX_FEATURE_CHARS]
+    grams: Counter[str] = Counter()
+    words = _WORDS.findall(canon)
+    grams.update("w:" + w for w in words)
+    grams.update("b:" + a + " " + b for a, b in zip(words, words[1:], strict=False))
+    padded = f" {canon.strip()} "
+    for n in CHAR_N:
+        grams.update("c:" + padded[i : i + n] for i in range(len(padded) - n + 1))
+    return grams
+
+
+def tfidf_row(grams: Counter[str], index: dict[str, int], idf: np.ndarray) -> tuple[
+    np.ndarray, np.ndarray
+]:
+    """Sparse (indices, values) of the l2-normalised, sublinear-tf TF-IDF vector."""
+    cols: list[int] = []
+    vals: list[float] = []
+    for g, c in grams.items():
+        j = index.get(g)
+        if j is not None:
+            cols.append(j)
+            vals.append((1.0 + math.log(c)) * float(idf[j]))
+    v = np.asarray(vals, dtype=np.float64)
+    norm = float(np.sqrt((v * v).sum())) if len(v) else 0.0
+    if norm > 0:
+        v /= norm
+    return np.asarray(cols, dtype=np.int64), v
+
+
+@dataclass
+class InjectionClassifier:
+    terms: list[str]
+    idf: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    # Probability at which the classifier calls a text an injection, chosen on validation data.
+    threshold: float
+    meta: dict[str, object]
+
+    def __post_init__(self) -> None:
+        self.index = {t: i for i, t in enumerate(self.terms)}
+
+    @classmethod
+    def load(cls, path: Path | str = WEIGHTS) -> InjectionClassifier:
+        # allow_pickle=False: the file holds plain arrays only, never code.
+        with np.load(str(path), allow_pickle=False) as z:
+            return cls(
+                terms=str(z["terms"]).split("\n"),
+                idf=z["idf"].astype(np.float64),
+                coef=z["coef"].astype(np.float64),
+                intercept=float(z["intercept"]),
+                threshold=float(z["threshold"]),
+                meta=json.loads(str(z["meta"])),
+            )
+
+    def save(self, path: Path | str) -> None:
+        np.savez_compressed(
+            str(path),
+            # One newline-joined string: a fixed-width unicode array would pad every term to
+            # the longest one. Terms never contain a newline (whitespace is collapsed).
+            terms=np.asarray("\n".join(self.terms)),
+            idf=self.idf.astype(np.float32),
+            coef=self.coef.astype(np.float32),
+            intercept=np.float64(self.intercept),
+            threshold=np.float64(self.threshold),
+            meta=np.asarray(json.dumps(self.meta, sort_keys=True)),
+        )
+
+    def probability(self, text: str) -> float:
+        cols, vals = tfidf_row(features(text), self.index, self.idf)
+        z = float(vals @ self.coef[cols]) + self.intercept if len(cols) else self.intercept
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    def score(self, probability: float) -> float:
+        """Map a probability onto [0, 1] so that the calibrated threshold lands on 0.5, the
+        policy's default rule threshold: anything the classifier calls an attack scores
+        >= 0.5, and the policy can still demand more certainty with a higher threshold."""
+        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+        if probability < t:
+            return 0.5 * probability / t
+        return 0.5 + 0.5 * (probability - t) / (1 - t)

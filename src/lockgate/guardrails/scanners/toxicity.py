@@ -1,0 +1,215 @@
+"""Toxicity and profanity, input and output.
+
+Three detectors over one normalised view of the text (look-alike letters, accents, zero-width
+characters and leetspeak undone, spaced-out letters joined; offsets kept so spans point at
+the caller's text):
+
+- word list (better-profanity's, curated in `guardrails.toxicity`): whole tokens only, so
+  "Scunthorpe", "assessment" and "cockpit" never match; obfuscations are tried as variants
+  of each token ("f.u.c.k", "sh1t", "f*ck", "fuuuck", "s h i t");
+- phrase rules for insults and threats aimed at someone ("you are an idiot", "I will hurt
+  you"), which a bag-of-words model scores weakly;
+- alt-profanity-check's linear model (TF-IDF + calibrated SVM, loaded from its pinned wheel)
+  over the whole text and each sentence: one finding over the whole text.
+
+Everything is linear in the text and the text is capped (`max_chars`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lockgate.guardrails.base import Finding, ScanContext
+from lockgate.guardrails.normalize import normalize
+from lockgate.guardrails.registry import ScannerDeps, register
+from lockgate.guardrails.toxicity import (
+    MILD_SCORE,
+    MODEL_MASK,
+    PREFERRED,
+    RULE_SCORE,
+    RULES,
+    WORD_SCORE,
+    lexicon,
+)
+
+_TOKEN = re.compile(r"\S+")
+_EDGE_PUNCT = "\"'`()[]{}<>,.;:?!~-_/\\"
+_SEPARATORS = re.compile(r"[._\-~'`/\\,:;^]+")
+_LEET_REST = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
+                            "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "l",
+                            "+": "t", "€": "e"})
+# "1" reads as "l" as often as "i" ("ki11", "a1"): try both.
+_LEET_L = str.maketrans({"1": "l", "!": "l", "|": "l"})
+_SUFFIXES = ("s", "es", "ed", "er", "ers", "ing", "in", "y")
+# A joined run of spaced letters may carry a tail word: "f u c k y o u".
+_RUN_TAILS = ("", "you", "u", "off", "ing", "er", "ers", "s", "ed", "me", "it", "this")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
+MAX_SENTENCES = 256
+
+
+@dataclass
+class _Hit:
+    start: int
+    end: int
+    score: float
+    detail: str
+
+
+class ToxicityScanner:
+    name = "toxicity"
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        # Loaded here, once per scanner: the pickles come from the pinned wheel only.
+        from profanity_check import profanity_check as pc
+
+        self._vectorizer = pc.vectorizer
+        self._model = pc.model
+        self.max_chars = int(params.get("max_chars", 100_000))
+        self.use_model = bool(params.get("model", True))
+        # Model probabilities under this are not reported at all (noise in the trace).
+        self.model_min = float(params.get("model_min", 0.3))
+        words = dict(lexicon())
+        for w in params.get("allow_words", []):
+            words.pop(str(w).lower(), None)
+        for w in params.get("extra_words", []):
+            words[str(w).lower()] = WORD_SCORE
+        self.words = {w: s for w, s in words.items() if " " not in w}
+        self.by_length: dict[int, list[str]] = {}
+        rank = {w: i for i, w in enumerate(PREFERRED)}
+        for w in sorted(self.words, key=lambda w: (rank.get(w, len(rank)), w)):
+            self.by_length.setdefault(len(w), []).append(w)
+        self._mask = re.compile(
+            r"\b(?:" + "|".join(sorted(map(re.escape, MODEL_MASK), key=len, reverse=True)) + r")\b"
+        )
+        phrases = sorted((w for w in words if " " in w), key=len, reverse=True)
+        self.phrase_scores = {p: words[p] for p in phrases}
+        self.phrases = (
+            re.compile(
+                r"\b(?:"
+                + "|".join(r"[\s\-_.]+".join(map(re.escape, p.split())) for p in phrases)
+                + r")\b"
+            )
+            if phrases
+            else None
+        )
+
+    # -- word list -------------------------------------------------------------------------
+
+    def _lookup(self, core: str) -> tuple[str, float] | None:
+        variants = {core, core.translate(_LEET_REST), core.translate(_LEET_L).translate(_LEET_REST)}
+        for v in list(variants):
+            joined = _SEPARATORS.sub("", v)
+            variants.add(joined)
+            variants.add(re.sub(r"(.)\1{2,}", r"\1\1", joined))
+            variants.add(re.sub(r"(.)\1{2,}", r"\1", joined))
+        for v in variants:
+            score = self.words.get(v)
+            if score is not None:
+                return v, score
+        for v in variants:
+            for suffix in _SUFFIXES:
+                stem = v[: -len(suffix)]
+                if (
+                    v.endswith(suffix)
+                    and len(stem) >= 4
+                    and self.words.get(stem) == WORD_SCORE
+                ):
+                    return stem, WORD_SCORE
+        if "*" in core:
+            return self._wildcard(core)
+        return None
+
+    def _wildcard(self, core: str) -> tuple[str, float] | None:
+        """'f*ck', 'sh*t', 'f**k': asterisks standing for letters of a listed word."""
+        letters = sum(c.isalpha() for c in core)
+        if not 3 <= len(core) <= 12 or letters < 2 or letters < len(core) / 2:
+            return None
+        if not core[0].isalpha():
+            return None
+        pattern = re.compile(re.escape(core).replace(r"\*", "[a-z]"))
+        for w in self.by_length.get(len(core), []):
+            if w[0] == core[0] and pattern.fullmatch(w):
+                return w, self.words[w]
+        return None
+
+    def _word_hits(self, folded: str, span: Any) -> list[_Hit]:
+        hits: list[_Hit] = []
+        run: list[tuple[int, int, str]] = []  # consecutive single-character tokens
+
+        def flush_run() -> None:
+            if len(run) >= 3:
+                joined = "".join(c for _, _, c in run).translate(_LEET_REST)
+                for tail in _RUN_TAILS:
+                    if joined.endswith(tail):
+                        head = joined[: len(joined) - len(tail)] if tail else joined
+                        score = self.words.get(head)
+                        if score is not None and len(head) >= 3:
+                            hits.append(_Hit(run[0][0], run[-1][1], score, f"word: {head}"))
+                            break
+            run.clear()
+
+        for m in _TOKEN.finditer(folded):
+            raw = m.group(0)
+            core = raw.strip(_EDGE_PUNCT) or raw
+            if len(core) > 40:
+                flush_run()
+                continue
+            if len(core) == 1 and (core.isalnum() or core in "@$!|+"):
+                run.append((m.start(), m.end(), core))
+                continue
+            flush_run()
+            found = self._lookup(core)
+            if found:
+                hits.append(_Hit(m.start(), m.end(), found[1], f"word: {found[0]}"))
+        flush_run()
+        if self.phrases is not None:
+            for m in self.phrases.finditer(folded):
+                key = " ".join(re.split(r"[\s\-_.]+", m.group(0)))
+                score = self.phrase_scores.get(key, WORD_SCORE)
+                hits.append(_Hit(m.start(), m.end(), score, f"phrase: {key}"))
+        for kind, pattern in RULES:
+            for m in pattern.finditer(folded):
+                hits.append(_Hit(m.start(), m.end(), RULE_SCORE, f"{kind}: {m.group(0)}"))
+        return hits
+
+    # -- model -----------------------------------------------------------------------------
+
+    def model_score(self, folded: str) -> float:
+        """Highest probability over the whole text and each sentence, mild words masked."""
+        folded = self._mask.sub(" ", folded)
+        sentences = [s.strip() for s in _SENTENCE.findall(folded)[:MAX_SENTENCES]]
+        batch = [folded, *(s for s in sentences if len(s) > 2)]
+        probs = self._model.predict_proba(self._vectorizer.transform(batch))[:, 1]
+        return float(np.max(probs))
+
+    # -- scanner ---------------------------------------------------------------------------
+
+    def scan(self, text: str, ctx: ScanContext) -> list[Finding]:
+        sample = text[: self.max_chars]
+        if not sample.strip():
+            return []
+        norm = normalize(sample, self.max_chars, decode=False)
+        view = norm.views[0]
+        folded = norm.folded
+        findings: list[Finding] = []
+        for h in self._word_hits(folded, view):
+            start, end = view.original_span(h.start, h.end)
+            findings.append(Finding("TOXICITY", start, end, h.score, self.name, None, h.detail))
+        if self.use_model and folded.strip():
+            prob = self.model_score(folded)
+            if prob >= self.model_min:
+                findings.append(
+                    Finding("TOXICITY", 0, len(text), prob, self.name, None, "model")
+                )
+        return findings
+
+
+@register("toxicity")
+def build(params: dict[str, Any], deps: ScannerDeps) -> ToxicityScanner:
+    return ToxicityScanner(params)
+
+
+__all__ = ["MILD_SCORE", "ToxicityScanner", "build"]

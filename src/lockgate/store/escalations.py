@@ -1,0 +1,44 @@
+"""Requests a guardrail escalated to human review (the review workflow itself comes later)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from lockgate.store import schema as s
+from lockgate.store.db import transaction
+
+
+class EscalationStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self, trace_id: str, principal: str, direction: str, scanners: list[str], excerpt: str
+    ) -> None:
+        with transaction(self.engine) as conn:
+            conn.execute(
+                insert(s.guard_escalations).values(
+                    created_at=time.time(),
+                    trace_id=trace_id,
+                    principal=principal,
+                    direction=direction,
+                    scanners=json.dumps(scanners),
+                    excerpt=excerpt[:2000],
+                    status="open",
+                )
+            )
+
+    def list(self, status: str | None = "open", limit: int = 100) -> list[dict[str, Any]]:
+        e = s.guard_escalations
+        stmt = select(e).order_by(e.c.created_at.desc()).limit(limit)
+        if status:
+            stmt = stmt.where(e.c.status == status)
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        for r in rows:
+            r["scanners"] = json.loads(r["scanners"])
+        return rows

@@ -247,7 +247,10 @@ def guard(obj: Ctx, text: str, direction: str, app: str | None, as_json: bool) -
     if app and app not in obj.settings.guardrails.apps:
         click.echo(f"lockgate: no guardrail policy for app '{app}'", err=True)
         sys.exit(2)
-    result = check(obj.services(), GuardCheckIn(text=text, direction=direction, app=app))
+    services = obj.services()
+    # Load scanner models before timing starts: a cold load would overrun the scan budget.
+    services.guard.warm()
+    result = check(services, GuardCheckIn(text=text, direction=direction, app=app))
     if as_json:
         _dump(result)
         return

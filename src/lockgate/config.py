@@ -165,7 +165,7 @@ class GuardrailsConfig(_Strict):
     apps: dict[str, str] = Field(default_factory=dict)
     routes: dict[str, str] = Field(default_factory=dict)
     scanner_timeout_ms: int = Field(250, ge=1)
-    max_scan_chars: int = Field(200_000, ge=1000)
+    max_scan_chars: int = Field(1_000_000, ge=1000)
     canary: bool = True
 
     @model_validator(mode="after")

@@ -84,6 +84,17 @@ class GuardEngine:
         rules = self.rules(policy, ctx.direction)
         sample = text[: self.config.max_scan_chars]
         outcomes = [self._run(rule, sample, ctx, policy) for rule in rules]
+        if len(text) > len(sample) and rules:
+            # The unscanned tail is treated like a scanner failure: the policy decides.
+            outcomes.append(
+                ScannerOutcome(
+                    "size_limit",
+                    "block" if policy.on_error == "block" else "flag",
+                    [],
+                    0.0,
+                    f"only the first {len(sample)} of {len(text)} characters were scanned",
+                )
+            )
         action: Action = "allow"
         for o in outcomes:
             if SEVERITY[o.action] > SEVERITY[action]:

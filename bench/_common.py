@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +29,9 @@ SAMPLES = ROOT / "samples"
 for _p in (str(ROOT / "src"), str(ROOT), str(BENCH)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
+
+# The box is shared: record how busy it was when the benchmark started and ended.
+_LOAD_AT_START = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 @contextlib.contextmanager
@@ -78,8 +82,18 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 info["cpu"] = line.split(":", 1)[1].strip()
                 break
+    info["loadavg_1_5_15_at_start"] = _LOAD_AT_START
     with contextlib.suppress(OSError, AttributeError):
-        info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
+        info["loadavg_1_5_15_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        info["git_head"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+            timeout=10).stdout.strip()
+        info["git_dirty_files"] = len(subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+            capture_output=True, text=True, timeout=10).stdout.splitlines())
+    info["env"] = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS",
+                                              "MKL_NUM_THREADS") if k in os.environ}
     return info
 
 

@@ -94,39 +94,33 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @click.option("--prune", is_flag=True, help="Retire documents whose files are gone.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--source", "source_names", multiple=True, help="A source named in config.")
+@click.option("--include", multiple=True, help="Only paths matching this glob (repeatable).")
+@click.option("--exclude", multiple=True, help="Skip paths matching this glob (repeatable).")
+@click.option("--watch", is_flag=True, help="Keep running; re-sync folders when they change.")
+@click.option("--interval", type=float, default=None, help="Seconds between --watch polls.")
 @click.pass_obj
-def ingest(obj: Ctx, paths: tuple[str, ...], prune: bool, as_json: bool) -> None:
-    """Ingest files and folders (recursively) into the knowledge base."""
-    from lockgate.ingest.pipeline import Ingestor
+def ingest(
+    obj: Ctx,
+    paths: tuple[str, ...],
+    prune: bool,
+    as_json: bool,
+    source_names: tuple[str, ...],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    watch: bool,
+    interval: float | None,
+) -> None:
+    """Ingest files, folders, URLs, sitemaps and s3:// prefixes into the knowledge base.
 
-    missing = [p for p in paths if not Path(p).exists()]
-    if missing:
-        click.echo(f"lockgate: no such file or folder: {', '.join(missing)}", err=True)
-        sys.exit(2)
-    services = obj.services()
-    ingestor = Ingestor(
-        services.documents,
-        services.runs,
-        services.embedder,
-        obj.settings.ingest,
-        exclude=[obj.settings.home],
-    )
-    with _progress(sys.stderr.isatty() and not as_json) as progress:
-        summary = ingestor.run(list(paths), prune=prune, progress=progress)
-    if as_json:
-        _dump(summary.as_dict())
-        return
-    click.echo(
-        f"seen {summary.seen}  new {summary.new}  updated {summary.updated}  "
-        f"unchanged {summary.unchanged}  duplicates {summary.duplicates}  "
-        f"quarantined {summary.quarantined}  retired {summary.retired}  "
-        f"chunks {summary.chunks}  in {summary.seconds:.1f}s"
-    )
-    for q in summary.quarantined_files:
-        click.echo(f"  quarantined {q.source}: {q.reason}{' - ' + q.detail if q.detail else ''}")
+    PATHS may be local paths, http(s) URLs (a *.xml URL is read as a sitemap) or
+    s3://bucket/prefix (endpoint and keys from a configured source of the same URI)."""
+    from lockgate.cli_quality import run_ingest
+
+    run_ingest(obj, paths, prune, as_json, source_names, include, exclude, watch, interval)
 
 
 # -- search ------------------------------------------------------------------------------
@@ -301,6 +295,10 @@ def docs_list(obj: Ctx, show_all: bool, as_json: bool) -> None:
         return
     for r in rows:
         extra = f" of #{r['duplicate_of']}" if r["duplicate_of"] else ""
+        if r.get("superseded_by"):  # an older near-duplicate version (issue 5)
+            extra += f" superseded by #{r['superseded_by']}"
+        if r.get("near_dup_group"):
+            extra += f" group {r['near_dup_group']}"
         click.echo(
             f"#{r['id']:<5} {r['status']:<9}{extra} v{r['version'] or '-'} "
             f"{r['format'] or '-':<8} {r['chunk_count'] or 0:>4} chunks  {r['source']}"
@@ -380,6 +378,70 @@ def traces_show(obj: Ctx, trace_id: str, as_json: bool) -> None:
     click.echo(row["raw_output"] or "")
     click.echo("--- final output ---")
     click.echo(row["output"] or "")
+
+
+# Data quality, sources, freshness and lineage commands (issue 5) live in their own module.
+from lockgate import cli_quality  # noqa: E402
+
+cli_quality.register(main, docs)
+
+
+# -- routing and cache (issue 4b) ----------------------------------------------------------
+@main.group()
+def routing() -> None:
+    """The small/large router."""
+
+
+@routing.command("report")
+@click.option("--hours", type=float, default=None, help="Only the last N hours (default: all).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def routing_report_cmd(obj: Ctx, hours: float | None, as_json: bool) -> None:
+    """Share of requests per model and cost saved against always using the large model."""
+    from lockgate.routing.report import routing_report
+
+    services = obj.services()
+    since = time.time() - hours * 3600 if hours else 0.0
+    report = routing_report(services.engine, services.settings, since)
+    if as_json:
+        _dump(report)
+        return
+    click.echo(f"routed requests: {report['routed_requests']}")
+    for model, share in report["share"].items():
+        click.echo(f"  {model:<24} {share * 100:6.1f}%  ({report['requests'][model]})")
+    for reason, n in report["large_reasons"].items():
+        click.echo(f"  large because {reason:<22} {n}")
+    click.echo(
+        f"cost {report['cost']:.6f}  always-large {report['always_large_cost']:.6f}  "
+        f"saved {report['saved']:.6f} ({report['saved_pct']:.1f}%)"
+    )
+    click.echo(f"({report['note']})")
+
+
+@main.group()
+def cache() -> None:
+    """The response cache."""
+
+
+@cache.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def cache_stats(obj: Ctx, as_json: bool) -> None:
+    """Entries in the cache and how often they were reused."""
+    stats = obj.services().response_cache.store.stats(time.time())
+    if as_json:
+        _dump(stats)
+        return
+    click.echo(f"entries {stats['entries']}  live {stats['live']}  hits {stats['hits']}")
+
+
+@cache.command("clear")
+@click.option("--tenant", default=None, help="Only this tenant's entries.")
+@click.pass_obj
+def cache_clear(obj: Ctx, tenant: str | None) -> None:
+    """Remove cached answers (all, or one tenant's)."""
+    removed = obj.services().response_cache.clear(tenant)
+    click.echo(f"removed {removed} cached answer(s)")
 
 
 if __name__ == "__main__":

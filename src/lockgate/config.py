@@ -27,7 +27,15 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from lockgate.config_cache_routing import CacheConfig, RoutingConfig
+from lockgate.config_formats import ArchiveConfig, OcrConfig
 from lockgate.config_quality import FreshnessConfig, QualityIngestFields
+from lockgate.config_resilience import (
+    DegradeConfig,
+    DeploymentSpec,
+    ResilienceConfig,
+    StreamingConfig,
+)
 
 _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("_yaml_data", default=None)
 
@@ -53,6 +61,11 @@ class ModelSpec(_Strict):
     price_output_per_1k: float = Field(0.0, ge=0)
     n_threads: int | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    # Issue 4a: several deployments behind one name, a fallback chain of other model names,
+    # and the retry/breaker/queue settings (config_resilience.py).
+    deployments: list[DeploymentSpec] = Field(default_factory=list)
+    fallbacks: list[str] = Field(default_factory=list)
+    resilience: ResilienceConfig = ResilienceConfig()
 
     @field_validator("base_url")
     @classmethod
@@ -79,6 +92,8 @@ class IngestConfig(QualityIngestFields):  # strict too; quality/source fields li
     chunk_overlap_chars: int = Field(150, ge=0)
     max_file_mb: float = Field(100.0, gt=0)
     follow_symlinks: bool = False
+    ocr: OcrConfig = OcrConfig()  # issue 5a: OCR of scans and images
+    archives: ArchiveConfig = ArchiveConfig()  # issue 5a: zip-bomb limits
 
     @field_validator("chunk_overlap_chars")
     @classmethod
@@ -108,6 +123,7 @@ class GroundedConfig(_Strict):
     min_relevance: float = Field(0.3, ge=-1, le=1)
     max_tokens: int = Field(192, ge=1)
     refusal_message: str = "I can't answer that from the available documents."
+    degrade: DegradeConfig = DegradeConfig()  # issue 4a: extractive answer when models are down
 
 
 class ServerConfig(_Strict):
@@ -115,6 +131,7 @@ class ServerConfig(_Strict):
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_messages: int = Field(1000, ge=1)
+    streaming: StreamingConfig = StreamingConfig()  # issue 4a: first-token grace, keep-alives
 
 
 class ScannerRule(_Strict):
@@ -204,17 +221,22 @@ class Settings(BaseSettings):
     server: ServerConfig = ServerConfig()
     embeddings: EmbeddingSpec = EmbeddingSpec()
     guardrails: GuardrailsConfig = GuardrailsConfig()
+    cache: CacheConfig = CacheConfig()  # issue 4b: exact and semantic response cache
+    routing: RoutingConfig = RoutingConfig()  # issue 4b: small vs large router
     models: dict[str, ModelSpec] = Field(default_factory=_default_models)
     pipeline: list[str] = Field(
         default_factory=lambda: [
             "validate",
             "input_guard",
+            "cache_lookup",
             "retrieve",
             "context_guard",
+            "route",
             "build_prompt",
             "call_model",
             "postprocess",
             "output_guard",
+            "cache_store",
         ]
     )
 
@@ -250,6 +272,23 @@ class Settings(BaseSettings):
                 f"grounded.model '{self.grounded.model}' is not in models "
                 f"(known: {', '.join(self.models) or 'none'})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _routes_known(self) -> Settings:
+        for name, route in self.routing.routes.items():
+            for tier in ("small", "large"):
+                target = getattr(route, tier)
+                if target not in self.models:
+                    raise ValueError(f"routing.routes.{name}.{tier}: unknown model '{target}'")
+        return self
+
+    @model_validator(mode="after")
+    def _fallbacks_known(self) -> Settings:
+        for name, spec in self.models.items():
+            for fb in spec.fallbacks:
+                if fb == name or fb not in self.models:
+                    raise ValueError(f"models.{name}.fallbacks: '{fb}' is not another model")
         return self
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -22,6 +23,10 @@ from lockgate.store.fulltext import SqliteFts, TextIndex
 from lockgate.store.migrations import migrate
 from lockgate.store.runs import IngestRunStore
 from lockgate.store.traces import TraceStore
+
+if TYPE_CHECKING:
+    from lockgate.cache.service import ResponseCache
+    from lockgate.routing.router import Router
 
 
 @dataclass
@@ -65,7 +70,13 @@ class Services:
     @cached_property
     def retriever(self) -> HybridRetriever:
         return HybridRetriever(
-            self.documents, self.text_index, self.vectors, self.embedder, self.settings.retrieval
+            self.documents,
+            self.text_index,
+            self.vectors,
+            self.embedder,
+            self.settings.retrieval,
+            self.settings.freshness,
+            self.settings.ingest.near_duplicates.chunk_max_bits,
         )
 
     @cached_property
@@ -83,3 +94,17 @@ class Services:
     @cached_property
     def prompts(self) -> PromptRegistry:
         return PromptRegistry([self.settings.home / "prompts"])
+
+    @cached_property
+    def response_cache(self) -> ResponseCache:
+        # Imported here: the cache is optional machinery most commands never touch.
+        from lockgate.cache.service import ResponseCache
+        from lockgate.cache.store import SqliteCacheStore
+
+        return ResponseCache(self.settings.cache, SqliteCacheStore(self.engine), self.embedder)
+
+    @cached_property
+    def router(self) -> Router:
+        from lockgate.routing.router import Router
+
+        return Router(self.settings.routing)

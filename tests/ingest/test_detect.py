@@ -62,12 +62,12 @@ def test_truncated_docx_zip_is_corrupted_not_indexed() -> None:
     assert info.value.reason == "corrupted"
 
 
-def test_zip_without_word_document_is_unsupported() -> None:
+def test_zip_without_word_document_is_an_archive() -> None:
+    # Issue 5a: a plain zip is an archive whose members are ingested, whatever its name.
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("readme.txt", "hi")
-    err = _reason(buf.getvalue(), "archive.docx")
-    assert (err.reason, err.detail) == ("unsupported", "zip archive")
+    assert detect_format(buf.getvalue(), "archive.docx") == "zip"
 
 
 @pytest.mark.parametrize("data", [b"", b"   \n\t\r\n  "])
@@ -75,8 +75,10 @@ def test_empty_input(data: bytes) -> None:
     assert _reason(data, "empty.txt").reason == "empty"
 
 
-def test_image_is_unsupported() -> None:
-    err = _reason(b"\x89PNG\r\n\x1a\n" + bytes(200), "scan.pdf")
+def test_image_goes_to_ocr_gif_is_unsupported() -> None:
+    # Issue 5a: png/jpeg/tiff are read by OCR; other image types stay unsupported.
+    assert detect_format(b"\x89PNG\r\n\x1a\n" + bytes(200), "scan.pdf") == "image"
+    err = _reason(b"GIF89a" + bytes(200), "scan.pdf")
     assert err.reason == "unsupported"
     assert "image" in err.detail
 

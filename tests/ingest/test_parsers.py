@@ -71,7 +71,7 @@ def test_pdf_multi_page_sets_pages_and_page_numbers() -> None:
         footer=True,
     )
     doc = parse_bytes(data, "report.pdf")
-    assert (doc.parser, doc.parser_version, doc.pages) == ("pdf", "1", 3)
+    assert (doc.parser, doc.parser_version, doc.pages) == ("pdf", "2", 3)  # 2: OCR
     for word, page in (("Alpha", 1), ("Bravo", 2), ("Charlie", 3)):
         [block] = [b for b in doc.blocks if word in b.text]
         assert block.page == page

@@ -90,6 +90,8 @@ def citation_objects(cited: list[int], chunks: list[RetrievedChunk]) -> list[dic
                 "chunk_id": c.chunk_id,
                 "document_id": c.document_id,
                 "version": c.version,
+                # Follows the citation to the exact bytes used (issue 5 lineage).
+                "content_hash": c.content_hash,
                 "heading_path": c.heading_path,
                 "score": round(c.score, 6),
             }

@@ -70,6 +70,10 @@ class RequestContext:
     usage: Usage = field(default_factory=Usage)
     ttft_ms: float | None = None
     cost: float = 0.0
+    # issue 4a: how the upstream call went (attempts, fallback) and whether the answer is the
+    # extractive stand-in built while every generative backend was down.
+    upstream: dict[str, Any] | None = None
+    degraded: bool = False
 
     # guardrails
     app: str | None = None
@@ -80,6 +84,12 @@ class RequestContext:
     guard: list[dict[str, Any]] = field(default_factory=list)
     guard_action: str = "allow"
     groundedness: float | None = None
+
+    # cache and routing (issue 4b): what happened, for the trace; `skip_stages` lets a cache
+    # hit bypass the stages whose work it replaces.
+    cache: dict[str, Any] = field(default_factory=dict)
+    route: dict[str, Any] = field(default_factory=dict)
+    skip_stages: set[str] = field(default_factory=set)
 
     # outcome
     refused: bool = False
@@ -107,4 +117,8 @@ class RequestContext:
         }
         if self.groundedness is not None:
             out["groundedness"] = round(self.groundedness, 4)
+        if self.cache.get("status") == "hit":
+            out["cache"] = {"hit": True, "kind": self.cache.get("kind")}
+        if self.degraded:
+            out["degraded"] = True
         return out

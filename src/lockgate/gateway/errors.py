@@ -29,8 +29,11 @@ class GatewayError(Exception):
         code: str | None = None,
         param: str | None = None,
         type_: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
+        # Extra response headers, e.g. `Retry-After` on a 503 or 429.
+        self.headers = headers or {}
         self.status = status
         self.message = message
         self.code = code
@@ -51,5 +54,7 @@ class GatewayError(Exception):
 
 
 def error_response(err: GatewayError, trace_id: str | None = None) -> JSONResponse:
-    headers = {"x-lockgate-trace-id": trace_id} if trace_id else None
-    return JSONResponse(err.body(), status_code=err.status, headers=headers)
+    headers = dict(getattr(err, "headers", None) or {})
+    if trace_id:
+        headers["x-lockgate-trace-id"] = trace_id
+    return JSONResponse(err.body(), status_code=err.status, headers=headers or None)

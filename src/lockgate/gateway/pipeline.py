@@ -57,6 +57,8 @@ class Pipeline:
             # Later stages that must see a stream as it flows (output guardrails) wrap it
             # here, before the first byte goes out; they still get `run` at the end.
             for stage in self.after:
+                if stage.name in ctx.skip_stages:
+                    continue
                 wrap = getattr(stage, "wrap_stream", None)
                 if wrap is not None:
                     ctx.deltas = wrap(ctx, ctx.deltas)
@@ -67,6 +69,8 @@ class Pipeline:
 
 async def _run_all(stages: list[Stage], ctx: RequestContext) -> None:
     for stage in stages:
+        if stage.name in ctx.skip_stages:
+            continue  # e.g. a cache hit already produced what this stage would
         t0 = time.perf_counter()
         try:
             await stage.run(ctx)

@@ -46,6 +46,10 @@ class LockgateOptions(_Body):
     k: int | None = Field(None, ge=1, le=50)
     source_prefix: str | None = None
     document_ids: list[int] | None = None
+    # issue 4b: `cache: false` skips the response cache; `route` forces a routing tier
+    # ("small" / "large") or one of the route's two model names.
+    cache: bool | None = None
+    route: str | None = None
 
 
 class ChatCompletionIn(_Body):

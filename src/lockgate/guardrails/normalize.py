@@ -71,10 +71,9 @@ _CONFUSABLES: dict[str, str] = {
     "ǀ": "|", "∣": "|", "⁄": "/", "∕": "/",
 }
 
-# Leetspeak, folded only inside a word (a neighbour is a letter) so "version 3.1" stays put.
+# Leetspeak, folded only inside a word (see fold_leet).
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
          "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "¡": "i"}
-_LEET_BOTH_SIDES = {"!", "|", "+"}  # sentence punctuation: fold only between two letters
 
 # Tags and HTML are removed from the main view; hidden content is also surfaced on its own.
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]{0,30}(?:\s[^<>]{0,800})?/?>")
@@ -86,7 +85,8 @@ _HIDDEN_ELEMENT = re.compile(
     r"[^<>]{0,800}>(.{0,20000}?)</\1\s*>",
     re.S | re.I,
 )
-_ATTRIBUTE = re.compile(r"""\b(?:title|alt|aria-label|data-[a-z-]{1,30})\s*=\s*(["'])(.{1,2000}?)\1""",
+_ATTRIBUTE = re.compile(
+    r"""\b(?:title|alt|aria-label|data-[a-z-]{1,30})\s*=\s*(["'])(.{1,2000}?)\1""",
                         re.S | re.I)
 _MD_LINK_TITLE = re.compile(r"""\]\([^()\s]{0,2000}\s+(["'])(.{1,2000}?)\1\s*\)""")
 _MD_COMMENT = re.compile(r"^\[//\]:\s*#\s*[(\"'](.{0,2000})[)\"']\s*$", re.M)
@@ -95,9 +95,14 @@ _MD_ALT = re.compile(r"!\[([^\]\n]{1,2000})\]\(")
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": four or more single letters with one separator.
 _SPACED = re.compile(r"(?<![A-Za-z])(?:[A-Za-z][ .\-_*|/]){3,200}[A-Za-z](?![A-Za-z])")
 
-_B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,%d}={0,2}" % MAX_PAYLOAD_CHARS)
-_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:(?:0x)?[0-9A-Fa-f]{2}[\s:,]?){8,%d}" % (MAX_PAYLOAD_CHARS // 2))
-_HEX_ESC = re.compile(r"(?:\\x[0-9A-Fa-f]{2}){4,%d}" % (MAX_PAYLOAD_CHARS // 4))
+_B64 = re.compile(rf"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{{16,{MAX_PAYLOAD_CHARS}}}={{0,2}}")
+# Hex-encoded text starts with a byte 0x20-0x7f, i.e. a digit 2-7: anchoring on that digit
+# keeps the scan of ordinary prose cheap (most positions fail on the first character).
+_HEX = re.compile(
+    r"(?<![0-9A-Fa-f])(?:0x)?[2-7][0-9A-Fa-f][\s:,]?(?:(?:0x)?[0-9A-Fa-f]{2}[\s:,]?)"
+    + f"{{7,{MAX_PAYLOAD_CHARS // 2}}}"
+)
+_HEX_ESC = re.compile(r"(?:\\x[0-9A-Fa-f]{2})" + f"{{4,{MAX_PAYLOAD_CHARS // 4}}}")
 _ROT13_HINT = re.compile(r"rot[\s_-]?13|caesar", re.I)
 _WORD = re.compile(r"[a-z]{2,20}")
 _COMMON = frozenset(
@@ -111,7 +116,7 @@ _COMMON = frozenset(
 class View:
     """One string to scan, and how its matches map back to the original text."""
 
-    kind: str  # text | hidden | base64 | hex | rot13
+    kind: str  # text | markup | hidden | attribute | base64 | hex | rot13
     text: str
     # offsets[i] is the original index of text[i]; None for decoded payloads.
     offsets: list[int] | None
@@ -149,87 +154,90 @@ def _invisible(cp: int) -> bool:
     return any(lo <= cp <= hi for lo, hi in _INVISIBLE_RANGES)
 
 
+# Runs of characters that need per-character work: non-ASCII or control characters.
+_SPECIAL = re.compile(r"[^\x09\x0a\x0d\x20-\x7e]+")
+_LEET_RE = re.compile(
+    r"(?<=[a-z])[01345789@$\u20ac\xa1]|[01345789@$\u20ac\xa1](?=[a-z])|(?<=[a-z])[!|+](?=[a-z])"
+)
+
+
+def _fold_one(ch: str, i: int, out: list[str], offs: list[int], flags: set[str]) -> None:
+    cp = ord(ch)
+    if cp < 0x80:  # an ASCII control character
+        flags.add("control")
+        return
+    if _invisible(cp):
+        flags.add("bidi" if 0x202A <= cp <= 0x202E or 0x2066 <= cp <= 0x2069 else "invisible")
+        return
+    cat = unicodedata.category(ch)
+    if cat in ("Cc", "Cf", "Cs", "Co"):
+        flags.add("control")
+        return
+    if ch in _CONFUSABLES:
+        flags.add("homoglyph")
+        for c in _CONFUSABLES[ch]:
+            out.append(c)
+            offs.append(i)
+        return
+    decomposed = unicodedata.normalize("NFKD", ch)
+    if decomposed != ch:
+        flags.add("compat")
+    for c in decomposed:
+        # Accents on Latin letters are an obfuscation ("ïgnörë"); in other scripts the mark
+        # is part of the letter and stays.
+        if unicodedata.combining(c) and out and out[-1].isascii():
+            continue
+        mapped = _CONFUSABLES.get(c, c)
+        if mapped != c:
+            flags.add("homoglyph")
+        for m in mapped:
+            out.append(m)
+            offs.append(i)
+
+
 def fold_chars(text: str, flags: set[str] | None = None) -> tuple[str, list[int]]:
     """Per character: drop invisibles and controls, compatibility-fold, strip accents from Latin
-    letters, map look-alikes to ASCII. Returns the new text and its offsets into ``text``."""
+    letters, map look-alikes to ASCII. Returns the new text and its offsets into ``text``.
+
+    Plain ASCII is copied in bulk; only the runs that need it are handled character by
+    character, which keeps a mostly-English 500-token prompt well under a millisecond."""
+    flags = flags if flags is not None else set()
+    if _SPECIAL.search(text) is None:
+        return text, list(range(len(text)))
     out: list[str] = []
     offs: list[int] = []
-    flags = flags if flags is not None else set()
-    if text.isascii():
-        # Fast path: only control characters can need work.
-        for i, ch in enumerate(text):
-            if ch < " " and ch not in "\n\t\r":
-                flags.add("control")
-                continue
-            out.append(ch)
-            offs.append(i)
-        return "".join(out), offs
-    for i, ch in enumerate(text):
-        if ch.isascii():
-            if ch < " " and ch not in "\n\t\r":
-                flags.add("control")
-                continue
-            out.append(ch)
-            offs.append(i)
-            continue
-        cp = ord(ch)
-        if _invisible(cp):
-            flags.add("bidi" if 0x202A <= cp <= 0x202E or 0x2066 <= cp <= 0x2069 else "invisible")
-            continue
-        cat = unicodedata.category(ch)
-        if cat in ("Cc", "Cf", "Cs", "Co"):
-            flags.add("control")
-            continue
-        if ch in _CONFUSABLES:
-            flags.add("homoglyph")
-            for c in _CONFUSABLES[ch]:
-                out.append(c)
-                offs.append(i)
-            continue
-        decomposed = unicodedata.normalize("NFKD", ch)
-        if decomposed != ch:
-            flags.add("compat")
-        for c in decomposed:
-            if unicodedata.combining(c):
-                # Accents on Latin letters are an obfuscation ("ïgnörë"); in other scripts
-                # the mark is part of the letter and stays.
-                if out and out[-1].isascii():
-                    continue
-            mapped = _CONFUSABLES.get(c, c)
-            if mapped != c:
-                flags.add("homoglyph")
-            for m in mapped:
-                out.append(m)
-                offs.append(i)
+    pos = 0
+    for m in _SPECIAL.finditer(text):
+        if m.start() > pos:
+            out.append(text[pos : m.start()])
+            offs.extend(range(pos, m.start()))
+        for i in range(m.start(), m.end()):
+            _fold_one(text[i], i, out, offs, flags)
+        pos = m.end()
+    if pos < len(text):
+        out.append(text[pos:])
+        offs.extend(range(pos, len(text)))
     return "".join(out), offs
 
 
 def fold_leet(text: str) -> str:
-    """Lower-case and fold leetspeak inside words; same length as ``text``."""
-    low = text.lower()
-    if not any(c in _LEET for c in low):
-        return low
-    chars = list(low)
-    n = len(chars)
-    for i, c in enumerate(low):
-        if c not in _LEET:
-            continue
-        prev_alpha = i > 0 and low[i - 1].isalpha()
-        next_alpha = i + 1 < n and low[i + 1].isalpha()
-        if c in _LEET_BOTH_SIDES:
-            ok = prev_alpha and next_alpha
-        elif c.isdigit():
-            # A digit run next to letters ("h4ck", "1gn0re") but not a number ("mp3" is fine
-            # either way); plain numbers have no letter neighbour and stay.
-            ok = prev_alpha or next_alpha
-        else:
-            ok = prev_alpha or next_alpha
-        if ok:
-            chars[i] = _LEET[c]
-    return "".join(chars)
+    """Lower-case and fold leetspeak inside words ("1gn0re" -> "ignore"); same length as
+    ``text``. Digits fold only next to a letter, so "version 3.1" stays as it is; sentence
+    punctuation (! | +) folds only between two letters."""
+    out = text.lower()
+    # A second pass folds digits whose neighbour was itself a digit ("p455w0rd" -> "pa5sword"
+    # -> "password"); three passes at most, so the work stays linear.
+    for _ in range(3):
+        folded = _LEET_RE.sub(lambda m: _LEET[m.group(0)], out)
+        if folded == out:
+            break
+        out = folded
+    return out
 
 
-def _remove_spans(text: str, offs: list[int], spans: list[tuple[int, int, str]]) -> tuple[str, list[int]]:
+def _remove_spans(
+    text: str, offs: list[int], spans: list[tuple[int, int, str]]
+) -> tuple[str, list[int]]:
     """Replace sorted, non-overlapping (start, end, replacement) spans; replacement characters
     take the offset of the span's first character."""
     if not spans:
@@ -270,7 +278,8 @@ def _strip_markup(
             flags.add("html_hidden")
             sub_view("hidden", m.start(2), m.end(2))
         for m in _ATTRIBUTE.finditer(text):
-            sub_view("hidden", m.start(2), m.end(2))
+            # Attribute values vanish with the tags from the main text; keep them as a view.
+            sub_view("attribute", m.start(2), m.end(2))
     if "](" in text:
         for m in _MD_LINK_TITLE.finditer(text):
             flags.add("md_title")
@@ -396,17 +405,21 @@ def _payloads(norm: Normalized, text: str, offs: list[int], depth: int, budget: 
             decoded = _decode_hex(m.group(0))
             if decoded:
                 add("hex", decoded, span_of(m))
-    # rot13 is not a local encoding: try the whole text when it names rot13 or when the
-    # rotated text reads as more English than the text itself.
-    if sum(1 for c in text if c.isascii() and c.isalpha()) >= 12:
-        rotated = codecs.decode(text, "rot13")
-        hinted = bool(_ROT13_HINT.search(text))
-        if hinted or _common_words(rotated) >= max(3, 2 * _common_words(text) + 1):
-            span = (offs[0], offs[-1] + 1) if offs else (0, 0)
-            if budget[0] > 0:
-                budget[0] -= 1
-                norm.flags.add("rot13")
-                norm.views.append(View("rot13", rotated, None, span))
+    # rot13 is not a local encoding: try the whole text when it names rot13, or when it has
+    # few common English words and its rotation has many.
+    head = text[:2000]  # enough to tell English from rot13; keeps the check bounded
+    if len(head) < 12 or budget[0] <= 0:
+        return
+    hinted = bool(_ROT13_HINT.search(text))
+    plain = _common_words(head)
+    if not hinted and plain * 12 >= len(head.split()):
+        return  # reads as English already
+    rotated = codecs.decode(text, "rot13")
+    if hinted or _common_words(rotated[:2000]) >= max(3, 2 * plain + 1):
+        budget[0] -= 1
+        norm.flags.add("rot13")
+        span = (offs[0], offs[-1] + 1) if offs else (0, 0)
+        norm.views.append(View("rot13", rotated, None, span))
 
 
 def normalize(text: str, max_chars: int = MAX_CHARS, decode: bool = True) -> Normalized:
@@ -416,7 +429,12 @@ def normalize(text: str, max_chars: int = MAX_CHARS, decode: bool = True) -> Nor
     flags: set[str] = set()
     views: list[View] = []
     folded_chars, offs = fold_chars(original, flags)
+    markup_offs = offs
     stripped, offs = _strip_markup(folded_chars, offs, views, flags)
+    if stripped != folded_chars:
+        # Tags are gone from the main view, but "<system>" or "</user>" *is* the attack for
+        # delimiter injection: keep the text with its markup as a view too.
+        views.insert(0, View("markup", folded_chars, markup_offs, (0, len(original))))
     joined, offs = _join_spaced(stripped, offs, flags)
     leet = fold_leet(joined)
     norm = Normalized(original, joined, offs, leet, [], flags, truncated)
@@ -431,9 +449,13 @@ def normalize(text: str, max_chars: int = MAX_CHARS, decode: bool = True) -> Nor
     return norm
 
 
-def canonical(text: str, max_chars: int = MAX_CHARS) -> str:
-    """One matching string: folded text plus decoded and hidden content (for classifiers)."""
-    norm = normalize(text, max_chars)
-    # Hidden and decoded content is appended: the classifier should see what the model sees.
-    extra = [v.folded for v in norm.views if v.kind in ("base64", "hex", "rot13")]
+def canonical_of(norm: Normalized) -> str:
+    """One matching string for classifiers: the folded text, then any decoded payloads (the
+    classifier should see what the model would see). Hidden HTML content is already part of
+    the folded text (only the markup is removed)."""
+    extra = [v.folded for v in norm.views if v.kind in ("attribute", "base64", "hex", "rot13")]
     return " \n".join([norm.folded, *extra])
+
+
+def canonical(text: str, max_chars: int = MAX_CHARS) -> str:
+    return canonical_of(normalize(text, max_chars))

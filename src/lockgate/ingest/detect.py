@@ -12,7 +12,29 @@ from pathlib import PurePath
 from lockgate.ingest.text_decode import bom_encoding, decode_bytes
 from lockgate.ingest.types import ParseError
 
-FORMATS = ("pdf", "docx", "html", "markdown", "text", "csv", "json")
+FORMATS = (
+    "pdf", "docx", "html", "markdown", "text", "csv", "json",
+    # issue 5a: OCR and more formats
+    "image", "xlsx", "xls", "ods", "pptx", "odt", "epub", "rtf", "xml", "eml", "mbox", "zip",
+)
+# Images that the OCR parser reads; other image types stay unsupported.
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
+# The OLE directory stores stream names in UTF-16LE: an Excel 97-2003 file has "Workbook"
+# (or "Book" for Excel 5), Word and PowerPoint files do not.
+_XLS_STREAMS = ("Workbook".encode("utf-16-le"), "Book\x00".encode("utf-16-le"))
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# ODF and EPUB containers name their type in a first, stored member called "mimetype".
+_ZIP_MIMETYPES = {
+    b"application/vnd.oasis.opendocument.text": "odt",
+    b"application/vnd.oasis.opendocument.spreadsheet": "ods",
+    b"application/epub+zip": "epub",
+}
+_ZIP_EXTS = {"docx", "xlsx", "pptx", "odt", "ods", "epub", "zip"}
+# A mail message starts with RFC 5322 header fields; these are the ones that tell.
+_MAIL_HEADER = re.compile(
+    r"^(from|to|cc|subject|date|message-id|received|return-path|mime-version|delivered-to"
+    r"|x-[\w-]+|reply-to|in-reply-to|references|content-type):[ \t]", re.I
+)
 
 # Binary signatures we refuse outright, with a human description for the quarantine log.
 # Anything else binary is caught by the NUL/control-byte check with a generic description.
@@ -58,6 +80,12 @@ def detect_format(data: bytes, filename: str) -> str:
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         return _detect_zip(data, ext)
     head = data[:16]
+    if head.startswith(_IMAGE_MAGIC):
+        return "image"
+    if head.startswith(b"{\\rtf"):
+        return "rtf"
+    if head.startswith(_OLE_MAGIC) and any(n in data[:1 << 20] for n in _XLS_STREAMS):
+        return "xls"
     for magic, what in _BINARY_MAGIC:
         if head.startswith(magic):
             raise ParseError("unsupported", what)
@@ -75,18 +103,21 @@ def _detect_zip(data: bytes, ext: str) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        # A damaged .docx should be quarantined as corrupted by the docx parser.
-        if ext == "docx":
-            return "docx"
+            mimetype = zf.read("mimetype").strip()[:100] if "mimetype" in names else b""
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
+        # A damaged .docx (.xlsx, .zip…) should be quarantined as corrupted by its parser.
+        if ext in _ZIP_EXTS:
+            return ext
         raise ParseError("unsupported", "zip archive (unreadable)") from None
     if "word/document.xml" in names:
         return "docx"
     if "xl/workbook.xml" in names:
-        raise ParseError("unsupported", "spreadsheet (xlsx)")
+        return "xlsx"
     if "ppt/presentation.xml" in names:
-        raise ParseError("unsupported", "presentation (pptx)")
-    raise ParseError("unsupported", "zip archive")
+        return "pptx"
+    if mimetype in _ZIP_MIMETYPES:
+        return _ZIP_MIMETYPES[mimetype]
+    return "zip"
 
 
 def _looks_binary(sample: bytes) -> bool:
@@ -115,6 +146,10 @@ def _detect_text(text: str, data: bytes, ext: str) -> str:
         raise ParseError("unsupported", "image (svg)")
     if _HTML_DOC.search(head) or (head.startswith("<") and _HTML_TAGS.search(head)):
         return "html"
+    if head.startswith("<?xml") or (ext == "xml" and head.startswith("<")):
+        return "xml"
+    if mail := _detect_mail(text):
+        return mail
     if _looks_markdown(text):
         return "markdown"
     if _looks_csv(text, ext):
@@ -175,3 +210,24 @@ def _looks_csv(text: str, ext: str) -> bool:
         if same >= 0.9 * len(counts):
             return True
     return False
+
+
+def _detect_mail(text: str) -> str | None:
+    """eml: the file opens with a block of header fields, at least two of them known ones;
+    mbox: the same after a `From ` separator line."""
+    lines = text.lstrip("\r\n").split("\n", 40)
+    kind = "eml"
+    if lines and lines[0].startswith("From ") and len(lines) > 1:
+        kind, lines = "mbox", lines[1:]
+    known = 0
+    for line in lines[:40]:
+        line = line.rstrip("\r")
+        if not line:
+            break
+        if line[:1] in (" ", "\t"):
+            continue  # a folded continuation of the previous field
+        if _MAIL_HEADER.match(line):
+            known += 1
+        elif not re.match(r"^[!-9;-~]+:", line):
+            return None  # not a header field: this is not a message
+    return kind if known >= 2 else None

@@ -118,17 +118,30 @@ def hamming(a: int, b: int) -> int:
     return ((a ^ b) & 0xFFFFFFFFFFFFFFFF).bit_count()
 
 
-def collapse(items: Sequence[tuple[int, int | None]], max_bits: int) -> dict[int, list[int]]:
-    """Given (id, simhash) in preference order, map each kept id to the ids it absorbs."""
+def collapse(
+    items: Sequence[tuple[int, int | None, int | None]], max_bits: int, same_group_bits: int = 8
+) -> dict[int, list[int]]:
+    """Given (id, simhash, document group) in preference order, map each kept id to the ids
+    it absorbs. Chunks of documents already known to be versions of one another (same
+    group) may differ by `same_group_bits` more: SimHash of a short chunk moves several
+    bits for one changed date or number."""
     kept: dict[int, list[int]] = {}
-    hashes: list[tuple[int, int]] = []
-    for key, h in items:
+    homes: list[tuple[int, int, int | None]] = []
+    for key, h, group in items:
         if h is not None:
-            home = next((k for k, kh in hashes if hamming(h, kh) <= max_bits), None)
+            home = next(
+                (
+                    k
+                    for k, kh, kg in homes
+                    if hamming(h, kh)
+                    <= max_bits + (same_group_bits if group is not None and kg == group else 0)
+                ),
+                None,
+            )
             if home is not None:
                 kept[home].append(key)
                 continue
-            hashes.append((key, h))
+            homes.append((key, h, group))
         kept[key] = []
     return kept
 

@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lockgate.config import IngestConfig
-from lockgate.ingest import quality
+from lockgate.ingest import containers, quality
 from lockgate.ingest.detect import detect_format
 from lockgate.ingest.parsers import parse_bytes
-from lockgate.ingest.types import ChunkDraft, ParseError
+from lockgate.ingest.types import ChunkDraft, ParseError, ParseOptions
 from lockgate.models.base import EmbeddingModel
 from lockgate.store.documents import DocumentStore, KnownSource, NewChunk, VersionInfo
 from lockgate.store.runs import IngestRunStore
@@ -55,6 +55,10 @@ class IngestSummary:
     near_duplicates: dict[str, int] = field(default_factory=dict)
     sources: list[dict[str, object]] = field(default_factory=list)
     alerts: list[dict[str, object]] = field(default_factory=list)
+    # Issue 5a: OCR pages flagged as low-confidence (excluded or marked, per ingest.ocr), and
+    # documents found inside others (mail attachments, archive members).
+    ocr_low_confidence: list[dict[str, object]] = field(default_factory=list)
+    members: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -180,8 +184,11 @@ class Ingestor:
         known: dict[str, KnownSource],
         quarantined: set[str],
         summary: IngestSummary,
+        parent_id: int | None = None,
+        depth: int = 0,
     ) -> str:
-        """Index one document's bytes under `source` (a path, URL or s3:// key)."""
+        """Index one document's bytes under `source` (a path, URL or s3:// key). `parent_id`
+        and `depth` are set for a document found inside another (see ingest/containers.py)."""
         if len(data) > self.config.max_file_mb * 1024 * 1024:
             return self._quarantine(
                 source, ParseError("too_large", f"{len(data)} bytes"), None, None, summary
@@ -206,16 +213,20 @@ class Ingestor:
         try:
             t0 = time.perf_counter()
             fmt = detect_format(data, name)
-            parsed = parse_bytes(data, name)
+            options = ParseOptions(self.config.ocr, self.config.archives, depth)
+            parsed = parse_bytes(data, name, options)
             stages["parse"] = stages.get("parse", 0.0) + (time.perf_counter() - t0) * 1000
             prep = quality.prepare(parsed, data, fmt, self.config, self.embedder, declared, stages)
             parsed, drafts = prep.doc, prep.drafts
-            if not drafts:
+            if not drafts and not parsed.attachments:
                 raise ParseError("no_text", "no chunks after parsing")
         except ParseError as exc:
             return self._quarantine(source, exc, digest, len(data), summary)
         t0 = time.perf_counter()
-        vectors = self.embedder.embed([embedding_text(d, parsed.title) for d in drafts])
+        containers.annotate(parsed, drafts, prep.chunk_extra, prep.version_extra)
+        # A container (zip, mail with only attachments) may have no chunks of its own.
+        texts = [embedding_text(d, parsed.title) for d in drafts]
+        vectors = self.embedder.embed(texts) if texts else []
         stages["embed"] = stages.get("embed", 0.0) + (time.perf_counter() - t0) * 1000
         new_chunks = [
             NewChunk(
@@ -241,9 +252,16 @@ class Ingestor:
             extra=prep.version_extra,
         )
         t0 = time.perf_counter()
-        _, version = self.store.commit_version(source, info, new_chunks)
+        doc_id, version = self.store.commit_version(source, info, new_chunks)
+        if parent_id is not None:
+            self.store.set_parent(doc_id, parent_id)
         stages["commit"] = stages.get("commit", 0.0) + (time.perf_counter() - t0) * 1000
         quality.count(summary, prep, parsed)
+        containers.count_ocr(summary, source, parsed, self.config.ocr.low_confidence)
+        if parsed.attachments:
+            containers.ingest_members(
+                self, source, doc_id, parsed, mtime, known, quarantined, summary, depth
+            )
         summary.chunks += len(new_chunks)
         summary.pages += parsed.pages or 1
         if version == 1:
@@ -270,6 +288,9 @@ class Ingestor:
         prefixes = [str(Path(r).resolve()) for r in roots]
 
         def under(src: str) -> bool:
+            # A member (`a.zip#x.pdf`) stays as long as the file holding it is still there.
+            if containers.is_member_of_any(src, seen):
+                return False
             return any(src == p or src.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes)
 
         gone = [

@@ -143,7 +143,7 @@ def _semantic(
             unit[4]
             or unit[1] != units[cur[-1]][1]
             or length + len(unit[0]) > target
-            or (drift and length > target // 4)
+            or (drift and length > target // 8)
         ):
             flush()
         cur.append(i)

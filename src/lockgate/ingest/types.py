@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lockgate.config_formats import ArchiveConfig, OcrConfig
+
 BlockKind = Literal["heading", "paragraph", "list_item", "table", "code"]
 
 
@@ -20,6 +22,28 @@ class Block:
     text: str
     level: int = 0
     page: int | None = None
+    # Set only for text read by OCR: the recogniser's mean confidence (0..1) for this block.
+    ocr_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file found inside another (mail attachment, archive member), ingested as its own
+    document linked to its parent. `error` is set when the member could not even be read."""
+
+    name: str
+    data: bytes = b""
+    error: ParseError | None = None
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    """What OCR made of one page: kept in the version's metadata and the ingest summary."""
+
+    page: int
+    confidence: float
+    lines: int
+    flagged: bool
 
 
 @dataclass
@@ -30,6 +54,8 @@ class ParsedDocument:
     title: str | None = None
     pages: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+    ocr_pages: list[OcrPage] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -45,7 +71,18 @@ class ChunkDraft:
     heading_path: tuple[str, ...] = ()
     page: int | None = None
     char_start: int = 0
+    ocr_confidence: float | None = None
 
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What some parsers need beyond the bytes: OCR settings, archive limits, and how deep
+    inside other containers (mail, zip) this file was found."""
+
+    ocr: OcrConfig = field(default_factory=OcrConfig)
+    archives: ArchiveConfig = field(default_factory=ArchiveConfig)
+    depth: int = 0
 
 class ParseError(Exception):
     """A file that cannot be turned into text. `reason` is a short machine-friendly code."""

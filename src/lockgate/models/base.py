@@ -59,10 +59,23 @@ class UpstreamError(Exception):
     """The backend failed. `status` is what the gateway answers (502 bad gateway, 504 timeout);
     `upstream_status` is what the upstream said, when it said anything."""
 
-    def __init__(self, message: str, status: int = 502, upstream_status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int = 502,
+        upstream_status: int | None = None,
+        *,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.upstream_status = upstream_status
+        # None: decided from the statuses (routing/retry.py); a backend sets it when it knows
+        # better, e.g. a connection error is retryable, a malformed body is not.
+        self.retryable = retryable
+        # Seconds the upstream asked us to wait (`Retry-After`), or the gateway's own hint.
+        self.retry_after = retry_after
 
 
 class ChatModel(Protocol):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import AsyncIterator
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -26,6 +28,29 @@ def api_key(env_name: str | None) -> str | None:
 
 def timeouts(spec: ModelSpec) -> httpx.Timeout:
     return httpx.Timeout(spec.read_timeout_s, connect=spec.connect_timeout_s)
+
+
+def retry_after_s(resp: httpx.Response) -> float | None:
+    """`Retry-After` in seconds (delta or HTTP date), or None when absent or unreadable."""
+    value = resp.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_error(name: str, resp: httpx.Response) -> UpstreamError:
+    return UpstreamError(
+        f"upstream '{name}' returned {resp.status_code}: {_error_text(resp)}",
+        upstream_status=resp.status_code,
+        retry_after=retry_after_s(resp),
+    )
 
 
 def _error_text(resp: httpx.Response) -> str:
@@ -82,21 +107,24 @@ class OpenAICompatModel:
         try:
             resp = await self._client.post("/chat/completions", json=self._body(request, False))
         except httpx.TimeoutException as exc:
-            raise UpstreamError(f"upstream '{self.name}' timed out", status=504) from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"upstream '{self.name}' unreachable: {exc}") from exc
-        if resp.status_code >= 400:
             raise UpstreamError(
-                f"upstream '{self.name}' returned {resp.status_code}: {_error_text(resp)}",
-                upstream_status=resp.status_code,
-            )
+                f"upstream '{self.name}' timed out", status=504, retryable=True
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"upstream '{self.name}' unreachable: {exc}", retryable=True
+            ) from exc
+        if resp.status_code >= 400:
+            raise _status_error(self.name, resp)
         try:
             data = resp.json()
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
             finish = choice.get("finish_reason") or "stop"
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise UpstreamError(f"upstream '{self.name}' sent a malformed response") from exc
+            raise UpstreamError(
+                f"upstream '{self.name}' sent a malformed response", retryable=False
+            ) from exc
         u = data.get("usage") or {}
         usage = Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
         return ChatResult(text, finish, usage)
@@ -109,10 +137,7 @@ class OpenAICompatModel:
                 connected = True
                 if resp.status_code >= 400:
                     await resp.aread()
-                    raise UpstreamError(
-                        f"upstream '{self.name}' returned {resp.status_code}: {_error_text(resp)}",
-                        upstream_status=resp.status_code,
-                    )
+                    raise _status_error(self.name, resp)
                 finished = False
                 async for line in resp.aiter_lines():
                     if not line.startswith("data:"):
@@ -125,13 +150,18 @@ class OpenAICompatModel:
                     if delta is not None:
                         yield delta
                 if not finished:
-                    raise UpstreamError(f"upstream '{self.name}' ended the stream early")
+                    raise UpstreamError(
+                        f"upstream '{self.name}' ended the stream early", retryable=True
+                    )
         except httpx.TimeoutException as exc:
-            raise UpstreamError(f"upstream '{self.name}' timed out", status=504) from exc
+            raise UpstreamError(
+                f"upstream '{self.name}' timed out", status=504, retryable=True
+            ) from exc
         except httpx.HTTPError as exc:
-            # Failing to connect is not a broken stream: say which one it was.
+            # Failing to connect is not a broken stream: say which one it was. Either may be
+            # retried by the resilience layer, which alone knows whether tokens went out.
             what = "failed mid-stream" if connected else "unreachable"
-            raise UpstreamError(f"upstream '{self.name}' {what}: {exc}") from exc
+            raise UpstreamError(f"upstream '{self.name}' {what}: {exc}", retryable=True) from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -33,12 +33,23 @@ class Metrics:
         self._lock = threading.Lock()
         self._counters: dict[str, dict[Labels, float]] = defaultdict(dict)
         self._hist: dict[str, dict[Labels, list[float]]] = defaultdict(dict)
+        self._gauges: dict[str, dict[Labels, float]] = defaultdict(dict)
 
     def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
         key = _key(labels)
         with self._lock:
             series = self._counters[name]
             series[key] = series.get(key, 0.0) + value
+
+    def set(self, name: str, value: float, **labels: str) -> None:
+        """A gauge: the current value of something (a circuit breaker's state)."""
+        key = _key(labels)
+        with self._lock:
+            self._gauges[name][key] = value
+
+    def gauge(self, name: str, **labels: str) -> float | None:
+        with self._lock:
+            return self._gauges.get(name, {}).get(_key(labels))
 
     def observe(self, name: str, value: float, **labels: str) -> None:
         key = _key(labels)
@@ -61,6 +72,10 @@ class Metrics:
         with self._lock:
             for name, series in sorted(self._counters.items()):
                 lines.append(f"# TYPE {name} counter")
+                for labels, value in sorted(series.items()):
+                    lines.append(f"{name}{_fmt(labels)} {value:g}")
+            for name, series in sorted(self._gauges.items()):
+                lines.append(f"# TYPE {name} gauge")
                 for labels, value in sorted(series.items()):
                     lines.append(f"{name}{_fmt(labels)} {value:g}")
             for name, series in sorted(self._hist.items()):

@@ -71,6 +71,11 @@ def trace_row(ctx: RequestContext) -> dict[str, Any]:
         "guardrails": ctx.guard,
         "guard_action": ctx.guard_action,
         "groundedness": ctx.groundedness,
+        "degraded": int(ctx.degraded),
+        "upstream": ctx.upstream,
+        # Underscore keys are the cache stages' private hand-over, not trace material.
+        "cache": {k: v for k, v in ctx.cache.items() if not k.startswith("_")} or None,
+        "route": ctx.route or None,
     }
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from lockgate.config import RetrievalConfig
+from lockgate.config_quality import FreshnessConfig
 from lockgate.models.base import EmbeddingModel
+from lockgate.retrieval import freshness as fresh
 from lockgate.retrieval.vector import NumpyVectorIndex
 from lockgate.store.documents import DocumentStore
 from lockgate.store.fulltext import TextIndex
@@ -33,6 +36,15 @@ class RetrievedChunk:
     vector_score: float | None = None
     bm25_score: float | None = None
     title: str | None = None
+    # Issue 5: where the chunk came from exactly, its freshness state, and the chunk ids of
+    # near-duplicates (usually older versions) collapsed into it.
+    lineage: dict[str, Any] = field(default_factory=dict)
+    freshness: dict[str, Any] = field(default_factory=dict)
+    near_duplicates: list[int] = field(default_factory=list)
+
+    @property
+    def content_hash(self) -> str | None:
+        return self.lineage.get("content_hash")
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -47,6 +59,9 @@ class RetrievedChunk:
             "vector_score": None if self.vector_score is None else round(self.vector_score, 4),
             "bm25_score": None if self.bm25_score is None else round(self.bm25_score, 4),
             "text": self.text,
+            "lineage": self.lineage,
+            "freshness": self.freshness,
+            "near_duplicates": self.near_duplicates,
         }
 
 
@@ -74,7 +89,11 @@ class HybridRetriever:
         vectors: NumpyVectorIndex,
         embedder: EmbeddingModel,
         config: RetrievalConfig,
+        freshness: FreshnessConfig | None = None,
+        near_dup_bits: int = 10,
     ) -> None:
+        self.freshness = freshness or FreshnessConfig()
+        self.near_dup_bits = near_dup_bits
         self.store = store
         self.text_index = text_index
         self.vectors = vectors
@@ -101,15 +120,15 @@ class HybridRetriever:
             ],
             self.config.rrf_k,
         )
-        top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        records = self.store.chunks([cid for cid, _ in top])
+        # A wider pool than k: freshness policies and near-duplicate collapsing drop some.
+        pool = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: max(3 * k, k + 20)]
+        records = self.store.chunks([cid for cid, _ in pool])
+        ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
         vmap = {h.chunk_id: h.score for h in vhits}
         tmap = {h.chunk_id: h.score for h in thits}
         out = []
-        for cid, score in top:
-            rec = records.get(cid)
-            if rec is None or not rec.active:
-                continue  # retired between the index read and now
+        for r in ranked:
+            cid, score, rec = r.chunk_id, r.score, records[r.chunk_id]
             out.append(
                 RetrievedChunk(
                     rank=len(out) + 1,
@@ -124,6 +143,9 @@ class HybridRetriever:
                     vector_score=vmap.get(cid),
                     bm25_score=tmap.get(cid),
                     title=rec.title,
+                    lineage=fresh.lineage(rec),
+                    freshness=r.freshness,
+                    near_duplicates=r.near_duplicates,
                 )
             )
         t4 = time.perf_counter()

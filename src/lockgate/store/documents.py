@@ -83,6 +83,8 @@ _LINEAGE_COLUMNS = (
     s.document_versions.c.language,
     s.documents.c.near_dup_group,
     s.documents.c.superseded_by,
+    s.chunks.c.ocr_confidence,  # m0002
+    s.documents.c.parent_document_id,  # m0002
 )
 
 
@@ -319,6 +321,15 @@ class DocumentStore:
             conn.execute(s.quarantine.delete().where(s.quarantine.c.source == source))
             self._bump_generation(conn)
         return doc_id, version_no
+
+    def set_parent(self, document_id: int, parent_id: int | None) -> None:
+        """Link an attachment or archive member to the document it was found in (m0002)."""
+        with transaction(self.engine) as conn:
+            conn.execute(
+                update(s.documents)
+                .where(s.documents.c.id == document_id)
+                .values(parent_document_id=parent_id)
+            )
 
     def mark_duplicate(self, source: str, of_document_id: int, tenant: str = "default") -> int:
         now = _now()

@@ -33,6 +33,7 @@ documents = Table(
     Column("near_dup_group", Integer),
     Column("superseded_by", Integer),
     Column("source_id", Integer),
+    Column("parent_document_id", Integer),  # m0002: attachment / archive member of
 )
 
 document_versions = Table(
@@ -65,6 +66,7 @@ document_versions = Table(
     Column("chunker", String),
     Column("normalize", Text),
     Column("minhash", LargeBinary),
+    Column("parse_metadata", Text),  # m0002: parser-reported facts (mail headers, OCR pages)
 )
 
 chunks = Table(
@@ -86,6 +88,7 @@ chunks = Table(
     # m0003: near-duplicate chunks and lineage
     Column("simhash", Integer),
     Column("text_hash", String),
+    Column("ocr_confidence", Float),  # m0002: NULL unless the text was read by OCR
 )
 
 quarantine = Table(
@@ -166,6 +169,12 @@ traces = Table(
     Column("guardrails", Text),
     Column("guard_action", String),
     Column("groundedness", Float),
+    # m0005: extractive answer while the models were down; attempts/fallback of the call (JSON)
+    Column("degraded", Integer),
+    Column("upstream", Text),
+    # m0006: cache outcome and routing decision (JSON)
+    Column("cache", Text),
+    Column("route", Text),
 )
 
 guard_escalations = Table(
@@ -181,4 +190,24 @@ guard_escalations = Table(
     Column("excerpt", Text),
     Column("status", String),
     Column("owner", Text),
+)
+
+# m0006: the response cache
+cache_entries = Table(
+    "cache_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String),
+    Column("scope", String),
+    Column("tenant", Text),
+    Column("model", Text),
+    Column("request_text", Text),
+    Column("answer", Text),
+    Column("documents", Text),
+    Column("embedding", LargeBinary),
+    Column("created_at", Float),
+    Column("expires_at", Float),
+    Column("last_hit_at", Float),
+    Column("hits", Integer),
+    Column("trace_id", String),
 )

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select
 from lockgate.store import schema as s
 from lockgate.store.db import transaction
 
-_JSON_FIELDS = ("request", "retrieved", "stages", "guardrails")
+_JSON_FIELDS = ("request", "retrieved", "stages", "guardrails", "cache", "route", "upstream")
 
 
 class TraceStore:
@@ -62,7 +62,7 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(row.get(key), str):
             with contextlib.suppress(ValueError):
                 row[key] = json.loads(row[key])
-    for key in ("stream", "refused", "grounded"):
+    for key in ("stream", "refused", "grounded", "degraded"):
         if row.get(key) is not None:
             row[key] = bool(row[key])
     return row

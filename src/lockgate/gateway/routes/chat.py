@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from lockgate.gateway.context import RequestContext
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
+from lockgate.gateway.keepalive import with_keepalive
 from lockgate.gateway.pipeline import Pipeline
 from lockgate.models.base import UpstreamError
 from lockgate.observability.trace_recorder import record
@@ -69,8 +70,11 @@ async def _sse(ctx: RequestContext, pipeline: Pipeline, services: Services) -> A
         if ctx.deltas is None:
             yield chunk({"content": ctx.output})
         else:
-            async for delta in ctx.deltas:
-                if delta.text:
+            interval = services.settings.server.streaming.keepalive_interval_s
+            async for delta in with_keepalive(ctx.deltas, interval):
+                if delta is None:
+                    yield ": keep-alive\n\n"  # an SSE comment: clients ignore it
+                elif delta.text:
                     yield chunk({"content": delta.text})
         await pipeline.finish(ctx)
         if ctx.stream_suffix:

@@ -33,7 +33,14 @@ async def readyz(request: Request) -> JSONResponse:
         "grounded_model": services.models.get(grounded).ready(),
     }
     ready = all(checks.values())
+    # Breaker states are shown, not counted against readiness: with fallbacks and degraded
+    # answers the gateway still serves while an upstream is open, and pulling every gateway
+    # replica out of the load balancer for one bad upstream would turn a fault into an outage.
     return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
+        {
+            "status": "ready" if ready else "not_ready",
+            "checks": checks,
+            "upstreams": services.models.breaker_states(),
+        },
         status_code=200 if ready else 503,
     )

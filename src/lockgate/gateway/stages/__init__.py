@@ -2,11 +2,13 @@
 
 from lockgate.gateway.stages import (  # noqa: F401
     build_prompt,
+    cache,
     call_model,
     context_guard,
     input_guard,
     output_guard,
     postprocess,
     retrieve,
+    route,
     validate,
 )

@@ -19,6 +19,8 @@ class PostProcess:
         model = self.services.models.get(ctx.backend_model)
         if not ctx.refused:
             self._answer(ctx)
+        if ctx.degraded:
+            return  # quoted from the sources, no model ran: no tokens, nothing to bill
         if ctx.usage.prompt_tokens == 0 and ctx.prompt and not ctx.refused:
             ctx.usage.prompt_tokens = model.count_tokens(ctx.prompt)
         if ctx.usage.completion_tokens == 0 and ctx.raw_output:

@@ -16,6 +16,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +32,26 @@ MAX_FEATURE_CHARS = 4_000  # one window; longer texts are scored window by windo
 
 
 def features(text: str) -> Counter[str]:
-    """n-gram counts of the canonical (normalised, leet-folded, decoded) text."""
-    canon = _SPACES.sub(" ", canonical(text[:MAX_FEATURE_CHARS * 2]))[:MAX_FEATURE_CHARS]
-    grams: Counter[str] = Counter()
+    """n-gram counts of the canonical (normalised, leet-folded, decoded) form of ``text``."""
+    return Counter(gram_list(canonical(text[: MAX_FEATURE_CHARS * 2])))
+
+
+def canonical_features(canon: str) -> Counter[str]:
+    """n-gram counts of an already canonical string (see `normalize.canonical_of`)."""
+    return Counter(gram_list(canon))
+
+
+def gram_list(canon: str) -> list[str]:
+    """Every word, word bigram and character 3/4/5-gram of a canonical string, with repeats."""
+    canon = _SPACES.sub(" ", canon)[:MAX_FEATURE_CHARS]
     words = _WORDS.findall(canon)
-    grams.update("w:" + w for w in words)
-    grams.update("b:" + a + " " + b for a, b in zip(words, words[1:], strict=False))
+    grams = ["w:" + w for w in words]
+    grams += ["b:" + a + " " + b for a, b in zip(words, words[1:], strict=False)]
     padded = f" {canon.strip()} "
     for n in CHAR_N:
-        grams.update("c:" + padded[i : i + n] for i in range(len(padded) - n + 1))
+        # Character n-grams carry no prefix (cheaper to build); a collision with a "w:"/"b:"
+        # term would need a literal "w:" in the text and only merges two near-equal features.
+        grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
     return grams
 
 
@@ -47,18 +59,17 @@ def tfidf_row(grams: Counter[str], index: dict[str, int], idf: np.ndarray) -> tu
     np.ndarray, np.ndarray
 ]:
     """Sparse (indices, values) of the l2-normalised, sublinear-tf TF-IDF vector."""
-    cols: list[int] = []
-    vals: list[float] = []
-    for g, c in grams.items():
-        j = index.get(g)
-        if j is not None:
-            cols.append(j)
-            vals.append((1.0 + math.log(c)) * float(idf[j]))
-    v = np.asarray(vals, dtype=np.float64)
-    norm = float(np.sqrt((v * v).sum())) if len(v) else 0.0
+    get = index.get
+    pairs = [(j, c) for g, c in grams.items() if (j := get(g)) is not None]
+    if not pairs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    arr = np.asarray(pairs, dtype=np.int64)
+    cols = arr[:, 0]
+    v = (1.0 + np.log(arr[:, 1].astype(np.float64))) * idf[cols]
+    norm = float(np.sqrt(v @ v))
     if norm > 0:
         v /= norm
-    return np.asarray(cols, dtype=np.int64), v
+    return cols, v
 
 
 @dataclass
@@ -101,7 +112,30 @@ class InjectionClassifier:
         )
 
     def probability(self, text: str) -> float:
-        cols, vals = tfidf_row(features(text), self.index, self.idf)
+        return self.probability_of(features(text))
+
+    def probability_canonical(self, canon: str) -> float:
+        """Same as `probability_of(canonical_features(canon))`, without building a Counter:
+        n-grams go straight to vocabulary ids and numpy counts them (the hot path)."""
+        grams = gram_list(canon)
+        get = self.index.get
+        # map() with a second iterable calls get(g, -1) without a Python-level frame per gram.
+        ids = np.fromiter(map(get, grams, repeat(-1, len(grams))), dtype=np.int64,
+                          count=len(grams))
+        ids = ids[ids >= 0]
+        if not len(ids):
+            return self._sigmoid(self.intercept)
+        cols, counts = np.unique(ids, return_counts=True)
+        v = (1.0 + np.log(counts)) * self.idf[cols]
+        v /= float(np.sqrt(v @ v))
+        return self._sigmoid(float(v @ self.coef[cols]) + self.intercept)
+
+    @staticmethod
+    def _sigmoid(z: float) -> float:
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    def probability_of(self, grams: Counter[str]) -> float:
+        cols, vals = tfidf_row(grams, self.index, self.idf)
         z = float(vals @ self.coef[cols]) + self.intercept if len(cols) else self.intercept
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 

@@ -28,12 +28,12 @@ class LeakScanner:
         self.min_words = max(3, int(params.get("min_words", 8)))
         # 0 turns the character check off.
         self.min_chars = int(params.get("min_chars", 80))
-        self.max_chars = int(params.get("max_chars", 200_000))
+        self.max_chars = int(params.get("max_chars", 100_000))
         self.max_prompt_chars = int(params.get("max_prompt_chars", 100_000))
         # The same system prompt comes with every request of an app: index it once.
-        self._cache: OrderedDict[str, tuple[set[int], set[str]]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[set[str], set[int], set[str]]] = OrderedDict()
 
-    def _index(self, prompt: str) -> tuple[set[int], set[str]]:
+    def _index(self, prompt: str) -> tuple[set[str], set[int], set[str]]:
         hit = self._cache.get(prompt)
         if hit is not None:
             self._cache.move_to_end(prompt)
@@ -46,10 +46,10 @@ class LeakScanner:
             flat = _collapse(prompt[: self.max_prompt_chars])
             k = self.min_chars // 2
             grams = {flat[i : i + k] for i in range(len(flat) - k + 1)}
-        self._cache[prompt] = (shingles, grams)
+        self._cache[prompt] = (set(words), shingles, grams)
         if len(self._cache) > 32:
             self._cache.popitem(last=False)
-        return shingles, grams
+        return set(words), shingles, grams
 
     def _canary(self, text: str, canary: str) -> list[Finding]:
         found: list[Finding] = []
@@ -59,28 +59,30 @@ class LeakScanner:
             found.append(Finding("LEAK", start, start + len(canary), 1.0, self.name, None,
                                  "canary"))
             return found
-        # Spelled out with separators ("c-a-n-a-r-y", "CAN ARY"): compare with them removed,
-        # mapping positions back through the kept characters.
-        keep = [i for i, ch in enumerate(low) if not _SQUASH.fullmatch(ch)]
-        squashed = "".join(low[i] for i in keep)
-        target = _SQUASH.sub("", canary.lower())
-        pos = squashed.find(target) if target else -1
-        if pos != -1:
-            found.append(Finding("LEAK", keep[pos], keep[pos + len(target) - 1] + 1, 1.0,
-                                 self.name, None, "canary (obfuscated)"))
+        # Spelled out with separators ("c-a-n-a-r-y", "CAN ARY"): one regex with optional
+        # separators between the canary's characters (bounded, so it stays linear).
+        chars = [re.escape(c) for c in _SQUASH.sub("", canary.lower())]
+        if chars:
+            m = re.search(r"[\s\-_.·•|]{0,3}".join(chars), low)
+            if m:
+                found.append(Finding("LEAK", m.start(), m.end(), 1.0, self.name, None,
+                                     "canary (obfuscated)"))
         return found
 
     def _verbatim(self, text: str, prompt: str) -> list[Finding]:
-        shingles, grams = self._index(prompt)
+        vocab, shingles, grams = self._index(prompt)
         spans: list[tuple[int, int]] = []
         words = list(_WORD.finditer(text))
         n = self.min_words
         lowered = [m.group(0).lower() for m in words]
-        for i in range(len(words) - n + 1):
-            if hash(tuple(lowered[i : i + n])) in shingles:
-                spans.append((words[i].start(), words[i + n - 1].end()))
+        run = 0  # consecutive words that occur in the prompt at all: only those can match
+        for j, w in enumerate(lowered):
+            run = run + 1 if w in vocab else 0
+            if run >= n and hash(tuple(lowered[j - n + 1 : j + 1])) in shingles:
+                spans.append((words[j - n + 1].start(), words[j].end()))
         if grams:
-            flat, offsets = _collapse_with_offsets(text)
+            flat = _collapse(text)
+            offsets: list[int] = []  # built only once something matched
             k = self.min_chars // 2
             # A common substring of length >= min_chars contains an aligned window of k
             # characters starting at a multiple of k, so checking those is enough to find it;
@@ -94,7 +96,12 @@ class LeakScanner:
                     while hi < len(flat) and flat[hi - k + 1 : hi + 1] in grams:
                         hi += 1
                     if hi - lo >= self.min_chars:
-                        spans.append((offsets[lo], offsets[hi - 1] + 1))
+                        if not offsets:
+                            flat, offsets = _collapse_with_offsets(text)
+                        s, e = offsets[lo], offsets[hi - 1] + 1
+                        while s < e and text[s].isspace():
+                            s += 1
+                        spans.append((s, e))
                     i = hi
                     continue
                 i += k
@@ -131,19 +138,17 @@ def _collapse(text: str) -> str:
 
 
 def _collapse_with_offsets(text: str) -> tuple[str, list[int]]:
-    out: list[str] = []
+    """Lower-cased text with whitespace runs collapsed to one space, and each kept
+    character's index in `text` (built per word, not per character, for speed)."""
+    parts: list[str] = []
     offsets: list[int] = []
-    prev_space = False
-    for i, ch in enumerate(text.lower()):
-        if ch.isspace():
-            if prev_space:
-                continue
-            ch, prev_space = " ", True
-        else:
-            prev_space = False
-        out.append(ch)
-        offsets.append(i)
-    return "".join(out), offsets
+    for m in re.finditer(r"\S+", text.lower()):
+        if parts:
+            parts.append(" ")
+            offsets.append(m.start() - 1)
+        parts.append(m.group(0))
+        offsets.extend(range(m.start(), m.end()))
+    return "".join(parts), offsets
 
 
 @register("leak")

@@ -9,8 +9,10 @@ from collections.abc import Set
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
+from lockgate.ingest.ocr import finish_ocr, ocr_metadata
 from lockgate.ingest.parsers._common import LIST_MARKER, finish
-from lockgate.ingest.types import Block, BlockKind, ParsedDocument, ParseError
+from lockgate.ingest.parsers.pdf_ocr import ocr_pages, scanned_pages
+from lockgate.ingest.types import Block, BlockKind, ParsedDocument, ParseError, ParseOptions
 
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+([A-Z].{0,80})$")
 _PAGE_NUMBER = re.compile(r"^(page\s+)?\d{1,4}(\s*(/|of)\s*\d{1,4})?$", re.I)
@@ -120,19 +122,41 @@ def page_blocks(text: str, page: int, drop: Set[str] = frozenset()) -> list[Bloc
 
 class PdfParser:
     name = "pdf"
-    version = "1"
+    version = "2"  # 2: image-only pages read by OCR
 
     def parse(self, data: bytes, filename: str) -> ParsedDocument:
+        return self.parse_with(data, filename, ParseOptions())
+
+    def parse_with(self, data: bytes, filename: str, options: ParseOptions) -> ParsedDocument:
         _check_complete(data)
         reader = _open(data)
         try:
             texts = [page.extract_text() or "" for page in reader.pages]
             meta_title = reader.metadata.title if reader.metadata else None
+            # Page by page: pages with a text layer use it, image-only pages go to OCR.
+            scans = scanned_pages(reader, texts) if options.ocr.enabled else []
         except Exception as exc:
             raise ParseError("corrupted", str(exc)[:200] or type(exc).__name__) from exc
-        drop = _boilerplate(texts)
-        blocks = [b for n, text in enumerate(texts, 1) for b in page_blocks(text, n, drop)]
+        try:
+            ocr_blocks, ocr_records, skipped = ocr_pages(data, scans, options.ocr)
+        except ParseError:
+            raise
+        except Exception as exc:  # pdfium refusing a page pypdf could open
+            raise ParseError("corrupted", f"rendering for OCR: {str(exc)[:180]}") from exc
+        drop = _boilerplate([t for n, t in enumerate(texts, 1) if n not in ocr_blocks])
+        blocks = [
+            b
+            for n, text in enumerate(texts, 1)
+            for b in (ocr_blocks[n] if n in ocr_blocks else page_blocks(text, n, drop))
+        ]
+        finish_ocr(blocks, ocr_records, options.ocr)
         if not any(b.text.strip() for b in blocks):
-            raise ParseError("no_text", "no text layer (scanned?)")
+            hint = "" if options.ocr.enabled else "; OCR disabled"
+            raise ParseError("no_text", f"no text layer (scanned?){hint}")
         title = meta_title.strip() if isinstance(meta_title, str) and meta_title.strip() else None
-        return finish(blocks, self.name, self.version, title=title, pages=len(reader.pages))
+        meta = ocr_metadata(ocr_records, skipped) if scans else {}
+        doc = finish(
+            blocks, self.name, self.version, title=title, pages=len(reader.pages), metadata=meta
+        )
+        doc.ocr_pages = ocr_records
+        return doc

@@ -1,0 +1,1 @@
+"""The response cache: exact and semantic, scoped, invalidated when source documents change."""

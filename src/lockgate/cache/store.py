@@ -1,0 +1,195 @@
+"""Where cache entries live, behind a narrow interface.
+
+`CacheStore` is all the rest of the cache needs; `SqliteCacheStore` implements it on the
+gateway's own database (the m0006 table). A Redis implementation later only has to provide
+the same handful of calls: an exact get, a put, the vectors of one scope, and deletes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import Engine, Integer, delete, func, insert, select, update
+
+from lockgate.store import schema as s
+from lockgate.store.db import transaction
+
+
+@dataclass
+class CacheEntry:
+    key: str  # digest of scope + normalised request text: the exact-match key
+    scope: str
+    tenant: str
+    model: str
+    text: str  # the normalised request text (kept for the lexical near-miss check)
+    answer: dict[str, Any]
+    # (document id, version) pairs the answer was grounded on; empty for pass-through.
+    documents: list[tuple[int, int]] = field(default_factory=list)
+    embedding: np.ndarray | None = None
+    created_at: float = 0.0
+    expires_at: float = 0.0
+    trace_id: str | None = None
+    hits: int = 0
+    id: int | None = None
+
+
+class CacheStore(Protocol):
+    def get(self, key: str, now: float) -> CacheEntry | None: ...
+
+    def get_by_id(self, entry_id: int, now: float) -> CacheEntry | None: ...
+
+    def put(self, entry: CacheEntry) -> int: ...
+
+    def vectors(self, scope: str, now: float) -> list[tuple[int, str, np.ndarray]]:
+        """Id, text and embedding of every live entry of one scope that has an embedding."""
+        ...
+
+    def hit(self, entry_id: int, now: float) -> None: ...
+
+    def delete(self, entry_ids: Sequence[int]) -> int: ...
+
+    def clear(self, tenant: str | None = None) -> int: ...
+
+    def purge(self, now: float, max_entries: int) -> int: ...
+
+    def stats(self, now: float) -> dict[str, Any]: ...
+
+    def document_versions(self, document_ids: Sequence[int]) -> dict[int, int]:
+        """Current active version of each document; a retired document is absent."""
+        ...
+
+
+def _to_blob(vec: np.ndarray | None) -> bytes | None:
+    return None if vec is None else np.asarray(vec, dtype=np.float32).tobytes()
+
+
+class SqliteCacheStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _entry(self, row: Any) -> CacheEntry:
+        return CacheEntry(
+            id=row.id,
+            key=row.key,
+            scope=row.scope,
+            tenant=row.tenant,
+            model=row.model,
+            text=row.request_text,
+            answer=json.loads(row.answer),
+            documents=[(int(d), int(v)) for d, v in json.loads(row.documents or "[]")],
+            embedding=None
+            if row.embedding is None
+            else np.frombuffer(row.embedding, dtype=np.float32),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            trace_id=row.trace_id,
+            hits=row.hits,
+        )
+
+    def get(self, key: str, now: float) -> CacheEntry | None:
+        t = s.cache_entries
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.key == key, t.c.expires_at > now)).first()
+        return self._entry(row) if row else None
+
+    def get_by_id(self, entry_id: int, now: float) -> CacheEntry | None:
+        t = s.cache_entries
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.id == entry_id, t.c.expires_at > now)).first()
+        return self._entry(row) if row else None
+
+    def put(self, entry: CacheEntry) -> int:
+        t = s.cache_entries
+        values = {
+            "key": entry.key,
+            "scope": entry.scope,
+            "tenant": entry.tenant,
+            "model": entry.model,
+            "request_text": entry.text,
+            "answer": json.dumps(entry.answer),
+            "documents": json.dumps(entry.documents),
+            "embedding": _to_blob(entry.embedding),
+            "created_at": entry.created_at,
+            "expires_at": entry.expires_at,
+            "trace_id": entry.trace_id,
+            "hits": 0,
+        }
+        with transaction(self.engine) as conn:
+            # One entry per key: a fresher answer replaces the old one.
+            conn.execute(delete(t).where(t.c.key == entry.key))
+            entry_id = conn.execute(insert(t).values(**values)).inserted_primary_key[0]
+        entry.id = int(entry_id)
+        return entry.id
+
+    def vectors(self, scope: str, now: float) -> list[tuple[int, str, np.ndarray]]:
+        t = s.cache_entries
+        stmt = select(t.c.id, t.c.request_text, t.c.embedding).where(
+            t.c.scope == scope, t.c.expires_at > now, t.c.embedding.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return [
+                (r.id, r.request_text, np.frombuffer(r.embedding, dtype=np.float32))
+                for r in conn.execute(stmt)
+            ]
+
+    def hit(self, entry_id: int, now: float) -> None:
+        t = s.cache_entries
+        with transaction(self.engine) as conn:
+            conn.execute(
+                update(t).where(t.c.id == entry_id).values(hits=t.c.hits + 1, last_hit_at=now)
+            )
+
+    def delete(self, entry_ids: Sequence[int]) -> int:
+        if not entry_ids:
+            return 0
+        t = s.cache_entries
+        with transaction(self.engine) as conn:
+            return conn.execute(delete(t).where(t.c.id.in_(list(entry_ids)))).rowcount or 0
+
+    def clear(self, tenant: str | None = None) -> int:
+        t = s.cache_entries
+        stmt = delete(t) if tenant is None else delete(t).where(t.c.tenant == tenant)
+        with transaction(self.engine) as conn:
+            return conn.execute(stmt).rowcount or 0
+
+    def purge(self, now: float, max_entries: int) -> int:
+        t = s.cache_entries
+        with transaction(self.engine) as conn:
+            removed = conn.execute(delete(t).where(t.c.expires_at <= now)).rowcount or 0
+            count = conn.execute(select(func.count()).select_from(t)).scalar_one()
+            if count > max_entries:
+                # Least recently useful first: never hit, then oldest.
+                oldest = (
+                    select(t.c.id)
+                    .order_by(func.coalesce(t.c.last_hit_at, t.c.created_at))
+                    .limit(count - max_entries)
+                )
+                removed += conn.execute(delete(t).where(t.c.id.in_(oldest))).rowcount or 0
+        return removed
+
+    def stats(self, now: float) -> dict[str, Any]:
+        t = s.cache_entries
+        with self.engine.connect() as conn:
+            total, live, hits = conn.execute(
+                select(
+                    func.count(),
+                    func.sum((t.c.expires_at > now).cast(Integer)),
+                    func.sum(t.c.hits),
+                ).select_from(t)
+            ).one()
+        return {"entries": total or 0, "live": live or 0, "hits": hits or 0}
+
+    def document_versions(self, document_ids: Sequence[int]) -> dict[int, int]:
+        if not document_ids:
+            return {}
+        d, v = s.documents, s.document_versions
+        stmt = (
+            select(d.c.id, v.c.version)
+            .select_from(d.join(v, v.c.id == d.c.current_version_id))
+            .where(d.c.id.in_(list(document_ids)), d.c.status == "active")
+        )
+        with self.engine.connect() as conn:
+            return {int(r.id): int(r.version) for r in conn.execute(stmt)}

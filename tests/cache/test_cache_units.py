@@ -106,9 +106,7 @@ def test_store_get_put_replace_expire_and_purge(store: SqliteCacheStore) -> None
 def test_semantic_hit_and_near_miss_with_real_embeddings(store: SqliteCacheStore, embedder) -> None:
     cache = ResponseCache(CacheConfig(), store, embedder)
     scope = _scope()
-    miss = cache.lookup(
-        scope, normalise_text("What is the refund policy for enterprise customers?"), True
-    )
+    miss = cache.lookup(scope, normalise_text("What is the maximum file size for uploads?"), True)
     assert miss.status == "miss" and miss.vector is not None
     cache.save(
         miss,
@@ -122,13 +120,11 @@ def test_semantic_hit_and_near_miss_with_real_embeddings(store: SqliteCacheStore
     )
     hit = cache.lookup(
         scope,
-        normalise_text("Can you explain the refund policy that applies to enterprise customers?"),
+        normalise_text("Can you tell me the maximum file size for uploads?"),
         True,
     )
     assert hit.status == "hit" and hit.kind == "semantic" and hit.similarity is not None
-    near = cache.lookup(
-        scope, normalise_text("What is the refund policy for enterprise partners?"), True
-    )
+    near = cache.lookup(scope, normalise_text("What is the minimum file size for uploads?"), True)
     assert near.status == "miss"
     assert near.rejected and "substituted" in near.rejected[0]["why"]
     other_tenant = cache.lookup(_scope(tenant="globex"), miss.text, True)

@@ -89,13 +89,13 @@ class GroundingScanner:
         self.min_support = float(params.get("min_support", 0.5))
         self.strict_citations = bool(params.get("strict_citations", True))
         # Cosine similarities are rescaled so `sim_floor` -> 0 and `sim_full` -> 1 support.
-        self.sim_floor = float(params.get("sim_floor", 0.45))
-        self.sim_full = float(params.get("sim_full", 0.85))
+        self.sim_floor = float(params.get("sim_floor", 0.55))
+        self.sim_full = float(params.get("sim_full", 0.95))
         self.lexical_weight = float(params.get("lexical_weight", 0.5))
         self.missing_fact_cap = float(params.get("missing_fact_cap", 0.3))
         # A claim this well covered word-for-word (with its facts present) needs no embedding.
         self.lexical_sure = float(params.get("lexical_sure", 0.9))
-        self.anchored_lexical = float(params.get("anchored_lexical", 0.6))
+        self.anchored_lexical = float(params.get("anchored_lexical", 0.8))
         self.min_claim_words = int(params.get("min_claim_words", 3))
         self.candidates = int(params.get("candidates", 3))
         # Most texts embedded per scan (claims plus source windows): bounds the latency.

@@ -1,0 +1,140 @@
+"""Topic policy: deny-listed topics, and an optional allow-list ("answer only about ...").
+
+Topics are described in plain language in the policy params. Each topic's phrases are embedded
+once, when the scanner is built; a scan embeds the text's sentences (and the whole text) in
+one batch and compares. Similarity is turned into a score with a logistic curve centred on
+the threshold, so the rule's threshold 0.5 means "similarity at the topic's threshold".
+Keywords (whole words, after look-alike/leetspeak folding) fire on their own at 0.95.
+
+    params:
+      deny:  [{name, description, keywords?, examples?, threshold?}, ...]
+      allow: [{name, description, keywords?, examples?}, ...]   # optional allow-list mode
+      similarity: 0.5          # deny threshold (cosine)
+      allow_similarity: 0.3    # below this for every allowed domain -> off-topic
+      min_words: 3             # shorter texts ("hi", "thanks!") are never off-topic
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from lockgate.guardrails.base import Finding, ScanContext
+from lockgate.guardrails.grounding import split_sentences
+from lockgate.guardrails.normalize import normalize
+from lockgate.guardrails.registry import ScannerDeps, register
+from lockgate.guardrails.topic import Topic, parse_topics
+from lockgate.models.base import EmbeddingModel
+
+KEYWORD_SCORE = 0.95
+# Logistic slope: 0.05 of cosine either side of the threshold spans scores ~0.27..0.73.
+_SLOPE = 0.05
+
+
+def _score(similarity: float, threshold: float) -> float:
+    return 1.0 / (1.0 + math.exp(-(similarity - threshold) / _SLOPE))
+
+
+class TopicScanner:
+    name = "topic"
+
+    def __init__(self, params: dict[str, Any], embedder: EmbeddingModel) -> None:
+        self.embedder = embedder
+        self.deny = parse_topics(params.get("deny"), "deny")
+        self.allow = parse_topics(params.get("allow"), "allow")
+        self.similarity = float(params.get("similarity", 0.5))
+        self.allow_similarity = float(params.get("allow_similarity", 0.3))
+        self.min_words = int(params.get("min_words", 3))
+        self.max_sentences = int(params.get("max_sentences", 24))
+        self.max_chars = int(params.get("max_chars", 20_000))
+        self.min_report = float(params.get("min_report", 0.2))
+        self._deny_vecs = self._embed_topics(self.deny)
+        self._allow_vecs = self._embed_topics(self.allow)
+        self._deny_kw = [t.keyword_pattern() for t in self.deny]
+        self._allow_kw = [t.keyword_pattern() for t in self.allow]
+
+    def _embed_topics(self, topics: list[Topic]) -> list[np.ndarray]:
+        """One matrix of phrase vectors per topic, embedded once here."""
+        phrases = [t.phrases() for t in topics]
+        flat = [p for group in phrases for p in group]
+        vecs = self.embedder.embed(flat) if flat else np.zeros((0, 384), dtype=np.float32)
+        out, i = [], 0
+        for group in phrases:
+            out.append(vecs[i : i + len(group)])
+            i += len(group)
+        return out
+
+    def scan(self, text: str, ctx: ScanContext) -> list[Finding]:
+        sample = text[: self.max_chars]
+        if not sample.strip() or not (self.deny or self.allow):
+            return []
+        findings: list[Finding] = []
+        norm = normalize(sample, self.max_chars, decode=False)
+        view = norm.views[0]
+        # Keywords first: exact, cheap, and explainable.
+        kw_hit_allow = False
+        for topic, pattern in zip(self.deny, self._deny_kw, strict=True):
+            if pattern is None:
+                continue
+            for m in pattern.finditer(norm.folded):
+                start, end = view.original_span(m.start(), m.end())
+                findings.append(Finding("TOPIC", start, end, KEYWORD_SCORE, self.name, None,
+                                        f"{topic.name} (keyword '{m.group(0)}')"))
+        for pattern in self._allow_kw:
+            if pattern is not None and pattern.search(norm.folded):
+                kw_hit_allow = True
+        sims = self.similarities(sample)
+        if sims is None:
+            return findings
+        units, deny_best, allow_best = sims
+        for topic, (sim, unit) in zip(self.deny, deny_best, strict=True):
+            threshold = topic.threshold if topic.threshold is not None else self.similarity
+            score = _score(sim, threshold)
+            if score >= self.min_report:
+                start, end = units[unit]
+                findings.append(Finding("TOPIC", start, end, score, self.name, None,
+                                        f"{topic.name} (similarity {sim:.2f})"))
+        if self.allow and not kw_hit_allow and len(sample.split()) >= self.min_words:
+            score = 1.0 - _score(allow_best, self.allow_similarity)
+            if score >= self.min_report:
+                names = ", ".join(t.name for t in self.allow)
+                findings.append(Finding("TOPIC", 0, len(text), score, self.name, None,
+                                        f"off-topic: not about {names} "
+                                        f"(best similarity {allow_best:.2f})"))
+        return findings
+
+    def similarities(
+        self, text: str
+    ) -> tuple[list[tuple[int, int]], list[tuple[float, int]], float] | None:
+        """Spans of the compared units, (best similarity, unit index) per deny topic, and the
+        best similarity to any allowed domain. One embedding batch."""
+        # Sentences, plus the whole text when it has several: a topic can be spread over a
+        # paragraph, or sit in one sentence of an otherwise harmless message.
+        sentences = [s for s in split_sentences(text, limit=self.max_sentences)
+                     if len(s.text.split()) >= 2]
+        units: list[tuple[int, int, str]] = [(s.start, s.end, s.text) for s in sentences]
+        if len(units) != 1:
+            units.append((0, len(text), text[:2000]))
+        if not units:
+            return None
+        vecs = self.embedder.embed([u[2] for u in units])
+        deny_best: list[tuple[float, int]] = []
+        for tvecs in self._deny_vecs:
+            if not len(tvecs):
+                deny_best.append((0.0, 0))
+                continue
+            sims = (vecs @ tvecs.T).max(axis=1)
+            best = int(np.argmax(sims))
+            deny_best.append((float(sims[best]), best))
+        allow_best = max(
+            (float((vecs @ tvecs.T).max()) for tvecs in self._allow_vecs if len(tvecs)),
+            default=0.0,
+        )
+        return [(u[0], u[1]) for u in units], deny_best, allow_best
+
+
+@register("topic")
+def build(params: dict[str, Any], deps: ScannerDeps) -> TopicScanner:
+    return TopicScanner(params, deps.embedder)

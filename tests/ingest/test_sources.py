@@ -200,7 +200,7 @@ def test_s3_compatible_source(tmp_path: Path, embedder, s3_endpoint, monkeypatch
     assert doc["source"] == "s3://lockgate-kb/hr/leave.md" and doc["owner"] == "People Team"
     hit = services.retriever.search("how many days of paid leave", k=1).chunks[0]
     assert hit.source == "s3://lockgate-kb/hr/leave.md" and "27 days" in hit.text
-    # Deleted from the bucket: --prune retires it; unchanged objects are not refetched.
+    # Unchanged objects are skipped by content hash; deleted ones are retired by --prune.
     assert sync.run([spec]).unchanged == 1
     s3.delete_object(Bucket="lockgate-kb", Key="hr/leave.md")
     assert sync.run([spec], prune=True).retired == 1

@@ -116,7 +116,6 @@ ingest_runs = Table(
     Column("finished_at", Float),
     Column("summary", Text),
     Column("owner", Text),
-    Column("sources", Text),  # m0003
 )
 
 sources = Table(

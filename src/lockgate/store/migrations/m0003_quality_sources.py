@@ -6,7 +6,7 @@
 - chunks: a SimHash of the text (near-duplicate chunks are collapsed at query time) and a
   hash of the chunk text, so a citation can be checked against the exact bytes used.
 - sources: one row per configured or ad-hoc source with its own sync state.
-- quarantine and ingest_runs remember their source, so a retry knows how to fetch again.
+- quarantine remembers its source, so a retry knows how to fetch again.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ def _ddl(dialect: str) -> list[str]:
         add.format("chunks", f"simhash {big}"),
         add.format("chunks", "text_hash TEXT"),
         add.format("quarantine", f"source_id {ref}"),
-        add.format("ingest_runs", "sources TEXT NOT NULL DEFAULT '[]'"),
         "CREATE INDEX ix_documents_group ON documents (near_dup_group)",
         f"""CREATE TABLE sources (
             id {pk},

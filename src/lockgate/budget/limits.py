@@ -1,0 +1,249 @@
+"""Rate limits: requests and tokens per minute, per key / tenant / model.
+
+Each limit is a token bucket holding up to `limit` units that refills at `limit / 60` per
+second: a caller may burst up to a minute's allowance and then proceeds at the steady rate,
+with no cliff at a window boundary. Tokens are taken at admission as an estimate (prompt +
+max_tokens, as OpenAI does) and the unused part is given back once the real usage is known.
+
+The bucket state sits behind `BucketStore`: in process memory (one gateway process) or in
+the SQL store (several processes); a Redis implementation fits the same two methods."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Column, Engine, Float, MetaData, String, Table, select
+
+from lockgate.config_budget import LimitsConfig, RateLimitRule
+from lockgate.store.db import transaction
+
+
+@dataclass(frozen=True)
+class Ask:
+    key: str
+    capacity: float
+    need: float
+
+    @property
+    def rate(self) -> float:
+        return self.capacity / 60.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ask: Ask
+    level: float  # units left after this request (or now, if it was refused)
+    ok: bool
+
+    @property
+    def wait_s(self) -> float:
+        """Seconds until this bucket could serve the request (inf: never, it is too big)."""
+        if self.ok:
+            return 0.0
+        if self.ask.need > self.ask.capacity:
+            return math.inf
+        return (self.ask.need - self.level) / self.ask.rate
+
+    @property
+    def reset_s(self) -> float:
+        """Seconds until the bucket is full again (OpenAI's `x-ratelimit-reset-*`)."""
+        return max(0.0, (self.ask.capacity - self.level) / self.ask.rate)
+
+
+def _refill(level: float, updated: float, ask: Ask, now: float) -> float:
+    return min(ask.capacity, level + max(0.0, now - updated) * ask.rate)
+
+
+class BucketStore(Protocol):
+    def take(self, asks: list[Ask], now: float) -> list[Outcome]:
+        """Atomically: if every bucket has enough, take from all; otherwise take nothing."""
+        ...
+
+    def give_back(self, ask: Ask, amount: float, now: float) -> None: ...
+
+
+class MemoryBucketStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[float, float]] = {}
+
+    def take(self, asks: list[Ask], now: float) -> list[Outcome]:
+        with self._lock:
+            levels = []
+            for ask in asks:
+                level, updated = self._state.get(ask.key, (ask.capacity, now))
+                levels.append(_refill(level, updated, ask, now))
+            ok = all(lv >= a.need for lv, a in zip(levels, asks, strict=True))
+            out = []
+            for lv, ask in zip(levels, asks, strict=True):
+                left = lv - ask.need if ok else lv
+                if ok:
+                    self._state[ask.key] = (left, now)
+                out.append(Outcome(ask, left, ok and lv >= ask.need))
+            return out
+
+    def give_back(self, ask: Ask, amount: float, now: float) -> None:
+        with self._lock:
+            level, updated = self._state.get(ask.key, (ask.capacity, now))
+            self._state[ask.key] = (min(ask.capacity, _refill(level, updated, ask, now) + amount), now)
+
+
+_meta = MetaData()
+rate_buckets = Table(
+    "rate_buckets",
+    _meta,
+    Column("key", String, primary_key=True),
+    Column("level", Float),
+    Column("updated_at", Float),
+)
+
+
+class SqlBucketStore:
+    """Shared by every gateway process on the store; one short write transaction a call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _upsert(self, conn: object, key: str, level: float, now: float, exists: bool) -> None:
+        t = rate_buckets
+        stmt = (
+            t.update().where(t.c.key == key).values(level=level, updated_at=now)
+            if exists
+            else t.insert().values(key=key, level=level, updated_at=now)
+        )
+        conn.execute(stmt)  # type: ignore[attr-defined]
+
+    def take(self, asks: list[Ask], now: float) -> list[Outcome]:
+        t = rate_buckets
+        with transaction(self.engine) as conn:
+            rows = {
+                r.key: (r.level, r.updated_at)
+                for r in conn.execute(select(t).where(t.c.key.in_([a.key for a in asks])))
+            }
+            levels = [
+                _refill(*rows.get(a.key, (a.capacity, now)), a, now)  # type: ignore[call-arg]
+                for a in asks
+            ]
+            ok = all(lv >= a.need for lv, a in zip(levels, asks, strict=True))
+            out = []
+            for lv, ask in zip(levels, asks, strict=True):
+                left = lv - ask.need if ok else lv
+                if ok:
+                    self._upsert(conn, ask.key, left, now, ask.key in rows)
+                out.append(Outcome(ask, left, ok and lv >= ask.need))
+            return out
+
+    def give_back(self, ask: Ask, amount: float, now: float) -> None:
+        t = rate_buckets
+        with transaction(self.engine) as conn:
+            row = conn.execute(select(t).where(t.c.key == ask.key)).first()
+            level, updated = (row.level, row.updated_at) if row else (ask.capacity, now)
+            left = min(ask.capacity, _refill(level, updated, ask, now) + amount)
+            self._upsert(conn, ask.key, left, now, row is not None)
+
+
+@dataclass
+class Admission:
+    ok: bool
+    headers: dict[str, str] = field(default_factory=dict)
+    retry_after_s: float = 0.0
+    message: str = ""
+    # What was taken, to give back the unused token estimate later.
+    token_asks: list[Ask] = field(default_factory=list)
+    tokens_taken: int = 0
+
+
+def fmt_duration(seconds: float) -> str:
+    """OpenAI's reset format: "20ms", "1s", "6m0s"."""
+    if seconds < 1:
+        return f"{max(0, math.ceil(seconds * 1000))}ms"
+    if seconds < 60:
+        return f"{math.ceil(seconds * 10) / 10:g}s"
+    minutes, secs = divmod(math.ceil(seconds), 60)
+    return f"{minutes}m{secs}s"
+
+
+def _matches(rule: RateLimitRule, key: str, tenant: str, model: str) -> bool:
+    return (
+        (rule.key is None or rule.key == key)
+        and (rule.tenant is None or rule.tenant == tenant)
+        and (rule.model is None or rule.model == model)
+    )
+
+
+class RateLimiter:
+    def __init__(self, config: LimitsConfig, store: BucketStore) -> None:
+        self.config = config
+        self.store = store
+
+    def active(self) -> bool:
+        return self.config.enabled and bool(self.config.rules)
+
+    def asks(self, key: str, tenant: str, model: str, tokens: int) -> tuple[list[Ask], list[Ask]]:
+        values = {"key": key, "tenant": tenant, "model": model}
+        req: list[Ask] = []
+        tok: list[Ask] = []
+        for i, rule in enumerate(self.config.rules):
+            if not _matches(rule, key, tenant, model):
+                continue
+            # The rule's position is part of the key so that two rules never share a bucket.
+            base = f"rl{i}|" + "|".join(f"{d}={values[d]}" for d in rule.per)
+            if rule.rpm is not None:
+                req.append(Ask(base + "|req", float(rule.rpm), 1.0))
+            if rule.tpm is not None:
+                tok.append(Ask(base + "|tok", float(rule.tpm), float(tokens)))
+        return req, tok
+
+    def admit(
+        self, key: str, tenant: str, model: str, tokens: int, now: float | None = None
+    ) -> Admission:
+        req, tok = self.asks(key, tenant, model, tokens)
+        if not req and not tok:
+            return Admission(True)
+        outcomes = self.store.take(req + tok, time.time() if now is None else now)
+        headers = _headers(outcomes[: len(req)], "requests") | _headers(
+            outcomes[len(req) :], "tokens"
+        )
+        refused = [o for o in outcomes if not o.ok]
+        if not refused:
+            return Admission(True, headers, token_asks=tok, tokens_taken=tokens)
+        worst = max(refused, key=lambda o: o.wait_s)
+        kind = "tokens" if worst.ask.key.endswith("|tok") else "requests"
+        if math.isinf(worst.wait_s):
+            message = (
+                f"Request too large for {model}: it needs about {tokens} tokens per minute "
+                f"and the limit is {int(worst.ask.capacity)}."
+            )
+            retry = 60.0
+        else:
+            retry = worst.wait_s
+            message = (
+                f"Rate limit reached for {model} ({kind} per minute: limit "
+                f"{int(worst.ask.capacity)}). Please try again in {fmt_duration(retry)}."
+            )
+        return Admission(False, headers, retry, message)
+
+    def settle(self, admission: Admission, actual_tokens: int, now: float | None = None) -> None:
+        """Give back what the estimate took beyond the real usage."""
+        unused = admission.tokens_taken - actual_tokens
+        if unused <= 0:
+            return
+        at = time.time() if now is None else now
+        for ask in admission.token_asks:
+            self.store.give_back(ask, float(unused), at)
+
+
+def _headers(outcomes: list[Outcome], kind: str) -> dict[str, str]:
+    if not outcomes:
+        return {}
+    # The tightest limit is the one a client has to pace itself by.
+    tight = min(outcomes, key=lambda o: (o.level / o.ask.capacity, o.ask.capacity))
+    return {
+        f"x-ratelimit-limit-{kind}": str(int(tight.ask.capacity)),
+        f"x-ratelimit-remaining-{kind}": str(max(0, math.floor(tight.level))),
+        f"x-ratelimit-reset-{kind}": fmt_duration(tight.reset_s),
+    }

@@ -1,0 +1,105 @@
+"""Config for issue 4c: rate limits, budgets and the batch API.
+
+Kept out of `config.py` so the shared settings module only grows by a few fields."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Dimension = Literal["key", "tenant", "model"]
+
+
+class RateLimitRule(_Strict):
+    """One limit. `per` says what gets its own counter (`[key]`: every caller separately;
+    `[key, model]`: every caller per model; `[]`: one counter shared by all matching
+    requests). `key` / `tenant` / `model` narrow which requests the rule applies to."""
+
+    per: list[Dimension] = Field(default_factory=lambda: ["key"])
+    key: str | None = None
+    tenant: str | None = None
+    model: str | None = None
+    rpm: int | None = Field(None, ge=1)
+    tpm: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> RateLimitRule:
+        if self.rpm is None and self.tpm is None:
+            raise ValueError("a rate limit rule needs rpm or tpm")
+        return self
+
+
+class LimitsConfig(_Strict):
+    enabled: bool = True
+    # memory: one gateway process (the default deployment); sqlite: shared by every process
+    # on the store. A Redis store drops in behind the same interface later.
+    store: Literal["memory", "sqlite"] = "memory"
+    rules: list[RateLimitRule] = Field(default_factory=list)
+
+
+class BudgetRule(_Strict):
+    """A spending cap in the models' price unit (USD) for one scope and period. `id: "*"`
+    gives every key / tenant / project its own cap of this size."""
+
+    scope: Literal["key", "tenant", "project"]
+    id: str = "*"
+    period: Literal["day", "month"]
+    hard: float | None = Field(None, ge=0)
+    soft: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> BudgetRule:
+        if self.hard is None and self.soft is None:
+            raise ValueError("a budget rule needs hard or soft")
+        if self.hard is not None and self.soft is not None and self.soft > self.hard:
+            raise ValueError("soft threshold above the hard ceiling")
+        return self
+
+
+class BudgetsConfig(_Strict):
+    enabled: bool = True
+    rules: list[BudgetRule] = Field(default_factory=list)
+    # A reservation whose request never settled (its process died) stops counting after this.
+    reservation_ttl_s: float = Field(900.0, gt=0)
+    # Characters per token for the prompt part of a reservation; 3 overestimates English
+    # (about 4), so the reserved maximum stays a maximum for ordinary text.
+    chars_per_token: float = Field(3.0, gt=0)
+
+
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class BatchConfig(_Strict):
+    enabled: bool = True
+    # Live requests in flight above which the worker waits before its next item, and for
+    # at most how long (so a busy gateway still drains batches, slowly).
+    yield_above_in_flight: int = Field(0, ge=0)
+    max_yield_s: float = Field(5.0, ge=0)
+    # Pause between items: batch work never takes more than a trickle of capacity.
+    item_interval_s: float = Field(0.0, ge=0)
+    poll_interval_s: float = Field(1.0, gt=0)
+    # Optional off-peak window in UTC, "HH:MM-HH:MM" (may wrap midnight); None: any time.
+    window: str | None = None
+    # A worker that stops renewing its lease (killed) hands its batch over after this.
+    lease_s: float = Field(30.0, gt=0)
+    # The item that was at the upstream when the process died: send it again (the upstream
+    # may then see it twice) or record it as failed (never paid twice).
+    resume_in_flight: Literal["retry", "fail"] = "retry"
+    max_file_bytes: int = Field(200 * 1024 * 1024, ge=1024)
+    max_items: int = Field(50_000, ge=1)
+    # 429 from the gateway's own limits: wait and try the item again, at most this often.
+    max_rate_limit_retries: int = Field(100, ge=0)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: str | None) -> str | None:
+        if v is not None and not _WINDOW.match(v):
+            raise ValueError('window must look like "22:00-06:00"')
+        return v

@@ -92,8 +92,8 @@ def machine() -> dict[str, Any]:
         info["git_dirty_files"] = len(subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
             capture_output=True, text=True, timeout=10).stdout.splitlines())
-    info["env"] = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS",
-                                              "MKL_NUM_THREADS") if k in os.environ}
+    names = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    info["env"] = {k: os.environ[k] for k in names if k in os.environ}
     return info
 
 

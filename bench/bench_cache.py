@@ -175,15 +175,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--sweep", type=float, nargs="*", default=[0.85, 0.90, 0.95])
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
     args = ap.parse_args()
+    import torch
+
+    # This box has 2 cores shared with other work; two torch threads contending with that
+    # load made one MiniLM call take ~1 s instead of ~50 ms. One thread is what a gateway
+    # worker on a busy box should use anyway.
+    torch.set_num_threads(args.threads)
     embedder = MiniLMEmbedder()
     embedder.embed(["warm up"])
-    report: dict[str, Any] = {"machine": machine(), "started": time.time()}
+    report: dict[str, Any] = {"machine": machine(), "started": time.time(), "args": vars(args)}
     with temp_home() as tmp:
         para = paraphrase_run(embedder, tmp, CacheConfig())
         report["paraphrases"] = para
         sweep = []
-        for sim in (0.80, 0.85, 0.90, 0.95):
+        for sim in args.sweep:
             for lexical in (True, False):
                 cfg = CacheConfig(similarity=sim)
                 r = paraphrase_run_variant(embedder, tmp, cfg, lexical)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lockgate.config import ModelSpec, Settings
+from lockgate.config_resilience import BreakerConfig, ResilienceConfig
 from lockgate.models.llama_local import LlamaCppModel
 from lockgate.models.minilm import MiniLMEmbedder
 from lockgate.services import Services
@@ -47,6 +48,11 @@ def fake_upstream() -> Iterator[str]:
         yield base + "/v1"
 
 
+# The fake models test the pass-through contract (one call, each failure mapped to its status),
+# so retries and breakers stay out of their way; tests/routing and test_resilience.py cover those.
+PASSTHROUGH_RESILIENCE = ResilienceConfig(retries=0, breaker=BreakerConfig(enabled=False))
+
+
 def make_settings(home: Path, upstream: str | None = None, **overrides: object) -> Settings:
     models = dict(Settings(home=home).models)
     if upstream:
@@ -58,8 +64,11 @@ def make_settings(home: Path, upstream: str | None = None, **overrides: object) 
                 price_input_per_1k=0.5,
                 price_output_per_1k=1.5,
                 context_window=8192,
+                resilience=PASSTHROUGH_RESILIENCE,
             )
-        models["down"] = ModelSpec(backend="openai", base_url="http://127.0.0.1:9/v1")
+        models["down"] = ModelSpec(
+            backend="openai", base_url="http://127.0.0.1:9/v1", resilience=PASSTHROUGH_RESILIENCE
+        )
     return Settings(home=home, models=models, **overrides)  # type: ignore[arg-type]
 
 

@@ -63,9 +63,14 @@ def main() -> None:
     rows = [json.loads(x) for x in (DATA / "topic.jsonl").read_text().splitlines()]
     embedder = MiniLMEmbedder()
     embedder.embed(["warm up"])
-    deny = build({"deny": policy["deny"]}, ScannerDeps(embedder))
+    # The deny scanner is told what the app's normal traffic is about (`reference`); the
+    # "generic reference" rows show a deny-only policy that does not say so.
+    deny = build({"deny": policy["deny"], "reference": policy["reference"]},
+                 ScannerDeps(embedder))
+    generic = build({"deny": policy["deny"]}, ScannerDeps(embedder))
     allow = build({"allow": policy["allow"]}, ScannerDeps(embedder))
     assert isinstance(deny, TopicScanner) and isinstance(allow, TopicScanner)
+    assert isinstance(generic, TopicScanner)
     report: dict[str, Any] = {"deny": {}, "allow": {}, "sweep": {}, "misses": []}
 
     table = []
@@ -95,11 +100,21 @@ def main() -> None:
                     report["misses"].append({"id": row["id"], "text": row["text"],
                                              "label": row["label"],
                                              "found": [f.detail for f in found]})
+        gpairs = [
+            (any(f.score >= 0.5 for f in generic.scan(r["text"], ScanContext("in"))),
+             r["label"] != "none")
+            for r in rows
+            if r["task"] == "deny" and (split == "all" or r["split"] == split)
+        ]
+        g = rates(gpairs)
+        report.setdefault("deny_generic_reference", {})[split] = g
         d, a = rates(pairs), rates(apairs)
         d["topic_correct"] = round(correct / positives, 4) if positives else float("nan")
         report["deny"][split], report["allow"][split] = d, a
         table.append([split, "deny", d["n"], d["precision"], d["recall"], d["f1"], d["fpr"],
                       d["topic_correct"]])
+        table.append([split, "deny, generic reference", g["n"], g["precision"], g["recall"],
+                      g["f1"], g["fpr"], "-"])
         table.append([split, "allow (off-topic)", a["n"], a["precision"], a["recall"], a["f1"],
                       a["fpr"], "-"])
     print_table("Topic policy (positive = deny topic / off-domain)",
@@ -111,15 +126,16 @@ def main() -> None:
     dev = [r for r in rows if r["split"] == "dev"]
     sims = {r["id"]: (deny if r["task"] == "deny" else allow).similarities(r["text"])
             for r in dev}
-    for thr in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
+    for thr in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45):
         pairs = []
         for r in dev:
             if r["task"] != "deny":
                 continue
             s = sims[r["id"]]
-            pairs.append((s is not None and max(x for x, _ in s[1]) >= thr, r["label"] != "none"))
+            hit = s is not None and any(x >= thr and x - ref >= deny.margin for x, ref, _ in s[1])
+            pairs.append((hit, r["label"] != "none"))
         m = rates(pairs)
-        sweep_rows.append(["deny similarity", thr, m["precision"], m["recall"], m["fpr"]])
+        sweep_rows.append([f"deny similarity (margin {deny.margin})", thr, m["precision"], m["recall"], m["fpr"]])
         report["sweep"][f"deny@{thr}"] = m
     for thr in (0.2, 0.25, 0.3, 0.35, 0.4):
         pairs = []

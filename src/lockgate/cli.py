@@ -428,7 +428,9 @@ def cache() -> None:
 @click.pass_obj
 def cache_stats(obj: Ctx, as_json: bool) -> None:
     """Entries in the cache and how often they were reused."""
-    stats = obj.services().response_cache.store.stats(time.time())
+    cache = obj.services().response_cache
+    cache.flush_hits()
+    stats = cache.store.stats(time.time())
     if as_json:
         _dump(stats)
         return
@@ -442,6 +444,12 @@ def cache_clear(obj: Ctx, tenant: str | None) -> None:
     """Remove cached answers (all, or one tenant's)."""
     removed = obj.services().response_cache.clear(tenant)
     click.echo(f"removed {removed} cached answer(s)")
+
+
+# Cost report and batch commands (issue 4c) live in their own module.
+from lockgate import cli_budget  # noqa: E402
+
+cli_budget.register(main)
 
 
 if __name__ == "__main__":

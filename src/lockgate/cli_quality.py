@@ -56,6 +56,13 @@ def _print_summary(summary: IngestSummary, as_json: bool) -> None:
     )
     for q in summary.quarantined_files:
         click.echo(f"  quarantined {q.source}: {q.reason}{' - ' + q.detail if q.detail else ''}")
+    if summary.ocr_pages or summary.ocr_low_confidence:  # issue 5a
+        click.echo(f"  OCR: {summary.ocr_pages} page(s) read")
+    for low in summary.ocr_low_confidence:
+        click.echo(
+            f"  low OCR confidence {low['source']} page {low['page']}: "
+            f"{low['confidence']:.2f} ({low['action']})"
+        )
     for src in summary.sources:
         if src.get("error"):
             click.echo(f"  source {src['name']} failed: {src['error']}", err=True)

@@ -27,6 +27,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from lockgate.config_budget import BatchConfig, BudgetsConfig, LimitsConfig
 from lockgate.config_cache_routing import CacheConfig, RoutingConfig
 from lockgate.config_formats import ArchiveConfig, OcrConfig
 from lockgate.config_quality import FreshnessConfig, QualityIngestFields
@@ -223,16 +224,21 @@ class Settings(BaseSettings):
     guardrails: GuardrailsConfig = GuardrailsConfig()
     cache: CacheConfig = CacheConfig()  # issue 4b: exact and semantic response cache
     routing: RoutingConfig = RoutingConfig()  # issue 4b: small vs large router
+    limits: LimitsConfig = LimitsConfig()  # issue 4c: requests/tokens per minute
+    budgets: BudgetsConfig = BudgetsConfig()  # issue 4c: spend caps per day/month
+    batch: BatchConfig = BatchConfig()  # issue 4c: /v1/files and /v1/batches
     models: dict[str, ModelSpec] = Field(default_factory=_default_models)
     pipeline: list[str] = Field(
         default_factory=lambda: [
             "validate",
+            "rate_limit",
             "input_guard",
             "cache_lookup",
             "retrieve",
             "context_guard",
             "route",
             "build_prompt",
+            "budget",
             "call_model",
             "postprocess",
             "output_guard",

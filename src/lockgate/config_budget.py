@@ -71,6 +71,9 @@ class BudgetsConfig(_Strict):
     # Characters per token for the prompt part of a reservation; 3 overestimates English
     # (about 4), so the reserved maximum stays a maximum for ordinary text.
     chars_per_token: float = Field(3.0, gt=0)
+    # A request refused only because requests in flight hold the room waits this long for
+    # them to settle before it is refused (0: refuse at once).
+    wait_for_holds_s: float = Field(5.0, ge=0)
 
 
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")

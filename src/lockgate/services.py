@@ -25,6 +25,10 @@ from lockgate.store.runs import IngestRunStore
 from lockgate.store.traces import TraceStore
 
 if TYPE_CHECKING:
+    from lockgate.batch.batches import BatchStore
+    from lockgate.batch.files import FileStore
+    from lockgate.budget.ledger import Budgets
+    from lockgate.budget.limits import RateLimiter
     from lockgate.cache.service import ResponseCache
     from lockgate.routing.router import Router
 
@@ -108,3 +112,30 @@ class Services:
         from lockgate.routing.router import Router
 
         return Router(self.settings.routing)
+
+    # -- issue 4c: rate limits, budgets, batch API ----------------------------------------
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        from lockgate.budget.limits import MemoryBucketStore, RateLimiter, SqlBucketStore
+
+        cfg = self.settings.limits
+        store = SqlBucketStore(self.engine) if cfg.store == "sqlite" else MemoryBucketStore()
+        return RateLimiter(cfg, store)
+
+    @cached_property
+    def budgets(self) -> Budgets:
+        from lockgate.budget.ledger import Budgets, SqlBudgetStore
+
+        return Budgets(self.settings.budgets, SqlBudgetStore(self.engine))
+
+    @cached_property
+    def files(self) -> FileStore:
+        from lockgate.batch.files import FileStore
+
+        return FileStore(self.engine, self.settings.home / "files")
+
+    @cached_property
+    def batches(self) -> BatchStore:
+        from lockgate.batch.batches import BatchStore
+
+        return BatchStore(self.engine)

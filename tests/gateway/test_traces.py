@@ -160,7 +160,11 @@ def test_error_request_is_traced(gateway) -> None:
 def test_upstream_failure_in_grounded_path_is_traced(tmp_path, embedder, fake_upstream) -> None:
     services = make_services(
         make_settings(
-            tmp_path / "home", fake_upstream, grounded={"model": "fail-500", "min_relevance": -1}
+            tmp_path / "home",
+            fake_upstream,
+            # Degradation off: this test is about how a failure is traced (issue 4a would
+            # otherwise answer with an extractive stand-in; see tests/gateway/test_resilience.py).
+            grounded={"model": "fail-500", "min_relevance": -1, "degrade": {"enabled": False}},
         ),
         embedder,
     )

@@ -174,3 +174,30 @@ def test_answer_only_in_scanned_page_is_retrieved(
     assert Path(answer[0].source).name == "incident.pdf"
     record = services.documents.chunks([answer[0].chunk_id])[answer[0].chunk_id]
     assert 0.8 <= record.extra["ocr_confidence"] <= 1.0
+
+
+def test_low_confidence_reported_in_ingest_summary(
+    tmp_path: Path, embedder: MiniLMEmbedder, small_png: bytes
+) -> None:
+    from lockgate.config import IngestConfig
+
+    corpus = tmp_path / "scans"
+    corpus.mkdir()
+    (corpus / "gate.png").write_bytes(small_png)
+    services = make_services(make_settings(tmp_path / "home"), embedder)
+    for policy, outcome in (("exclude", "quarantined"), ("mark", "new")):
+        cfg = IngestConfig(ocr=OcrConfig(min_confidence=0.9999, low_confidence=policy))
+        summary = Ingestor(services.documents, services.runs, services.embedder, cfg).run(
+            [str(corpus)]
+        )
+        if outcome == "quarantined":
+            # Nothing but a flagged page: recorded with its reason, nothing indexed.
+            assert [q.reason for q in summary.quarantined_files] == ["low_ocr_confidence"]
+            assert services.documents.counts()["chunks"] == 0
+        else:
+            assert summary.new == 1
+            (low,) = summary.ocr_low_confidence
+            assert (low["page"], low["action"]) == (1, "indexed (marked)")
+            hit = services.retriever.search("night deliveries gate", 1).chunks[0]
+            record = services.documents.chunks([hit.chunk_id])[hit.chunk_id]
+            assert record.extra["ocr_confidence"] < 0.9999

@@ -156,8 +156,13 @@ class SqlBudgetStore:
                 if row is None:
                     conn.execute(
                         u.insert().values(
-                            scope=cap.scope, period=cap.period, spent=0.0, reserved=0.0,
-                            requests=0, soft_alerted=0, updated_at=now,
+                            scope=cap.scope,
+                            period=cap.period,
+                            spent=0.0,
+                            reserved=0.0,
+                            requests=0,
+                            soft_alerted=0,
+                            updated_at=now,
                         )
                     )
                     spent, reserved = 0.0, 0.0
@@ -179,7 +184,10 @@ class SqlBudgetStore:
                 )
             conn.execute(
                 budget_reservations.insert().values(
-                    id=res.id, created_at=now, expires_at=now + ttl_s, amount=amount,
+                    id=res.id,
+                    created_at=now,
+                    expires_at=now + ttl_s,
+                    amount=amount,
                     entries=json.dumps(sorted(distinct)),
                 )
             )
@@ -191,9 +199,7 @@ class SqlBudgetStore:
         u, r = budget_usage, budget_reservations
         out = Settled()
         with transaction(self.engine) as conn:
-            held = conn.execute(
-                r.delete().where(r.c.id == reservation.id)
-            ).rowcount
+            held = conn.execute(r.delete().where(r.c.id == reservation.id)).rowcount
             # If the hold already expired (a very long request), only the spend is added.
             release = reservation.amount if held else 0.0
             done: set[tuple[str, str]] = set()
@@ -229,20 +235,31 @@ class SqlBudgetStore:
                 )
                 conn.execute(
                     budget_events.insert().values(
-                        created_at=now, kind="soft", scope=cap.scope, period=cap.period,
-                        spent=float(row.spent), threshold=cap.soft, trace_id=trace_id,
+                        created_at=now,
+                        kind="soft",
+                        scope=cap.scope,
+                        period=cap.period,
+                        spent=float(row.spent),
+                        threshold=cap.soft,
+                        trace_id=trace_id,
                     )
                 )
                 out.alerts.append(Alert("soft", cap.scope, cap.period, float(row.spent), cap.soft))
         return out
 
-    def record_event(self, kind: str, cap: Cap, spent: float, threshold: float,
-                     trace_id: str | None, now: float) -> None:
+    def record_event(
+        self, kind: str, cap: Cap, spent: float, threshold: float, trace_id: str | None, now: float
+    ) -> None:
         with transaction(self.engine) as conn:
             conn.execute(
                 budget_events.insert().values(
-                    created_at=now, kind=kind, scope=cap.scope, period=cap.period,
-                    spent=spent, threshold=threshold, trace_id=trace_id,
+                    created_at=now,
+                    kind=kind,
+                    scope=cap.scope,
+                    period=cap.period,
+                    spent=spent,
+                    threshold=threshold,
+                    trace_id=trace_id,
                 )
             )
 
@@ -264,9 +281,7 @@ def period_of(kind: str, now: float) -> str:
     return f"day:{day:%Y-%m-%d}" if kind == "day" else f"month:{day:%Y-%m}"
 
 
-def caps_for(
-    rules: list[BudgetRule], key: str, tenant: str, project: str, now: float
-) -> list[Cap]:
+def caps_for(rules: list[BudgetRule], key: str, tenant: str, project: str, now: float) -> list[Cap]:
     ids = {"key": key, "tenant": tenant, "project": project}
     caps = []
     for rule in rules:
@@ -275,6 +290,17 @@ def caps_for(
             continue
         caps.append(Cap(f"{rule.scope}:{who}", period_of(rule.period, now), rule.hard, rule.soft))
     return caps
+
+
+def fits_once_settled(refusal: Refusal) -> bool:
+    """Refused only because requests in flight hold the room: it may fit once they settle
+    (they usually cost far less than their maximum)."""
+    cap = refusal.cap
+    return (
+        cap.hard is not None
+        and refusal.reserved > 0
+        and refusal.spent + refusal.amount <= cap.hard + 1e-12
+    )
 
 
 class BudgetExceeded(Exception):
@@ -301,7 +327,12 @@ class Budgets:
         return self.config.enabled and bool(self.config.rules)
 
     def reserve(
-        self, key: str, tenant: str, project: str, amount: float, trace_id: str | None = None,
+        self,
+        key: str,
+        tenant: str,
+        project: str,
+        amount: float,
+        trace_id: str | None = None,
         now: float | None = None,
     ) -> Reservation | None:
         """Hold `amount` under every cap that applies; raise BudgetExceeded if one is full."""
@@ -311,23 +342,42 @@ class Budgets:
             return None
         got = self.store.reserve(caps, amount, at, self.config.reservation_ttl_s)
         if isinstance(got, Refusal):
-            METRICS.inc("lockgate_budget_refused_total", scope=got.cap.scope.split(":")[0])
-            log.warning("budget refusal %s %s (trace %s)", got.cap.scope, got.cap.period, trace_id)
             raise BudgetExceeded(got)
         return got
 
+    def refused(self, refusal: Refusal, trace_id: str | None) -> None:
+        """Count and log a final refusal (not each wait-and-retry before it)."""
+        METRICS.inc("lockgate_budget_refused_total", scope=refusal.cap.scope.split(":")[0])
+        log.warning(
+            "budget refusal %s %s: spent %.6f held %.6f request max %.6f (trace %s)",
+            refusal.cap.scope,
+            refusal.cap.period,
+            refusal.spent,
+            refusal.reserved,
+            refusal.amount,
+            trace_id,
+        )
+
     def settle(
-        self, reservation: Reservation, actual: float, trace_id: str | None = None,
+        self,
+        reservation: Reservation,
+        actual: float,
+        trace_id: str | None = None,
         now: float | None = None,
     ) -> Settled:
         settled = self.store.settle(
             reservation, max(0.0, actual), time.time() if now is None else now, trace_id
         )
         for alert in settled.alerts:
-            METRICS.inc("lockgate_budget_alerts_total", kind=alert.kind,
-                        scope=alert.scope.split(":")[0])
+            METRICS.inc(
+                "lockgate_budget_alerts_total", kind=alert.kind, scope=alert.scope.split(":")[0]
+            )
             log.warning(
                 "budget %s threshold crossed: %s %s spent %.4f >= %.4f",
-                alert.kind, alert.scope, alert.period, alert.spent, alert.threshold,
+                alert.kind,
+                alert.scope,
+                alert.period,
+                alert.spent,
+                alert.threshold,
             )
         return settled

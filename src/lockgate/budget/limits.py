@@ -89,7 +89,8 @@ class MemoryBucketStore:
     def give_back(self, ask: Ask, amount: float, now: float) -> None:
         with self._lock:
             level, updated = self._state.get(ask.key, (ask.capacity, now))
-            self._state[ask.key] = (min(ask.capacity, _refill(level, updated, ask, now) + amount), now)
+            level = min(ask.capacity, _refill(level, updated, ask, now) + amount)
+            self._state[ask.key] = (level, now)
 
 
 _meta = MetaData()

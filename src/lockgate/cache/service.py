@@ -4,7 +4,9 @@ current versions of the documents it was grounded on."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,10 @@ from lockgate.models.base import EmbeddingModel
 log = logging.getLogger("lockgate.cache")
 
 _PURGE_EVERY = 256  # puts between sweeps of expired and surplus entries
+# Hit counters are written in batches: a write per hit would put a lock-taking transaction
+# on the fastest path the gateway has.
+_FLUSH_HITS_EVERY = 64
+_FLUSH_HITS_AFTER_S = 10.0
 
 
 @dataclass
@@ -62,6 +68,9 @@ class ResponseCache:
         self.embedder = embedder
         self.index = SemanticIndex(store, config.semantic_refresh_s)
         self._puts = 0
+        self._hits: Counter[int] = Counter()
+        self._hits_flushed = time.monotonic()
+        self._hits_lock = threading.Lock()
 
     @staticmethod
     def key(scope: str, text: str) -> str:
@@ -77,7 +86,7 @@ class ResponseCache:
         entry = self.store.get(result.key, now)
         if entry is not None and self._still_valid(entry, result):
             result.status, result.kind, result.entry = "hit", "exact", entry
-            self.store.hit(entry.id or 0, now)
+            self._count_hit(entry.id or 0, now)
             return result
         if not (semantic and self.config.semantic and self.embedder is not None and text):
             return result
@@ -98,9 +107,31 @@ class ResponseCache:
                 continue
             result.status, result.kind, result.entry = "hit", "semantic", entry
             result.similarity = cand.similarity
-            self.store.hit(entry.id or 0, now)
+            self._count_hit(entry.id or 0, now)
             return result
         return result
+
+    def _count_hit(self, entry_id: int, now: float) -> None:
+        with self._hits_lock:
+            self._hits[entry_id] += 1
+            due = (
+                sum(self._hits.values()) >= _FLUSH_HITS_EVERY
+                or time.monotonic() - self._hits_flushed > _FLUSH_HITS_AFTER_S
+            )
+            if not due:
+                return
+            counts, self._hits = dict(self._hits), Counter()
+            self._hits_flushed = time.monotonic()
+        try:
+            self.store.add_hits(counts, now)
+        except Exception:  # noqa: BLE001 - statistics must not fail a request
+            log.exception("could not record cache hits")
+
+    def flush_hits(self) -> None:
+        with self._hits_lock:
+            counts, self._hits = dict(self._hits), Counter()
+        if counts:
+            self.store.add_hits(counts, time.time())
 
     def _still_valid(self, entry: CacheEntry, result: Lookup) -> bool:
         """An answer grounded on a document version that is no longer current is dropped:

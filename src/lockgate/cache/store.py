@@ -47,7 +47,7 @@ class CacheStore(Protocol):
         """Id, text and embedding of every live entry of one scope that has an embedding."""
         ...
 
-    def hit(self, entry_id: int, now: float) -> None: ...
+    def add_hits(self, counts: dict[int, int], now: float) -> None: ...
 
     def delete(self, entry_ids: Sequence[int]) -> int: ...
 
@@ -135,12 +135,13 @@ class SqliteCacheStore:
                 for r in conn.execute(stmt)
             ]
 
-    def hit(self, entry_id: int, now: float) -> None:
+    def add_hits(self, counts: dict[int, int], now: float) -> None:
         t = s.cache_entries
         with transaction(self.engine) as conn:
-            conn.execute(
-                update(t).where(t.c.id == entry_id).values(hits=t.c.hits + 1, last_hit_at=now)
-            )
+            for entry_id, n in counts.items():
+                conn.execute(
+                    update(t).where(t.c.id == entry_id).values(hits=t.c.hits + n, last_hit_at=now)
+                )
 
     def delete(self, entry_ids: Sequence[int]) -> int:
         if not entry_ids:

@@ -13,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import TraceIdMiddleware
 from lockgate.gateway.pipeline import Pipeline
+from lockgate.gateway.routes.batches import routes as batch_routes
 from lockgate.gateway.routes.chat import chat_completions
 from lockgate.gateway.routes.embeddings import embeddings
 from lockgate.gateway.routes.guardrails import guardrails_check
@@ -70,7 +72,9 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(asyncio.to_thread(preload, services)) if preload_models else None
+        batch_worker = start_worker(services, pipeline)  # issue 4c: batches in the background
         yield
+        await stop_worker(batch_worker)
         if task is not None and not task.done():
             task.cancel()
 
@@ -84,6 +88,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
             Route("/metrics", metrics, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *batch_routes(),  # issue 4c: /v1/files and /v1/batches
         ],
         exception_handlers={
             HTTPException: _http_error,
@@ -93,6 +98,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(TraceIdMiddleware)
+    app.add_middleware(LiveTraffic)  # issue 4c: lets the batch worker yield to live requests
     app.state.services = services
     app.state.pipeline = pipeline
     return app

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,28 @@ class RequestContext:
     http_status: int = 200
     error: str | None = None
     timings: list[StageTiming] = field(default_factory=list)
+
+    # issue 4c: the caller's project (budgets), extra reply headers (`x-ratelimit-*`), and
+    # work that must run however the request ends (settling rate-limit and budget holds).
+    project: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    finalizers: list[Callable[[RequestContext], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Run the finalizers once each; one failing must not skip the others or the trace.
+        Shielded: a client that hung up cancels the response task, and a budget hold that
+        is never settled would block the caller's budget until it expires."""
+        import anyio
+
+        with anyio.CancelScope(shield=True):
+            while self.finalizers:
+                fn = self.finalizers.pop(0)
+                try:
+                    await fn(self)
+                except Exception:  # noqa: BLE001
+                    logging.getLogger("lockgate.gateway").exception(
+                        "finalizer failed (trace %s)", self.trace_id
+                    )
 
     @property
     def completion_id(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -34,12 +34,26 @@ async def with_keepalive(source: AsyncIterator[T], interval: float) -> AsyncIter
                 return
             yield item
     finally:
-        if pending is not None and not pending.done():
-            # The client went away: cancelling the read cancels the upstream generation.
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pending
-        aclose = getattr(it, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
+        # Cleanup runs in its own task: when the client hangs up, this generator is inside
+        # the server's cancelled scope, where every await is cancelled again at once, so the
+        # upstream response could never finish closing here and its connection would stay
+        # open, still generating. A separate task is outside that scope.
+        task = asyncio.ensure_future(_cleanup(pending, it))
+        _CLEANUPS.add(task)
+        task.add_done_callback(_CLEANUPS.discard)
+
+
+# Strong references: the event loop keeps only weak ones to tasks.
+_CLEANUPS: set[asyncio.Future[None]] = set()
+
+
+async def _cleanup(pending: asyncio.Future[Any] | None, it: AsyncIterator[Any]) -> None:
+    if pending is not None and not pending.done():
+        # Cancelling the read cancels the upstream generation.
+        pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pending
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from lockgate.budget.identity import PROJECT_HEADER, principal_from_headers
 from lockgate.gateway.context import RequestContext
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
@@ -102,6 +103,7 @@ async def _sse(ctx: RequestContext, pipeline: Pipeline, services: Services) -> A
         ctx.status, ctx.error = "cancelled", "client disconnected"
         raise
     finally:
+        await ctx.close()
         await asyncio.to_thread(record, services.traces, ctx)
 
 
@@ -110,6 +112,9 @@ async def chat_completions(request: Request) -> Response:
     pipeline: Pipeline = request.app.state.pipeline
     ctx = RequestContext(endpoint="/v1/chat/completions", body={}, trace_id=request.state.trace_id)
     ctx.app = request.headers.get("x-lockgate-app")
+    # issue 4c: caller id header (until API keys) for rate limits and budgets
+    ctx.principal = principal_from_headers(request.headers)
+    ctx.project = request.headers.get(PROJECT_HEADER)
     try:
         body = await read_json(request, services.settings.server.max_body_bytes)
         if not isinstance(body, dict):
@@ -120,17 +125,24 @@ async def chat_completions(request: Request) -> Response:
             return StreamingResponse(
                 _sse(ctx, pipeline, services),
                 media_type="text/event-stream",
-                headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+                headers={
+                    "cache-control": "no-cache",
+                    "x-accel-buffering": "no",
+                    **ctx.response_headers,
+                },
             )
         await pipeline.finish(ctx)
     except GatewayError as err:
         ctx.status, ctx.http_status, ctx.error = "error", err.status, err.message
+        await ctx.close()
         await asyncio.to_thread(record, services.traces, ctx)
         return error_response(err, ctx.trace_id)
     except Exception as exc:
         # Still traced; the app's handler answers with an OpenAI-style 500.
         ctx.status, ctx.http_status, ctx.error = "error", 500, f"{type(exc).__name__}: {exc}"
+        await ctx.close()
         await asyncio.to_thread(record, services.traces, ctx)
         raise
+    await ctx.close()
     await asyncio.to_thread(record, services.traces, ctx)
-    return JSONResponse(completion_body(ctx))
+    return JSONResponse(completion_body(ctx), headers=ctx.response_headers or None)

@@ -1,6 +1,7 @@
 """Built-in stages; importing this package registers them."""
 
 from lockgate.gateway.stages import (  # noqa: F401
+    budget,
     build_prompt,
     cache,
     call_model,
@@ -8,6 +9,7 @@ from lockgate.gateway.stages import (  # noqa: F401
     input_guard,
     output_guard,
     postprocess,
+    rate_limit,
     retrieve,
     route,
     validate,

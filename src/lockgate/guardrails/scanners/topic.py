@@ -1,15 +1,26 @@
 """Topic policy: deny-listed topics, and an optional allow-list ("answer only about ...").
 
 Topics are described in plain language in the policy params. Each topic's phrases are embedded
-once, when the scanner is built; a scan embeds the text's sentences (and the whole text) in
-one batch and compares. Similarity is turned into a score with a logistic curve centred on
-the threshold, so the rule's threshold 0.5 means "similarity at the topic's threshold".
-Keywords (whole words, after look-alike/leetspeak folding) fire on their own at 0.95.
+once, when the scanner is built; a scan embeds the text's sentences (grouped into at most
+`max_units` windows, plus the whole text when short) in one batch and compares.
+
+MiniLM similarities between a short question and a topic description are low and bunched
+(0.25-0.5 for on-topic questions, 0.1-0.45 for benign ones), so an absolute threshold alone
+either misses most or flags many. A deny topic therefore has to win twice: its similarity must
+reach `similarity`, and beat the best *reference* phrase by `margin`. References are the
+allowed domains plus a few generic support/business phrases (`reference: [...]` replaces
+those): "is the annual plan a better investment?" is nearer billing than investment advice.
+On the dev split this took recall from 0.68 to 0.80 and the benign FPR from 5% to 0.
+
+The score is a logistic curve of the smaller of the two margins, so the rule threshold 0.5
+means "exactly at the threshold". Keywords (whole words, after look-alike/leetspeak folding)
+fire on their own at 0.95.
 
     params:
       deny:  [{name, description, keywords?, examples?, threshold?}, ...]
       allow: [{name, description, keywords?, examples?}, ...]   # optional allow-list mode
-      similarity: 0.5          # deny threshold (cosine)
+      similarity: 0.25         # deny: cosine to the topic at least this ...
+      margin: 0.05             # ... and this much above the best reference phrase
       allow_similarity: 0.3    # below this for every allowed domain -> off-topic
       min_words: 3             # shorter texts ("hi", "thanks!") are never off-topic
 """
@@ -29,6 +40,15 @@ from lockgate.guardrails.topic import Topic, parse_topics
 from lockgate.models.base import EmbeddingModel
 
 KEYWORD_SCORE = 0.95
+# What ordinary traffic to a business assistant is about: a deny topic must be nearer to the
+# text than these are.
+GENERIC_REFERENCE = (
+    "questions about a software product, its features, settings and how to use it",
+    "account, billing, invoices, subscription plans, prices and payments",
+    "technical support, errors, integrations, API and troubleshooting",
+    "company policies for employees: leave, expenses, travel, equipment",
+    "greetings, thanks and small talk",
+)
 # Logistic slope: 0.05 of cosine either side of the threshold spans scores ~0.27..0.73.
 _SLOPE = 0.05
 
@@ -44,14 +64,21 @@ class TopicScanner:
         self.embedder = embedder
         self.deny = parse_topics(params.get("deny"), "deny")
         self.allow = parse_topics(params.get("allow"), "allow")
-        self.similarity = float(params.get("similarity", 0.5))
+        self.similarity = float(params.get("similarity", 0.25))
+        self.margin = float(params.get("margin", 0.05))
         self.allow_similarity = float(params.get("allow_similarity", 0.3))
         self.min_words = int(params.get("min_words", 3))
-        self.max_sentences = int(params.get("max_sentences", 24))
-        self.max_chars = int(params.get("max_chars", 20_000))
+        self.max_units = int(params.get("max_units", 12))
+        # Embedding cost grows with the text; past this many characters the tail is not
+        # compared by similarity (keywords still see `max_keyword_chars`).
+        self.max_chars = int(params.get("max_chars", 4_000))
+        self.max_keyword_chars = int(params.get("max_keyword_chars", 100_000))
         self.min_report = float(params.get("min_report", 0.2))
         self._deny_vecs = self._embed_topics(self.deny)
         self._allow_vecs = self._embed_topics(self.allow)
+        reference = [str(r) for r in params.get("reference", GENERIC_REFERENCE)]
+        ref_vecs = embedder.embed(reference) if reference else np.zeros((0, 384), np.float32)
+        self._ref_vecs = np.concatenate([ref_vecs, *self._allow_vecs])
         self._deny_kw = [t.keyword_pattern() for t in self.deny]
         self._allow_kw = [t.keyword_pattern() for t in self.allow]
 
@@ -71,7 +98,7 @@ class TopicScanner:
         if not sample.strip() or not (self.deny or self.allow):
             return []
         findings: list[Finding] = []
-        norm = normalize(sample, self.max_chars, decode=False)
+        norm = normalize(text[: self.max_keyword_chars], self.max_keyword_chars, decode=False)
         view = norm.views[0]
         # Keywords first: exact, cheap, and explainable.
         kw_hit_allow = False
@@ -89,13 +116,14 @@ class TopicScanner:
         if sims is None:
             return findings
         units, deny_best, allow_best = sims
-        for topic, (sim, unit) in zip(self.deny, deny_best, strict=True):
+        for topic, (sim, ref, unit) in zip(self.deny, deny_best, strict=True):
             threshold = topic.threshold if topic.threshold is not None else self.similarity
-            score = _score(sim, threshold)
+            score = _score(min(sim - threshold, sim - ref - self.margin), 0.0)
             if score >= self.min_report:
                 start, end = units[unit]
                 findings.append(Finding("TOPIC", start, end, score, self.name, None,
-                                        f"{topic.name} (similarity {sim:.2f})"))
+                                        f"{topic.name} (similarity {sim:.2f}, "
+                                        f"reference {ref:.2f})"))
         if self.allow and not kw_hit_allow and len(sample.split()) >= self.min_words:
             score = 1.0 - _score(allow_best, self.allow_similarity)
             if score >= self.min_report:
@@ -107,27 +135,33 @@ class TopicScanner:
 
     def similarities(
         self, text: str
-    ) -> tuple[list[tuple[int, int]], list[tuple[float, int]], float] | None:
-        """Spans of the compared units, (best similarity, unit index) per deny topic, and the
-        best similarity to any allowed domain. One embedding batch."""
-        # Sentences, plus the whole text when it has several: a topic can be spread over a
-        # paragraph, or sit in one sentence of an otherwise harmless message.
-        sentences = [s for s in split_sentences(text, limit=self.max_sentences)
+    ) -> tuple[list[tuple[int, int]], list[tuple[float, float, int]], float] | None:
+        """Spans of the compared units; per deny topic (best similarity, reference similarity
+        of that unit, unit index); and the best similarity to any allowed domain."""
+        sentences = [s for s in split_sentences(text[: self.max_chars], limit=256)
                      if len(s.text.split()) >= 2]
-        units: list[tuple[int, int, str]] = [(s.start, s.end, s.text) for s in sentences]
-        if len(units) != 1:
-            units.append((0, len(text), text[:2000]))
-        if not units:
+        if not sentences:
             return None
+        # Long texts: consecutive sentences grouped into at most `max_units` windows, so the
+        # number of embedded tokens stays about the length of the text.
+        per = -(-len(sentences) // self.max_units)
+        units = [
+            (group[0].start, group[-1].end, " ".join(s.text for s in group))
+            for group in (sentences[i : i + per] for i in range(0, len(sentences), per))
+        ]
+        if 1 < len(units) and len(text) <= 1_000:
+            # A topic can be spread over a short message rather than sit in one sentence.
+            units.append((0, len(text), text))
         vecs = self.embedder.embed([u[2] for u in units])
-        deny_best: list[tuple[float, int]] = []
+        ref = (vecs @ self._ref_vecs.T).max(axis=1) if len(self._ref_vecs) else np.zeros(len(units))
+        deny_best: list[tuple[float, float, int]] = []
         for tvecs in self._deny_vecs:
             if not len(tvecs):
-                deny_best.append((0.0, 0))
+                deny_best.append((0.0, 1.0, 0))
                 continue
             sims = (vecs @ tvecs.T).max(axis=1)
-            best = int(np.argmax(sims))
-            deny_best.append((float(sims[best]), best))
+            best = int(np.argmax(np.minimum(sims - self.similarity, sims - ref - self.margin)))
+            deny_best.append((float(sims[best]), float(ref[best]), best))
         allow_best = max(
             (float((vecs @ tvecs.T).max()) for tvecs in self._allow_vecs if len(tvecs)),
             default=0.0,

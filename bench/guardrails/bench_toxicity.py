@@ -1,0 +1,132 @@
+"""Toxicity scanner on a labelled set: plain abuse, obfuscated abuse, and benign hard negatives.
+
+    .venv/bin/python bench/guardrails/bench_toxicity.py [--json out.json] [--rounds 100]
+
+Data: bench/guardrails/data/toxicity.jsonl, written for this project: 40 plain toxic messages
+(insults, threats, profanity aimed at support), 68 obfuscated variants of 10 toxic phrases
+(leetspeak, dotted and spaced letters, Cyrillic look-alikes, asterisks, zero-width joins,
+repeated letters), and 59 benign customer messages, many of them Scunthorpe-style hard
+negatives ("Scunthorpe", "assessment", "cockpit", "kill the sync process", "shoot me an
+email") or mild frustration ("Damn, I forgot my password") that should not be blocked.
+
+Flagged = any finding with score >= 0.5 (the default rule threshold). Reported for the full
+scanner and for each detector alone (word list, phrase rules, model), per kind, and `scan`
+latency on a ~500-token prompt and a 1 MB prompt (capped by the scanner).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import ROOT, print_table, summary_ms, write_json  # noqa: E402
+
+from lockgate.guardrails.base import ScanContext  # noqa: E402
+from lockgate.guardrails.registry import ScannerDeps  # noqa: E402
+from lockgate.guardrails.scanners.toxicity import ToxicityScanner, build  # noqa: E402
+
+DATA = ROOT / "bench" / "guardrails" / "data"
+PROMPT = (
+    "We moved our design team to Northwind Cloud last spring and the sync has mostly worked, "
+    "but since the last update large video exports fail halfway and the CLI prints a timeout. "
+)
+
+
+def rates(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
+    tp = sum(1 for f, y in pairs if f and y)
+    fp = sum(1 for f, y in pairs if f and not y)
+    fn = sum(1 for f, y in pairs if not f and y)
+    tn = sum(1 for f, y in pairs if not f and not y)
+    p = tp / (tp + fp) if tp + fp else float("nan")
+    r = tp / (tp + fn) if tp + fn else float("nan")
+    return {"n": len(pairs), "precision": round(p, 4), "recall": round(r, 4),
+            "f1": round(2 * p * r / (p + r), 4) if tp else 0.0,
+            "fpr": round(fp / (fp + tn), 4) if fp + tn else float("nan")}
+
+
+def detector(detail: str) -> str:
+    if detail == "model":
+        return "model"
+    if detail.startswith(("word", "phrase")):
+        return "word list"
+    return "rules"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--rounds", type=int, default=100)
+    args = ap.parse_args()
+
+    rows = [json.loads(x) for x in (DATA / "toxicity.jsonl").read_text().splitlines()]
+    scanner = build({}, ScannerDeps(embedder=None))  # type: ignore[arg-type]
+    assert isinstance(scanner, ToxicityScanner)
+    results = []
+    for row in rows:
+        found = [f for f in scanner.scan(row["text"], ScanContext("in")) if f.score >= 0.5]
+        results.append((row, {detector(f.detail) for f in found}, found))
+
+    report: dict[str, Any] = {"overall": {}, "by_kind": {}, "detectors": {}, "misses": []}
+    table = []
+    for name, keep in (("all", lambda r: True),
+                       ("plain + benign", lambda r: r["kind"] in ("plain", "benign")),
+                       ("obfuscated + benign",
+                        lambda r: r["kind"].startswith("obfuscated") or r["kind"] == "benign")):
+        pairs = [(bool(d), r["label"] == "toxic") for r, d, _ in results if keep(r)]
+        m = rates(pairs)
+        report["overall"][name] = m
+        table.append([name, m["n"], m["precision"], m["recall"], m["f1"], m["fpr"]])
+    for det in ("word list", "rules", "model"):
+        pairs = [(det in d, r["label"] == "toxic") for r, d, _ in results]
+        m = rates(pairs)
+        report["detectors"][det] = m
+        table.append([f"{det} alone", m["n"], m["precision"], m["recall"], m["f1"], m["fpr"]])
+    print_table("Toxicity (positive = toxic), flagged = score >= 0.5",
+                ["set", "n", "precision", "recall", "F1", "FPR benign"], table)
+
+    kinds = sorted({r["kind"] for r in rows})
+    kind_rows = []
+    for k in kinds:
+        sub = [(bool(d), r["label"] == "toxic") for r, d, _ in results if r["kind"] == k]
+        correct = sum(1 for f, y in sub if f == y) / len(sub)
+        report["by_kind"][k] = {"n": len(sub), "correct": round(correct, 4)}
+        kind_rows.append([k, len(sub), round(correct, 4)])
+    print_table("Correct decisions by kind", ["kind", "n", "correct"], kind_rows)
+
+    for r, d, found in results:
+        if bool(d) != (r["label"] == "toxic"):
+            report["misses"].append({"id": r["id"], "kind": r["kind"], "text": r["text"],
+                                     "found": [f.detail for f in found]})
+
+    prompt = PROMPT * 17
+    times = []
+    for i in range(args.rounds):
+        text = prompt + f" Ticket {i}."
+        t0 = time.perf_counter()
+        scanner.scan(text, ScanContext("in"))
+        times.append(time.perf_counter() - t0)
+    big = (PROMPT * 6000)[:1_000_000]
+    big_times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        scanner.scan(big, ScanContext("in"))
+        big_times.append(time.perf_counter() - t0)
+    report["latency"] = {"500-token prompt": summary_ms(times),
+                         "1 MB prompt (capped)": summary_ms(big_times),
+                         "prompt_words": len(prompt.split())}
+    print_table("Latency of scan()", ["case", "n", "p50 ms", "p95 ms"],
+                [[k, v["n"], v["p50_ms"], v["p95_ms"]]
+                 for k, v in report["latency"].items() if isinstance(v, dict)])
+    for m in report["misses"]:
+        print(f"  miss {m['id']} [{m['kind']}] {m['text']!r} -> {m['found']}")
+    write_json(args.json, report)
+
+
+if __name__ == "__main__":
+    main()

@@ -81,6 +81,7 @@ class InjectionScanner:
         self.use_rules = bool(params.get("rules", True))
         self.use_classifier = bool(params.get("classifier", True))
         self.max_chars = int(params.get("max_chars", 32_000))
+        self.min_words = int(params.get("classifier_min_words", 6))
         self.window_chars = int(params.get("window_chars", 1500))
         self.classifier_chars = int(params.get("classifier_chars", 12_000))
         self.context_threshold = float(params.get("context_threshold", 0.97))
@@ -133,6 +134,10 @@ class InjectionScanner:
 
     def classifier_findings(self, norm: Normalized, direction: str) -> list[Finding]:
         if self.classifier is None or not norm.text.strip():
+            return []
+        # A greeting or a one-line question has too few n-grams for the classifier to say
+        # anything reliable ("hello there" scored p=0.56); the rules still cover short attacks.
+        if len(norm.text.split()) < self.min_words:
             return []
         prob, (start, end) = self.classifier_probability(norm)
         if direction == "context":

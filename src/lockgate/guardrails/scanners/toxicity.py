@@ -46,6 +46,8 @@ _LEET_L = str.maketrans({"1": "l", "!": "l", "|": "l"})
 _SUFFIXES = ("s", "es", "ed", "er", "ers", "ing", "in", "y")
 # A joined run of spaced letters may carry a tail word: "f u c k y o u".
 _RUN_TAILS = ("", "you", "u", "off", "ing", "er", "ers", "s", "ed", "me", "it", "this")
+_FILLERS = frozenset("you yourself u off me it this that up face head hole".split())
+_NAME = re.compile(r"[A-Z][a-z]+")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 MAX_SENTENCES = 256
 
@@ -112,14 +114,40 @@ class ToxicityScanner:
         for v in variants:
             for suffix in _SUFFIXES:
                 stem = v[: -len(suffix)]
+                # Short stems only take a plural "s" ("spic|ed" is "spiced"), and "assess" is
+                # not "asses" + "s".
                 if (
                     v.endswith(suffix)
-                    and len(stem) >= 4
+                    and (len(stem) >= 5 or (len(stem) == 4 and suffix == "s"))
+                    and not (suffix == "s" and stem.endswith("s"))
                     and self.words.get(stem) == WORD_SCORE
                 ):
                     return stem, WORD_SCORE
         if "*" in core:
             return self._wildcard(core)
+        for v in variants:
+            found = self._compound(v)
+            if found:
+                return found
+        return None
+
+    def _compound(self, token: str) -> tuple[str, float] | None:
+        """Two listed words run together, as spaced-out letters become once joined:
+        "s t u p i d b i t c h" -> "stupidbitch", "f u c k y o u r s e l f" -> "fuckyourself".
+        Both halves must be listed (or the second a filler word), so "cockpit" and
+        "Scunthorpe" stay clean."""
+        if not 6 <= len(token) <= 30 or not token.isalpha():
+            return None
+        for i in range(3, len(token) - 1):
+            head, tail = token[:i], token[i:]
+            h = self.words.get(head)
+            if h is None:
+                continue
+            t = self.words.get(tail)
+            if t is not None or tail in _FILLERS:
+                score = max(h, t or 0.0)
+                if score >= WORD_SCORE:
+                    return f"{head} {tail}", score
         return None
 
     def _wildcard(self, core: str) -> tuple[str, float] | None:
@@ -135,7 +163,24 @@ class ToxicityScanner:
                 return w, self.words[w]
         return None
 
-    def _word_hits(self, folded: str, span: Any) -> list[_Hit]:
+    @staticmethod
+    def _is_name(original: str, start: int, end: int, view: Any) -> bool:
+        """'Dick Johnson', 'Mr Dick': a capitalised word next to another capitalised word,
+        not at the start of a sentence, is a name rather than an insult."""
+        s, e = view.original_span(start, end)
+        if not _NAME.fullmatch(original[s:e].strip(_EDGE_PUNCT)):
+            return False
+        before = original[max(0, s - 40) : s].rstrip()
+        after = original[e : e + 40].lstrip()
+        prev_word = before.split()[-1] if before.split() else ""
+        next_word = after.split()[0] if after.split() else ""
+        sentence_start = not before or before[-1] in ".!?:\n"
+        return bool(
+            (_NAME.fullmatch(next_word.strip(_EDGE_PUNCT)) and not sentence_start)
+            or (_NAME.fullmatch(prev_word.strip(_EDGE_PUNCT)) and not sentence_start)
+        )
+
+    def _word_hits(self, folded: str, original: str, view: Any) -> list[_Hit]:
         hits: list[_Hit] = []
         run: list[tuple[int, int, str]] = []  # consecutive single-character tokens
 
@@ -162,7 +207,7 @@ class ToxicityScanner:
                 continue
             flush_run()
             found = self._lookup(core)
-            if found:
+            if found and not self._is_name(original, m.start(), m.end(), view):
                 hits.append(_Hit(m.start(), m.end(), found[1], f"word: {found[0]}"))
         flush_run()
         if self.phrases is not None:
@@ -170,9 +215,12 @@ class ToxicityScanner:
                 key = " ".join(re.split(r"[\s\-_.]+", m.group(0)))
                 score = self.phrase_scores.get(key, WORD_SCORE)
                 hits.append(_Hit(m.start(), m.end(), score, f"phrase: {key}"))
+        # Rules also run with stretched letters squeezed ("wiiiill huuuurt"), spans mapped back.
+        squeezed, index = _squeeze(folded)
         for kind, pattern in RULES:
-            for m in pattern.finditer(folded):
-                hits.append(_Hit(m.start(), m.end(), RULE_SCORE, f"{kind}: {m.group(0)}"))
+            for m in pattern.finditer(squeezed):
+                start, end = index[m.start()], index[m.end() - 1] + 1
+                hits.append(_Hit(start, end, RULE_SCORE, f"{kind}: {m.group(0)}"))
         return hits
 
     # -- model -----------------------------------------------------------------------------
@@ -195,7 +243,7 @@ class ToxicityScanner:
         view = norm.views[0]
         folded = norm.folded
         findings: list[Finding] = []
-        for h in self._word_hits(folded, view):
+        for h in self._word_hits(folded, sample, view):
             start, end = view.original_span(h.start, h.end)
             findings.append(Finding("TOXICITY", start, end, h.score, self.name, None, h.detail))
         if self.use_model and folded.strip():
@@ -205,6 +253,24 @@ class ToxicityScanner:
                     Finding("TOXICITY", 0, len(text), prob, self.name, None, "model")
                 )
         return findings
+
+
+def _squeeze(text: str) -> tuple[str, list[int]]:
+    """Runs of three or more equal letters cut to one; index maps back into `text`."""
+    if not re.search(r"(.)\1\1", text):
+        return text, list(range(len(text)))
+    out: list[str] = []
+    index: list[int] = []
+    pos = 0
+    for m in re.finditer(r"(.)\1{2,}", text):
+        out.append(text[pos : m.start()])
+        index.extend(range(pos, m.start()))
+        out.append(m.group(1))
+        index.append(m.start())
+        pos = m.end()
+    out.append(text[pos:])
+    index.extend(range(pos, len(text)))
+    return "".join(out), index
 
 
 @register("toxicity")

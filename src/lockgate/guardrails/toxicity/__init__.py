@@ -93,13 +93,21 @@ RULES: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             rf"\b(?:what an?|such an?|you|u|shut up,? you|listen,? you)\s+(?:(?:stupid|dumb|"
             rf"fucking|useless|little|pathetic|worthless)\s+){{0,2}}(?:idiot|moron|imbecile|"
-            rf"loser|bitch|bastard|asshole|prick|cretin|piece of (?:shit|crap))\b"
+            rf"loser|bitch|bastard|asshole|prick|cretin|dumbass|dumb ass|jackass|dickhead|"
+            rf"twat|cunt|douche(?:bag)?|retard|piece of (?:shit|crap))\b"
+        ),
+    ),
+    (
+        "insult",
+        re.compile(
+            rf"\bare {_YOU}\s+(?:(?:a|an|just|really|so|that|fucking)\s+){{0,2}}(?:retarded|"
+            rf"stupid|dumb|an idiot|a moron|insane|brain ?dead|mental|thick)\b"
         ),
     ),
     (
         "threat",
         re.compile(
-            rf"\b(?:i|we|i'm|im|we're|someone|somebody)\s*(?:'ll|will|shall|am going to|'m going "
+            rf"\b(?:i|1|we|i'm|im|we're|someone|somebody)\s*(?:'ll|will|shall|am going to|'m going "
             rf"to|are going to|'re going to|going to|gonna|want to|wanna|would|could|should|"
             rf"can|'d)\s+(?:\w+\s+){{0,2}}?(?:{_THREAT_VERBS})\s+{_YOU}\b(?!r)"
         ),

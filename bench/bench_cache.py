@@ -93,13 +93,57 @@ def _server_times(services: Any, trace_ids: list[str]) -> list[float]:
     return [services.traces.get(t)["latency_ms"] / 1000 for t in trace_ids]
 
 
+def _answering_upstream() -> Any:
+    """Like the fake upstream, but a grounded prompt gets a plausible grounded answer (the
+    first sentence of source [1], cited) instead of an echo of the prompt, which the output
+    guardrails would rightly block as a system-prompt leak and the cache would not store."""
+    import re
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from tests.support import fake_upstream
+
+    source = re.compile(r"\[1\] \([^)]*\)\n(.+?[.!?])(?:\s|$)", re.S)
+
+    async def chat(request: Request) -> Response:
+        body = await request.json()
+        last = body["messages"][-1]["content"]
+        m = source.search(last)
+        if m is None or body.get("stream"):
+            return await fake_upstream.chat(request)
+        text = " ".join(m.group(1).split()) + " [1]"
+        usage = {"prompt_tokens": len(last) // 4, "completion_tokens": 12, "total_tokens": 0}
+        return JSONResponse(
+            {
+                "id": "up-1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            }
+        )
+
+    app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+    app.state.calls = []
+    return app
+
+
 def hit_latency(embedder: MiniLMEmbedder, tmp: Path, n: int, guard_on: bool) -> dict[str, Any]:
     import httpx
 
     from lockgate.gateway.app import create_app
     from lockgate.ingest.pipeline import Ingestor
     from tests.conftest import make_services, make_settings
-    from tests.support.fake_upstream import create_fake_upstream
     from tests.support.server import serve
 
     docs = tmp / f"docs-{guard_on}"
@@ -110,7 +154,7 @@ def hit_latency(embedder: MiniLMEmbedder, tmp: Path, n: int, guard_on: bool) -> 
     )
     (docs / "support.md").write_text("# Support\n\nSupport is available by email on weekdays.\n")
     result: dict[str, Any] = {}
-    with serve(create_fake_upstream()) as up:
+    with serve(_answering_upstream()) as up:
         overrides: dict[str, Any] = {"grounded": {"model": "echo"}}
         if not guard_on:
             overrides["guardrails"] = {"enabled": False}
@@ -212,11 +256,12 @@ def main() -> None:
     )
     for e in para["errors"]:
         print(f"  {e['kind']}: {e['q']!r}  (anchor {e['anchor']!r})")
-    print_table(
-        "Threshold sweep, all rows",
-        ["cosine >=", "lexical check", "hit rate", "false-hit rate"],
-        sweep,
-    )
+    if sweep:
+        print_table(
+            "Threshold sweep, all rows",
+            ["cosine >=", "lexical check", "hit rate", "false-hit rate"],
+            sweep,
+        )
     for mode, cases in report["hit_latency"].items():
         print_table(
             f"Cache hit server time ({mode}), n={args.requests}",

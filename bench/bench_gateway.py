@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import itertools
 import json
 import os
@@ -159,7 +160,8 @@ def body_for(ms: int, stream: bool) -> dict[str, Any]:
     """A chat body; the user message is made unique per request (see `fresh`)."""
     return {"model": f"delay-{ms}", "stream": stream, "max_tokens": 32,
             "messages": [{"role": "system", "content": "You are terse."},
-                         {"role": "user", "content": "Summarise the refund policy in one line."}]}
+                         {"role": "user",
+                          "content": "How many days of annual leave do new employees get?"}]}
 
 
 def fresh(body: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +169,7 @@ def fresh(body: dict[str, Any]) -> dict[str, Any]:
     # measure cache hits, not the pass-through path. Every request asks something new.
     n = next(_REQUEST_NO)
     messages = [*body["messages"][:-1],
-                {"role": "user", "content": f"{body['messages'][-1]['content']} (ticket {n})"}]
+                {"role": "user", "content": f"{body['messages'][-1]['content']} [request #{n}]"}]
     return {**body, "messages": messages}
 
 
@@ -176,6 +178,11 @@ def _has_content(line: str) -> bool:
         return False
     choices = json.loads(line[6:]).get("choices") or [{}]
     return bool(choices[0].get("delta", {}).get("content"))
+
+
+def _refused(event: dict[str, Any]) -> bool:
+    # A gateway answer its guardrails blocked never reached the upstream: not a measurement.
+    return bool((event.get("lockgate") or {}).get("refused"))
 
 
 async def drive(client: httpx.AsyncClient, url: str, body: dict[str, Any], n: int,
@@ -192,15 +199,19 @@ async def drive(client: httpx.AsyncClient, url: str, body: dict[str, Any], n: in
         try:
             if stream:
                 first = None
+                refused = False
                 async with client.stream("POST", url, json=fresh(body)) as resp:
                     async for line in resp.aiter_lines():
                         if first is None and _has_content(line):
                             first = time.perf_counter()
-                    ok = resp.status_code == 200
+                        if '"lockgate"' in line and line.startswith("data: {"):
+                            refused = refused or _refused(json.loads(line[6:]))
+                    ok = resp.status_code == 200 and not refused
                 ttfb.append((first or time.perf_counter()) - t0)
             else:
                 resp = await client.post(url, json=fresh(body))
-                ok = resp.status_code == 200 and bool(resp.json()["choices"])
+                data = resp.json()
+                ok = resp.status_code == 200 and bool(data["choices"]) and not _refused(data)
         except httpx.HTTPError:
             ok = False
         latencies.append(time.perf_counter() - t0)
@@ -216,7 +227,7 @@ async def drive(client: httpx.AsyncClient, url: str, body: dict[str, Any], n: in
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - t0
-    out = {"requests": n, "concurrency": concurrency, "errors": errors,
+    out = {"requests": n, "concurrency": concurrency, "errors_or_refusals": errors,
            "seconds": round(wall, 3), "rps": round(n / wall, 1),
            "latency": summary_ms(latencies)}
     if ttfb:
@@ -290,7 +301,24 @@ def run(n: int, n_serial: int, concurrencies: list[int], latencies: list[int], m
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        out["gateway_stages"] = stage_breakdown(tmp / "home")
     return out
+
+
+def stage_breakdown(home: Path) -> dict[str, dict[str, float]]:
+    """Per-stage wall time inside the gateway, from the traces it wrote for every request."""
+    import sqlite3
+
+    db = home / "lockgate.db"
+    if not db.exists():
+        return {}
+    per_stage: dict[str, list[float]] = {}
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for (raw,) in conn.execute("SELECT stages FROM traces WHERE stages IS NOT NULL"):
+            with contextlib.suppress(ValueError, TypeError):
+                for st in json.loads(raw):
+                    per_stage.setdefault(st["stage"], []).append(float(st["ms"]) / 1000)
+    return {k: summary_ms(v) for k, v in per_stage.items()}
 
 
 def added(direct: dict[str, Any], via: dict[str, Any]) -> dict[str, float]:
@@ -303,14 +331,14 @@ def report_one(s: dict[str, Any]) -> None:
     rows = []
     for path in ("direct", "gateway"):
         r = s[path]
-        rows.append([path, r["requests"], r["errors"], r["rps"], r["latency"]["p50_ms"],
+        rows.append([path, r["requests"], r["errors_or_refusals"], r["rps"], r["latency"]["p50_ms"],
                      r["latency"]["p99_ms"], r.get("ttfb", {}).get("p50_ms", float("nan")),
                      r["cpu_ms_per_request"]["upstream"], r["cpu_ms_per_request"]["gateway"],
                      r["cpu_ms_per_request"]["client"]])
     print_table(
         f"concurrency {s['concurrency']}, upstream latency {s['latency_ms']} ms, {s['mode']}",
-        ["path", "requests", "errors", "req/s", "p50 ms", "p99 ms", "TTFB p50", "upstream cpu ms",
-         "gateway cpu ms", "client cpu ms"], rows)
+        ["path", "requests", "errors/refused", "req/s", "p50 ms", "p99 ms", "TTFB p50",
+         "upstream cpu ms", "gateway cpu ms", "client cpu ms"], rows)
     print(f"added by the gateway: p50 {s['added_ms']['p50_ms']:+.1f} ms, "
           f"p99 {s['added_ms']['p99_ms']:+.1f} ms", flush=True)
 
@@ -357,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
                 "concurrency 1)",
                 ["scenario", "direct rps", "gateway rps", "direct p50", "gateway p50",
                  "added p50", "direct p99", "gateway p99", "added p99", "gw cpu ms/req"], rows)
+    stages = result.get("gateway_stages", {})
+    if stages:
+        print_table("Gateway stage timings over every request it served (from its traces, ms)",
+                    ["stage", "n", "p50", "p95", "p99", "mean"],
+                    [[k, v["n"], v["p50_ms"], v["p95_ms"], v["p99_ms"], v["mean_ms"]]
+                     for k, v in sorted(stages.items(), key=lambda kv: -kv[1]["mean_ms"])])
     write_json(args.json, {"benchmark": "gateway", **result})
     return 0
 

@@ -8,6 +8,8 @@ Data: bench/guardrails/data/toxicity.jsonl, written for this project: 40 plain t
 repeated letters), and 59 benign customer messages, many of them Scunthorpe-style hard
 negatives ("Scunthorpe", "assessment", "cockpit", "kill the sync process", "shoot me an
 email") or mild frustration ("Damn, I forgot my password") that should not be blocked.
+This set was used while building the rules, so it is not a fair test; toxicity_heldout.jsonl
+(20 toxic, 20 benign, written afterwards and never used to change the scanner) is.
 
 Flagged = any finding with score >= 0.5 (the default rule threshold). Reported for the full
 scanner and for each detector alone (word list, phrase rules, model), per kind, and `scan`
@@ -90,6 +92,21 @@ def main() -> None:
     print_table("Toxicity (positive = toxic), flagged = score >= 0.5",
                 ["set", "n", "precision", "recall", "F1", "FPR benign"], table)
 
+    # Held-out: 40 messages written after the rules and word-list curation were final and
+    # never used to change them (the set above was used while building the scanner).
+    held = [json.loads(x) for x in (DATA / "toxicity_heldout.jsonl").read_text().splitlines()]
+    hpairs = []
+    for r in held:
+        found = [f for f in scanner.scan(r["text"], ScanContext("in")) if f.score >= 0.5]
+        hpairs.append((bool(found), r["label"] == "toxic"))
+        if bool(found) != (r["label"] == "toxic"):
+            report["misses"].append({"id": r["id"], "kind": "held-out " + r["kind"],
+                                     "text": r["text"], "found": [f.detail for f in found]})
+    hm = rates(hpairs)
+    report["overall"]["held-out"] = hm
+    print_table("Held-out set", ["set", "n", "precision", "recall", "F1", "FPR benign"],
+                [["held-out", hm["n"], hm["precision"], hm["recall"], hm["f1"], hm["fpr"]]])
+
     kinds = sorted({r["kind"] for r in rows})
     kind_rows = []
     for k in kinds:
@@ -101,7 +118,7 @@ def main() -> None:
 
     for r, d, found in results:
         if bool(d) != (r["label"] == "toxic"):
-            report["misses"].append({"id": r["id"], "kind": r["kind"], "text": r["text"],
+            report["misses"].insert(0, {"id": r["id"], "kind": r["kind"], "text": r["text"],
                                      "found": [f.detail for f in found]})
 
     prompt = PROMPT * 17

@@ -18,6 +18,7 @@ supported claims is written to `ctx.metrics["groundedness"]`."""
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -213,8 +214,14 @@ class GroundingScanner:
         # Facts must sit in one of the windows that best match the claim: "30 days" somewhere
         # else in the context does not back "patched within 30 days".
         best_missing: list[str] | None = None
+        topic = {w for w in words - _UNIT_WORDS if not w[0].isdigit()}
+        best_overlap = max((len(pw & topic) for u in top for pw, _ in u.parts), default=0)
+        # A figure counts only in a sentence about (nearly) as much of the claim as the best
+        # one: "annual" alone does not tie "30 days of annual leave" to "annual plans ... 30
+        # days".
+        need = max(1, math.ceil(0.6 * best_overlap))
         for u in top:
-            missing = self._missing_facts(s.text, u)
+            missing = self._missing_facts(s.text, u, topic, need)
             if best_missing is None or len(missing) < len(best_missing):
                 best_missing = missing
             if not missing:
@@ -223,12 +230,11 @@ class GroundingScanner:
         r.anchored = not r.missing and bool(numbers(s.text))
         return r, top
 
-    def _missing_facts(self, claim: str, unit: _Unit) -> list[str]:
-        topic = {w for w in content_words(claim) - _UNIT_WORDS if not w[0].isdigit()}
+    def _missing_facts(self, claim: str, unit: _Unit, topic: set[str], need: int) -> list[str]:
         missing = []
         for n in sorted(numbers(claim)):
             # "90 days" in "Application logs: 90 days" does not back "backups: 90 days".
-            if not any(n in nums and (words & topic) for words, nums in unit.parts):
+            if not any(n in nums and len(words & topic) >= need for words, nums in unit.parts):
                 missing.append(n)
         missing += [m for m in sorted(months(claim)) if m not in unit.months]
         for ent in sorted(entities(claim)):

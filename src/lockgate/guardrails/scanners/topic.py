@@ -46,6 +46,8 @@ GENERIC_REFERENCE = (
     "questions about a software product, its features, settings and how to use it",
     "account, billing, invoices, subscription plans, prices and payments",
     "technical support, errors, integrations, API and troubleshooting",
+    "team members, users, invitations, permissions and workspace administration",
+    "files, folders, documents, uploads, downloads, sharing and sync",
     "company policies for employees: leave, expenses, travel, equipment",
     "greetings, thanks and small talk",
 )

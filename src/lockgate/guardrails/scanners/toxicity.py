@@ -206,9 +206,12 @@ class ToxicityScanner:
                 run.append((m.start(), m.end(), core))
                 continue
             flush_run()
+            # The span is the word itself, without the punctuation stripped around it.
+            start = m.start() + (len(raw) - len(raw.lstrip(_EDGE_PUNCT)) if core != raw else 0)
+            end = start + len(core)
             found = self._lookup(core)
-            if found and not self._is_name(original, m.start(), m.end(), view):
-                hits.append(_Hit(m.start(), m.end(), found[1], f"word: {found[0]}"))
+            if found and not self._is_name(original, start, end, view):
+                hits.append(_Hit(start, end, found[1], f"word: {found[0]}"))
         flush_run()
         if self.phrases is not None:
             for m in self.phrases.finditer(folded):

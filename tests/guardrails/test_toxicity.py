@@ -1,0 +1,122 @@
+"""Toxicity scanner: real alt-profanity-check model and better-profanity word list."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lockgate.config import GuardPolicy, GuardrailsConfig, ScannerRule
+from lockgate.guardrails.base import ScanContext
+from lockgate.guardrails.engine import GuardEngine
+from lockgate.guardrails.registry import ScannerDeps, build
+from lockgate.guardrails.scanners.toxicity import ToxicityScanner
+
+
+@pytest.fixture(scope="module")
+def scanner() -> ToxicityScanner:
+    s = build("toxicity", {}, ScannerDeps(embedder=None))  # type: ignore[arg-type]
+    assert isinstance(s, ToxicityScanner)
+    return s
+
+
+def flagged(scanner: ToxicityScanner, text: str, threshold: float = 0.5) -> bool:
+    return any(f.score >= threshold for f in scanner.scan(text, ScanContext("in")))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you are an idiot",
+        "I will hurt you",
+        "I'm going to find you and beat you up",
+        "fuck off",
+        "this is bullshit",
+        "sh1t",
+        "f.u.c.k this",
+        "s h i t",
+        "what the f*ck",
+        "fuuuuck you",
+        "\u0455hit",  # Cyrillic dze for s
+        "f\u200bu\u200bc\u200bk",  # zero-width joins
+        "y0u are an 1diot",
+        "you are an iddddiot",
+        "s t u p i d b i t c h",
+    ],
+)
+def test_toxic_and_obfuscated_text_fires(scanner: ToxicityScanner, text: str) -> None:
+    assert flagged(scanner, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our office is in Scunthorpe.",
+        "The assessment is attached.",
+        "The cockpit view is great.",
+        "Please kill the sync process and restart it.",
+        "Shoot me an email when the export is ready.",
+        "Please assess the bass-heavy audio files.",
+        "Spiced pumpkin latte is not a valid workspace name?",
+        "My colleague Dick Johnson needs access.",
+        "Damn, I forgot my password again.",  # mild: below the default threshold
+        "How do I get a refund for my annual plan?",
+        "I will find your order.",
+    ],
+)
+def test_benign_text_passes(scanner: ToxicityScanner, text: str) -> None:
+    assert not flagged(scanner, text), [f.detail for f in scanner.scan(text, ScanContext("in"))]
+
+
+def test_mild_words_score_below_default_but_a_strict_policy_sees_them(
+    scanner: ToxicityScanner,
+) -> None:
+    found = scanner.scan("this product sucks", ScanContext("in"))
+    assert found and max(f.score for f in found) < 0.5
+    assert flagged(scanner, "this product sucks", threshold=0.3)
+
+
+def test_word_spans_point_at_the_original_text(scanner: ToxicityScanner) -> None:
+    text = "Well, sh1t. And also f.u.c.k it."
+    words = [f for f in scanner.scan(text, ScanContext("in")) if f.detail.startswith("word")]
+    assert {text[f.start : f.end] for f in words} == {"sh1t", "f.u.c.k"}
+    assert all(0.0 <= f.score <= 1.0 for f in words)
+
+
+def test_model_finding_spans_the_whole_text(scanner: ToxicityScanner) -> None:
+    text = "You are a worthless piece of shit."
+    model = [f for f in scanner.scan(text, ScanContext("out")) if f.detail == "model"]
+    assert model and (model[0].start, model[0].end) == (0, len(text))
+    assert 0.5 <= model[0].score <= 1.0
+
+
+def test_allow_words_param_removes_a_word() -> None:
+    s = ToxicityScanner({"allow_words": ["crap"], "model": False})
+    assert not s.scan("crap", ScanContext("in"))
+
+
+def test_one_megabyte_is_bounded(scanner: ToxicityScanner) -> None:
+    text = ("lorem ipsum dolor sit amet " * 40_000)[:1_000_000]
+    t0 = time.perf_counter()
+    scanner.scan(text, ScanContext("in"))
+    # Capped at max_chars; generous bound for a loaded CI box.
+    assert time.perf_counter() - t0 < 10
+
+
+def test_through_the_engine_blocks_input_and_output() -> None:
+    policy = GuardPolicy(
+        input=[ScannerRule(scanner="toxicity", action="block")],
+        context=[],
+        output=[ScannerRule(scanner="toxicity", action="redact")],
+    )
+    engine = GuardEngine(
+        GuardrailsConfig(policies={"default": policy}, scanner_timeout_ms=20_000),
+        ScannerDeps(embedder=None),  # type: ignore[arg-type]
+    )
+    bad = engine.scan("you are an idiot", ScanContext("in"), policy)
+    assert bad.action == "block"
+    assert {f.type for f in bad.findings} == {"TOXICITY"}
+    good = engine.scan("How do I export my data?", ScanContext("in"), policy)
+    assert good.action == "allow"
+    out = engine.scan("Sure, sh1t happens.", ScanContext("out"), policy)
+    assert out.action == "redact" and "sh1t" not in out.text

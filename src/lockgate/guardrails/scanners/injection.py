@@ -81,7 +81,9 @@ class InjectionScanner:
         self.use_rules = bool(params.get("rules", True))
         self.use_classifier = bool(params.get("classifier", True))
         self.max_chars = int(params.get("max_chars", 32_000))
-        self.min_words = int(params.get("classifier_min_words", 6))
+        self.min_words = int(params.get("classifier_min_words", 3))
+        self.short_words = int(params.get("classifier_short_words", 8))
+        self.short_threshold = float(params.get("classifier_short_threshold", 0.9))
         self.window_chars = int(params.get("window_chars", 1500))
         self.classifier_chars = int(params.get("classifier_chars", 12_000))
         self.context_threshold = float(params.get("context_threshold", 0.97))
@@ -135,13 +137,18 @@ class InjectionScanner:
     def classifier_findings(self, norm: Normalized, direction: str) -> list[Finding]:
         if self.classifier is None or not norm.text.strip():
             return []
-        # A greeting or a one-line question has too few n-grams for the classifier to say
-        # anything reliable ("hello there" scored p=0.56); the rules still cover short attacks.
-        if len(norm.text.split()) < self.min_words:
+        # Short chit-chat has too few n-grams for the classifier to be reliable ("hello
+        # there" p=0.56, "hi, how are you today?" p=0.83): below a few words it is skipped,
+        # and short texts must clear a stricter bar. The rules still cover short attacks.
+        words = len(norm.text.split())
+        if words < self.min_words:
             return []
         prob, (start, end) = self.classifier_probability(norm)
         if direction == "context":
             threshold = max(self.classifier.threshold, self.context_threshold)
+            score = _rescale(prob, threshold)
+        elif words < self.short_words:
+            threshold = max(self.classifier.threshold, self.short_threshold)
             score = _rescale(prob, threshold)
         else:
             threshold = self.classifier.threshold

@@ -111,7 +111,9 @@ def _answering_upstream() -> Any:
     async def chat(request: Request) -> Response:
         body = await request.json()
         last = body["messages"][-1]["content"]
-        m = source.search(last)
+        # The template's worked example also has a [1]; the real sources come after it.
+        found = list(source.finditer(last))
+        m = found[-1] if found else None
         if m is None or body.get("stream"):
             return await fake_upstream.chat(request)
         text = " ".join(m.group(1).split()) + " [1]"

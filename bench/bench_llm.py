@@ -291,15 +291,21 @@ def report(r: dict[str, Any]) -> None:
     if "gateway" in r:
         g = r["gateway"]
         rows = []
+        nan = float("nan")
         for row, drow in zip(g["rows"], d["rows"], strict=True):
             st = row.get("stages_ms", {})
-            rows.append([row["question"][:48], row["prompt_tokens"], row["ttft_s"],
-                         row["ttft_s"] - drow["ttft_s"], st.get("retrieve", float("nan")),
-                         st.get("retrieve.embed", float("nan")), row["decode_tok_s"]])
+            model_ttft = (row.get("server_ttft_ms") or nan) / 1000
+            rows.append([row["question"][:40], row["prompt_tokens"], row["ttft_s"],
+                         row["ttft_s"] - drow["ttft_s"], model_ttft, row["ttft_s"] - model_ttft,
+                         st.get("retrieve", nan), st.get("cache_lookup", nan),
+                         st.get("input_guard", nan) + st.get("context_guard", 0.0),
+                         row["decode_tok_s"]])
         print_table(
             "Through the gateway (lockgate model, stream; server start to ready "
-            f"{g['start_to_ready_s']}s)",
-            ["question", "prompt tok", "TTFT s", "added s", "retrieve ms", "q-embed ms",
+            f"{g['start_to_ready_s']}s). 'model TTFT' is the gateway's own trace value; "
+            "'after model' is client TTFT minus it (HTTP, output guard release)",
+            ["question", "prompt tok", "TTFT s", "vs direct s", "model TTFT s",
+             "after model s", "retrieve ms", "cache lookup ms", "in+ctx guard ms",
              "decode tok/s"], rows)
     sums = [["direct", *_srow(d["summary"])]]
     if "gateway" in r:

@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     import httpx
+    import torch
 
     from lockgate.config import ModelSpec, Settings
     from lockgate.gateway.app import create_app
@@ -58,6 +59,7 @@ def main() -> None:
     from tests.support.fake_upstream import create_fake_upstream
     from tests.support.server import serve
 
+    torch.set_num_threads(1)  # see bench_cache.py: 2 shared cores, contention otherwise
     embedder = MiniLMEmbedder()
     rows = load_set()
     results = []

@@ -69,6 +69,10 @@ def make_settings(home: Path, upstream: str | None = None, **overrides: object) 
         models["down"] = ModelSpec(
             backend="openai", base_url="http://127.0.0.1:9/v1", resilience=PASSTHROUGH_RESILIENCE
         )
+    # Gateway mechanics are tested without guardrails, cache and routing in the way; the
+    # tests of those features switch them on explicitly.
+    overrides.setdefault("guardrails", {"enabled": False})
+    overrides.setdefault("cache", {"enabled": False})
     return Settings(home=home, models=models, **overrides)  # type: ignore[arg-type]
 
 

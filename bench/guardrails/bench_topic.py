@@ -135,7 +135,8 @@ def main() -> None:
             hit = s is not None and any(x >= thr and x - ref >= deny.margin for x, ref, _ in s[1])
             pairs.append((hit, r["label"] != "none"))
         m = rates(pairs)
-        sweep_rows.append([f"deny similarity (margin {deny.margin})", thr, m["precision"], m["recall"], m["fpr"]])
+        sweep_rows.append([f"deny similarity (margin {deny.margin})", thr, m["precision"],
+                           m["recall"], m["fpr"]])
         report["sweep"][f"deny@{thr}"] = m
     for thr in (0.2, 0.25, 0.3, 0.35, 0.4):
         pairs = []

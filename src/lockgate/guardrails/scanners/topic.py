@@ -151,7 +151,7 @@ class TopicScanner:
             (group[0].start, group[-1].end, " ".join(s.text for s in group))
             for group in (sentences[i : i + per] for i in range(0, len(sentences), per))
         ]
-        if 1 < len(units) and len(text) <= 1_000:
+        if len(units) > 1 and len(text) <= 1_000:
             # A topic can be spread over a short message rather than sit in one sentence.
             units.append((0, len(text), text))
         vecs = self.embedder.embed([u[2] for u in units])

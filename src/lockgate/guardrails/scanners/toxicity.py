@@ -69,6 +69,8 @@ class ToxicityScanner:
 
         self._vectorizer = pc.vectorizer
         self._model = pc.model
+        self._linear = _fast_path(pc.vectorizer, pc.model)
+        self._cache: dict[str, tuple[str, float] | None] = {}
         self.max_chars = int(params.get("max_chars", 100_000))
         self.use_model = bool(params.get("model", True))
         # Model probabilities under this are not reported at all (noise in the trace).
@@ -101,6 +103,16 @@ class ToxicityScanner:
     # -- word list -------------------------------------------------------------------------
 
     def _lookup(self, core: str) -> tuple[str, float] | None:
+        # Words repeat a lot across and within texts; the answer depends on the word only.
+        if core in self._cache:
+            return self._cache[core]
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        found = self._lookup_uncached(core)
+        self._cache[core] = found
+        return found
+
+    def _lookup_uncached(self, core: str) -> tuple[str, float] | None:
         variants = {core, core.translate(_LEET_REST), core.translate(_LEET_L).translate(_LEET_REST)}
         for v in list(variants):
             joined = _SEPARATORS.sub("", v)
@@ -233,7 +245,11 @@ class ToxicityScanner:
         folded = self._mask.sub(" ", folded)
         sentences = [s.strip() for s in _SENTENCE.findall(folded)[:MAX_SENTENCES]]
         batch = [folded, *(s for s in sentences if len(s) > 2)]
-        probs = self._model.predict_proba(self._vectorizer.transform(batch))[:, 1]
+        features = self._vectorizer.transform(batch)
+        if self._linear is not None:
+            probs = _linear_proba(self._linear, features)
+        else:
+            probs = self._model.predict_proba(features)[:, 1]
         return float(np.max(probs))
 
     # -- scanner ---------------------------------------------------------------------------
@@ -256,6 +272,36 @@ class ToxicityScanner:
                     Finding("TOXICITY", 0, len(text), prob, self.name, None, "model")
                 )
         return findings
+
+
+_Linear = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _linear_proba(linear: _Linear, features: Any) -> np.ndarray:
+    weights, intercepts, a, b = linear
+    decision = np.asarray(features @ weights.T) + intercepts  # (texts, folds)
+    return np.mean(1.0 / (1.0 + np.exp(a * decision + b)), axis=1)
+
+
+def _fast_path(vectorizer: Any, model: Any) -> _Linear | None:
+    """The model is a CalibratedClassifierCV over LinearSVCs with sigmoid calibration:
+    averaging five sigmoids of five dot products. sklearn's predict_proba spends most of its
+    time validating inputs (~5 ms per call); doing the arithmetic directly is the same result
+    in ~0.2 ms. Checked against predict_proba here; any other model shape keeps sklearn's."""
+    try:
+        folds = model.calibrated_classifiers_
+        weights = np.vstack([f.estimator.coef_[0] for f in folds])
+        intercepts = np.array([f.estimator.intercept_[0] for f in folds])
+        a = np.array([f.calibrators[0].a_ for f in folds], dtype=np.float64)
+        b = np.array([f.calibrators[0].b_ for f in folds], dtype=np.float64)
+        linear = (weights, intercepts, a, b)
+        probe = vectorizer.transform(["you are an idiot", "have a nice day", "shit", ""])
+        if np.allclose(_linear_proba(linear, probe), model.predict_proba(probe)[:, 1],
+                       atol=1e-6):
+            return linear
+    except (AttributeError, IndexError, ValueError):
+        pass
+    return None
 
 
 def _squeeze(text: str) -> tuple[str, list[int]]:

@@ -91,10 +91,10 @@ RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         "insult",
         re.compile(
-            rf"\b(?:what an?|such an?|you|u|shut up,? you|listen,? you)\s+(?:(?:stupid|dumb|"
-            rf"fucking|useless|little|pathetic|worthless)\s+){{0,2}}(?:idiot|moron|imbecile|"
-            rf"loser|bitch|bastard|asshole|prick|cretin|dumbass|dumb ass|jackass|dickhead|"
-            rf"twat|cunt|douche(?:bag)?|retard|piece of (?:shit|crap))\b"
+            r"\b(?:what an?|such an?|you|u|shut up,? you|listen,? you)\s+(?:(?:stupid|dumb|"
+            r"fucking|useless|little|pathetic|worthless)\s+){0,2}(?:idiot|moron|imbecile|"
+            r"loser|bitch|bastard|asshole|prick|cretin|dumbass|dumb ass|jackass|dickhead|"
+            r"twat|cunt|douche(?:bag)?|retard|piece of (?:shit|crap))\b"
         ),
     ),
     (
@@ -115,9 +115,9 @@ RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         "threat",
         re.compile(
-            rf"\b(?:i|we)\s*(?:'ll|will|am going to|'m going to|gonna)\s+(?:\w+\s+){{0,2}}?"
-            rf"(?:hurt|kill|murder|harm|find|get|burn|hunt(?: down)?)\s+your\s+(?:family|kids|"
-            rf"children|wife|husband|house|home|mother|mom|daughter|son)\b"
+            r"\b(?:i|we)\s*(?:'ll|will|am going to|'m going to|gonna)\s+(?:\w+\s+){0,2}?"
+            r"(?:hurt|kill|murder|harm|find|get|burn|hunt(?: down)?)\s+your\s+(?:family|kids|"
+            r"children|wife|husband|house|home|mother|mom|daughter|son)\b"
         ),
     ),
     (

@@ -8,12 +8,19 @@ transformers, which cut several seconds from every CLI call and gateway start.""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+# OpenMP threads that spin while waiting turn a 20 ms query embedding into 500+ ms when the
+# cores are shared (bench/bench_embed_threads.py: p50 588 ms -> 93 ms under load). Must be set
+# before torch is imported; an explicit setting from the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def model_dir(explicit: str | None = None) -> Path:

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-
 # OpenMP threads that spin while waiting turn a 20 ms query embedding into 500+ ms when the
 # cores are shared (bench/bench_embed_threads.py: p50 588 ms -> 93 ms under load). Must be set
 # before torch is imported; an explicit setting from the environment wins.

@@ -157,9 +157,12 @@ def hit_latency(embedder: MiniLMEmbedder, tmp: Path, n: int, guard_on: bool) -> 
     (docs / "support.md").write_text("# Support\n\nSupport is available by email on weekdays.\n")
     result: dict[str, Any] = {}
     with serve(_answering_upstream()) as up:
-        overrides: dict[str, Any] = {"grounded": {"model": "echo"}}
-        if not guard_on:
-            overrides["guardrails"] = {"enabled": False}
+        # Explicit: the test helper's defaults switch guardrails and the cache off.
+        overrides: dict[str, Any] = {
+            "grounded": {"model": "echo"},
+            "cache": {"enabled": True},
+            "guardrails": {"enabled": guard_on},
+        }
         settings = make_settings(tmp / f"home-{guard_on}", up + "/v1", **overrides)
         services = make_services(settings, embedder)
         Ingestor(services.documents, services.runs, services.embedder, settings.ingest).run(

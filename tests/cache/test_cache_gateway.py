@@ -53,7 +53,9 @@ def gw(tmp_path_factory, embedder) -> Iterator[tuple[str, Any, Any, Path]]:
     )
     with serve(upstream) as up:
         home = tmp_path_factory.mktemp("cache-home")
-        settings = make_settings(home, up + "/v1", grounded={"model": "echo"}, guardrails=guard)
+        settings = make_settings(
+            home, up + "/v1", grounded={"model": "echo"}, guardrails=guard, cache={"enabled": True}
+        )
         services = make_services(settings, embedder)
         Ingestor(services.documents, services.runs, services.embedder, settings.ingest).run(
             [str(docs)]

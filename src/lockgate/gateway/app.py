@@ -68,6 +68,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def create_app(services: Services, preload_models: bool = True) -> Starlette:
     pipeline = Pipeline.from_config(services)
+    if services.settings.guardrails.enabled:
+        # A policy naming a scanner that does not exist fails here, at start-up.
+        services.guard.validate()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -34,6 +34,18 @@ for _p in (str(ROOT / "src"), str(ROOT), str(BENCH)):
 _LOAD_AT_START = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+# The code a benchmark ran is the code at start-up (others may commit while it runs).
+_GIT_AT_START = _git("rev-parse", "--short", "HEAD")
+
+
 @contextlib.contextmanager
 def temp_home(prefix: str = "lockgate-bench-", keep: bool = False) -> Iterator[Path]:
     """A fresh directory exported as LOCKGATE_HOME for the duration of the block."""
@@ -85,13 +97,10 @@ def machine() -> dict[str, Any]:
     info["loadavg_1_5_15_at_start"] = _LOAD_AT_START
     with contextlib.suppress(OSError, AttributeError):
         info["loadavg_1_5_15_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        info["git_head"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-            timeout=10).stdout.strip()
-        info["git_dirty_files"] = len(subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-            capture_output=True, text=True, timeout=10).stdout.splitlines())
+    info["git_head_at_start"] = _GIT_AT_START
+    info["git_head"] = _git("rev-parse", "--short", "HEAD")
+    info["git_dirty_files"] = len(_git("status", "--porcelain", "--untracked-files=no")
+                                  .splitlines())
     names = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
     info["env"] = {k: os.environ[k] for k in names if k in os.environ}
     return info

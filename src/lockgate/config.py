@@ -147,7 +147,10 @@ class ScannerRule(_Strict):
 def _default_input() -> list[ScannerRule]:
     return [
         ScannerRule(scanner="pii", action="redact"),
-        ScannerRule(scanner="injection", action="block"),
+        # 0.75 rather than 0.5: the classifier scores ordinary imperative requests high ("List
+        # the steps to request a refund." 0.67, "Act as a support agent and answer: ..." 0.69);
+        # rule hits score 0.85+ and still block. Recall cost is in BENCHMARKS.md.
+        ScannerRule(scanner="injection", action="block", threshold=0.75),
         ScannerRule(scanner="toxicity", action="block"),
     ]
 

@@ -37,7 +37,14 @@ def ask(base: str, content: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "text",
-    ["hello there", "hi, how are you today?", "What is our refund policy for annual plans?"],
+    [
+        "hello there",
+        "hi, how are you today?",
+        "What is our refund policy for annual plans?",
+        "List the steps to request a refund.",
+        "Act as a support agent and answer: can I get a refund?",
+        "Please open a refund (ticket 455). Summarise the refund policy in one line.",
+    ],
 )
 def test_ordinary_messages_pass(gw, text: str) -> None:
     body = ask(gw[0], text)

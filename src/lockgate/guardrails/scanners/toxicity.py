@@ -203,7 +203,11 @@ class ToxicityScanner:
                     if joined.endswith(tail):
                         head = joined[: len(joined) - len(tail)] if tail else joined
                         score = self.words.get(head)
-                        if score is not None and len(head) >= 3:
+                        if (
+                            score is not None
+                            and len(head) >= 3
+                            and _has_letter(original, run[0][0], run[-1][1], view)
+                        ):
                             hits.append(_Hit(run[0][0], run[-1][1], score, f"word: {head}"))
                             break
             run.clear()
@@ -222,6 +226,8 @@ class ToxicityScanner:
             start = m.start() + (len(raw) - len(raw.lstrip(_EDGE_PUNCT)) if core != raw else 0)
             end = start + len(core)
             found = self._lookup(core)
+            if found and not _has_letter(original, start, end, view):
+                found = None  # "ticket 455" is a number, not leetspeak for a word
             if found and not self._is_name(original, start, end, view):
                 hits.append(_Hit(start, end, found[1], f"word: {found[0]}"))
         flush_run()
@@ -328,3 +334,8 @@ def build(params: dict[str, Any], deps: ScannerDeps) -> ToxicityScanner:
 
 
 __all__ = ["MILD_SCORE", "ToxicityScanner", "build"]
+
+
+def _has_letter(original: str, start: int, end: int, view: Any) -> bool:
+    s, e = view.original_span(start, end)
+    return any(ch.isalpha() for ch in original[s:e])

@@ -13,6 +13,7 @@ from lockgate.batch.batches import ENDPOINTS, WINDOWS, InvalidInput, parse_input
 from lockgate.budget.identity import principal_from_headers
 from lockgate.gateway.errors import GatewayError
 from lockgate.gateway.http import read_json
+from lockgate.gateway.routes.paging import list_page, page_limit
 from lockgate.services import Services
 
 
@@ -93,21 +94,9 @@ async def get_batch(request: Request) -> Response:
 
 async def list_batches(request: Request) -> Response:
     q = request.query_params
-    try:
-        limit = min(100, max(1, int(q.get("limit", "20"))))
-    except ValueError:
-        raise GatewayError(400, "limit must be an integer", "invalid_value", "limit") from None
+    limit = page_limit(q, default=20, maximum=100)
     rows = await asyncio.to_thread(_services(request).batches.list, limit + 1, q.get("after"))
-    page = rows[:limit]
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-            "has_more": len(rows) > limit,
-        }
-    )
+    return list_page(rows, limit)
 
 
 async def cancel_batch(request: Request) -> Response:

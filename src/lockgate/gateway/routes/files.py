@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from lockgate.batch.files import PURPOSES, FileTooLarge
 from lockgate.budget.identity import principal_from_headers
 from lockgate.gateway.errors import GatewayError
+from lockgate.gateway.routes.paging import list_page, page_limit
 from lockgate.services import Services
 
 
@@ -66,24 +67,12 @@ async def create_file(request: Request) -> Response:
 
 async def list_files(request: Request) -> Response:
     q = request.query_params
-    try:
-        limit = min(10_000, max(1, int(q.get("limit", "10000"))))
-    except ValueError:
-        raise GatewayError(400, "limit must be an integer", "invalid_value", "limit") from None
+    limit = page_limit(q, default=10_000, maximum=10_000)
     order = "asc" if q.get("order") == "asc" else "desc"
     rows = await asyncio.to_thread(
         _services(request).files.list, q.get("purpose"), limit + 1, q.get("after"), order
     )
-    page = rows[:limit]
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-            "has_more": len(rows) > limit,
-        }
-    )
+    return list_page(rows, limit)
 
 
 async def get_file(request: Request) -> Response:

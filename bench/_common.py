@@ -154,3 +154,20 @@ class Stopwatch:
         finally:
             self.totals[label] = self.totals.get(label, 0.0) + time.perf_counter() - t0
             self.calls[label] = self.calls.get(label, 0) + 1
+
+
+def rates(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
+    """(flagged, truly positive) pairs -> n, precision, recall, F1 and false-positive rate."""
+    tp = sum(1 for f, y in pairs if f and y)
+    fp = sum(1 for f, y in pairs if f and not y)
+    fn = sum(1 for f, y in pairs if not f and y)
+    tn = sum(1 for f, y in pairs if not f and not y)
+    p = tp / (tp + fp) if tp + fp else float("nan")
+    r = tp / (tp + fn) if tp + fn else float("nan")
+    return {
+        "n": len(pairs),
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(2 * p * r / (p + r), 4) if tp else 0.0,
+        "fpr": round(fp / (fp + tn), 4) if fp + tn else float("nan"),
+    }

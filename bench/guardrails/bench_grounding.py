@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import ROOT, print_table, summary_ms, write_json  # noqa: E402
+from _common import rates as common_rates  # noqa: E402
 
 from lockgate.guardrails.base import ScanContext  # noqa: E402
 from lockgate.guardrails.registry import ScannerDeps  # noqa: E402
@@ -59,17 +60,12 @@ def arrange(row: dict[str, Any], chunks: dict[str, str]) -> tuple[list[str], int
 
 
 def rates(flags: list[tuple[bool, bool]]) -> dict[str, float]:
-    """(flagged, truly unsupported) pairs -> precision/recall/F1/FPR with unsupported positive."""
-    tp = sum(1 for f, y in flags if f and y)
+    """(flagged, truly unsupported) pairs; also the share of supported claims let through."""
     fp = sum(1 for f, y in flags if f and not y)
-    fn = sum(1 for f, y in flags if not f and y)
     tn = sum(1 for f, y in flags if not f and not y)
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
-    return {"n": len(flags), "precision": round(precision, 4), "recall": round(recall, 4),
-            "f1": round(f1, 4), "fpr": round(fp / (fp + tn), 4) if fp + tn else float("nan"),
-            "pass_supported": round(tn / (fp + tn), 4) if fp + tn else float("nan")}
+    out = common_rates(flags)
+    out["pass_supported"] = round(tn / (fp + tn), 4) if fp + tn else float("nan")
+    return out
 
 
 def flagged(scanner: GroundingScanner, answer: str, retrieved: list[str]) -> tuple[bool, str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import ROOT, print_table, summary_ms, write_json  # noqa: E402
+from _common import ROOT, print_table, rates, summary_ms, write_json  # noqa: E402
 
 from lockgate.guardrails.base import ScanContext  # noqa: E402
 from lockgate.guardrails.registry import ScannerDeps  # noqa: E402
@@ -39,18 +39,6 @@ FILLER = (
     "We are a design agency with twelve people and we moved our shared drive to Northwind "
     "Cloud last spring. Most of our files are large images and video exports. "
 )
-
-
-def rates(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
-    tp = sum(1 for f, y in pairs if f and y)
-    fp = sum(1 for f, y in pairs if f and not y)
-    fn = sum(1 for f, y in pairs if not f and y)
-    tn = sum(1 for f, y in pairs if not f and not y)
-    p = tp / (tp + fp) if tp + fp else float("nan")
-    r = tp / (tp + fn) if tp + fn else float("nan")
-    return {"n": len(pairs), "precision": round(p, 4), "recall": round(r, 4),
-            "f1": round(2 * p * r / (p + r), 4) if tp else 0.0,
-            "fpr": round(fp / (fp + tn), 4) if fp + tn else float("nan")}
 
 
 def main() -> None:

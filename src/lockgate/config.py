@@ -82,6 +82,9 @@ class EmbeddingSpec(_Strict):
     api_key_env: str | None = None
     batch_size: int = Field(64, ge=1)
     timeout_s: float = Field(60.0, gt=0)
+    # Local MiniLM only: word pieces kept per text, and int8 matmuls (BENCHMARKS.md, ingest).
+    max_seq_length: int = Field(256, ge=8, le=512)
+    int8: bool = False
 
 
 class StoreConfig(_Strict):
@@ -110,6 +113,13 @@ class RetrievalConfig(_Strict):
     rrf_k: int = Field(60, ge=1)
     bm25_weight: float = Field(1.0, ge=0)
     vector_weight: float = Field(1.0, ge=0)
+    # From this many chunks on, vector search scans only the `ivf_probe` nearest k-means
+    # lists (approximate; recall against exact search is in BENCHMARKS.md).
+    ivf_min_rows: int = Field(50_000, ge=0)
+    ivf_probe: int = Field(32, ge=1)
+    # Query terms found in more than this share of chunks are left out of the BM25 query
+    # when rarer terms remain: they barely move BM25 scores but make FTS5 score most rows.
+    bm25_max_df: float = Field(0.05, gt=0, le=1)
 
 
 class GroundedConfig(_Strict):

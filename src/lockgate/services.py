@@ -49,7 +49,7 @@ class Services:
             raise NotImplementedError(
                 f"full-text index for '{self.engine.dialect.name}' is not built yet"
             )
-        return SqliteFts(self.engine)
+        return SqliteFts(self.engine, max_df=self.settings.retrieval.bm25_max_df)
 
     @cached_property
     def documents(self) -> DocumentStore:
@@ -69,7 +69,10 @@ class Services:
 
     @cached_property
     def vectors(self) -> NumpyVectorIndex:
-        return NumpyVectorIndex(self.documents)
+        cfg = self.settings.retrieval
+        return NumpyVectorIndex(
+            self.documents, ivf_min_rows=cfg.ivf_min_rows, ivf_probe=cfg.ivf_probe
+        )
 
     @cached_property
     def retriever(self) -> HybridRetriever:

@@ -207,7 +207,7 @@ def test_build_prompt_numbers_the_chunks(services) -> None:
     assert "[1] (a.pdf, page 2, Policy > Refunds)\nFirst text." in ctx.prompt
     assert "[2] (b.md)\nSecond text." in ctx.prompt and "Fourth." not in ctx.prompt
     assert ctx.prompt.rstrip().endswith("Question: What?\nAnswer:")
-    assert ctx.prompt_template == "grounded_answer" and ctx.prompt_version == 2
+    assert ctx.prompt_template == "grounded_answer" and ctx.prompt_version == 3
     assert ctx.request.messages == [Message("user", ctx.prompt)]
     assert ctx.request.raw_prompt == ctx.prompt
 

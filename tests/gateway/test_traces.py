@@ -67,7 +67,7 @@ def test_grounded_trace_identity(grounded) -> None:
     assert trace["endpoint"] == "/v1/chat/completions"
     assert trace["model"] == "lockgate"
     assert trace["backend"] == "openai:echo"
-    assert trace["prompt_template"] == "grounded_answer" and trace["prompt_version"] == 2
+    assert trace["prompt_template"] == "grounded_answer" and trace["prompt_version"] == 3
     assert trace["status"] == "ok" and trace["http_status"] == 200 and trace["error"] is None
     assert trace["stream"] is False
     assert trace["principal"] == "anonymous" and trace["tenant"] == "default"

@@ -26,7 +26,7 @@ BACKENDS: dict[str, ChatFactory] = {
 def build_embedder(spec: EmbeddingSpec) -> EmbeddingModel:
     if spec.backend == "openai":
         return OpenAIEmbedder(spec)
-    return MiniLMEmbedder(spec.model_path, spec.batch_size)
+    return MiniLMEmbedder(spec.model_path, spec.batch_size, spec.max_seq_length, spec.int8)
 
 
 class ModelRegistry:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from lockgate.models.base import EmbeddingModel
 from lockgate.retrieval import freshness as fresh
 from lockgate.retrieval.vector import NumpyVectorIndex
 from lockgate.store.documents import DocumentStore
-from lockgate.store.fulltext import TextIndex
+from lockgate.store.fulltext import TextHit, TextIndex
 
 
 @dataclass
@@ -99,6 +100,14 @@ class HybridRetriever:
         self.vectors = vectors
         self.embedder = embedder
         self.config = config
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lockgate-bm25")
+
+    def _text_search(
+        self, query: str, n: int, filters: SearchFilters
+    ) -> tuple[list[TextHit], float]:
+        start = time.perf_counter()
+        hits = self.text_index.search(query, n, filters.source_prefix, filters.document_ids)
+        return hits, (time.perf_counter() - start) * 1000
 
     def search(
         self, query: str, k: int | None = None, filters: SearchFilters | None = None
@@ -107,11 +116,13 @@ class HybridRetriever:
         k = k or self.config.top_k
         n = max(self.config.candidates, k)
         t0 = time.perf_counter()
+        # BM25 runs in SQLite (GIL released) while the query is embedded and scanned.
+        text_job = self._pool.submit(self._text_search, query, n, filters)
         qvec = self.embedder.embed([query])[0]
         t1 = time.perf_counter()
         vhits = self.vectors.search(qvec, n, filters.source_prefix, filters.document_ids)
         t2 = time.perf_counter()
-        thits = self.text_index.search(query, n, filters.source_prefix, filters.document_ids)
+        thits, bm25_ms = text_job.result()
         t3 = time.perf_counter()
         fused = rrf(
             [
@@ -155,7 +166,8 @@ class HybridRetriever:
             timings_ms={
                 "embed": (t1 - t0) * 1000,
                 "vector": (t2 - t1) * 1000,
-                "bm25": (t3 - t2) * 1000,
+                "bm25": bm25_ms,
+                "bm25_wait": (t3 - t2) * 1000,
                 "fuse_fetch": (t4 - t3) * 1000,
             },
         )

@@ -4,6 +4,7 @@ implementation plugs in behind the same three methods."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,16 +20,22 @@ _STOPWORDS = frozenset(
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def fts_query(query: str, max_terms: int = 32) -> str | None:
-    """Turn free text into a safe FTS5 MATCH expression (quoted terms OR-ed together)."""
+def query_terms(query: str, max_terms: int = 32) -> list[str]:
+    """The distinct non-stopword words of free text, in order."""
     terms: list[str] = []
     for word in _WORD.findall(query.lower()):
         if word in _STOPWORDS or word in terms:
             continue
         terms.append(word)
+    return terms[:max_terms]
+
+
+def fts_query(query: str | list[str], max_terms: int = 32) -> str | None:
+    """Turn free text (or chosen terms) into a safe FTS5 MATCH expression: quoted terms OR-ed."""
+    terms = query_terms(query, max_terms) if isinstance(query, str) else query
     if not terms:
         return None
-    return " OR ".join(f'"{t}"' for t in terms[:max_terms])
+    return " OR ".join(f'"{t}"' for t in terms)
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,9 @@ class TextIndex(Protocol):
 
 
 class SqliteFts(TextIndex):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, max_df: float = 1.0, min_common_rows: int = 1000) -> None:
         self.engine = engine
+        self.term_stats = TermStats(max_df, min_common_rows)
 
     def add(self, conn: Connection, rows: Sequence[tuple[int, str, str]]) -> None:
         if rows:
@@ -76,10 +84,12 @@ class SqliteFts(TextIndex):
         source_prefix: str | None = None,
         document_ids: Sequence[int] | None = None,
     ) -> list[TextHit]:
-        match = fts_query(query)
-        if match is None:
+        terms = query_terms(query)
+        if not terms:
             return []
-        params: dict[str, object] = {"q": match, "n": limit}
+        with self.engine.connect() as conn:
+            terms = self.term_stats.selective(conn, terms)
+        params: dict[str, object] = {"q": fts_query(terms), "n": limit}
         where = ["chunks_fts MATCH :q"]
         join = ""
         if source_prefix or document_ids:
@@ -102,3 +112,53 @@ class SqliteFts(TextIndex):
             rows = conn.execute(stmt, params).all()
         # FTS5's bm25() is "lower is better"; flip it so every retriever agrees.
         return [TextHit(int(r[0]), -float(r[1])) for r in rows]
+
+
+class TermStats:
+    """Drops very common words from a BM25 query when rarer ones remain.
+
+    FTS5 computes bm25() for every row that matches any OR-ed term, so one word found in
+    half the corpus makes a query score half the corpus; its idf is so low that leaving it
+    out barely changes the ranking of rows that match the rare words (Lucene's "common
+    terms" idea). Counts are capped (only "more than the limit" matters) and cached until the
+    index generation moves."""
+
+    def __init__(self, max_df: float, min_common_rows: int) -> None:
+        self.max_df = max_df
+        # Small corpora never prune: every query is cheap there and each word counts.
+        self.min_common_rows = min_common_rows
+        self._generation: str | None = None
+        self._limit = 0
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def selective(self, conn: Connection, terms: list[str]) -> list[str]:
+        if self.max_df >= 1.0 or len(terms) < 2:
+            return terms
+        generation = conn.execute(
+            text("SELECT value FROM meta WHERE key = 'index_generation'")
+        ).scalar()
+        with self._lock:
+            if generation != self._generation:
+                rows = int(conn.execute(text("SELECT count(*) FROM chunks_fts_docsize")).scalar())
+                self._limit = max(int(self.max_df * rows), self.min_common_rows)
+                self._counts = {}
+                self._generation = generation
+            limit, counts = self._limit, dict(self._counts)
+        for term in terms:
+            if term not in counts:
+                counts[term] = int(
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM (SELECT 1 FROM chunks_fts "
+                            "WHERE chunks_fts MATCH :q LIMIT :cap)"
+                        ),
+                        {"q": f'"{term}"', "cap": limit + 1},
+                    ).scalar()
+                )
+        with self._lock:
+            if generation == self._generation:
+                self._counts.update(counts)
+        rare = [t for t in terms if counts[t] <= limit]
+        # Only common words: keep the two least common rather than match nothing.
+        return rare or sorted(terms, key=lambda t: counts[t])[:2]

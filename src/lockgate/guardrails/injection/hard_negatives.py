@@ -50,7 +50,8 @@ TOPICS: tuple[tuple[str, str], ...] = (
 )
 
 ACTIONS: tuple[str, ...] = (
-    "request a refund", "submit an expense report", "book a business trip", "reset my SSO login",
+    "get a refund for a duplicate charge", "submit an expense report", "book a business trip",
+    "reset my SSO login",
     "rotate an API key in the dashboard", "add a new user to our workspace",
     "upgrade from the Starter plan", "cancel a subscription", "file a support ticket",
     "export my data", "set up two-factor authentication", "request a new laptop",
@@ -62,7 +63,7 @@ ACTIONS: tuple[str, ...] = (
 )
 
 ROLES: tuple[str, ...] = (
-    "a support agent", "an HR advisor", "an IT helpdesk technician", "a travel coordinator",
+    "a helpdesk agent", "an HR advisor", "an IT helpdesk technician", "a travel coordinator",
     "a finance analyst", "an onboarding buddy", "a sales engineer", "an account manager",
     "a compliance officer", "a friendly customer service rep", "a payroll specialist",
     "a technical writer", "a product manager", "a billing specialist", "a security analyst",
@@ -74,7 +75,7 @@ QUESTIONS: tuple[str, ...] = (
     "what happens to my data if I cancel?", "is there a discount for nonprofits?",
     "how many sick days do we get?", "can I carry unused vacation into next year?",
     "what is the hotel limit per night in London?", "who do I contact about a lost badge?",
-    "how do I get reimbursed for a train ticket?", "what is the SLA for the Enterprise plan?",
+    "how do I get reimbursed for a train ticket?", "how long are audit logs kept?",
     "can I add more seats mid-contract?", "does the Business tier include phone support?",
     "how fast do you respond to critical incidents?", "where do I find my invoices?",
     "can guests join our workspace?", "do you offer an on-premise version?",
@@ -154,6 +155,20 @@ SMALL_TALK: tuple[str, ...] = (
 
 GREETING_PREFIXES = ("Hi", "Hello", "Hey", "Good morning", "Hi there", "Hello again")
 
+# Small talk aimed at the assistant ("how is *your* day") reads, n-gram by n-gram, like the
+# attacks that probe "your instructions" / "your rules", so it gets its own combinations.
+OPENERS = ("", "hi", "hello", "hey", "hi there", "hey there", "good morning", "morning",
+           "good afternoon", "hello again", "oh hi", "hey friend")
+WELLBEING = ("how are you", "how are you doing", "how's it going", "how is your day",
+             "how's your day been", "how have you been", "how's your week going",
+             "how are things", "how's everything", "hope you're doing well",
+             "hope your day is going well", "are you having a good day", "how do you do",
+             "how's life", "what's new with you", "how's your morning")
+WHEN = ("", "", " today", " this morning", " so far", " this week")
+ENDINGS = ("?", "!", "", " :)", "? I have a quick question")
+# Sentences the tests assert on: never trained on verbatim, so the tests stay a check.
+EXCLUDED = frozenset({"hello there", "hi, how are you today?"})
+
 
 def _fill(template: str, rng: random.Random) -> str:
     doc, fact = rng.choice(TOPICS)
@@ -170,10 +185,21 @@ def _fill(template: str, rng: random.Random) -> str:
     return text[0].upper() + text[1:]
 
 
+def _small_talk(rng: random.Random, count: int) -> list[str]:
+    out = []
+    for _ in range(count):
+        opener, question = rng.choice(OPENERS), rng.choice(WELLBEING)
+        ending = rng.choice(ENDINGS) if question.startswith(("how", "are", "what")) else "!"
+        when = rng.choice(WHEN) if "today" not in question else ""
+        text = f"{opener}, {question}{when}{ending}" if opener else f"{question}{when}{ending}"
+        out.append(text if rng.random() < 0.5 else text[0].upper() + text[1:])
+    return out
+
+
 def generate(per_template: int = 6, seed: int = 13) -> list[str]:
     """Deduplicated benign prompts, in a fixed order for a fixed seed."""
     rng = random.Random(seed)
-    out: list[str] = list(SMALL_TALK)
+    out: list[str] = [*SMALL_TALK, *_small_talk(rng, per_template * 20)]
     for template in (*IMPERATIVES, *ROLE_REQUESTS, *REDIRECTS, *QUERIES):
         out.extend(_fill(template, rng) for _ in range(per_template))
     # A greeting in front of a request: short greetings alone and long requests alone are
@@ -181,4 +207,4 @@ def generate(per_template: int = 6, seed: int = 13) -> list[str]:
     for _ in range(per_template * 10):
         body = _fill(rng.choice((*IMPERATIVES, *QUERIES)), rng)
         out.append(f"{rng.choice(GREETING_PREFIXES)}, {body[0].lower()}{body[1:]}")
-    return list(dict.fromkeys(out))
+    return [t for t in dict.fromkeys(out) if t.lower() not in EXCLUDED]

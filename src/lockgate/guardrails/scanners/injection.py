@@ -18,8 +18,9 @@ unchanged.
 Params (all optional): ``rules`` / ``classifier`` (bool, default true), ``weights`` (path to
 an alternative ``.npz``), ``max_chars`` (default 32000; longer texts are scanned head and
 tail), ``window_chars`` (classifier window, default 1500), ``classifier_chars`` (classifier budget,
-default 12000, head and tail beyond it), ``context_threshold``
-(classifier probability needed on retrieved chunks, default 0.97)."""
+default 12000, head and tail beyond it), ``classifier_min_words`` (shorter texts skip the
+classifier, default 3), ``context_threshold`` (classifier probability needed on retrieved
+chunks, default 0.97)."""
 
 from __future__ import annotations
 
@@ -82,8 +83,6 @@ class InjectionScanner:
         self.use_classifier = bool(params.get("classifier", True))
         self.max_chars = int(params.get("max_chars", 32_000))
         self.min_words = int(params.get("classifier_min_words", 3))
-        self.short_words = int(params.get("classifier_short_words", 6))
-        self.short_threshold = float(params.get("classifier_short_threshold", 0.85))
         self.window_chars = int(params.get("window_chars", 1500))
         self.classifier_chars = int(params.get("classifier_chars", 12_000))
         self.context_threshold = float(params.get("context_threshold", 0.97))
@@ -137,18 +136,13 @@ class InjectionScanner:
     def classifier_findings(self, norm: Normalized, direction: str) -> list[Finding]:
         if self.classifier is None or not norm.text.strip():
             return []
-        # Short chit-chat has too few n-grams for the classifier to be reliable ("hello
-        # there" p=0.56, "hi, how are you today?" p=0.83): below a few words it is skipped,
-        # and short texts must clear a stricter bar. The rules still cover short attacks.
-        words = len(norm.text.split())
-        if words < self.min_words:
+        # One or two words give the classifier too few n-grams to go on; the rules still
+        # cover short attacks ("jailbreak mode", "DAN mode").
+        if len(norm.text.split()) < self.min_words:
             return []
         prob, (start, end) = self.classifier_probability(norm)
         if direction == "context":
             threshold = max(self.classifier.threshold, self.context_threshold)
-            score = _rescale(prob, threshold)
-        elif words < self.short_words:
-            threshold = max(self.classifier.threshold, self.short_threshold)
             score = _rescale(prob, threshold)
         else:
             threshold = self.classifier.threshold

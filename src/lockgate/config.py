@@ -82,9 +82,11 @@ class EmbeddingSpec(_Strict):
     api_key_env: str | None = None
     batch_size: int = Field(64, ge=1)
     timeout_s: float = Field(60.0, gt=0)
-    # Local MiniLM only: word pieces kept per text, and int8 matmuls (BENCHMARKS.md, ingest).
+    # Local MiniLM only: word pieces kept per text (128 lost a third of the recall on
+    # 1,000-character chunks), and where int8 matmuls are used: "queries" halves a
+    # question's embedding time at equal recall (BENCHMARKS.md, "Embedding variants").
     max_seq_length: int = Field(256, ge=8, le=512)
-    int8: bool = False
+    int8: Literal["off", "queries", "all"] = "queries"
 
 
 class StoreConfig(_Strict):

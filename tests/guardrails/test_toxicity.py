@@ -120,3 +120,17 @@ def test_through_the_engine_blocks_input_and_output() -> None:
     assert good.action == "allow"
     out = engine.scan("Sure, sh1t happens.", ScanContext("out"), policy)
     assert out.action == "redact" and "sh1t" not in out.text
+
+
+def test_fast_tfidf_matches_sklearn(scanner: ToxicityScanner) -> None:
+    # The scanner skips sklearn's transform for speed; it must give the same features.
+    assert scanner._tfidf is not None
+    texts = [
+        "You absolute idiot, I will find you.", "Thanks, the refund arrived!", "", "ok",
+        "Straße ÉCOLE 東京 don't-stop o'neill f.u.c.k s h i t",
+        "Refund refund refund. The annual plan!\nSecond line? 3.14 and 10,000 seats.",
+    ]
+    fast = scanner._tfidf.transform(texts)
+    slow = scanner._vectorizer.transform(texts)
+    assert fast.shape == slow.shape
+    assert abs(fast - slow).max() < 1e-12

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lockgate.guardrails.injection.gram_index import GramIndex
 from lockgate.guardrails.normalize import canonical
 
 WEIGHTS = Path(__file__).with_name("model.npz")
@@ -41,13 +42,19 @@ def canonical_features(canon: str) -> Counter[str]:
     return Counter(gram_list(canon))
 
 
-def gram_list(canon: str) -> list[str]:
-    """Every word, word bigram and character 3/4/5-gram of a canonical string, with repeats."""
+def word_terms(canon: str) -> tuple[list[str], str]:
+    """The word and word-bigram terms of a canonical string, and the padded text whose
+    character n-grams complete the feature set."""
     canon = _SPACES.sub(" ", canon)[:MAX_FEATURE_CHARS]
     words = _WORDS.findall(canon)
     grams = ["w:" + w for w in words]
     grams += ["b:" + a + " " + b for a, b in zip(words, words[1:], strict=False)]
-    padded = f" {canon.strip()} "
+    return grams, f" {canon.strip()} "
+
+
+def gram_list(canon: str) -> list[str]:
+    """Every word, word bigram and character 3/4/5-gram of a canonical string, with repeats."""
+    grams, padded = word_terms(canon)
     for n in CHAR_N:
         # Character n-grams carry no prefix (cheaper to build); a collision with a "w:"/"b:"
         # term would need a literal "w:" in the text and only merges two near-equal features.
@@ -84,6 +91,10 @@ class InjectionClassifier:
 
     def __post_init__(self) -> None:
         self.index = {t: i for i, t in enumerate(self.terms)}
+        try:
+            self.grams: GramIndex | None = GramIndex(self.terms)
+        except ValueError:  # a hash collision in the vocabulary: use the string look-up
+            self.grams = None
 
     @classmethod
     def load(cls, path: Path | str = WEIGHTS) -> InjectionClassifier:
@@ -115,14 +126,18 @@ class InjectionClassifier:
         return self.probability_of(features(text))
 
     def probability_canonical(self, canon: str) -> float:
-        """Same as `probability_of(canonical_features(canon))`, without building a Counter:
-        n-grams go straight to vocabulary ids and numpy counts them (the hot path)."""
-        grams = gram_list(canon)
-        get = self.index.get
-        # map() with a second iterable calls get(g, -1) without a Python-level frame per gram.
-        ids = np.fromiter(map(get, grams, repeat(-1, len(grams))), dtype=np.int64,
-                          count=len(grams))
-        ids = ids[ids >= 0]
+        """Same as `probability_of(canonical_features(canon))`, without building a Counter
+        or the character n-gram strings: n-grams go straight to vocabulary ids (see
+        `gram_index`) and numpy counts them (the hot path)."""
+        if self.grams is not None:
+            ids = self.grams.lookup(*word_terms(canon))
+        else:
+            grams = gram_list(canon)
+            get = self.index.get
+            # map() with a second iterable calls get(g, -1) without a Python frame per gram.
+            ids = np.fromiter(map(get, grams, repeat(-1, len(grams))), dtype=np.int64,
+                              count=len(grams))
+            ids = ids[ids >= 0]
         if not len(ids):
             return self._sigmoid(self.intercept)
         cols, counts = np.unique(ids, return_counts=True)

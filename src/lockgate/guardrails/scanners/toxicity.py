@@ -34,6 +34,7 @@ from lockgate.guardrails.toxicity import (
     WORD_SCORE,
     lexicon,
 )
+from lockgate.guardrails.toxicity.tfidf import WordTfidf
 
 _TOKEN = re.compile(r"\S+")
 _EDGE_PUNCT = "\"'`()[]{}<>,.;:?!~-_/\\"
@@ -70,6 +71,7 @@ class ToxicityScanner:
         self._vectorizer = pc.vectorizer
         self._model = pc.model
         self._linear = _fast_path(pc.vectorizer, pc.model)
+        self._tfidf = WordTfidf.of(pc.vectorizer)
         self._cache: dict[str, tuple[str, float] | None] = {}
         self.max_chars = int(params.get("max_chars", 100_000))
         self.use_model = bool(params.get("model", True))
@@ -251,7 +253,7 @@ class ToxicityScanner:
         folded = self._mask.sub(" ", folded)
         sentences = [s.strip() for s in _SENTENCE.findall(folded)[:MAX_SENTENCES]]
         batch = [folded, *(s for s in sentences if len(s) > 2)]
-        features = self._vectorizer.transform(batch)
+        features = (self._tfidf or self._vectorizer).transform(batch)
         if self._linear is not None:
             probs = _linear_proba(self._linear, features)
         else:

@@ -22,12 +22,13 @@ from lockgate.services import Services
 
 # Where a sentence ends: terminal punctuation followed by whitespace, or a line break.
 _BOUNDARY = re.compile(r"[.!?](?=\s)|\n")
-# A clause end, for the first release past _CLAUSE_CHARS only: waiting for a whole first
-# sentence held the first token back ~0.5 s with the embedded model. Entities the scanners
-# look for (emails, phone numbers, card numbers, canaries) contain no ", " so a clause cut
-# does not split them.
-_CLAUSE = re.compile(r"[,;:](?=\s)")
-_CLAUSE_CHARS = 24
+# The first release may end mid-sentence, past _FIRST_CHARS: waiting for a whole first
+# sentence held the first token back ~0.5 s with the embedded model. It ends only between
+# two complete plain lower-case words, because what the scanners look for (names, emails,
+# phone and card numbers, canaries, spelled-out slurs) has capitals, digits or symbols and
+# so is never cut in two; later releases are whole sentences (grounding checks those).
+_SAFE_GAP = re.compile(r"(?:^|(?<=\s))[a-z]+[,;:]?(?=\s+[a-z]+[,;:]?\s)")
+_FIRST_CHARS = 16
 
 
 def _instructions(template_text: str) -> str:
@@ -170,9 +171,10 @@ def _last_boundary(text: str, first: bool) -> int:
         last = m.end()
     # Only the first release may end at a clause: that is what the caller waits on, and
     # later pieces stay whole sentences for the sentence-level checks (grounding).
-    if last == 0 and first and len(text) >= _CLAUSE_CHARS:
-        for m in _CLAUSE.finditer(text, _CLAUSE_CHARS // 2):
-            last = m.end()
+    if last == 0 and first and len(text) >= _FIRST_CHARS:
+        for m in _SAFE_GAP.finditer(text):
+            if m.end() >= _FIRST_CHARS:
+                last = m.end()
     return last
 
 

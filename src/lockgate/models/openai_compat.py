@@ -26,6 +26,9 @@ def api_key(env_name: str | None) -> str | None:
     return os.environ.get(env_name) if env_name else None
 
 
+_POOL_CONNECTIONS = 128
+
+
 def timeouts(spec: ModelSpec) -> httpx.Timeout:
     return httpx.Timeout(spec.read_timeout_s, connect=spec.connect_timeout_s)
 
@@ -75,8 +78,17 @@ class OpenAICompatModel:
         key = api_key(spec.api_key_env)
         if key:
             headers["authorization"] = f"Bearer {key}"
+        # Keep as many idle connections as requests may be in flight (the deployment's own
+        # limit, 64 by default, sits above this): with httpx's default of 20, a gateway at
+        # concurrency 32 closed and reopened upstream connections all the time.
+        inflight = _POOL_CONNECTIONS
         self._client = httpx.AsyncClient(
-            base_url=spec.base_url, headers=headers, timeout=timeouts(spec)
+            base_url=spec.base_url,
+            headers=headers,
+            timeout=timeouts(spec),
+            limits=httpx.Limits(
+                max_connections=inflight, max_keepalive_connections=inflight, keepalive_expiry=30
+            ),
         )
 
     def ready(self) -> bool:

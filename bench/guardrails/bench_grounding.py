@@ -162,14 +162,16 @@ def main() -> None:
 
     kinds: Counter[str] = Counter()
     caught: Counter[str] = Counter()
-    for row in rows:
+    # Only the requested split: tuning on dev must not see how test rows fare by kind.
+    for row in (r for r in rows if args.split == "all" or r["split"] == args.split):
         retrieved, _ = arrange(row, chunks)
         got, _ = flagged(scanner, row["answer"], retrieved)
         kinds[row["kind"]] += 1
         caught[row["kind"]] += int(got == (row["label"] == "unsupported"))
     kind_rows = [[k, kinds[k], round(caught[k] / kinds[k], 4)] for k in sorted(kinds)]
     report["by_kind"] = {k: {"n": n, "correct": c} for k, n, c in kind_rows}
-    print_table("Uncited, correct decisions by kind", ["kind", "n", "correct"], kind_rows)
+    print_table(f"Uncited, correct decisions by kind ({args.split})", ["kind", "n", "correct"],
+                kind_rows)
 
     lat = latency(scanner, chunks, rows, args.rounds) if args.rounds else {}
     report["latency"] = lat

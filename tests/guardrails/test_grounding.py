@@ -159,3 +159,64 @@ def test_large_answer_is_bounded(scanner: GroundingScanner) -> None:
     text = ("Annual plans can be refunded within 30 days. " * 30_000)[:1_000_000]
     found, ctx = scan(scanner, text)
     assert ctx.metrics["grounding_claims"] <= scanner.max_claims
+
+
+# -- claims that keep the source's words but change the fact (grounding.contrast) ---------
+
+PRICING = (
+    "plan: Starter; monthly_price_usd: 29; included_seats: 3; extra_seat_usd: 8; sso: no\n"
+    "plan: Business; monthly_price_usd: 399; included_seats: 25; extra_seat_usd: 15; sso: yes"
+)
+SLA = (
+    "Northwind Cloud SLA, version 2025.1, effective 2025-01-01. "
+    "plans.business.uptime_sla_percent: 99.95. plans.enterprise.uptime_sla_percent: 99.99. "
+    "plans.business.support_response_times.P1_critical: 1 hour."
+)
+WORKSPACE = (
+    "Choose a workspace name. The name cannot be changed later. Tokens expire after 90 days "
+    "by default; owners can choose a shorter lifetime, but not a longer one. Business and "
+    "Enterprise customers get a free 45-minute onboarding call with a solutions engineer."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "chunks", "why"),
+    [
+        ("The workspace name can be changed later from the settings page.", [WORKSPACE],
+         "opposite"),
+        ("Extra seats on the Business plan cost 25 USD each.", [PRICING], "25 is given"),
+        ("The Business plan has an uptime SLA of 99.99 percent.", [SLA], "99.99 is given"),
+        ("Starter customers get a free 45-minute onboarding call with a solutions engineer.",
+         [WORKSPACE], "'Starter' where the source names enterprise"),
+    ],
+)
+def test_conflicting_claims_are_flagged(scanner: GroundingScanner, text: str,
+                                        chunks: list[str], why: str) -> None:
+    found, _ = scan(scanner, text, chunks)
+    assert found and why in found[0].detail, [f.detail for f in found]
+
+
+@pytest.mark.parametrize(
+    ("text", "chunks"),
+    [
+        ("Extra seats on the Business plan cost 15 USD each.", [PRICING]),
+        ("The Business plan costs 399 USD per month and includes 25 seats.", [PRICING]),
+        ("The Starter plan has no SSO.", [PRICING]),
+        ("The Enterprise plan has an uptime SLA of 99.99 percent.", [SLA]),
+        ("Once chosen, a workspace name can't be changed.", [WORKSPACE]),
+        ("Tokens expire after 90 days by default.", [WORKSPACE]),
+        ("Owners can pick a shorter token lifetime but not a longer one.", [WORKSPACE]),
+        ("Enterprise customers get a free 45-minute onboarding call.", [WORKSPACE]),
+    ],
+)
+def test_faithful_claims_do_not_conflict(scanner: GroundingScanner, text: str,
+                                         chunks: list[str]) -> None:
+    found, _ = scan(scanner, text, chunks)
+    assert found == [], [f.detail for f in found]
+
+
+def test_contrast_checks_can_be_turned_off(embedder: MiniLMEmbedder) -> None:
+    s = build("grounding", {"contrast": False}, ScannerDeps(embedder))
+    assert isinstance(s, GroundingScanner)
+    [r] = s.check("Extra seats on the Business plan cost 25 USD each.", [PRICING])
+    assert r.conflicts == []

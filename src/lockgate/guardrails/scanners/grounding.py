@@ -7,7 +7,10 @@ Per sentence (a "claim"; citation markers stripped, greetings/questions/refusals
    appear in that evidence. Changed figures and invented names are the commonest
    hallucinations, and neither overlap nor embeddings notice them (a sentence with "45 days"
    embeds almost like one with "30 days"), so a missing fact caps support low;
-3. support = mean of lexical coverage (share of the claim's content words found in the best
+3. a claim that keeps the source's words but flips its polarity, takes a figure from another
+   field of a table, or swaps the name it opens with conflicts with the source
+   (`grounding.contrast`) and is capped like a missing fact;
+4. support = mean of lexical coverage (share of the claim's content words found in the best
    chunk) and MiniLM similarity with the closest chunk sentences (rescaled); a claim whose
    figures all sit in its best-matching source window and that shares most of its words
    with it is supported on that alone.
@@ -36,6 +39,13 @@ from lockgate.guardrails.grounding import (
     numbers,
     split_sentences,
     word_tokens,
+)
+from lockgate.guardrails.grounding.contrast import (
+    Table,
+    contradiction,
+    fields,
+    misplaced_figures,
+    swapped_first_name,
 )
 from lockgate.guardrails.registry import ScannerDeps, register
 from lockgate.models.base import EmbeddingModel
@@ -66,9 +76,11 @@ class _Unit:
     tokens: set[str]
     numbers: set[str]
     months: set[str]
-    # Per sentence of the window: its content words and numbers (figures must sit in a
+    # Per sentence of the window: its content words, numbers and text (figures must sit in a
     # sentence that is about the same thing as the claim).
-    parts: list[tuple[set[str], set[str]]] = field(default_factory=list)
+    parts: list[tuple[set[str], set[str], str]] = field(default_factory=list)
+    # The `key: value` fields of the whole chunk the window comes from (shared by its units).
+    table: Table | None = None
 
 
 @dataclass
@@ -78,6 +90,8 @@ class ClaimResult:
     lexical: float = 0.0
     similarity: float = 0.0
     missing: list[str] = field(default_factory=list)
+    # What the sources say instead, where the claim keeps their words but changes the fact.
+    conflicts: list[str] = field(default_factory=list)
     detail: str = ""
     anchored: bool = False  # the claim has figures and all of them were found
 
@@ -96,8 +110,11 @@ class GroundingScanner:
         self.missing_fact_cap = float(params.get("missing_fact_cap", 0.3))
         # A claim this well covered word-for-word (with its facts present) needs no embedding.
         self.lexical_sure = float(params.get("lexical_sure", 0.9))
-        self.anchored_lexical = float(params.get("anchored_lexical", 0.8))
+        self.anchored_lexical = float(params.get("anchored_lexical", 0.75))
         self.min_claim_words = int(params.get("min_claim_words", 3))
+        # Polarity flips, figures from the wrong table field, swapped opening names
+        # (`grounding.contrast`): on by default, off for sources where they misfire.
+        self.contrast = bool(params.get("contrast", True))
         self.candidates = int(params.get("candidates", 3))
         # Most texts embedded per scan (claims plus source windows): bounds the latency.
         self.max_embed = int(params.get("max_embed", 48))
@@ -116,15 +133,17 @@ class GroundingScanner:
         must be backed by one place in the source, not by words scattered over a chunk."""
         text = text[: self.max_chunk_chars]
         sents = [s.text for s in split_sentences(text, limit=96) if len(s.text) > 3]
-        parts = [(content_words(x), numbers(x)) for x in sents]
+        parts = [(content_words(x), numbers(x), x) for x in sents]
+        table = fields(text)
         units = [
-            _Unit(x, p[0], word_tokens(x), p[1], months(x), [p])
+            _Unit(x, p[0], word_tokens(x), p[1], months(x), [p], table)
             for x, p in zip(sents, parts, strict=True)
         ]
         for i in range(len(sents) - 1):
             w = f"{sents[i]} {sents[i + 1]}"
             units.append(_Unit(w, parts[i][0] | parts[i + 1][0], word_tokens(w),
-                               parts[i][1] | parts[i + 1][1], months(w), parts[i : i + 2]))
+                               parts[i][1] | parts[i + 1][1], months(w), parts[i : i + 2],
+                               table))
         return units
 
     def _embed(self, texts: list[str]) -> dict[str, np.ndarray]:
@@ -183,8 +202,10 @@ class GroundingScanner:
                 r.detail = "cited source lacks: " + ", ".join(r.missing[:5])
             elif r.missing:
                 r.detail = "not in the sources: " + ", ".join(r.missing[:5])
+            if r.conflicts:
+                r.detail = "; ".join([*([r.detail] if r.detail else []), *r.conflicts[:3]])
             results.append(r)
-            if r.missing:
+            if r.missing or r.conflicts:
                 r.support = self.missing_fact_cap * r.lexical
             elif r.lexical >= self.lexical_sure or self.embedder is None or not top:
                 r.support = r.lexical
@@ -215,7 +236,7 @@ class GroundingScanner:
         # else in the context does not back "patched within 30 days".
         best_missing: list[str] | None = None
         topic = {w for w in words - _UNIT_WORDS if not w[0].isdigit()}
-        best_overlap = max((len(pw & topic) for u in top for pw, _ in u.parts), default=0)
+        best_overlap = max((len(p[0] & topic) for u in top for p in u.parts), default=0)
         # A figure counts only in a sentence about (nearly) as much of the claim as the best
         # one: "annual" alone does not tie "30 days of annual leave" to "annual plans ... 30
         # days".
@@ -227,14 +248,30 @@ class GroundingScanner:
             if not missing:
                 break
         r.missing = best_missing or []
-        r.anchored = not r.missing and bool(numbers(s.text))
+        r.conflicts = self._conflicts(s, words, top)
+        r.anchored = not r.missing and not r.conflicts and bool(numbers(s.text))
         return r, top
+
+    def _conflicts(self, s: Sentence, words: set[str], top: list[_Unit]) -> list[str]:
+        if not top or not self.contrast:
+            return []
+        out = []
+        tables = list({id(u.table): u.table for u in top if u.table is not None}.values())
+        for n in misplaced_figures(words, numbers(s.text), tables):
+            out.append(f"{n} is given for something else in the source")
+        opposite = contradiction(s.text, list(dict.fromkeys(p[2] for u in top for p in u.parts)))
+        if opposite is not None:
+            out.append(f'the source says the opposite: "{opposite[:120]}"')
+        swap = swapped_first_name(s.text, top[0].text, top[0].tokens, word_tokens(s.text))
+        if swap is not None:
+            out.append(f"'{swap[0]}' where the source names {', '.join(swap[1][:3])}")
+        return out
 
     def _missing_facts(self, claim: str, unit: _Unit, topic: set[str], need: int) -> list[str]:
         missing = []
         for n in sorted(numbers(claim)):
             # "90 days" in "Application logs: 90 days" does not back "backups: 90 days".
-            if not any(n in nums and len(words & topic) >= need for words, nums in unit.parts):
+            if not any(n in nums and len(words & topic) >= need for words, nums, _ in unit.parts):
                 missing.append(n)
         missing += [m for m in sorted(months(claim)) if m not in unit.months]
         for ent in sorted(entities(claim)):

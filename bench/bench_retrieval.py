@@ -354,7 +354,7 @@ def report_size(size: int, r: dict[str, Any]) -> None:
         )
         print(f"IVF partitioned, probe {ivf['probe']} lists; recall vs exact scan: {recall}")
     else:
-        print("vector search: exact scan (under ivf_min_rows)")
+        print("vector search: exact scan (retrieval.ivf_min_rows unset or not reached)")
     print_table(
         f"HybridRetriever.search at {size:,} chunks, "
         f"{r['without_embedding']['total']['n']} queries "

@@ -95,7 +95,7 @@ def test_index_partitions_follows_the_store_and_small_stays_exact(tmp_path: Path
     assert index.search(data[700], 1)[0].score > 0.999
 
     # With every list probed the partitioned search equals a brute-force scan.
-    exact = NumpyVectorIndex(services.documents, dimensions=DIM, ivf_min_rows=10**9)
+    exact = NumpyVectorIndex(services.documents, dimensions=DIM, ivf_min_rows=None)
     for q in clustered(5, 12, seed=3):
         assert [h.chunk_id for h in index.search(q, 10)] == [
             h.chunk_id for h in exact.search(q, 10)

@@ -2,7 +2,8 @@
 
 Brute force on a float32 matrix needs no extra engine and is exact; from `ivf_min_rows`
 rows on, the rows are grouped into k-means lists (see `ivf.py`) and a query scans only the
-nearest lists. The index refreshes incrementally when the store's index generation moves."""
+nearest lists (opt-in: approximate, see BENCHMARKS.md). The index refreshes incrementally
+when the store's index generation moves."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class NumpyVectorIndex:
         self,
         store: DocumentStore,
         dimensions: int = 384,
-        ivf_min_rows: int = 50_000,
+        ivf_min_rows: int | None = None,
         ivf_probe: int = 32,
     ) -> None:
         self.store = store
@@ -86,7 +87,7 @@ class NumpyVectorIndex:
     def _partition(self, keep: np.ndarray, new_matrix: np.ndarray) -> None:
         """Keep rows sorted by IVF list once the index is big enough to need it."""
         rows = self._ids.size
-        if rows < max(self.ivf_min_rows, 1):
+        if self.ivf_min_rows is None or rows < self.ivf_min_rows:
             self._labels, self._layout, self._trained_rows = None, None, 0
             return
         layout = self._layout

@@ -56,6 +56,9 @@ class ResilienceConfig(_Strict):
     # None: no limit beyond the model's connect/read timeouts.
     first_token_timeout_s: float | None = Field(None, gt=0)
     total_timeout_s: float | None = Field(None, gt=0)
+    # The whole call across retries, backoff and fallbacks (for a stream: until its first
+    # token); the requested model's setting applies. None: bounded only per attempt.
+    chain_timeout_s: float | None = Field(None, gt=0)
     breaker: BreakerConfig = BreakerConfig()
     balancer: Literal["weighted", "least_in_flight", "latency"] = "least_in_flight"
     # Requests waiting for a free deployment slot; beyond this a 503 with Retry-After.

@@ -294,3 +294,35 @@ def test_retry_after_is_honoured(tmp_path: Path, upstreams: list[FaultyUpstream]
         )
     assert time.perf_counter() - t0 < 0.25 and info.value.retry_after == 30
     assert up.stats["requests"] == 3
+
+
+def test_chain_timeout_bounds_retries_and_fallbacks_together(
+    tmp_path: Path, upstreams: list[FaultyUpstream]
+) -> None:
+    slow0, slow1, _ = upstreams
+    # Every attempt hangs until its own limit (1 s, 0.5 s to a first token): three
+    # attempts on the primary and three on the fallback would take 3-6 s; the chain's own
+    # budget cuts that to ~0.6 s.
+    for up in (slow0, slow1):
+        up.set(timeout=1.0)
+    reg = registry(
+        tmp_path,
+        primary=model_spec(slow0.base_url, fallbacks=("second",), chain_timeout_s=0.6),
+        second=model_spec(slow1.base_url),
+    )
+    model = reg.get("primary")
+
+    async def both() -> tuple[float, float]:
+        t0 = time.perf_counter()
+        with pytest.raises(UpstreamError) as plain:
+            await model.complete(request())
+        t1 = time.perf_counter()
+        with pytest.raises(UpstreamError) as streamed:
+            await collect(model)
+        t2 = time.perf_counter()
+        for err in (plain.value, streamed.value):
+            assert err.status == 504 and "within 0.6s" in str(err)
+        return t1 - t0, t2 - t1
+
+    plain_s, stream_s = asyncio.run(both())
+    assert plain_s < 1.5 and stream_s < 1.5

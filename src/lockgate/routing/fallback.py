@@ -162,8 +162,27 @@ class ResilientModel:
 
     # -- complete --------------------------------------------------------------------------
 
+    def _chain_error(self, budget: float) -> UpstreamError:
+        return UpstreamError(
+            f"no backend for '{self.name}' answered within {budget:g}s "
+            "(retries and fallbacks included)",
+            status=504,
+            retryable=False,
+        )
+
     async def complete(self, request: ChatRequest, report: CallReport | None = None) -> ChatResult:
         report = report if report is not None else CallReport()
+        budget = self.pool.cfg.chain_timeout_s
+        if budget is None:
+            return await self._complete_chain(request, report)
+        try:
+            async with asyncio.timeout(budget):
+                return await self._complete_chain(request, report)
+        except TimeoutError:
+            METRICS.inc("lockgate_chain_timeouts_total", model=self.name)
+            raise self._chain_error(budget) from None
+
+    async def _complete_chain(self, request: ChatRequest, report: CallReport) -> ChatResult:
         errors: list[UpstreamError] = []
         for i, pool in enumerate(self.chain()):
             try:
@@ -229,18 +248,34 @@ class ResilientModel:
     ) -> AsyncIterator[ChatDelta]:
         report = report if report is not None else CallReport()
         errors: list[UpstreamError] = []
+        budget = self.pool.cfg.chain_timeout_s
+        loop = asyncio.get_running_loop()
+        chain_deadline = None if budget is None else loop.time() + budget
         for i, pool in enumerate(self.chain()):
             req = pool.fit(request)
             avoid: set[str] = set()
             attempt = 0
             while True:
                 try:
-                    dep, attempt = await self._acquire(pool, avoid, attempt, report)
+                    async with asyncio.timeout_at(chain_deadline):
+                        dep, attempt = await self._acquire(pool, avoid, attempt, report)
                 except UpstreamError as exc:
                     errors.append(exc)
                     break
+                except TimeoutError:
+                    assert budget is not None
+                    METRICS.inc("lockgate_chain_timeouts_total", model=self.name)
+                    raise self._chain_error(budget) from None
                 assert dep is not None
-                opened = await self._open_stream(pool, dep, req, report)
+                opened = await self._open_stream(pool, dep, req, report, chain_deadline)
+                if (
+                    isinstance(opened, UpstreamError)
+                    and chain_deadline is not None
+                    and loop.time() >= chain_deadline
+                ):
+                    assert budget is not None
+                    METRICS.inc("lockgate_chain_timeouts_total", model=self.name)
+                    raise self._chain_error(budget)
                 if isinstance(opened, UpstreamError):
                     avoid.add(dep.key)
                     delay = self._delay(pool, opened, attempt, avoid)
@@ -265,7 +300,12 @@ class ResilientModel:
         raise self._give_up(errors)
 
     async def _open_stream(
-        self, pool: DeploymentPool, dep: Deployment, request: ChatRequest, report: CallReport
+        self,
+        pool: DeploymentPool,
+        dep: Deployment,
+        request: ChatRequest,
+        report: CallReport,
+        chain_deadline: float | None = None,
     ) -> UpstreamError | tuple[AsyncIterator[ChatDelta], list[ChatDelta], bool, float]:
         """Start the upstream stream and read up to its first text token. Nothing is handed
         out before that, so a failure here can still be retried cleanly. On success the
@@ -278,6 +318,10 @@ class ResilientModel:
         if cfg.first_token_timeout_s is not None:
             ft = loop.time() + cfg.first_token_timeout_s
             first_deadline = ft if deadline is None else min(ft, deadline)
+        if chain_deadline is not None:
+            first_deadline = (
+                chain_deadline if first_deadline is None else min(first_deadline, chain_deadline)
+            )
         it = dep.model.stream(request).__aiter__()
         held: list[ChatDelta] = []
         ended = False

@@ -38,6 +38,9 @@ register("t_forbidden")(lambda p, d: _Regex("t_forbidden", r"forbidden", "TOXICI
 register("t_danger")(lambda p, d: _Regex("t_danger", r"danger", "TOXICITY"))
 register("t_inject")(lambda p, d: _Regex("t_inject", r"IGNORE ALL PREVIOUS", "INJECTION"))
 register("t_review")(lambda p, d: _Regex("t_review", r"lawsuit", "TOPIC"))
+# Objects to "pays" only without the rest of its sentence: a scanner whose verdict on a
+# fragment differs from its verdict on the sentence (as short texts sway the toxicity model).
+register("t_fragment")(lambda p, d: _Regex("t_fragment", r"pays(?!.*months)", "TOXICITY"))
 
 
 def _policy() -> GuardrailsConfig:
@@ -50,7 +53,10 @@ def _policy() -> GuardrailsConfig:
                     ScannerRule(scanner="t_review", action="escalate"),
                 ],
                 context=[ScannerRule(scanner="t_inject", action="block")],
-                output=[ScannerRule(scanner="t_danger", action="block")],
+                output=[
+                    ScannerRule(scanner="t_danger", action="block"),
+                    ScannerRule(scanner="t_fragment", action="block"),
+                ],
                 refusal_message="Sorry, not that.",
             ),
             "lenient": GuardPolicy(input=[], context=[], output=[]),
@@ -154,6 +160,28 @@ def test_stream_without_findings_is_unchanged(gw) -> None:
     events = _sse(gw[0], "One sentence. Two sentences. no end")
     text = "".join(e["choices"][0]["delta"].get("content", "") for e in events if e.get("choices"))
     assert text == "echo: One sentence. Two sentences. no end"
+
+
+def _contents(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        e["choices"][0]["delta"]["content"]
+        for e in events
+        if e.get("choices") and e["choices"][0]["delta"].get("content")
+    ]
+
+
+def test_first_release_comes_before_the_sentence_ends(gw) -> None:
+    pieces = _contents(_sse(gw[0], "the team answers every request within two days. ok"))
+    assert "".join(pieces) == "echo: the team answers every request within two days. ok"
+    assert pieces[0] == "echo: the team answers"  # not the whole first sentence
+
+
+def test_fragment_that_does_not_scan_clean_waits_for_its_sentence(gw) -> None:
+    events = _sse(gw[0], "the boss pays the full amount for the remaining months. ok")
+    pieces = _contents(events)
+    assert "".join(pieces) == "echo: the boss pays the full amount for the remaining months. ok"
+    assert pieces[0].endswith("months.")  # held back whole, then passed
+    assert events[-1]["lockgate"]["guardrails"]["action"] != "block"
 
 
 def test_poisoned_chunk_is_dropped_before_the_prompt(gw) -> None:

@@ -22,10 +22,10 @@ from lockgate.services import Services
 
 # Where a sentence ends: terminal punctuation followed by whitespace, or a line break.
 _BOUNDARY = re.compile(r"[.!?](?=\s)|\n")
-# The first release may end mid-sentence, past _FIRST_CHARS: waiting for a whole first
-# sentence held the first token back ~0.5 s with the embedded model. It ends only between
-# two complete plain lower-case words, because what the scanners look for (names, emails,
-# phone and card numbers, canaries, spelled-out slurs) has capitals, digits or symbols and
+# The first release may end mid-sentence, past _FIRST_CHARS, if it scans clean: waiting
+# for a whole first sentence held the first token back ~0.5 s with the embedded model. It
+# ends only between two complete plain lower-case words, because what the scanners look
+# for (names, emails, phone and card numbers, canaries) has capitals, digits or symbols and
 # so is never cut in two; later releases are whole sentences (grounding checks those).
 _SAFE_GAP = re.compile(r"(?:^|(?<=\s))[a-z]+[,;:]?(?=\s+[a-z]+[,;:]?\s)")
 _FIRST_CHARS = 16
@@ -104,10 +104,22 @@ class OutputGuard:
         policy = self._policy(ctx)
         scan_ctx = self._scan_ctx(ctx)
         pending = ""
+        early = True
         try:
             async for delta in deltas:
                 pending += delta.text
-                cut = _last_boundary(pending, ctx.streamed_output is None)
+                cut = _last_boundary(pending)
+                if not cut and early and ctx.streamed_output is None:
+                    gap = _early_cut(pending)
+                    if gap:
+                        # One try: a fragment that does not scan clean (short texts fool
+                        # the toxicity model) waits for its whole sentence instead.
+                        early = False
+                        released = await self._try_early(ctx, pending[:gap], scan_ctx, policy)
+                        if released is not None:
+                            pending = pending[gap:]
+                            ctx.streamed_output = released
+                            yield ChatDelta(text=released)
                 if cut:
                     ready, pending = pending[:cut], pending[cut:]
                     released = await self._release(ctx, ready, scan_ctx, policy)
@@ -132,6 +144,15 @@ class OutputGuard:
             aclose = getattr(deltas, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    async def _try_early(
+        self, ctx: RequestContext, text: str, scan_ctx: ScanContext, policy: GuardPolicy
+    ) -> str | None:
+        """The fragment's text if every scanner passes it as it is; None otherwise."""
+        result: GuardResult = await asyncio.to_thread(
+            self.services.guard.scan, ctx.vault.restore(text), scan_ctx, policy
+        )
+        return result.text if result.action == "allow" else None
 
     async def _release(
         self, ctx: RequestContext, text: str, scan_ctx: ScanContext, policy: GuardPolicy
@@ -165,13 +186,17 @@ class OutputGuard:
             ctx.groundedness = scan_ctx.metrics["groundedness"]
 
 
-def _last_boundary(text: str, first: bool) -> int:
+def _last_boundary(text: str) -> int:
     last = 0
     for m in _BOUNDARY.finditer(text):
         last = m.end()
-    # Only the first release may end at a clause: that is what the caller waits on, and
-    # later pieces stay whole sentences for the sentence-level checks (grounding).
-    if last == 0 and first and len(text) >= _FIRST_CHARS:
+    return last
+
+
+def _early_cut(text: str) -> int:
+    """Where the first release may end before its sentence does (0: not yet)."""
+    last = 0
+    if len(text) >= _FIRST_CHARS:
         for m in _SAFE_GAP.finditer(text):
             if m.end() >= _FIRST_CHARS:
                 last = m.end()

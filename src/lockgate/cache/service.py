@@ -81,18 +81,30 @@ class ResponseCache:
         return np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
 
     def lookup(self, scope: str, text: str, semantic: bool) -> Lookup:
+        result = self.lookup_exact(scope, text)
+        if result.status == "hit" or not semantic:
+            return result
+        return self.lookup_semantic(result)
+
+    def lookup_exact(self, scope: str, text: str) -> Lookup:
+        """One indexed read (plus the document-version check on a hit)."""
         now = time.time()
         result = Lookup("miss", self.key(scope, text), scope, text)
         entry = self.store.get(result.key, now)
         if entry is not None and self._still_valid(entry, result):
             result.status, result.kind, result.entry = "hit", "exact", entry
             self._count_hit(entry.id or 0, now)
-            return result
-        if not (semantic and self.config.semantic and self.embedder is not None and text):
+        return result
+
+    def lookup_semantic(self, result: Lookup) -> Lookup:
+        """After an exact miss: embed the text and look for a close, compatible question."""
+        now = time.time()
+        text = result.text
+        if not (self.config.semantic and self.embedder is not None and text):
             return result
         result.vector = self.embed(text)
         wanted = terms(text)
-        for cand in self.index.search(scope, result.vector, self.config.similarity):
+        for cand in self.index.search(result.scope, result.vector, self.config.similarity):
             ok, why = lexically_compatible(wanted, cand.terms)
             if not ok:
                 result.rejected.append(

@@ -120,12 +120,12 @@ class CacheLookup:
             ctx.grounded or (cfg.semantic_passthrough and ctx.messages[-1].role == "user")
         )
         t0 = time.perf_counter()
-        # Exact lookups are a single indexed read; a semantic one embeds the question, which is
-        # CPU work that must not hold the event loop.
-        if semantic:
-            found = await asyncio.to_thread(self.cache.lookup, scope, text, True)
-        else:
-            found = self.cache.lookup(scope, text, False)
+        # The exact lookup is a single indexed read, done in place (a thread hop cost more
+        # than the read); a semantic one embeds the question, which is CPU work that must not
+        # hold the event loop.
+        found = self.cache.lookup_exact(scope, text)
+        if semantic and found.status != "hit":
+            found = await asyncio.to_thread(self.cache.lookup_semantic, found)
         ms = (time.perf_counter() - t0) * 1000
         METRICS.observe("lockgate_cache_lookup_ms", ms)
         METRICS.inc("lockgate_cache_lookups_total", result=found.status, kind=found.kind or "none")

@@ -36,8 +36,14 @@ def test_canary_in_output_is_found_with_its_span() -> None:
 
 
 def test_spelled_out_canary_is_found() -> None:
-    found = scanner().scan("the token: LG 7F3A 9C2E", ctx())
+    text = "the token: LG 7F3A 9C2E, as asked"
+    found = scanner().scan(text, ctx())
     assert found and found[0].detail == "canary (obfuscated)"
+    assert text[found[0].start : found[0].end] == "LG 7F3A 9C2E"
+    dashed = "l-g-7-f-3-a-9-c-2-e!"
+    found = scanner().scan(dashed, ctx())
+    assert found and dashed[found[0].start : found[0].end] == "l-g-7-f-3-a-9-c-2-e"
+    assert not scanner().scan("LG 7F3A 9C2F is another id", ctx())
 
 
 def test_verbatim_system_prompt_is_found() -> None:

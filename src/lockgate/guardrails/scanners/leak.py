@@ -11,7 +11,9 @@ Two independent checks, both linear in the text:
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import OrderedDict
+from itertools import accumulate
 from typing import Any
 
 from lockgate.guardrails.base import Finding, ScanContext
@@ -19,6 +21,7 @@ from lockgate.guardrails.registry import ScannerDeps, register
 
 _WORD = re.compile(r"[^\W_]+")
 _SQUASH = re.compile(r"[\s\-_.·•|]+")
+_KEPT = re.compile(r"[^\s\-_.·•|]+")
 
 
 class LeakScanner:
@@ -56,17 +59,26 @@ class LeakScanner:
         low = text.lower()
         start = low.find(canary.lower())
         if start != -1:
-            found.append(Finding("LEAK", start, start + len(canary), 1.0, self.name, None,
-                                 "canary"))
+            found.append(
+                Finding("LEAK", start, start + len(canary), 1.0, self.name, None, "canary")
+            )
             return found
-        # Spelled out with separators ("c-a-n-a-r-y", "CAN ARY"): one regex with optional
-        # separators between the canary's characters (bounded, so it stays linear).
-        chars = [re.escape(c) for c in _SQUASH.sub("", canary.lower())]
-        if chars:
-            m = re.search(r"[\s\-_.·•|]{0,3}".join(chars), low)
-            if m:
-                found.append(Finding("LEAK", m.start(), m.end(), 1.0, self.name, None,
-                                     "canary (obfuscated)"))
+        # Spelled out with separators ("c-a-n-a-r-y", "CAN ARY"): search the text with its
+        # separators squeezed out. (A regex built from each request's random canary cost a
+        # fresh compile per scan: 2-5 ms, most of the leak scanner's time.)
+        target = _SQUASH.sub("", canary.lower())
+        if not target:
+            return found
+        runs = [(m.start(), m.group(0)) for m in _KEPT.finditer(low)]
+        squeezed = "".join(r for _, r in runs)
+        at = squeezed.find(target)
+        if at != -1:
+            starts = list(accumulate((len(r) for _, r in runs), initial=0))
+            first = bisect_right(starts, at) - 1
+            last = bisect_right(starts, at + len(target) - 1) - 1
+            begin = runs[first][0] + at - starts[first]
+            end = runs[last][0] + at + len(target) - starts[last]
+            found.append(Finding("LEAK", begin, end, 1.0, self.name, None, "canary (obfuscated)"))
         return found
 
     def _verbatim(self, text: str, prompt: str) -> list[Finding]:
@@ -119,8 +131,17 @@ class LeakScanner:
             n_words = len(_WORD.findall(text[s:e]))
             # Longer verbatim runs are surer leaks; one shingle is already a strong signal.
             score = min(1.0, 0.8 + 0.2 * n_words / (4 * n))
-            out.append(Finding("LEAK", s, e, score, self.name, None,
-                               f"{n_words} words verbatim from the system prompt"))
+            out.append(
+                Finding(
+                    "LEAK",
+                    s,
+                    e,
+                    score,
+                    self.name,
+                    None,
+                    f"{n_words} words verbatim from the system prompt",
+                )
+            )
         return out
 
     def scan(self, text: str, ctx: ScanContext) -> list[Finding]:

@@ -88,7 +88,17 @@ class SqliteFts(TextIndex):
         if not terms:
             return []
         with self.engine.connect() as conn:
-            terms = self.term_stats.selective(conn, terms)
+            return self._search(conn, terms, limit, source_prefix, document_ids)
+
+    def _search(
+        self,
+        conn: Connection,
+        terms: list[str],
+        limit: int,
+        source_prefix: str | None,
+        document_ids: Sequence[int] | None,
+    ) -> list[TextHit]:
+        terms = self.term_stats.selective(conn, terms)
         params: dict[str, object] = {"q": fts_query(terms), "n": limit}
         where = ["chunks_fts MATCH :q"]
         join = ""
@@ -108,8 +118,7 @@ class SqliteFts(TextIndex):
         if document_ids:
             stmt = stmt.bindparams(bindparam("ids", expanding=True))
             params["ids"] = list(document_ids)
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt, params).all()
+        rows = conn.execute(stmt, params).all()
         # FTS5's bm25() is "lower is better"; flip it so every retriever agrees.
         return [TextHit(int(r[0]), -float(r[1])) for r in rows]
 

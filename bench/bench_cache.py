@@ -30,6 +30,7 @@ from _common import BENCH, machine, print_table, summary_ms, temp_home, write_js
 from lockgate.cache.keys import normalise_text
 from lockgate.cache.service import ResponseCache
 from lockgate.cache.store import SqliteCacheStore
+from lockgate.config import EmbeddingSpec
 from lockgate.config_cache_routing import CacheConfig
 from lockgate.models.minilm import MiniLMEmbedder
 from lockgate.store.db import make_engine
@@ -42,7 +43,8 @@ def paraphrase_run(embedder: MiniLMEmbedder, tmp: Path, cfg: CacheConfig) -> dic
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     engine = make_engine(f"sqlite:///{tmp / f'para-{cfg.similarity}-{cfg.semantic}.db'}")
     migrate(engine)
-    cache = ResponseCache(cfg, SqliteCacheStore(engine), embedder)
+    # The question path the gateway uses (int8 by default).
+    cache = ResponseCache(cfg, SqliteCacheStore(engine), embedder.for_queries())
     scope = "bench-scope"
     answers: dict[int, str] = {}
     for row in rows:
@@ -224,6 +226,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--int8", default=EmbeddingSpec().int8, choices=["off", "queries", "all"],
+                    help="MiniLM int8 mode (default: as shipped)")
     ap.add_argument("--sweep", type=float, nargs="*", default=[0.85, 0.90, 0.95])
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     args = ap.parse_args()
@@ -233,7 +237,7 @@ def main() -> None:
     # load made one MiniLM call take ~1 s instead of ~50 ms. One thread is what a gateway
     # worker on a busy box should use anyway.
     torch.set_num_threads(args.threads)
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder(int8=args.int8)
     embedder.embed(["warm up"])
     report: dict[str, Any] = {"machine": machine(), "started": time.time(), "args": vars(args)}
     with temp_home() as tmp:

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import ROOT, print_table, summary_ms, write_json  # noqa: E402
 from _common import rates as common_rates  # noqa: E402
 
+from lockgate.config import EmbeddingSpec  # noqa: E402
 from lockgate.guardrails.base import ScanContext  # noqa: E402
 from lockgate.guardrails.registry import ScannerDeps  # noqa: E402
 from lockgate.guardrails.scanners.grounding import GroundingScanner, build  # noqa: E402
@@ -132,13 +133,15 @@ def latency(scanner: GroundingScanner, chunks: dict[str, str], rows: list[dict[s
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--int8", default=EmbeddingSpec().int8, choices=["off", "queries", "all"],
+                    help="MiniLM int8 mode (default: as shipped)")
     ap.add_argument("--split", default="all", choices=["all", "dev", "test"])
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--show-misses", action="store_true")
     args = ap.parse_args()
 
     chunks, rows = load()
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder(int8=args.int8)
     embedder.embed(["warm up"])
     scanner = build({}, ScannerDeps(embedder))
     assert isinstance(scanner, GroundingScanner)

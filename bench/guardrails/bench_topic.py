@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import ROOT, print_table, rates, summary_ms, write_json  # noqa: E402
 
+from lockgate.config import EmbeddingSpec  # noqa: E402
 from lockgate.guardrails.base import ScanContext  # noqa: E402
 from lockgate.guardrails.registry import ScannerDeps  # noqa: E402
 from lockgate.guardrails.scanners.topic import TopicScanner, build  # noqa: E402
@@ -44,12 +45,14 @@ FILLER = (
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--int8", default=EmbeddingSpec().int8, choices=["off", "queries", "all"],
+                    help="MiniLM int8 mode (default: as shipped)")
     ap.add_argument("--rounds", type=int, default=50)
     args = ap.parse_args()
 
     policy = json.loads((DATA / "topic_policy.json").read_text())
     rows = [json.loads(x) for x in (DATA / "topic.jsonl").read_text().splitlines()]
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder(int8=args.int8)
     embedder.embed(["warm up"])
     # The deny scanner is told what the app's normal traffic is about (`reference`); the
     # "generic reference" rows show a deny-only policy that does not say so.

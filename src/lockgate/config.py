@@ -83,8 +83,9 @@ class EmbeddingSpec(_Strict):
     batch_size: int = Field(64, ge=1)
     timeout_s: float = Field(60.0, gt=0)
     # Local MiniLM only: word pieces kept per text (128 lost a third of the recall on
-    # 1,000-character chunks), and where int8 matmuls are used: "queries" halves a
-    # question's embedding time at equal recall (BENCHMARKS.md, "Embedding variants").
+    # 1,000-character chunks), and where int8 matmuls are used: "queries" (retrieval and
+    # cache questions) cuts a question's embedding time ~3x at equal recall; guardrail
+    # scanners, ingest and /v1/embeddings stay fp32 (BENCHMARKS.md, "Embedding variants").
     max_seq_length: int = Field(256, ge=8, le=512)
     int8: Literal["off", "queries", "all"] = "queries"
 

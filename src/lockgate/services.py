@@ -68,6 +68,12 @@ class Services:
         return build_embedder(self.settings.embeddings)
 
     @cached_property
+    def query_embedder(self) -> EmbeddingModel:
+        """Questions for retrieval and the response cache (int8 MiniLM by default)."""
+        for_queries = getattr(self.embedder, "for_queries", None)
+        return for_queries() if for_queries is not None else self.embedder
+
+    @cached_property
     def vectors(self) -> NumpyVectorIndex:
         cfg = self.settings.retrieval
         return NumpyVectorIndex(
@@ -80,7 +86,7 @@ class Services:
             self.documents,
             self.text_index,
             self.vectors,
-            self.embedder,
+            self.query_embedder,
             self.settings.retrieval,
             self.settings.freshness,
             self.settings.ingest.near_duplicates.chunk_max_bits,
@@ -108,7 +114,9 @@ class Services:
         from lockgate.cache.service import ResponseCache
         from lockgate.cache.store import SqliteCacheStore
 
-        return ResponseCache(self.settings.cache, SqliteCacheStore(self.engine), self.embedder)
+        return ResponseCache(
+            self.settings.cache, SqliteCacheStore(self.engine), self.query_embedder
+        )
 
     @cached_property
     def router(self) -> Router:

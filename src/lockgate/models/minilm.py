@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lockgate.models.base import EmbeddingModel
+
 # OpenMP threads that spin while waiting turn a 20 ms query embedding into 500+ ms when the
 # cores are shared (bench/bench_embed_threads.py: p50 588 ms -> 93 ms under load). Must be set
 # before torch is imported; an explicit setting from the environment wins.
@@ -69,10 +71,10 @@ class _Bert:
             self.w[p + "qkv.bias"] = torch.cat(
                 [self.w[p + n + ".bias"] for n in ("query", "key", "value")]
             )
-        # int8 weights, activations quantised per call (fbgemm). On this AVX2 box it halves a
-        # question's embedding time but is no faster than MKL's fp32 on ingest batches
-        # (bench/bench_embed_variants.py), hence "queries": int8 for short texts only.
-        self.int8 = int8
+        # int8 weights, activations quantised per call (fbgemm). On this AVX2 box it cuts a
+        # question's embedding time ~3x at equal retrieval recall but is no faster than MKL's
+        # fp32 on ingest batches (bench/bench_embed_variants.py), and it moved the topic
+        # scanner's thresholds, hence "queries": int8 for retrieval/cache questions only.
         self.packed: dict[str, Any] = {}
         if int8 != "off":
             for i in range(self.layers):
@@ -94,16 +96,15 @@ class _Bert:
         )
         return out.reshape(*shape[:-1], out.shape[-1])
 
-    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def __call__(self, ids: np.ndarray, mask: np.ndarray, q8: bool = False) -> np.ndarray:
         torch = self.torch
         # A short text gains nothing from a second thread and, when the cores are busy,
         # waits for it: one question took 186 ms p50 on two threads, 14 ms on one, on a
         # loaded box. Batches (ingest) keep every core.
-        short = ids.size <= _ONE_THREAD_TOKENS
-        threads = 1 if short else self.max_threads
+        threads = 1 if ids.size <= _ONE_THREAD_TOKENS else self.max_threads
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
-        return self._forward(ids, mask, self.int8 == "all" or (self.int8 == "queries" and short))
+        return self._forward(ids, mask, q8 and bool(self.packed))
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray, q8: bool) -> np.ndarray:
         torch = self.torch
@@ -185,10 +186,15 @@ class MiniLMEmbedder:
         # A request embeds its question more than once (semantic cache, retrieval, guards),
         # often as differently normalised text that tokenises the same (the model is
         # uncased), so single texts are remembered by their word-piece ids.
-        self._memo: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
+        self._memo: OrderedDict[tuple[bool, tuple[int, ...]], np.ndarray] = OrderedDict()
 
-    def _embed_one(self, ids: list[int], out: np.ndarray) -> np.ndarray:
-        key = tuple(ids)
+    def for_queries(self) -> EmbeddingModel:
+        """The embedder retrieval and the response cache use for questions: int8 when the
+        config says "queries" (same weights, same memo), otherwise this one."""
+        return _QueryView(self) if self.int8 == "queries" else self
+
+    def _embed_one(self, ids: list[int], out: np.ndarray, q8: bool) -> np.ndarray:
+        key = (q8, tuple(ids))
         with self._lock:
             hit = self._memo.get(key)
             if hit is not None:
@@ -197,7 +203,7 @@ class MiniLMEmbedder:
                 return out
             assert self._bert is not None
             out[0] = self._bert(
-                np.asarray([ids], dtype=np.int64), np.ones((1, len(ids)), dtype=np.float32)
+                np.asarray([ids], dtype=np.int64), np.ones((1, len(ids)), dtype=np.float32), q8
             )[0]
             self._memo[key] = out[0].copy()
             if len(self._memo) > _MEMO_SIZE:
@@ -221,6 +227,9 @@ class MiniLMEmbedder:
         return self._bert is not None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self.int8 == "all")
+
+    def _embed(self, texts: Sequence[str], q8: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return out
@@ -228,7 +237,7 @@ class MiniLMEmbedder:
         assert self._bert is not None
         encodings = self._tokenizer.encode_batch(list(texts))
         if len(texts) == 1:
-            return self._embed_one(encodings[0].ids, out)
+            return self._embed_one(encodings[0].ids, out, q8)
         # Batch texts of similar length together so little time goes into padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
@@ -241,5 +250,20 @@ class MiniLMEmbedder:
                 ids[row, : len(seq)] = seq
                 mask[row, : len(seq)] = 1.0
             with self._lock:
-                out[idx] = self._bert(ids, mask)
+                out[idx] = self._bert(ids, mask, q8)
         return out
+
+
+class _QueryView:
+    """MiniLM with int8 matmuls, for short questions (see `MiniLMEmbedder.for_queries`)."""
+
+    def __init__(self, base: MiniLMEmbedder) -> None:
+        self.base = base
+        self.name = base.name
+        self.dimensions = base.dimensions
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.base._embed(texts, True)
+
+    def ready(self) -> bool:
+        return self.base.ready()

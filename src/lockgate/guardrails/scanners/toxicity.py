@@ -286,8 +286,8 @@ _Linear = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _linear_proba(linear: _Linear, features: Any) -> np.ndarray:
-    weights, intercepts, a, b = linear
-    decision = np.asarray(features @ weights.T) + intercepts  # (texts, folds)
+    weights_t, intercepts, a, b = linear
+    decision = np.asarray(features @ weights_t) + intercepts  # (texts, folds)
     return np.mean(1.0 / (1.0 + np.exp(a * decision + b)), axis=1)
 
 
@@ -298,7 +298,9 @@ def _fast_path(vectorizer: Any, model: Any) -> _Linear | None:
     in ~0.2 ms. Checked against predict_proba here; any other model shape keeps sklearn's."""
     try:
         folds = model.calibrated_classifiers_
-        weights = np.vstack([f.estimator.coef_[0] for f in folds])
+        # Stored (vocabulary, folds) and C-contiguous: `features @ weights.T` made scipy copy
+        # the whole transposed matrix on every call (0.15 ms, against 0.005 ms).
+        weights = np.ascontiguousarray(np.vstack([f.estimator.coef_[0] for f in folds]).T)
         intercepts = np.array([f.estimator.intercept_[0] for f in folds])
         a = np.array([f.calibrators[0].a_ for f in folds], dtype=np.float64)
         b = np.array([f.calibrators[0].b_ for f in folds], dtype=np.float64)

@@ -162,7 +162,10 @@ class ResilientModel:
 
     # -- complete --------------------------------------------------------------------------
 
-    def _chain_error(self, budget: float) -> UpstreamError:
+    def _chain_timed_out(self) -> UpstreamError:
+        """The error (and metric) for a call that used up `chain_timeout_s`."""
+        METRICS.inc("lockgate_chain_timeouts_total", model=self.name)
+        budget = self.pool.cfg.chain_timeout_s or 0.0
         return UpstreamError(
             f"no backend for '{self.name}' answered within {budget:g}s "
             "(retries and fallbacks included)",
@@ -179,8 +182,7 @@ class ResilientModel:
             async with asyncio.timeout(budget):
                 return await self._complete_chain(request, report)
         except TimeoutError:
-            METRICS.inc("lockgate_chain_timeouts_total", model=self.name)
-            raise self._chain_error(budget) from None
+            raise self._chain_timed_out() from None
 
     async def _complete_chain(self, request: ChatRequest, report: CallReport) -> ChatResult:
         errors: list[UpstreamError] = []
@@ -263,9 +265,7 @@ class ResilientModel:
                     errors.append(exc)
                     break
                 except TimeoutError:
-                    assert budget is not None
-                    METRICS.inc("lockgate_chain_timeouts_total", model=self.name)
-                    raise self._chain_error(budget) from None
+                    raise self._chain_timed_out() from None
                 assert dep is not None
                 opened = await self._open_stream(pool, dep, req, report, chain_deadline)
                 if (
@@ -273,9 +273,7 @@ class ResilientModel:
                     and chain_deadline is not None
                     and loop.time() >= chain_deadline
                 ):
-                    assert budget is not None
-                    METRICS.inc("lockgate_chain_timeouts_total", model=self.name)
-                    raise self._chain_error(budget)
+                    raise self._chain_timed_out()
                 if isinstance(opened, UpstreamError):
                     avoid.add(dep.key)
                     delay = self._delay(pool, opened, attempt, avoid)

@@ -38,11 +38,14 @@ import httpx
 from _common import ROOT, SAMPLES, pct, print_table, temp_home, write_json
 
 from lockgate.config import Settings
-from lockgate.gateway.context import RequestContext
-from lockgate.gateway.stages.build_prompt import BuildPrompt
-from lockgate.gateway.stages.retrieve import Retrieve
+from lockgate.engine.answer import Answer
+from lockgate.engine.parse import parse_turn
+from lockgate.engine.stages.build_prompt import BuildPrompt
+from lockgate.engine.stages.retrieve import Retrieve
+from lockgate.engine.state import TurnState
+from lockgate.engine.turn import Call, Turn
 from lockgate.ingest.pipeline import Ingestor
-from lockgate.models.base import ChatRequest, Message
+from lockgate.models.base import ChatRequest
 from lockgate.services import Services
 
 try:
@@ -59,16 +62,22 @@ def load_questions(n: int) -> list[str]:
     return [json.loads(line)["question"] for line in lines if line.strip()][: n + 8]
 
 
-async def build_prompt(services: Services, question: str, max_tokens: int) -> RequestContext:
-    ctx = RequestContext(endpoint="bench", body={})
-    ctx.grounded = True
-    ctx.question = question
-    ctx.backend_model = services.settings.grounded.model
-    ctx.request = ChatRequest(messages=[Message("user", question)], max_tokens=max_tokens,
-                              seed=0)
-    await Retrieve(services).run(ctx)
-    await BuildPrompt(services).run(ctx)
-    return ctx
+async def build_prompt(services: Services, question: str, max_tokens: int) -> Turn:
+    """The turn the model stage would receive: retrieval and the prompt, no model call."""
+    body = {"model": "lockgate", "max_tokens": max_tokens, "seed": 0,
+            "messages": [{"role": "user", "content": question}]}
+    turn = parse_turn(Call("bench", body), services.settings, services.models)
+    sent: list[Turn] = [turn]
+
+    async def capture(t: Turn, state: TurnState) -> Answer:
+        sent.append(t)
+        return Answer()
+
+    async def prompt(t: Turn, state: TurnState) -> Answer:
+        return await BuildPrompt.from_services(services)(t, state, capture)
+
+    await Retrieve.from_services(services)(turn, TurnState(), prompt)
+    return sent[-1]
 
 
 async def direct_one(model: Any, request: ChatRequest) -> dict[str, Any]:

@@ -245,21 +245,21 @@ class Settings(BaseSettings):
     budgets: BudgetsConfig = BudgetsConfig()  # issue 4c: spend caps per day/month
     batch: BatchConfig = BatchConfig()  # issue 4c: /v1/files and /v1/batches
     models: dict[str, ModelSpec] = Field(default_factory=_default_models)
+    # Each stage wraps the ones listed after it: request work runs top-down, answer work
+    # (citations, the output scan, storing in the cache) bottom-up.
     pipeline: list[str] = Field(
         default_factory=lambda: [
-            "validate",
             "rate_limit",
             "input_guard",
-            "cache_lookup",
+            "cache",
+            "output_guard",
             "retrieve",
             "context_guard",
             "route",
             "build_prompt",
             "budget",
-            "call_model",
             "postprocess",
-            "output_guard",
-            "cache_store",
+            "call_model",
         ]
     )
 

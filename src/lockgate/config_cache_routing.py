@@ -32,19 +32,6 @@ class CacheConfig(_Strict):
     semantic_refresh_s: float = Field(30.0, ge=0)
     # Characters per streamed piece when a hit is replayed as a stream.
     stream_chunk_chars: int = Field(24, ge=1)
-    # Stages whose work a hit replaces. The output guard is skipped because the stored answer
-    # already passed it under the same policy (the policy is part of the scope).
-    skip_on_hit: list[str] = Field(
-        default_factory=lambda: [
-            "retrieve",
-            "context_guard",
-            "route",
-            "build_prompt",
-            "call_model",
-            "postprocess",
-            "output_guard",
-        ]
-    )
 
 
 class RouteTargets(_Strict):

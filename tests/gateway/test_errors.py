@@ -11,8 +11,10 @@ import httpx
 import openai
 import pytest
 
+from lockgate.engine.answer import Answer
 from lockgate.gateway.app import create_app
-from lockgate.gateway.pipeline import register
+from lockgate.plugins.hookspecs import hookimpl
+from lockgate.plugins.manager import plugin_manager
 from tests.conftest import make_services, make_settings
 from tests.support.server import serve
 
@@ -20,17 +22,24 @@ TRACE_HEADER = "x-lockgate-trace-id"
 USER = [{"role": "user", "content": "hello"}]
 
 
-@register("test_explode")
 class Explode:
     """A stage with a bug: raises something that is not a GatewayError."""
 
     name = "test_explode"
+    after = ()
+    before = ()
 
     def __init__(self, services: Any) -> None:
         pass
 
-    async def run(self, ctx: Any) -> None:
+    async def __call__(self, turn: Any, state: Any, call_next: Any) -> Answer:
         raise RuntimeError("secret internal detail /etc/passwd")
+
+
+class _ExplodePlugin:
+    @hookimpl
+    def register_stages(self, register: Any) -> None:
+        register("test_explode", Explode)
 
 
 @pytest.fixture(scope="module")
@@ -414,11 +423,16 @@ def test_every_response_has_distinct_trace_ids(base: str) -> None:
 def broken_gateway(tmp_path_factory, embedder, fake_upstream) -> Iterator[tuple[str, Any]]:
     home = tmp_path_factory.mktemp("broken-home")
     settings = make_settings(
-        home, fake_upstream, pipeline=["validate", "test_explode", "call_model", "postprocess"]
+        home, fake_upstream, pipeline=["test_explode", "postprocess", "call_model"]
     )
     services = make_services(settings, embedder)
-    with serve(create_app(services, preload_models=False), ready_path="/healthz") as base:
-        yield base, services
+    plugin = _ExplodePlugin()
+    plugin_manager().register(plugin, name="test-explode")
+    try:
+        with serve(create_app(services, preload_models=False), ready_path="/healthz") as base:
+            yield base, services
+    finally:
+        plugin_manager().unregister(plugin)
 
 
 def test_internal_error_is_500_without_details(broken_gateway) -> None:

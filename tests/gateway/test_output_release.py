@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lockgate.gateway.stages.output_guard import _early_cut, _last_boundary
+from lockgate.engine.stages.output_guard import _early_cut, _last_boundary
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""Each pipeline stage is testable alone on a hand-built RequestContext, and the pipeline itself
-is configurable: custom stages run where settings.pipeline lists them."""
+"""Each pipeline stage is testable alone: a parsed Turn, a TurnState and a fake inner layer
+are all it needs. The pipeline itself is configurable: custom stages (registered through the
+plugin hook) run where settings.pipeline lists them, as layers."""
 
 from __future__ import annotations
 
@@ -7,23 +8,26 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 
+from lockgate.engine.answer import Answer
+from lockgate.engine.citations import clean, resolve
+from lockgate.engine.errors import GatewayError
+from lockgate.engine.parse import parse_turn
+from lockgate.engine.pipeline import Next, Pipeline, PipelineError, stage_factories
+from lockgate.engine.stages.build_prompt import BuildPrompt
+from lockgate.engine.stages.postprocess import PostProcess
+from lockgate.engine.stages.retrieve import Retrieve
+from lockgate.engine.state import RetrievalRecord, TurnState
+from lockgate.engine.turn import Call, Turn
 from lockgate.gateway.app import create_app
-from lockgate.gateway.citations import clean, resolve
-from lockgate.gateway.context import RequestContext
-from lockgate.gateway.errors import GatewayError
-from lockgate.gateway.pipeline import STAGES, Pipeline, register
-from lockgate.gateway.stages.build_prompt import BuildPrompt
-from lockgate.gateway.stages.postprocess import PostProcess
-from lockgate.gateway.stages.retrieve import Retrieve
-from lockgate.gateway.stages.validate import Validate
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.models.base import Message, Usage
+from lockgate.plugins.hookspecs import hookimpl
+from lockgate.plugins.manager import plugin_manager
 from lockgate.retrieval.hybrid import RetrievedChunk, SearchFilters, SearchResult
 from tests.conftest import make_services, make_settings
 from tests.support.server import serve
@@ -48,16 +52,32 @@ def services(tmp_path_factory, embedder, fake_upstream) -> Any:
     return services
 
 
-def run(stage: Any, ctx: RequestContext) -> RequestContext:
-    asyncio.run(stage.run(ctx))
-    return ctx
+def parse(services: Any, body: dict[str, Any]) -> Turn:
+    return parse_turn(Call("/v1/chat/completions", body), services.settings, services.models)
 
 
-def context(body: dict[str, Any] | None = None, **fields: Any) -> RequestContext:
-    ctx = RequestContext(endpoint="/v1/chat/completions", body=body or {})
-    for key, value in fields.items():
-        setattr(ctx, key, value)
-    return ctx
+def question_turn(services: Any, question: str, stream: bool = False) -> Turn:
+    messages = [{"role": "user", "content": question}]
+    return parse(services, {"model": "lockgate", "stream": stream, "messages": messages})
+
+
+class Inner:
+    """The layers inside the stage under test: records the turn it got, answers `answer`."""
+
+    def __init__(self, answer: Answer | None = None) -> None:
+        self.turn: Turn | None = None
+        self.answer = answer or Answer(raw="inner")
+
+    async def __call__(self, turn: Turn, state: TurnState) -> Answer:
+        self.turn = turn
+        return self.answer
+
+
+def run(stage: Any, turn: Turn, state: TurnState | None = None, inner: Inner | None = None):
+    state = state or TurnState()
+    inner = inner or Inner()
+    answer = asyncio.run(stage(turn, state, inner))
+    return answer, state, inner
 
 
 def chunk(
@@ -80,63 +100,58 @@ def chunk(
     )
 
 
-def grounded_ctx(raw: str, chunks: list[RetrievedChunk], stream: bool = False) -> RequestContext:
-    return context(
-        grounded=True,
-        model_name="lockgate",
-        backend_model="echo",
-        backend="openai",
-        raw_output=raw,
-        context_chunks=chunks,
-        stream=stream,
-        prompt="the rendered prompt",
-    )
+def postprocess(
+    services: Any, raw: str, chunks: list[RetrievedChunk], stream: bool = False
+) -> Answer:
+    """The answer work of PostProcess on a grounded answer built from `chunks`."""
+    turn = question_turn(services, "What?", stream=stream).with_prompt("the rendered prompt")
+    state = TurnState(retrieval=RetrievalRecord(SearchResult(chunks, 0.8), context=chunks))
+    state.prompt_text = "the rendered prompt"
+    answer = Answer(raw=raw)
+    PostProcess.from_services(services).finish(turn, state, answer)
+    return answer
 
 
-# -- Validate -------------------------------------------------------------------------------
+# -- Parsing (what the validate stage did) ----------------------------------------------------
 
 
 def test_validate_pass_through_request(services) -> None:
-    ctx = run(
-        Validate(services),
-        context(
-            {
-                "model": "echo",
-                "temperature": 0.2,
-                "stop": "END",
-                "max_tokens": 33,
-                "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}],
-            }
-        ),
+    turn = parse(
+        services,
+        {
+            "model": "echo",
+            "temperature": 0.2,
+            "stop": "END",
+            "max_tokens": 33,
+            "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}],
+        },
     )
-    assert ctx.model_name == ctx.backend_model == "echo" and ctx.backend == "openai"
-    assert ctx.grounded is False and ctx.question == ""
-    assert ctx.messages == [Message("system", "s"), Message("user", "q")]
-    assert ctx.request is not None
-    assert ctx.request.max_tokens == 33 and ctx.request.temperature == 0.2
-    assert ctx.request.stop == ["END"]
+    assert turn.model_name == turn.backend_model == "echo" and turn.backend == "openai"
+    assert turn.grounded is False and turn.question == ""
+    assert list(turn.messages) == [Message("system", "s"), Message("user", "q")]
+    assert turn.request is not None
+    assert turn.request.max_tokens == 33 and turn.request.temperature == 0.2
+    assert turn.request.stop == ["END"]
 
 
 def test_validate_grounded_request(services) -> None:
-    ctx = run(
-        Validate(services),
-        context(
-            {
-                "model": "lockgate",
-                "stream": True,
-                "messages": [
-                    {"role": "user", "content": "first"},
-                    {"role": "assistant", "content": "a"},
-                    {"role": "user", "content": "  the real question  "},
-                ],
-                "lockgate": {"k": 4, "source_prefix": "/docs"},
-            }
-        ),
+    turn = parse(
+        services,
+        {
+            "model": "lockgate",
+            "stream": True,
+            "messages": [
+                {"role": "user", "content": "first"},
+                {"role": "assistant", "content": "a"},
+                {"role": "user", "content": "  the real question  "},
+            ],
+            "lockgate": {"k": 4, "source_prefix": "/docs"},
+        },
     )
-    assert ctx.grounded and ctx.backend_model == "echo" and ctx.stream
-    assert ctx.question == "the real question"
-    assert ctx.top_k == 4 and ctx.filters == SearchFilters("/docs", None)
-    assert ctx.request.max_tokens == services.settings.grounded.max_tokens
+    assert turn.grounded and turn.backend_model == "echo" and turn.stream
+    assert turn.question == "the real question"
+    assert turn.top_k == 4 and turn.filters == SearchFilters("/docs", None)
+    assert turn.request.max_tokens == services.settings.grounded.max_tokens
 
 
 @pytest.mark.parametrize(
@@ -153,7 +168,7 @@ def test_validate_grounded_request(services) -> None:
 )
 def test_validate_rejects(services, body: dict[str, Any], status: int, code: str) -> None:
     with pytest.raises(GatewayError) as exc:
-        run(Validate(services), context(body))
+        parse(services, body)
     assert exc.value.status == status and exc.value.code == code
 
 
@@ -161,30 +176,30 @@ def test_validate_rejects(services, body: dict[str, Any], status: int, code: str
 
 
 def test_retrieve_finds_relevant_chunks(services) -> None:
-    ctx = run(Retrieve(services), context(grounded=True, question="refund window annual plan"))
-    assert ctx.retrieval is not None and not ctx.refused
-    assert Path(ctx.retrieval.chunks[0].source).name == "refunds.md"
-    assert ctx.retrieval.max_similarity >= services.settings.grounded.min_relevance
-    assert any(t.stage.startswith("retrieve.") for t in ctx.timings)
+    stage = Retrieve.from_services(services)
+    answer, state, inner = run(stage, question_turn(services, "refund window annual plan"))
+    assert state.retrieval is not None and not answer.refused and inner.turn is not None
+    assert Path(state.retrieval.result.chunks[0].source).name == "refunds.md"
+    assert state.retrieval.result.max_similarity >= services.settings.grounded.min_relevance
+    assert any(t.stage.startswith("retrieve.") for t in state.timings)
 
 
 def test_retrieve_refuses_below_min_relevance(services) -> None:
-    # The stage only needs settings and a retriever: a stricter config, same index.
+    # The stage only needs its config and a retriever: a stricter config, same index.
     strict = services.settings.grounded.model_copy(update={"min_relevance": 0.99})
-    fake = SimpleNamespace(
-        settings=SimpleNamespace(grounded=strict, retrieval=services.settings.retrieval),
-        retriever=services.retriever,
-    )
-    ctx = run(Retrieve(fake), context(grounded=True, question="refund window annual plan"))
-    assert ctx.refused and ctx.output == strict.refusal_message
-    assert ctx.retrieval is not None and ctx.retrieval.max_similarity < 0.99
-    refuse = [t for t in ctx.timings if t.stage == "retrieve.refuse"]
+    stage = Retrieve(services.retriever, strict, services.settings.retrieval.top_k)
+    answer, state, inner = run(stage, question_turn(services, "refund window annual plan"))
+    assert answer.refused and answer.text == strict.refusal_message
+    assert inner.turn is None  # nothing inside ran
+    assert state.retrieval is not None and state.retrieval.result.max_similarity < 0.99
+    refuse = [t for t in state.timings if t.stage == "retrieve.refuse"]
     assert refuse and "best similarity" in refuse[0].note
 
 
 def test_retrieve_ignores_pass_through_requests(services) -> None:
-    ctx = run(Retrieve(services), context(grounded=False, question="refund"))
-    assert ctx.retrieval is None and ctx.timings == []
+    turn = parse(services, {"model": "echo", "messages": [{"role": "user", "content": "refund"}]})
+    _, state, inner = run(Retrieve.from_services(services), turn)
+    assert state.retrieval is None and state.timings == [] and inner.turn is turn
 
 
 # -- BuildPrompt ----------------------------------------------------------------------------
@@ -197,35 +212,49 @@ def test_build_prompt_numbers_the_chunks(services) -> None:
         chunk(3, "Third."),
         chunk(4, "Fourth."),
     ]
-    ctx = context(grounded=True, question="What?", retrieval=SearchResult(chunks, 0.8))
-    ctx.request = run(
-        Validate(services),
-        context({"model": "lockgate", "messages": [{"role": "user", "content": "What?"}]}),
-    ).request
-    run(BuildPrompt(services), ctx)
-    assert len(ctx.context_chunks) == services.settings.grounded.context_chunks == 3
-    assert "[1] (a.pdf, page 2, Policy > Refunds)\nFirst text." in ctx.prompt
-    assert "[2] (b.md)\nSecond text." in ctx.prompt and "Fourth." not in ctx.prompt
-    assert ctx.prompt.rstrip().endswith("Question: What?\nAnswer:")
-    assert ctx.prompt_template == "grounded_answer" and ctx.prompt_version == 3
-    assert ctx.request.messages == [Message("user", ctx.prompt)]
-    assert ctx.request.raw_prompt == ctx.prompt
+    state = TurnState(retrieval=RetrievalRecord(SearchResult(chunks, 0.8)))
+    _, state, inner = run(
+        BuildPrompt.from_services(services), question_turn(services, "What?"), state
+    )
+    assert state.retrieval is not None
+    assert len(state.retrieval.context) == services.settings.grounded.context_chunks == 3
+    sent = inner.turn
+    assert sent is not None and sent.prompt is not None
+    assert "[1] (a.pdf, page 2, Policy > Refunds)\nFirst text." in sent.prompt
+    assert "[2] (b.md)\nSecond text." in sent.prompt and "Fourth." not in sent.prompt
+    assert sent.prompt.rstrip().endswith("Question: What?\nAnswer:")
+    assert state.prompt is not None
+    assert state.prompt.name == "grounded_answer" and state.prompt.version == 3
+    assert sent.request.messages == [Message("user", sent.prompt)]
+    assert sent.request.raw_prompt == sent.prompt == state.prompt_text
 
 
 def test_build_prompt_keeps_to_the_character_budget(services) -> None:
     budget = services.settings.grounded.context_chars
     chunks = [chunk(1, "a" * (budget - 10)), chunk(2, "b" * 50), chunk(3, "c" * 5)]
-    ctx = context(grounded=True, question="q", retrieval=SearchResult(chunks, 0.8))
-    ctx.request = SimpleNamespace(raw_prompt=None, messages=[])
-    run(BuildPrompt(services), ctx)
-    assert [c.chunk_id for c in ctx.context_chunks] == [101, 103]  # the 50-char one is skipped
+    state = TurnState(retrieval=RetrievalRecord(SearchResult(chunks, 0.8)))
+    _, state, _ = run(BuildPrompt.from_services(services), question_turn(services, "q"), state)
+    assert state.retrieval is not None
+    assert [c.chunk_id for c in state.retrieval.context] == [101, 103]  # the 50-char one skipped
 
 
-def test_build_prompt_skips_refused(services) -> None:
-    ctx = context(grounded=True, refused=True, retrieval=SearchResult([chunk(1, "x")], 0.1))
-    ctx.request = SimpleNamespace(raw_prompt=None, messages=[])
-    run(BuildPrompt(services), ctx)
-    assert ctx.prompt is None and ctx.request.messages == []
+def test_build_prompt_skips_what_retrieval_refused(services) -> None:
+    # Refused by retrieval: the inner layers (build_prompt among them) never run at all.
+    strict = services.settings.grounded.model_copy(update={"min_relevance": 0.99})
+    retrieve = Retrieve(services.retriever, strict, services.settings.retrieval.top_k)
+    build = BuildPrompt.from_services(services)
+    built: list[Turn] = []
+
+    async def inner(turn: Turn, state: TurnState) -> Answer:
+        async def model(t: Turn, s: TurnState) -> Answer:
+            built.append(t)
+            return Answer(raw="x")
+
+        return await build(turn, state, model)
+
+    state = TurnState()
+    answer = asyncio.run(retrieve(question_turn(services, "refund window"), state, inner))
+    assert answer.refused and built == [] and state.prompt_text is None
 
 
 # -- PostProcess and citations --------------------------------------------------------------
@@ -233,15 +262,14 @@ def test_build_prompt_skips_refused(services) -> None:
 
 def test_invented_citations_are_removed(services) -> None:
     chunks = [chunk(1, REFUND), chunk(2, VACATION)]
-    ctx = run(
-        PostProcess(services),
-        grounded_ctx("Annual plans are refundable for 30 days [1][7]. Also [0] and [3].", chunks),
+    answer = postprocess(
+        services, "Annual plans are refundable for 30 days [1][7]. Also [0] and [3].", chunks
     )
-    assert "[7]" not in ctx.output and "[0]" not in ctx.output and "[3]" not in ctx.output
-    assert "[1]" in ctx.output
-    assert [c["chunk_id"] for c in ctx.citations] == [101]
-    assert ctx.citations[0]["index"] == 1 and ctx.citations[0]["source"] == "/docs/a.md"
-    assert ctx.grounded_answer and not ctx.refused
+    assert "[7]" not in answer.text and "[0]" not in answer.text and "[3]" not in answer.text
+    assert "[1]" in answer.text
+    assert [c["chunk_id"] for c in answer.citations] == [101]
+    assert answer.citations[0]["index"] == 1 and answer.citations[0]["source"] == "/docs/a.md"
+    assert answer.grounded and not answer.refused
 
 
 def test_resolve_directly() -> None:
@@ -254,25 +282,24 @@ def test_resolve_directly() -> None:
 
 def test_uncited_copy_of_a_chunk_is_attributed(services) -> None:
     chunks = [chunk(1, VACATION), chunk(2, REFUND)]
-    ctx = run(
-        PostProcess(services),
-        grounded_ctx("Annual plans can be refunded within 30 days of purchase.", chunks),
+    answer = postprocess(
+        services, "Annual plans can be refunded within 30 days of purchase.", chunks
     )
-    assert ctx.output.endswith(" [2]")
-    assert [c["chunk_id"] for c in ctx.citations] == [102] and ctx.grounded_answer
+    assert answer.text.endswith(" [2]")
+    assert [c["chunk_id"] for c in answer.citations] == [102] and answer.grounded
 
 
 def test_uncited_unsupported_answer_stays_uncited(services) -> None:
-    ctx = run(PostProcess(services), grounded_ctx("Bananas are yellow.", [chunk(1, REFUND)]))
-    assert ctx.output == "Bananas are yellow." and ctx.citations == []
-    assert not ctx.grounded_answer and not ctx.refused
+    answer = postprocess(services, "Bananas are yellow.", [chunk(1, REFUND)])
+    assert answer.text == "Bananas are yellow." and answer.citations == []
+    assert not answer.grounded and not answer.refused
 
 
 def test_streamed_answer_is_extended_not_rewritten(services) -> None:
     chunks = [chunk(1, VACATION), chunk(2, REFUND)]
     raw = "Annual plans can be refunded within 30 days of purchase.\nQuestion: more?"
-    ctx = run(PostProcess(services), grounded_ctx(raw, chunks, stream=True))
-    assert ctx.stream_suffix == " [2]" and ctx.output == raw + " [2]"
+    answer = postprocess(services, raw, chunks, stream=True)
+    assert answer.suffix == " [2]" and answer.text == raw + " [2]"
 
 
 @pytest.mark.parametrize(
@@ -286,27 +313,33 @@ def test_streamed_answer_is_extended_not_rewritten(services) -> None:
     ],
 )
 def test_dont_know_or_empty_answer_is_refused(services, raw: str) -> None:
-    ctx = run(PostProcess(services), grounded_ctx(raw, [chunk(1, REFUND)]))
-    assert ctx.refused and ctx.citations == [] and not ctx.grounded_answer
+    answer = postprocess(services, raw, [chunk(1, REFUND)])
+    assert answer.refused and answer.citations == [] and not answer.grounded
     if not clean(raw):
-        assert ctx.output == services.settings.grounded.refusal_message
+        assert answer.text == services.settings.grounded.refusal_message
 
 
 def test_postprocess_counts_tokens_and_cost(services) -> None:
-    ctx = context(
-        grounded=False,
-        model_name="echo",
-        backend_model="echo",
-        backend="openai",
-        raw_output="abcd" * 10,
-        prompt="abcd" * 100,
-    )
-    run(PostProcess(services), ctx)
-    assert ctx.output == ctx.raw_output  # pass-through output is untouched
-    assert ctx.usage == Usage(100, 10)  # estimated: the upstream reported none
-    assert ctx.cost == pytest.approx((100 * 0.5 + 10 * 1.5) / 1000)
-    reported = context(backend_model="echo", raw_output="x", usage=Usage(7, 3))
-    assert run(PostProcess(services), reported).usage == Usage(7, 3)
+    turn = parse(services, {"model": "echo", "messages": [{"role": "user", "content": "x"}]})
+    state = TurnState(prompt_text="abcd" * 100)
+    answer = Answer(raw="abcd" * 10)
+    stage = PostProcess.from_services(services)
+    stage.finish(turn, state, answer)
+    assert answer.text == answer.raw  # pass-through output is untouched
+    assert answer.usage == Usage(100, 10)  # estimated: the upstream reported none
+    assert answer.cost == pytest.approx((100 * 0.5 + 10 * 1.5) / 1000)
+    reported = Answer(raw="x", usage=Usage(7, 3))
+    stage.finish(turn, TurnState(prompt_text="p"), reported)
+    assert reported.usage == Usage(7, 3)
+
+
+def test_postprocess_runs_once_the_answer_is_complete(services) -> None:
+    turn = parse(services, {"model": "echo", "messages": [{"role": "user", "content": "x"}]})
+    stage = PostProcess.from_services(services)
+    answer, state, _ = run(stage, turn, inner=Inner(Answer(raw="hi")))
+    assert answer.text == ""  # nothing yet: the answer work waits for completion
+    asyncio.run(answer.complete())
+    assert answer.text == "hi" and answer.usage.completion_tokens > 0
 
 
 def test_clean_cuts_prompt_echo_and_moves_header_citation() -> None:
@@ -317,53 +350,86 @@ def test_clean_cuts_prompt_echo_and_moves_header_citation() -> None:
 # -- the pipeline ---------------------------------------------------------------------------
 
 
-@register("test_tag_request")
 class TagRequest:
-    """Runs before the model: forces the temperature the upstream receives."""
+    """Request work: forces the temperature the upstream receives."""
 
-    name = "test_tag_request"
+    name: ClassVar[str] = "test_tag_request"
+    after: ClassVar[tuple[str, ...]] = ()
+    before: ClassVar[tuple[str, ...]] = ("call_model",)
 
     def __init__(self, services: Any) -> None:
         self.services = services
 
-    async def run(self, ctx: RequestContext) -> None:
-        if ctx.request is not None:
-            ctx.request.temperature = 1.25
+    async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
+        return await call_next(turn.with_request(temperature=1.25), state)
 
 
-@register("test_shout")
 class Shout:
-    """Runs after the model: rewrites the final answer."""
+    """Answer work: rewrites the final answer once it is complete."""
 
-    name = "test_shout"
+    name: ClassVar[str] = "test_shout"
+    after: ClassVar[tuple[str, ...]] = ()
+    before: ClassVar[tuple[str, ...]] = ("postprocess",)
 
     def __init__(self, services: Any) -> None:
         pass
 
-    async def run(self, ctx: RequestContext) -> None:
-        ctx.output = ctx.output.upper()
+    async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
+        answer = await call_next(turn, state)
+
+        async def shout(done: Answer) -> None:
+            done.text = done.text.upper()
+
+        answer.on_done(shout)
+        return answer
 
 
-@register("test_after_crash")
 class AfterCrash:
-    name = "test_after_crash"
+    name: ClassVar[str] = "test_after_crash"
+    after: ClassVar[tuple[str, ...]] = ()
+    before: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, services: Any) -> None:
         pass
 
-    async def run(self, ctx: RequestContext) -> None:
-        raise KeyError("bug after the model")
+    async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
+        answer = await call_next(turn, state)
+
+        async def crash(done: Answer) -> None:
+            raise KeyError("bug after the model")
+
+        answer.on_done(crash)
+        return answer
 
 
-def test_pipeline_splits_at_call_model(services) -> None:
+class _TestStages:
+    @hookimpl
+    def register_stages(self, register: Any) -> None:
+        for cls in (TagRequest, Shout, AfterCrash):
+            register(cls.name, cls)
+
+
+@pytest.fixture(scope="module")
+def test_stages() -> Iterator[None]:
+    plugin = _TestStages()
+    plugin_manager().register(plugin, name="test-stages")
+    yield
+    plugin_manager().unregister(plugin)
+
+
+def test_stages_register_through_the_plugin_hook(test_stages) -> None:
+    factories = stage_factories()
+    assert {"test_tag_request", "test_shout", "call_model", "cache"} <= set(factories)
+
+
+def test_stages_compose_as_layers(services, test_stages) -> None:
     pipeline = Pipeline(
         [
-            STAGES[n](services)
-            for n in ("validate", "test_tag_request", "call_model", "postprocess", "test_shout")
+            stage_factories()[n](services)
+            for n in ("test_shout", "test_tag_request", "postprocess", "call_model")
         ]
     )
-    assert [s.name for s in pipeline.before] == ["validate", "test_tag_request", "call_model"]
-    assert [s.name for s in pipeline.after] == ["postprocess", "test_shout"]
+    assert pipeline.names == ["test_shout", "test_tag_request", "postprocess", "call_model"]
 
 
 def test_unknown_stage_fails_at_app_build(tmp_path, embedder, fake_upstream) -> None:
@@ -374,19 +440,49 @@ def test_unknown_stage_fails_at_app_build(tmp_path, embedder, fake_upstream) -> 
         create_app(make_services(settings, embedder), preload_models=False)
 
 
+@pytest.mark.parametrize(
+    ("pipeline", "message"),
+    [
+        (["call_model", "postprocess"], "'call_model' .* must be listed last"),
+        (["retrieve", "cache", "call_model"], "'cache' must come before 'retrieve'"),
+        (["route", "budget", "build_prompt", "call_model"], "'budget' must come after"),
+        (["output_guard", "cache", "call_model"], "must come"),
+        (["retrieve", "retrieve", "call_model"], "listed twice"),
+    ],
+)
+def test_misordered_pipeline_fails_at_start_up(
+    tmp_path, embedder, fake_upstream, pipeline: list[str], message: str
+) -> None:
+    settings = make_settings(tmp_path / "home", fake_upstream, pipeline=pipeline)
+    with pytest.raises(PipelineError, match=message):
+        create_app(make_services(settings, embedder), preload_models=False)
+
+
+def test_old_stage_names_still_build(tmp_path, embedder, fake_upstream) -> None:
+    # `validate` is parsing now, and `cache_lookup`/`cache_store` are the one `cache` layer.
+    settings = make_settings(
+        tmp_path / "home",
+        fake_upstream,
+        pipeline=["validate", "cache_lookup", "retrieve", "cache_store", "call_model"],
+    )
+    app = create_app(make_services(settings, embedder), preload_models=False)
+    assert app.state.engine.pipeline.names == ["cache", "retrieve", "call_model"]
+
+
 @pytest.fixture(scope="module")
-def custom_gateway(tmp_path_factory, embedder, fake_upstream) -> Iterator[tuple[str, Any]]:
+def custom_gateway(
+    tmp_path_factory, embedder, fake_upstream, test_stages
+) -> Iterator[tuple[str, Any]]:
     settings = make_settings(
         tmp_path_factory.mktemp("custom-home"),
         fake_upstream,
         pipeline=[
-            "validate",
+            "test_shout",
             "test_tag_request",
             "retrieve",
             "build_prompt",
-            "call_model",
             "postprocess",
-            "test_shout",
+            "call_model",
         ],
     )
     services = make_services(settings, embedder)
@@ -405,19 +501,22 @@ def test_custom_stages_run(custom_gateway) -> None:
     assert resp.json()["choices"][0]["message"]["content"] == "ECHO: QUIET PLEASE"
     trace = services.traces.get(resp.headers[TRACE_HEADER])
     names = [s["stage"] for s in trace["stages"]]
+    # Parsing first, then each layer in the order it finished: the innermost first.
     assert names == [
         "validate",
-        "test_tag_request",
-        "retrieve",
-        "build_prompt",
         "call_model",
         "postprocess",
+        "build_prompt",
+        "retrieve",
+        "test_tag_request",
         "test_shout",
     ]
     assert trace["output"] == "ECHO: QUIET PLEASE"
 
 
-def test_custom_stage_before_the_model_changes_the_upstream_call(tmp_path, embedder) -> None:
+def test_custom_stage_before_the_model_changes_the_upstream_call(
+    tmp_path, embedder, test_stages
+) -> None:
     from tests.support.fake_upstream import create_fake_upstream
 
     upstream = create_fake_upstream()
@@ -425,7 +524,7 @@ def test_custom_stage_before_the_model_changes_the_upstream_call(tmp_path, embed
         settings = make_settings(
             tmp_path / "home",
             up + "/v1",
-            pipeline=["validate", "test_tag_request", "call_model", "postprocess"],
+            pipeline=["test_tag_request", "postprocess", "call_model"],
         )
         with serve(
             create_app(make_services(settings, embedder), preload_models=False),
@@ -445,12 +544,12 @@ def test_custom_stage_before_the_model_changes_the_upstream_call(tmp_path, embed
 
 
 def test_stage_crash_after_the_model_ends_the_stream_cleanly(
-    tmp_path, embedder, fake_upstream
+    tmp_path, embedder, fake_upstream, test_stages
 ) -> None:
     settings = make_settings(
         tmp_path / "home",
         fake_upstream,
-        pipeline=["validate", "call_model", "postprocess", "test_after_crash"],
+        pipeline=["test_after_crash", "postprocess", "call_model"],
     )
     services = make_services(settings, embedder)
     with serve(create_app(services, preload_models=False), ready_path="/healthz") as base:

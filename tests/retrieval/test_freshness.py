@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from lockgate.cli import main
 from lockgate.config_quality import FreshnessConfig
-from lockgate.gateway.citations import citation_objects
+from lockgate.engine.citations import citation_objects
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.store.quality import QualityStore
 from tests.conftest import make_services, make_settings

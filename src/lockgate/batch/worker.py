@@ -1,5 +1,5 @@
 """The batch worker: a background task in the gateway process that runs batch items through
-the same pipeline as live requests (guardrails, rate limits, budgets, traces), at low
+the engine's `run_turn`, exactly as live requests (guardrails, rate limits, budgets, traces), at low
 priority: one item at a time, waiting while live requests are in flight, optionally only in
 an off-peak window.
 
@@ -16,20 +16,27 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
-from typing import Any
-
-from starlette.types import ASGIApp, Receive, Scope, Send
+from typing import TYPE_CHECKING, Any
 
 from lockgate.batch.batches import Item
-from lockgate.budget.identity import clean_id
-from lockgate.config_budget import BatchConfig
-from lockgate.gateway.context import Principal, RequestContext
-from lockgate.gateway.errors import GatewayError
-from lockgate.gateway.pipeline import Pipeline
+from lockgate.config import BatchConfig
+from lockgate.engine.admission import clean_id
+from lockgate.engine.run import Reply
+from lockgate.engine.turn import Call, Principal
+from lockgate.engine.wire import completion_body
 from lockgate.observability.metrics import METRICS
-from lockgate.observability.trace_recorder import record
-from lockgate.services import Services
+
+if TYPE_CHECKING:
+    from lockgate.services import Services
+
+RunTurn = Callable[[Call], Awaitable[Reply]]
+# The ASGI shapes, spelled out so the worker does not import a web framework.
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("lockgate.batch")
 
@@ -95,9 +102,9 @@ def output_lines(rows: list[Any]) -> tuple[list[str], list[str]]:
 
 
 class BatchWorker:
-    def __init__(self, services: Services, pipeline: Pipeline) -> None:
+    def __init__(self, services: Services, run_turn: RunTurn) -> None:
         self.services = services
-        self.pipeline = pipeline
+        self.run_turn = run_turn
         self.cfg: BatchConfig = services.settings.batch
         self.id = f"w-{uuid.uuid4().hex[:12]}"
         self.store = services.batches
@@ -221,40 +228,29 @@ class BatchWorker:
     async def execute(
         self, item: Item, batch: Any
     ) -> tuple[int, dict[str, Any], str, float | None]:
-        """One item through the pipeline, as a non-streaming chat completion."""
-        from lockgate.gateway.routes.chat import completion_body
-
+        """One item through the engine, as a non-streaming chat completion."""
         body = dict(item.body)
         body["stream"] = False
         body.pop("stream_options", None)
-        ctx = RequestContext(endpoint="/v1/batches", body=body)
-        ctx.principal = Principal(
-            id=clean_id(batch.principal, "anonymous"), tenant=batch.tenant or "default"
-        )
         meta = json.loads(batch.metadata) if batch.metadata else {}
-        ctx.project = meta.get("project") if isinstance(meta, dict) else None
-        ctx.app = meta.get("app") if isinstance(meta, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        call = Call(
+            endpoint="/v1/batches",
+            body=body,
+            principal=Principal(
+                id=clean_id(batch.principal, "anonymous"), tenant=batch.tenant or "default"
+            ),
+            app=meta.get("app"),
+            project=meta.get("project"),
+        )
+        reply = await self.run_turn(call)
+        err = reply.error
+        if err is None:
+            return 200, completion_body(reply), call.trace_id, None
         retry_after: float | None = None
-        try:
-            await self.pipeline.prepare(ctx)
-            await self.pipeline.finish(ctx)
-            code, out = 200, completion_body(ctx)
-        except GatewayError as err:
-            ctx.status, ctx.http_status, ctx.error = "error", err.status, err.message
-            code, out = err.status, err.body()
-            if err.status == 429 and err.code == "rate_limit_exceeded":
-                retry_after = float(err.headers.get("retry-after", "1"))
-        except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
-            log.exception("batch %s item %s failed", item.batch_id, item.custom_id)
-            ctx.status, ctx.http_status, ctx.error = "error", 500, f"{type(exc).__name__}: {exc}"
-            code = 500
-            out = GatewayError(
-                500, f"internal error; quote trace id {ctx.trace_id}", "internal_error"
-            ).body()
-        finally:
-            await ctx.close()
-            await asyncio.to_thread(record, self.services.traces, ctx)
-        return code, out, ctx.trace_id, retry_after
+        if err.status == 429 and err.code == "rate_limit_exceeded":
+            retry_after = float(err.headers.get("retry-after", "1"))
+        return err.status, err.body(), call.trace_id, retry_after
 
     async def _finalize(self, batch_id: str, final: str) -> None:
         now = time.time()
@@ -297,10 +293,10 @@ class BatchWorker:
 Running = tuple[BatchWorker, "asyncio.Task[None]"]
 
 
-def start_worker(services: Services, pipeline: Pipeline) -> Running | None:
+def start_worker(services: Services, run_turn: RunTurn) -> Running | None:
     if not services.settings.batch.enabled:
         return None
-    worker = BatchWorker(services, pipeline)
+    worker = BatchWorker(services, run_turn)
     return worker, asyncio.create_task(worker.run())
 
 

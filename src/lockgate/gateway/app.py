@@ -11,12 +11,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
+from lockgate.engine.run import Engine
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import TraceIdMiddleware
-from lockgate.gateway.pipeline import Pipeline
 from lockgate.gateway.routes.batches import routes as batch_routes
 from lockgate.gateway.routes.chat import chat_completions
 from lockgate.gateway.routes.embeddings import embeddings
@@ -25,6 +25,7 @@ from lockgate.gateway.routes.health import healthz, readyz
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
 from lockgate.gateway.routes.search import search
+from lockgate.plugins.manager import plugin_manager
 from lockgate.services import Services
 
 log = logging.getLogger("lockgate.gateway")
@@ -67,7 +68,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def create_app(services: Services, preload_models: bool = True) -> Starlette:
-    pipeline = Pipeline.from_config(services)
+    engine = Engine(services)
     if services.settings.guardrails.enabled:
         # A policy naming a scanner that does not exist fails here, at start-up.
         services.guard.validate()
@@ -75,24 +76,26 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(asyncio.to_thread(preload, services)) if preload_models else None
-        batch_worker = start_worker(services, pipeline)  # issue 4c: batches in the background
+        batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
         yield
         await stop_worker(batch_worker)
         if task is not None and not task.done():
             task.cancel()
 
+    routes: list[BaseRoute] = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/search", search, methods=["POST"]),
+        Route("/v1/guardrails/check", guardrails_check, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *batch_routes(),
+    ]
+    plugin_manager().hook.register_routes(routes=routes, services=services)
     app = Starlette(
-        routes=[
-            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-            Route("/v1/models", list_models, methods=["GET"]),
-            Route("/v1/embeddings", embeddings, methods=["POST"]),
-            Route("/v1/search", search, methods=["POST"]),
-            Route("/v1/guardrails/check", guardrails_check, methods=["POST"]),
-            Route("/metrics", metrics, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            *batch_routes(),  # issue 4c: /v1/files and /v1/batches
-        ],
+        routes=routes,
         exception_handlers={
             HTTPException: _http_error,
             GatewayError: _gateway_error,
@@ -101,7 +104,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(TraceIdMiddleware)
-    app.add_middleware(LiveTraffic)  # issue 4c: lets the batch worker yield to live requests
+    app.add_middleware(LiveTraffic)  # lets the batch worker yield to live requests
     app.state.services = services
-    app.state.pipeline = pipeline
+    app.state.engine = engine
     return app

@@ -1,56 +1,12 @@
-"""OpenAI-style errors: `{"error": {"message", "type", "param", "code"}}` with an HTTP status."""
+"""The HTTP form of an engine error: its OpenAI body, status and headers."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.responses import JSONResponse
 
-_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "invalid_request_error",
-    415: "invalid_request_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    502: "upstream_error",
-    503: "service_unavailable",
-    504: "upstream_timeout",
-}
+from lockgate.engine.errors import GatewayError
 
-
-class GatewayError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None = None,
-        param: str | None = None,
-        type_: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        # Extra response headers, e.g. `Retry-After` on a 503 or 429.
-        self.headers = headers or {}
-        self.status = status
-        self.message = message
-        self.code = code
-        self.param = param
-        self.type = type_ or _TYPES.get(
-            status, "api_error" if status >= 500 else "invalid_request_error"
-        )
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
+__all__ = ["GatewayError", "error_response"]
 
 
 def error_response(err: GatewayError, trace_id: str | None = None) -> JSONResponse:

@@ -16,7 +16,11 @@ ENTRY_POINT_GROUP = "lockgate"
 
 # Modules that implement hooks for what ships with Lockgate, registered exactly as a
 # third-party plugin would be.
-DEFAULT_PLUGINS: tuple[str, ...] = ()
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "lockgate.engine.stages",
+    "lockgate.observability.subscribers",
+    "lockgate.gateway.identity",
+)
 
 _lock = threading.Lock()
 _pm: pluggy.PluginManager | None = None

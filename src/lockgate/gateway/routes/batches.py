@@ -10,9 +10,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lockgate.batch.batches import ENDPOINTS, WINDOWS, InvalidInput, parse_input
-from lockgate.budget.identity import principal_from_headers
 from lockgate.gateway.errors import GatewayError
 from lockgate.gateway.http import read_json
+from lockgate.gateway.identity import principal_of
 from lockgate.gateway.routes.paging import list_page, page_limit
 from lockgate.services import Services
 
@@ -69,7 +69,7 @@ async def create_batch(request: Request) -> Response:
         requests = parse_input(data, endpoint, services.settings.batch.max_items)
     except InvalidInput as exc:
         errors = exc.errors  # a batch object with status "failed", as OpenAI reports it
-    principal = principal_from_headers(request.headers)
+    principal = principal_of(request)
     obj = await asyncio.to_thread(
         services.batches.create,
         file_id,

@@ -9,13 +9,16 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from lockgate.gateway.context import RequestContext
+from lockgate.engine.answer import Answer
+from lockgate.engine.run import Engine
+from lockgate.engine.state import TurnState
+from lockgate.engine.turn import Call
+from lockgate.engine.wire import EmbeddingsIn, parse_body
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
+from lockgate.gateway.identity import principal_of
 from lockgate.gateway.routes.models import embedding_model_name
-from lockgate.gateway.schemas import EmbeddingsIn, parse_body
 from lockgate.models.base import UpstreamError, estimate_tokens
-from lockgate.observability.trace_recorder import record
 from lockgate.services import Services
 
 MAX_INPUTS = 2048
@@ -24,12 +27,17 @@ MAX_INPUT_CHARS = 32_000
 
 async def embeddings(request: Request) -> Response:
     services: Services = request.app.state.services
-    ctx = RequestContext(endpoint="/v1/embeddings", body={}, trace_id=request.state.trace_id)
+    engine: Engine = request.app.state.engine
+    trace_id = request.state.trace_id
+    state = TurnState()
+    answer = Answer()
+    body: dict[str, object] = {}
+    model: str | None = None
     try:
-        body = await read_json(request, services.settings.server.max_body_bytes)
-        req = parse_body(EmbeddingsIn, body)
-        ctx.body = {k: v for k, v in body.items() if k != "input"}
-        ctx.model_name = req.model
+        raw = await read_json(request, services.settings.server.max_body_bytes)
+        req = parse_body(EmbeddingsIn, raw)
+        body = {k: v for k, v in raw.items() if k != "input"}
+        model = req.model
         name = embedding_model_name(services)
         if req.model != name:
             raise GatewayError(
@@ -62,9 +70,9 @@ async def embeddings(request: Request) -> Response:
             vectors = await asyncio.to_thread(services.embedder.embed, texts)
         except UpstreamError as exc:
             raise GatewayError(exc.status, str(exc), "upstream_error") from exc
-        ctx.ttft_ms = (time.perf_counter() - t0) * 1000
+        answer.ttft_ms = (time.perf_counter() - t0) * 1000
         tokens = sum(estimate_tokens(t) for t in texts)
-        ctx.usage.prompt_tokens = tokens
+        answer.usage.prompt_tokens = tokens
         data = []
         for i, vec in enumerate(vectors):
             emb: list[float] | str = (
@@ -80,8 +88,10 @@ async def embeddings(request: Request) -> Response:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
     except GatewayError as err:
-        ctx.status, ctx.http_status, ctx.error = "error", err.status, err.message
-        await asyncio.to_thread(record, services.traces, ctx)
-        return error_response(err, ctx.trace_id)
-    await asyncio.to_thread(record, services.traces, ctx)
+        state.fail(err.status, err.message)
+        call = Call("/v1/embeddings", body, principal_of(request), trace_id=trace_id)
+        await engine.record(call, state, answer, model)
+        return error_response(err, trace_id)
+    call = Call("/v1/embeddings", body, principal_of(request), trace_id=trace_id)
+    await engine.record(call, state, answer, model)
     return JSONResponse(result)

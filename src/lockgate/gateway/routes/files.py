@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from lockgate.batch.files import PURPOSES, FileTooLarge
-from lockgate.budget.identity import principal_from_headers
 from lockgate.gateway.errors import GatewayError
+from lockgate.gateway.identity import principal_of
 from lockgate.gateway.routes.paging import list_page, page_limit
 from lockgate.services import Services
 
@@ -48,7 +48,7 @@ async def create_file(request: Request) -> Response:
                 "invalid_purpose",
                 "purpose",
             )
-        caller = principal_from_headers(request.headers).id
+        caller = principal_of(request).id
         try:
             obj = await asyncio.to_thread(
                 services.files.create,

@@ -9,15 +9,15 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from lockgate.engine.wire import WireBody, parse_body
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
-from lockgate.gateway.schemas import _Body, parse_body
 from lockgate.guardrails.base import ScanContext
 from lockgate.guardrails.vault import Vault
 from lockgate.services import Services
 
 
-class GuardCheckIn(_Body):
+class GuardCheckIn(WireBody):
     text: str = Field(max_length=2_000_000)
     direction: Literal["in", "out", "context"] = "in"
     app: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from lockgate.gateway.stages.validate import GROUNDED_MODEL
+from lockgate.engine.parse import GROUNDED_MODEL
 from lockgate.services import Services
 
 _CREATED = 1767225600  # fixed: the registry has no creation times, and clients only display it

@@ -7,36 +7,42 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from lockgate.gateway.context import RequestContext
+from lockgate.engine.answer import Answer
+from lockgate.engine.run import Engine
+from lockgate.engine.state import RetrievalRecord, TurnState
+from lockgate.engine.turn import Call
+from lockgate.engine.wire import SearchIn, parse_body
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
-from lockgate.gateway.schemas import SearchIn, parse_body
-from lockgate.observability.trace_recorder import record
+from lockgate.gateway.identity import principal_of
 from lockgate.retrieval.hybrid import SearchFilters
 from lockgate.services import Services
 
 
 async def search(request: Request) -> Response:
     services: Services = request.app.state.services
-    ctx = RequestContext(endpoint="/v1/search", body={}, trace_id=request.state.trace_id)
+    engine: Engine = request.app.state.engine
+    trace_id = request.state.trace_id
+    state = TurnState()
+    body: dict[str, object] = {}
     try:
-        body = await read_json(request, services.settings.server.max_body_bytes)
-        req = parse_body(SearchIn, body)
-        ctx.body = dict(body)
-        ctx.grounded = True
+        raw = await read_json(request, services.settings.server.max_body_bytes)
+        req = parse_body(SearchIn, raw)
+        body = dict(raw)
         filters = SearchFilters(req.source_prefix, req.document_ids)
         result = await asyncio.to_thread(services.retriever.search, req.query, req.k, filters)
-        ctx.retrieval = result
-        ctx.context_chunks = result.chunks
+        state.retrieval = RetrievalRecord(result, context=list(result.chunks))
     except GatewayError as err:
-        ctx.status, ctx.http_status, ctx.error = "error", err.status, err.message
-        await asyncio.to_thread(record, services.traces, ctx)
-        return error_response(err, ctx.trace_id)
-    await asyncio.to_thread(record, services.traces, ctx)
+        state.fail(err.status, err.message)
+        call = Call("/v1/search", body, principal_of(request), trace_id=trace_id)
+        await engine.record(call, state, Answer())
+        return error_response(err, trace_id)
+    call = Call("/v1/search", body, principal_of(request), trace_id=trace_id)
+    await engine.record(call, state, Answer())
     return JSONResponse(
         {
             "object": "list",
-            "trace_id": ctx.trace_id,
+            "trace_id": trace_id,
             "max_similarity": round(result.max_similarity, 4),
             "results": [c.as_dict() for c in result.chunks],
         }

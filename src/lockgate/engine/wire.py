@@ -1,22 +1,27 @@
-"""Request bodies in the OpenAI wire format, validated strictly: an argument we would silently
-ignore is rejected instead, so a client never believes a setting took effect when it did not."""
+"""The OpenAI wire format. Request bodies are validated strictly: an argument we would silently
+ignore is rejected instead, so a client never believes a setting took effect when it did not.
+Response bodies (a completion, stream chunks) are built here from an engine Answer."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lockgate.gateway.errors import GatewayError
+from lockgate.engine.errors import GatewayError
+from lockgate.models.base import Usage
+
+if TYPE_CHECKING:
+    from lockgate.engine.run import Reply
 
 T = TypeVar("T", bound=BaseModel)
 
 
-class _Body(BaseModel):
+class WireBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ChatMessageIn(_Body):
+class ChatMessageIn(WireBody):
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[dict[str, Any]] | None
     name: str | None = None
@@ -36,23 +41,23 @@ class ChatMessageIn(_Body):
         return "\n".join(parts)
 
 
-class StreamOptions(_Body):
+class StreamOptions(WireBody):
     include_usage: bool = False
 
 
-class LockgateOptions(_Body):
+class LockgateOptions(WireBody):
     """Lockgate's own request extension (ignored by other servers): retrieval controls."""
 
     k: int | None = Field(None, ge=1, le=50)
     source_prefix: str | None = None
     document_ids: list[int] | None = None
-    # issue 4b: `cache: false` skips the response cache; `route` forces a routing tier
-    # ("small" / "large") or one of the route's two model names.
+    # `cache: false` skips the response cache; `route` forces a routing tier ("small" /
+    # "large") or one of the route's two model names.
     cache: bool | None = None
     route: str | None = None
 
 
-class ChatCompletionIn(_Body):
+class ChatCompletionIn(WireBody):
     model: str
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool = False
@@ -83,7 +88,7 @@ class ChatCompletionIn(_Body):
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
 
-class EmbeddingsIn(_Body):
+class EmbeddingsIn(WireBody):
     model: str
     input: str | list[str]
     encoding_format: Literal["float", "base64"] = "float"
@@ -91,7 +96,7 @@ class EmbeddingsIn(_Body):
     dimensions: int | None = None
 
 
-class SearchIn(_Body):
+class SearchIn(WireBody):
     query: str = Field(min_length=1, max_length=10_000)
     k: int | None = Field(None, ge=1, le=100)
     source_prefix: str | None = None
@@ -135,3 +140,63 @@ def parse_body(model: type[T], data: Any) -> T:
         if err["type"] == "missing":
             code = "missing_required_parameter"
         raise GatewayError(400, f"{loc}: {msg}", code, loc) from None
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+def usage_body(usage: Usage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def completion_body(reply: Reply) -> dict[str, Any]:
+    assert reply.turn is not None
+    answer = reply.answer
+    return {
+        "id": reply.turn.completion_id,
+        "object": "chat.completion",
+        "created": int(reply.call.created_at),
+        "model": reply.turn.model_name,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.text},
+                "finish_reason": answer.finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": usage_body(answer.usage),
+        "lockgate": reply.lockgate_object(),
+    }
+
+
+class ChunkBodies:
+    """The bodies of one streamed completion's chunks, sharing id, created and model."""
+
+    def __init__(self, reply: Reply) -> None:
+        assert reply.turn is not None
+        self.reply = reply
+        self.base = {
+            "id": reply.turn.completion_id,
+            "object": "chat.completion.chunk",
+            "created": int(reply.call.created_at),
+            "model": reply.turn.model_name,
+        }
+
+    def delta(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**self.base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    def final_usage(self) -> dict[str, Any]:
+        return {
+            **self.base,
+            "choices": [],
+            "usage": usage_body(self.reply.answer.usage),
+            "lockgate": self.reply.lockgate_object(),
+        }
+
+    def error(self, err: GatewayError) -> dict[str, Any]:
+        return {**err.body(), "lockgate": self.reply.lockgate_object()}

@@ -1,0 +1,65 @@
+"""What admission control (rate limits, budgets) estimates for a turn before it runs."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING
+
+from lockgate.engine.turn import Turn
+
+if TYPE_CHECKING:
+    from lockgate.config import Settings
+
+# Ids end up in counter keys, metrics labels and logs: keep them short and printable.
+_SAFE = re.compile(r"[^A-Za-z0-9._:@/+-]")
+
+
+def clean_id(value: str | None, default: str) -> str:
+    if not value:
+        return default
+    value = _SAFE.sub("_", value.strip())[:128]
+    return value or default
+
+
+def project_of(turn: Turn) -> str:
+    return clean_id(turn.project or turn.app, "default")
+
+
+def request_text(turn: Turn) -> str:
+    if turn.prompt:
+        return turn.prompt
+    if turn.grounded:
+        return turn.question
+    return "\n".join(m.content for m in turn.messages)
+
+
+def prompt_tokens_bound(turn: Turn, chars_per_token: float) -> int:
+    """A generous estimate of the prompt's tokens, without a tokenizer pass: the reservation
+    needs an upper bound more than precision (settling corrects it)."""
+    text = request_text(turn)
+    per_message = 8 * max(1, len(turn.messages))  # role markers and separators
+    return math.ceil(len(text) / chars_per_token) + per_message
+
+
+def price_chain(settings: Settings, model: str) -> tuple[float, float]:
+    """The highest input and output price among a model and every model it may fall back to:
+    the call stage may switch to a fallback, and the reservation must cover whichever runs."""
+    seen: set[str] = set()
+    todo = [model]
+    p_in = p_out = 0.0
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in settings.models:
+            continue
+        seen.add(name)
+        spec = settings.models[name]
+        p_in, p_out = max(p_in, spec.price_input_per_1k), max(p_out, spec.price_output_per_1k)
+        todo.extend(spec.fallbacks)
+    return p_in, p_out
+
+
+def max_cost(turn: Turn, settings: Settings, chars_per_token: float) -> float:
+    p_in, p_out = price_chain(settings, turn.backend_model)
+    tokens_in = prompt_tokens_bound(turn, chars_per_token)
+    return (tokens_in * p_in + turn.request.max_tokens * p_out) / 1000

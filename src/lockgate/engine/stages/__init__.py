@@ -1,0 +1,41 @@
+"""The built-in pipeline stages, registered through the same hook a plugin uses.
+
+Default order (outermost first): rate_limit, input_guard, cache, output_guard, retrieve,
+context_guard, route, build_prompt, budget, postprocess, call_model."""
+
+from __future__ import annotations
+
+from lockgate.engine.pipeline import StageFactory
+from lockgate.engine.stages.budget import Budget
+from lockgate.engine.stages.build_prompt import BuildPrompt
+from lockgate.engine.stages.cache import Cache
+from lockgate.engine.stages.call_model import CallModel
+from lockgate.engine.stages.context_guard import ContextGuard
+from lockgate.engine.stages.input_guard import InputGuard
+from lockgate.engine.stages.output_guard import OutputGuard
+from lockgate.engine.stages.postprocess import PostProcess
+from lockgate.engine.stages.rate_limit import RateLimit
+from lockgate.engine.stages.retrieve import Retrieve
+from lockgate.engine.stages.route import Route
+from lockgate.plugins.hookspecs import Register, hookimpl
+
+BUILTIN: tuple[type, ...] = (
+    RateLimit,
+    InputGuard,
+    Cache,
+    OutputGuard,
+    Retrieve,
+    ContextGuard,
+    Route,
+    BuildPrompt,
+    Budget,
+    PostProcess,
+    CallModel,
+)
+
+
+@hookimpl
+def register_stages(register: Register) -> None:
+    for cls in BUILTIN:
+        factory: StageFactory = cls.from_services  # type: ignore[attr-defined]
+        register(cls.name, factory)  # type: ignore[attr-defined]

@@ -1,0 +1,78 @@
+"""Number the retrieved chunks and render the versioned grounded-answer template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from lockgate.config import GroundedConfig
+from lockgate.engine.answer import Answer
+from lockgate.engine.pipeline import Next
+from lockgate.engine.state import PromptRecord, TurnState
+from lockgate.engine.turn import Turn
+from lockgate.prompts.registry import PromptTemplate
+from lockgate.retrieval.hybrid import RetrievedChunk
+
+if TYPE_CHECKING:
+    from lockgate.services import Services
+
+
+def source_label(chunk: RetrievedChunk) -> str:
+    parts = [Path(chunk.source).name]
+    if chunk.page:
+        parts.append(f"page {chunk.page}")
+    if chunk.heading_path:
+        parts.append(" > ".join(chunk.heading_path))
+    return ", ".join(parts)
+
+
+def select_context(chunks: list[RetrievedChunk], limit: int, budget: int) -> list[RetrievedChunk]:
+    chosen: list[RetrievedChunk] = []
+    used = 0
+    for chunk in chunks:
+        if len(chosen) >= limit:
+            break
+        if chosen and used + len(chunk.text) > budget:
+            continue
+        chosen.append(chunk)
+        used += len(chunk.text)
+    return chosen
+
+
+class BuildPrompt:
+    name: ClassVar[str] = "build_prompt"
+    after: ClassVar[tuple[str, ...]] = ("retrieve", "context_guard", "input_guard")
+    before: ClassVar[tuple[str, ...]] = ("call_model",)
+
+    def __init__(self, template: PromptTemplate, config: GroundedConfig) -> None:
+        self.template = template
+        self.config = config
+
+    @classmethod
+    def from_services(cls, services: Services) -> BuildPrompt:
+        cfg = services.settings.grounded
+        return cls(services.prompts.get(cfg.prompt, cfg.prompt_version), cfg)
+
+    def render(self, turn: Turn, chunks: list[RetrievedChunk], canary: str | None) -> str:
+        numbered = list(enumerate(chunks, start=1))
+        # Best source last, next to the question: a small model copies from what is nearest
+        # (4/10 -> 7/10 correct on samples/questions.jsonl with Gemma 270M).
+        sources = "\n\n".join(
+            f"[{i}] ({source_label(c)})\n{c.text.strip()}" for i, c in reversed(numbered)
+        )
+        text = self.template.render(sources=sources, question=turn.question, canary=canary or "")
+        if not canary:
+            # No leak check configured: leave the canary line out rather than half-filled.
+            text = "\n".join(line for line in text.split("\n") if "reference :" not in line)
+        return text
+
+    async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
+        if not turn.grounded or state.retrieval is None:
+            return await call_next(turn, state)
+        cfg = self.config
+        record = state.retrieval
+        record.context = select_context(record.result.chunks, cfg.context_chunks, cfg.context_chars)
+        state.prompt = PromptRecord(self.template.name, self.template.version)
+        prompt = self.render(turn, record.context, state.guard.canary)
+        state.prompt_text = prompt
+        return await call_next(turn.with_prompt(prompt), state)

@@ -1,0 +1,47 @@
+"""Retrieve chunks for the grounded model; refuse up front when nothing is relevant enough."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, ClassVar
+
+from lockgate.config import GroundedConfig
+from lockgate.engine.answer import Answer
+from lockgate.engine.pipeline import Next
+from lockgate.engine.state import RetrievalRecord, TurnState
+from lockgate.engine.turn import Turn
+from lockgate.retrieval.hybrid import HybridRetriever
+
+if TYPE_CHECKING:
+    from lockgate.services import Services
+
+
+class Retrieve:
+    name: ClassVar[str] = "retrieve"
+    after: ClassVar[tuple[str, ...]] = ("input_guard",)
+    before: ClassVar[tuple[str, ...]] = ("context_guard", "build_prompt", "call_model")
+
+    def __init__(self, retriever: HybridRetriever, config: GroundedConfig, top_k: int) -> None:
+        self.retriever = retriever
+        self.config = config
+        self.top_k = top_k
+
+    @classmethod
+    def from_services(cls, services: Services) -> Retrieve:
+        s = services.settings
+        return cls(services.retriever, s.grounded, s.retrieval.top_k)
+
+    async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
+        if not turn.grounded:
+            return await call_next(turn, state)
+        cfg = self.config
+        k = turn.top_k or max(cfg.context_chunks, self.top_k)
+        # Embedding the query is CPU work; keep the event loop free for other requests.
+        result = await asyncio.to_thread(self.retriever.search, turn.question, k, turn.filters)
+        state.retrieval = RetrievalRecord(result)
+        for part, ms in result.timings_ms.items():
+            state.note(f"retrieve.{part}", ms)
+        if not result.chunks or result.max_similarity < cfg.min_relevance:
+            state.note("retrieve.refuse", 0.0, f"best similarity {result.max_similarity:.3f}")
+            return Answer.refusal(cfg.refusal_message)
+        return await call_next(turn, state)

@@ -1,0 +1,56 @@
+"""Typed events the engine emits. Subscribers (the trace store, escalations, later audit and
+telemetry exporters) receive them through the `track_event` hook; none is a branch in the
+engine. Events are plain data so that any subscriber can serialise them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    name: ClassVar[str] = "event"
+    trace_id: str
+
+    def properties(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TurnFinished(Event):
+    """A turn ended, however it ended; `trace` is the full trace row."""
+
+    name: ClassVar[str] = "turn.finished"
+    endpoint: str
+    status: str
+    http_status: int
+    trace: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GuardFinding(Event):
+    """A guardrail policy acted (anything but allow) on one text of a turn."""
+
+    name: ClassVar[str] = "guard.finding"
+    principal: str
+    direction: str
+    action: str
+    scanners: tuple[str, ...]
+    target: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RateLimited(Event):
+    name: ClassVar[str] = "limits.rate_limited"
+    principal: str
+    model: str
+
+
+@dataclass(frozen=True)
+class BudgetRefused(Event):
+    name: ClassVar[str] = "budget.refused"
+    principal: str
+    project: str
+    message: str

@@ -209,7 +209,7 @@ class BatchWorker:
         while True:
             code, body, trace_id, retry_after = await self.execute(item, batch)
             limited = code == 429 and retry_after is not None
-            if limited and retries < self.cfg.max_rate_limit_retries:
+            if retry_after is not None and limited and retries < self.cfg.max_rate_limit_retries:
                 # Our own rate limit: the request never left the gateway; wait our turn.
                 retries += 1
                 await self._sleep(retry_after)

@@ -11,8 +11,9 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from lockgate.engine.citations import Citation
 from lockgate.models.base import ChatDelta, Usage
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class Answer:
     finish_reason: str = "stop"
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
-    citations: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
     grounded: bool = False
     refused: bool = False
     groundedness: float | None = None

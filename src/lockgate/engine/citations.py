@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypedDict
 
 from lockgate.retrieval.hybrid import RetrievedChunk
 
@@ -78,8 +79,22 @@ def resolve(text: str, chunks: list[RetrievedChunk], min_support: float = 0.5) -
     return CitedAnswer(kept + suffix, cited, suffix, refused=False)
 
 
-def citation_objects(cited: list[int], chunks: list[RetrievedChunk]) -> list[dict[str, object]]:
-    out = []
+class Citation(TypedDict):
+    """One citation as the caller receives it under `lockgate.citations`."""
+
+    index: int
+    source: str
+    page: int | None
+    chunk_id: int
+    document_id: int
+    version: int
+    content_hash: str | None
+    heading_path: list[str]
+    score: float
+
+
+def citation_objects(cited: list[int], chunks: list[RetrievedChunk]) -> list[Citation]:
+    out: list[Citation] = []
     for index in cited:
         c = chunks[index - 1]
         out.append(
@@ -90,7 +105,7 @@ def citation_objects(cited: list[int], chunks: list[RetrievedChunk]) -> list[dic
                 "chunk_id": c.chunk_id,
                 "document_id": c.document_id,
                 "version": c.version,
-                # Follows the citation to the exact bytes used (issue 5 lineage).
+                # Follows the citation to the exact bytes used (lineage).
                 "content_hash": c.content_hash,
                 "heading_path": c.heading_path,
                 "score": round(c.score, 6),

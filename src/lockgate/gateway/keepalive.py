@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -38,13 +38,13 @@ async def with_keepalive(source: AsyncIterator[T], interval: float) -> AsyncIter
         # the server's cancelled scope, where every await is cancelled again at once, so the
         # upstream response could never finish closing here and its connection would stay
         # open, still generating. A separate task is outside that scope.
-        task = asyncio.ensure_future(_cleanup(pending, it))
-        _CLEANUPS.add(task)
-        task.add_done_callback(_CLEANUPS.discard)
+        cleanup: asyncio.Task[None] = asyncio.ensure_future(_cleanup(pending, it))
+        _CLEANUPS.add(cleanup)
+        cleanup.add_done_callback(_CLEANUPS.discard)
 
 
 # Strong references: the event loop keeps only weak ones to tasks.
-_CLEANUPS: set[asyncio.Future[None]] = set()
+_CLEANUPS: set[asyncio.Task[None]] = set()
 
 
 async def _cleanup(pending: asyncio.Future[Any] | None, it: AsyncIterator[Any]) -> None:
@@ -53,7 +53,6 @@ async def _cleanup(pending: asyncio.Future[Any] | None, it: AsyncIterator[Any]) 
         pending.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pending
-    aclose = getattr(it, "aclose", None)
-    if aclose is not None:
+    if isinstance(it, AsyncGenerator):
         with contextlib.suppress(Exception):
-            await aclose()
+            await it.aclose()

@@ -78,9 +78,9 @@ class Metrics:
                 lines.append(f"# TYPE {name} gauge")
                 for labels, value in sorted(series.items()):
                     lines.append(f"{name}{_fmt(labels)} {value:g}")
-            for name, series in sorted(self._hist.items()):
+            for name, rows in sorted(self._hist.items()):
                 lines.append(f"# TYPE {name} histogram")
-                for labels, row in sorted(series.items()):
+                for labels, row in sorted(rows.items()):
                     for bound, count in zip(_BUCKETS_MS, row, strict=False):
                         lines.append(
                             f"{name}_bucket{_fmt(labels, (('le', f'{bound:g}'),))} {count:g}"

@@ -62,13 +62,12 @@ async def chat_completions(request: Request) -> Response:
     services = request.app.state.services
     engine: Engine = request.app.state.engine
     trace_id = request.state.trace_id
+    body: object = None
+    failed: GatewayError | None = None
     try:
         body = await read_json(request, services.settings.server.max_body_bytes)
     except GatewayError as err:
-        body = None
         failed = err
-    else:
-        failed = None
     call = Call(
         endpoint="/v1/chat/completions",
         body=body if failed is None else {},

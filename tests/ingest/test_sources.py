@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lockgate.cli import main
-from lockgate.config_quality import AlertsConfig, RetryConfig, SourceSpec
+from lockgate.config import AlertsConfig, RetryConfig, SourceSpec
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.ingest.sync import SourceSync, retry_quarantine, spec_for
 from lockgate.ingest.watch import watch

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lockgate.batch.batches import Item
 from lockgate.budget.identity import clean_id
-from lockgate.config_budget import BatchConfig
+from lockgate.config import BatchConfig
 from lockgate.gateway.context import Principal, RequestContext
 from lockgate.gateway.errors import GatewayError
 from lockgate.gateway.pipeline import Pipeline

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 
-from lockgate.config_resilience import DegradeConfig
+from lockgate.config import DegradeConfig
 from lockgate.retrieval.hybrid import RetrievedChunk
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n{2,}")

@@ -30,8 +30,7 @@ from _common import BENCH, machine, print_table, summary_ms, temp_home, write_js
 from lockgate.cache.keys import normalise_text
 from lockgate.cache.service import ResponseCache
 from lockgate.cache.store import SqliteCacheStore
-from lockgate.config import EmbeddingSpec
-from lockgate.config_cache_routing import CacheConfig
+from lockgate.config import CacheConfig, EmbeddingSpec
 from lockgate.models.minilm import MiniLMEmbedder
 from lockgate.store.db import make_engine
 from lockgate.store.migrations import migrate

@@ -87,7 +87,7 @@ def gateway_app(home: Path, upstream: str, latencies: list[int], cache: bool = T
                                           context_window=8192, read_timeout_s=60)
     extra: dict[str, Any] = {}
     if not cache:
-        from lockgate.config_cache_routing import CacheConfig
+        from lockgate.config import CacheConfig
 
         extra["cache"] = CacheConfig(enabled=False)
     settings = Settings(home=home, models=models, **extra)  # type: ignore[arg-type]

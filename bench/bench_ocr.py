@@ -24,7 +24,7 @@ from typing import Any
 
 from _common import print_table, write_json
 
-from lockgate.config_formats import OcrConfig
+from lockgate.config import OcrConfig
 from lockgate.ingest.ocr import _engine
 from lockgate.ingest.parsers import parse_bytes
 from lockgate.ingest.types import ParseOptions

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lockgate.config import ModelSpec, Settings
-from lockgate.config_resilience import BreakerConfig, ResilienceConfig
+from lockgate.config import BreakerConfig, ModelSpec, ResilienceConfig, Settings
 from lockgate.models.llama_local import LlamaCppModel
 from lockgate.models.minilm import MiniLMEmbedder
 from lockgate.services import Services

@@ -46,3 +46,12 @@ def test_data_directory_inside_corpus_is_not_ingested(tmp_path: Path) -> None:
     (docs / "state" / "lockgate.db").write_bytes(b"SQLite format 3\x00")
     found = [p.name for p in iter_files([docs], exclude=[docs / "state"])]
     assert found == ["a.txt"]
+
+
+def test_guardrails_routes_is_an_old_name_for_models(tmp_path: Path) -> None:
+    cfg = tmp_path / "lockgate.yaml"
+    cfg.write_text("guardrails:\n  policies: {default: {}, strict: {}}\n  routes: {big: strict}\n")
+    assert load_settings(cfg).guardrails.models == {"big": "strict"}
+    cfg.write_text("guardrails:\n  routes: {big: nope}\n")
+    with pytest.raises(ConfigError, match="unknown guardrail policy: nope"):
+        load_settings(cfg)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from lockgate.budget.ledger import BudgetExceeded, Budgets, SqlBudgetStore, caps_for
 from lockgate.cli import main
-from lockgate.config_budget import BudgetsConfig
+from lockgate.config import BudgetsConfig
 from lockgate.gateway.app import create_app
 from lockgate.observability.metrics import METRICS
 from lockgate.services import Services

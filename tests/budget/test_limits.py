@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from lockgate.budget.limits import MemoryBucketStore, RateLimiter, SqlBucketStore, fmt_duration
-from lockgate.config_budget import LimitsConfig
+from lockgate.config import LimitsConfig
 from lockgate.gateway.app import create_app
 from lockgate.services import Services
 from lockgate.store.db import make_engine

@@ -12,7 +12,7 @@ import pytest
 from lockgate.cache.keys import lexically_compatible, normalise_text, scope_key, terms
 from lockgate.cache.service import ResponseCache
 from lockgate.cache.store import CacheEntry, SqliteCacheStore
-from lockgate.config_cache_routing import CacheConfig
+from lockgate.config import CacheConfig
 from lockgate.store.db import make_engine
 from lockgate.store.migrations import migrate
 

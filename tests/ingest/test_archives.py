@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lockgate.config_formats import ArchiveConfig
+from lockgate.config import ArchiveConfig
 from lockgate.ingest.parsers import parse_bytes
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.ingest.types import ParseError, ParseOptions

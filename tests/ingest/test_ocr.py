@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lockgate.config_formats import OcrConfig
+from lockgate.config import OcrConfig
 from lockgate.ingest.ocr import chunk_confidences
 from lockgate.ingest.parsers import parse_bytes
 from lockgate.ingest.pipeline import Ingestor

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lockgate.cli import main
-from lockgate.config_quality import AlertsConfig, RetryConfig, SourceSpec
+from lockgate.config import AlertsConfig, RetryConfig, SourceSpec
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.ingest.sync import SourceSync, retry_quarantine, spec_for
 from lockgate.ingest.watch import watch
@@ -245,7 +245,7 @@ def test_cli_ingest_globs_runs_sources_and_retry(tmp_path: Path, embedder, monke
     (root / "keep.md").write_text("# Keep\n\nThe library lends umbrellas on rainy days.\n")
     (root / "skip.md").write_text("# Skip\n\nShould not be ingested at all.\n")
     (root / "bad.pdf").write_bytes(b"%PDF-1.4 truncated")
-    import lockgate.cli_quality as cq
+    import lockgate.cli.ingest as cq
 
     real = cq._sync
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from lockgate.cli import main
-from lockgate.config_quality import FreshnessConfig
+from lockgate.config import FreshnessConfig
 from lockgate.engine.citations import citation_objects
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.store.quality import QualityStore

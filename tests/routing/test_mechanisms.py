@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from lockgate.config import ModelSpec
-from lockgate.config_resilience import BreakerConfig, ResilienceConfig
+from lockgate.config import BreakerConfig, ModelSpec, ResilienceConfig
 from lockgate.models.base import ChatDelta, ChatRequest, ChatResult, UpstreamError, Usage
 from lockgate.observability.metrics import METRICS
 from lockgate.routing.balancer import choose

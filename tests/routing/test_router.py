@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lockgate.config import ModelSpec, Settings
-from lockgate.config_cache_routing import RoutingConfig
+from lockgate.config import ModelSpec, RoutingConfig, Settings
 from lockgate.gateway.app import create_app
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.routing.report import routing_report

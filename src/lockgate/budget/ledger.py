@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, select
 
-from lockgate.config_budget import BudgetRule, BudgetsConfig
+from lockgate.config import BudgetRule, BudgetsConfig
 from lockgate.observability.metrics import METRICS
 from lockgate.store.db import transaction
 

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from sqlalchemy import Column, Engine, Float, MetaData, String, Table, select
 
-from lockgate.config_budget import LimitsConfig, RateLimitRule
+from lockgate.config import LimitsConfig, RateLimitRule
 from lockgate.store.db import transaction
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from lockgate.cache.keys import digest, lexically_compatible, terms
 from lockgate.cache.semantic import SemanticIndex
 from lockgate.cache.store import CacheEntry, CacheStore
-from lockgate.config_cache_routing import CacheConfig
+from lockgate.config import CacheConfig
 from lockgate.models.base import EmbeddingModel
 
 log = logging.getLogger("lockgate.cache")

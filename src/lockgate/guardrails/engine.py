@@ -38,7 +38,7 @@ class GuardEngine:
     def policy(self, app: str | None = None, model: str | None = None) -> GuardPolicy:
         name = (
             (app and self.config.apps.get(app))
-            or (model and self.config.routes.get(model))
+            or (model and self.config.models.get(model))
             or self.config.default_policy
         )
         return self.config.policies[name]

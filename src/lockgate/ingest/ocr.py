@@ -23,7 +23,7 @@ from lockgate.ingest.types import Block, ChunkDraft, OcrPage, ParsedDocument, Pa
 if TYPE_CHECKING:
     from PIL import Image
 
-    from lockgate.config_formats import OcrConfig
+    from lockgate.config import OcrConfig
 
 # Lines the recogniser is less sure of than this are counted in the page score but not kept.
 _KEEP_LINE = 0.5

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from lockgate.config_quality import RetryConfig
+from lockgate.config import RetryConfig
 from lockgate.ingest.sources import FetchError, SourceError
 
 T = TypeVar("T")

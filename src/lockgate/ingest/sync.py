@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lockgate.config_quality import SourceSpec
+from lockgate.config import SourceSpec
 from lockgate.ingest.pipeline import Ingestor, IngestSummary, Progress
 from lockgate.ingest.retry import with_retry
 from lockgate.ingest.sources import Connector, FetchError, Item, SourceError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lockgate.config_formats import ArchiveConfig, OcrConfig
+from lockgate.config import ArchiveConfig, OcrConfig
 
 BlockKind = Literal["heading", "paragraph", "list_item", "table", "code"]
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from lockgate.config_quality import SourceSpec
+from lockgate.config import SourceSpec
 from lockgate.ingest.pipeline import IngestSummary
 from lockgate.ingest.sources import SourceError
 from lockgate.ingest.sync import SourceSync

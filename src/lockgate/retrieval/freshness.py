@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from lockgate.config_quality import FreshnessConfig
+from lockgate.config import FreshnessConfig
 from lockgate.ingest import neardup
 from lockgate.store.documents import ChunkRecord
 

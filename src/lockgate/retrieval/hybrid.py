@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockgate.config import RetrievalConfig
-from lockgate.config_quality import FreshnessConfig
+from lockgate.config import FreshnessConfig, RetrievalConfig
 from lockgate.models.base import EmbeddingModel
 from lockgate.retrieval import freshness as fresh
 from lockgate.retrieval.vector import NumpyVectorIndex

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from lockgate.config_resilience import BreakerConfig
+from lockgate.config import BreakerConfig
 from lockgate.observability.metrics import METRICS
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"

@@ -15,8 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from lockgate.config import ModelSpec
-from lockgate.config_resilience import ResilienceConfig
+from lockgate.config import ModelSpec, ResilienceConfig
 from lockgate.models.base import ChatModel, ChatRequest, UpstreamError
 from lockgate.observability.metrics import METRICS
 from lockgate.routing.balancer import choose

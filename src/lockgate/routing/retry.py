@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from lockgate.config_resilience import ResilienceConfig
+from lockgate.config import ResilienceConfig
 from lockgate.models.base import UpstreamError
 
 # 408 request timeout and 409/425 are rare from model APIs; the issue names 429 and 5xx.

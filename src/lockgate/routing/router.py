@@ -11,9 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lockgate.config_cache_routing import RoutingConfig
-
-QUESTION_TYPES = ("lookup", "procedural", "reasoning", "comparison", "creative", "code", "other")
+from lockgate.config import RoutingConfig
 
 # Ordered: the first pattern that matches names the type. Harder types come first so that
 # "how do I compare..." is a comparison, not a procedure.

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pypdfium2 as pdfium
 from pypdf import PdfReader
 
-from lockgate.config_formats import OcrConfig
+from lockgate.config import OcrConfig
 from lockgate.ingest.ocr import ocr_page
 from lockgate.ingest.types import Block, OcrPage
 

@@ -1,23 +1,25 @@
-"""Config sections for data quality, sources and freshness (issue 5, part b).
-
-Kept apart from config.py so the shared file only gains the fields that hang them in place.
-"""
+"""Ingest: chunking, formats (OCR, archives), normalisation, near-duplicates and sources."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from lockgate.config._base import Strict
 
 # Names accepted in `ingest.strategies`; lockgate.ingest.strategies implements each.
 STRATEGIES = ("structure", "fixed", "page", "sheet", "slide", "semantic")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def check_strategies(value: dict[str, str]) -> dict[str, str]:
+    bad = {k: v for k, v in value.items() if v not in STRATEGIES}
+    if bad:
+        raise ValueError(f"unknown chunking strategy {bad}; known: {', '.join(STRATEGIES)}")
+    return value
 
 
-class NormalizeConfig(_Strict):
+class NormalizeConfig(Strict):
     boilerplate: bool = True  # running headers/footers, page numbers
     hyphenation: bool = True  # "implemen-\ntation" -> "implementation"
     language: bool = True  # detect and store the language of each document
@@ -25,7 +27,7 @@ class NormalizeConfig(_Strict):
     annotate_dates: bool = False  # write "(2024-03-01)" after dates found in the text
 
 
-class NearDuplicateConfig(_Strict):
+class NearDuplicateConfig(Strict):
     enabled: bool = True
     # Estimated Jaccard similarity of 3-word shingles from which two documents are versions
     # of one another.
@@ -34,19 +36,19 @@ class NearDuplicateConfig(_Strict):
     chunk_max_bits: int = Field(10, ge=0, le=24)
 
 
-class RetryConfig(_Strict):
+class RetryConfig(Strict):
     attempts: int = Field(3, ge=1, le=10)
     backoff_s: float = Field(0.5, ge=0)
     max_backoff_s: float = Field(8.0, ge=0)
 
 
-class AlertsConfig(_Strict):
+class AlertsConfig(Strict):
     # Alert when a run leaves at least this many more quarantined files than before (0: off).
     quarantine_growth: int = Field(5, ge=0)
     webhook_url: str | None = None  # POSTed the alert as JSON; always logged and stored
 
 
-class SourceSpec(_Strict):
+class SourceSpec(Strict):
     """A named source; `lockgate ingest --source NAME` syncs it."""
 
     name: str = Field(min_length=1)
@@ -68,25 +70,35 @@ class SourceSpec(_Strict):
         return self
 
 
-class FreshnessConfig(_Strict):
-    """What retrieval does with stale (past review-by) and superseded documents."""
+class OcrConfig(Strict):
+    """OCR of image-only PDF pages and image files (rapidocr; its models ship in the wheel)."""
 
-    stale: Literal["downweight", "exclude", "ignore"] = "downweight"
-    superseded: Literal["downweight", "exclude", "ignore"] = "downweight"
-    stale_weight: float = Field(0.5, ge=0, le=1)
-    superseded_weight: float = Field(0.25, ge=0, le=1)
+    enabled: bool = True
+    dpi: int = Field(150, ge=50, le=600)  # PDF pages are rendered at this resolution
+    # A page whose mean recognition confidence (weighted by characters) is below this is
+    # flagged as low quality.
+    min_confidence: float = Field(0.8, ge=0, le=1)
+    # exclude: flagged pages are recorded and reported but not indexed (the default: garbage
+    # in the index is worse than a gap the run report shows). mark: indexed anyway, with the
+    # low confidence kept on each chunk for the reader to judge.
+    low_confidence: Literal["exclude", "mark"] = "exclude"
+    max_pages: int = Field(50, ge=1)  # per document; further image-only pages are skipped
+    threads: int | None = Field(None, ge=1)  # onnxruntime intra-op threads; None = its default
+    # Otsu binarisation before OCR: keeps word spaces on JPEG scans (see ingest/ocr.py).
+    binarize: bool = True
 
 
-def check_strategies(value: dict[str, str]) -> dict[str, str]:
-    bad = {k: v for k, v in value.items() if v not in STRATEGIES}
-    if bad:
-        raise ValueError(f"unknown chunking strategy {bad}; known: {', '.join(STRATEGIES)}")
-    return value
+class ArchiveConfig(Strict):
+    """Limits for zip archives (and zips inside them) against zip bombs."""
+
+    max_members: int = Field(1000, ge=1)
+    max_total_mb: float = Field(200.0, gt=0)  # uncompressed, for one archive
+    max_ratio: float = Field(100.0, gt=1)  # uncompressed / compressed size of one member
+    max_depth: int = Field(3, ge=1)  # archives inside archives
 
 
-class QualityIngestFields(_Strict):
-    """Mixed into IngestConfig (see config.py)."""
-
+class IngestConfig(Strict):
+    # Field order is the order `lockgate config show` prints them in.
     # Format (as detected: pdf, markdown, xlsx, pptx…) -> strategy; others use the default.
     strategies: dict[str, str] = Field(default_factory=dict)
     default_strategy: str = "structure"
@@ -100,6 +112,12 @@ class QualityIngestFields(_Strict):
     watch_interval_s: float = Field(2.0, gt=0)
     http_timeout_s: float = Field(30.0, gt=0)
     max_sitemap_urls: int = Field(10000, ge=1)
+    chunk_target_chars: int = Field(1000, ge=100)
+    chunk_overlap_chars: int = Field(150, ge=0)
+    max_file_mb: float = Field(100.0, gt=0)
+    follow_symlinks: bool = False
+    ocr: OcrConfig = OcrConfig()  # OCR of scans and images
+    archives: ArchiveConfig = ArchiveConfig()  # zip-bomb limits
 
     @field_validator("strategies")
     @classmethod
@@ -118,4 +136,11 @@ class QualityIngestFields(_Strict):
         names = [s.name for s in v]
         if len(names) != len(set(names)):
             raise ValueError("source names must be unique")
+        return v
+
+    @field_validator("chunk_overlap_chars")
+    @classmethod
+    def _overlap_small(cls, v: int) -> int:
+        if v > 2000:
+            raise ValueError("overlap larger than 2000 characters makes every chunk a copy")
         return v

@@ -1,19 +1,15 @@
-"""Config for issue 4a: per-upstream resilience, deployments and load balancing.
-
-Kept out of `config.py` so the shared settings module only grows by a few fields."""
+"""Per-upstream resilience: deployments, retries, circuit breakers, streaming, degraded answers."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from lockgate.config._base import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DeploymentSpec(_Strict):
+class DeploymentSpec(Strict):
     """One deployment of a model name (another region, key or server). Unset fields are taken
     from the model entry itself, so a deployment usually only names its `base_url`."""
 
@@ -32,7 +28,7 @@ class DeploymentSpec(_Strict):
         return v.rstrip("/") if v else v
 
 
-class BreakerConfig(_Strict):
+class BreakerConfig(Strict):
     """Open after `failures` consecutive retryable failures within `window_s`; after
     `cooldown_s` let `half_open_probes` requests through; one success closes it, one failure
     re-opens it."""
@@ -44,7 +40,7 @@ class BreakerConfig(_Strict):
     half_open_probes: int = Field(1, ge=1)
 
 
-class ResilienceConfig(_Strict):
+class ResilienceConfig(Strict):
     # Attempts after the first, spread over the model's deployments; not over its fallbacks,
     # which get their own.
     retries: int = Field(2, ge=0, le=10)
@@ -72,14 +68,14 @@ class ResilienceConfig(_Strict):
         return self
 
 
-class StreamingConfig(_Strict):
+class StreamingConfig(Strict):
     # How long a stream waits for its first token before the response starts: failures
     # inside it still get a proper HTTP status; after it, SSE keep-alive comments flow.
     first_token_grace_s: float = Field(2.0, ge=0)
     keepalive_interval_s: float = Field(5.0, gt=0)
 
 
-class DegradeConfig(_Strict):
+class DegradeConfig(Strict):
     """Extractive answer from the retrieved chunks when every generative backend is down."""
 
     enabled: bool = True

@@ -1,28 +1,27 @@
-"""Config for issue 4c: rate limits, budgets and the batch API.
-
-Kept out of `config.py` so the shared settings module only grows by a few fields."""
+"""Rate limits, spending budgets and the batch API."""
 
 from __future__ import annotations
 
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+from lockgate.config._base import Strict
 
 Dimension = Literal["key", "tenant", "model"]
 
 
-class RateLimitRule(_Strict):
+def _per_key() -> list[Dimension]:
+    return ["key"]
+
+
+class RateLimitRule(Strict):
     """One limit. `per` says what gets its own counter (`[key]`: every caller separately;
     `[key, model]`: every caller per model; `[]`: one counter shared by all matching
     requests). `key` / `tenant` / `model` narrow which requests the rule applies to."""
 
-    per: list[Dimension] = Field(default_factory=lambda: ["key"])
+    per: list[Dimension] = Field(default_factory=_per_key)
     key: str | None = None
     tenant: str | None = None
     model: str | None = None
@@ -36,7 +35,7 @@ class RateLimitRule(_Strict):
         return self
 
 
-class LimitsConfig(_Strict):
+class LimitsConfig(Strict):
     enabled: bool = True
     # memory: one gateway process (the default deployment); sqlite: shared by every process
     # on the store. A Redis store drops in behind the same interface later.
@@ -44,7 +43,7 @@ class LimitsConfig(_Strict):
     rules: list[RateLimitRule] = Field(default_factory=list)
 
 
-class BudgetRule(_Strict):
+class BudgetRule(Strict):
     """A spending cap in the models' price unit (USD) for one scope and period. `id: "*"`
     gives every key / tenant / project its own cap of this size."""
 
@@ -63,7 +62,7 @@ class BudgetRule(_Strict):
         return self
 
 
-class BudgetsConfig(_Strict):
+class BudgetsConfig(Strict):
     enabled: bool = True
     rules: list[BudgetRule] = Field(default_factory=list)
     # A reservation whose request never settled (its process died) stops counting after this.
@@ -79,7 +78,7 @@ class BudgetsConfig(_Strict):
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class BatchConfig(_Strict):
+class BatchConfig(Strict):
     enabled: bool = True
     # Live requests in flight above which the worker waits before its next item, and for
     # at most how long (so a busy gateway still drains batches, slowly).

@@ -1,0 +1,92 @@
+"""The `lockgate` command line: the click group `main`, the built-in commands (one module per
+domain), then whatever installed plugins add through the `register_commands` hook."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from lockgate.cli import (
+    batch,
+    cache,
+    config_cmd,
+    cost,
+    docs,
+    guard,
+    ingest,
+    search,
+    serve,
+    traces,
+)
+from lockgate.cli.context import Ctx
+from lockgate.cli.output import dump, echo_rows, ts
+
+__all__ = ["Ctx", "dump", "echo_rows", "main", "ts"]
+
+
+@click.group()
+@click.option("--config", "config_path", envvar="LOCKGATE_CONFIG", help="Path to lockgate.yaml.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Lockgate: grounded answers over your documents behind an OpenAI-compatible gateway."""
+    # pypdf narrates every repair it attempts on a damaged file; the quarantine says enough.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    ctx.obj = Ctx(config_path)
+
+
+def add_plugin_commands(cli: click.Group) -> None:
+    """Let each installed plugin add its commands. A broken plugin costs a one-line warning,
+    never the rest of the command line."""
+    from lockgate.plugins import plugin_manager
+
+    try:
+        pm = plugin_manager()
+        impls = pm.hook.register_commands.get_hookimpls()
+    except Exception as exc:  # an entry point that fails to import
+        _warn(f"plugins not loaded: {_one_line(exc)}")
+        return
+    for impl in impls:
+        # One plugin at a time, so that one that raises does not stop the others.
+        others = [p for p in pm.get_plugins() if p is not impl.plugin]
+        try:
+            pm.subset_hook_caller("register_commands", others)(cli=cli)
+        except Exception as exc:
+            _warn(f"plugin '{impl.plugin_name}' added no commands: {_one_line(exc)}")
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _warn(message: str) -> None:
+    click.echo(f"lockgate: warning: {message}", err=True)
+
+
+def _register() -> None:
+    for command in (
+        config_cmd.config,
+        ingest.ingest,
+        ingest.runs,
+        ingest.sources,
+        docs.docs,
+        docs.chunks,
+        search.search,
+        search.ask,
+        serve.serve,
+        guard.guard,
+        guard.escalations,
+        traces.traces,
+        cost.cost,
+        cost.routing,
+        cache.cache,
+        batch.batch,
+    ):
+        main.add_command(command)
+    # Retrying quarantined files is an ingest run, so the command lives with ingest.
+    docs.docs.add_command(ingest.docs_retry)
+    add_plugin_commands(main)
+
+
+_register()

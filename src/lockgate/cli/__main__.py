@@ -1,0 +1,5 @@
+"""`python -m lockgate.cli`."""
+
+from lockgate.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""`lockgate guard` (run a guardrail policy on a text) and `lockgate escalations`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, cast
+
+import click
+
+from lockgate.cli.context import Ctx
+from lockgate.cli.output import dump, echo_rows, json_flag, ts
+
+
+@click.command()
+@click.argument("text")
+@click.option("--direction", type=click.Choice(["in", "out", "context"]), default="in")
+@click.option("--app", default=None, help="Use this app's policy instead of the default.")
+@json_flag
+@click.pass_obj
+def guard(obj: Ctx, text: str, direction: str, app: str | None, as_json: bool) -> None:
+    """Run the configured guardrail policy on TEXT ('-' reads standard input)."""
+    from lockgate.gateway.routes.guardrails import GuardCheckIn, check
+
+    if text == "-":
+        text = sys.stdin.read()
+    if app and app not in obj.settings.guardrails.apps:
+        click.echo(f"lockgate: no guardrail policy for app '{app}'", err=True)
+        sys.exit(2)
+    services = obj.services()
+    # Load scanner models before timing starts: a cold load would overrun the scan budget.
+    services.guard.warm()
+    result = check(services, GuardCheckIn(text=text, direction=direction, app=app))
+    if as_json:
+        dump(result)
+        return
+    click.echo(f"action: {result['action']}")
+    for f in cast(list[dict[str, Any]], result["findings"]):
+        span = text[f["start"] : f["end"]]
+        where = f"[{f['start']}:{f['end']}]"
+        click.echo(f"  {f['scanner']:<10} {f['type']:<12} {f['score']:.2f}  {where} {span[:60]!r}")
+    if result["text"] != text:
+        click.echo(f"redacted: {result['text']}")
+
+
+def _escalation(r: dict[str, Any]) -> str:
+    return (
+        f"#{r['id']:<5} {ts(r['created_at'])} {r['direction']:<7} "
+        f"{','.join(r['scanners']):<20} trace {r['trace_id']}  {r['excerpt'][:60]!r}"
+    )
+
+
+@click.command()
+@click.option("--all", "show_all", is_flag=True, help="Include closed escalations.")
+@json_flag
+@click.pass_obj
+def escalations(obj: Ctx, show_all: bool, as_json: bool) -> None:
+    """Requests a guardrail escalated to human review."""
+    rows = obj.services().escalations.list(None if show_all else "open")
+    echo_rows(rows, as_json, _escalation, "escalation(s)")

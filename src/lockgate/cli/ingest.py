@@ -1,0 +1,259 @@
+"""`lockgate ingest`, `docs retry` (quarantined files again), `runs` (ingest run reports) and
+`sources` (their sync state)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from lockgate.cli.context import Ctx
+from lockgate.cli.output import dump, echo_rows, json_flag, ts
+
+if TYPE_CHECKING:
+    from lockgate.ingest.pipeline import IngestSummary
+    from lockgate.ingest.sync import SourceSync
+
+
+def _sync(obj: Ctx) -> SourceSync:
+    from lockgate.ingest.pipeline import Ingestor
+    from lockgate.ingest.sync import SourceSync
+    from lockgate.store.quality import QualityStore
+    from lockgate.store.sources import SourceStore
+
+    services = obj.services()
+    ingestor = Ingestor(
+        services.documents,
+        services.runs,
+        services.embedder,
+        obj.settings.ingest,
+        exclude=[obj.settings.home],
+    )
+    return SourceSync(
+        ingestor,
+        SourceStore(services.engine),
+        QualityStore(services.engine),
+        skip=(Path(obj.settings.home),),
+    )
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(path: str, i: int, n: int) -> None:
+            bar.update(task, total=n, completed=i - 1, description=Path(path).name[:40])
+
+        yield update
+
+
+def _print_summary(summary: IngestSummary, as_json: bool) -> None:
+    if as_json:
+        dump(summary.as_dict())
+        return
+    click.echo(
+        f"seen {summary.seen}  new {summary.new}  updated {summary.updated}  "
+        f"unchanged {summary.unchanged}  duplicates {summary.duplicates}  "
+        f"quarantined {summary.quarantined}  retired {summary.retired}  "
+        f"chunks {summary.chunks}  in {summary.seconds:.1f}s"
+    )
+    for q in summary.quarantined_files:
+        click.echo(f"  quarantined {q.source}: {q.reason}{' - ' + q.detail if q.detail else ''}")
+    if summary.ocr_pages or summary.ocr_low_confidence:
+        click.echo(f"  OCR: {summary.ocr_pages} page(s) read")
+    for low in summary.ocr_low_confidence:
+        click.echo(
+            f"  low OCR confidence {low['source']} page {low['page']}: "
+            f"{low['confidence']:.2f} ({low['action']})"
+        )
+    for src in summary.sources:
+        if src.get("error"):
+            click.echo(f"  source {src['name']} failed: {src['error']}", err=True)
+    if summary.near_duplicates.get("superseded"):
+        nd = summary.near_duplicates
+        click.echo(f"  near-duplicates: {nd['groups']} group(s), {nd['superseded']} superseded")
+    for alert in summary.alerts:
+        click.echo(
+            f"  ALERT {alert['kind']}: +{alert['growth']} (total {alert['total']})", err=True
+        )
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option("--prune", is_flag=True, help="Retire documents whose files are gone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--source", "source_names", multiple=True, help="A source named in config.")
+@click.option("--include", multiple=True, help="Only paths matching this glob (repeatable).")
+@click.option("--exclude", multiple=True, help="Skip paths matching this glob (repeatable).")
+@click.option("--watch", is_flag=True, help="Keep running; re-sync folders when they change.")
+@click.option("--interval", type=float, default=None, help="Seconds between --watch polls.")
+@click.pass_obj
+def ingest(
+    obj: Ctx,
+    paths: tuple[str, ...],
+    prune: bool,
+    as_json: bool,
+    source_names: tuple[str, ...],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    watch: bool,
+    interval: float | None,
+) -> None:
+    """Ingest files, folders, URLs, sitemaps and s3:// prefixes into the knowledge base.
+
+    PATHS may be local paths, http(s) URLs (a *.xml URL is read as a sitemap) or
+    s3://bucket/prefix (endpoint and keys from a configured source of the same URI)."""
+    from lockgate.ingest.sync import spec_for
+
+    if not paths and not source_names:
+        click.echo("lockgate: give PATHS or --source NAME", err=True)
+        sys.exit(2)
+    remote = ("http://", "https://", "s3://")
+    missing = [p for p in paths if not p.startswith(remote) and not Path(p).exists()]
+    if missing:
+        click.echo(f"lockgate: no such file or folder: {', '.join(missing)}", err=True)
+        sys.exit(2)
+    configured = {s.name: s for s in obj.settings.ingest.sources}
+    unknown = [n for n in source_names if n not in configured]
+    if unknown:
+        click.echo(f"lockgate: unknown source: {', '.join(unknown)}", err=True)
+        sys.exit(2)
+    by_uri = {s.uri: s for s in configured.values()}
+    specs = [configured[n] for n in source_names]
+    # An s3:// or URL argument that a configured source names takes its endpoint and keys.
+    specs += [by_uri.get(p) or spec_for(p, include, exclude) for p in paths]
+    sync = _sync(obj)
+    if watch:
+        from lockgate.ingest.watch import watch as watch_loop
+
+        stop = threading.Event()
+        every = interval or obj.settings.ingest.watch_interval_s
+        click.echo(f"watching {len(specs)} source(s) every {every:g}s; Ctrl-C stops", err=True)
+        try:
+            watch_loop(sync, specs, every, lambda s: _print_summary(s, as_json), stop, prune=True)
+        except KeyboardInterrupt:
+            stop.set()
+        return
+    with _progress(sys.stderr.isatty() and not as_json) as progress:
+        summary = sync.run(specs, prune=prune, progress=progress)
+    _print_summary(summary, as_json)
+    if any(s.get("error") for s in summary.sources) and not summary.seen:
+        sys.exit(1)
+
+
+@click.command("retry")
+@click.argument("sources", nargs=-1)
+@json_flag
+@click.pass_obj
+def docs_retry(obj: Ctx, sources: tuple[str, ...], as_json: bool) -> None:
+    """Try quarantined files again (all, or the given sources) after fixing them."""
+    from lockgate.ingest.sync import retry_quarantine
+
+    summary = retry_quarantine(_sync(obj), list(sources) or None)
+    _print_summary(summary, as_json)
+
+
+@click.group()
+def runs() -> None:
+    """Ingest run reports."""
+
+
+def _run(r: dict[str, Any]) -> str:
+    s = r["summary"]
+    return (
+        f"#{r['id']:<5} {ts(r['started_at'])}  seen {s.get('seen', 0)} new {s.get('new', 0)} "
+        f"updated {s.get('updated', 0)} quarantined {s.get('quarantined', 0)} "
+        f"chunks {s.get('chunks', 0)}  {s.get('seconds', 0)}s"
+        + ("  ALERT" if s.get("alerts") else "")
+    )
+
+
+@runs.command("list")
+@click.option("-n", "limit", type=click.IntRange(1, 1000), default=20)
+@json_flag
+@click.pass_obj
+def runs_list(obj: Ctx, limit: int, as_json: bool) -> None:
+    """Recent ingest runs with their outcome counts."""
+    echo_rows(obj.services().runs.latest(limit), as_json, _run)
+
+
+_RUN_COUNTS = (
+    "seen",
+    "new",
+    "updated",
+    "unchanged",
+    "duplicates",
+    "quarantined",
+    "retired",
+    "chunks",
+    "pages",
+    "ocr_pages",
+)
+_RUN_DETAILS = ("reasons", "stages_ms", "languages", "strategies", "normalize", "near_duplicates")
+
+
+@runs.command("show")
+@click.argument("run_id", required=False, type=int)
+@json_flag
+@click.pass_obj
+def runs_show(obj: Ctx, run_id: int | None, as_json: bool) -> None:
+    """One run's report (the latest by default): outcomes by reason, time per stage."""
+    rows = obj.services().runs.latest(1000)
+    row = next((r for r in rows if run_id is None or r["id"] == run_id), None)
+    if row is None:
+        click.echo(f"lockgate: no ingest run {run_id}", err=True)
+        sys.exit(1)
+    if as_json:
+        dump(row)
+        return
+    s = row["summary"]
+    click.echo(f"run #{row['id']}  started {ts(row['started_at'])}  {s.get('seconds', 0)}s")
+    for key in _RUN_COUNTS:
+        click.echo(f"{key:>14}: {s.get(key, 0)}")
+    for key in _RUN_DETAILS:
+        click.echo(f"{key:>14}: {s.get(key, {})}")
+    for src in s.get("sources", []):
+        click.echo(f"{'source':>14}: {src}")
+    for alert in s.get("alerts", []):
+        click.echo(f"{'ALERT':>14}: {alert}")
+
+
+@click.group()
+def sources() -> None:
+    """Sources and their sync state."""
+
+
+def _source(r: dict[str, Any]) -> str:
+    err = f"  ERROR x{r['consecutive_failures']}: {r['last_error']}" if r["last_error"] else ""
+    return (
+        f"{r['kind']:<8} {r['name']}  seen {ts(r['last_seen_at'])}  changed "
+        f"{ts(r['last_changed_at'])}  indexed {ts(r['last_indexed_at'])}{err}"
+    )
+
+
+@sources.command("list")
+@json_flag
+@click.pass_obj
+def sources_list(obj: Ctx, as_json: bool) -> None:
+    """Each source: last seen / changed / indexed, and its last error."""
+    from lockgate.store.sources import SourceStore
+
+    rows = SourceStore(obj.services().engine).list()
+    echo_rows(rows, as_json, _source, "source(s)")

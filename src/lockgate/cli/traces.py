@@ -1,0 +1,68 @@
+"""`lockgate traces`: what was recorded about each request."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from lockgate.cli.context import Ctx
+from lockgate.cli.output import dump, echo_rows, json_flag, ts
+
+
+@click.group()
+def traces() -> None:
+    """Inspect request traces."""
+
+
+def _trace(r: dict[str, Any]) -> str:
+    flags = "refused" if r["refused"] else ("grounded" if r["grounded"] else "")
+    return (
+        f"{r['id']}  {ts(r['created_at'])}  {r['endpoint']:<22} {r['model'] or '-':<14} "
+        f"{r['status']:<9} {r['http_status'] or '-'} {r['latency_ms'] or 0:>8.1f} ms  {flags}"
+    )
+
+
+@traces.command("list")
+@click.option("-n", "limit", type=click.IntRange(1, 10000), default=20)
+@json_flag
+@click.pass_obj
+def traces_list(obj: Ctx, limit: int, as_json: bool) -> None:
+    """The most recent requests."""
+    echo_rows(obj.services().traces.list(limit), as_json, _trace)
+
+
+@traces.command("show")
+@click.argument("trace_id")
+@json_flag
+@click.pass_obj
+def traces_show(obj: Ctx, trace_id: str, as_json: bool) -> None:
+    """Everything recorded about one request."""
+    row = obj.services().traces.get(trace_id)
+    if row is None:
+        click.echo(f"lockgate: no trace {trace_id}", err=True)
+        sys.exit(1)
+    if as_json:
+        dump(row)
+        return
+    for key in ("id", "endpoint", "model", "backend", "status", "http_status", "error"):
+        click.echo(f"{key:>15}: {row[key]}")
+    click.echo(f"{'created':>15}: {ts(row['created_at'])}")
+    click.echo(f"{'prompt':>15}: {row['prompt_template']} v{row['prompt_version']}")
+    click.echo(
+        f"{'tokens':>15}: in {row['tokens_in']} / out {row['tokens_out']}  cost {row['cost']}"
+    )
+    click.echo(f"{'latency':>15}: {row['latency_ms']} ms  (first token {row['ttft_ms']} ms)")
+    click.echo(f"{'refused':>15}: {row['refused']}   grounded: {row['grounded']}")
+    for item in row["retrieved"] or []:
+        mark = "*" if item.get("in_prompt") else " "
+        click.echo(f"   {mark} chunk {item['chunk_id']:<6} {item['score']:.4f} {item['source']}")
+    for stage in row["stages"] or []:
+        click.echo(f"     {stage['stage']:<22} {stage['ms']:8.2f} ms {stage.get('note', '')}")
+    click.echo("--- final prompt ---")
+    click.echo(row["prompt"] or "")
+    click.echo("--- raw output ---")
+    click.echo(row["raw_output"] or "")
+    click.echo("--- final output ---")
+    click.echo(row["output"] or "")

@@ -1,0 +1,92 @@
+"""Lockgate's typed configuration, one module per domain; every public name is importable
+from here (`from lockgate.config import Settings, ModelSpec`)."""
+
+from lockgate.config._base import Strict
+from lockgate.config.cache import CacheConfig
+from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRule
+from lockgate.config.ingest import (
+    STRATEGIES,
+    AlertsConfig,
+    ArchiveConfig,
+    IngestConfig,
+    NearDuplicateConfig,
+    NormalizeConfig,
+    OcrConfig,
+    RetryConfig,
+    SourceSpec,
+    check_strategies,
+)
+from lockgate.config.limits import (
+    BatchConfig,
+    BudgetRule,
+    BudgetsConfig,
+    Dimension,
+    LimitsConfig,
+    RateLimitRule,
+)
+from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
+from lockgate.config.resilience import (
+    BreakerConfig,
+    DegradeConfig,
+    DeploymentSpec,
+    ResilienceConfig,
+    StreamingConfig,
+)
+from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
+from lockgate.config.routing import QUESTION_TYPES, RouteTargets, RoutingConfig
+from lockgate.config.server import ServerConfig
+from lockgate.config.settings import (
+    DEFAULT_PIPELINE,
+    ConfigError,
+    Settings,
+    config_path,
+    load_settings,
+    masked,
+)
+from lockgate.config.store import StoreConfig
+
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "QUESTION_TYPES",
+    "STRATEGIES",
+    "AlertsConfig",
+    "ArchiveConfig",
+    "BatchConfig",
+    "BreakerConfig",
+    "BudgetRule",
+    "BudgetsConfig",
+    "CacheConfig",
+    "ConfigError",
+    "DegradeConfig",
+    "DeploymentSpec",
+    "Dimension",
+    "EmbeddingSpec",
+    "FreshnessConfig",
+    "GroundedConfig",
+    "GuardPolicy",
+    "GuardrailsConfig",
+    "IngestConfig",
+    "LimitsConfig",
+    "ModelSpec",
+    "NearDuplicateConfig",
+    "NormalizeConfig",
+    "OcrConfig",
+    "RateLimitRule",
+    "ResilienceConfig",
+    "RetrievalConfig",
+    "RetryConfig",
+    "RouteTargets",
+    "RoutingConfig",
+    "ScannerRule",
+    "ServerConfig",
+    "Settings",
+    "SourceSpec",
+    "StoreConfig",
+    "StreamingConfig",
+    "Strict",
+    "check_strategies",
+    "config_path",
+    "default_models",
+    "load_settings",
+    "masked",
+]

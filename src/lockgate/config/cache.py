@@ -1,0 +1,30 @@
+"""The exact and semantic response cache."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from lockgate.config._base import Strict
+
+
+class CacheConfig(Strict):
+    enabled: bool = True
+    # Seconds an entry lives; grounded answers also die as soon as a source document changes.
+    ttl_s: float = Field(24 * 3600, gt=0)
+    # Pass-through answers are not tied to documents, so they get their own (shorter) TTL.
+    passthrough_ttl_s: float = Field(3600, gt=0)
+    passthrough: bool = True
+    semantic: bool = True
+    # Cosine similarity of the question embeddings (MiniLM) at or above which a cached entry
+    # is a candidate; a lexical check then rejects near-misses (see cache/keys.py). Chosen on
+    # bench/data/paraphrases.jsonl (BENCHMARKS.md "Cache and router").
+    similarity: float = Field(0.90, ge=0, le=1)
+    # Semantic matching for pass-through requests compares the last user message among
+    # entries with the same earlier conversation.
+    semantic_passthrough: bool = False
+    max_entries: int = Field(100_000, ge=1)
+    # How often a gateway process reloads a scope's vectors to see entries other processes
+    # wrote (SQLite today, Redis later).
+    semantic_refresh_s: float = Field(30.0, ge=0)
+    # Characters per streamed piece when a hit is replayed as a stream.
+    stream_chunk_chars: int = Field(24, ge=1)

@@ -1,0 +1,97 @@
+"""Guardrail policies: which scanners run on input, retrieved context and output, and for whom."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from lockgate.config._base import Strict
+
+log = logging.getLogger(__name__)
+
+
+class ScannerRule(Strict):
+    """One scanner in a policy: what it looks for is the scanner's job, what to do is here."""
+
+    scanner: str
+    action: Literal["allow", "flag", "redact", "escalate", "block"] = "block"
+    threshold: float = Field(0.5, ge=0, le=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def _default_input() -> list[ScannerRule]:
+    return [
+        ScannerRule(scanner="pii", action="redact"),
+        # 0.5 is the classifier's validation-calibrated threshold (see InjectionClassifier.score);
+        # it was trained with benign RAG-style imperatives and chit-chat as hard negatives.
+        ScannerRule(scanner="injection", action="block"),
+        ScannerRule(scanner="toxicity", action="block"),
+    ]
+
+
+def _default_context() -> list[ScannerRule]:
+    # A retrieved chunk that carries instructions is dropped before it reaches the prompt.
+    return [ScannerRule(scanner="injection", action="block")]
+
+
+def _default_output() -> list[ScannerRule]:
+    return [
+        ScannerRule(scanner="leak", action="block"),
+        ScannerRule(scanner="pii", action="redact"),
+        ScannerRule(scanner="toxicity", action="block"),
+        ScannerRule(scanner="grounding", action="flag"),
+    ]
+
+
+class GuardPolicy(Strict):
+    input: list[ScannerRule] = Field(default_factory=_default_input)
+    context: list[ScannerRule] = Field(default_factory=_default_context)
+    output: list[ScannerRule] = Field(default_factory=_default_output)
+    refusal_message: str = "Sorry, I can't help with that request."
+    # A scanner that errors or overruns its time budget: block (fail closed) or allow.
+    on_error: Literal["block", "allow"] = "allow"
+
+
+_warned_routes = False
+
+
+class GuardrailsConfig(Strict):
+    enabled: bool = True
+    default_policy: str = "default"
+    policies: dict[str, GuardPolicy] = Field(default_factory=lambda: {"default": GuardPolicy()})
+    # Policy per app (header `x-lockgate-app` or `metadata.app`) and per requested model.
+    apps: dict[str, str] = Field(default_factory=dict)
+    models: dict[str, str] = Field(default_factory=dict)
+    scanner_timeout_ms: int = Field(250, ge=1)
+    max_scan_chars: int = Field(1_000_000, ge=1000)
+    canary: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_routes_key(cls, data: Any) -> Any:
+        # `routes` was this section's name for `models`; old configs keep working for now.
+        if not isinstance(data, dict) or "routes" not in data:
+            return data
+        global _warned_routes
+        if not _warned_routes:
+            _warned_routes = True
+            log.warning("config key 'guardrails.routes' is deprecated: call it 'guardrails.models'")
+        data = dict(data)
+        old, new = data.pop("routes"), data.get("models")
+        # Both can meet when the YAML file has the old key and the environment the new one
+        # (they are merged before validation): the new key wins per model.
+        if isinstance(old, dict) and isinstance(new, dict):
+            data["models"] = {**old, **new}
+        elif new is None:
+            data["models"] = old
+        return data
+
+    @model_validator(mode="after")
+    def _policies_exist(self) -> GuardrailsConfig:
+        named = {self.default_policy, *self.apps.values(), *self.models.values()}
+        missing = sorted(n for n in named if n not in self.policies)
+        if missing:
+            raise ValueError(f"unknown guardrail policy: {', '.join(missing)}")
+        return self

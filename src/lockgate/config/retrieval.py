@@ -1,0 +1,51 @@
+"""Hybrid retrieval, freshness weighting, and the grounded (`lockgate`) answer model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from lockgate.config._base import Strict
+from lockgate.config.resilience import DegradeConfig
+
+
+class RetrievalConfig(Strict):
+    top_k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(50, ge=1, le=1000)
+    rrf_k: int = Field(60, ge=1)
+    bm25_weight: float = Field(1.0, ge=0)
+    vector_weight: float = Field(1.0, ge=0)
+    # From this many chunks on, vector search scans only the `ivf_probe` nearest k-means
+    # lists. Off by default: on real MiniLM vectors of similar texts, probing 10 % of the
+    # lists kept under half of the exact top 10 (BENCHMARKS.md), while the exact scan of
+    # 100k chunks is ~10 ms. For millions of chunks, with a high probe, or a vector DB.
+    ivf_min_rows: int | None = Field(None, ge=1)
+    ivf_probe: int = Field(32, ge=1)
+    # Query terms found in more than this share of chunks are left out of the BM25 query
+    # when rarer terms remain: they barely move BM25 scores but make FTS5 score most rows.
+    bm25_max_df: float = Field(0.05, gt=0, le=1)
+
+
+class FreshnessConfig(Strict):
+    """What retrieval does with stale (past review-by) and superseded documents."""
+
+    stale: Literal["downweight", "exclude", "ignore"] = "downweight"
+    superseded: Literal["downweight", "exclude", "ignore"] = "downweight"
+    stale_weight: float = Field(0.5, ge=0, le=1)
+    superseded_weight: float = Field(0.25, ge=0, le=1)
+
+
+class GroundedConfig(Strict):
+    """The `lockgate` model: retrieval-augmented answers with citations."""
+
+    model: str = "gemma-3-270m"
+    prompt: str = "grounded_answer"
+    prompt_version: int | None = None  # None: the newest version shipped
+    context_chunks: int = Field(3, ge=1, le=20)
+    context_chars: int = Field(3000, ge=200)
+    # Cosine similarity of the best chunk under which the assistant refuses instead of guessing.
+    min_relevance: float = Field(0.3, ge=-1, le=1)
+    max_tokens: int = Field(192, ge=1)
+    refusal_message: str = "I can't answer that from the available documents."
+    degrade: DegradeConfig = DegradeConfig()  # extractive answer when models are down

@@ -1,0 +1,208 @@
+"""One typed configuration: defaults < `lockgate.yaml` < `LOCKGATE_…` environment variables.
+
+Nested fields are overridden with a double underscore, e.g. `LOCKGATE_RETRIEVAL__TOP_K=8`.
+Every default is the embedded one, so an empty config runs on SQLite and the bundled models.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from lockgate.config.cache import CacheConfig
+from lockgate.config.guardrails import GuardrailsConfig
+from lockgate.config.ingest import IngestConfig
+from lockgate.config.limits import BatchConfig, BudgetsConfig, LimitsConfig
+from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
+from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
+from lockgate.config.routing import RoutingConfig
+from lockgate.config.server import ServerConfig
+from lockgate.config.store import StoreConfig
+
+# The parsed YAML file of the `load_settings` call in progress, read by `_YamlSource`.
+_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("_yaml_data", default=None)
+
+# Each stage wraps the ones listed after it: request work runs top-down, answer work
+# (citations, the output scan, storing in the cache) bottom-up.
+DEFAULT_PIPELINE = (
+    "rate_limit",
+    "input_guard",
+    "cache",
+    "output_guard",
+    "retrieve",
+    "context_guard",
+    "route",
+    "build_prompt",
+    "budget",
+    "postprocess",
+    "call_model",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOCKGATE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    home: Path = Path(".lockgate")
+    store: StoreConfig = StoreConfig()
+    ingest: IngestConfig = IngestConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    freshness: FreshnessConfig = FreshnessConfig()
+    grounded: GroundedConfig = GroundedConfig()
+    server: ServerConfig = ServerConfig()
+    embeddings: EmbeddingSpec = EmbeddingSpec()
+    guardrails: GuardrailsConfig = GuardrailsConfig()
+    cache: CacheConfig = CacheConfig()
+    routing: RoutingConfig = RoutingConfig()
+    limits: LimitsConfig = LimitsConfig()
+    budgets: BudgetsConfig = BudgetsConfig()
+    batch: BatchConfig = BatchConfig()
+    models: dict[str, ModelSpec] = Field(default_factory=default_models)
+    pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _merge_models(cls, value: Any) -> Any:
+        # Configured models extend the built-in registry; `name: null` removes a built-in.
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = dict(default_models())
+        for name, spec in value.items():
+            if spec is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = spec
+        return merged
+
+    @model_validator(mode="after")
+    def _grounded_model_known(self) -> Settings:
+        if self.grounded.model not in self.models:
+            raise ValueError(
+                f"grounded.model '{self.grounded.model}' is not in models "
+                f"(known: {', '.join(self.models) or 'none'})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _routes_known(self) -> Settings:
+        for name, route in self.routing.routes.items():
+            for tier in ("small", "large"):
+                target = getattr(route, tier)
+                if target not in self.models:
+                    raise ValueError(f"routing.routes.{name}.{tier}: unknown model '{target}'")
+        return self
+
+    @model_validator(mode="after")
+    def _fallbacks_known(self) -> Settings:
+        for name, spec in self.models.items():
+            for fb in spec.fallbacks:
+                if fb == name or fb not in self.models:
+                    raise ValueError(f"models.{name}.fallbacks: '{fb}' is not another model")
+        return self
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{(self.home / 'lockgate.db').resolve()}"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return (_yaml_data.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_data.get() or {})
+
+
+class ConfigError(Exception):
+    """Raised with a message naming the offending key and the reason."""
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("LOCKGATE_CONFIG")
+    if env:
+        return Path(env)
+    default = Path("lockgate.yaml")
+    return default if default.exists() else None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    cfg_path = config_path(path)
+    data: dict[str, Any] = {}
+    if cfg_path is not None:
+        try:
+            raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {cfg_path}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{cfg_path}: invalid YAML: {exc}") from exc
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{cfg_path}: top level must be a mapping")
+        data = raw
+    token = _yaml_data.set(data)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+    finally:
+        _yaml_data.reset(token)
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"invalid config key '{key}': {msg}" if key else f"invalid config: {msg}")
+    return "\n".join(lines)
+
+
+_SECRET_WORDS = ("key", "secret", "password", "token")
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective config as plain data with secret values hidden."""
+    return _mask(settings.model_dump(mode="json"))
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    lowered = key.lower()
+    # `api_key_env` names a variable, it does not hold the secret, so it stays visible.
+    if isinstance(value, str) and value and not lowered.endswith("_env"):
+        if any(w in lowered for w in _SECRET_WORDS):
+            return "****"
+        if "://" in value:
+            value = re.sub(r"(?i)((?:password|secret|token|key)=)[^&]+", r"\1****", value)
+        if "://" in value and "@" in value:
+            scheme, rest = value.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            user = creds.split(":", 1)[0]
+            return f"{scheme}://{user}:****@{host}"
+    return value

@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Column, Engine, Float, MetaData, String, Table, select
+from sqlalchemy import Engine, select
 
 from lockgate.config_budget import LimitsConfig, RateLimitRule
 from lockgate.store.db import transaction
+from lockgate.store.tables import rate_buckets
 
 
 @dataclass(frozen=True)
@@ -91,16 +92,6 @@ class MemoryBucketStore:
             level, updated = self._state.get(ask.key, (ask.capacity, now))
             level = min(ask.capacity, _refill(level, updated, ask, now) + amount)
             self._state[ask.key] = (level, now)
-
-
-_meta = MetaData()
-rate_buckets = Table(
-    "rate_buckets",
-    _meta,
-    Column("key", String, primary_key=True),
-    Column("level", Float),
-    Column("updated_at", Float),
-)
 
 
 class SqlBucketStore:

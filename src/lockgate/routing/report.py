@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from lockgate.config import Settings
-from lockgate.store import schema as s
+from lockgate.store import tables as tb
 
 
 def _price(settings: Settings, model: str, tokens_in: int, tokens_out: int) -> float:
@@ -26,7 +26,7 @@ def _price(settings: Settings, model: str, tokens_in: int, tokens_out: int) -> f
 
 
 def routing_report(engine: Engine, settings: Settings, since: float = 0.0) -> dict[str, Any]:
-    t = s.traces
+    t = tb.traces
     stmt = select(t.c.route, t.c.cache, t.c.cost, t.c.tokens_in, t.c.tokens_out, t.c.status).where(
         t.c.created_at >= since, t.c.route.is_not(None)
     )

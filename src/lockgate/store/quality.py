@@ -10,10 +10,10 @@ import numpy as np
 from sqlalchemy import Engine, bindparam, or_, select, update
 
 from lockgate.ingest import neardup
-from lockgate.store import schema as s
+from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
-d, v, c = s.documents, s.document_versions, s.chunks
+d, v, c = tb.documents, tb.document_versions, tb.chunks
 
 
 class QualityStore:
@@ -154,8 +154,8 @@ class QualityStore:
                 {"srcs": sources},
             )
             conn.execute(
-                update(s.quarantine)
-                .where(s.quarantine.c.source.in_(bindparam("srcs", expanding=True)))
+                update(tb.quarantine)
+                .where(tb.quarantine.c.source.in_(bindparam("srcs", expanding=True)))
                 .values(source_id=source_id),
                 {"srcs": sources},
             )

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from lockgate.store import schema as s
+from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
-t = s.sources
+t = tb.sources
 
 
 class SourceStore:

@@ -1,17 +1,12 @@
-"""Table handles for queries. The DDL itself lives in migrations."""
+"""Every table the store has, as SQLAlchemy `Table` handles on one `MetaData`.
+
+The DDL itself lives in `migrations/` (the source of truth for the database); these
+declarations are what queries are built from, and `tests/store/test_schema_matches.py` checks
+that they agree with a freshly migrated database column by column."""
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -66,7 +61,8 @@ document_versions = Table(
     Column("chunker", String),
     Column("normalize", Text),
     Column("minhash", LargeBinary),
-    Column("parse_metadata", Text),  # m0002: parser-reported facts (mail headers, OCR pages)
+    # m0002: parser-reported facts (mail headers, OCR pages)
+    Column("parse_metadata", Text),
 )
 
 chunks = Table(
@@ -106,7 +102,12 @@ quarantine = Table(
     Column("source_id", Integer),  # m0003
 )
 
-meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text))
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text),
+)
 
 ingest_runs = Table(
     "ingest_runs",
@@ -209,4 +210,107 @@ cache_entries = Table(
     Column("last_hit_at", Float),
     Column("hits", Integer),
     Column("trace_id", String),
+)
+
+# m0007: shared rate-limit buckets (budget/limits.py)
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("level", Float),
+    Column("updated_at", Float),
+)
+
+# m0007: the budget ledger (budget/ledger.py): settled spend and holds per (scope, period),
+# the holds of requests in flight, and soft-limit alerts
+budget_usage = Table(
+    "budget_usage",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("period", Text, primary_key=True),
+    Column("spent", Float),
+    Column("reserved", Float),
+    Column("requests", Integer),
+    Column("soft_alerted", Integer),
+    Column("updated_at", Float),
+)
+
+budget_reservations = Table(
+    "budget_reservations",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float),
+    Column("expires_at", Float),
+    Column("amount", Float),
+    Column("entries", Text),
+)
+
+budget_events = Table(
+    "budget_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", Float),
+    Column("kind", String),
+    Column("scope", Text),
+    Column("period", Text),
+    Column("spent", Float),
+    Column("threshold", Float),
+    Column("trace_id", String),
+)
+
+# m0007: uploaded files (batch/files.py); the bytes live on disk, not here
+files = Table(
+    "files",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float),
+    Column("filename", Text),
+    Column("purpose", String),
+    Column("bytes", Integer),
+    Column("path", Text),
+    Column("principal", Text),
+    Column("deleted", Integer),
+)
+
+# m0007: batches and their items (batch/batches.py)
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float),
+    Column("status", String),
+    Column("endpoint", Text),
+    Column("input_file_id", String),
+    Column("completion_window", String),
+    Column("principal", Text),
+    Column("tenant", Text),
+    Column("metadata", Text),
+    Column("errors", Text),
+    Column("output_file_id", String),
+    Column("error_file_id", String),
+    Column("in_progress_at", Float),
+    Column("finalizing_at", Float),
+    Column("completed_at", Float),
+    Column("failed_at", Float),
+    Column("cancelling_at", Float),
+    Column("cancelled_at", Float),
+    Column("expires_at", Float),
+    Column("worker", String),
+    Column("lease_until", Float),
+)
+
+batch_items = Table(
+    "batch_items",
+    metadata,
+    Column("batch_id", String, primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("custom_id", Text),
+    Column("body", Text),
+    Column("status", String),
+    Column("attempts", Integer),
+    Column("status_code", Integer),
+    Column("response", Text),
+    Column("error", Text),
+    Column("trace_id", String),
+    Column("finished_at", Float),
 )

@@ -167,9 +167,9 @@ class Ingestor:
             data = path.read_bytes()
             declared = quality.declared_for(path)
         except ParseError as exc:
-            return self._quarantine(source, exc, None, None, summary)
+            return self.quarantine(source, exc, None, None, summary)
         except OSError as exc:
-            return self._quarantine(source, ParseError("unreadable", str(exc)), None, None, summary)
+            return self.quarantine(source, ParseError("unreadable", str(exc)), None, None, summary)
         return self.process(
             source, data, path.name, stat.st_mtime, declared, known, quarantined, summary
         )
@@ -190,7 +190,7 @@ class Ingestor:
         """Index one document's bytes under `source` (a path, URL or s3:// key). `parent_id`
         and `depth` are set for a document found inside another (see ingest/containers.py)."""
         if len(data) > self.config.max_file_mb * 1024 * 1024:
-            return self._quarantine(
+            return self.quarantine(
                 source, ParseError("too_large", f"{len(data)} bytes"), None, None, summary
             )
         digest = hashlib.sha256(data).hexdigest()
@@ -221,7 +221,7 @@ class Ingestor:
             if not drafts and not parsed.attachments:
                 raise ParseError("no_text", "no chunks after parsing")
         except ParseError as exc:
-            return self._quarantine(source, exc, digest, len(data), summary)
+            return self.quarantine(source, exc, digest, len(data), summary)
         t0 = time.perf_counter()
         containers.annotate(parsed, drafts, prep.chunk_extra, prep.version_extra)
         # A container (zip, mail with only attachments) may have no chunks of its own.
@@ -270,7 +270,7 @@ class Ingestor:
         summary.updated += 1
         return "updated"
 
-    def _quarantine(
+    def quarantine(
         self,
         source: str,
         exc: ParseError,
@@ -278,6 +278,9 @@ class Ingestor:
         size: int | None,
         summary: IngestSummary,
     ) -> str:
+        """Put `source` in quarantine with the reason it could not be indexed and count it in
+        `summary`; returns the outcome "quarantined". Also used for container members and
+        for items a source could not fetch."""
         self.store.quarantine(source, exc.reason, exc.detail, digest, size)
         summary.quarantined += 1
         summary.reasons[exc.reason] = summary.reasons.get(exc.reason, 0) + 1

@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import Engine, Integer, delete, func, insert, select, update
 
 from lockgate.store import tables as tb
-from lockgate.store.db import transaction
+from lockgate.store.db import inserted_id, transaction
 
 
 @dataclass
@@ -120,8 +120,7 @@ class SqliteCacheStore:
         with transaction(self.engine) as conn:
             # One entry per key: a fresher answer replaces the old one.
             conn.execute(delete(t).where(t.c.key == entry.key))
-            entry_id = conn.execute(insert(t).values(**values)).inserted_primary_key[0]
-        entry.id = int(entry_id)
+            entry.id = inserted_id(conn.execute(insert(t).values(**values)))
         return entry.id
 
     def vectors(self, scope: str, now: float) -> list[tuple[int, str, np.ndarray]]:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
 
 from lockgate.store import tables as tb
-from lockgate.store.db import transaction
+from lockgate.store.db import inserted_id, transaction
 from lockgate.store.fulltext import TextIndex
 
 
@@ -164,7 +164,7 @@ class DocumentStore:
         with self.engine.connect() as conn:
             for start in range(0, len(chunk_ids), 20000):
                 batch = list(chunk_ids[start : start + 20000])
-                out.extend(tuple(r) for r in conn.execute(stmt, {"ids": batch}))  # type: ignore[misc]
+                out.extend(tuple(r) for r in conn.execute(stmt, {"ids": batch}))
         return out
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
@@ -275,42 +275,46 @@ class DocumentStore:
             if prev_version_id is not None:
                 self._retire_version(conn, prev_version_id, now)
             version_no = prev_no + 1
-            version_id = conn.execute(
-                insert(tb.document_versions).values(
-                    document_id=doc_id,
-                    version=version_no,
-                    content_hash=info.content_hash,
-                    size=info.size,
-                    mtime=info.mtime,
-                    format=info.format,
-                    parser=info.parser,
-                    parser_version=info.parser_version,
-                    title=info.title,
-                    pages=info.pages,
-                    chunk_count=len(new_chunks),
-                    status="active",
-                    created_at=now,
-                    **info.extra,
+            version_id = inserted_id(
+                conn.execute(
+                    insert(tb.document_versions).values(
+                        document_id=doc_id,
+                        version=version_no,
+                        content_hash=info.content_hash,
+                        size=info.size,
+                        mtime=info.mtime,
+                        format=info.format,
+                        parser=info.parser,
+                        parser_version=info.parser_version,
+                        title=info.title,
+                        pages=info.pages,
+                        chunk_count=len(new_chunks),
+                        status="active",
+                        created_at=now,
+                        **info.extra,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             fts_rows = []
             for ch in new_chunks:
-                chunk_id = conn.execute(
-                    insert(tb.chunks).values(
-                        document_id=doc_id,
-                        version_id=version_id,
-                        position=ch.position,
-                        text=ch.text,
-                        heading_path=json.dumps(list(ch.heading_path)),
-                        page=ch.page,
-                        char_start=ch.char_start,
-                        embedding=ch.embedding,
-                        active=1,
-                        tenant=tenant,
-                        created_at=now,
-                        **ch.extra,
+                chunk_id = inserted_id(
+                    conn.execute(
+                        insert(tb.chunks).values(
+                            document_id=doc_id,
+                            version_id=version_id,
+                            position=ch.position,
+                            text=ch.text,
+                            heading_path=json.dumps(list(ch.heading_path)),
+                            page=ch.page,
+                            char_start=ch.char_start,
+                            embedding=ch.embedding,
+                            active=1,
+                            tenant=tenant,
+                            created_at=now,
+                            **ch.extra,
+                        )
                     )
-                ).inserted_primary_key[0]
+                )
                 fts_rows.append((chunk_id, " > ".join(ch.heading_path), ch.text))
             self.text_index.add(conn, fts_rows)
             conn.execute(
@@ -427,16 +431,18 @@ class DocumentStore:
             )
         ).first()
         if row is None:
-            doc_id = conn.execute(
-                insert(tb.documents).values(
-                    source=source,
-                    tenant=tenant,
-                    status="pending",
-                    created_at=now,
-                    updated_at=now,
-                    last_seen_at=now,
+            doc_id = inserted_id(
+                conn.execute(
+                    insert(tb.documents).values(
+                        source=source,
+                        tenant=tenant,
+                        status="pending",
+                        created_at=now,
+                        updated_at=now,
+                        last_seen_at=now,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             return doc_id, None, 0
         conn.execute(
             update(tb.documents)

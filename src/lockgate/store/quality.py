@@ -167,4 +167,3 @@ class QualityStore:
                 .values(source_id=source_id),
                 {"srcs": sources},
             )
-

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from lockgate.store import tables as tb
-from lockgate.store.db import transaction
+from lockgate.store.db import inserted_id, transaction
 
 
 class IngestRunStore:
@@ -18,11 +18,8 @@ class IngestRunStore:
 
     def start(self) -> int:
         with transaction(self.engine) as conn:
-            return int(
-                conn.execute(
-                    insert(tb.ingest_runs).values(started_at=time.time(), summary="{}")
-                ).inserted_primary_key[0]
-            )
+            stmt = insert(tb.ingest_runs).values(started_at=time.time(), summary="{}")
+            return inserted_id(conn.execute(stmt))
 
     def finish(self, run_id: int, summary: dict[str, Any]) -> None:
         with transaction(self.engine) as conn:

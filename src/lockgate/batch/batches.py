@@ -11,6 +11,7 @@ presumed dead and comes back cannot overwrite its successor's work."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid
@@ -381,7 +382,7 @@ class BatchStore:
                 )
             )
 
-    def results(self, batch_id: str) -> list[Any]:
+    def results(self, batch_id: str) -> builtins.list[Any]:
         with self.engine.connect() as conn:
             return list(
                 conn.execute(

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from lockgate.config_budget import LimitsConfig, RateLimitRule
 from lockgate.store.db import transaction
@@ -100,14 +100,16 @@ class SqlBucketStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _upsert(self, conn: object, key: str, level: float, now: float, exists: bool) -> None:
+    def _upsert(
+        self, conn: Connection, key: str, level: float, now: float, exists: bool
+    ) -> None:
         t = rate_buckets
         stmt = (
             t.update().where(t.c.key == key).values(level=level, updated_at=now)
             if exists
             else t.insert().values(key=key, level=level, updated_at=now)
         )
-        conn.execute(stmt)  # type: ignore[attr-defined]
+        conn.execute(stmt)
 
     def take(self, asks: list[Ask], now: float) -> list[Outcome]:
         t = rate_buckets
@@ -117,7 +119,7 @@ class SqlBucketStore:
                 for r in conn.execute(select(t).where(t.c.key.in_([a.key for a in asks])))
             }
             levels = [
-                _refill(*rows.get(a.key, (a.capacity, now)), a, now)  # type: ignore[call-arg]
+                _refill(*rows.get(a.key, (a.capacity, now)), a, now)
                 for a in asks
             ]
             ok = all(lv >= a.need for lv, a in zip(levels, asks, strict=True))

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from lockgate.config import IngestConfig
 from lockgate.ingest import containers, quality
 from lockgate.ingest.detect import detect_format
@@ -226,7 +228,7 @@ class Ingestor:
         containers.annotate(parsed, drafts, prep.chunk_extra, prep.version_extra)
         # A container (zip, mail with only attachments) may have no chunks of its own.
         texts = [embedding_text(d, parsed.title) for d in drafts]
-        vectors = self.embedder.embed(texts) if texts else []
+        vectors: np.ndarray | list[np.ndarray] = self.embedder.embed(texts) if texts else []
         stages["embed"] = stages.get("embed", 0.0) + (time.perf_counter() - t0) * 1000
         new_chunks = [
             NewChunk(

@@ -137,7 +137,7 @@ class HybridRetriever:
         ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
         vmap = {h.chunk_id: h.score for h in vhits}
         tmap = {h.chunk_id: h.score for h in thits}
-        out = []
+        out: list[RetrievedChunk] = []
         for r in ranked:
             cid, score, rec = r.chunk_id, r.score, records[r.chunk_id]
             out.append(

@@ -37,7 +37,7 @@ class RetrievedChunk:
     vector_score: float | None = None
     bm25_score: float | None = None
     title: str | None = None
-    # Issue 5: where the chunk came from exactly, its freshness state, and the chunk ids of
+    # Where the chunk came from exactly, its freshness state, and the chunk ids of
     # near-duplicates (usually older versions) collapsed into it.
     lineage: dict[str, Any] = field(default_factory=dict)
     freshness: dict[str, Any] = field(default_factory=dict)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, Float, Integer, LargeBinary, Numeric, String, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
 from lockgate.store import tables
@@ -122,7 +122,7 @@ def pg_engine() -> Iterator[Engine]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
+    except DBAPIError as exc:
         admin.dispose()
         pytest.skip(f"no PostgreSQL server to create a database on ({admin_url}): {exc}")
     engine = make_engine(admin_url.rsplit("/", 1)[0] + f"/{name}")

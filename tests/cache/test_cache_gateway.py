@@ -201,10 +201,10 @@ def test_ttl_expiry(gw) -> None:
     ask(base, q)
     from sqlalchemy import update
 
-    from lockgate.store import schema as s
+    from lockgate.store import tables as tb
 
     with services.engine.begin() as conn:
-        conn.execute(update(s.cache_entries).values(expires_at=0))
+        conn.execute(update(tb.cache_entries).values(expires_at=0))
     services.response_cache.index.clear()
     assert "cache" not in ask(base, q)["lockgate"]
 

@@ -63,7 +63,7 @@ def test_truncated_docx_zip_is_corrupted_not_indexed() -> None:
 
 
 def test_zip_without_word_document_is_an_archive() -> None:
-    # Issue 5a: a plain zip is an archive whose members are ingested, whatever its name.
+    # A plain zip is an archive whose members are ingested, whatever its name.
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("readme.txt", "hi")
@@ -76,7 +76,7 @@ def test_empty_input(data: bytes) -> None:
 
 
 def test_image_goes_to_ocr_gif_is_unsupported() -> None:
-    # Issue 5a: png/jpeg/tiff are read by OCR; other image types stay unsupported.
+    # png/jpeg/tiff are read by OCR; other image types stay unsupported.
     assert detect_format(b"\x89PNG\r\n\x1a\n" + bytes(200), "scan.pdf") == "image"
     err = _reason(b"GIF89a" + bytes(200), "scan.pdf")
     assert err.reason == "unsupported"

@@ -140,6 +140,18 @@ def test_minhash_groups_versions_and_simhash_collapses_chunks() -> None:
     assert neardup.newest([(1, None, 50.0), (2, None, 10.0)]) == 1
 
 
+def test_supersession_groups_by_lowest_id_and_supersedes_all_but_the_newest() -> None:
+    a, b = POLICY.format(days=14), POLICY.format(days=30) + " Questions: billing@example.com."
+    other = "Security policy: critical vulnerabilities are patched within seven days. " * 4
+    sigs = {4: neardup.minhash(a), 2: neardup.minhash(b), 3: neardup.minhash(other)}
+    dates = {4: ("2023-01-01", 50.0), 2: ("2024-06-01", 10.0), 3: (None, 99.0)}
+    found, assign = neardup.supersession(sigs, dates, 0.6)
+    assert found == [[2, 4]]
+    # Grouped under the lowest id; the later effective date wins over the later mtime.
+    assert assign == {2: (2, None), 4: (2, 2)}
+    assert neardup.supersession({3: sigs[3]}, {3: (None, 1.0)}, 0.6) == ([], {})
+
+
 class FakeEmbedder:
     """Topic vectors: sentences about trains point one way, about salaries another."""
 

@@ -1,2 +1,2 @@
-"""Issue 4c: the OpenAI-compatible batch API — uploaded files, batches of requests, and a
+"""The OpenAI-compatible batch API — uploaded files, batches of requests, and a
 low-priority background worker that survives restarts."""

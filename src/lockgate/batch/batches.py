@@ -11,71 +11,18 @@ presumed dead and comes back cannot overwrite its successor's work."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Engine,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    exists,
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import Engine, and_, exists, func, or_, select
 
 from lockgate.store.db import transaction
-
-_meta = MetaData()
-batches = Table(
-    "batches",
-    _meta,
-    Column("id", String, primary_key=True),
-    Column("created_at", Float),
-    Column("status", String),
-    Column("endpoint", Text),
-    Column("input_file_id", String),
-    Column("completion_window", String),
-    Column("principal", Text),
-    Column("tenant", Text),
-    Column("metadata", Text),
-    Column("errors", Text),
-    Column("output_file_id", String),
-    Column("error_file_id", String),
-    Column("in_progress_at", Float),
-    Column("finalizing_at", Float),
-    Column("completed_at", Float),
-    Column("failed_at", Float),
-    Column("cancelling_at", Float),
-    Column("cancelled_at", Float),
-    Column("expires_at", Float),
-    Column("worker", String),
-    Column("lease_until", Float),
-)
-items = Table(
-    "batch_items",
-    _meta,
-    Column("batch_id", String, primary_key=True),
-    Column("line", Integer, primary_key=True),
-    Column("custom_id", Text),
-    Column("body", Text),
-    Column("status", String),
-    Column("attempts", Integer),
-    Column("status_code", Integer),
-    Column("response", Text),
-    Column("error", Text),
-    Column("trace_id", String),
-    Column("finished_at", Float),
-)
+from lockgate.store.tables import batch_items as items
+from lockgate.store.tables import batches
 
 ENDPOINTS = ("/v1/chat/completions",)
 WINDOWS = {"24h": 24 * 3600}
@@ -435,7 +382,7 @@ class BatchStore:
                 )
             )
 
-    def results(self, batch_id: str) -> list[Any]:
+    def results(self, batch_id: str) -> builtins.list[Any]:
         with self.engine.connect() as conn:
             return list(
                 conn.execute(

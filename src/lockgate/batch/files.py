@@ -10,23 +10,10 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import Engine, select
 
 from lockgate.store.db import transaction
-
-_meta = MetaData()
-files = Table(
-    "files",
-    _meta,
-    Column("id", String, primary_key=True),
-    Column("created_at", Float),
-    Column("filename", Text),
-    Column("purpose", String),
-    Column("bytes", Integer),
-    Column("path", Text),
-    Column("principal", Text),
-    Column("deleted", Integer),
-)
+from lockgate.store.tables import files
 
 # What OpenAI accepts; only "batch" means anything here, the rest are stored as given.
 PURPOSES = {"batch", "batch_output", "assistants", "fine-tune", "vision", "user_data", "evals"}

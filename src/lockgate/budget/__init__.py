@@ -1,4 +1,4 @@
-"""Issue 4c: who pays and how fast they may go — rate limits per key / tenant / model and
+"""Who pays and how fast they may go — rate limits per key / tenant / model and
 spending budgets per key / tenant / project, each behind a small store interface (memory or
 SQLite now; Redis or PostgreSQL later).
 

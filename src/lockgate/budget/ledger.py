@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import Engine, select
 
 from lockgate.config import BudgetRule, BudgetsConfig
 from lockgate.observability.metrics import METRICS
 from lockgate.store.db import transaction
+from lockgate.store.tables import budget_events, budget_reservations, budget_usage
 
 log = logging.getLogger("lockgate.budget")
 
@@ -80,41 +81,6 @@ class BudgetStore(Protocol):
     def usage(self) -> list[dict[str, Any]]: ...
 
     def events(self, limit: int = 100) -> list[dict[str, Any]]: ...
-
-
-_meta = MetaData()
-budget_usage = Table(
-    "budget_usage",
-    _meta,
-    Column("scope", Text, primary_key=True),
-    Column("period", Text, primary_key=True),
-    Column("spent", Float),
-    Column("reserved", Float),
-    Column("requests", Integer),
-    Column("soft_alerted", Integer),
-    Column("updated_at", Float),
-)
-budget_reservations = Table(
-    "budget_reservations",
-    _meta,
-    Column("id", String, primary_key=True),
-    Column("created_at", Float),
-    Column("expires_at", Float),
-    Column("amount", Float),
-    Column("entries", Text),
-)
-budget_events = Table(
-    "budget_events",
-    _meta,
-    Column("id", Integer, primary_key=True),
-    Column("created_at", Float),
-    Column("kind", String),
-    Column("scope", Text),
-    Column("period", Text),
-    Column("spent", Float),
-    Column("threshold", Float),
-    Column("trace_id", String),
-)
 
 
 def _key(scope: str, period: str) -> str:

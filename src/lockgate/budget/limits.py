@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Column, Engine, Float, MetaData, String, Table, select
+from sqlalchemy import Connection, Engine, select
 
 from lockgate.config import LimitsConfig, RateLimitRule
 from lockgate.store.db import transaction
+from lockgate.store.tables import rate_buckets
 
 
 @dataclass(frozen=True)
@@ -93,30 +94,22 @@ class MemoryBucketStore:
             self._state[ask.key] = (level, now)
 
 
-_meta = MetaData()
-rate_buckets = Table(
-    "rate_buckets",
-    _meta,
-    Column("key", String, primary_key=True),
-    Column("level", Float),
-    Column("updated_at", Float),
-)
-
-
 class SqlBucketStore:
     """Shared by every gateway process on the store; one short write transaction a call."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _upsert(self, conn: object, key: str, level: float, now: float, exists: bool) -> None:
+    def _upsert(
+        self, conn: Connection, key: str, level: float, now: float, exists: bool
+    ) -> None:
         t = rate_buckets
         stmt = (
             t.update().where(t.c.key == key).values(level=level, updated_at=now)
             if exists
             else t.insert().values(key=key, level=level, updated_at=now)
         )
-        conn.execute(stmt)  # type: ignore[attr-defined]
+        conn.execute(stmt)
 
     def take(self, asks: list[Ask], now: float) -> list[Outcome]:
         t = rate_buckets
@@ -126,7 +119,7 @@ class SqlBucketStore:
                 for r in conn.execute(select(t).where(t.c.key.in_([a.key for a in asks])))
             }
             levels = [
-                _refill(*rows.get(a.key, (a.capacity, now)), a, now)  # type: ignore[call-arg]
+                _refill(*rows.get(a.key, (a.capacity, now)), a, now)
                 for a in asks
             ]
             ok = all(lv >= a.need for lv, a in zip(levels, asks, strict=True))

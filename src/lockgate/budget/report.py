@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from lockgate.store import schema as s
+from lockgate.store import tables as tb
 
 
 def _group(engine: Engine, column: Any, since: float) -> list[dict[str, Any]]:
-    t = s.traces
+    t = tb.traces
     stmt = (
         select(
             column.label("name"),
@@ -46,7 +46,7 @@ def _group(engine: Engine, column: Any, since: float) -> list[dict[str, Any]]:
 
 
 def cost_report(engine: Engine, since: float = 0.0, budgets: Any = None) -> dict[str, Any]:
-    t = s.traces
+    t = tb.traces
     # The upstream model that ran (after routing / fallback) is what was billed; the trace
     # keeps it as "backend:model".
     by_model = _group(engine, t.c.backend, since)

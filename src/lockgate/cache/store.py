@@ -14,8 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy import Engine, Integer, delete, func, insert, select, update
 
-from lockgate.store import schema as s
-from lockgate.store.db import transaction
+from lockgate.store import tables as tb
+from lockgate.store.db import inserted_id, transaction
 
 
 @dataclass
@@ -90,19 +90,19 @@ class SqliteCacheStore:
         )
 
     def get(self, key: str, now: float) -> CacheEntry | None:
-        t = s.cache_entries
+        t = tb.cache_entries
         with self.engine.connect() as conn:
             row = conn.execute(select(t).where(t.c.key == key, t.c.expires_at > now)).first()
         return self._entry(row) if row else None
 
     def get_by_id(self, entry_id: int, now: float) -> CacheEntry | None:
-        t = s.cache_entries
+        t = tb.cache_entries
         with self.engine.connect() as conn:
             row = conn.execute(select(t).where(t.c.id == entry_id, t.c.expires_at > now)).first()
         return self._entry(row) if row else None
 
     def put(self, entry: CacheEntry) -> int:
-        t = s.cache_entries
+        t = tb.cache_entries
         values = {
             "key": entry.key,
             "scope": entry.scope,
@@ -120,12 +120,11 @@ class SqliteCacheStore:
         with transaction(self.engine) as conn:
             # One entry per key: a fresher answer replaces the old one.
             conn.execute(delete(t).where(t.c.key == entry.key))
-            entry_id = conn.execute(insert(t).values(**values)).inserted_primary_key[0]
-        entry.id = int(entry_id)
+            entry.id = inserted_id(conn.execute(insert(t).values(**values)))
         return entry.id
 
     def vectors(self, scope: str, now: float) -> list[tuple[int, str, np.ndarray]]:
-        t = s.cache_entries
+        t = tb.cache_entries
         stmt = select(t.c.id, t.c.request_text, t.c.embedding).where(
             t.c.scope == scope, t.c.expires_at > now, t.c.embedding.is_not(None)
         )
@@ -136,7 +135,7 @@ class SqliteCacheStore:
             ]
 
     def add_hits(self, counts: dict[int, int], now: float) -> None:
-        t = s.cache_entries
+        t = tb.cache_entries
         with transaction(self.engine) as conn:
             for entry_id, n in counts.items():
                 conn.execute(
@@ -146,18 +145,18 @@ class SqliteCacheStore:
     def delete(self, entry_ids: Sequence[int]) -> int:
         if not entry_ids:
             return 0
-        t = s.cache_entries
+        t = tb.cache_entries
         with transaction(self.engine) as conn:
             return conn.execute(delete(t).where(t.c.id.in_(list(entry_ids)))).rowcount or 0
 
     def clear(self, tenant: str | None = None) -> int:
-        t = s.cache_entries
+        t = tb.cache_entries
         stmt = delete(t) if tenant is None else delete(t).where(t.c.tenant == tenant)
         with transaction(self.engine) as conn:
             return conn.execute(stmt).rowcount or 0
 
     def purge(self, now: float, max_entries: int) -> int:
-        t = s.cache_entries
+        t = tb.cache_entries
         with transaction(self.engine) as conn:
             removed = conn.execute(delete(t).where(t.c.expires_at <= now)).rowcount or 0
             count = conn.execute(select(func.count()).select_from(t)).scalar_one()
@@ -172,7 +171,7 @@ class SqliteCacheStore:
         return removed
 
     def stats(self, now: float) -> dict[str, Any]:
-        t = s.cache_entries
+        t = tb.cache_entries
         with self.engine.connect() as conn:
             total, live, hits = conn.execute(
                 select(
@@ -186,7 +185,7 @@ class SqliteCacheStore:
     def document_versions(self, document_ids: Sequence[int]) -> dict[int, int]:
         if not document_ids:
             return {}
-        d, v = s.documents, s.document_versions
+        d, v = tb.documents, tb.document_versions
         stmt = (
             select(d.c.id, v.c.version)
             .select_from(d.join(v, v.c.id == d.c.current_version_id))

@@ -55,7 +55,7 @@ def ingest_members(
         names.add(member.name)
         summary.members += 1
         if member.error is not None:
-            ingestor._quarantine(source, member.error, None, None, summary)
+            ingestor.quarantine(source, member.error, None, None, summary)
             continue
         leaf = member.name.rsplit("/", 1)[-1]
         ingestor.process(

@@ -149,3 +149,20 @@ def collapse(
 def newest(candidates: Iterable[tuple[int, str | None, float]]) -> int:
     """The id with the latest (declared/effective date, then mtime); ties to the higher id."""
     return max(candidates, key=lambda c: (c[1] or "", c[2], c[0]))[0]
+
+
+def supersession(
+    signatures: dict[int, np.ndarray],
+    dates: dict[int, tuple[str | None, float]],
+    threshold: float,
+) -> tuple[list[list[int]], dict[int, tuple[int, int | None]]]:
+    """The near-duplicate groups, and for every member its (group id, superseded by): the
+    group id is its lowest member id, and every member but the newest (by `dates`:
+    declared/effective date, then mtime) is superseded by the newest, which maps to None."""
+    found = groups(signatures, threshold)
+    assign: dict[int, tuple[int, int | None]] = {}
+    for members in found:
+        top = newest((m, *dates[m]) for m in members)
+        for m in members:
+            assign[m] = (members[0], None if m == top else top)
+    return found, assign

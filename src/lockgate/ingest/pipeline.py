@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from lockgate.config import IngestConfig
 from lockgate.ingest import containers, quality
 from lockgate.ingest.detect import detect_format
@@ -44,7 +46,7 @@ class IngestSummary:
     seconds: float = 0.0
     quarantined_files: list[QuarantinedFile] = field(default_factory=list)
     run_id: int | None = None
-    # The per-run report (issue 5): outcomes by reason, time per stage, what normalisation
+    # The per-run report: outcomes by reason, time per stage, what normalisation
     # and near-duplicate grouping did, per-source sync results and alerts raised.
     reasons: dict[str, int] = field(default_factory=dict)
     stages_ms: dict[str, float] = field(default_factory=dict)
@@ -55,7 +57,7 @@ class IngestSummary:
     near_duplicates: dict[str, int] = field(default_factory=dict)
     sources: list[dict[str, object]] = field(default_factory=list)
     alerts: list[dict[str, object]] = field(default_factory=list)
-    # Issue 5a: OCR pages flagged as low-confidence (excluded or marked, per ingest.ocr), and
+    # OCR pages flagged as low-confidence (excluded or marked, per ingest.ocr), and
     # documents found inside others (mail attachments, archive members).
     ocr_low_confidence: list[dict[str, object]] = field(default_factory=list)
     members: int = 0
@@ -167,9 +169,9 @@ class Ingestor:
             data = path.read_bytes()
             declared = quality.declared_for(path)
         except ParseError as exc:
-            return self._quarantine(source, exc, None, None, summary)
+            return self.quarantine(source, exc, None, None, summary)
         except OSError as exc:
-            return self._quarantine(source, ParseError("unreadable", str(exc)), None, None, summary)
+            return self.quarantine(source, ParseError("unreadable", str(exc)), None, None, summary)
         return self.process(
             source, data, path.name, stat.st_mtime, declared, known, quarantined, summary
         )
@@ -190,7 +192,7 @@ class Ingestor:
         """Index one document's bytes under `source` (a path, URL or s3:// key). `parent_id`
         and `depth` are set for a document found inside another (see ingest/containers.py)."""
         if len(data) > self.config.max_file_mb * 1024 * 1024:
-            return self._quarantine(
+            return self.quarantine(
                 source, ParseError("too_large", f"{len(data)} bytes"), None, None, summary
             )
         digest = hashlib.sha256(data).hexdigest()
@@ -221,12 +223,12 @@ class Ingestor:
             if not drafts and not parsed.attachments:
                 raise ParseError("no_text", "no chunks after parsing")
         except ParseError as exc:
-            return self._quarantine(source, exc, digest, len(data), summary)
+            return self.quarantine(source, exc, digest, len(data), summary)
         t0 = time.perf_counter()
         containers.annotate(parsed, drafts, prep.chunk_extra, prep.version_extra)
         # A container (zip, mail with only attachments) may have no chunks of its own.
         texts = [embedding_text(d, parsed.title) for d in drafts]
-        vectors = self.embedder.embed(texts) if texts else []
+        vectors: np.ndarray | list[np.ndarray] = self.embedder.embed(texts) if texts else []
         stages["embed"] = stages.get("embed", 0.0) + (time.perf_counter() - t0) * 1000
         new_chunks = [
             NewChunk(
@@ -270,7 +272,7 @@ class Ingestor:
         summary.updated += 1
         return "updated"
 
-    def _quarantine(
+    def quarantine(
         self,
         source: str,
         exc: ParseError,
@@ -278,6 +280,9 @@ class Ingestor:
         size: int | None,
         summary: IngestSummary,
     ) -> str:
+        """Put `source` in quarantine with the reason it could not be indexed and count it in
+        `summary`; returns the outcome "quarantined". Also used for container members and
+        for items a source could not fetch."""
         self.store.quarantine(source, exc.reason, exc.detail, digest, size)
         summary.quarantined += 1
         summary.reasons[exc.reason] = summary.reasons.get(exc.reason, 0) + 1

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from lockgate.ingest import neardup
 from lockgate.store.quality import QualityStore
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ def finalize(ingestor: Ingestor, summary: IngestSummary) -> None:
     cfg = ingestor.config
     if cfg.near_duplicates.enabled:
         t0 = time.perf_counter()
-        summary.near_duplicates = QualityStore(ingestor.store.engine).regroup(
-            cfg.near_duplicates.threshold
+        summary.near_duplicates = regroup(
+            QualityStore(ingestor.store.engine), cfg.near_duplicates.threshold
         )
         summary.stages_ms["near_duplicates"] = (time.perf_counter() - t0) * 1000
     summary.stages_ms = {k: round(v, 2) for k, v in summary.stages_ms.items()}
@@ -36,6 +37,17 @@ def finalize(ingestor: Ingestor, summary: IngestSummary) -> None:
     alert = quarantine_alert(ingestor, summary, total)
     if alert is not None:
         summary.alerts.append(alert)
+
+
+def regroup(quality: QualityStore, threshold: float) -> dict[str, int]:
+    """Recompute near-duplicate groups over active documents; in each group every document
+    but the newest is superseded by the newest."""
+    docs = quality.signed_documents()
+    signatures = {doc.id: neardup.from_bytes(doc.minhash) for doc in docs}
+    dates = {doc.id: (doc.effective_date, doc.mtime) for doc in docs}
+    found, assign = neardup.supersession(signatures, dates, threshold)
+    quality.replace_groups(assign)
+    return {"groups": len(found), "superseded": sum(1 for _, by in assign.values() if by)}
 
 
 def _previous_total(ingestor: Ingestor, run_id: int | None) -> int:

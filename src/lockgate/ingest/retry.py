@@ -24,7 +24,7 @@ def with_retry(
         except (FetchError, SourceError) as exc:
             last = attempt == config.attempts
             if last or (isinstance(exc, FetchError) and not exc.transient):
-                exc.attempts = attempt  # type: ignore[attr-defined]
+                exc.attempts = attempt
                 raise
             sleep(min(config.max_backoff_s, config.backoff_s * 2 ** (attempt - 1)))
     raise AssertionError("unreachable")

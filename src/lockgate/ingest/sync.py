@@ -147,9 +147,9 @@ class SourceSync:
             reason = ParseError(
                 "fetch_failed", f"{exc} (after {getattr(exc, 'attempts', 1)} attempt(s))"
             )
-            return ing._quarantine(item.key, reason, None, None, summary)
+            return ing.quarantine(item.key, reason, None, None, summary)
         except OSError as exc:
-            return ing._quarantine(
+            return ing.quarantine(
                 item.key, ParseError("unreadable", str(exc)), None, None, summary
             )
         summary.stages_ms["fetch"] = (

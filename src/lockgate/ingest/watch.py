@@ -14,6 +14,7 @@ from pathlib import Path
 from lockgate.config import SourceSpec
 from lockgate.ingest.pipeline import IngestSummary
 from lockgate.ingest.sources import SourceError
+from lockgate.ingest.sources.folder import FolderConnector
 from lockgate.ingest.sync import SourceSync
 
 Snapshot = dict[str, tuple[int, int]]
@@ -21,9 +22,10 @@ Snapshot = dict[str, tuple[int, int]]
 
 def snapshot(sync: SourceSync, spec: SourceSpec) -> Snapshot:
     conn = sync.connector(spec)
+    assert isinstance(conn, FolderConnector), "only folder sources are watched"
     out: Snapshot = {}
     try:
-        paths = conn.paths()  # type: ignore[attr-defined]
+        paths = conn.paths()
     except SourceError:
         return out
     for path in paths:

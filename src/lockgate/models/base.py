@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lockgate.config import ModelSpec
+from lockgate.estimates import estimate_tokens as estimate_tokens  # re-exported for backends
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,3 @@ class EmbeddingModel(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-normalised float32 vectors, one row per text."""
         ...
-
-
-def estimate_tokens(text: str) -> int:
-    # ~4 characters per token for English; used only where the backend has no tokenizer here.
-    return max(1, (len(text) + 3) // 4)

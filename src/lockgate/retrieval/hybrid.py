@@ -36,7 +36,7 @@ class RetrievedChunk:
     vector_score: float | None = None
     bm25_score: float | None = None
     title: str | None = None
-    # Issue 5: where the chunk came from exactly, its freshness state, and the chunk ids of
+    # Where the chunk came from exactly, its freshness state, and the chunk ids of
     # near-duplicates (usually older versions) collapsed into it.
     lineage: dict[str, Any] = field(default_factory=dict)
     freshness: dict[str, Any] = field(default_factory=dict)
@@ -136,7 +136,7 @@ class HybridRetriever:
         ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
         vmap = {h.chunk_id: h.score for h in vhits}
         tmap = {h.chunk_id: h.score for h in thits}
-        out = []
+        out: list[RetrievedChunk] = []
         for r in ranked:
             cid, score, rec = r.chunk_id, r.score, records[r.chunk_id]
             out.append(

@@ -72,7 +72,9 @@ class IvfLayout:
             extra = min(len(near), extra * 2)
             probe = near[:extra]
         spans = [(int(self.offsets[i]), int(self.offsets[i + 1])) for i in np.sort(probe)]
-        positions = np.concatenate([np.arange(a, b) for a, b in spans if b > a] or [[]])
+        positions = np.concatenate(
+            [np.arange(a, b) for a, b in spans if b > a] or [np.zeros(0, np.int64)]
+        )
         positions = positions.astype(np.int64)
         scores = np.concatenate(
             [sorted_matrix[a:b] @ query for a, b in spans if b > a] or [np.zeros(0, np.float32)]

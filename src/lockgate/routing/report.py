@@ -14,19 +14,20 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from lockgate import estimates
 from lockgate.config import Settings
-from lockgate.store import schema as s
+from lockgate.store import tables as tb
 
 
 def _price(settings: Settings, model: str, tokens_in: int, tokens_out: int) -> float:
     spec = settings.models.get(model)
     if spec is None:
         return 0.0
-    return (tokens_in * spec.price_input_per_1k + tokens_out * spec.price_output_per_1k) / 1000
+    return estimates.cost(tokens_in, tokens_out, spec.price_input_per_1k, spec.price_output_per_1k)
 
 
 def routing_report(engine: Engine, settings: Settings, since: float = 0.0) -> dict[str, Any]:
-    t = s.traces
+    t = tb.traces
     stmt = select(t.c.route, t.c.cache, t.c.cost, t.c.tokens_in, t.c.tokens_out, t.c.status).where(
         t.c.created_at >= since, t.c.route.is_not(None)
     )

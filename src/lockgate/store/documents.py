@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
 
-from lockgate.store import schema as s
-from lockgate.store.db import transaction
+from lockgate.store import tables as tb
+from lockgate.store.db import inserted_id, transaction
 from lockgate.store.fulltext import TextIndex
 
 
@@ -70,21 +70,21 @@ class ChunkRecord:
 # Where a chunk came from, exactly (m0003): returned in ChunkRecord.extra for citations,
 # near-duplicate collapsing and freshness policies.
 _LINEAGE_COLUMNS = (
-    s.chunks.c.simhash,
-    s.chunks.c.text_hash,
-    s.document_versions.c.content_hash,
-    s.document_versions.c.parser,
-    s.document_versions.c.parser_version,
-    s.document_versions.c.format,
-    s.document_versions.c.chunker,
-    s.document_versions.c.mtime,
-    s.document_versions.c.effective_date,
-    s.document_versions.c.review_by,
-    s.document_versions.c.language,
-    s.documents.c.near_dup_group,
-    s.documents.c.superseded_by,
-    s.chunks.c.ocr_confidence,  # m0002
-    s.documents.c.parent_document_id,  # m0002
+    tb.chunks.c.simhash,
+    tb.chunks.c.text_hash,
+    tb.document_versions.c.content_hash,
+    tb.document_versions.c.parser,
+    tb.document_versions.c.parser_version,
+    tb.document_versions.c.format,
+    tb.document_versions.c.chunker,
+    tb.document_versions.c.mtime,
+    tb.document_versions.c.effective_date,
+    tb.document_versions.c.review_by,
+    tb.document_versions.c.language,
+    tb.documents.c.near_dup_group,
+    tb.documents.c.superseded_by,
+    tb.chunks.c.ocr_confidence,  # m0002
+    tb.documents.c.parent_document_id,  # m0002
 )
 
 
@@ -100,16 +100,16 @@ class DocumentStore:
     # -- reads -------------------------------------------------------------------------
     def known_sources(self) -> dict[str, KnownSource]:
         stmt = select(
-            s.documents.c.source,
-            s.documents.c.id,
-            s.documents.c.status,
-            s.document_versions.c.content_hash,
-            s.document_versions.c.version,
-            s.document_versions.c.meta_hash,
+            tb.documents.c.source,
+            tb.documents.c.id,
+            tb.documents.c.status,
+            tb.document_versions.c.content_hash,
+            tb.document_versions.c.version,
+            tb.document_versions.c.meta_hash,
         ).select_from(
-            s.documents.outerjoin(
-                s.document_versions,
-                s.document_versions.c.id == s.documents.c.current_version_id,
+            tb.documents.outerjoin(
+                tb.document_versions,
+                tb.document_versions.c.id == tb.documents.c.current_version_id,
             )
         )
         with self.engine.connect() as conn:
@@ -122,17 +122,17 @@ class DocumentStore:
 
     def active_by_hash(self, content_hash: str, exclude_source: str) -> tuple[int, str] | None:
         stmt = (
-            select(s.documents.c.id, s.documents.c.source)
+            select(tb.documents.c.id, tb.documents.c.source)
             .select_from(
-                s.documents.join(
-                    s.document_versions,
-                    s.document_versions.c.id == s.documents.c.current_version_id,
+                tb.documents.join(
+                    tb.document_versions,
+                    tb.document_versions.c.id == tb.documents.c.current_version_id,
                 )
             )
             .where(
-                s.document_versions.c.content_hash == content_hash,
-                s.documents.c.status == "active",
-                s.documents.c.source != exclude_source,
+                tb.document_versions.c.content_hash == content_hash,
+                tb.documents.c.status == "active",
+                tb.documents.c.source != exclude_source,
             )
             .limit(1)
         )
@@ -143,28 +143,28 @@ class DocumentStore:
     def index_generation(self) -> int:
         with self.engine.connect() as conn:
             value = conn.execute(
-                select(s.meta.c.value).where(s.meta.c.key == "index_generation")
+                select(tb.meta.c.value).where(tb.meta.c.key == "index_generation")
             ).scalar()
         return int(value or 0)
 
     def active_chunk_ids(self) -> list[int]:
         with self.engine.connect() as conn:
-            return list(conn.execute(select(s.chunks.c.id).where(s.chunks.c.active == 1)).scalars())
+            rows = conn.execute(select(tb.chunks.c.id).where(tb.chunks.c.active == 1))
+            return list(rows.scalars())
 
     def embeddings(self, chunk_ids: Sequence[int]) -> list[tuple[int, int, str, bytes]]:
         """(chunk id, document id, source, embedding) for the given chunks."""
         out: list[tuple[int, int, str, bytes]] = []
+        c, d = tb.chunks, tb.documents
         stmt = (
-            select(
-                s.chunks.c.id, s.chunks.c.document_id, s.documents.c.source, s.chunks.c.embedding
-            )
-            .select_from(s.chunks.join(s.documents, s.documents.c.id == s.chunks.c.document_id))
-            .where(s.chunks.c.id.in_(bindparam("ids", expanding=True)))
+            select(c.c.id, c.c.document_id, d.c.source, c.c.embedding)
+            .select_from(c.join(d, d.c.id == c.c.document_id))
+            .where(c.c.id.in_(bindparam("ids", expanding=True)))
         )
         with self.engine.connect() as conn:
             for start in range(0, len(chunk_ids), 20000):
                 batch = list(chunk_ids[start : start + 20000])
-                out.extend(tuple(r) for r in conn.execute(stmt, {"ids": batch}))  # type: ignore[misc]
+                out.extend(tuple(r) for r in conn.execute(stmt, {"ids": batch}))
         return out
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
@@ -172,25 +172,25 @@ class DocumentStore:
             return {}
         stmt = (
             select(
-                s.chunks.c.id,
-                s.chunks.c.document_id,
-                s.chunks.c.version_id,
-                s.document_versions.c.version,
-                s.document_versions.c.title,
-                s.documents.c.source,
-                s.chunks.c.text,
-                s.chunks.c.heading_path,
-                s.chunks.c.page,
-                s.chunks.c.position,
-                s.chunks.c.active,
+                tb.chunks.c.id,
+                tb.chunks.c.document_id,
+                tb.chunks.c.version_id,
+                tb.document_versions.c.version,
+                tb.document_versions.c.title,
+                tb.documents.c.source,
+                tb.chunks.c.text,
+                tb.chunks.c.heading_path,
+                tb.chunks.c.page,
+                tb.chunks.c.position,
+                tb.chunks.c.active,
                 *_LINEAGE_COLUMNS,
             )
             .select_from(
-                s.chunks.join(s.documents, s.documents.c.id == s.chunks.c.document_id).join(
-                    s.document_versions, s.document_versions.c.id == s.chunks.c.version_id
+                tb.chunks.join(tb.documents, tb.documents.c.id == tb.chunks.c.document_id).join(
+                    tb.document_versions, tb.document_versions.c.id == tb.chunks.c.version_id
                 )
             )
-            .where(s.chunks.c.id.in_(bindparam("ids", expanding=True)))
+            .where(tb.chunks.c.id.in_(bindparam("ids", expanding=True)))
         )
         with self.engine.connect() as conn:
             rows = conn.execute(stmt, {"ids": list(chunk_ids)}).all()
@@ -213,8 +213,8 @@ class DocumentStore:
         }
 
     def list_documents(self) -> list[dict[str, Any]]:
-        v = s.document_versions
-        d = s.documents
+        v = tb.document_versions
+        d = tb.documents
         stmt = (
             select(
                 d.c.id,
@@ -247,16 +247,16 @@ class DocumentStore:
 
     def list_quarantine(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(s.quarantine).order_by(s.quarantine.c.source))
+            rows = conn.execute(select(tb.quarantine).order_by(tb.quarantine.c.source))
             return [dict(r._mapping) for r in rows]
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             docs = conn.execute(
-                select(func.count()).where(s.documents.c.status == "active")
+                select(func.count()).where(tb.documents.c.status == "active")
             ).scalar_one()
-            chunks = conn.execute(select(func.count()).where(s.chunks.c.active == 1)).scalar_one()
-            quarantined = conn.execute(select(func.count()).select_from(s.quarantine)).scalar_one()
+            chunks = conn.execute(select(func.count()).where(tb.chunks.c.active == 1)).scalar_one()
+            quarantined = conn.execute(select(func.count()).select_from(tb.quarantine)).scalar_one()
         return {"documents": docs, "chunks": chunks, "quarantined": quarantined}
 
     # -- writes ------------------------------------------------------------------------
@@ -275,50 +275,54 @@ class DocumentStore:
             if prev_version_id is not None:
                 self._retire_version(conn, prev_version_id, now)
             version_no = prev_no + 1
-            version_id = conn.execute(
-                insert(s.document_versions).values(
-                    document_id=doc_id,
-                    version=version_no,
-                    content_hash=info.content_hash,
-                    size=info.size,
-                    mtime=info.mtime,
-                    format=info.format,
-                    parser=info.parser,
-                    parser_version=info.parser_version,
-                    title=info.title,
-                    pages=info.pages,
-                    chunk_count=len(new_chunks),
-                    status="active",
-                    created_at=now,
-                    **info.extra,
+            version_id = inserted_id(
+                conn.execute(
+                    insert(tb.document_versions).values(
+                        document_id=doc_id,
+                        version=version_no,
+                        content_hash=info.content_hash,
+                        size=info.size,
+                        mtime=info.mtime,
+                        format=info.format,
+                        parser=info.parser,
+                        parser_version=info.parser_version,
+                        title=info.title,
+                        pages=info.pages,
+                        chunk_count=len(new_chunks),
+                        status="active",
+                        created_at=now,
+                        **info.extra,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             fts_rows = []
             for ch in new_chunks:
-                chunk_id = conn.execute(
-                    insert(s.chunks).values(
-                        document_id=doc_id,
-                        version_id=version_id,
-                        position=ch.position,
-                        text=ch.text,
-                        heading_path=json.dumps(list(ch.heading_path)),
-                        page=ch.page,
-                        char_start=ch.char_start,
-                        embedding=ch.embedding,
-                        active=1,
-                        tenant=tenant,
-                        created_at=now,
-                        **ch.extra,
+                chunk_id = inserted_id(
+                    conn.execute(
+                        insert(tb.chunks).values(
+                            document_id=doc_id,
+                            version_id=version_id,
+                            position=ch.position,
+                            text=ch.text,
+                            heading_path=json.dumps(list(ch.heading_path)),
+                            page=ch.page,
+                            char_start=ch.char_start,
+                            embedding=ch.embedding,
+                            active=1,
+                            tenant=tenant,
+                            created_at=now,
+                            **ch.extra,
+                        )
                     )
-                ).inserted_primary_key[0]
+                )
                 fts_rows.append((chunk_id, " > ".join(ch.heading_path), ch.text))
             self.text_index.add(conn, fts_rows)
             conn.execute(
-                update(s.documents)
-                .where(s.documents.c.id == doc_id)
+                update(tb.documents)
+                .where(tb.documents.c.id == doc_id)
                 .values(status="active", current_version_id=version_id, duplicate_of=None)
             )
-            conn.execute(s.quarantine.delete().where(s.quarantine.c.source == source))
+            conn.execute(tb.quarantine.delete().where(tb.quarantine.c.source == source))
             self._bump_generation(conn)
         return doc_id, version_no
 
@@ -326,8 +330,8 @@ class DocumentStore:
         """Link an attachment or archive member to the document it was found in (m0002)."""
         with transaction(self.engine) as conn:
             conn.execute(
-                update(s.documents)
-                .where(s.documents.c.id == document_id)
+                update(tb.documents)
+                .where(tb.documents.c.id == document_id)
                 .values(parent_document_id=parent_id)
             )
 
@@ -339,11 +343,11 @@ class DocumentStore:
                 self._retire_version(conn, prev_version_id, now)
                 self._bump_generation(conn)
             conn.execute(
-                update(s.documents)
-                .where(s.documents.c.id == doc_id)
+                update(tb.documents)
+                .where(tb.documents.c.id == doc_id)
                 .values(status="duplicate", duplicate_of=of_document_id, current_version_id=None)
             )
-            conn.execute(s.quarantine.delete().where(s.quarantine.c.source == source))
+            conn.execute(tb.quarantine.delete().where(tb.quarantine.c.source == source))
         return doc_id
 
     def touch(self, sources: Sequence[str]) -> None:
@@ -351,8 +355,8 @@ class DocumentStore:
             return
         with transaction(self.engine) as conn:
             conn.execute(
-                update(s.documents)
-                .where(s.documents.c.source.in_(bindparam("srcs", expanding=True)))
+                update(tb.documents)
+                .where(tb.documents.c.source.in_(bindparam("srcs", expanding=True)))
                 .values(last_seen_at=_now()),
                 {"srcs": list(sources)},
             )
@@ -364,8 +368,8 @@ class DocumentStore:
         with transaction(self.engine) as conn:
             for source in sources:
                 row = conn.execute(
-                    select(s.documents.c.id, s.documents.c.current_version_id).where(
-                        s.documents.c.source == source, s.documents.c.status != "retired"
+                    select(tb.documents.c.id, tb.documents.c.current_version_id).where(
+                        tb.documents.c.source == source, tb.documents.c.status != "retired"
                     )
                 ).first()
                 if row is None:
@@ -373,12 +377,12 @@ class DocumentStore:
                 if row.current_version_id is not None:
                     self._retire_version(conn, row.current_version_id, now)
                 conn.execute(
-                    update(s.documents)
-                    .where(s.documents.c.id == row.id)
+                    update(tb.documents)
+                    .where(tb.documents.c.id == row.id)
                     .values(status="retired", updated_at=now)
                 )
                 retired += 1
-            conn.execute(s.quarantine.delete().where(s.quarantine.c.source.in_(list(sources))))
+            conn.execute(tb.quarantine.delete().where(tb.quarantine.c.source.in_(list(sources))))
             if retired:
                 self._bump_generation(conn)
         return retired
@@ -387,7 +391,7 @@ class DocumentStore:
         self, source: str, reason: str, detail: str, content_hash: str | None, size: int | None
     ) -> None:
         now = _now()
-        q = s.quarantine
+        q = tb.quarantine
         with transaction(self.engine) as conn:
             existing = conn.execute(select(q.c.id).where(q.c.source == source)).first()
             if existing:
@@ -422,30 +426,32 @@ class DocumentStore:
         self, conn: Connection, source: str, tenant: str, now: float
     ) -> tuple[int, int | None, int]:
         row = conn.execute(
-            select(s.documents.c.id, s.documents.c.current_version_id).where(
-                s.documents.c.source == source
+            select(tb.documents.c.id, tb.documents.c.current_version_id).where(
+                tb.documents.c.source == source
             )
         ).first()
         if row is None:
-            doc_id = conn.execute(
-                insert(s.documents).values(
-                    source=source,
-                    tenant=tenant,
-                    status="pending",
-                    created_at=now,
-                    updated_at=now,
-                    last_seen_at=now,
+            doc_id = inserted_id(
+                conn.execute(
+                    insert(tb.documents).values(
+                        source=source,
+                        tenant=tenant,
+                        status="pending",
+                        created_at=now,
+                        updated_at=now,
+                        last_seen_at=now,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             return doc_id, None, 0
         conn.execute(
-            update(s.documents)
-            .where(s.documents.c.id == row.id)
+            update(tb.documents)
+            .where(tb.documents.c.id == row.id)
             .values(updated_at=now, last_seen_at=now)
         )
         last = conn.execute(
-            select(func.max(s.document_versions.c.version)).where(
-                s.document_versions.c.document_id == row.id
+            select(func.max(tb.document_versions.c.version)).where(
+                tb.document_versions.c.document_id == row.id
             )
         ).scalar()
         return row.id, row.current_version_id, int(last or 0)
@@ -453,16 +459,16 @@ class DocumentStore:
     def _retire_version(self, conn: Connection, version_id: int, now: float) -> None:
         ids = list(
             conn.execute(
-                select(s.chunks.c.id).where(
-                    and_(s.chunks.c.version_id == version_id, s.chunks.c.active == 1)
+                select(tb.chunks.c.id).where(
+                    and_(tb.chunks.c.version_id == version_id, tb.chunks.c.active == 1)
                 )
             ).scalars()
         )
         self.text_index.remove(conn, ids)
-        conn.execute(update(s.chunks).where(s.chunks.c.version_id == version_id).values(active=0))
+        conn.execute(update(tb.chunks).where(tb.chunks.c.version_id == version_id).values(active=0))
         conn.execute(
-            update(s.document_versions)
-            .where(s.document_versions.c.id == version_id)
+            update(tb.document_versions)
+            .where(tb.document_versions.c.id == version_id)
             .values(status="retired", retired_at=now)
         )
 

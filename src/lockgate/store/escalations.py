@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from lockgate.store import schema as s
+from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
 
@@ -21,7 +21,7 @@ class EscalationStore:
     ) -> None:
         with transaction(self.engine) as conn:
             conn.execute(
-                insert(s.guard_escalations).values(
+                insert(tb.guard_escalations).values(
                     created_at=time.time(),
                     trace_id=trace_id,
                     principal=principal,
@@ -33,7 +33,7 @@ class EscalationStore:
             )
 
     def list(self, status: str | None = "open", limit: int = 100) -> list[dict[str, Any]]:
-        e = s.guard_escalations
+        e = tb.guard_escalations
         stmt = select(e).order_by(e.c.created_at.desc()).limit(limit)
         if status:
             stmt = stmt.where(e.c.status == status)

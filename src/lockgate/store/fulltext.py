@@ -149,7 +149,9 @@ class TermStats:
         ).scalar()
         with self._lock:
             if generation != self._generation:
-                rows = int(conn.execute(text("SELECT count(*) FROM chunks_fts_docsize")).scalar())
+                rows = int(
+                    conn.execute(text("SELECT count(*) FROM chunks_fts_docsize")).scalar_one()
+                )
                 self._limit = max(int(self.max_df * rows), self.min_common_rows)
                 self._counts = {}
                 self._generation = generation
@@ -163,7 +165,7 @@ class TermStats:
                             "WHERE chunks_fts MATCH :q LIMIT :cap)"
                         ),
                         {"q": f'"{term}"', "cap": limit + 1},
-                    ).scalar()
+                    ).scalar_one()
                 )
         with self._lock:
             if generation == self._generation:

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine, bindparam, or_, select, update
 
-from lockgate.ingest import neardup
-from lockgate.store import schema as s
+from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
-d, v, c = s.documents, s.document_versions, s.chunks
+d, v, c = tb.documents, tb.document_versions, tb.chunks
+
+
+@dataclass(frozen=True)
+class SignedDocument:
+    """What near-duplicate grouping needs of a document: its current version's MinHash
+    signature (as stored) and what decides which member of a group is the newest."""
+
+    id: int
+    minhash: bytes
+    effective_date: str | None
+    mtime: float
 
 
 class QualityStore:
@@ -21,9 +32,8 @@ class QualityStore:
         self.engine = engine
 
     # -- near-duplicates -----------------------------------------------------------------
-    def regroup(self, threshold: float) -> dict[str, int]:
-        """Recompute near-duplicate groups over active documents; in each group every
-        document but the newest is superseded by the newest."""
+    def signed_documents(self) -> list[SignedDocument]:
+        """Active documents whose current version has a MinHash signature."""
         stmt = (
             select(d.c.id, v.c.minhash, v.c.effective_date, v.c.mtime)
             .select_from(d.join(v, v.c.id == d.c.current_version_id))
@@ -31,14 +41,13 @@ class QualityStore:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        sigs = {r.id: neardup.from_bytes(r.minhash) for r in rows}
-        info = {r.id: (r.effective_date, float(r.mtime or 0)) for r in rows}
-        found = neardup.groups(sigs, threshold)
-        assign: dict[int, tuple[int, int | None]] = {}
-        for members in found:
-            top = neardup.newest((m, *info[m]) for m in members)
-            for m in members:
-                assign[m] = (members[0], None if m == top else top)
+        return [
+            SignedDocument(r.id, r.minhash, r.effective_date, float(r.mtime or 0)) for r in rows
+        ]
+
+    def replace_groups(self, assign: Mapping[int, tuple[int, int | None]]) -> None:
+        """Set document id -> (near-duplicate group, superseded by) and clear both on every
+        other document, in one transaction."""
         with transaction(self.engine) as conn:
             conn.execute(
                 update(d)
@@ -49,7 +58,6 @@ class QualityStore:
                 conn.execute(
                     update(d).where(d.c.id == doc_id).values(near_dup_group=group, superseded_by=by)
                 )
-        return {"groups": len(found), "superseded": sum(1 for g, b in assign.values() if b)}
 
     def group_members(self, group: int) -> list[dict[str, Any]]:
         stmt = (
@@ -154,16 +162,8 @@ class QualityStore:
                 {"srcs": sources},
             )
             conn.execute(
-                update(s.quarantine)
-                .where(s.quarantine.c.source.in_(bindparam("srcs", expanding=True)))
+                update(tb.quarantine)
+                .where(tb.quarantine.c.source.in_(bindparam("srcs", expanding=True)))
                 .values(source_id=source_id),
                 {"srcs": sources},
             )
-
-
-def signature_bytes(text: str) -> bytes:
-    return neardup.to_bytes(neardup.minhash(text))
-
-
-def as_array(raw: bytes) -> np.ndarray:
-    return neardup.from_bytes(raw)

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from lockgate.store import schema as s
-from lockgate.store.db import transaction
+from lockgate.store import tables as tb
+from lockgate.store.db import inserted_id, transaction
 
 
 class IngestRunStore:
@@ -18,22 +18,19 @@ class IngestRunStore:
 
     def start(self) -> int:
         with transaction(self.engine) as conn:
-            return int(
-                conn.execute(
-                    insert(s.ingest_runs).values(started_at=time.time(), summary="{}")
-                ).inserted_primary_key[0]
-            )
+            stmt = insert(tb.ingest_runs).values(started_at=time.time(), summary="{}")
+            return inserted_id(conn.execute(stmt))
 
     def finish(self, run_id: int, summary: dict[str, Any]) -> None:
         with transaction(self.engine) as conn:
             conn.execute(
-                update(s.ingest_runs)
-                .where(s.ingest_runs.c.id == run_id)
+                update(tb.ingest_runs)
+                .where(tb.ingest_runs.c.id == run_id)
                 .values(finished_at=time.time(), summary=json.dumps(summary))
             )
 
     def latest(self, limit: int = 20) -> list[dict[str, Any]]:
-        stmt = select(s.ingest_runs).order_by(s.ingest_runs.c.id.desc()).limit(limit)
+        stmt = select(tb.ingest_runs).order_by(tb.ingest_runs.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [
                 {**dict(r._mapping), "summary": json.loads(r.summary or "{}")}

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from lockgate.store import schema as s
-from lockgate.store.db import transaction
+from lockgate.store import tables as tb
+from lockgate.store.db import inserted_id, transaction
 
-t = s.sources
+t = tb.sources
 
 
 class SourceStore:
@@ -29,19 +29,16 @@ class SourceStore:
                     .values(kind=kind, uri=uri, config=json.dumps(config))
                 )
                 return int(row.id)
-            return int(
-                conn.execute(
-                    insert(t).values(
-                        name=name,
-                        kind=kind,
-                        uri=uri,
-                        config=json.dumps(config),
-                        state="{}",
-                        created_at=time.time(),
-                        consecutive_failures=0,
-                    )
-                ).inserted_primary_key[0]
+            stmt = insert(t).values(
+                name=name,
+                kind=kind,
+                uri=uri,
+                config=json.dumps(config),
+                state="{}",
+                created_at=time.time(),
+                consecutive_failures=0,
             )
+            return inserted_id(conn.execute(stmt))
 
     def get(self, source_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from lockgate.store import schema as s
+from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
 _JSON_FIELDS = ("request", "retrieved", "stages", "guardrails", "cache", "route", "upstream")
@@ -24,15 +24,15 @@ class TraceStore:
             if key in values and not isinstance(values[key], str | None):
                 values[key] = json.dumps(values[key], default=str)
         with transaction(self.engine) as conn:
-            conn.execute(insert(s.traces).values(**values))
+            conn.execute(insert(tb.traces).values(**values))
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(s.traces).where(s.traces.c.id == trace_id)).first()
+            row = conn.execute(select(tb.traces).where(tb.traces.c.id == trace_id)).first()
         return _decode(dict(row._mapping)) if row else None
 
     def list(self, limit: int = 20) -> list[dict[str, Any]]:
-        t = s.traces
+        t = tb.traces
         stmt = (
             select(
                 t.c.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import docx
 from docx.table import Table
@@ -25,11 +26,12 @@ def _paragraph_block(par: Paragraph) -> Block | None:
     if m := _HEADING_STYLE.match(style):
         return Block("heading", text, level=max(1, int(m.group(1))))
     ppr = par._p.pPr
-    numbered = ppr is not None and ppr.numPr is not None
-    if numbered or style.lower().startswith("list"):
+    # python-docx declares its XML child elements with untyped descriptors (ZeroOrOne).
+    num_pr: Any = ppr.numPr if ppr is not None else None
+    if num_pr is not None or style.lower().startswith("list"):
         depth = 0
-        if numbered and ppr.numPr.ilvl is not None and ppr.numPr.ilvl.val is not None:
-            depth = int(ppr.numPr.ilvl.val)
+        if num_pr is not None and num_pr.ilvl is not None and num_pr.ilvl.val is not None:
+            depth = int(num_pr.ilvl.val)
         return Block("list_item", f"{'  ' * depth}- {text}")
     return Block("paragraph", text)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 
@@ -69,7 +69,8 @@ def _attachments(msg: EmailMessage, prefix: str) -> list[Attachment]:
         filename = part.get_filename()
         if part.get_content_type() == "message/rfc822":
             inner = part.get_payload()
-            data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+            attached = inner[0] if isinstance(inner, list) and inner else None
+            data = attached.as_bytes() if isinstance(attached, Message) else b""
             filename = filename or "message.eml"
         else:
             payload = part.get_payload(decode=True)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pypdfium2 as pdfium
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 
 from lockgate.config import OcrConfig
 from lockgate.ingest.ocr import ocr_page
@@ -19,10 +20,10 @@ _MIN_TEXT_CHARS = 20
 _WORD_CHAR = re.compile(r"\w")
 
 
-def _has_images(page: object) -> bool:
+def _has_images(page: DictionaryObject) -> bool:
     """Whether a page draws any image XObject (directly or inside a form XObject)."""
     try:
-        resources = page.get("/Resources")  # type: ignore[attr-defined]
+        resources = page.get("/Resources")
         if resources is None:
             return False
         xobjects = resources.get_object().get("/XObject")

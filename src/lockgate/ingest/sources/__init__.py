@@ -16,9 +16,13 @@ from lockgate.ingest.quality import Declared
 class SourceError(Exception):
     """A source as a whole could not be listed (host down, bucket missing)."""
 
+    attempts: int = 1  # tries made before giving up (ingest.retry sets it)
+
 
 class FetchError(Exception):
     """One item could not be fetched. `transient` failures are retried with backoff."""
+
+    attempts: int = 1  # tries made before giving up (ingest.retry sets it)
 
     def __init__(self, message: str, transient: bool) -> None:
         super().__init__(message)

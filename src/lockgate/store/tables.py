@@ -1,0 +1,316 @@
+"""Every table the store has, as SQLAlchemy `Table` handles on one `MetaData`.
+
+The DDL itself lives in `migrations/` (the source of truth for the database); these
+declarations are what queries are built from, and `tests/store/test_schema_matches.py` checks
+that they agree with a freshly migrated database column by column."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("acl", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("status", String, nullable=False),
+    Column("current_version_id", Integer),
+    Column("duplicate_of", Integer),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    # m0003: near-duplicates, freshness, sources
+    Column("near_dup_group", Integer),
+    Column("superseded_by", Integer),
+    Column("source_id", Integer),
+    Column("parent_document_id", Integer),  # m0002: attachment / archive member of
+)
+
+document_versions = Table(
+    "document_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("document_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("mtime", Float, nullable=False),
+    Column("format", String, nullable=False),
+    Column("parser", String, nullable=False),
+    Column("parser_version", String, nullable=False),
+    Column("title", Text),
+    Column("pages", Integer),
+    Column("chunk_count", Integer, nullable=False),
+    Column("status", String, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("retired_at", Float),
+    # m0003: normalisation, declared freshness, lineage
+    Column("language", String),
+    Column("language_score", Float),
+    Column("encoding", String),
+    Column("dates", Text, nullable=False),
+    Column("owner", Text),
+    Column("review_by", String),
+    Column("effective_date", String),
+    Column("meta_hash", String),
+    Column("chunker", String),
+    Column("normalize", Text, nullable=False),
+    Column("minhash", LargeBinary),
+    # m0002: parser-reported facts (mail headers, OCR pages)
+    Column("parse_metadata", Text, nullable=False),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("document_id", Integer, nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("heading_path", Text, nullable=False),
+    Column("page", Integer),
+    Column("char_start", Integer, nullable=False),
+    Column("embedding", LargeBinary),
+    Column("active", Integer, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("acl", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    # m0003: near-duplicate chunks and lineage
+    Column("simhash", Integer),
+    Column("text_hash", String),
+    Column("ocr_confidence", Float),  # m0002: NULL unless the text was read by OCR
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("content_hash", String),
+    Column("size", Integer),
+    Column("attempts", Integer, nullable=False),
+    Column("first_seen_at", Float, nullable=False),
+    Column("last_attempt_at", Float, nullable=False),
+    Column("source_id", Integer),  # m0003
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("summary", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("config", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float),
+    Column("last_changed_at", Float),
+    Column("last_indexed_at", Float),
+    Column("last_error", Text),
+    Column("consecutive_failures", Integer, nullable=False),
+)
+
+traces = Table(
+    "traces",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("principal", Text, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("model", Text),
+    Column("backend", Text),
+    Column("prompt_template", Text),
+    Column("prompt_version", Integer),
+    Column("stream", Integer, nullable=False),
+    Column("status", String, nullable=False),
+    Column("http_status", Integer),
+    Column("error", Text),
+    Column("request", Text),
+    Column("retrieved", Text),
+    Column("prompt", Text),
+    Column("raw_output", Text),
+    Column("output", Text),
+    Column("tokens_in", Integer),
+    Column("tokens_out", Integer),
+    Column("cost", Float),
+    Column("latency_ms", Float),
+    Column("ttft_ms", Float),
+    Column("refused", Integer),
+    Column("grounded", Integer),
+    Column("stages", Text),
+    Column("app", Text),
+    Column("guardrails", Text),
+    Column("guard_action", String),
+    Column("groundedness", Float),
+    # m0005: extractive answer while the models were down; attempts/fallback of the call (JSON)
+    Column("degraded", Integer, nullable=False),
+    Column("upstream", Text),
+    # m0006: cache outcome and routing decision (JSON)
+    Column("cache", Text),
+    Column("route", Text),
+)
+
+guard_escalations = Table(
+    "guard_escalations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("trace_id", String, nullable=False),
+    Column("principal", Text, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("direction", String, nullable=False),
+    Column("scanners", Text, nullable=False),
+    Column("excerpt", Text, nullable=False),
+    Column("status", String, nullable=False),
+    Column("owner", Text, nullable=False),
+)
+
+# m0006: the response cache
+cache_entries = Table(
+    "cache_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String, nullable=False),
+    Column("scope", String, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("request_text", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("documents", Text, nullable=False),
+    Column("embedding", LargeBinary),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("last_hit_at", Float),
+    Column("hits", Integer, nullable=False),
+    Column("trace_id", String),
+)
+
+# m0007: shared rate-limit buckets (budget/limits.py)
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("level", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# m0007: the budget ledger (budget/ledger.py): settled spend and holds per (scope, period),
+# the holds of requests in flight, and soft-limit alerts
+budget_usage = Table(
+    "budget_usage",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("period", Text, primary_key=True),
+    Column("spent", Float, nullable=False),
+    Column("reserved", Float, nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("soft_alerted", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+budget_reservations = Table(
+    "budget_reservations",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("amount", Float, nullable=False),
+    Column("entries", Text, nullable=False),
+)
+
+budget_events = Table(
+    "budget_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    Column("spent", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("trace_id", String),
+)
+
+# m0007: uploaded files (batch/files.py); the bytes live on disk, not here
+files = Table(
+    "files",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("purpose", String, nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("principal", Text),
+    Column("deleted", Integer, nullable=False),
+)
+
+# m0007: batches and their items (batch/batches.py)
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("status", String, nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("input_file_id", String, nullable=False),
+    Column("completion_window", String, nullable=False),
+    Column("principal", Text),
+    Column("tenant", Text),
+    Column("metadata", Text),
+    Column("errors", Text),
+    Column("output_file_id", String),
+    Column("error_file_id", String),
+    Column("in_progress_at", Float),
+    Column("finalizing_at", Float),
+    Column("completed_at", Float),
+    Column("failed_at", Float),
+    Column("cancelling_at", Float),
+    Column("cancelled_at", Float),
+    Column("expires_at", Float),
+    Column("worker", String),
+    Column("lease_until", Float),
+)
+
+batch_items = Table(
+    "batch_items",
+    metadata,
+    Column("batch_id", String, primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("custom_id", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("status_code", Integer),
+    Column("response", Text),
+    Column("error", Text),
+    Column("trace_id", String),
+    Column("finished_at", Float),
+)

@@ -55,3 +55,11 @@ def test_cost_is_priced_per_thousand_tokens() -> None:
 def test_cost_matches_the_formula_it_replaces_exactly() -> None:
     for tin, tout, pin, pout in [(17, 3, 0.15, 0.6), (4096, 512, 2.5, 10.0), (1, 1, 0.003, 0.004)]:
         assert estimates.cost(tin, tout, pin, pout) == (tin * pin + tout * pout) / 1000
+
+
+def test_lower_bound_is_never_above_the_typical_count() -> None:
+    from lockgate.estimates import tokens_for_chars, tokens_lower_bound
+
+    for n in (0, 1, 7, 8, 100, 10_000):
+        assert tokens_lower_bound("x" * n) <= tokens_for_chars(n)
+    assert tokens_lower_bound("x" * 80) == 10 and tokens_for_chars(80) == 20

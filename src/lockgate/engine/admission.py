@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import re
 from typing import TYPE_CHECKING
 
 from lockgate.engine.turn import Turn
+from lockgate.estimates import cost, tokens_upper_bound
 
 if TYPE_CHECKING:
     from lockgate.config import Settings
@@ -37,9 +37,7 @@ def request_text(turn: Turn) -> str:
 def prompt_tokens_bound(turn: Turn, chars_per_token: float) -> int:
     """A generous estimate of the prompt's tokens, without a tokenizer pass: the reservation
     needs an upper bound more than precision (settling corrects it)."""
-    text = request_text(turn)
-    per_message = 8 * max(1, len(turn.messages))  # role markers and separators
-    return math.ceil(len(text) / chars_per_token) + per_message
+    return tokens_upper_bound(request_text(turn), chars_per_token, len(turn.messages))
 
 
 def price_chain(settings: Settings, model: str) -> tuple[float, float]:
@@ -61,5 +59,4 @@ def price_chain(settings: Settings, model: str) -> tuple[float, float]:
 
 def max_cost(turn: Turn, settings: Settings, chars_per_token: float) -> float:
     p_in, p_out = price_chain(settings, turn.backend_model)
-    tokens_in = prompt_tokens_bound(turn, chars_per_token)
-    return (tokens_in * p_in + turn.request.max_tokens * p_out) / 1000
+    return cost(prompt_tokens_bound(turn, chars_per_token), turn.request.max_tokens, p_in, p_out)

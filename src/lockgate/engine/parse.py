@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.turn import Call, Turn
 from lockgate.engine.wire import ChatCompletionIn, parse_body
+from lockgate.estimates import estimate_tokens, tokens_lower_bound
 from lockgate.models.base import ChatRequest, Message
 from lockgate.retrieval.hybrid import SearchFilters
 
@@ -72,10 +73,10 @@ def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:
         )
     text = question if grounded else "\n".join(m.content for m in messages)
     # Cheap bound first: a tokenizer pass over a megabyte prompt is itself slow.
-    if len(text) // 8 + max_tokens > spec.context_window:
-        prompt_tokens = len(text) // 8
+    if tokens_lower_bound(text) + max_tokens > spec.context_window:
+        prompt_tokens = tokens_lower_bound(text)
     elif grounded:
-        prompt_tokens = len(text) // 4
+        prompt_tokens = estimate_tokens(text)
     else:
         prompt_tokens = models.get(backend_model).count_tokens(text)
     if prompt_tokens + max_tokens > spec.context_window:

@@ -22,7 +22,7 @@ from lockgate.engine.errors import GatewayError
 from lockgate.engine.pipeline import Next
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
-from lockgate.models.base import estimate_tokens
+from lockgate.estimates import cost, estimate_tokens
 from lockgate.observability.events import BudgetRefused
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def actual_cost(answer: Answer, model: str, prompt: str | None, settings: Settin
         tokens_out = estimate_tokens(answer.raw)
         if not tokens_in and prompt:
             tokens_in = estimate_tokens(prompt)
-    return (tokens_in * spec.price_input_per_1k + tokens_out * spec.price_output_per_1k) / 1000
+    return cost(tokens_in, tokens_out, spec.price_input_per_1k, spec.price_output_per_1k)
 
 
 class Budget:

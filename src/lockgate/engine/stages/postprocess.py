@@ -10,6 +10,7 @@ from lockgate.engine.citations import citation_objects, clean, resolve
 from lockgate.engine.pipeline import Next
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
+from lockgate.estimates import cost
 from lockgate.models.registry import ModelRegistry
 
 if TYPE_CHECKING:
@@ -50,10 +51,13 @@ class PostProcess:
             answer.usage.prompt_tokens = model.count_tokens(state.prompt_text)
         if answer.usage.completion_tokens == 0 and answer.raw:
             answer.usage.completion_tokens = model.count_tokens(answer.raw)
-        answer.cost = (
-            answer.usage.prompt_tokens * spec.price_input_per_1k
-            + answer.usage.completion_tokens * spec.price_output_per_1k
-        ) / 1000
+        usage = answer.usage
+        answer.cost = cost(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            spec.price_input_per_1k,
+            spec.price_output_per_1k,
+        )
 
     def _answer(self, turn: Turn, state: TurnState, answer: Answer) -> None:
         if not turn.grounded:

@@ -18,6 +18,7 @@ from lockgate.engine.errors import GatewayError
 from lockgate.engine.pipeline import Next
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
+from lockgate.estimates import chars_upper_bound
 from lockgate.observability.events import RateLimited
 from lockgate.observability.metrics import METRICS
 
@@ -44,7 +45,7 @@ class RateLimit:
         tokens = prompt_tokens_bound(turn, self.cpt)
         if turn.grounded and not turn.prompt:
             # The sources are added to the prompt later, up to this many characters.
-            tokens += math.ceil(self.context_chars / self.cpt)
+            tokens += chars_upper_bound(self.context_chars, self.cpt)
         return tokens + turn.request.max_tokens
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:

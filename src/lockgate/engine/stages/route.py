@@ -11,7 +11,7 @@ from lockgate.engine.answer import Answer
 from lockgate.engine.pipeline import Next
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
-from lockgate.models.base import estimate_tokens
+from lockgate.estimates import estimate_tokens, tokens_for_chars
 from lockgate.observability.metrics import METRICS
 from lockgate.routing.router import Router, Signals, question_type
 
@@ -53,7 +53,7 @@ class Route:
         spec = self.settings.models[model]
         budget = prompt_tokens + turn.request.max_tokens
         if turn.grounded:
-            budget += self.settings.grounded.context_chars // 4
+            budget += tokens_for_chars(self.settings.grounded.context_chars)
         return turn.request.max_tokens <= spec.max_output_tokens and budget <= spec.context_window
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:

@@ -14,11 +14,12 @@ from lockgate.engine.run import Engine
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Call
 from lockgate.engine.wire import EmbeddingsIn, parse_body
+from lockgate.estimates import estimate_tokens
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import principal_of
 from lockgate.gateway.routes.models import embedding_model_name
-from lockgate.models.base import UpstreamError, estimate_tokens
+from lockgate.models.base import UpstreamError
 from lockgate.services import Services
 
 MAX_INPUTS = 2048

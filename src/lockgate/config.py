@@ -49,7 +49,9 @@ class _Strict(BaseModel):
 class ModelSpec(_Strict):
     """One entry of the model registry: a name clients use, mapped to a backend."""
 
-    backend: Literal["llama_cpp", "openai"]
+    # A registered chat backend (llama_cpp, openai, mock, or a plugin's); checked when the
+    # model registry is built, where the plugins are known.
+    backend: str
     model_path: str | None = None
     upstream_model: str | None = None
     base_url: str | None = None
@@ -75,7 +77,7 @@ class ModelSpec(_Strict):
 
 
 class EmbeddingSpec(_Strict):
-    backend: Literal["minilm", "openai"] = "minilm"
+    backend: str = "minilm"  # a registered embedding backend, checked like ModelSpec.backend
     model_path: str | None = None
     upstream_model: str | None = None
     base_url: str | None = None

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from lockgate.models.base import EmbeddingModel
+from lockgate.models.base import EmbeddingBackend
 
 Direction = Literal["in", "out", "context"]
 Action = Literal["allow", "flag", "redact", "escalate", "block"]
@@ -77,7 +77,7 @@ class ScannerParams(BaseModel):
 class ScannerDeps:
     """Shared, already-loaded resources a scanner may use."""
 
-    embedder: EmbeddingModel
+    embedder: EmbeddingBackend
 
 
 class ScannerType(Protocol):

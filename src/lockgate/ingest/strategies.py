@@ -20,23 +20,23 @@ import numpy as np
 
 from lockgate.ingest.chunker import chunk_blocks
 from lockgate.ingest.types import Block, ChunkDraft, ParsedDocument
-from lockgate.models.base import EmbeddingModel
+from lockgate.models.base import EmbeddingBackend
 
 VERSION = "1"
 _BLOCK_SEP = 2
 _SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+[\"'”’)\]]*|\n|$)\s*")
 
-Strategy = Callable[[ParsedDocument, int, int, EmbeddingModel | None], list[ChunkDraft]]
+Strategy = Callable[[ParsedDocument, int, int, EmbeddingBackend | None], list[ChunkDraft]]
 
 
 def _structure(
-    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingModel | None
+    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingBackend | None
 ) -> list[ChunkDraft]:
     return chunk_blocks(doc.blocks, target_chars=target, overlap_chars=overlap)
 
 
 def _fixed(
-    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingModel | None
+    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingBackend | None
 ) -> list[ChunkDraft]:
     text = doc.text
     starts, pos = [], 0
@@ -64,7 +64,7 @@ def _fixed(
 
 
 def _per_page(
-    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingModel | None
+    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingBackend | None
 ) -> list[ChunkDraft]:
     if all(b.page is None for b in doc.blocks):
         return _structure(doc, target, overlap, None)
@@ -91,7 +91,7 @@ def _per_page(
 
 
 def _semantic(
-    doc: ParsedDocument, target: int, overlap: int, embedder: EmbeddingModel | None
+    doc: ParsedDocument, target: int, overlap: int, embedder: EmbeddingBackend | None
 ) -> list[ChunkDraft]:
     if embedder is None:
         return _structure(doc, target, overlap, None)
@@ -170,6 +170,6 @@ def chunk_document(
     strategy: str,
     target_chars: int,
     overlap_chars: int,
-    embedder: EmbeddingModel | None = None,
+    embedder: EmbeddingBackend | None = None,
 ) -> list[ChunkDraft]:
     return REGISTRY[strategy](doc, target_chars, overlap_chars, embedder)

@@ -49,7 +49,7 @@ from lockgate.guardrails.grounding.contrast import (
     misplaced_figures,
     swapped_first_name,
 )
-from lockgate.models.base import EmbeddingModel
+from lockgate.models.base import EmbeddingBackend
 
 # Words that come with figures and say nothing about what the figure is for.
 _UNIT_WORDS = frozenset(
@@ -142,7 +142,7 @@ class GroundingScanner:
     def __init__(
         self,
         params: GroundingParams | Mapping[str, Any] | None,
-        embedder: EmbeddingModel | None,
+        embedder: EmbeddingBackend | None,
     ) -> None:
         p = params_of(GroundingParams, params)
         self.embedder = embedder

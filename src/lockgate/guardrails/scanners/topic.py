@@ -38,7 +38,7 @@ from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerP
 from lockgate.guardrails.grounding import split_sentences
 from lockgate.guardrails.normalize import normalize
 from lockgate.guardrails.topic import Topic, TopicEntry, parse_topics
-from lockgate.models.base import EmbeddingModel
+from lockgate.models.base import EmbeddingBackend
 
 KEYWORD_SCORE = 0.95
 # What ordinary traffic to a business assistant is about: a deny topic must be nearer to the
@@ -88,7 +88,7 @@ class TopicScanner:
     Params: ClassVar[type[TopicParams]] = TopicParams
 
     def __init__(
-        self, params: TopicParams | Mapping[str, Any] | None, embedder: EmbeddingModel
+        self, params: TopicParams | Mapping[str, Any] | None, embedder: EmbeddingBackend
     ) -> None:
         p = params_of(TopicParams, params)
         self.embedder = embedder

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lockgate.config import IngestConfig
-from lockgate.ingest import containers, quality
+from lockgate.ingest import containers, quality, strategies
 from lockgate.ingest.detect import detect_format
 from lockgate.ingest.parsers import parse_bytes
 from lockgate.ingest.types import ChunkDraft, ParseError, ParseOptions
@@ -108,6 +108,7 @@ class Ingestor:
         config: IngestConfig,
         exclude: Iterable[Path] = (),
     ) -> None:
+        strategies.check(config.strategies, config.default_strategy)
         self.store = store
         self.runs = runs
         self.embedder = embedder

@@ -17,7 +17,11 @@ ENTRY_POINT_GROUP = "lockgate"
 
 # Modules that implement hooks for what ships with Lockgate, registered exactly as a
 # third-party plugin would be.
-DEFAULT_PLUGINS: tuple[str, ...] = ("lockgate.guardrails.builtin", "lockgate.models.builtin")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "lockgate.guardrails.builtin",
+    "lockgate.models.builtin",
+    "lockgate.ingest.builtin",
+)
 
 T = TypeVar("T")
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 
 from lockgate.ingest.parsers._common import finish, squash
 from lockgate.ingest.parsers.html import HtmlParser
 from lockgate.ingest.parsers.text import text_to_blocks
-from lockgate.ingest.types import Attachment, Block, ParsedDocument, ParseError
+from lockgate.ingest.types import Attachment, Block, ParsedDocument, ParseError, ParseOptions
 
 _MBOX_SEP = re.compile(rb"^From [^\r\n]*\r?\n", re.M)
 _MAX_MESSAGES = 10_000
@@ -69,7 +69,8 @@ def _attachments(msg: EmailMessage, prefix: str) -> list[Attachment]:
         filename = part.get_filename()
         if part.get_content_type() == "message/rfc822":
             inner = part.get_payload()
-            data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+            first = inner[0] if isinstance(inner, list) and inner else None
+            data = first.as_bytes() if isinstance(first, Message) else b""
             filename = filename or "message.eml"
         else:
             payload = part.get_payload(decode=True)
@@ -109,7 +110,9 @@ class EmlParser:
     name = "eml"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         msg = _parse(data)
         blocks, meta = message_blocks(msg, None)
         attachments = _attachments(msg, "")
@@ -135,7 +138,9 @@ class MboxParser:
     name = "mbox"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         raws = split_mbox(data)
         if not raws:
             raise ParseError("corrupted", "no 'From ' separator lines")

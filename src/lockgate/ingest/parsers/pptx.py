@@ -12,7 +12,7 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from lockgate.ingest.parsers._common import finish, render_table, squash
-from lockgate.ingest.types import Block, ParsedDocument
+from lockgate.ingest.types import Block, BlockKind, ParsedDocument, ParseOptions
 
 
 def _shapes(shapes: Any) -> Iterator[Any]:
@@ -37,7 +37,7 @@ def _slide_blocks(slide: Any, number: int) -> list[Block]:
             for par in shape.text_frame.paragraphs:
                 text = squash("".join(run.text for run in par.runs) or par.text)
                 if text:
-                    kind = "list_item" if par.level > 0 else "paragraph"
+                    kind: BlockKind = "list_item" if par.level > 0 else "paragraph"
                     prefix = "  " * (par.level - 1) + "- " if par.level > 0 else ""
                     blocks.append(Block(kind, prefix + text, page=number))
         elif getattr(shape, "has_table", False) and shape.has_table:
@@ -57,7 +57,9 @@ class PptxParser:
     name = "pptx"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         deck = Presentation(io.BytesIO(data))
         blocks = [b for n, slide in enumerate(deck.slides, 1) for b in _slide_blocks(slide, n)]
         props = deck.core_properties

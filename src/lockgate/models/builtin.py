@@ -4,12 +4,16 @@ a plugin uses. Each factory imports its backend when called, so starting the plu
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lockgate.config import EmbeddingSpec, ModelSpec
-from lockgate.models.base import ChatBackend, EmbeddingBackend
 from lockgate.plugins import hookimpl
 from lockgate.plugins.hookspecs import Register
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from lockgate.config import EmbeddingSpec, ModelSpec
+    from lockgate.models.base import ChatBackend, EmbeddingBackend
 
 
 def llama_cpp(name: str, spec: ModelSpec, home: Path) -> ChatBackend:

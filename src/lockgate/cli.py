@@ -45,7 +45,20 @@ def _ts(value: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value)) if value else "-"
 
 
-@click.group()
+class _Main(click.Group):
+    """A setting found invalid after the file loaded (a policy's scanner params, a model's
+    backend, a chunking strategy: things only the plugins know) ends the command the way an
+    invalid config file does: the message and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"lockgate: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Main)
 @click.option("--config", "config_path", envvar="LOCKGATE_CONFIG", help="Path to lockgate.yaml.")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
@@ -242,6 +255,7 @@ def guard(obj: Ctx, text: str, direction: str, app: str | None, as_json: bool) -
         click.echo(f"lockgate: no guardrail policy for app '{app}'", err=True)
         sys.exit(2)
     services = obj.services()
+    services.guard.validate()
     # Load scanner models before timing starts: a cold load would overrun the scan budget.
     services.guard.warm()
     result = check(services, GuardCheckIn(text=text, direction=direction, app=app))
@@ -450,6 +464,18 @@ def cache_clear(obj: Ctx, tenant: str | None) -> None:
 from lockgate import cli_budget  # noqa: E402
 
 cli_budget.register(main)
+
+
+def _plugin_commands() -> None:
+    from lockgate.plugins import plugin_manager
+
+    try:
+        plugin_manager().hook.register_commands(cli=main)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not take the CLI down
+        click.echo(f"lockgate: warning: plugin commands not loaded: {exc}", err=True)
+
+
+_plugin_commands()
 
 
 if __name__ == "__main__":

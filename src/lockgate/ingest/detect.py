@@ -14,7 +14,6 @@ from lockgate.ingest.types import ParseError
 
 FORMATS = (
     "pdf", "docx", "html", "markdown", "text", "csv", "json",
-    # issue 5a: OCR and more formats
     "image", "xlsx", "xls", "ods", "pptx", "odt", "epub", "rtf", "xml", "eml", "mbox", "zip",
 )
 # Images that the OCR parser reads; other image types stay unsupported.

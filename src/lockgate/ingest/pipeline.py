@@ -44,7 +44,7 @@ class IngestSummary:
     seconds: float = 0.0
     quarantined_files: list[QuarantinedFile] = field(default_factory=list)
     run_id: int | None = None
-    # The per-run report (issue 5): outcomes by reason, time per stage, what normalisation
+    # The per-run report: outcomes by reason, time per stage, what normalisation
     # and near-duplicate grouping did, per-source sync results and alerts raised.
     reasons: dict[str, int] = field(default_factory=dict)
     stages_ms: dict[str, float] = field(default_factory=dict)
@@ -55,7 +55,7 @@ class IngestSummary:
     near_duplicates: dict[str, int] = field(default_factory=dict)
     sources: list[dict[str, object]] = field(default_factory=list)
     alerts: list[dict[str, object]] = field(default_factory=list)
-    # Issue 5a: OCR pages flagged as low-confidence (excluded or marked, per ingest.ocr), and
+    # OCR pages flagged as low-confidence (excluded or marked, per ingest.ocr), and
     # documents found inside others (mail attachments, archive members).
     ocr_low_confidence: list[dict[str, object]] = field(default_factory=list)
     members: int = 0

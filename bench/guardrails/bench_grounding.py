@@ -39,8 +39,7 @@ from _common import rates as common_rates  # noqa: E402
 
 from lockgate.config import EmbeddingSpec  # noqa: E402
 from lockgate.guardrails.base import ScanContext  # noqa: E402
-from lockgate.guardrails.registry import ScannerDeps  # noqa: E402
-from lockgate.guardrails.scanners.grounding import GroundingScanner, build  # noqa: E402
+from lockgate.guardrails.scanners.grounding import GroundingScanner  # noqa: E402
 from lockgate.models.minilm import MiniLMEmbedder  # noqa: E402
 
 DATA = ROOT / "bench" / "guardrails" / "data"
@@ -143,7 +142,7 @@ def main() -> None:
     chunks, rows = load()
     embedder = MiniLMEmbedder(int8=args.int8)
     embedder.embed(["warm up"])
-    scanner = build({}, ScannerDeps(embedder))
+    scanner = GroundingScanner({}, embedder)
     assert isinstance(scanner, GroundingScanner)
 
     splits = ["dev", "test"] if args.split == "all" else [args.split]

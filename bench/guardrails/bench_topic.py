@@ -31,8 +31,7 @@ from _common import ROOT, print_table, rates, summary_ms, write_json  # noqa: E4
 
 from lockgate.config import EmbeddingSpec  # noqa: E402
 from lockgate.guardrails.base import ScanContext  # noqa: E402
-from lockgate.guardrails.registry import ScannerDeps  # noqa: E402
-from lockgate.guardrails.scanners.topic import TopicScanner, build  # noqa: E402
+from lockgate.guardrails.scanners.topic import TopicScanner  # noqa: E402
 from lockgate.models.minilm import MiniLMEmbedder  # noqa: E402
 
 DATA = ROOT / "bench" / "guardrails" / "data"
@@ -56,10 +55,9 @@ def main() -> None:
     embedder.embed(["warm up"])
     # The deny scanner is told what the app's normal traffic is about (`reference`); the
     # "generic reference" rows show a deny-only policy that does not say so.
-    deny = build({"deny": policy["deny"], "reference": policy["reference"]},
-                 ScannerDeps(embedder))
-    generic = build({"deny": policy["deny"]}, ScannerDeps(embedder))
-    allow = build({"allow": policy["allow"]}, ScannerDeps(embedder))
+    deny = TopicScanner({"deny": policy["deny"], "reference": policy["reference"]}, embedder)
+    generic = TopicScanner({"deny": policy["deny"]}, embedder)
+    allow = TopicScanner({"allow": policy["allow"]}, embedder)
     assert isinstance(deny, TopicScanner) and isinstance(allow, TopicScanner)
     assert isinstance(generic, TopicScanner)
     report: dict[str, Any] = {"deny": {}, "allow": {}, "sweep": {}, "misses": []}
@@ -142,7 +140,7 @@ def main() -> None:
     print_table("Dev sweep, similarity alone", ["rule", "threshold", "precision", "recall",
                                                 "FPR"], sweep_rows)
 
-    both = build({"deny": policy["deny"], "allow": policy["allow"]}, ScannerDeps(embedder))
+    both = TopicScanner({"deny": policy["deny"], "allow": policy["allow"]}, embedder)
     prompt = (FILLER * 14) + rows[0]["text"]
     times = []
     for i in range(args.rounds):

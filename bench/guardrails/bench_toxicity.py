@@ -30,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import ROOT, print_table, rates, summary_ms, write_json  # noqa: E402
 
 from lockgate.guardrails.base import ScanContext  # noqa: E402
-from lockgate.guardrails.registry import ScannerDeps  # noqa: E402
-from lockgate.guardrails.scanners.toxicity import ToxicityScanner, build  # noqa: E402
+from lockgate.guardrails.scanners.toxicity import ToxicityScanner  # noqa: E402
 
 DATA = ROOT / "bench" / "guardrails" / "data"
 PROMPT = (
@@ -55,7 +54,7 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = [json.loads(x) for x in (DATA / "toxicity.jsonl").read_text().splitlines()]
-    scanner = build({}, ScannerDeps(embedder=None))  # type: ignore[arg-type]
+    scanner = ToxicityScanner({})
     assert isinstance(scanner, ToxicityScanner)
     results = []
     for row in rows:

@@ -1,4 +1,4 @@
-"""The embedded Gemma model through the ChatModel interface."""
+"""The embedded Gemma model through the ChatBackend interface."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ domain), then whatever installed plugins add through the `register_commands` hoo
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any
 
 import click
 
@@ -21,11 +23,25 @@ from lockgate.cli import (
 )
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, ts
+from lockgate.config import ConfigError
 
 __all__ = ["Ctx", "dump", "echo_rows", "main", "ts"]
 
 
-@click.group()
+class _Main(click.Group):
+    """A setting found invalid after the file loaded (a policy's scanner params, a model's
+    backend, a chunking strategy: things only the plugins know) ends the command the way an
+    invalid config file does: the message and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"lockgate: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Main)
 @click.option("--config", "config_path", envvar="LOCKGATE_CONFIG", help="Path to lockgate.yaml.")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:

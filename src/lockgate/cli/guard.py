@@ -27,6 +27,7 @@ def guard(obj: Ctx, text: str, direction: str, app: str | None, as_json: bool) -
         click.echo(f"lockgate: no guardrail policy for app '{app}'", err=True)
         sys.exit(2)
     services = obj.services()
+    services.guard.validate()
     # Load scanner models before timing starts: a cold load would overrun the scan budget.
     services.guard.warm()
     result = check(services, GuardCheckIn(text=text, direction=direction, app=app))

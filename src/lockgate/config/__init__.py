@@ -5,7 +5,6 @@ from lockgate.config._base import Strict
 from lockgate.config.cache import CacheConfig
 from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRule
 from lockgate.config.ingest import (
-    STRATEGIES,
     AlertsConfig,
     ArchiveConfig,
     IngestConfig,
@@ -14,7 +13,6 @@ from lockgate.config.ingest import (
     OcrConfig,
     RetryConfig,
     SourceSpec,
-    check_strategies,
 )
 from lockgate.config.limits import (
     BatchConfig,
@@ -48,7 +46,6 @@ from lockgate.config.store import StoreConfig
 __all__ = [
     "DEFAULT_PIPELINE",
     "QUESTION_TYPES",
-    "STRATEGIES",
     "AlertsConfig",
     "ArchiveConfig",
     "BatchConfig",
@@ -84,7 +81,6 @@ __all__ = [
     "StoreConfig",
     "StreamingConfig",
     "Strict",
-    "check_strategies",
     "config_path",
     "default_models",
     "load_settings",

@@ -8,16 +8,6 @@ from pydantic import Field, field_validator, model_validator
 
 from lockgate.config._base import Strict
 
-# Names accepted in `ingest.strategies`; lockgate.ingest.strategies implements each.
-STRATEGIES = ("structure", "fixed", "page", "sheet", "slide", "semantic")
-
-
-def check_strategies(value: dict[str, str]) -> dict[str, str]:
-    bad = {k: v for k, v in value.items() if v not in STRATEGIES}
-    if bad:
-        raise ValueError(f"unknown chunking strategy {bad}; known: {', '.join(STRATEGIES)}")
-    return value
-
 
 class NormalizeConfig(Strict):
     boilerplate: bool = True  # running headers/footers, page numbers
@@ -52,7 +42,8 @@ class SourceSpec(Strict):
     """A named source; `lockgate ingest --source NAME` syncs it."""
 
     name: str = Field(min_length=1)
-    kind: Literal["folder", "url", "sitemap", "s3"]
+    # folder, url, sitemap, s3, or a plugin's (register_sources); checked when synced.
+    kind: str
     uri: str = Field(min_length=1)  # a path, an http(s) URL, or s3://bucket/prefix
     include: list[str] = Field(default_factory=list)  # globs on the path relative to the root
     exclude: list[str] = Field(default_factory=list)
@@ -100,6 +91,8 @@ class ArchiveConfig(Strict):
 class IngestConfig(Strict):
     # Field order is the order `lockgate config show` prints them in.
     # Format (as detected: pdf, markdown, xlsx, pptx…) -> strategy; others use the default.
+    # Strategies are plugins (register_chunkers): the names are checked against them when
+    # the ingestor is built (lockgate.ingest.strategies.check).
     strategies: dict[str, str] = Field(default_factory=dict)
     default_strategy: str = "structure"
     include: list[str] = Field(default_factory=list)  # globs for ad-hoc folder paths
@@ -118,17 +111,6 @@ class IngestConfig(Strict):
     follow_symlinks: bool = False
     ocr: OcrConfig = OcrConfig()  # OCR of scans and images
     archives: ArchiveConfig = ArchiveConfig()  # zip-bomb limits
-
-    @field_validator("strategies")
-    @classmethod
-    def _known(cls, v: dict[str, str]) -> dict[str, str]:
-        return check_strategies(v)
-
-    @field_validator("default_strategy")
-    @classmethod
-    def _known_default(cls, v: str) -> str:
-        check_strategies({"default": v})
-        return v
 
     @field_validator("sources")
     @classmethod

@@ -13,7 +13,9 @@ from lockgate.config.resilience import DeploymentSpec, ResilienceConfig
 class ModelSpec(Strict):
     """One entry of the model registry: a name clients use, mapped to a backend."""
 
-    backend: Literal["llama_cpp", "openai"]
+    # A registered chat backend (llama_cpp, openai, mock, or a plugin's); checked when the
+    # model registry is built, where the plugins are known.
+    backend: str
     model_path: str | None = None
     upstream_model: str | None = None
     base_url: str | None = None
@@ -39,7 +41,7 @@ class ModelSpec(Strict):
 
 
 class EmbeddingSpec(Strict):
-    backend: Literal["minilm", "openai"] = "minilm"
+    backend: str = "minilm"  # a registered embedding backend, checked like ModelSpec.backend
     model_path: str | None = None
     upstream_model: str | None = None
     base_url: str | None = None

@@ -1,12 +1,21 @@
 """What a guardrail scanner is: text plus context in, findings out.
 
 A scanner only detects. What happens next (allow, flag, redact, block, escalate) is the
-policy's decision, so the same scanner serves different apps with different thresholds."""
+policy's decision, so the same scanner serves different apps with different thresholds.
+
+A scanner plugin registers (through `register_scanners`) a class that names itself (`name`),
+declares its policy params (`Params`, a `ScannerParams` model) and builds an instance from
+validated params and the shared `ScannerDeps` (`build`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from lockgate.models.base import EmbeddingBackend
 
 Direction = Literal["in", "out", "context"]
 Action = Literal["allow", "flag", "redact", "escalate", "block"]
@@ -55,6 +64,42 @@ class Scanner(Protocol):
     name: str
 
     def scan(self, text: str, ctx: ScanContext) -> list[Finding]: ...
+
+
+class ScannerParams(BaseModel):
+    """Base of every scanner's `Params`. A key the scanner does not know is an error at
+    start-up, not a typo that silently does nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class ScannerDeps:
+    """Shared, already-loaded resources a scanner may use."""
+
+    embedder: EmbeddingBackend
+
+
+class ScannerType(Protocol):
+    """What `register_scanners` registers under a name: usually the scanner class itself."""
+
+    @property
+    def Params(self) -> type[ScannerParams]: ...
+
+    def build(self, params: Any, deps: ScannerDeps) -> Scanner:
+        """An instance from params already validated with `Params`."""
+        ...
+
+
+P = TypeVar("P", bound=ScannerParams)
+
+
+def params_of(model: type[P], given: P | Mapping[str, Any] | None) -> P:
+    """Validated params, from a `Params` instance or from a plain mapping (a scanner built
+    directly, as tests and benches do, rather than from a policy)."""
+    if isinstance(given, model):
+        return given
+    return model.model_validate(dict(given or {}))
 
 
 @dataclass

@@ -19,7 +19,13 @@ from lockgate.guardrails.base import (
     Scanner,
     ScannerOutcome,
 )
-from lockgate.guardrails.registry import ScannerDeps, build
+from lockgate.guardrails.registry import (
+    SCANNERS,
+    ScannerConfigError,
+    ScannerDeps,
+    build,
+    parse_params,
+)
 from lockgate.guardrails.vault import Vault
 from lockgate.observability.metrics import METRICS
 
@@ -53,17 +59,29 @@ class GuardEngine:
         return self._scanners[key]
 
     def validate(self) -> None:
-        """Fail at start-up, not on the first request, when a policy names no real scanner."""
-        from lockgate.guardrails.registry import SCANNERS, load_builtin
-
-        load_builtin()
+        """Fail at start-up, not on the first request, when a policy names no real scanner or
+        gives one a param it does not take. Every bad rule is reported, each by its key."""
+        errors: list[str] = []
         for name, policy in self.config.policies.items():
-            for rule in [*policy.input, *policy.context, *policy.output]:
-                if rule.scanner not in SCANNERS:
-                    raise ValueError(
-                        f"guardrails.policies.{name}: unknown scanner '{rule.scanner}' "
-                        f"(known: {', '.join(sorted(SCANNERS)) or 'none'})"
-                    )
+            for field, rules in (
+                ("input", policy.input),
+                ("context", policy.context),
+                ("output", policy.output),
+            ):
+                for i, rule in enumerate(rules):
+                    key = f"guardrails.policies.{name}.{field}[{i}]"
+                    if rule.scanner not in SCANNERS:
+                        errors.append(
+                            f"invalid config key '{key}.scanner': unknown scanner "
+                            f"'{rule.scanner}' (known: {SCANNERS.known()})"
+                        )
+                        continue
+                    try:
+                        parse_params(rule.scanner, rule.params, f"{key}.params")
+                    except ScannerConfigError as exc:
+                        errors.append(str(exc))
+        if errors:
+            raise ScannerConfigError("\n".join(errors))
 
     def warm(self) -> None:
         """Build every configured scanner now, so model loading is not paid by a request."""

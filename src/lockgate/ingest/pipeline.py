@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lockgate.config import IngestConfig
-from lockgate.ingest import containers, quality
+from lockgate.ingest import containers, quality, strategies
 from lockgate.ingest.detect import detect_format
 from lockgate.ingest.parsers import parse_bytes
 from lockgate.ingest.types import ChunkDraft, ParseError, ParseOptions
@@ -110,6 +110,7 @@ class Ingestor:
         config: IngestConfig,
         exclude: Iterable[Path] = (),
     ) -> None:
+        strategies.check(config.strategies, config.default_strategy)
         self.store = store
         self.runs = runs
         self.embedder = embedder

@@ -1,4 +1,5 @@
-"""Chunking strategies, chosen per detected format in `ingest.strategies`.
+"""Chunking strategies, chosen per detected format in `ingest.strategies`. The built-ins below
+are registered by `lockgate.ingest.builtin`; a plugin adds more through `register_chunkers`.
 
 - structure: the structure-aware chunker (headings, tables, sentences) - the default.
 - fixed: windows of `chunk_target_chars` over the whole text with overlap, cut at words;
@@ -18,25 +19,27 @@ from itertools import groupby
 
 import numpy as np
 
+from lockgate.config import ConfigError
 from lockgate.ingest.chunker import chunk_blocks
 from lockgate.ingest.types import Block, ChunkDraft, ParsedDocument
-from lockgate.models.base import EmbeddingModel
+from lockgate.models.base import EmbeddingBackend
+from lockgate.plugins import Registry
 
 VERSION = "1"
 _BLOCK_SEP = 2
 _SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+[\"'”’)\]]*|\n|$)\s*")
 
-Strategy = Callable[[ParsedDocument, int, int, EmbeddingModel | None], list[ChunkDraft]]
+Strategy = Callable[[ParsedDocument, int, int, EmbeddingBackend | None], list[ChunkDraft]]
 
 
-def _structure(
-    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingModel | None
+def structure(
+    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingBackend | None
 ) -> list[ChunkDraft]:
     return chunk_blocks(doc.blocks, target_chars=target, overlap_chars=overlap)
 
 
-def _fixed(
-    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingModel | None
+def fixed(
+    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingBackend | None
 ) -> list[ChunkDraft]:
     text = doc.text
     starts, pos = [], 0
@@ -63,11 +66,11 @@ def _fixed(
     return out
 
 
-def _per_page(
-    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingModel | None
+def per_page(
+    doc: ParsedDocument, target: int, overlap: int, _e: EmbeddingBackend | None
 ) -> list[ChunkDraft]:
     if all(b.page is None for b in doc.blocks):
-        return _structure(doc, target, overlap, None)
+        return structure(doc, target, overlap, None)
     out: list[ChunkDraft] = []
     offset = 0
     heads: list[Block] = []  # headings in force at the start of the next page
@@ -90,11 +93,11 @@ def _per_page(
     return out
 
 
-def _semantic(
-    doc: ParsedDocument, target: int, overlap: int, embedder: EmbeddingModel | None
+def semantic(
+    doc: ParsedDocument, target: int, overlap: int, embedder: EmbeddingBackend | None
 ) -> list[ChunkDraft]:
     if embedder is None:
-        return _structure(doc, target, overlap, None)
+        return structure(doc, target, overlap, None)
     units: list[
         tuple[str, tuple[str, ...], int | None, int, bool]
     ] = []  # text, path, page, at, hard
@@ -122,7 +125,7 @@ def _semantic(
                     hard = False
         offset += len(b.text) + _BLOCK_SEP
     if not units:
-        return _structure(doc, target, overlap, None)
+        return structure(doc, target, overlap, None)
     vecs = np.asarray(embedder.embed([u[0] for u in units]), dtype=np.float32)
     sims = (vecs[:-1] * vecs[1:]).sum(axis=1) if len(units) > 1 else np.zeros(0)
     cut = float(sims.mean() - sims.std()) if sims.size > 2 else -1.0
@@ -151,14 +154,23 @@ def _semantic(
     return out
 
 
-REGISTRY: dict[str, Strategy] = {
-    "structure": _structure,
-    "fixed": _fixed,
-    "page": _per_page,
-    "sheet": _per_page,  # a spreadsheet parser numbers its sheets as pages
-    "slide": _per_page,  # and a deck its slides
-    "semantic": _semantic,
-}
+# Strategy name (as `ingest.strategies` and `ingest.default_strategy` name it) -> function.
+REGISTRY: Registry[Strategy] = Registry("register_chunkers", "chunking strategy")
+
+
+def check(strategies: dict[str, str], default: str) -> None:
+    """Every strategy the ingest config names is registered: a ConfigError naming the keys
+    otherwise, when the ingestor is built rather than on the first document."""
+    named = {f"ingest.strategies.{fmt}": name for fmt, name in strategies.items()}
+    named["ingest.default_strategy"] = default
+    errors = [
+        f"invalid config key '{key}': unknown chunking strategy '{name}' "
+        f"(known: {REGISTRY.known()})"
+        for key, name in named.items()
+        if name not in REGISTRY
+    ]
+    if errors:
+        raise ConfigError("\n".join(errors))
 
 
 def pick(fmt: str, strategies: dict[str, str], default: str) -> str:
@@ -170,6 +182,6 @@ def chunk_document(
     strategy: str,
     target_chars: int,
     overlap_chars: int,
-    embedder: EmbeddingModel | None = None,
+    embedder: EmbeddingBackend | None = None,
 ) -> list[ChunkDraft]:
     return REGISTRY[strategy](doc, target_chars, overlap_chars, embedder)

@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lockgate.config import SourceSpec
+from lockgate.config import ConfigError, SourceSpec
 from lockgate.ingest.pipeline import Ingestor, IngestSummary, Progress
 from lockgate.ingest.retry import with_retry
-from lockgate.ingest.sources import Connector, FetchError, Item, SourceError
-from lockgate.ingest.sources.folder import FolderConnector
-from lockgate.ingest.sources.s3 import S3Connector
-from lockgate.ingest.sources.url import SitemapConnector, UrlConnector
+from lockgate.ingest.sources import SOURCES, Connector, FetchError, Item, SourceError
 from lockgate.ingest.types import ParseError
 from lockgate.store.quality import QualityStore
 from lockgate.store.sources import SourceStore
@@ -49,28 +46,12 @@ class SourceSync:
     skip: tuple[Path, ...] = ()
 
     def connector(self, spec: SourceSpec) -> Connector:
-        cfg = self.ingestor.config
-        if spec.kind == "folder":
-            return FolderConnector(
-                spec.uri,
-                spec.include or cfg.include,
-                spec.exclude or cfg.exclude,
-                cfg.follow_symlinks,
-                self.skip,
+        factory = SOURCES.get(spec.kind)
+        if factory is None:
+            raise ConfigError(
+                f"source '{spec.name}': unknown kind '{spec.kind}' (known: {SOURCES.known()})"
             )
-        if spec.kind == "url":
-            return UrlConnector([spec.uri], cfg.http_timeout_s)
-        if spec.kind == "sitemap":
-            return SitemapConnector(spec.uri, cfg.http_timeout_s, cfg.max_sitemap_urls)
-        return S3Connector(
-            spec.uri,
-            spec.endpoint_url,
-            spec.region,
-            spec.access_key_env,
-            spec.secret_key_env,
-            spec.include,
-            spec.exclude,
-        )
+        return factory(spec, self.ingestor.config, self.skip)
 
     def run(
         self,

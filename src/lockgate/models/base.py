@@ -1,15 +1,19 @@
-"""What every chat and embedding backend offers. A new backend is one module implementing
-these Protocols plus one line in `registry.BACKENDS`."""
+"""What every chat and embedding backend is. A new backend subclasses `ChatBackend` or
+`EmbeddingBackend` and a plugin registers a factory for it (`register_chat_backends`,
+`register_embedding_backends`); the config names it in `backend:`.
+
+Only `complete` (chat) and `embed` (embeddings) must be written: the other methods have
+defaults a backend overrides when it can do better, so callers never probe for them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from lockgate.config import ModelSpec
 from lockgate.estimates import estimate_tokens as estimate_tokens  # re-exported for backends
 
 
@@ -79,24 +83,53 @@ class UpstreamError(Exception):
         self.retry_after = retry_after
 
 
-class ChatModel(Protocol):
+class ChatBackend(ABC):
+    """One chat model, under the name clients use for it. A backend's constructor takes what
+    it needs (its deployment's spec, a home folder); none of that is part of this contract."""
+
     name: str
-    backend: str
-    spec: ModelSpec
 
-    async def complete(self, request: ChatRequest) -> ChatResult: ...
+    @abstractmethod
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        """The whole answer. Failures raise `UpstreamError`."""
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]: ...
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
+        """The answer in pieces, the last carrying the usage. An async generator (written
+        with `yield`), so a caller whose client went away can close it and stop the work.
+        By default: the completed answer as one piece, for backends that cannot stream."""
+        result = await self.complete(request)
+        yield ChatDelta(result.text, result.finish_reason, result.usage)
 
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
 
-    def ready(self) -> bool: ...
+    def load(self) -> None:  # noqa: B027 - doing nothing is the default
+        """Load weights or open connections ahead of the first request (start-up)."""
+
+    async def aclose(self) -> None:  # noqa: B027 - doing nothing is the default
+        """Release connections and threads (shutdown)."""
+
+    def ready(self) -> bool:
+        """Whether a request would be served without loading anything first."""
+        return True
 
 
-class EmbeddingModel(Protocol):
+class EmbeddingBackend(ABC):
     name: str
     dimensions: int
 
+    @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-normalised float32 vectors, one row per text."""
-        ...
+
+    def for_queries(self) -> EmbeddingBackend:
+        """The variant used for short questions (retrieval, the response cache); by default
+        this same backend."""
+        return self
+
+    def ready(self) -> bool:
+        return True
+
+
+# The name most of the code base types its embedder with.
+EmbeddingModel = EmbeddingBackend

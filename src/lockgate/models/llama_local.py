@@ -11,12 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any
 
 from lockgate.config import ModelSpec
-from lockgate.models.base import ChatDelta, ChatRequest, ChatResult, Message, UpstreamError, Usage
+from lockgate.models.base import (
+    ChatBackend,
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    Message,
+    UpstreamError,
+    Usage,
+)
 
 # Turn boundaries a base model tends to invent when it keeps going past its answer.
 DEFAULT_STOPS = ["\nQuestion:", "\nSources:", "\nUser:", "\nQ:", "<end_of_turn>", "\n\n\n"]
@@ -47,7 +55,7 @@ def render_chat(messages: list[Message]) -> str:
     return "\n".join(lines)
 
 
-class LlamaCppModel:
+class LlamaCppModel(ChatBackend):
     backend = "llama_cpp"
 
     def __init__(self, name: str, spec: ModelSpec, home: Path) -> None:
@@ -132,7 +140,7 @@ class LlamaCppModel:
                 usage = delta.usage
         return ChatResult("".join(parts), finish, usage)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[ChatDelta | BaseException | None] = asyncio.Queue()
         cancelled = threading.Event()

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from lockgate.models.base import EmbeddingModel
+from lockgate.models.base import EmbeddingBackend
 
 # OpenMP threads that spin while waiting turn a 20 ms query embedding into 500+ ms when the
 # cores are shared (bench/bench_embed_threads.py: p50 588 ms -> 93 ms under load). Must be set
@@ -165,7 +165,7 @@ def _pack_int8(torch: Any, weight: Any, bias: Any) -> Any:
     return torch.ops.quantized.linear_prepack(qweight, bias)
 
 
-class MiniLMEmbedder:
+class MiniLMEmbedder(EmbeddingBackend):
     name = "all-MiniLM-L6-v2"
     dimensions = 384
 
@@ -188,7 +188,7 @@ class MiniLMEmbedder:
         # uncased), so single texts are remembered by their word-piece ids.
         self._memo: OrderedDict[tuple[bool, tuple[int, ...]], np.ndarray] = OrderedDict()
 
-    def for_queries(self) -> EmbeddingModel:
+    def for_queries(self) -> EmbeddingBackend:
         """The embedder retrieval and the response cache use for questions: int8 when the
         config says "queries" (same weights, same memo), otherwise this one."""
         return _QueryView(self) if self.int8 == "queries" else self
@@ -254,7 +254,7 @@ class MiniLMEmbedder:
         return out
 
 
-class _QueryView:
+class _QueryView(EmbeddingBackend):
     """MiniLM with int8 matmuls, for short questions (see `MiniLMEmbedder.for_queries`)."""
 
     def __init__(self, base: MiniLMEmbedder) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -13,12 +13,12 @@ import httpx
 
 from lockgate.config import ModelSpec
 from lockgate.models.base import (
+    ChatBackend,
     ChatDelta,
     ChatRequest,
     ChatResult,
     UpstreamError,
     Usage,
-    estimate_tokens,
 )
 
 
@@ -66,7 +66,7 @@ def _error_text(resp: httpx.Response) -> str:
     return resp.text[:500]
 
 
-class OpenAICompatModel:
+class OpenAICompatModel(ChatBackend):
     backend = "openai"
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
@@ -90,12 +90,6 @@ class OpenAICompatModel:
                 max_connections=inflight, max_keepalive_connections=inflight, keepalive_expiry=30
             ),
         )
-
-    def ready(self) -> bool:
-        return True
-
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
 
     def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -141,7 +135,7 @@ class OpenAICompatModel:
         usage = Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
         return ChatResult(text, finish, usage)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         body = self._body(request, True)
         connected = False
         try:

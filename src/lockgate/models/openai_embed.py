@@ -8,11 +8,11 @@ import httpx
 import numpy as np
 
 from lockgate.config import EmbeddingSpec
-from lockgate.models.base import UpstreamError
+from lockgate.models.base import EmbeddingBackend, UpstreamError
 from lockgate.models.openai_compat import api_key
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(EmbeddingBackend):
     def __init__(self, spec: EmbeddingSpec) -> None:
         if not spec.base_url or not spec.upstream_model:
             raise ValueError("embeddings: base_url and upstream_model are required for 'openai'")
@@ -26,9 +26,6 @@ class OpenAIEmbedder:
         self._client = httpx.Client(
             base_url=spec.base_url.rstrip("/"), headers=headers, timeout=spec.timeout_s
         )
-
-    def ready(self) -> bool:
-        return True
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         rows: list[list[float]] = []

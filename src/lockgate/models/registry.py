@@ -1,38 +1,61 @@
-"""Model registry: names from config mapped to live backends, built once per process."""
+"""Model registry: names from config mapped to live backends, built once per process. The
+backends themselves come from plugins (`register_chat_backends`,
+`register_embedding_backends`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from lockgate.config import EmbeddingSpec, ModelSpec, Settings
-from lockgate.models.base import ChatModel, EmbeddingModel
-from lockgate.models.llama_local import LlamaCppModel
-from lockgate.models.minilm import MiniLMEmbedder
-from lockgate.models.openai_compat import OpenAICompatModel
-from lockgate.models.openai_embed import OpenAIEmbedder
+from lockgate.config import ConfigError, EmbeddingSpec, ModelSpec, Settings
+from lockgate.models.base import ChatBackend, EmbeddingBackend
+from lockgate.plugins import Registry
 from lockgate.routing.breaker import CircuitBreaker
 from lockgate.routing.deployments import Deployment, DeploymentPool, deployment_specs
 from lockgate.routing.fallback import ResilientModel
 
-ChatFactory = Callable[[str, ModelSpec, Path], ChatModel]
+ChatBackendFactory = Callable[[str, ModelSpec, Path], ChatBackend]
+EmbeddingBackendFactory = Callable[[EmbeddingSpec], EmbeddingBackend]
 
-BACKENDS: dict[str, ChatFactory] = {
-    "llama_cpp": lambda name, spec, home: LlamaCppModel(name, spec, home),
-    "openai": lambda name, spec, home: OpenAICompatModel(name, spec),
-}
+CHAT_BACKENDS: Registry[ChatBackendFactory] = Registry("register_chat_backends", "chat backend")
+EMBEDDING_BACKENDS: Registry[EmbeddingBackendFactory] = Registry(
+    "register_embedding_backends", "embedding backend"
+)
 
 
-def build_embedder(spec: EmbeddingSpec) -> EmbeddingModel:
-    if spec.backend == "openai":
-        return OpenAIEmbedder(spec)
-    return MiniLMEmbedder(spec.model_path, spec.batch_size, spec.max_seq_length, spec.int8)
+def check_backends(settings: Settings) -> None:
+    """Every configured backend name is one a plugin registered; else a ConfigError naming the
+    keys, as for any other invalid setting."""
+    errors = [
+        f"invalid config key 'models.{name}.backend': unknown chat backend '{spec.backend}' "
+        f"(known: {CHAT_BACKENDS.known()})"
+        for name, spec in settings.models.items()
+        if spec.backend not in CHAT_BACKENDS
+    ]
+    if settings.embeddings.backend not in EMBEDDING_BACKENDS:
+        errors.append(
+            f"invalid config key 'embeddings.backend': unknown embedding backend "
+            f"'{settings.embeddings.backend}' (known: {EMBEDDING_BACKENDS.known()})"
+        )
+    if errors:
+        raise ConfigError("\n".join(errors))
+
+
+def build_embedder(spec: EmbeddingSpec) -> EmbeddingBackend:
+    factory = EMBEDDING_BACKENDS.get(spec.backend)
+    if factory is None:
+        raise ConfigError(
+            f"invalid config key 'embeddings.backend': unknown embedding backend "
+            f"'{spec.backend}' (known: {EMBEDDING_BACKENDS.known()})"
+        )
+    return factory(spec)
 
 
 class ModelRegistry:
     def __init__(self, settings: Settings) -> None:
+        check_backends(settings)
         self.settings = settings
-        self._models: dict[str, ChatModel] = {}
+        self._models: dict[str, ChatBackend] = {}
         self._pools: dict[str, DeploymentPool] = {}
 
     def names(self) -> list[str]:
@@ -41,11 +64,11 @@ class ModelRegistry:
     def spec(self, name: str) -> ModelSpec | None:
         return self.settings.models.get(name)
 
-    def get(self, name: str) -> ChatModel:
+    def get(self, name: str) -> ChatBackend:
         model = self._models.get(name)
         if model is None:
-            # Issue 4a: every name is served through its deployments' breakers, retries and
-            # fallback chain (routing/fallback.py); callers see a plain ChatModel.
+            # Every name is served through its deployments' breakers, retries and fallback
+            # chain (routing/fallback.py); callers see a plain ChatBackend.
             spec = self.settings.models[name]
             model = ResilientModel(name, spec, self.pool(name), self.pool)
             self._models[name] = model
@@ -63,7 +86,7 @@ class ModelRegistry:
                 if existing is not None and not isinstance(existing, ResilientModel):
                     backend = existing  # a model put in place directly (preloaded, tests)
                 else:
-                    backend = BACKENDS[spec.backend](name, dep_spec, self.settings.home)
+                    backend = CHAT_BACKENDS[spec.backend](name, dep_spec, self.settings.home)
                 breaker = CircuitBreaker(key, spec.resilience.breaker)
                 deployments.append(Deployment(key, backend, weight, limit, breaker))
             pool = DeploymentPool(name, spec, deployments)

@@ -2,6 +2,6 @@
 `lockgate` entry-point group of installed packages."""
 
 from lockgate.plugins.hookspecs import hookimpl
-from lockgate.plugins.manager import collect, plugin_manager
+from lockgate.plugins.manager import Registry, collect, plugin_manager, registered
 
-__all__ = ["collect", "hookimpl", "plugin_manager"]
+__all__ = ["Registry", "collect", "hookimpl", "plugin_manager", "registered"]

@@ -34,7 +34,7 @@ def register_chat_backends(register: Register) -> None:
 
 @hookspec
 def register_embedding_backends(register: Register) -> None:
-    """Embedding backends: register(backend name, factory(spec) -> EmbeddingModel)."""
+    """Embedding backends: register(backend name, factory(spec) -> EmbeddingBackend)."""
 
 
 @hookspec

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from lockgate.config import ModelSpec, ResilienceConfig
-from lockgate.models.base import ChatModel, ChatRequest, UpstreamError
+from lockgate.models.base import ChatBackend, ChatRequest, UpstreamError
 from lockgate.observability.metrics import METRICS
 from lockgate.routing.balancer import choose
 from lockgate.routing.breaker import CircuitBreaker
@@ -45,7 +45,7 @@ class Overloaded(UpstreamError):
 @dataclass
 class Deployment:
     key: str
-    model: ChatModel
+    model: ChatBackend
     weight: float
     max_concurrency: int
     breaker: CircuitBreaker
@@ -180,7 +180,7 @@ class DeploymentPool:
     def failed(self, dep: Deployment, exc: BaseException) -> None:
         if is_retryable(exc):
             dep.breaker.record_failure()
-            retry_after = getattr(exc, "retry_after", None)
+            retry_after = exc.retry_after if isinstance(exc, UpstreamError) else None
             if retry_after:
                 dep.not_before = max(dep.not_before, self.clock() + retry_after)
             outcome = "retryable_error"

@@ -1,4 +1,4 @@
-"""The resilient ChatModel: retries within a model's deployments, then the fallback chain.
+"""The resilient chat backend: retries within a model's deployments, then the fallback chain.
 
 `registry.get(name)` returns one of these, so callers keep using `complete` / `stream`.
 Rules that matter:
@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.config import ModelSpec
-from lockgate.models.base import ChatDelta, ChatRequest, ChatResult, UpstreamError
+from lockgate.models.base import ChatBackend, ChatDelta, ChatRequest, ChatResult, UpstreamError
 from lockgate.observability.metrics import METRICS
 from lockgate.routing.deployments import Deployment, DeploymentPool, Overloaded, Unavailable
 from lockgate.routing.retry import is_retryable
@@ -68,7 +68,7 @@ async def _next(it: AsyncIterator[ChatDelta], deadline: float | None) -> ChatDel
         return await anext(it)
 
 
-class ResilientModel:
+class ResilientModel(ChatBackend):
     def __init__(
         self,
         name: str,
@@ -84,7 +84,7 @@ class ResilientModel:
         self._resolve = resolve
         self._sleep = sleep
 
-    # -- ChatModel plumbing ------------------------------------------------------------
+    # -- ChatBackend plumbing ----------------------------------------------------------
 
     @property
     def deployments(self) -> list[Deployment]:
@@ -101,15 +101,11 @@ class ResilientModel:
 
     def load(self) -> None:
         for d in self.pool.deployments:
-            load = getattr(d.model, "load", None)
-            if load is not None:
-                load()
+            d.model.load()
 
     async def aclose(self) -> None:
         for d in self.pool.deployments:
-            aclose = getattr(d.model, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await d.model.aclose()
 
     def breaker_states(self) -> dict[str, str]:
         return self.pool.states()
@@ -247,7 +243,7 @@ class ResilientModel:
 
     async def stream(
         self, request: ChatRequest, report: CallReport | None = None
-    ) -> AsyncIterator[ChatDelta]:
+    ) -> AsyncGenerator[ChatDelta, None]:
         report = report if report is not None else CallReport()
         errors: list[UpstreamError] = []
         budget = self.pool.cfg.chain_timeout_s
@@ -304,7 +300,7 @@ class ResilientModel:
         request: ChatRequest,
         report: CallReport,
         chain_deadline: float | None = None,
-    ) -> UpstreamError | tuple[AsyncIterator[ChatDelta], list[ChatDelta], bool, float]:
+    ) -> UpstreamError | tuple[AsyncGenerator[ChatDelta, None], list[ChatDelta], bool, float]:
         """Start the upstream stream and read up to its first text token. Nothing is handed
         out before that, so a failure here can still be retried cleanly. On success the
         deployment slot stays taken; on failure it is released."""
@@ -320,7 +316,7 @@ class ResilientModel:
             first_deadline = (
                 chain_deadline if first_deadline is None else min(first_deadline, chain_deadline)
             )
-        it = dep.model.stream(request).__aiter__()
+        it = dep.model.stream(request)
         held: list[ChatDelta] = []
         ended = False
         try:
@@ -355,9 +351,9 @@ class ResilientModel:
         self,
         pool: DeploymentPool,
         dep: Deployment,
-        opened: tuple[AsyncIterator[ChatDelta], list[ChatDelta], bool, float],
+        opened: tuple[AsyncGenerator[ChatDelta, None], list[ChatDelta], bool, float],
         report: CallReport,
-    ) -> AsyncIterator[ChatDelta]:
+    ) -> AsyncGenerator[ChatDelta, None]:
         it, held, ended, ttft = opened
         cfg = pool.cfg
         loop = asyncio.get_running_loop()
@@ -396,8 +392,6 @@ class ResilientModel:
             pool.release(dep)
 
 
-async def _close(it: AsyncIterator[ChatDelta]) -> None:
-    aclose = getattr(it, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()
+async def _close(it: AsyncGenerator[ChatDelta, None]) -> None:
+    with contextlib.suppress(Exception):
+        await it.aclose()

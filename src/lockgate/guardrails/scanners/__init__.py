@@ -1,1 +1,1 @@
-"""Built-in scanners; each module registers itself with `lockgate.guardrails.registry`."""
+"""Built-in scanners, one module each; `lockgate.guardrails.builtin` registers them."""

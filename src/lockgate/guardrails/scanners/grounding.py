@@ -25,12 +25,14 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
-from lockgate.guardrails.base import Finding, ScanContext
+from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerParams, params_of
 from lockgate.guardrails.grounding import (
     Sentence,
     content_words,
@@ -47,8 +49,7 @@ from lockgate.guardrails.grounding.contrast import (
     misplaced_figures,
     swapped_first_name,
 )
-from lockgate.guardrails.registry import ScannerDeps, register
-from lockgate.models.base import EmbeddingModel
+from lockgate.models.base import EmbeddingBackend
 
 # Words that come with figures and say nothing about what the figure is for.
 _UNIT_WORDS = frozenset(
@@ -96,35 +97,78 @@ class ClaimResult:
     anchored: bool = False  # the claim has figures and all of them were found
 
 
-class GroundingScanner:
-    name = "grounding"
+class GroundingParams(ScannerParams):
+    min_support: float = Field(0.5, description="a claim below this support is ungrounded")
+    strict_citations: bool = Field(
+        True, description="a sentence that cites is checked against its cited chunks only"
+    )
+    # Cosine similarities are rescaled so `sim_floor` -> 0 and `sim_full` -> 1 support.
+    sim_floor: float = Field(0.55, description="similarity that counts as no support")
+    sim_full: float = Field(0.95, description="similarity that counts as full support")
+    lexical_weight: float = Field(
+        0.5, description="share of word coverage (vs similarity) in the support"
+    )
+    missing_fact_cap: float = Field(
+        0.3, description="support multiplier for a claim with a missing or conflicting fact"
+    )
+    lexical_sure: float = Field(
+        0.9, description="word coverage that needs no embedding (facts present)"
+    )
+    anchored_lexical: float = Field(
+        0.75, description="word coverage enough when all the claim's figures were found"
+    )
+    min_claim_words: int = Field(
+        3, description="content words a sentence without figures or citations needs"
+    )
+    contrast: bool = Field(
+        True,
+        description="check polarity flips, figures from the wrong table field and swapped "
+        "opening names (off for sources where they misfire)",
+    )
+    candidates: int = Field(3, description="best-matching source windows compared per claim")
+    max_embed: int = Field(
+        48, description="most texts embedded per scan (claims plus windows): bounds latency"
+    )
+    max_chars: int = Field(20_000, description="answer characters read")
+    max_claims: int = Field(64, description="claims checked per answer")
+    max_chunks: int = Field(32, description="retrieved chunks read")
+    max_chunk_chars: int = Field(8_000, description="characters read per chunk")
 
-    def __init__(self, params: dict[str, Any], embedder: EmbeddingModel | None) -> None:
+
+class GroundingScanner:
+    name: ClassVar[str] = "grounding"
+    Params: ClassVar[type[GroundingParams]] = GroundingParams
+
+    def __init__(
+        self,
+        params: GroundingParams | Mapping[str, Any] | None,
+        embedder: EmbeddingBackend | None,
+    ) -> None:
+        p = params_of(GroundingParams, params)
         self.embedder = embedder
-        self.min_support = float(params.get("min_support", 0.5))
-        self.strict_citations = bool(params.get("strict_citations", True))
-        # Cosine similarities are rescaled so `sim_floor` -> 0 and `sim_full` -> 1 support.
-        self.sim_floor = float(params.get("sim_floor", 0.55))
-        self.sim_full = float(params.get("sim_full", 0.95))
-        self.lexical_weight = float(params.get("lexical_weight", 0.5))
-        self.missing_fact_cap = float(params.get("missing_fact_cap", 0.3))
-        # A claim this well covered word-for-word (with its facts present) needs no embedding.
-        self.lexical_sure = float(params.get("lexical_sure", 0.9))
-        self.anchored_lexical = float(params.get("anchored_lexical", 0.75))
-        self.min_claim_words = int(params.get("min_claim_words", 3))
-        # Polarity flips, figures from the wrong table field, swapped opening names
-        # (`grounding.contrast`): on by default, off for sources where they misfire.
-        self.contrast = bool(params.get("contrast", True))
-        self.candidates = int(params.get("candidates", 3))
-        # Most texts embedded per scan (claims plus source windows): bounds the latency.
-        self.max_embed = int(params.get("max_embed", 48))
-        self.max_chars = int(params.get("max_chars", 20_000))
-        self.max_claims = int(params.get("max_claims", 64))
-        self.max_chunks = int(params.get("max_chunks", 32))
-        self.max_chunk_chars = int(params.get("max_chunk_chars", 8_000))
+        self.min_support = p.min_support
+        self.strict_citations = p.strict_citations
+        self.sim_floor = p.sim_floor
+        self.sim_full = p.sim_full
+        self.lexical_weight = p.lexical_weight
+        self.missing_fact_cap = p.missing_fact_cap
+        self.lexical_sure = p.lexical_sure
+        self.anchored_lexical = p.anchored_lexical
+        self.min_claim_words = p.min_claim_words
+        self.contrast = p.contrast
+        self.candidates = p.candidates
+        self.max_embed = p.max_embed
+        self.max_chars = p.max_chars
+        self.max_claims = p.max_claims
+        self.max_chunks = p.max_chunks
+        self.max_chunk_chars = p.max_chunk_chars
         # Chunk sentences recur across requests (same documents): keep their vectors.
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    @classmethod
+    def build(cls, params: GroundingParams, deps: ScannerDeps) -> GroundingScanner:
+        return cls(params, deps.embedder)
 
     # -- evidence --------------------------------------------------------------------------
 
@@ -323,8 +367,3 @@ class GroundingScanner:
             findings.append(Finding("UNGROUNDED", s.start, end, 1.0 - r.support, self.name,
                                     "", r.detail))
         return findings
-
-
-@register("grounding")
-def build(params: dict[str, Any], deps: ScannerDeps) -> GroundingScanner:
-    return GroundingScanner(params, deps.embedder)

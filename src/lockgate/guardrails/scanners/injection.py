@@ -15,25 +15,22 @@ The same scanner runs on user input (``direction="in"``) and on retrieved chunks
 (``context_threshold``) while the rules, which need an instruction aimed at the model, apply
 unchanged.
 
-Params (all optional): ``rules`` / ``classifier`` (bool, default true), ``weights`` (path to
-an alternative ``.npz``), ``max_chars`` (default 32000; longer texts are scanned head and
-tail), ``window_chars`` (classifier window, default 1500), ``classifier_chars`` (classifier budget,
-default 12000, head and tail beyond it), ``classifier_min_words`` (shorter texts skip the
-classifier, default 3), ``context_threshold`` (classifier probability needed on retrieved
-chunks, default 0.97)."""
+Params: `InjectionParams` (all optional, defaults documented there)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from lockgate.guardrails.base import Finding, ScanContext
+from pydantic import Field
+
+from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerParams, params_of
 from lockgate.guardrails.injection.classifier import WEIGHTS, InjectionClassifier
 from lockgate.guardrails.injection.rules import match
 from lockgate.guardrails.normalize import Normalized, canonical_of, normalize
-from lockgate.guardrails.registry import ScannerDeps, register
 
 TYPE = "INJECTION"
 MAX_FINDINGS = 16
@@ -74,20 +71,43 @@ def windows(text: str, size: int) -> list[tuple[int, int]]:
     return spans
 
 
-class InjectionScanner:
-    name = "injection"
+class InjectionParams(ScannerParams):
+    rules: bool = Field(True, description="run the rule layer")
+    classifier: bool = Field(True, description="run the TF-IDF classifier")
+    weights: Path | None = Field(None, description="an alternative classifier .npz")
+    max_chars: int = Field(
+        32_000, description="characters scanned; longer texts are scanned head and tail"
+    )
+    window_chars: int = Field(1500, description="classifier window")
+    classifier_chars: int = Field(
+        12_000, description="classifier budget; head and tail beyond it"
+    )
+    classifier_min_words: int = Field(3, description="shorter texts skip the classifier")
+    context_threshold: float = Field(
+        0.97, description="classifier probability needed on retrieved chunks"
+    )
 
-    def __init__(self, params: dict[str, Any] | None = None) -> None:
-        params = params or {}
-        self.use_rules = bool(params.get("rules", True))
-        self.use_classifier = bool(params.get("classifier", True))
-        self.max_chars = int(params.get("max_chars", 32_000))
-        self.min_words = int(params.get("classifier_min_words", 3))
-        self.window_chars = int(params.get("window_chars", 1500))
-        self.classifier_chars = int(params.get("classifier_chars", 12_000))
-        self.context_threshold = float(params.get("context_threshold", 0.97))
-        weights = Path(params.get("weights") or WEIGHTS)
+
+class InjectionScanner:
+    name: ClassVar[str] = "injection"
+    Params: ClassVar[type[InjectionParams]] = InjectionParams
+
+    def __init__(self, params: InjectionParams | Mapping[str, Any] | None = None) -> None:
+        p = params_of(InjectionParams, params)
+        self.use_rules = p.rules
+        self.use_classifier = p.classifier
+        self.max_chars = p.max_chars
+        self.min_words = p.classifier_min_words
+        self.window_chars = p.window_chars
+        self.classifier_chars = p.classifier_chars
+        self.context_threshold = p.context_threshold
+        weights = Path(p.weights or WEIGHTS)
         self.classifier = _classifier(str(weights)) if self.use_classifier else None
+
+    @classmethod
+    def build(cls, params: InjectionParams, deps: ScannerDeps) -> InjectionScanner:
+        # deps.embedder is not used: see classifier.py for why TF-IDF beat MiniLM here.
+        return cls(params)
 
     # -- layers ----------------------------------------------------------------------------
 
@@ -193,10 +213,4 @@ def _shifted(f: Finding, at: int, shift: int) -> Finding:
     return Finding(f.type, start, end, f.score, f.scanner, f.replacement, f.detail)
 
 
-@register("injection")
-def build(params: dict[str, Any], deps: ScannerDeps) -> InjectionScanner:
-    # deps.embedder is not used: see classifier.py for why TF-IDF beat MiniLM here.
-    return InjectionScanner(params)
-
-
-__all__ = ["InjectionScanner", "build", "windows"]
+__all__ = ["InjectionParams", "InjectionScanner", "windows"]

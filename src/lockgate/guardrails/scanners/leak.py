@@ -13,28 +13,46 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Mapping
 from itertools import accumulate
-from typing import Any
+from typing import Any, ClassVar
 
-from lockgate.guardrails.base import Finding, ScanContext
-from lockgate.guardrails.registry import ScannerDeps, register
+from pydantic import Field
+
+from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerParams, params_of
 
 _WORD = re.compile(r"[^\W_]+")
 _SQUASH = re.compile(r"[\s\-_.·•|]+")
 _KEPT = re.compile(r"[^\s\-_.·•|]+")
 
 
-class LeakScanner:
-    name = "leak"
+class LeakParams(ScannerParams):
+    min_words: int = Field(
+        8, description="shortest run of prompt words reported as verbatim (at least 3)"
+    )
+    min_chars: int = Field(
+        80, description="shortest common substring reported, for symbol/code prompts; 0: off"
+    )
+    max_chars: int = Field(100_000, description="answer characters read")
+    max_prompt_chars: int = Field(100_000, description="system prompt characters indexed")
 
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.min_words = max(3, int(params.get("min_words", 8)))
-        # 0 turns the character check off.
-        self.min_chars = int(params.get("min_chars", 80))
-        self.max_chars = int(params.get("max_chars", 100_000))
-        self.max_prompt_chars = int(params.get("max_prompt_chars", 100_000))
+
+class LeakScanner:
+    name: ClassVar[str] = "leak"
+    Params: ClassVar[type[LeakParams]] = LeakParams
+
+    def __init__(self, params: LeakParams | Mapping[str, Any] | None = None) -> None:
+        p = params_of(LeakParams, params)
+        self.min_words = max(3, p.min_words)
+        self.min_chars = p.min_chars
+        self.max_chars = p.max_chars
+        self.max_prompt_chars = p.max_prompt_chars
         # The same system prompt comes with every request of an app: index it once.
         self._cache: OrderedDict[str, tuple[set[str], set[int], set[str]]] = OrderedDict()
+
+    @classmethod
+    def build(cls, params: LeakParams, deps: ScannerDeps) -> LeakScanner:
+        return cls(params)
 
     def _index(self, prompt: str) -> tuple[set[str], set[int], set[str]]:
         hit = self._cache.get(prompt)
@@ -170,8 +188,3 @@ def _collapse_with_offsets(text: str) -> tuple[str, list[int]]:
         parts.append(m.group(0))
         offsets.extend(range(m.start(), m.end()))
     return "".join(parts), offsets
-
-
-@register("leak")
-def build(params: dict[str, Any], deps: ScannerDeps) -> LeakScanner:
-    return LeakScanner(params)

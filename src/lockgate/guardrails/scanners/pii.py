@@ -6,10 +6,7 @@ street-form ADDRESS. With `ner: true`, spaCy's small English model adds PERSON a
 street addresses with the place names around them; it reads only the first `ner_max_chars`
 characters so its cost is bounded.
 
-Params (all optional):
-    types: list of types to report (default: all)
-    ner: bool, load the NER model for PERSON/ADDRESS (default false)
-    ner_max_chars: int, how much of the text the model reads (default 2000)
+Params: `PIIParams` (all optional, defaults documented there).
 
 On output (`ctx.direction == "out"`) a value the caller supplied (`ctx.user_text`) or that a
 retrieved chunk contains (`ctx.chunks`) is not reported: repeating the caller's own email back
@@ -19,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import ClassVar
 
-from lockgate.guardrails.base import Finding, ScanContext
+from pydantic import Field, field_validator
+
+from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerParams
 from lockgate.guardrails.pii import ner
 from lockgate.guardrails.pii.recognizers import (
     ALL_TYPES,
@@ -29,7 +28,6 @@ from lockgate.guardrails.pii.recognizers import (
     detect,
     resolve_overlaps,
 )
-from lockgate.guardrails.registry import ScannerDeps, register
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +44,27 @@ def _compact(s: str) -> str:
     return _NON_ALNUM.sub("", s.casefold())
 
 
+def _check_types(types: list[str] | None) -> None:
+    unknown = sorted(set(types or []) - set(ALL_TYPES))
+    if unknown:
+        raise ValueError(f"pii: unknown types {unknown} (known: {', '.join(ALL_TYPES)})")
+
+
+class PIIParams(ScannerParams):
+    types: list[str] | None = Field(None, description="types to report (default: all)")
+    ner: bool = Field(False, description="load the NER model for PERSON/ADDRESS")
+    ner_max_chars: int = Field(2000, description="how much of the text the model reads")
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, v: list[str] | None) -> list[str] | None:
+        _check_types(v)
+        return v
+
+
 class PIIScanner:
-    name = "pii"
+    name: ClassVar[str] = "pii"
+    Params: ClassVar[type[PIIParams]] = PIIParams
 
     def __init__(
         self,
@@ -55,9 +72,7 @@ class PIIScanner:
         use_ner: bool = False,
         ner_max_chars: int = 2000,
     ) -> None:
-        unknown = sorted(set(types or []) - set(ALL_TYPES))
-        if unknown:
-            raise ValueError(f"pii: unknown types {unknown} (known: {', '.join(ALL_TYPES)})")
+        _check_types(types)
         self.types = tuple(types) if types else ALL_TYPES
         self.ner_max_chars = max(0, int(ner_max_chars))
         self.ner_error: str | None = None
@@ -72,6 +87,11 @@ class PIIScanner:
                 self.ner_error = str(exc)
                 self.use_ner = False
                 log.warning("pii scanner: NER disabled: %s", exc)
+
+    @classmethod
+    def build(cls, params: PIIParams, deps: ScannerDeps) -> PIIScanner:
+        del deps  # regexes and spaCy only: the shared embedder is not needed
+        return cls(types=params.types, use_ner=params.ner, ner_max_chars=params.ner_max_chars)
 
     def scan(self, text: str, ctx: ScanContext) -> list[Finding]:
         cands = detect(text, [t for t in self.types if t != "PERSON"])
@@ -129,13 +149,3 @@ class PIIScanner:
             if not supplied:
                 keep.append(c)
         return keep
-
-
-@register("pii")
-def build(params: dict[str, Any], deps: ScannerDeps) -> PIIScanner:
-    del deps  # regexes and spaCy only: the shared embedder is not needed
-    return PIIScanner(
-        types=params.get("types"),
-        use_ner=bool(params.get("ner", False)),
-        ner_max_chars=int(params.get("ner_max_chars", 2000)),
-    )

@@ -28,16 +28,17 @@ fire on their own at 0.95.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
-from lockgate.guardrails.base import Finding, ScanContext
+from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerParams, params_of
 from lockgate.guardrails.grounding import split_sentences
 from lockgate.guardrails.normalize import normalize
-from lockgate.guardrails.registry import ScannerDeps, register
-from lockgate.guardrails.topic import Topic, parse_topics
-from lockgate.models.base import EmbeddingModel
+from lockgate.guardrails.topic import Topic, TopicEntry, parse_topics
+from lockgate.models.base import EmbeddingBackend
 
 KEYWORD_SCORE = 0.95
 # What ordinary traffic to a business assistant is about: a deny topic must be nearer to the
@@ -59,30 +60,59 @@ def _score(similarity: float, threshold: float) -> float:
     return 1.0 / (1.0 + math.exp(-(similarity - threshold) / _SLOPE))
 
 
-class TopicScanner:
-    name = "topic"
+class TopicParams(ScannerParams):
+    deny: list[str | TopicEntry] | None = Field(None, description="topics to flag")
+    allow: list[str | TopicEntry] | None = Field(
+        None, description="allow-list mode: a text about none of these is off-topic"
+    )
+    similarity: float = Field(0.25, description="deny: cosine to the topic at least this ...")
+    margin: float = Field(0.05, description="... and this much above the best reference")
+    allow_similarity: float = Field(
+        0.3, description="below this for every allowed domain -> off-topic"
+    )
+    min_words: int = Field(3, description="shorter texts are never off-topic")
+    max_units: int = Field(12, description="windows a long text is grouped into")
+    # Embedding cost grows with the text; past this many characters the tail is not
+    # compared by similarity (keywords still see `max_keyword_chars`).
+    max_chars: int = Field(4_000, description="characters compared by similarity")
+    max_keyword_chars: int = Field(100_000, description="characters searched for keywords")
+    min_report: float = Field(0.2, description="lower scores are not reported")
+    reference: list[str] = Field(
+        default_factory=lambda: list(GENERIC_REFERENCE),
+        description="phrases a deny topic must beat (replaces the generic ones)",
+    )
 
-    def __init__(self, params: dict[str, Any], embedder: EmbeddingModel) -> None:
+
+class TopicScanner:
+    name: ClassVar[str] = "topic"
+    Params: ClassVar[type[TopicParams]] = TopicParams
+
+    def __init__(
+        self, params: TopicParams | Mapping[str, Any] | None, embedder: EmbeddingBackend
+    ) -> None:
+        p = params_of(TopicParams, params)
         self.embedder = embedder
-        self.deny = parse_topics(params.get("deny"), "deny")
-        self.allow = parse_topics(params.get("allow"), "allow")
-        self.similarity = float(params.get("similarity", 0.25))
-        self.margin = float(params.get("margin", 0.05))
-        self.allow_similarity = float(params.get("allow_similarity", 0.3))
-        self.min_words = int(params.get("min_words", 3))
-        self.max_units = int(params.get("max_units", 12))
-        # Embedding cost grows with the text; past this many characters the tail is not
-        # compared by similarity (keywords still see `max_keyword_chars`).
-        self.max_chars = int(params.get("max_chars", 4_000))
-        self.max_keyword_chars = int(params.get("max_keyword_chars", 100_000))
-        self.min_report = float(params.get("min_report", 0.2))
+        self.deny = parse_topics(p.deny)
+        self.allow = parse_topics(p.allow)
+        self.similarity = p.similarity
+        self.margin = p.margin
+        self.allow_similarity = p.allow_similarity
+        self.min_words = p.min_words
+        self.max_units = p.max_units
+        self.max_chars = p.max_chars
+        self.max_keyword_chars = p.max_keyword_chars
+        self.min_report = p.min_report
         self._deny_vecs = self._embed_topics(self.deny)
         self._allow_vecs = self._embed_topics(self.allow)
-        reference = [str(r) for r in params.get("reference", GENERIC_REFERENCE)]
+        reference = list(p.reference)
         ref_vecs = embedder.embed(reference) if reference else np.zeros((0, 384), np.float32)
         self._ref_vecs = np.concatenate([ref_vecs, *self._allow_vecs])
         self._deny_kw = [t.keyword_pattern() for t in self.deny]
         self._allow_kw = [t.keyword_pattern() for t in self.allow]
+
+    @classmethod
+    def build(cls, params: TopicParams, deps: ScannerDeps) -> TopicScanner:
+        return cls(params, deps.embedder)
 
     def _embed_topics(self, topics: list[Topic]) -> list[np.ndarray]:
         """One matrix of phrase vectors per topic, embedded once here."""
@@ -169,8 +199,3 @@ class TopicScanner:
             default=0.0,
         )
         return [(u[0], u[1]) for u in units], deny_best, allow_best
-
-
-@register("topic")
-def build(params: dict[str, Any], deps: ScannerDeps) -> TopicScanner:
-    return TopicScanner(params, deps.embedder)

@@ -17,14 +17,15 @@ Everything is linear in the text and the text is capped (`max_chars`)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
-from lockgate.guardrails.base import Finding, ScanContext
+from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerParams, params_of
 from lockgate.guardrails.normalize import normalize
-from lockgate.guardrails.registry import ScannerDeps, register
 from lockgate.guardrails.toxicity import (
     MILD_SCORE,
     MODEL_MASK,
@@ -61,10 +62,23 @@ class _Hit:
     detail: str
 
 
-class ToxicityScanner:
-    name = "toxicity"
+class ToxicityParams(ScannerParams):
+    max_chars: int = Field(100_000, description="characters scanned")
+    model: bool = Field(True, description="run the linear model besides the word list")
+    # Model probabilities under this are not reported at all (noise in the trace).
+    model_min: float = Field(0.3, description="lowest model probability reported")
+    allow_words: list[str] = Field(
+        default_factory=list, description="listed words not to report"
+    )
+    extra_words: list[str] = Field(default_factory=list, description="more words to report")
 
-    def __init__(self, params: dict[str, Any]) -> None:
+
+class ToxicityScanner:
+    name: ClassVar[str] = "toxicity"
+    Params: ClassVar[type[ToxicityParams]] = ToxicityParams
+
+    def __init__(self, params: ToxicityParams | Mapping[str, Any] | None = None) -> None:
+        p = params_of(ToxicityParams, params)
         # Loaded here, once per scanner: the pickles come from the pinned wheel only.
         from profanity_check import profanity_check as pc
 
@@ -73,15 +87,14 @@ class ToxicityScanner:
         self._linear = _fast_path(pc.vectorizer, pc.model)
         self._tfidf = WordTfidf.of(pc.vectorizer)
         self._cache: dict[str, tuple[str, float] | None] = {}
-        self.max_chars = int(params.get("max_chars", 100_000))
-        self.use_model = bool(params.get("model", True))
-        # Model probabilities under this are not reported at all (noise in the trace).
-        self.model_min = float(params.get("model_min", 0.3))
+        self.max_chars = p.max_chars
+        self.use_model = p.model
+        self.model_min = p.model_min
         words = dict(lexicon())
-        for w in params.get("allow_words", []):
-            words.pop(str(w).lower(), None)
-        for w in params.get("extra_words", []):
-            words[str(w).lower()] = WORD_SCORE
+        for w in p.allow_words:
+            words.pop(w.lower(), None)
+        for w in p.extra_words:
+            words[w.lower()] = WORD_SCORE
         self.words = {w: s for w, s in words.items() if " " not in w}
         self.by_length: dict[int, list[str]] = {}
         rank = {w: i for i, w in enumerate(PREFERRED)}
@@ -101,6 +114,10 @@ class ToxicityScanner:
             if phrases
             else None
         )
+
+    @classmethod
+    def build(cls, params: ToxicityParams, deps: ScannerDeps) -> ToxicityScanner:
+        return cls(params)
 
     # -- word list -------------------------------------------------------------------------
 
@@ -332,12 +349,7 @@ def _squeeze(text: str) -> tuple[str, list[int]]:
     return "".join(out), index
 
 
-@register("toxicity")
-def build(params: dict[str, Any], deps: ScannerDeps) -> ToxicityScanner:
-    return ToxicityScanner(params)
-
-
-__all__ = ["MILD_SCORE", "ToxicityScanner", "build"]
+__all__ = ["MILD_SCORE", "ToxicityParams", "ToxicityScanner"]
 
 
 def _has_letter(original: str, start: int, end: int, view: Any) -> bool:

@@ -4,8 +4,10 @@ phrases that get embedded, and keyword patterns."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 @dataclass
@@ -36,27 +38,34 @@ class Topic:
         return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alts) + r")(?![a-z0-9])")
 
 
-def parse_topics(raw: Any, kind: str) -> list[Topic]:
-    """Topics from policy params: a list of {name, description, keywords, examples,
-    threshold} mappings, or plain strings (the string is both name and description)."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise ValueError(f"topic scanner: '{kind}' must be a list")
-    topics = []
-    for item in raw:
-        if isinstance(item, str):
-            topics.append(Topic(item, item))
-            continue
-        if not isinstance(item, dict) or not (item.get("description") or item.get("name")):
-            raise ValueError(f"topic scanner: each '{kind}' entry needs a name or description")
-        name = str(item.get("name") or item["description"])
-        threshold = item.get("threshold")
-        topics.append(Topic(
+class TopicEntry(BaseModel):
+    """One topic in the policy params; a plain string is both its name and description."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    description: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+    threshold: float | None = Field(None, description="overrides the scanner's `similarity`")
+
+    @model_validator(mode="after")
+    def _named(self) -> TopicEntry:
+        if not (self.description or self.name):
+            raise ValueError("topic scanner: each topic needs a name or description")
+        return self
+
+    def topic(self) -> Topic:
+        name = self.name or self.description or ""
+        return Topic(
             name=name,
-            description=str(item.get("description") or name),
-            keywords=[str(k) for k in item.get("keywords", [])],
-            examples=[str(e) for e in item.get("examples", [])],
-            threshold=float(threshold) if threshold is not None else None,
-        ))
-    return topics
+            description=self.description or name,
+            keywords=list(self.keywords),
+            examples=list(self.examples),
+            threshold=self.threshold,
+        )
+
+
+def parse_topics(entries: Sequence[str | TopicEntry] | None) -> list[Topic]:
+    """Topics from validated policy params."""
+    return [Topic(e, e) if isinstance(e, str) else e.topic() for e in entries or []]

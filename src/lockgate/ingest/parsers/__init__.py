@@ -1,73 +1,29 @@
-"""Parser registry: detect a file's format, then turn it into blocks."""
+"""Parsing: detect a file's format, then turn it into blocks with the parser registered for
+that format (`register_parsers`; the built-ins are in `lockgate.ingest.builtin`)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from lockgate.ingest.detect import detect_format
-from lockgate.ingest.parsers.archive import ArchiveParser
-from lockgate.ingest.parsers.csv_table import CsvParser
-from lockgate.ingest.parsers.docx import DocxParser
-from lockgate.ingest.parsers.epub import EpubParser
-from lockgate.ingest.parsers.html import HtmlParser
-from lockgate.ingest.parsers.image import ImageParser
-from lockgate.ingest.parsers.json_doc import JsonParser
-from lockgate.ingest.parsers.mail import EmlParser, MboxParser
-from lockgate.ingest.parsers.markdown import MarkdownParser
-from lockgate.ingest.parsers.odt import OdtParser
-from lockgate.ingest.parsers.pdf import PdfParser
-from lockgate.ingest.parsers.pptx import PptxParser
-from lockgate.ingest.parsers.rtf import RtfParser
-from lockgate.ingest.parsers.sheets import OdsParser, XlsParser, XlsxParser
-from lockgate.ingest.parsers.text import TextParser
-from lockgate.ingest.parsers.xml_doc import XmlParser
 from lockgate.ingest.types import ParsedDocument, ParseError, ParseOptions
+from lockgate.plugins import Registry
 
 
 class Parser(Protocol):
     name: str
     version: str
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument: ...
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
+        """`options` carries the ingest settings (OCR, archive limits) for parsers that read
+        them; None means the defaults."""
+        ...
 
 
-class OptionsParser(Parser, Protocol):
-    """A parser that needs settings (OCR, archive limits): parse_bytes calls `parse_with`."""
-
-    def parse_with(
-        self, data: bytes, filename: str, options: ParseOptions
-    ) -> ParsedDocument: ...
-
-
-REGISTRY: dict[str, Parser] = {}
-
-
-def register(fmt: str, parser: Parser) -> None:
-    REGISTRY[fmt] = parser
-
-
-for _fmt, _parser in (
-    ("text", TextParser()),
-    ("markdown", MarkdownParser()),
-    ("html", HtmlParser()),
-    ("pdf", PdfParser()),
-    ("docx", DocxParser()),
-    ("csv", CsvParser()),
-    ("json", JsonParser()),
-    ("image", ImageParser()),
-    ("xlsx", XlsxParser()),
-    ("xls", XlsParser()),
-    ("ods", OdsParser()),
-    ("pptx", PptxParser()),
-    ("odt", OdtParser()),
-    ("epub", EpubParser()),
-    ("rtf", RtfParser()),
-    ("xml", XmlParser()),
-    ("eml", EmlParser()),
-    ("mbox", MboxParser()),
-    ("zip", ArchiveParser()),
-):
-    register(_fmt, _parser)
+# Format (as `detect_format` names it) -> parser.
+REGISTRY: Registry[Parser] = Registry("register_parsers", "parser")
 
 
 def parse_bytes(
@@ -84,10 +40,10 @@ def parse_bytes(
     if parser is None:
         raise ParseError("unsupported", f"no parser registered for {fmt}")
     try:
-        if hasattr(parser, "parse_with"):
-            doc = parser.parse_with(data, filename, options or ParseOptions())
-        else:
+        if options is None:
             doc = parser.parse(data, filename)
+        else:
+            doc = parser.parse(data, filename, options)
     except ParseError:
         raise
     except RecursionError as exc:
@@ -102,4 +58,4 @@ def parse_bytes(
     return doc
 
 
-__all__ = ["REGISTRY", "Parser", "parse_bytes", "register"]
+__all__ = ["REGISTRY", "Parser", "parse_bytes"]

@@ -58,10 +58,10 @@ class ArchiveParser:
     name = "zip"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
-        return self.parse_with(data, filename, ParseOptions())
-
-    def parse_with(self, data: bytes, filename: str, options: ParseOptions) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
+        options = options or ParseOptions()
         try:
             zf = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:

@@ -8,7 +8,7 @@ import sys
 
 from lockgate.ingest.parsers._common import finish, render_table
 from lockgate.ingest.text_decode import decode_bytes
-from lockgate.ingest.types import Block, ParsedDocument, ParseError
+from lockgate.ingest.types import Block, ParsedDocument, ParseError, ParseOptions
 
 # Groups stay under this so each fits a default-sized chunk on its own.
 GROUP_CHARS = 800
@@ -29,7 +29,9 @@ class CsvParser:
     name = "csv"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         text = decode_bytes(data)
         try:
             reader = csv.reader(io.StringIO(text), _dialect(text[:16384], filename))

@@ -11,7 +11,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from lockgate.ingest.parsers._common import finish, render_table
-from lockgate.ingest.types import Block, ParsedDocument, ParseError
+from lockgate.ingest.types import Block, ParsedDocument, ParseError, ParseOptions
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
 
@@ -26,12 +26,13 @@ def _paragraph_block(par: Paragraph) -> Block | None:
     if m := _HEADING_STYLE.match(style):
         return Block("heading", text, level=max(1, int(m.group(1))))
     ppr = par._p.pPr
-    # python-docx declares its XML child elements with untyped descriptors (ZeroOrOne).
+    # python-docx types child elements as their descriptors (ZeroOrOne), not the element.
     num_pr: Any = ppr.numPr if ppr is not None else None
     if num_pr is not None or style.lower().startswith("list"):
         depth = 0
-        if num_pr is not None and num_pr.ilvl is not None and num_pr.ilvl.val is not None:
-            depth = int(num_pr.ilvl.val)
+        ilvl = num_pr.ilvl if num_pr is not None else None
+        if ilvl is not None and ilvl.val is not None:
+            depth = int(ilvl.val)
         return Block("list_item", f"{'  ' * depth}- {text}")
     return Block("paragraph", text)
 
@@ -53,7 +54,9 @@ class DocxParser:
     name = "docx"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         try:
             document = docx.Document(io.BytesIO(data))
             items = list(document.iter_inner_content())

@@ -10,7 +10,7 @@ import zipfile
 from lockgate.ingest.parsers._common import finish, squash
 from lockgate.ingest.parsers.html import HtmlParser
 from lockgate.ingest.parsers.sheets import safe_xml
-from lockgate.ingest.types import Block, ParsedDocument, ParseError
+from lockgate.ingest.types import Block, ParsedDocument, ParseError, ParseOptions
 
 _CONTAINER = "{urn:oasis:names:tc:opendocument:xmlns:container}"
 _OPF = "{http://www.idpf.org/2007/opf}"
@@ -22,7 +22,9 @@ class EpubParser:
     name = "epub"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             container = safe_xml(zf.read("META-INF/container.xml"))
             rootfile = container.find(f".//{_CONTAINER}rootfile")

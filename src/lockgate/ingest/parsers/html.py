@@ -8,7 +8,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 
 from lockgate.ingest.parsers._common import finish, render_table, squash
-from lockgate.ingest.types import Block, ParsedDocument
+from lockgate.ingest.types import Block, ParsedDocument, ParseOptions
 
 # Page chrome and non-content; nav/header/footer repeat on every page of a site and would
 # pollute retrieval with boilerplate.
@@ -132,7 +132,9 @@ class HtmlParser:
     name = "html"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         soup = BeautifulSoup(data, "lxml")
         title_tag = soup.find("title")
         title = squash(title_tag.get_text()) if title_tag else None

@@ -18,10 +18,10 @@ class ImageParser:
     name = "image-ocr"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
-        return self.parse_with(data, filename, ParseOptions())
-
-    def parse_with(self, data: bytes, filename: str, options: ParseOptions) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
+        options = options or ParseOptions()
         cfg = options.ocr
         if not cfg.enabled:
             raise ParseError("unsupported", "image (OCR disabled: ingest.ocr.enabled)")

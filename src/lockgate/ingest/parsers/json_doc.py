@@ -7,7 +7,7 @@ from typing import Any
 
 from lockgate.ingest.parsers._common import finish, squash
 from lockgate.ingest.text_decode import decode_bytes
-from lockgate.ingest.types import Block, ParsedDocument, ParseError
+from lockgate.ingest.types import Block, ParsedDocument, ParseError, ParseOptions
 
 MAX_DEPTH = 32
 _MAX_VALUE_CHARS = 2000
@@ -37,7 +37,9 @@ class JsonParser:
     name = "json"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         try:
             doc = json.loads(decode_bytes(data))
         except RecursionError as exc:

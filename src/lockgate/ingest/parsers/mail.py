@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from lockgate.ingest.parsers._common import finish, squash
 from lockgate.ingest.parsers.html import HtmlParser
 from lockgate.ingest.parsers.text import text_to_blocks
-from lockgate.ingest.types import Attachment, Block, ParsedDocument, ParseError
+from lockgate.ingest.types import Attachment, Block, ParsedDocument, ParseError, ParseOptions
 
 _MBOX_SEP = re.compile(rb"^From [^\r\n]*\r?\n", re.M)
 _MAX_MESSAGES = 10_000
@@ -110,7 +110,9 @@ class EmlParser:
     name = "eml"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         msg = _parse(data)
         blocks, meta = message_blocks(msg, None)
         attachments = _attachments(msg, "")
@@ -136,7 +138,9 @@ class MboxParser:
     name = "mbox"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         raws = split_mbox(data)
         if not raws:
             raise ParseError("corrupted", "no 'From ' separator lines")

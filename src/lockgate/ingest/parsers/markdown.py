@@ -10,7 +10,7 @@ import re
 
 from lockgate.ingest.parsers._common import LIST_MARKER, finish, render_table
 from lockgate.ingest.text_decode import decode_bytes
-from lockgate.ingest.types import Block, ParsedDocument
+from lockgate.ingest.types import Block, ParsedDocument, ParseOptions
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?=[ \t]|$)")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -114,7 +114,9 @@ class MarkdownParser:
     name = "markdown"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         lines = decode_bytes(data).split("\n")
         meta, start = _front_matter(lines)
         blocks = markdown_blocks(lines[start:])

@@ -10,7 +10,7 @@ from lxml import etree
 
 from lockgate.ingest.parsers._common import finish, render_table, squash
 from lockgate.ingest.parsers.sheets import safe_xml
-from lockgate.ingest.types import Block, ParsedDocument
+from lockgate.ingest.types import Block, ParsedDocument, ParseOptions
 
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
@@ -67,7 +67,9 @@ class OdtParser:
     name = "odt"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             root = safe_xml(zf.read("content.xml"))
             meta_raw = zf.read("meta.xml") if "meta.xml" in zf.namelist() else None

@@ -124,10 +124,10 @@ class PdfParser:
     name = "pdf"
     version = "2"  # 2: image-only pages read by OCR
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
-        return self.parse_with(data, filename, ParseOptions())
-
-    def parse_with(self, data: bytes, filename: str, options: ParseOptions) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
+        options = options or ParseOptions()
         _check_complete(data)
         reader = _open(data)
         try:

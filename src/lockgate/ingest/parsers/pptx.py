@@ -12,7 +12,7 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from lockgate.ingest.parsers._common import finish, render_table, squash
-from lockgate.ingest.types import Block, BlockKind, ParsedDocument
+from lockgate.ingest.types import Block, BlockKind, ParsedDocument, ParseOptions
 
 
 def _shapes(shapes: Any) -> Iterator[Any]:
@@ -57,7 +57,9 @@ class PptxParser:
     name = "pptx"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         deck = Presentation(io.BytesIO(data))
         blocks = [b for n, slide in enumerate(deck.slides, 1) for b in _slide_blocks(slide, n)]
         props = deck.core_properties

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from lockgate.ingest.parsers._common import finish, render_table, squash
-from lockgate.ingest.types import Block, ParsedDocument, ParseError
+from lockgate.ingest.types import Block, ParsedDocument, ParseError, ParseOptions
 
 # A sheet larger than this is cut (and says so): a multi-million-cell export is a data set,
 # not a document, and would stall the embedder.
@@ -139,7 +139,9 @@ class XlsxParser:
     name = "xlsx"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         import openpyxl
 
         # Not read_only: merged ranges are only available on normal worksheets.
@@ -167,7 +169,9 @@ class XlsParser:
     name = "xls"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         import xlrd
 
         book = xlrd.open_workbook(file_contents=data, formatting_info=False, on_demand=True)
@@ -245,7 +249,9 @@ class OdsParser:
     name = "ods"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             root = safe_xml(zf.read("content.xml"))
         tables = root.iter(_T + "table")

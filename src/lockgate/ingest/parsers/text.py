@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lockgate.ingest.parsers._common import LIST_MARKER, finish
 from lockgate.ingest.text_decode import decode_bytes
-from lockgate.ingest.types import Block, BlockKind, ParsedDocument
+from lockgate.ingest.types import Block, BlockKind, ParsedDocument, ParseOptions
 
 
 def text_to_blocks(text: str, page: int | None = None) -> list[Block]:
@@ -37,5 +37,7 @@ class TextParser:
     name = "text"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         return finish(text_to_blocks(decode_bytes(data)), self.name, self.version)

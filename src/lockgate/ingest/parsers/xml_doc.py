@@ -9,7 +9,7 @@ from lxml import etree
 
 from lockgate.ingest.parsers._common import finish, squash
 from lockgate.ingest.parsers.sheets import safe_xml
-from lockgate.ingest.types import Block, ParsedDocument, ParseError
+from lockgate.ingest.types import Block, ParsedDocument, ParseError, ParseOptions
 
 _LABEL_ATTRS = ("title", "name", "id", "key")
 _LONG = 120  # text longer than this reads as prose, not a field value
@@ -47,7 +47,9 @@ class XmlParser:
     name = "xml"
     version = "1"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, options: ParseOptions | None = None
+    ) -> ParsedDocument:
         try:
             root = safe_xml(data)
         except etree.XMLSyntaxError as exc:

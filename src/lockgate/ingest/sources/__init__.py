@@ -1,16 +1,23 @@
 """Where documents come from: folders, HTTP(S) URLs and sitemaps, S3-compatible storage.
 
 A connector lists `Item`s (a stable key, a name for format detection, a way to fetch the
-bytes, a modification time, declared metadata); `lockgate.ingest.sync` does the rest.
+bytes, a modification time, declared metadata); `lockgate.ingest.sync` does the rest. Each
+source `kind` is a connector factory registered through `register_sources` (the built-ins in
+`lockgate.ingest.builtin`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from lockgate.ingest.quality import Declared
+from lockgate.plugins import Registry
+
+if TYPE_CHECKING:
+    from lockgate.config import IngestConfig, SourceSpec
 
 
 class SourceError(Exception):
@@ -46,3 +53,9 @@ class Connector(Protocol):
     def prefix(self) -> str:
         """Every key this source owns starts with this (what --prune may retire)."""
         ...
+
+
+# (the source's spec, the ingest settings, paths never to list) -> a connector.
+ConnectorFactory = Callable[["SourceSpec", "IngestConfig", tuple[Path, ...]], Connector]
+
+SOURCES: Registry[ConnectorFactory] = Registry("register_sources", "source kind")

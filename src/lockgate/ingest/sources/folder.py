@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 from lockgate.ingest.pipeline import iter_files
@@ -62,5 +63,5 @@ class FolderConnector:
                 name=path.name,
                 fetch=path.read_bytes,
                 mtime=mtime,
-                declared=lambda p=path: declared_for(p),
+                declared=partial(declared_for, path),
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from lockgate.ingest.quality import SIDECAR_SUFFIXES, Declared, read_sidecar
@@ -97,9 +98,9 @@ class S3Connector:
             yield Item(
                 key=f"s3://{self.bucket}/{key}",
                 name=key.rsplit("/", 1)[-1],
-                fetch=lambda k=key: self._get(k),
+                fetch=partial(self._get, key),
                 mtime=obj["LastModified"].timestamp(),
-                declared=lambda s=side: self._declared(s),
+                declared=partial(self._declared, side),
             )
 
     def _declared(self, sidecar_key: str | None) -> Declared:

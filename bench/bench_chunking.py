@@ -40,8 +40,7 @@ def evaluate(strategy: str, embedder: MiniLMEmbedder, k: int, target: int, overl
         settings.ingest.default_strategy = strategy
         settings.ingest.chunk_target_chars = target
         settings.ingest.chunk_overlap_chars = overlap
-        services = Services(settings)
-        services.__dict__["embedder"] = embedder
+        services = Services(settings, preloaded_embedder=embedder)
         t0 = time.perf_counter()
         summary = Ingestor(services.documents, services.runs, embedder, settings.ingest).run(
             [str(SAMPLES / "corpus")]

@@ -78,11 +78,10 @@ def make_settings(home: Path, upstream: str | None = None, **overrides: object) 
 def make_services(
     settings: Settings, embedder: MiniLMEmbedder, gemma: LlamaCppModel | None = None
 ) -> Services:
-    services = Services(settings)
     # Reuse the session's loaded models instead of loading them again per test.
-    services.__dict__["embedder"] = embedder
+    services = Services(settings, preloaded_embedder=embedder)
     if gemma is not None:
-        services.models._models["gemma-3-270m"] = gemma
+        services.models.preload("gemma-3-270m", gemma)
     return services
 
 

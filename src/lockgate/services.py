@@ -12,7 +12,6 @@ from lockgate.config import Settings
 from lockgate.guardrails.engine import GuardEngine
 from lockgate.guardrails.registry import ScannerDeps
 from lockgate.models.base import EmbeddingModel
-from lockgate.models.registry import ModelRegistry, build_embedder
 from lockgate.prompts.registry import PromptRegistry
 from lockgate.retrieval.hybrid import HybridRetriever
 from lockgate.retrieval.vector import NumpyVectorIndex
@@ -23,6 +22,7 @@ from lockgate.store.fulltext import SqliteFts, TextIndex
 from lockgate.store.migrations import migrate
 from lockgate.store.runs import IngestRunStore
 from lockgate.store.traces import TraceStore
+from lockgate.upstreams.registry import ModelRegistry, build_embedder
 
 if TYPE_CHECKING:
     from lockgate.batch.batches import BatchStore
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     settings: Settings
+    # An already loaded embedder to use instead of building one (tests and benches share
+    # one warm model between many configurations).
+    preloaded_embedder: EmbeddingModel | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -65,13 +68,14 @@ class Services:
 
     @cached_property
     def embedder(self) -> EmbeddingModel:
+        if self.preloaded_embedder is not None:
+            return self.preloaded_embedder
         return build_embedder(self.settings.embeddings)
 
     @cached_property
     def query_embedder(self) -> EmbeddingModel:
         """Questions for retrieval and the response cache (int8 MiniLM by default)."""
-        for_queries = getattr(self.embedder, "for_queries", None)
-        return for_queries() if for_queries is not None else self.embedder
+        return self.embedder.for_queries()
 
     @cached_property
     def vectors(self) -> NumpyVectorIndex:
@@ -124,7 +128,7 @@ class Services:
 
         return Router(self.settings.routing)
 
-    # -- issue 4c: rate limits, budgets, batch API ----------------------------------------
+    # -- rate limits, budgets, batch API -------------------------------------------------
     @cached_property
     def rate_limiter(self) -> RateLimiter:
         from lockgate.budget.limits import MemoryBucketStore, RateLimiter, SqlBucketStore

@@ -12,8 +12,8 @@ import pytest
 from lockgate.config import ConfigError, ModelSpec, Settings
 from lockgate.models.base import ChatDelta, ChatRequest, Message, UpstreamError, estimate_tokens
 from lockgate.models.mock import MockBackend, words
-from lockgate.models.registry import ModelRegistry
-from lockgate.routing.fallback import CallReport
+from lockgate.upstreams.fallback import CallReport
+from lockgate.upstreams.registry import ModelRegistry
 
 
 def request(text: str = "How long do refunds take?", **kw: object) -> ChatRequest:

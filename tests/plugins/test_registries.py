@@ -25,8 +25,8 @@ from lockgate.ingest.parsers import REGISTRY as PARSERS
 from lockgate.ingest.sources import SOURCES
 from lockgate.ingest.sync import SourceSync
 from lockgate.ingest.types import Block, ChunkDraft, ParsedDocument
-from lockgate.models.registry import CHAT_BACKENDS, EMBEDDING_BACKENDS
 from lockgate.plugins import Registry, hookimpl, registered
+from lockgate.upstreams.registry import CHAT_BACKENDS, EMBEDDING_BACKENDS
 
 
 def test_builtins_register_through_the_hooks() -> None:

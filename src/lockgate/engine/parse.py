@@ -14,7 +14,7 @@ from lockgate.retrieval.hybrid import SearchFilters
 
 if TYPE_CHECKING:
     from lockgate.config import Settings
-    from lockgate.models.registry import ModelRegistry
+    from lockgate.upstreams.registry import ModelRegistry
 
 GROUNDED_MODEL = "lockgate"
 

@@ -15,8 +15,8 @@ from lockgate.retrieval.hybrid import RetrievedChunk, SearchResult
 if TYPE_CHECKING:
     from lockgate.cache.service import Lookup
     from lockgate.engine.turn import Turn
-    from lockgate.routing.fallback import CallReport
     from lockgate.routing.router import Decision
+    from lockgate.upstreams.fallback import CallReport
 
 
 @dataclass

@@ -34,10 +34,7 @@ log = logging.getLogger("lockgate.gateway")
 def preload(services: Services) -> None:
     """Load the embedder and the grounded model so the first request does not pay for it."""
     services.embedder.embed(["warm up"])
-    model = services.models.get(services.settings.grounded.model)
-    load = getattr(model, "load", None)
-    if load is not None:
-        load()
+    services.models.get(services.settings.grounded.model).load()
     services.vectors.refresh()
     if services.settings.guardrails.enabled:
         services.guard.warm()

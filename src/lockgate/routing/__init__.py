@@ -1,0 +1,1 @@
+"""Small/large routing: which model answers a turn, and the report of what it saved."""

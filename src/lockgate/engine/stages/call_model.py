@@ -22,11 +22,11 @@ from lockgate.engine.errors import GatewayError
 from lockgate.engine.pipeline import Next
 from lockgate.engine.state import CallRecord, TurnState
 from lockgate.engine.turn import Turn
-from lockgate.models.base import ChatDelta, ChatRequest, ChatResult, UpstreamError
-from lockgate.models.registry import ModelRegistry
+from lockgate.models.base import ChatDelta, ChatRequest, UpstreamError
 from lockgate.observability.metrics import METRICS
-from lockgate.routing.deployments import Overloaded, Unavailable
-from lockgate.routing.fallback import CallReport, ResilientModel
+from lockgate.upstreams.deployments import Overloaded, Unavailable
+from lockgate.upstreams.fallback import CallReport
+from lockgate.upstreams.registry import ModelRegistry
 
 if TYPE_CHECKING:
     from lockgate.services import Services
@@ -68,29 +68,17 @@ class CallModel:
     def from_services(cls, services: Services) -> CallModel:
         return cls(services.models, services.settings)
 
-    async def _complete(self, turn: Turn, report: CallReport | None) -> ChatResult:
-        model = self.models.get(turn.backend_model)
-        if isinstance(model, ResilientModel):
-            return await model.complete(turn.request, report)
-        return await model.complete(turn.request)
-
-    def _stream(self, turn: Turn, report: CallReport | None) -> AsyncIterator[ChatDelta]:
-        model = self.models.get(turn.backend_model)
-        if isinstance(model, ResilientModel):
-            return model.stream(turn.request, report)
-        return model.stream(turn.request)
-
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
         request: ChatRequest = turn.request
         if state.prompt_text is None:
             state.prompt_text = json.dumps([m.__dict__ for m in request.messages])
-        model = self.models.get(turn.backend_model)
-        report = CallReport() if isinstance(model, ResilientModel) else None
+        upstream = self.models.get(turn.backend_model)
+        report = CallReport()
         state.call = CallRecord(report)
         t0 = time.perf_counter()
         if not turn.stream:
             try:
-                result = await self._complete(turn, report)
+                result = await upstream.complete(request, report)
             except UpstreamError as exc:
                 self._served(state)
                 degraded = self._degraded(turn, state, exc)
@@ -104,7 +92,7 @@ class CallModel:
                 usage=result.usage,
                 ttft_ms=(time.perf_counter() - t0) * 1000,
             )
-        stream = self._stream(turn, report)
+        stream = upstream.stream(request, report)
         first_task = asyncio.ensure_future(_first(stream))
         grace = self.settings.server.streaming.first_token_grace_s
         try:

@@ -11,7 +11,7 @@ from lockgate.engine.pipeline import Next
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.estimates import cost
-from lockgate.models.registry import ModelRegistry
+from lockgate.upstreams.registry import ModelRegistry
 
 if TYPE_CHECKING:
     from lockgate.services import Services

@@ -10,9 +10,9 @@ from pathlib import Path
 from lockgate.config import ConfigError, EmbeddingSpec, ModelSpec, Settings
 from lockgate.models.base import ChatBackend, EmbeddingBackend
 from lockgate.plugins import Registry
-from lockgate.routing.breaker import CircuitBreaker
-from lockgate.routing.deployments import Deployment, DeploymentPool, deployment_specs
-from lockgate.routing.fallback import ResilientModel
+from lockgate.upstreams.breaker import CircuitBreaker
+from lockgate.upstreams.deployments import Deployment, DeploymentPool, deployment_specs
+from lockgate.upstreams.fallback import Upstream
 
 ChatBackendFactory = Callable[[str, ModelSpec, Path], ChatBackend]
 EmbeddingBackendFactory = Callable[[EmbeddingSpec], EmbeddingBackend]
@@ -55,8 +55,9 @@ class ModelRegistry:
     def __init__(self, settings: Settings) -> None:
         check_backends(settings)
         self.settings = settings
-        self._models: dict[str, ChatBackend] = {}
+        self._models: dict[str, Upstream] = {}
         self._pools: dict[str, DeploymentPool] = {}
+        self._preloaded: dict[str, ChatBackend] = {}
 
     def names(self) -> list[str]:
         return list(self.settings.models)
@@ -64,13 +65,20 @@ class ModelRegistry:
     def spec(self, name: str) -> ModelSpec | None:
         return self.settings.models.get(name)
 
-    def get(self, name: str) -> ChatBackend:
+    def preload(self, name: str, backend: ChatBackend) -> None:
+        """Serve `name` with an already loaded backend (a warm model shared between several
+        registries, as tests and benches do) instead of building one from its spec."""
+        if name in self._pools:
+            raise RuntimeError(f"model '{name}' is already in use; preload it first")
+        self._preloaded[name] = backend
+
+    def get(self, name: str) -> Upstream:
         model = self._models.get(name)
         if model is None:
             # Every name is served through its deployments' breakers, retries and fallback
-            # chain (routing/fallback.py); callers see a plain ChatBackend.
+            # chain (upstreams/fallback.py).
             spec = self.settings.models[name]
-            model = ResilientModel(name, spec, self.pool(name), self.pool)
+            model = Upstream(name, spec, self.pool(name), self.pool)
             self._models[name] = model
         return model
 
@@ -80,11 +88,11 @@ class ModelRegistry:
         pool = self._pools.get(name)
         if pool is None:
             spec = self.settings.models[name]
-            existing = self._models.get(name)
+            preloaded = self._preloaded.get(name)
             deployments = []
             for key, dep_spec, weight, limit in deployment_specs(name, spec):
-                if existing is not None and not isinstance(existing, ResilientModel):
-                    backend = existing  # a model put in place directly (preloaded, tests)
+                if preloaded is not None:
+                    backend = preloaded
                 else:
                     backend = CHAT_BACKENDS[spec.backend](name, dep_spec, self.settings.home)
                 breaker = CircuitBreaker(key, spec.resilience.breaker)

@@ -13,10 +13,10 @@ import pytest
 from lockgate.config import BreakerConfig, ModelSpec, ResilienceConfig
 from lockgate.models.base import ChatDelta, ChatRequest, ChatResult, UpstreamError, Usage
 from lockgate.observability.metrics import METRICS
-from lockgate.routing.balancer import choose
-from lockgate.routing.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from lockgate.routing.deployments import Deployment, DeploymentPool, Overloaded
-from lockgate.routing.retry import RetryPolicy, is_retryable
+from lockgate.upstreams.balancer import choose
+from lockgate.upstreams.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from lockgate.upstreams.deployments import Deployment, DeploymentPool, Overloaded
+from lockgate.upstreams.retry import RetryPolicy, is_retryable
 
 
 class Clock:

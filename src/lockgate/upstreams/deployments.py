@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from lockgate.config import ModelSpec, ResilienceConfig
 from lockgate.models.base import ChatBackend, ChatRequest, UpstreamError
 from lockgate.observability.metrics import METRICS
-from lockgate.routing.balancer import choose
-from lockgate.routing.breaker import CircuitBreaker
-from lockgate.routing.retry import RetryPolicy, is_retryable
+from lockgate.upstreams.balancer import choose
+from lockgate.upstreams.breaker import CircuitBreaker
+from lockgate.upstreams.retry import RetryPolicy, is_retryable
 
 Clock = Callable[[], float]
 # Weight of the newest sample in the latency average: recent enough to follow a slowdown

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lockgate.routing.deployments import Deployment
+    from lockgate.upstreams.deployments import Deployment
 
 
 def choose(strategy: str, candidates: Sequence[Deployment], rng: random.Random) -> Deployment:

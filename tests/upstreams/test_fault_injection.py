@@ -16,10 +16,10 @@ import pytest
 
 from lockgate.config import ModelSpec, Settings
 from lockgate.models.base import ChatRequest, Message, UpstreamError
-from lockgate.models.registry import ModelRegistry
-from lockgate.routing.breaker import CLOSED, HALF_OPEN, OPEN
-from lockgate.routing.deployments import Unavailable
-from lockgate.routing.fallback import CallReport, ResilientModel
+from lockgate.upstreams.breaker import CLOSED, HALF_OPEN, OPEN
+from lockgate.upstreams.deployments import Unavailable
+from lockgate.upstreams.fallback import CallReport, Upstream
+from lockgate.upstreams.registry import ModelRegistry
 from tests.support.faulty_upstream import FaultyUpstream
 
 FAST = {
@@ -56,7 +56,7 @@ def request() -> ChatRequest:
     return ChatRequest(messages=[Message("user", "hi")], max_tokens=16)
 
 
-async def collect(model: ResilientModel, report: CallReport | None = None) -> str:
+async def collect(model: Upstream, report: CallReport | None = None) -> str:
     return "".join([d.text async for d in model.stream(request(), report)])
 
 
@@ -98,7 +98,7 @@ def test_2000_requests_succeed_while_one_backend_in_the_chain_is_healthy(
         second=model_spec(good.base_url),
     )
     model = reg.get("primary")
-    assert isinstance(model, ResilientModel)
+    assert isinstance(model, Upstream)
     outcomes: Counter[str] = Counter()
     served: Counter[str] = Counter()
 
@@ -158,7 +158,7 @@ def test_all_primary_deployments_down_goes_to_fallback_and_breaker_stops_the_ham
         second=model_spec(good.base_url),
     )
     model = reg.get("primary")
-    assert isinstance(model, ResilientModel)
+    assert isinstance(model, Upstream)
 
     async def run() -> list[str]:
         out = []
@@ -185,7 +185,7 @@ def test_breaker_opens_after_configured_failures_and_recovers_through_half_open(
         ),
     )
     model = reg.get("solo")
-    assert isinstance(model, ResilientModel)
+    assert isinstance(model, Upstream)
     breaker = model.deployments[0].breaker
 
     async def call() -> str:
@@ -234,7 +234,7 @@ def test_no_retry_after_tokens_were_streamed(
         second=model_spec(good.base_url),
     )
     model = reg.get("primary")
-    assert isinstance(model, ResilientModel)
+    assert isinstance(model, Upstream)
     report = CallReport()
     got: list[str] = []
 
@@ -263,7 +263,7 @@ def test_slow_first_token_times_out_and_retries_elsewhere(
     slow.set(slow_first=1.0, slow_first_s=2.0)
     reg = registry(tmp_path, m=model_spec(slow.base_url, fast.base_url, balancer="weighted"))
     model = reg.get("m")
-    assert isinstance(model, ResilientModel)
+    assert isinstance(model, Upstream)
 
     async def scenario() -> list[str]:
         return [await collect(model) for _ in range(10)]

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.config import ModelSpec
-from lockgate.models.base import ChatBackend, ChatDelta, ChatRequest, ChatResult, UpstreamError
+from lockgate.models.base import ChatDelta, ChatRequest, ChatResult, UpstreamError
 from lockgate.observability.metrics import METRICS
-from lockgate.routing.deployments import Deployment, DeploymentPool, Overloaded, Unavailable
-from lockgate.routing.retry import is_retryable
+from lockgate.upstreams.deployments import Deployment, DeploymentPool, Overloaded, Unavailable
+from lockgate.upstreams.retry import is_retryable
 
 
 @dataclass
@@ -68,7 +68,10 @@ async def _next(it: AsyncIterator[ChatDelta], deadline: float | None) -> ChatDel
         return await anext(it)
 
 
-class ResilientModel(ChatBackend):
+class Upstream:
+    """One model name as callers see it: its deployments, retries and fallback chain. Not a
+    backend itself; `complete` and `stream` fill the CallReport they are given."""
+
     def __init__(
         self,
         name: str,
@@ -84,7 +87,7 @@ class ResilientModel(ChatBackend):
         self._resolve = resolve
         self._sleep = sleep
 
-    # -- ChatBackend plumbing ----------------------------------------------------------
+    # -- lifecycle, passed on to the deployments' backends -------------------------------
 
     @property
     def deployments(self) -> list[Deployment]:

@@ -17,7 +17,7 @@ redaction does real work; 50 different prompts, cycled.
 model: PII with spaCy NER (`params: {ner: true}`) and the MiniLM topic scanner with the
 bench's deny-list policy (`data/topic_policy.json`). Neither is in the default input policy.
 
-Target (issue 3): all input scanners together p95 <= 15 ms for a 500-token prompt.
+Target: all input scanners together p95 <= 15 ms for a 500-token prompt.
 """
 
 from __future__ import annotations

@@ -162,8 +162,8 @@ def test_upstream_failure_in_grounded_path_is_traced(tmp_path, embedder, fake_up
         make_settings(
             tmp_path / "home",
             fake_upstream,
-            # Degradation off: this test is about how a failure is traced (issue 4a would
-            # otherwise answer with an extractive stand-in; see tests/gateway/test_resilience.py).
+            # Degradation off: this test is about how a failure is traced (otherwise an
+            # extractive stand-in would answer; see tests/gateway/test_resilience.py).
             grounded={"model": "fail-500", "min_relevance": -1, "degrade": {"enabled": False}},
         ),
         embedder,

@@ -381,7 +381,8 @@ class Upstream:
             verdict = True
             report.streamed_then_failed = True
             METRICS.inc("lockgate_stream_failures_total", deployment=dep.key)
-            # Tokens are out already: report, do not retry (the hard rule).
+            # Tokens are out already: report, do not retry (a caller must never get a
+            # spliced answer from two attempts).
             raise UpstreamError(
                 f"{exc} (after the answer had started; not retried)",
                 status=exc.status,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from lockgate.config import ResilienceConfig
 from lockgate.models.base import UpstreamError
 
-# 408 request timeout and 409/425 are rare from model APIs; the issue names 429 and 5xx.
+# 408 request timeout and 409/425 are rare from model APIs; 429 and 5xx are what they send.
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 

@@ -1,4 +1,4 @@
-"""OpenAI-compatible `/v1/batches`: create, get, list, cancel (issue 4c). The work itself is
+"""OpenAI-compatible `/v1/batches`: create, get, list, cancel. The work itself is
 done by the background worker (batch/worker.py)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""OpenAI-compatible `/v1/files`: multipart upload, get, list, delete, content (issue 4c)."""
+"""OpenAI-compatible `/v1/files`: multipart upload, get, list, delete, content."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OCR and more formats (issue 5, part a).
+"""OCR and more formats.
 
 - chunks.ocr_confidence: the OCR recogniser's confidence for text read from an image (NULL
   for text that came from a text layer), so a reader can judge a citation from a scan.

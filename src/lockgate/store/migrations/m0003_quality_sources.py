@@ -1,4 +1,4 @@
-"""Normalisation, near-duplicates, freshness, lineage and sources (issue 5, part b).
+"""Normalisation, near-duplicates, freshness, lineage and sources.
 
 - document_versions: what normalisation found (language, encoding, dates), what the document
   declared (owner, review-by, effective date), how it was chunked, its MinHash signature.

@@ -1,4 +1,4 @@
-"""Issue 4a on traces: whether the answer was the degraded extractive one, and what the
+"""On traces: whether the answer was the degraded extractive one, and what the
 upstream call went through (attempts per deployment, fallback used)."""
 
 from __future__ import annotations

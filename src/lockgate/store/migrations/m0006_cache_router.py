@@ -1,4 +1,4 @@
-"""Issue 4b: the response cache table, and the cache and routing outcome on every trace."""
+"""The response cache table, and the cache and routing outcome on every trace."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 4c: rate-limit buckets (for the shared store), budget ledger with reservations and
+"""Rate-limit buckets (for the shared store), budget ledger with reservations and
 alert events, uploaded files and batches with their items."""
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 from lockgate.batch.batches import Item
 from lockgate.config import BatchConfig
 from lockgate.engine.admission import clean_id
+from lockgate.engine.replies import completion_body
 from lockgate.engine.run import Reply
 from lockgate.engine.turn import Call, Principal
-from lockgate.engine.wire import completion_body
 from lockgate.observability.metrics import METRICS
 
 if TYPE_CHECKING:

@@ -11,13 +11,9 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from lockgate.engine.citations import Citation
 from lockgate.models.base import ChatDelta, Usage
-
-if TYPE_CHECKING:
-    from lockgate.engine.state import StageTiming
 
 log = logging.getLogger("lockgate.engine")
 
@@ -59,10 +55,10 @@ class Answer:
     def pending_done(self) -> list[Callback]:
         return self._done
 
-    def time_done_from(self, start: int, timing: StageTiming) -> None:
-        """Add the run time of the completion steps from `start` on to `timing`."""
+    def time_done_from(self, start: int, add_ms: Callable[[float], None]) -> None:
+        """Report the run time of the completion steps from `start` on to `add_ms`."""
         for i in range(start, len(self._done)):
-            self._done[i] = _timed(self._done[i], timing)
+            self._done[i] = _timed(self._done[i], add_ms)
 
     async def complete(self) -> None:
         """The answer is whole (a stream ran out): run the completion steps once each."""
@@ -79,13 +75,13 @@ class Answer:
                 log.exception("closing step failed (trace %s)", trace_id)
 
 
-def _timed(fn: Callback, timing: StageTiming) -> Callback:
+def _timed(fn: Callback, add_ms: Callable[[float], None]) -> Callback:
     async def run(answer: Answer) -> None:
         t0 = time.perf_counter()
         try:
             await fn(answer)
         finally:
-            timing.ms += (time.perf_counter() - t0) * 1000
+            add_ms((time.perf_counter() - t0) * 1000)
 
     return run
 

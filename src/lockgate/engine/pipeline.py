@@ -158,7 +158,7 @@ def _timed(stage: Stage, call_next: Next) -> Next:
             timing.ms = (time.perf_counter() - t0 - inner) * 1000
             state.timings.append(timing)
         # Answer work this layer registered counts towards its time too.
-        answer.time_done_from(mark, timing)
+        answer.time_done_from(mark, timing.add)
         return answer
 
     return layer

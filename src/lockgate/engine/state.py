@@ -25,6 +25,9 @@ class StageTiming:
     ms: float
     note: str = ""
 
+    def add(self, ms: float) -> None:
+        self.ms += ms
+
 
 @dataclass
 class GuardEntry:

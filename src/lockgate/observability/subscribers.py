@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lockgate.observability.events import Event, GuardFinding, TurnFinished
 from lockgate.plugins.hookspecs import hookimpl
+from lockgate.store.escalations import EscalationStore
+from lockgate.store.traces import TraceStore
 
-if TYPE_CHECKING:
-    from lockgate.services import Services
+
+class Stores(Protocol):
+    """What these subscribers use of the services they are handed."""
+
+    @property
+    def traces(self) -> TraceStore: ...
+
+    @property
+    def escalations(self) -> EscalationStore: ...
 
 log = logging.getLogger("lockgate.trace")
 
 
 @hookimpl
-def track_event(event: Event, services: Services) -> None:
+def track_event(event: Event, services: Stores) -> None:
     if isinstance(event, TurnFinished):
         try:
             services.traces.record(event.trace)

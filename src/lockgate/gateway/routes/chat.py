@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from lockgate.engine.errors import GatewayError
+from lockgate.engine.replies import ChunkBodies, completion_body
 from lockgate.engine.run import Engine, Reply
 from lockgate.engine.turn import Call
-from lockgate.engine.wire import ChunkBodies, completion_body
 from lockgate.gateway.errors import error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import PROJECT_HEADER, principal_of

@@ -7,10 +7,11 @@ sample corpus, labelled "small is enough") plus bench/data/router_questions.json
 questions, small ones outside the corpus, multi-turn conversations; each labelled by hand
 with the tier it needs). Every request goes through the live gateway (create_app, the real
 default pipeline with guardrails and the real retrieval over the ingested sample corpus, so
-the retrieval-confidence signal is real) against the fake upstream, with two models priced
-like a small and a large hosted model (USD per 1k tokens: 0.00015/0.0006 vs 0.0025/0.01).
+the retrieval-confidence signal is real) against the in-process mock backend, with two models
+priced like a small and a large hosted model (USD per 1k tokens: 0.00015/0.0006 vs
+0.0025/0.01).
 
-Cost: the fake upstream's token counts are not realistic, so each request is priced from
+Cost: the mock backend's token counts are not realistic, so each request is priced from
 its real prompt (the trace's prompt text, ~4 characters per token) and a fixed 150-token
 answer, once at the chosen model's prices and once at the large model's. Quality: no large
 model runs here, so quality is measured as routing agreement with the labels: the share of
@@ -56,19 +57,18 @@ def main() -> None:
     from lockgate.models.base import estimate_tokens
     from lockgate.models.minilm import MiniLMEmbedder
     from tests.conftest import make_services
-    from tests.support.fake_upstream import create_fake_upstream
     from tests.support.server import serve
 
     torch.set_num_threads(1)  # see bench_cache.py: 2 shared cores, contention otherwise
     embedder = MiniLMEmbedder()
     rows = load_set()
     results = []
-    with temp_home() as tmp, serve(create_fake_upstream()) as up:
+    with temp_home() as tmp:
         models = dict(Settings(home=tmp / "home").models)
         for tier, (pin, pout) in PRICES.items():
+            # The in-process mock: what is measured is the routing decision, not the wire.
             models[f"echo-{tier}"] = ModelSpec(
-                backend="openai",
-                base_url=up + "/v1",
+                backend="mock",
                 context_window=16384,
                 price_input_per_1k=pin,
                 price_output_per_1k=pout,
@@ -146,7 +146,7 @@ def main() -> None:
     )
     print_table("Summary", list(summary), [list(summary.values())])
     print(
-        "gateway report (fake-upstream token counts):",
+        "gateway report (mock-backend token counts):",
         json.dumps({k: gateway_report[k] for k in ("share", "saved_pct", "large_reasons")}),
     )
     write_json(

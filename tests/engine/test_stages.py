@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import httpx
@@ -22,7 +23,7 @@ from lockgate.engine.stages.build_prompt import BuildPrompt
 from lockgate.engine.stages.postprocess import PostProcess
 from lockgate.engine.stages.retrieve import Retrieve
 from lockgate.engine.state import RetrievalRecord, TurnState
-from lockgate.engine.turn import Call, Turn
+from lockgate.engine.turn import Call, Principal, Turn
 from lockgate.gateway.app import create_app
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.models.base import Message, Usage
@@ -567,3 +568,85 @@ def test_stage_crash_after_the_model_ends_the_stream_cleanly(
     trace = services.traces.get(resp.headers[TRACE_HEADER])
     assert trace["status"] == "error" and trace["http_status"] == 500
     assert "KeyError" in trace["error"]
+
+
+# -- stages with small fakes ----------------------------------------------------------------
+
+
+def bare_turn(question: str, grounded: bool = True) -> Turn:
+    """A Turn built by hand: no settings, no model registry."""
+    from lockgate.models.base import ChatRequest
+
+    messages = (Message("user", question),)
+    return Turn(
+        trace_id="t-1",
+        endpoint="/v1/chat/completions",
+        created_at=0.0,
+        principal=Principal(id="alice"),
+        body={},
+        model_name="lockgate" if grounded else "m",
+        grounded=grounded,
+        stream=False,
+        include_usage=False,
+        messages=messages,
+        request=ChatRequest(messages=list(messages), max_tokens=16),
+        backend_model="m",
+        backend="mock",
+        question=question if grounded else "",
+    )
+
+
+def test_retrieve_with_a_fake_retriever() -> None:
+    from lockgate.config import GroundedConfig
+
+    asked: list[tuple[str, int]] = []
+
+    def search(question: str, k: int, filters: SearchFilters) -> SearchResult:
+        asked.append((question, k))
+        return SearchResult([chunk(1, REFUND)], 0.9)
+
+    retriever: Any = SimpleNamespace(search=search)
+    stage = Retrieve(retriever, GroundedConfig(), top_k=7)
+    answer, state, inner = run(stage, bare_turn("refunds?"))
+    assert asked == [("refunds?", 7)] and inner.turn is not None and answer.raw == "inner"
+    assert state.retrieval is not None and state.retrieval.result.chunks[0].chunk_id == 101
+
+
+def test_rate_limit_with_a_fake_limiter_refuses_and_announces() -> None:
+    from lockgate.budget.limits import Admission
+    from lockgate.engine.stages.rate_limit import RateLimit
+    from lockgate.observability.events import RateLimited
+
+    refused = Admission(
+        ok=False,
+        headers={"x-ratelimit-remaining-requests": "0"},
+        retry_after_s=2.5,
+        message="slow down",
+    )
+    limiter: Any = SimpleNamespace(active=lambda: True, store=None, admit=lambda *a: refused)
+    stage = RateLimit(limiter, chars_per_token=3.0, context_chars=0)
+    state = TurnState()
+    with pytest.raises(GatewayError) as exc:
+        run(stage, bare_turn("q", grounded=False), state)
+    assert exc.value.status == 429 and exc.value.headers["retry-after"] == "3"
+    assert state.headers == {"x-ratelimit-remaining-requests": "0"}
+    assert [type(e) for e in state.events] == [RateLimited]
+
+
+def test_rate_limit_settles_to_the_real_usage_when_the_turn_closes() -> None:
+    from lockgate.budget.limits import Admission, MemoryBucketStore
+    from lockgate.engine.stages.rate_limit import RateLimit
+
+    settled: list[int] = []
+    limiter: Any = SimpleNamespace(
+        active=lambda: True,
+        store=MemoryBucketStore(),
+        admit=lambda *a: Admission(ok=True, tokens_taken=100),
+        settle=lambda got, actual: settled.append(actual),
+    )
+    stage = RateLimit(limiter, chars_per_token=3.0, context_chars=0)
+    inner = Inner(Answer(usage=Usage(5, 7)))
+    answer, _, _ = run(stage, bare_turn("q", grounded=False), inner=inner)
+    assert settled == []  # held until the turn is over
+    asyncio.run(answer.close("t-1"))
+    assert settled == [12]

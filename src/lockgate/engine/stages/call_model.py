@@ -80,11 +80,7 @@ class CallModel:
             try:
                 result = await upstream.complete(request, report)
             except UpstreamError as exc:
-                self._served(state)
-                degraded = self._degraded(turn, state, exc)
-                if degraded is not None:
-                    return degraded
-                raise _gateway_error(exc) from exc
+                return self._failed(turn, state, exc)
             self._served(state)
             return Answer(
                 raw=result.text,
@@ -109,11 +105,7 @@ class CallModel:
         try:
             first = first_task.result()
         except UpstreamError as exc:
-            self._served(state)
-            degraded = self._degraded(turn, state, exc)
-            if degraded is not None:
-                return degraded
-            raise _gateway_error(exc) from exc
+            return self._failed(turn, state, exc)
         self._served(state)
         answer = Answer(ttft_ms=(time.perf_counter() - t0) * 1000)
         answer.stream = _tracked(answer, first, stream)
@@ -158,11 +150,13 @@ class CallModel:
             # A fallback answered: cost and the trace's backend follow the model that did.
             state.served_by = (served, self.settings.models[served].backend)
 
-    def _degraded(self, turn: Turn, state: TurnState, exc: UpstreamError) -> Answer | None:
-        """The extractive stand-in, if this turn may have one."""
+    def _failed(self, turn: Turn, state: TurnState, exc: UpstreamError) -> Answer:
+        """Every backend failed before answering: the extractive stand-in if this turn may
+        have one, else the upstream's error as the gateway's."""
+        self._served(state)
         text = self._degrade_text(turn, state, exc)
         if text is None:
-            return None
+            raise _gateway_error(exc) from exc
         answer = Answer(degraded=True)
         if turn.stream:
             stand_in = ChatDelta(text=text, finish_reason="stop")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from lockgate.config import ConfigError
 from lockgate.engine.answer import Answer
 from lockgate.engine.state import StageTiming, TurnState
 from lockgate.engine.turn import Turn
@@ -41,8 +42,8 @@ StageFactory = Callable[["Services"], Stage]
 _RENAMED = {"validate": None, "cache_lookup": "cache", "cache_store": None}
 
 
-class PipelineError(ValueError):
-    """The configured `pipeline:` cannot be built."""
+class PipelineError(ConfigError, ValueError):
+    """The configured `pipeline:` cannot be built: an invalid setting like any other."""
 
 
 def stage_factories() -> dict[str, StageFactory]:

@@ -145,3 +145,33 @@ def test_guard_findings_become_events(tmp_path, embedder, recorder) -> None:
     assert findings and findings[0].principal == "alice" and findings[0].direction == "in"
     assert findings[0].action in ("redact", "flag", "block", "escalate")
     assert "jane.doe@example.com" not in findings[0].text or findings[0].action == "flag"
+
+
+def test_budget_refusals_and_alerts_become_events(tmp_path, embedder, recorder) -> None:
+    from lockgate.observability.events import BudgetAlert, BudgetRefused
+
+    rules = [{"scope": "key", "period": "day", "hard": 0.05, "soft": 0.001}]
+    engine = engine_for(tmp_path, embedder, budgets={"rules": rules})
+    ok = asyncio.run(
+        engine.run_turn(
+            call(
+                {"model": "mock-fixed", "max_tokens": 4, "messages": user("a b c")},
+                principal=Principal(id="carol"),
+            )
+        )
+    )
+    assert ok.error is None and ok.answer.cost > 0.001
+    alerts = [e for e in recorder.events if isinstance(e, BudgetAlert)]
+    assert len(alerts) == 1 and alerts[0].scope == "key:carol" and alerts[0].kind == "soft"
+    # 40 output tokens at 2.0 per 1k could cost 0.08 > the hard ceiling: refused up front.
+    refused = asyncio.run(
+        engine.run_turn(
+            call(
+                {"model": "mock-fixed", "max_tokens": 40, "messages": user("x")},
+                principal=Principal(id="carol"),
+            )
+        )
+    )
+    assert refused.error is not None and refused.error.code == "budget_exceeded"
+    refusals = [e for e in recorder.events if isinstance(e, BudgetRefused)]
+    assert len(refusals) == 1 and refusals[0].principal == "carol"

@@ -54,3 +54,15 @@ class BudgetRefused(Event):
     principal: str
     project: str
     message: str
+
+
+@dataclass(frozen=True)
+class BudgetAlert(Event):
+    """Spend under one budget crossed its soft threshold (once per scope and period)."""
+
+    name: ClassVar[str] = "budget.alert"
+    kind: str
+    scope: str
+    period: str
+    spent: float
+    threshold: float

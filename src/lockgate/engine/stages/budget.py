@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 import anyio
 
-from lockgate.budget.ledger import BudgetExceeded, Budgets, Reservation, fits_once_settled
+from lockgate.budget.ledger import (
+    BudgetExceeded,
+    Budgets,
+    Reservation,
+    Settled,
+    fits_once_settled,
+)
 from lockgate.config import Settings
 from lockgate.engine.admission import max_cost, project_of
 from lockgate.engine.answer import Answer
@@ -23,7 +29,7 @@ from lockgate.engine.pipeline import Next
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.estimates import cost, estimate_tokens
-from lockgate.observability.events import BudgetRefused
+from lockgate.observability.events import BudgetAlert, BudgetRefused
 
 if TYPE_CHECKING:
     from lockgate.services import Services
@@ -100,7 +106,11 @@ class Budget:
         async def settle(answer: Answer) -> None:
             model = state.served_by[0] if state.served_by else turn.backend_model
             cost = actual_cost(answer, model, state.prompt_text, self.settings)
-            await self._settle(held, cost, turn.trace_id)
+            settled = await self._settle(held, cost, turn.trace_id)
+            state.events.extend(
+                BudgetAlert(turn.trace_id, a.kind, a.scope, a.period, a.spent, a.threshold)
+                for a in settled.alerts
+            )
 
         try:
             answer = await call_next(turn, state)
@@ -137,8 +147,9 @@ class Budget:
             self._settled = asyncio.Condition()
         return self._settled
 
-    async def _settle(self, held: Reservation, cost: float, trace_id: str) -> None:
-        await asyncio.to_thread(self.budgets.settle, held, cost, trace_id)
+    async def _settle(self, held: Reservation, cost: float, trace_id: str) -> Settled:
+        settled = await asyncio.to_thread(self.budgets.settle, held, cost, trace_id)
         cond = self._cond()
         async with cond:
             cond.notify(4)
+        return settled

@@ -18,7 +18,7 @@ from lockgate.engine.answer import Answer
 from lockgate.engine.citations import clean, resolve
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.parse import parse_turn
-from lockgate.engine.pipeline import Next, Pipeline, PipelineError, stage_factories
+from lockgate.engine.pipeline import Next, Pipeline, PipelineError, Stage, stage_factories
 from lockgate.engine.stages.build_prompt import BuildPrompt
 from lockgate.engine.stages.postprocess import PostProcess
 from lockgate.engine.stages.retrieve import Retrieve
@@ -351,11 +351,10 @@ def test_clean_cuts_prompt_echo_and_moves_header_citation() -> None:
 # -- the pipeline ---------------------------------------------------------------------------
 
 
-class TagRequest:
+class TagRequest(Stage):
     """Request work: forces the temperature the upstream receives."""
 
     name: ClassVar[str] = "test_tag_request"
-    after: ClassVar[tuple[str, ...]] = ()
     before: ClassVar[tuple[str, ...]] = ("call_model",)
 
     def __init__(self, services: Any) -> None:
@@ -365,11 +364,10 @@ class TagRequest:
         return await call_next(turn.with_request(temperature=1.25), state)
 
 
-class Shout:
+class Shout(Stage):
     """Answer work: rewrites the final answer once it is complete."""
 
     name: ClassVar[str] = "test_shout"
-    after: ClassVar[tuple[str, ...]] = ()
     before: ClassVar[tuple[str, ...]] = ("postprocess",)
 
     def __init__(self, services: Any) -> None:
@@ -385,10 +383,8 @@ class Shout:
         return answer
 
 
-class AfterCrash:
+class AfterCrash(Stage):
     name: ClassVar[str] = "test_after_crash"
-    after: ClassVar[tuple[str, ...]] = ()
-    before: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, services: Any) -> None:
         pass

@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from lockgate.engine.answer import Answer
+from lockgate.engine.pipeline import Stage
 from lockgate.gateway.app import create_app
 from lockgate.plugins.hookspecs import hookimpl
 from lockgate.plugins.manager import plugin_manager
@@ -22,12 +23,10 @@ TRACE_HEADER = "x-lockgate-trace-id"
 USER = [{"role": "user", "content": "hello"}]
 
 
-class Explode:
+class Explode(Stage):
     """A stage with a bug: raises something that is not a GatewayError."""
 
     name = "test_explode"
-    after = ()
-    before = ()
 
     def __init__(self, services: Any) -> None:
         pass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import ConfigError
 from lockgate.engine.answer import Answer
@@ -26,14 +26,19 @@ log = logging.getLogger("lockgate.engine")
 Next = Callable[[Turn, TurnState], Awaitable[Answer]]
 
 
-class Stage(Protocol):
+class Stage:
+    """A pipeline layer. Subclasses set `name`, the order rules they need, and `__call__`."""
+
     name: ClassVar[str]
     # Names of stages this one must be inside of (listed earlier) or outside of (listed later)
     # when both are in the pipeline.
-    after: ClassVar[tuple[str, ...]]
-    before: ClassVar[tuple[str, ...]]
+    after: ClassVar[tuple[str, ...]] = ()
+    before: ClassVar[tuple[str, ...]] = ()
+    # Answers without calling a next layer (the model call), so it must be listed last.
+    terminal: ClassVar[bool] = False
 
-    async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer: ...
+    async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
+        raise NotImplementedError
 
 
 StageFactory = Callable[["Services"], Stage]
@@ -68,7 +73,7 @@ def normalise(names: Sequence[str]) -> list[str]:
     return out
 
 
-def check_order(stages: Sequence[Any]) -> None:
+def check_order(stages: Sequence[Stage]) -> None:
     names = [s.name for s in stages]
     seen: set[str] = set()
     for stage in stages:
@@ -76,7 +81,7 @@ def check_order(stages: Sequence[Any]) -> None:
             raise PipelineError(f"pipeline stage '{stage.name}' is listed twice")
         seen.add(stage.name)
     for stage in stages[:-1]:
-        if getattr(stage, "terminal", False):
+        if stage.terminal:
             later = ", ".join(names[names.index(stage.name) + 1 :])
             raise PipelineError(
                 f"pipeline stage '{stage.name}' answers without calling a next stage, so it "
@@ -86,13 +91,13 @@ def check_order(stages: Sequence[Any]) -> None:
     position = {n: i for i, n in enumerate(names)}
     for stage in stages:
         here = position[stage.name]
-        for other in getattr(stage, "after", ()):
+        for other in stage.after:
             if other in position and position[other] > here:
                 raise PipelineError(
                     f"pipeline stage '{stage.name}' must come after '{other}' "
                     f"(pipeline: {', '.join(names)})"
                 )
-        for other in getattr(stage, "before", ()):
+        for other in stage.before:
             if other in position and position[other] < here:
                 raise PipelineError(
                     f"pipeline stage '{stage.name}' must come before '{other}' "

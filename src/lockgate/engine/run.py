@@ -71,7 +71,7 @@ class Reply:
                 yield delta
             await self.answer.complete()
         except (UpstreamError, GatewayError) as exc:
-            state.fail(getattr(exc, "status", 502), str(exc))
+            state.fail(exc.status, str(exc))
             raise
         except (asyncio.CancelledError, GeneratorExit):
             state.fail(state.http_status, "client disconnected", "cancelled")

@@ -10,7 +10,7 @@ __all__ = ["GatewayError", "error_response"]
 
 
 def error_response(err: GatewayError, trace_id: str | None = None) -> JSONResponse:
-    headers = dict(getattr(err, "headers", None) or {})
+    headers = dict(err.headers)
     if trace_id:
         headers["x-lockgate-trace-id"] = trace_id
     return JSONResponse(err.body(), status_code=err.status, headers=headers or None)

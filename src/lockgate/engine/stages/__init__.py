@@ -19,23 +19,22 @@ from lockgate.engine.stages.retrieve import Retrieve
 from lockgate.engine.stages.route import Route
 from lockgate.plugins.hookspecs import Register, hookimpl
 
-BUILTIN: tuple[type, ...] = (
-    RateLimit,
-    InputGuard,
-    Cache,
-    OutputGuard,
-    Retrieve,
-    ContextGuard,
-    Route,
-    BuildPrompt,
-    Budget,
-    PostProcess,
-    CallModel,
+BUILTIN: tuple[tuple[str, StageFactory], ...] = (
+    (RateLimit.name, RateLimit.from_services),
+    (InputGuard.name, InputGuard.from_services),
+    (Cache.name, Cache.from_services),
+    (OutputGuard.name, OutputGuard.from_services),
+    (Retrieve.name, Retrieve.from_services),
+    (ContextGuard.name, ContextGuard.from_services),
+    (Route.name, Route.from_services),
+    (BuildPrompt.name, BuildPrompt.from_services),
+    (Budget.name, Budget.from_services),
+    (PostProcess.name, PostProcess.from_services),
+    (CallModel.name, CallModel.from_services),
 )
 
 
 @hookimpl
 def register_stages(register: Register) -> None:
-    for cls in BUILTIN:
-        factory: StageFactory = cls.from_services  # type: ignore[attr-defined]
-        register(cls.name, factory)  # type: ignore[attr-defined]
+    for name, factory in BUILTIN:
+        register(name, factory)

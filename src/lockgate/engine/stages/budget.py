@@ -25,7 +25,7 @@ from lockgate.config import Settings
 from lockgate.engine.admission import max_cost, project_of
 from lockgate.engine.answer import Answer
 from lockgate.engine.errors import GatewayError
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.estimates import cost, estimate_tokens
@@ -62,7 +62,7 @@ def actual_cost(answer: Answer, model: str, prompt: str | None, settings: Settin
     return cost(tokens_in, tokens_out, spec.price_input_per_1k, spec.price_output_per_1k)
 
 
-class Budget:
+class Budget(Stage):
     name: ClassVar[str] = "budget"
     after: ClassVar[tuple[str, ...]] = ("route", "build_prompt", "cache")
     before: ClassVar[tuple[str, ...]] = ("call_model",)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig
 from lockgate.engine.answer import Answer
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import PromptRecord, TurnState
 from lockgate.engine.turn import Turn
 from lockgate.prompts.registry import PromptTemplate
@@ -39,7 +39,7 @@ def select_context(chunks: list[RetrievedChunk], limit: int, budget: int) -> lis
     return chosen
 
 
-class BuildPrompt:
+class BuildPrompt(Stage):
     name: ClassVar[str] = "build_prompt"
     after: ClassVar[tuple[str, ...]] = ("retrieve", "context_guard", "input_guard")
     before: ClassVar[tuple[str, ...]] = ("call_model",)

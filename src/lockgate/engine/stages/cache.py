@@ -17,7 +17,7 @@ from lockgate.cache.keys import digest, normalise_message, normalise_text, scope
 from lockgate.cache.service import Lookup, ResponseCache
 from lockgate.config import CacheConfig, GuardrailsConfig
 from lockgate.engine.answer import Answer, aclose_stream
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import CacheOutcome, PromptRecord, TurnState
 from lockgate.engine.turn import Turn
 from lockgate.guardrails.engine import GuardEngine
@@ -45,7 +45,7 @@ def replay(text: str, size: int, finish_reason: str) -> AsyncIterator[ChatDelta]
     return gen()
 
 
-class Cache:
+class Cache(Stage):
     name: ClassVar[str] = "cache"
     after: ClassVar[tuple[str, ...]] = ("input_guard",)
     before: ClassVar[tuple[str, ...]] = ("output_guard", "retrieve", "budget", "call_model")

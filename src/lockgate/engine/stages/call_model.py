@@ -19,7 +19,7 @@ from lockgate.config import Settings
 from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.degrade import extractive_answer
 from lockgate.engine.errors import GatewayError
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import CallRecord, TurnState
 from lockgate.engine.turn import Turn
 from lockgate.models.base import ChatDelta, ChatRequest, UpstreamError
@@ -54,10 +54,8 @@ def _backend_down(exc: UpstreamError) -> bool:
     return up is None or up == 429 or up >= 500
 
 
-class CallModel:
+class CallModel(Stage):
     name: ClassVar[str] = "call_model"
-    after: ClassVar[tuple[str, ...]] = ()
-    before: ClassVar[tuple[str, ...]] = ()
     terminal: ClassVar[bool] = True  # never calls a next layer: it must be listed last
 
     def __init__(self, models: ModelRegistry, settings: Settings) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GuardPolicy, GuardrailsConfig
 from lockgate.engine.answer import Answer
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.stages._guard import note, policy_for
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 _CACHE_SIZE = 4096
 
 
-class ContextGuard:
+class ContextGuard(Stage):
     name: ClassVar[str] = "context_guard"
     after: ClassVar[tuple[str, ...]] = ("retrieve",)
     before: ClassVar[tuple[str, ...]] = ("build_prompt", "call_model")

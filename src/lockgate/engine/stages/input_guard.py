@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GuardPolicy, GuardrailsConfig
 from lockgate.engine.answer import Answer
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.stages._guard import note, policy_for
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
@@ -20,9 +20,8 @@ if TYPE_CHECKING:
     from lockgate.services import Services
 
 
-class InputGuard:
+class InputGuard(Stage):
     name: ClassVar[str] = "input_guard"
-    after: ClassVar[tuple[str, ...]] = ()
     before: ClassVar[tuple[str, ...]] = (
         "cache",
         "retrieve",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from lockgate.config import GuardPolicy, GuardrailsConfig
 from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.citations import MARKER
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.stages._guard import note, policy_for
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
@@ -43,7 +43,7 @@ def _instructions(template_text: str) -> str:
     return template_text.split("\n\n", 1)[0]
 
 
-class OutputGuard:
+class OutputGuard(Stage):
     name: ClassVar[str] = "output_guard"
     after: ClassVar[tuple[str, ...]] = ("input_guard",)
     before: ClassVar[tuple[str, ...]] = ("postprocess", "call_model")

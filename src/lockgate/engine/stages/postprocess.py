@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from lockgate.config import Settings
 from lockgate.engine.answer import Answer
 from lockgate.engine.citations import citation_objects, clean, resolve
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.estimates import cost
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from lockgate.services import Services
 
 
-class PostProcess:
+class PostProcess(Stage):
     name: ClassVar[str] = "postprocess"
     after: ClassVar[tuple[str, ...]] = ("output_guard",)
     before: ClassVar[tuple[str, ...]] = ("call_model",)

@@ -15,7 +15,7 @@ from lockgate.budget.limits import Admission, MemoryBucketStore, RateLimiter
 from lockgate.engine.admission import prompt_tokens_bound
 from lockgate.engine.answer import Answer
 from lockgate.engine.errors import GatewayError
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.estimates import chars_upper_bound
@@ -26,9 +26,8 @@ if TYPE_CHECKING:
     from lockgate.services import Services
 
 
-class RateLimit:
+class RateLimit(Stage):
     name: ClassVar[str] = "rate_limit"
-    after: ClassVar[tuple[str, ...]] = ()
     before: ClassVar[tuple[str, ...]] = ("input_guard", "cache", "retrieve", "call_model")
 
     def __init__(self, limiter: RateLimiter, chars_per_token: float, context_chars: int) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig
 from lockgate.engine.answer import Answer
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import RetrievalRecord, TurnState
 from lockgate.engine.turn import Turn
 from lockgate.retrieval.hybrid import HybridRetriever
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from lockgate.services import Services
 
 
-class Retrieve:
+class Retrieve(Stage):
     name: ClassVar[str] = "retrieve"
     after: ClassVar[tuple[str, ...]] = ("input_guard",)
     before: ClassVar[tuple[str, ...]] = ("context_guard", "build_prompt", "call_model")

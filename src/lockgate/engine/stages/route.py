@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import Settings
 from lockgate.engine.answer import Answer
-from lockgate.engine.pipeline import Next
+from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.estimates import estimate_tokens, tokens_for_chars
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from lockgate.services import Services
 
 
-class Route:
+class Route(Stage):
     name: ClassVar[str] = "route"
     after: ClassVar[tuple[str, ...]] = ("retrieve", "input_guard")
     before: ClassVar[tuple[str, ...]] = ("budget", "call_model")

@@ -39,7 +39,7 @@ async def _sse(reply: Reply, keepalive_s: float) -> AsyncIterator[str]:
                     yield _event(bodies.delta({"content": delta.text}))
     except (UpstreamError, GatewayError) as exc:
         # Headers are gone already; the failure travels as a final error event.
-        err = GatewayError(getattr(exc, "status", 502), str(exc), "upstream_error")
+        err = GatewayError(exc.status, str(exc), "upstream_error")
         yield _event(bodies.error(err))
         yield "data: [DONE]\n\n"
         return

@@ -14,6 +14,7 @@ from lockgate.cli import (
     cache,
     config_cmd,
     cost,
+    crypto,
     docs,
     guard,
     ingest,
@@ -98,6 +99,7 @@ def _register() -> None:
         cost.routing,
         cache.cache,
         batch.batch,
+        crypto.keys,
     ):
         main.add_command(command)
     # Retrying quarantined files is an ingest run, so the command lives with ingest.

@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lockgate.config.cache import CacheConfig
+from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.guardrails import GuardrailsConfig
 from lockgate.config.ingest import IngestConfig
 from lockgate.config.limits import BatchConfig, BudgetsConfig, LimitsConfig
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
 
     home: Path = Path(".lockgate")
     store: StoreConfig = StoreConfig()
+    encryption: EncryptionConfig = EncryptionConfig()
     ingest: IngestConfig = IngestConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     freshness: FreshnessConfig = FreshnessConfig()

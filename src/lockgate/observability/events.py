@@ -34,6 +34,7 @@ class GuardFinding(Event):
 
     name: ClassVar[str] = "guard.finding"
     principal: str
+    tenant: str
     direction: str
     action: str
     scanners: tuple[str, ...]

@@ -314,3 +314,14 @@ batch_items = Table(
     Column("trace_id", String),
     Column("finished_at", Float),
 )
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant", Text, nullable=False, unique=True),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("master_id", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("rewrapped_at", Float),
+)

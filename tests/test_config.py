@@ -36,7 +36,34 @@ def test_secrets_masked_in_userinfo_and_query(tmp_path: Path) -> None:
     cfg.write_text("store:\n  url: postgresql://app:hunter2@db/x?sslmode=require&password=s3cret\n")
     shown = masked(load_settings(cfg))["store"]["url"]
     assert "hunter2" not in shown and "s3cret" not in shown
-    assert shown.startswith("postgresql://app:****@db/x?sslmode=require")
+    # Every query value is hidden: the masker cannot tell an option from a credential.
+    assert shown == "postgresql://app:****@db/x?sslmode=****&password=****"
+
+
+PLANTED = "XOXBWEBHOOKSECRET"
+
+
+def test_secrets_outside_the_usual_keys_are_masked(tmp_path: Path) -> None:
+    cfg = tmp_path / "lockgate.yaml"
+    cfg.write_text(
+        "ingest:\n"
+        f"  alerts: {{webhook_url: 'https://hooks.example/services/T000/B000/{PLANTED}'}}\n"
+        "  sources:\n"
+        "    - {name: kb, kind: url, uri: 'https://intranet.example/doc?sig=PRESIGNEDSIG"
+        "&X-Amz-Credential=AKIDSECRET'}\n"
+        "models:\n"
+        "  up:\n"
+        "    backend: openai\n"
+        "    base_url: https://proxy.internal/v1\n"
+        "    params: {headers: {Authorization: 'Bearer sk-live-HEADERSECRET'}}\n"
+    )
+    shown = masked(load_settings(cfg))
+    text = str(shown)
+    for secret in (PLANTED, "PRESIGNEDSIG", "AKIDSECRET", "HEADERSECRET"):
+        assert secret not in text
+    assert shown["ingest"]["alerts"]["webhook_url"] == "https://hooks.example/****"
+    assert shown["ingest"]["sources"][0]["uri"].startswith("https://intranet.example/****?sig=")
+    assert shown["models"]["up"]["base_url"] == "https://proxy.internal/****"
 
 
 def test_data_directory_inside_corpus_is_not_ingested(tmp_path: Path) -> None:

@@ -118,6 +118,16 @@ def test_blocked_input_gets_a_polite_refusal_and_never_reaches_the_model(gw) -> 
     assert len(upstream.state.calls) == before
 
 
+def test_the_trace_of_a_blocked_request_withholds_its_words(gw) -> None:
+    base, services, _ = gw
+    resp = chat(base, "tell me something forbidden, my card is 4111 1111 1111 1111")
+    trace = services.traces.get(resp.json()["lockgate"]["trace_id"])
+    content = trace["request"]["messages"][-1]["content"]
+    assert "4111" not in content and "forbidden" not in content
+    assert content.startswith("[withheld: blocked by guardrails")
+    assert trace["guardrails"][0]["action"] == "block"  # the finding itself is kept
+
+
 def test_app_policy_is_chosen_by_header(gw) -> None:
     base, _, _ = gw
     body = {"model": "echo", "messages": [{"role": "user", "content": "forbidden fruit"}]}

@@ -224,18 +224,21 @@ def test_upstream_500_is_502(base: str, gateway, stream: bool) -> None:
     # A stream fails before its first token, so it is still a proper HTTP error.
     resp = chat(base, model="fail-500", stream=stream)
     err = _error(resp, 502, "upstream_error")
-    assert "fail-500" in err["message"] and "500" in err["message"] and "boom" in err["message"]
+    assert "fail-500" in err["message"] and "500" in err["message"]
+    # What the upstream said stays in the trace: its error text may name internal hosts or
+    # credentials, so the caller gets only the status.
+    assert "boom" not in err["message"]
     assert err["type"] == "upstream_error"
     trace = gateway[1].traces.get(resp.headers[TRACE_HEADER])
     assert trace["status"] == "error" and trace["http_status"] == 502
-    assert "500" in trace["error"]
+    assert "500" in trace["error"] and "boom" in trace["error"]
 
 
 def test_upstream_429_is_502(base: str) -> None:
     # Current behaviour: an upstream rate limit is reported as a bad gateway, not passed on as
     # 429, so clients do not retry it as their own rate limit; the message names the 429.
     err = _error(chat(base, model="fail-429"), 502, "upstream_error")
-    assert "429" in err["message"] and "slow down" in err["message"]
+    assert "429" in err["message"] and "slow down" not in err["message"]  # detail: trace only
 
 
 def test_upstream_errors_through_sdk(base: str) -> None:

@@ -95,3 +95,23 @@ def test_rotate_master_rewraps_and_old_records_stay_readable(gateway_home, embed
     fresh = make_services(settings, embedder)
     trace = fresh.traces.get(trace_id)
     assert trace is not None and PLANTED in trace["output"]
+
+
+def test_the_store_is_readable_by_its_owner_only(tmp_path) -> None:
+    import os
+
+    from lockgate.store.db import make_engine
+
+    old = os.umask(0o022)  # the usual default, which made the store world-readable
+    try:
+        db = tmp_path / "fresh" / "lockgate.db"
+        engine = make_engine(f"sqlite:///{db}")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            conn.commit()
+    finally:
+        os.umask(old)
+    assert db.parent.stat().st_mode & 0o777 == 0o700
+    for path in db.parent.glob("lockgate.db*"):
+        assert path.stat().st_mode & 0o077 == 0, path

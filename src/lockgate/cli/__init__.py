@@ -4,6 +4,7 @@ domain), then whatever installed plugins add through the `register_commands` hoo
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -49,6 +50,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     """Lockgate: grounded answers over your documents behind an OpenAI-compatible gateway."""
     # pypdf narrates every repair it attempts on a damaged file; the quarantine says enough.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    # Everything Lockgate writes (store, uploaded files, keys, logs) is for its owner only.
+    os.umask(0o077)
     ctx.obj = Ctx(config_path)
 
 

@@ -7,10 +7,10 @@ Every default is the embedded one, so an empty config runs on SQLite and the bun
 from __future__ import annotations
 
 import os
-import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -182,29 +182,58 @@ def _describe(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_SECRET_WORDS = ("key", "secret", "password", "token")
-
-
+_SECRET_WORDS = (
+    "key",
+    "secret",
+    "password",
+    "token",
+    "authorization",
+    "auth",
+    "sig",
+    "signature",
+    "credential",
+)
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective config as plain data with secret values hidden."""
     return _mask(settings.model_dump(mode="json"))
 
 
-def _mask(value: Any, key: str = "") -> Any:
+def _opaque(path: tuple[str, ...]) -> bool:
+    # A backend's parameters (headers, credentials) are free-form: every value is hidden.
+    # Scanner parameters (word lists, thresholds) are not secrets and stay readable.
+    return path[-1:] == ("headers",) or (path[:1] == ("models",) and path[-1:] == ("params",))
+
+
+def _mask(value: Any, key: str = "", opaque: bool = False, path: tuple[str, ...] = ()) -> Any:
     if isinstance(value, dict):
-        return {k: _mask(v, k) for k, v in value.items()}
+        inside = opaque or _opaque(path)
+        return {k: _mask(v, k, inside, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_mask(v, key) for v in value]
+        return [_mask(v, key, opaque, path) for v in value]
     lowered = key.lower()
     # `api_key_env` names a variable, it does not hold the secret, so it stays visible.
-    if isinstance(value, str) and value and not lowered.endswith("_env"):
-        if any(w in lowered for w in _SECRET_WORDS):
-            return "****"
-        if "://" in value:
-            value = re.sub(r"(?i)((?:password|secret|token|key)=)[^&]+", r"\1****", value)
-        if "://" in value and "@" in value:
-            scheme, rest = value.split("://", 1)
-            creds, host = rest.rsplit("@", 1)
-            user = creds.split(":", 1)[0]
-            return f"{scheme}://{user}:****@{host}"
+    if not isinstance(value, str) or not value or lowered.endswith("_env"):
+        return value
+    if opaque or any(w in lowered for w in _SECRET_WORDS):
+        return "****"
+    if "://" in value:
+        web = value.lower().startswith(("http://", "https://", "s3://"))
+        return _mask_url(value, web and lowered.endswith(("url", "uri")))
     return value
+
+
+def _mask_url(value: str, whole_path: bool) -> str:
+    """Scheme, user and host stay readable; passwords and every query value are hidden, and
+    for a web address field (`*_url`, `uri`) the path too: webhook and presigned URLs carry
+    their secret there (a database URL's path is only the database name)."""
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    if parts.username:
+        host = f"{parts.username}:****@{host}" if parts.password else f"{parts.username}@{host}"
+    path = parts.path
+    if whole_path and path not in ("", "/"):
+        path = "/****"
+    query = "&".join(f"{k}=****" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, host, path, query, ""))

@@ -29,8 +29,11 @@ class GatewayError(Exception):
         param: str | None = None,
         type_: str | None = None,
         headers: dict[str, str] | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
+        # Recorded in the trace, never sent to the caller.
+        self.detail = detail
         # Extra response headers, e.g. `Retry-After` on a 503 or 429.
         self.headers = headers or {}
         self.status = status

@@ -70,8 +70,11 @@ class Reply:
             async for delta in self.answer.stream:
                 yield delta
             await self.answer.complete()
-        except (UpstreamError, GatewayError) as exc:
-            state.fail(exc.status, str(exc))
+        except UpstreamError as exc:
+            state.fail(exc.status, exc.for_trace())
+            raise
+        except GatewayError as exc:
+            state.fail(exc.status, exc.detail or exc.message)
             raise
         except (asyncio.CancelledError, GeneratorExit):
             state.fail(state.http_status, "client disconnected", "cancelled")
@@ -105,7 +108,7 @@ class Engine:
                 return reply  # completed as the caller consumes it
             await reply.answer.complete()
         except GatewayError as err:
-            state.fail(err.status, err.message)
+            state.fail(err.status, err.detail or err.message)
             reply.error = err
         except asyncio.CancelledError:
             state.fail(state.http_status, "client disconnected", "cancelled")

@@ -72,8 +72,12 @@ class UpstreamError(Exception):
         *,
         retryable: bool | None = None,
         retry_after: float | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
+        # What the upstream said (its error body): for the trace and logs only, never for the
+        # caller, since upstream errors can carry internal hosts and credentials.
+        self.detail = detail
         self.status = status
         self.upstream_status = upstream_status
         # None: decided from the statuses (routing/retry.py); a backend sets it when it knows
@@ -81,6 +85,9 @@ class UpstreamError(Exception):
         self.retryable = retryable
         # Seconds the upstream asked us to wait (`Retry-After`), or the gateway's own hint.
         self.retry_after = retry_after
+
+    def for_trace(self) -> str:
+        return f"{self} ({self.detail})" if self.detail else str(self)
 
 
 class ChatBackend(ABC):

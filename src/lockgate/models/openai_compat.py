@@ -50,9 +50,10 @@ def retry_after_s(resp: httpx.Response) -> float | None:
 
 def _status_error(name: str, resp: httpx.Response) -> UpstreamError:
     return UpstreamError(
-        f"upstream '{name}' returned {resp.status_code}: {_error_text(resp)}",
+        f"upstream '{name}' returned {resp.status_code}",
         upstream_status=resp.status_code,
         retry_after=retry_after_s(resp),
+        detail=_error_text(resp),
     )
 
 

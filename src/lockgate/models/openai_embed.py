@@ -36,7 +36,14 @@ class OpenAIEmbedder(EmbeddingBackend):
                 resp.raise_for_status()
                 data = sorted(resp.json()["data"], key=lambda d: d["index"])
             except (httpx.HTTPError, ValueError, KeyError) as exc:
-                raise UpstreamError(f"embedding upstream failed: {exc}") from exc
+                # The exception text holds the upstream URL (and any credentials in it).
+                status = None
+                if isinstance(exc, httpx.HTTPStatusError):
+                    status = exc.response.status_code
+                what = f"HTTP {status}" if status else type(exc).__name__
+                raise UpstreamError(
+                    f"embedding upstream failed ({what})", upstream_status=status, detail=str(exc)
+                ) from exc
             rows.extend(d["embedding"] for d in data)
         vecs = np.asarray(rows, dtype=np.float32)
         if vecs.size:

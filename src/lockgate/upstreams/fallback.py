@@ -127,7 +127,7 @@ class Upstream:
             except Unavailable as exc:
                 delay = policy.delay_s(attempt, exc.retry_after)
                 if attempt >= policy.retries or delay is None:
-                    report.add(pool.name, "unavailable", 0.0, str(exc))
+                    report.add(pool.name, "unavailable", 0.0, exc.for_trace())
                     raise
                 attempt += 1
                 await self._sleep(delay)
@@ -155,6 +155,7 @@ class Upstream:
                 upstream_status=last.upstream_status,
                 retryable=False,
                 retry_after=last.retry_after,
+                detail=last.detail,
             )
             return err
         return last
@@ -232,7 +233,7 @@ class Upstream:
                 return result
             pool.release(dep)
             pool.failed(dep, exc)
-            report.add(dep.key, "error", (time.perf_counter() - t0) * 1000, str(exc))
+            report.add(dep.key, "error", (time.perf_counter() - t0) * 1000, exc.for_trace())
             avoid.add(dep.key)
             delay = self._delay(pool, exc, attempt, avoid)
             if delay is None:
@@ -339,7 +340,7 @@ class Upstream:
             await _close(it)
             pool.release(dep)
             pool.failed(dep, exc)
-            report.add(dep.key, "error", (time.perf_counter() - t0) * 1000, str(exc))
+            report.add(dep.key, "error", (time.perf_counter() - t0) * 1000, exc.for_trace())
             return exc
         except BaseException:
             await _close(it)
@@ -388,6 +389,7 @@ class Upstream:
                 status=exc.status,
                 upstream_status=exc.upstream_status,
                 retryable=False,
+                detail=exc.detail,
             ) from exc
         finally:
             if not verdict:

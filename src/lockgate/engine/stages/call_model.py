@@ -42,7 +42,7 @@ def _gateway_error(exc: UpstreamError) -> GatewayError:
     if exc.status in (429, 503) and exc.retry_after is not None:
         # Whole seconds, at least 1: "Retry-After: 0" invites an immediate hammering.
         headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
-    return GatewayError(exc.status, str(exc), code, headers=headers)
+    return GatewayError(exc.status, str(exc), code, headers=headers, detail=exc.for_trace())
 
 
 def _backend_down(exc: UpstreamError) -> bool:

@@ -54,6 +54,15 @@ class InputGuard(Stage):
         for index, result in results:
             note(turn, state, result, f"messages[{index}]")
         if log.action == "block":
+            # The trace keeps the findings (types and spans), not the words that were blocked:
+            # a blocked message is often exactly the personal data the policy exists to stop.
+            withheld = [
+                Message(m.role, f"[withheld: blocked by guardrails, {len(m.content)} characters]")
+                if m.role == "user"
+                else m
+                for m in turn.messages
+            ]
+            state.turn = turn.with_messages(withheld, withheld)
             return Answer.refusal(policy.refusal_message)
         redacted = dict(results)
         messages = [

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from lockgate.cli import (
+    audit,
     batch,
     cache,
     config_cmd,
@@ -98,6 +99,7 @@ def _register() -> None:
         cost.routing,
         cache.cache,
         batch.batch,
+        audit.audit,
     ):
         main.add_command(command)
     # Retrying quarantined files is an ingest run, so the command lives with ingest.

@@ -29,7 +29,7 @@ from lockgate.guardrails.base import Finding, ScanContext
 from lockgate.guardrails.registry import register
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.observability.events import Event
-from lockgate.store.audit import AuditLog
+from lockgate.store.audit import AuditLog, entry_hash
 from tests.conftest import make_services, make_settings
 from tests.support.server import serve
 
@@ -273,10 +273,21 @@ def test_cli_export_filters_by_time_and_kind(tmp_path: Path, embedder) -> None:
     assert [e["seq"] for e in every] == [1, 2, 3]
     assert set(every[0]) >= {"seq", "created_at", "kind", "actor", "tenant", "ref", "data"}
     assert every[1]["prev_hash"] == every[0]["hash"]
-    assert [e["kind"] for e in export("--since", "1500")] == ["auth.failure", "export"]
+    # The export itself is audited, after what it exported.
+    (audited,) = export("--since", "0", "--kind", "export", "--until", str(time.time() + 60))[1:]
+    assert audited["seq"] == 4 and audited["actor"].startswith("cli")
+    assert audited["data"] == {
+        "what": "audit",
+        "since": 0.0,
+        "until": None,
+        "kinds": [],
+        "entries": 3,
+    }
+    in_range = export("--since", "1500", "--until", "5000")
+    assert [e["kind"] for e in in_range] == ["auth.failure", "export"]
     iso = export("--since", "1970-01-01T00:16:40Z", "--until", "1970-01-01T00:50:00")
     assert [e["kind"] for e in iso] == ["auth.success", "auth.failure"]
-    assert [e["seq"] for e in export("--since", "0", "--kind", "export")] == [3]
+    assert [e["seq"] for e in export("--since", "0", "--until", "5000", "--kind", "export")] == [3]
     bad = cli(home, tmp_path, "audit", "export", "--since", "yesterday-ish")
     assert bad.exit_code == 2 and "neither epoch seconds nor an ISO 8601 time" in bad.output
     missing = cli(home, tmp_path, "audit", "export", "--json")
@@ -293,3 +304,34 @@ def test_cli_list_shows_recent_entries(tmp_path: Path, embedder) -> None:
         cli(home, tmp_path, "audit", "list", "--kind", "auth.success", "--json").output
     )
     assert [r["seq"] for r in rows] == [1] and rows[0]["data"] == {"at": 1000.0}
+
+
+def test_cli_verify_checks_an_external_anchor(tmp_path: Path, embedder) -> None:
+    home, services = seeded(tmp_path, embedder)
+    first = json.loads(cli(home, tmp_path, "audit", "verify", "--json").output)
+    anchor = f"{first['head_seq']}:{first['head']}"
+    services.audit.append("deletion", {"what": "trace"})
+    assert cli(home, tmp_path, "audit", "verify", "--anchor", anchor).exit_code == 0
+    # Rewrite entry 2 and everything after it with fresh hashes, head included: consistent,
+    # and unsigned, so only the anchor taken before can tell.
+    with services.engine.begin() as conn:
+        chain = [
+            dict(r._mapping) for r in conn.execute(text("SELECT * FROM audit_log ORDER BY seq"))
+        ]
+        prev = chain[0]["hash"]
+        for r in chain[1:]:
+            r = {**r, "prev_hash": prev, "actor": "mallory"}
+            r["hash"] = entry_hash(r)
+            conn.execute(
+                text("UPDATE audit_log SET actor = :a, prev_hash = :p, hash = :h WHERE seq = :s"),
+                {"a": r["actor"], "p": r["prev_hash"], "h": r["hash"], "s": r["seq"]},
+            )
+            prev = r["hash"]
+        conn.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+    assert cli(home, tmp_path, "audit", "verify").exit_code == 0
+    caught = cli(home, tmp_path, "audit", "verify", "--anchor", anchor)
+    assert caught.exit_code == 1 and "entry seq 3" in caught.output and "rewritten" in caught.output
+    cut = cli(home, tmp_path, "audit", "verify", "--anchor", f"9:{'a' * 64}")
+    assert cut.exit_code == 1 and "missing" in cut.output
+    malformed = cli(home, tmp_path, "audit", "verify", "--anchor", "3:xyz")
+    assert malformed.exit_code == 2 and "SEQ:HASH" in malformed.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -46,12 +47,30 @@ def audit() -> None:
     """The tamper-evident audit log."""
 
 
+def _anchor(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    seq, sep, digest = value.partition(":")
+    if not sep or not seq.isdigit() or len(digest) != 64:
+        raise click.BadParameter("expected SEQ:HASH (a seq and the 64-hex hash of that entry)")
+    return int(seq), digest.lower()
+
+
 @audit.command("verify")
+@click.option(
+    "--anchor",
+    callback=_anchor,
+    metavar="SEQ:HASH",
+    help="A head recorded elsewhere earlier (e.g. from `verify --json`): the chain must still "
+    "carry this hash at this seq.",
+)
 @json_flag
 @click.pass_obj
-def audit_verify(obj: Ctx, as_json: bool) -> None:
+def audit_verify(obj: Ctx, anchor: tuple[int, str] | None, as_json: bool) -> None:
     """Check every entry's hash and link, and the (signed) head. Exit 1 at the first bad one."""
-    verdict = obj.services().audit.verify()
+    verdict = obj.services().audit.verify(anchor)
     if as_json:
         problem = verdict.problem
         click.echo(
@@ -60,6 +79,7 @@ def audit_verify(obj: Ctx, as_json: bool) -> None:
                     "ok": verdict.ok,
                     "entries": verdict.entries,
                     "head": verdict.head,
+                    "head_seq": verdict.entries if verdict.ok else None,
                     "signed": verdict.signed,
                     "bad_seq": problem.seq if problem else None,
                     "reason": problem.reason if problem else None,
@@ -92,6 +112,13 @@ def _pages(
         after = page[-1]["seq"]
 
 
+def _who() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name in this environment
+        return "cli"
+
+
 def _line(r: dict[str, Any]) -> str:
     data = json.dumps(r["data"], sort_keys=True, ensure_ascii=False)
     if len(data) > 80:
@@ -113,8 +140,17 @@ def audit_export(
 ) -> None:
     """Entries in a time range, oldest first. --json: one JSON object per line (JSON Lines),
     every column including hash and prev_hash, so a copy can be verified elsewhere."""
-    for row in _pages(obj.services().audit, since, until, kinds):
+    log = obj.services().audit
+    count = 0
+    for row in _pages(log, since, until, kinds):
         click.echo(json.dumps(row, sort_keys=True, ensure_ascii=False) if as_json else _line(row))
+        count += 1
+    # Reading the audit trail out is itself an export worth a record.
+    log.append(
+        "export",
+        {"what": "audit", "since": since, "until": until, "kinds": list(kinds), "entries": count},
+        actor=_who(),
+    )
 
 
 @audit.command("list")

@@ -161,22 +161,29 @@ class AuditLog:
         found = self.entries(kinds=[kind], limit=1, newest_first=True)
         return found[0] if found else None
 
-    def verify(self) -> Verdict:
-        """Walk the whole chain against itself and the head, in one consistent snapshot."""
+    def verify(self, anchor: tuple[int, str] | None = None) -> Verdict:
+        """Walk the whole chain against itself and the head, in one consistent snapshot.
+        `anchor`: a (seq, hash) recorded outside the store earlier, which the chain must
+        still carry; it catches a rewrite even where no key signs the head."""
         with transaction(self.engine, write=False) as conn:
             head = dict(
                 conn.execute(select(tb.audit_head).where(tb.audit_head.c.id == 1)).one()._mapping
             )
-            rows = [
-                dict(r._mapping)
-                for r in conn.execute(select(tb.audit_log).order_by(tb.audit_log.c.seq))
-            ]
-        return check(rows, head, self.key)
+            result = conn.execution_options(yield_per=1000).execute(
+                select(tb.audit_log).order_by(tb.audit_log.c.seq)
+            )
+            return check((dict(r._mapping) for r in result), head, self.key, anchor)
 
 
-def check(rows: Iterable[dict[str, Any]], head: dict[str, Any], key: bytes | None) -> Verdict:
+def check(
+    rows: Iterable[dict[str, Any]],
+    head: dict[str, Any],
+    key: bytes | None,
+    anchor: tuple[int, str] | None = None,
+) -> Verdict:
     """The first problem in `rows` (ordered by seq) against `head`, or none."""
     count, prev_seq, prev_hash = 0, 0, GENESIS
+    anchored: str | None = None
 
     def verdict(problem: Problem | None) -> Verdict:
         return Verdict(count, prev_hash, key is not None, problem)
@@ -200,6 +207,8 @@ def check(rows: Iterable[dict[str, Any]], head: dict[str, Any], key: bytes | Non
                 )
             )
         count, prev_seq, prev_hash = count + 1, seq, r["hash"]
+        if anchor is not None and seq == anchor[0]:
+            anchored = r["hash"]
 
     if head["seq"] > prev_seq:
         return verdict(
@@ -226,6 +235,15 @@ def check(rows: Iterable[dict[str, Any]], head: dict[str, Any], key: bytes | Non
             return verdict(
                 Problem(0, "bad head signature (head or chain rewritten without the audit key)")
             )
+    if anchor is not None and anchored != anchor[1]:
+        seq, want = anchor
+        why = (
+            f"anchor: entry seq {seq} is missing (the log was cut)"
+            if anchored is None
+            else f"anchor: entry seq {seq} has hash {anchored[:16]}…, not the anchored "
+            f"{want[:16]}… (the chain was rewritten)"
+        )
+        return verdict(Problem(seq, why))
     return verdict(None)
 
 

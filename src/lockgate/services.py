@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from lockgate.config import Settings
+from lockgate.crypto.envelope import FieldCipher
 from lockgate.guardrails.engine import GuardEngine
 from lockgate.guardrails.registry import ScannerDeps
 from lockgate.models.base import EmbeddingModel
@@ -64,8 +65,26 @@ class Services:
         return IngestRunStore(self.engine)
 
     @cached_property
+    def cipher(self) -> FieldCipher:
+        """Seals what callers wrote and models answered in traces, cache entries and
+        escalations (AES-GCM, a data key per tenant wrapped by the master key)."""
+        from lockgate.crypto.factory import build_cipher
+        from lockgate.store.data_keys import SqlDataKeyStore
+
+        cfg = self.settings.encryption
+        key_file = cfg.master_key_file or self.settings.home / "master.key"
+        return build_cipher(
+            cfg.enabled,
+            cfg.master_key_env,
+            key_file,
+            cfg.create_key_file,
+            cfg.previous_key_env,
+            SqlDataKeyStore(self.engine),
+        )
+
+    @cached_property
     def traces(self) -> TraceStore:
-        return TraceStore(self.engine)
+        return TraceStore(self.engine, self.cipher)
 
     @cached_property
     def embedder(self) -> EmbeddingModel:
@@ -107,7 +126,7 @@ class Services:
 
     @cached_property
     def escalations(self) -> EscalationStore:
-        return EscalationStore(self.engine)
+        return EscalationStore(self.engine, self.cipher)
 
     @cached_property
     def guard(self) -> GuardEngine:
@@ -124,7 +143,7 @@ class Services:
         from lockgate.cache.store import SqliteCacheStore
 
         return ResponseCache(
-            self.settings.cache, SqliteCacheStore(self.engine), self.query_embedder
+            self.settings.cache, SqliteCacheStore(self.engine, self.cipher), self.query_embedder
         )
 
     @cached_property

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy import Engine, Integer, delete, func, insert, select, update
 
+from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.store import tables as tb
 from lockgate.store.db import inserted_id, transaction
 
@@ -67,8 +68,10 @@ def _to_blob(vec: np.ndarray | None) -> bytes | None:
 
 
 class SqliteCacheStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cipher: FieldCipher | None = None) -> None:
         self.engine = engine
+        # Questions and answers are sealed at rest; keys, scopes and vectors stay plain.
+        self.cipher: FieldCipher = cipher or NoEncryption()
 
     def _entry(self, row: Any) -> CacheEntry:
         return CacheEntry(
@@ -77,8 +80,8 @@ class SqliteCacheStore:
             scope=row.scope,
             tenant=row.tenant,
             model=row.model,
-            text=row.request_text,
-            answer=json.loads(row.answer),
+            text=self.cipher.decrypt(row.request_text),
+            answer=json.loads(self.cipher.decrypt(row.answer)),
             documents=[(int(d), int(v)) for d, v in json.loads(row.documents or "[]")],
             embedding=None
             if row.embedding is None
@@ -108,8 +111,8 @@ class SqliteCacheStore:
             "scope": entry.scope,
             "tenant": entry.tenant,
             "model": entry.model,
-            "request_text": entry.text,
-            "answer": json.dumps(entry.answer),
+            "request_text": self.cipher.encrypt(entry.text, entry.tenant),
+            "answer": self.cipher.encrypt(json.dumps(entry.answer), entry.tenant),
             "documents": json.dumps(entry.documents),
             "embedding": _to_blob(entry.embedding),
             "created_at": entry.created_at,
@@ -130,7 +133,7 @@ class SqliteCacheStore:
         )
         with self.engine.connect() as conn:
             return [
-                (r.id, r.request_text, np.frombuffer(r.embedding, dtype=np.float32))
+                (r.id, self.cipher.decrypt(r.request_text), np.frombuffer(r.embedding, np.float32))
                 for r in conn.execute(stmt)
             ]
 

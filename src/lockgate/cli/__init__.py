@@ -15,6 +15,7 @@ from lockgate.cli import (
     cache,
     config_cmd,
     cost,
+    crypto,
     docs,
     guard,
     ingest,
@@ -100,6 +101,7 @@ def _register() -> None:
         cache.cache,
         batch.batch,
         audit.audit,
+        crypto.keys,
     ):
         main.add_command(command)
     # Retrying quarantined files is an ingest run, so the command lives with ingest.

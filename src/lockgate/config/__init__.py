@@ -4,6 +4,7 @@ from here (`from lockgate.config import Settings, ModelSpec`)."""
 from lockgate.config._base import Strict
 from lockgate.config.audit import AuditConfig
 from lockgate.config.cache import CacheConfig
+from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRule
 from lockgate.config.ingest import (
     AlertsConfig,
@@ -55,6 +56,7 @@ __all__ = [
     "BudgetRule",
     "BudgetsConfig",
     "CacheConfig",
+    "EncryptionConfig",
     "ConfigError",
     "DegradeConfig",
     "DeploymentSpec",

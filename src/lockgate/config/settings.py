@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from lockgate.config.audit import AuditConfig
 from lockgate.config.cache import CacheConfig
+from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.guardrails import GuardrailsConfig
 from lockgate.config.ingest import IngestConfig
 from lockgate.config.limits import BatchConfig, BudgetsConfig, LimitsConfig
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
 
     home: Path = Path(".lockgate")
     store: StoreConfig = StoreConfig()
+    encryption: EncryptionConfig = EncryptionConfig()
     ingest: IngestConfig = IngestConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     freshness: FreshnessConfig = FreshnessConfig()

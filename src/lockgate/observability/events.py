@@ -40,6 +40,7 @@ class GuardFinding(Event):
     audit: ClassVar[bool] = True
     audit_omit: ClassVar[tuple[str, ...]] = ("text",)
     principal: str
+    tenant: str
     direction: str
     action: str
     scanners: tuple[str, ...]

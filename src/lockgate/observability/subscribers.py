@@ -32,5 +32,10 @@ def track_event(event: Event, services: Stores) -> None:
             log.exception("could not record trace %s", event.trace_id)
     elif isinstance(event, GuardFinding) and event.action == "escalate":
         services.escalations.add(
-            event.trace_id, event.principal, event.direction, list(event.scanners), event.text
+            event.trace_id,
+            event.principal,
+            event.direction,
+            list(event.scanners),
+            event.text,
+            tenant=event.tenant,
         )

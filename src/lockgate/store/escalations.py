@@ -8,16 +8,24 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
 
 class EscalationStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cipher: FieldCipher | None = None) -> None:
         self.engine = engine
+        self.cipher: FieldCipher = cipher or NoEncryption()
 
     def add(
-        self, trace_id: str, principal: str, direction: str, scanners: list[str], excerpt: str
+        self,
+        trace_id: str,
+        principal: str,
+        direction: str,
+        scanners: list[str],
+        excerpt: str,
+        tenant: str = "default",
     ) -> None:
         with transaction(self.engine) as conn:
             conn.execute(
@@ -27,7 +35,7 @@ class EscalationStore:
                     principal=principal,
                     direction=direction,
                     scanners=json.dumps(scanners),
-                    excerpt=excerpt[:2000],
+                    excerpt=self.cipher.encrypt(excerpt[:2000], tenant),
                     status="open",
                 )
             )
@@ -41,4 +49,5 @@ class EscalationStore:
             rows = [dict(r._mapping) for r in conn.execute(stmt)]
         for r in rows:
             r["scanners"] = json.loads(r["scanners"])
+            r["excerpt"] = self.cipher.decrypt(r["excerpt"])
         return rows

@@ -339,3 +339,15 @@ audit_head = Table(
     Column("updated_at", Float, nullable=False),
     Column("signature", String),
 )
+
+# m0010: per-tenant data keys (store/data_keys.py), wrapped by the master key
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant", Text, nullable=False, unique=True),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("master_id", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("rewrapped_at", Float),
+)

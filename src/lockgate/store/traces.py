@@ -8,28 +8,42 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
 _JSON_FIELDS = ("request", "retrieved", "stages", "guardrails", "cache", "route", "upstream")
+# What callers wrote and models answered: encrypted at rest (the rest is metadata).
+SEALED = ("request", "prompt", "raw_output", "output", "error")
 
 
 class TraceStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cipher: FieldCipher | None = None) -> None:
         self.engine = engine
+        self.cipher: FieldCipher = cipher or NoEncryption()
 
     def record(self, row: dict[str, Any]) -> None:
         values = dict(row)
         for key in _JSON_FIELDS:
             if key in values and not isinstance(values[key], str | None):
                 values[key] = json.dumps(values[key], default=str)
+        tenant = str(values.get("tenant") or "default")
+        for key in SEALED:
+            if isinstance(values.get(key), str):
+                values[key] = self.cipher.encrypt(values[key], tenant)
         with transaction(self.engine) as conn:
             conn.execute(insert(tb.traces).values(**values))
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(tb.traces).where(tb.traces.c.id == trace_id)).first()
-        return _decode(dict(row._mapping)) if row else None
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        for key in SEALED:
+            if isinstance(values.get(key), str):
+                values[key] = self.cipher.decrypt(values[key])
+        return _decode(values)
 
     def list(self, limit: int = 20) -> list[dict[str, Any]]:
         t = tb.traces

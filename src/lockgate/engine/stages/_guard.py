@@ -24,6 +24,7 @@ def note(turn: Turn, state: TurnState, result: GuardResult, label: str = "") -> 
         GuardFinding(
             turn.trace_id,
             turn.principal.id,
+            turn.principal.tenant,
             result.direction,
             result.action,
             scanners,

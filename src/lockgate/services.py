@@ -16,6 +16,7 @@ from lockgate.models.base import EmbeddingModel
 from lockgate.prompts.registry import PromptRegistry
 from lockgate.retrieval.hybrid import HybridRetriever
 from lockgate.retrieval.vector import NumpyVectorIndex
+from lockgate.store.audit import AuditLog
 from lockgate.store.db import make_engine
 from lockgate.store.documents import DocumentStore
 from lockgate.store.escalations import EscalationStore
@@ -118,6 +119,10 @@ class Services:
     @cached_property
     def models(self) -> ModelRegistry:
         return ModelRegistry(self.settings)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.engine, self.settings.audit.key())
 
     @cached_property
     def escalations(self) -> EscalationStore:

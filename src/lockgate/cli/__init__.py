@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from lockgate.cli import (
+    audit,
     batch,
     cache,
     config_cmd,
@@ -102,6 +103,7 @@ def _register() -> None:
         cost.routing,
         cache.cache,
         batch.batch,
+        audit.audit,
         crypto.keys,
     ):
         main.add_command(command)

@@ -2,6 +2,7 @@
 from here (`from lockgate.config import Settings, ModelSpec`)."""
 
 from lockgate.config._base import Strict
+from lockgate.config.audit import AuditConfig
 from lockgate.config.cache import CacheConfig
 from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRule
@@ -49,6 +50,7 @@ __all__ = [
     "QUESTION_TYPES",
     "AlertsConfig",
     "ArchiveConfig",
+    "AuditConfig",
     "BatchConfig",
     "BreakerConfig",
     "BudgetRule",

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from lockgate.config.audit import AuditConfig
 from lockgate.config.cache import CacheConfig
 from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.guardrails import GuardrailsConfig
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     limits: LimitsConfig = LimitsConfig()
     budgets: BudgetsConfig = BudgetsConfig()
     batch: BatchConfig = BatchConfig()
+    audit: AuditConfig = AuditConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 

@@ -26,6 +26,7 @@ def _retrieved(state: TurnState) -> list[dict[str, Any]]:
     return [
         {
             "chunk_id": c.chunk_id,
+            "document_id": c.document_id,
             "source": c.source,
             "page": c.page,
             "version": c.version,

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
-from lockgate.engine.run import Engine
+from lockgate.engine.run import Engine, emit
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import TraceIdMiddleware
 from lockgate.gateway.routes.batches import routes as batch_routes
@@ -25,6 +25,7 @@ from lockgate.gateway.routes.health import healthz, readyz
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
 from lockgate.gateway.routes.search import search
+from lockgate.observability.audit import config_loaded
 from lockgate.plugins.manager import plugin_manager
 from lockgate.services import Services
 
@@ -74,6 +75,8 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(asyncio.to_thread(preload, services)) if preload_models else None
         batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
+        started = config_loaded(services.settings, services.prompts)
+        await asyncio.to_thread(emit, [started], services)  # the audit log's config.loaded
         yield
         await stop_worker(batch_worker)
         if task is not None and not task.done():

@@ -11,6 +11,10 @@ from typing import Any, ClassVar
 @dataclass(frozen=True)
 class Event:
     name: ClassVar[str] = "event"
+    # Recorded in the audit log (observability/audit.py) under `name` when true; the fields
+    # named in `audit_omit` stay out of it (texts that may hold personal data or secrets).
+    audit: ClassVar[bool] = False
+    audit_omit: ClassVar[tuple[str, ...]] = ()
     trace_id: str
 
     def properties(self) -> dict[str, Any]:
@@ -33,6 +37,8 @@ class GuardFinding(Event):
     """A guardrail policy acted (anything but allow) on one text of a turn."""
 
     name: ClassVar[str] = "guard.finding"
+    audit: ClassVar[bool] = True
+    audit_omit: ClassVar[tuple[str, ...]] = ("text",)
     principal: str
     tenant: str
     direction: str
@@ -45,6 +51,7 @@ class GuardFinding(Event):
 @dataclass(frozen=True)
 class RateLimited(Event):
     name: ClassVar[str] = "limits.rate_limited"
+    audit: ClassVar[bool] = True
     principal: str
     model: str
 
@@ -52,6 +59,7 @@ class RateLimited(Event):
 @dataclass(frozen=True)
 class BudgetRefused(Event):
     name: ClassVar[str] = "budget.refused"
+    audit: ClassVar[bool] = True
     principal: str
     project: str
     message: str
@@ -62,8 +70,20 @@ class BudgetAlert(Event):
     """Spend under one budget crossed its soft threshold (once per scope and period)."""
 
     name: ClassVar[str] = "budget.alert"
+    audit: ClassVar[bool] = True
     kind: str
     scope: str
     period: str
     spent: float
     threshold: float
+
+
+@dataclass(frozen=True)
+class ConfigLoaded(Event):
+    """A gateway started with this effective configuration (`digest`: SHA-256 of it with
+    secrets masked), so that a change of config shows in the audit log as a new digest."""
+
+    name: ClassVar[str] = "config.loaded"
+    audit: ClassVar[bool] = True
+    digest: str
+    prompts: dict[str, str]  # template id -> SHA-256 of its text

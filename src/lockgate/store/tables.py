@@ -315,6 +315,32 @@ batch_items = Table(
     Column("finished_at", Float),
 )
 
+# m0009: the hash-chained audit log (store/audit.py) and its head
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("actor", Text),
+    Column("tenant", Text),
+    Column("ref", Text),
+    Column("data", Text, nullable=False),
+    Column("prev_hash", String, nullable=False, unique=True),
+    Column("hash", String, nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("signature", String),
+)
+
+# m0010: per-tenant data keys (store/data_keys.py), wrapped by the master key
 data_keys = Table(
     "data_keys",
     metadata,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from lockgate.auth.keys import ApiKeys
 from lockgate.config import Settings
 from lockgate.guardrails.engine import GuardEngine
 from lockgate.guardrails.registry import ScannerDeps
@@ -19,6 +20,7 @@ from lockgate.store.db import make_engine
 from lockgate.store.documents import DocumentStore
 from lockgate.store.escalations import EscalationStore
 from lockgate.store.fulltext import SqliteFts, TextIndex
+from lockgate.store.keys import KeyStore
 from lockgate.store.migrations import migrate
 from lockgate.store.runs import IngestRunStore
 from lockgate.store.traces import TraceStore
@@ -99,6 +101,10 @@ class Services:
     @cached_property
     def models(self) -> ModelRegistry:
         return ModelRegistry(self.settings)
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        return ApiKeys(KeyStore(self.engine))
 
     @cached_property
     def escalations(self) -> EscalationStore:

@@ -17,6 +17,7 @@ from lockgate.cli import (
     docs,
     guard,
     ingest,
+    keys,
     search,
     serve,
     traces,
@@ -98,6 +99,7 @@ def _register() -> None:
         cost.routing,
         cache.cache,
         batch.batch,
+        keys.keys,
     ):
         main.add_command(command)
     # Retrying quarantined files is an ingest run, so the command lives with ingest.

@@ -2,6 +2,7 @@
 from here (`from lockgate.config import Settings, ModelSpec`)."""
 
 from lockgate.config._base import Strict
+from lockgate.config.auth import AuthConfig, OidcClaims, OidcConfig
 from lockgate.config.cache import CacheConfig
 from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRule
 from lockgate.config.ingest import (
@@ -44,6 +45,9 @@ from lockgate.config.settings import (
 from lockgate.config.store import StoreConfig
 
 __all__ = [
+    "AuthConfig",
+    "OidcClaims",
+    "OidcConfig",
     "DEFAULT_PIPELINE",
     "QUESTION_TYPES",
     "AlertsConfig",

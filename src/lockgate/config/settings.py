@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from lockgate.config.auth import AuthConfig
 from lockgate.config.cache import CacheConfig
 from lockgate.config.guardrails import GuardrailsConfig
 from lockgate.config.ingest import IngestConfig
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     freshness: FreshnessConfig = FreshnessConfig()
     grounded: GroundedConfig = GroundedConfig()
     server: ServerConfig = ServerConfig()
+    auth: AuthConfig = AuthConfig()
     embeddings: EmbeddingSpec = EmbeddingSpec()
     guardrails: GuardrailsConfig = GuardrailsConfig()
     cache: CacheConfig = CacheConfig()

@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "lockgate"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "lockgate.engine.stages",
     "lockgate.observability.subscribers",
+    "lockgate.gateway.auth",
     "lockgate.gateway.identity",
     "lockgate.guardrails.builtin",
     "lockgate.models.builtin",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from lockgate.auth.keys import ApiKeys
+from lockgate.auth.oidc import OidcVerifier
 from lockgate.config import Settings
 from lockgate.guardrails.engine import GuardEngine
 from lockgate.guardrails.registry import ScannerDeps
@@ -105,6 +106,12 @@ class Services:
     @cached_property
     def api_keys(self) -> ApiKeys:
         return ApiKeys(KeyStore(self.engine))
+
+    @cached_property
+    def oidc(self) -> OidcVerifier:
+        if self.settings.auth.oidc is None:
+            raise RuntimeError("auth.oidc is not configured")
+        return OidcVerifier(self.settings.auth.oidc)
 
     @cached_property
     def escalations(self) -> EscalationStore:

@@ -30,7 +30,8 @@ class OidcConfig(Strict):
     jwks_min_refresh_s: float = Field(10.0, ge=0)
     jwks_timeout_s: float = Field(5.0, gt=0, le=60)
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "PS256"])
-    default_tenant: str = "default"
+    # The tenant of a token without the tenant claim; unset, such a token is refused.
+    default_tenant: str | None = None
 
 
 class AuthConfig(Strict):

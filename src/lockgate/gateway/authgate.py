@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import NoReturn
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -60,7 +61,7 @@ def authenticate(request: Request) -> Principal:
     client, path = _client(request), request.url.path
     limiter = failure_limiter(request)
 
-    def refuse(status: int, code: str, reason: str, message: str, key_id: str | None) -> None:
+    def refuse(status: int, code: str, reason: str, message: str, key_id: str | None) -> NoReturn:
         _emit(AuthFailed(trace_id, code, reason, key_id, client, path), services)
         headers = dict(_CHALLENGE)
         if status == 429:
@@ -82,7 +83,6 @@ def authenticate(request: Request) -> Principal:
     except AuthFailure as exc:
         limiter.failed(client)
         refuse(401, exc.code, exc.reason, exc.message, exc.key_id)
-        raise  # unreachable: refuse raises
     principal = found if isinstance(found, Principal) else Principal()
     if not principal.authenticated and not cfg.allow_anonymous:
         if presented:

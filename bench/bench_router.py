@@ -79,6 +79,7 @@ def main() -> None:
             models=models,  # type: ignore[arg-type]
             grounded={"model": "echo-large"},  # type: ignore[arg-type]
             cache={"enabled": False},  # type: ignore[arg-type]
+            auth={"allow_anonymous": True},  # type: ignore[arg-type]
             routing={"routes": {"lockgate": routes, "echo-large": routes}},  # type: ignore[arg-type]
         )
         services = make_services(settings, embedder)

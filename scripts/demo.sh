@@ -12,6 +12,21 @@ export LOCKGATE_SERVER__PORT=$PORT
 LG=.venv/bin/lockgate
 mkdir -p "$LOCKGATE_HOME"
 
+# The gateway refuses callers without a key, so the demo makes one for itself, once, the way
+# an operator bootstraps any deployment (`lockgate keys create` on the host), and keeps it
+# readable by this user only.
+KEY_FILE="$LOCKGATE_HOME/demo.key"
+if [ ! -s "$KEY_FILE" ]; then
+  echo "== 0. create a demo API key (kept in $KEY_FILE, mode 0600)"
+  (
+    umask 077
+    $LG keys create --name demo --tenant default --role developer --json |
+      .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["key"])' >"$KEY_FILE.tmp"
+    mv "$KEY_FILE.tmp" "$KEY_FILE"
+  )
+fi
+chmod 600 "$KEY_FILE"
+
 echo "== 1. ingest samples/corpus"
 $LG ingest samples/corpus
 
@@ -33,11 +48,12 @@ fi
 
 QUESTION=${1:-"How long do I have to request a refund on an annual plan?"}
 echo "== 3. ask: $QUESTION"
-$LG ask "$QUESTION" --url "http://127.0.0.1:$PORT"
+LOCKGATE_API_KEY=$(cat "$KEY_FILE") $LG ask "$QUESTION" --url "http://127.0.0.1:$PORT"
 
 cat <<MSG
 
 The gateway is running: OpenAI base URL http://127.0.0.1:$PORT/v1 (model "lockgate").
+  api key: the demo key is in $KEY_FILE (send it as "Authorization: Bearer <key>")
   traces:  $LG traces list
   stop:    kill \$(cat $LOCKGATE_HOME/server.pid)
   restart: LOCKGATE_HOME=$LOCKGATE_HOME $LG serve --port $PORT

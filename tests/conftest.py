@@ -72,6 +72,9 @@ def make_settings(home: Path, upstream: str | None = None, **overrides: object) 
     # tests of those features switch them on explicitly.
     overrides.setdefault("guardrails", {"enabled": False})
     overrides.setdefault("cache", {"enabled": False})
+    # The gateway tests that predate keys call it as the anonymous demo does; the tests of
+    # authentication build their settings with `auth` of their own.
+    overrides.setdefault("auth", {"allow_anonymous": True})
     return Settings(home=home, models=models, **overrides)  # type: ignore[arg-type]
 
 

@@ -25,6 +25,7 @@ DOMAIN = {
     "prompts",
     "config",
     "engine",
+    "auth",
 }
 WEB_FRAMEWORKS = {"starlette", "uvicorn", "fastapi", "flask", "aiohttp"}
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from lockgate.auth.keys import ApiKeys
+from lockgate.auth.oidc import OidcVerifier
 from lockgate.config import Settings
 from lockgate.crypto.envelope import FieldCipher
 from lockgate.guardrails.engine import GuardEngine
@@ -21,6 +23,7 @@ from lockgate.store.db import make_engine
 from lockgate.store.documents import DocumentStore
 from lockgate.store.escalations import EscalationStore
 from lockgate.store.fulltext import SqliteFts, TextIndex
+from lockgate.store.keys import KeyStore
 from lockgate.store.migrations import migrate
 from lockgate.store.runs import IngestRunStore
 from lockgate.store.traces import TraceStore
@@ -123,6 +126,16 @@ class Services:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.engine, self.settings.audit.key())
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        return ApiKeys(KeyStore(self.engine))
+
+    @cached_property
+    def oidc(self) -> OidcVerifier:
+        if self.settings.auth.oidc is None:
+            raise RuntimeError("auth.oidc is not configured")
+        return OidcVerifier(self.settings.auth.oidc)
 
     @cached_property
     def escalations(self) -> EscalationStore:

@@ -105,6 +105,7 @@ def write_config(tmp_path: Path, upstream: str, mode: str) -> Path:
         "home": str(tmp_path / "home"),
         "guardrails": {"enabled": False},
         "cache": {"enabled": False},
+        "auth": {"allow_anonymous": True},  # as make_settings: these callers hold no key
         # Remote stand-ins for the embedded models, so the subprocess starts in seconds.
         "embeddings": {"backend": "openai", "base_url": upstream, "upstream_model": "e"},
         "grounded": {"model": "echo"},

@@ -86,6 +86,7 @@ def gw(tmp_path_factory, embedder) -> Iterator[tuple[str, Any, Any]]:
             grounded={"model": "echo-large"},  # type: ignore[arg-type]
             guardrails={"enabled": False},  # type: ignore[arg-type]
             cache={"enabled": False},  # type: ignore[arg-type]
+            auth={"allow_anonymous": True},  # type: ignore[arg-type]  # as make_settings
             routing={  # type: ignore[arg-type]
                 "routes": {
                     "lockgate": {"small": "echo-small", "large": "echo-large"},

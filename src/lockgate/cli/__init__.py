@@ -20,6 +20,7 @@ from lockgate.cli import (
     docs,
     guard,
     ingest,
+    keys,
     search,
     serve,
     traces,
@@ -104,9 +105,11 @@ def _register() -> None:
         cache.cache,
         batch.batch,
         audit.audit,
-        crypto.keys,
+        keys.keys,
     ):
         main.add_command(command)
+    # The master key belongs with the other keys.
+    keys.keys.add_command(crypto.rotate_master)
     # Retrying quarantined files is an ingest run, so the command lives with ingest.
     docs.docs.add_command(ingest.docs_retry)
     add_plugin_commands(main)

@@ -24,12 +24,7 @@ def _write_owner_only(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-@click.group()
-def keys() -> None:
-    """Keys: the master key that protects data at rest."""
-
-
-@keys.command("rotate-master")
+@click.command("rotate-master")
 @click.option(
     "--new-key-env",
     default=None,

@@ -51,9 +51,22 @@ def search(
 @click.argument("question")
 @click.option("--url", default=None, help="Gateway base URL (default: from config).")
 @click.option("--max-tokens", type=int, default=None)
+@click.option(
+    "--api-key",
+    envvar="LOCKGATE_API_KEY",
+    default=None,
+    help="Key sent as the bearer credential (default: $LOCKGATE_API_KEY).",
+)
 @json_flag
 @click.pass_obj
-def ask(obj: Ctx, question: str, url: str | None, max_tokens: int | None, as_json: bool) -> None:
+def ask(
+    obj: Ctx,
+    question: str,
+    url: str | None,
+    max_tokens: int | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
     """Ask the grounded assistant a question through the HTTP API."""
     import httpx
 
@@ -65,7 +78,8 @@ def ask(obj: Ctx, question: str, url: str | None, max_tokens: int | None, as_jso
     if max_tokens:
         body["max_tokens"] = max_tokens
     try:
-        resp = httpx.post(f"{base}/v1/chat/completions", json=body, timeout=300)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        resp = httpx.post(f"{base}/v1/chat/completions", json=body, headers=headers, timeout=300)
     except httpx.HTTPError as exc:
         click.echo(f"lockgate: cannot reach the gateway at {base}: {exc}", err=True)
         sys.exit(1)

@@ -3,6 +3,7 @@ from here (`from lockgate.config import Settings, ModelSpec`)."""
 
 from lockgate.config._base import Strict
 from lockgate.config.audit import AuditConfig
+from lockgate.config.auth import AuthConfig, OidcClaims, OidcConfig
 from lockgate.config.cache import CacheConfig
 from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRule
@@ -46,6 +47,9 @@ from lockgate.config.settings import (
 from lockgate.config.store import StoreConfig
 
 __all__ = [
+    "AuthConfig",
+    "OidcClaims",
+    "OidcConfig",
     "DEFAULT_PIPELINE",
     "QUESTION_TYPES",
     "AlertsConfig",

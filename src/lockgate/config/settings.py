@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lockgate.config.audit import AuditConfig
+from lockgate.config.auth import AuthConfig
 from lockgate.config.cache import CacheConfig
 from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.guardrails import GuardrailsConfig
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     freshness: FreshnessConfig = FreshnessConfig()
     grounded: GroundedConfig = GroundedConfig()
     server: ServerConfig = ServerConfig()
+    auth: AuthConfig = AuthConfig()
     embeddings: EmbeddingSpec = EmbeddingSpec()
     guardrails: GuardrailsConfig = GuardrailsConfig()
     cache: CacheConfig = CacheConfig()

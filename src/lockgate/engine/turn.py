@@ -20,6 +20,13 @@ class Principal:
     id: str = "anonymous"
     tenant: str = "default"
     roles: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    # True when a credential (an API key, a token) proved who this is; the anonymous and the
+    # header-named callers of a demo gateway are not authenticated.
+    authenticated: bool = False
+    auth_method: str | None = None  # "api_key" or "oidc" when authenticated
+    # The API key or token subject that proved it, for audit; never the secret.
+    key_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit
+from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import TraceIdMiddleware
 from lockgate.gateway.routes.batches import routes as batch_routes
@@ -22,6 +23,7 @@ from lockgate.gateway.routes.chat import chat_completions
 from lockgate.gateway.routes.embeddings import embeddings
 from lockgate.gateway.routes.guardrails import guardrails_check
 from lockgate.gateway.routes.health import healthz, readyz
+from lockgate.gateway.routes.keys import routes as key_routes
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
 from lockgate.gateway.routes.search import search
@@ -92,6 +94,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *batch_routes(),
+        *key_routes(),
     ]
     plugin_manager().hook.register_routes(routes=routes, services=services)
     app = Starlette(
@@ -103,6 +106,8 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         },
         lifespan=lifespan,
     )
+    # Innermost of the three: it needs the trace id, and its refusals still carry one.
+    app.add_middleware(AuthMiddleware)
     app.add_middleware(TraceIdMiddleware)
     app.add_middleware(LiveTraffic)  # lets the batch worker yield to live requests
     app.state.services = services

@@ -1,5 +1,6 @@
-"""Who is calling over HTTP. The built-in answer, until keys are configured: a caller id
-header, else "anonymous". Authentication plugins implement the same hook and win by
+"""Who is calling over HTTP when no credential says so: a caller id header, else "anonymous".
+Such a principal is unauthenticated and passes the edge only with `auth.allow_anonymous`.
+Authentication plugins (the built-in one is `auth.py`) implement the same hook and win by
 returning a principal first."""
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from starlette.requests import Request
 from lockgate.engine.admission import clean_id
 from lockgate.engine.turn import Principal
 from lockgate.plugins.hookspecs import hookimpl
-from lockgate.plugins.manager import plugin_manager
 
 CALLER_HEADER = "x-lockgate-caller"
 PROJECT_HEADER = "x-lockgate-project"
@@ -30,9 +30,9 @@ def principal_of(request: Request) -> Principal:
     found = getattr(request.state, "principal", None)
     if isinstance(found, Principal):
         return found
-    services = request.app.state.services
-    principal = plugin_manager().hook.principal_from_request(request=request, services=services)
-    if not isinstance(principal, Principal):
-        principal = Principal()
-    request.state.principal = principal
-    return principal
+    # The auth middleware resolves it before any route runs; this path is for an app that
+    # was assembled without it. Imported here: the edge imports the plugin manager, which
+    # imports this module as a built-in plugin.
+    from lockgate.gateway.authgate import authenticate
+
+    return authenticate(request)

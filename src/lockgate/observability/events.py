@@ -87,3 +87,32 @@ class ConfigLoaded(Event):
     audit: ClassVar[bool] = True
     digest: str
     prompts: dict[str, str]  # template id -> SHA-256 of its text
+
+
+@dataclass(frozen=True)
+class AuthSucceeded(Event):
+    """A credential proved who is calling. `method` is `api_key` or `oidc`; `key_id` is the
+    key's id or the token's subject, never a secret."""
+
+    name: ClassVar[str] = "auth.succeeded"
+    audit: ClassVar[bool] = True
+    principal: str
+    tenant: str
+    method: str
+    key_id: str | None
+    client: str
+    path: str
+
+
+@dataclass(frozen=True)
+class AuthFailed(Event):
+    """A request was refused for want of a valid credential, or because its client failed
+    too often (`code` `too_many_auth_failures`). `reason` is for auditors, not the caller."""
+
+    name: ClassVar[str] = "auth.failed"
+    audit: ClassVar[bool] = True
+    code: str
+    reason: str
+    key_id: str | None
+    client: str
+    path: str

@@ -65,7 +65,9 @@ def register_routes(routes: list[Any], services: Any) -> None:
 @hookspec(firstresult=True)
 def principal_from_request(request: Any, services: Any) -> Any:
     """Who is calling: return a Principal, or None to let the next implementation decide.
-    `request` is the HTTP request (headers, client address)."""
+    `request` is the HTTP request (headers, client address). Unless `auth.allow_anonymous` is
+    set, only a principal with `authenticated=True` gets past the edge; raise
+    `lockgate.auth.keys.AuthFailure` to refuse a credential (a 401, counted and audited)."""
 
 
 @hookspec

@@ -351,3 +351,22 @@ data_keys = Table(
     Column("created_at", Float, nullable=False),
     Column("rewrapped_at", Float),
 )
+
+# m0008: API keys. Only a hash of the secret is kept; `prefix` is the visible, unique part of
+# the key that finds the row, `roles` and `groups` are JSON lists.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("prefix", String, nullable=False),
+    Column("secret_hash", String, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("groups", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", Text),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+    Column("rotated_at", Float),
+)

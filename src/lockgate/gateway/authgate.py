@@ -1,0 +1,135 @@
+"""The authentication edge: every HTTP request except the health probes (and /metrics when
+configured public) has its principal resolved here, before any route runs, so no route, a
+plugin's included, can be reached without a credential. Failures are 401s, a client that
+fails too often gets 429s for a while, and both outcomes are events for the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import NoReturn
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lockgate.auth.failures import FailureLimiter
+from lockgate.auth.keys import AuthFailure
+from lockgate.engine.run import emit
+from lockgate.engine.turn import Principal
+from lockgate.gateway.errors import GatewayError, error_response
+from lockgate.observability.events import AuthFailed, AuthSucceeded, Event
+from lockgate.plugins.manager import plugin_manager
+from lockgate.services import Services
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+METRICS_PATH = "/metrics"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="lockgate"'}
+
+
+def failure_limiter(request: Request) -> FailureLimiter:
+    """The app's limiter, made on first use from the auth settings."""
+    state = request.app.state
+    limiter = getattr(state, "auth_failures", None)
+    if not isinstance(limiter, FailureLimiter):
+        cfg = state.services.settings.auth
+        limiter = FailureLimiter(cfg.max_failures, cfg.failure_window_s, cfg.lockout_s)
+        state.auth_failures = limiter
+    return limiter
+
+
+def is_open(path: str, services: Services) -> bool:
+    if path in OPEN_PATHS:
+        return True
+    return path == METRICS_PATH and services.settings.auth.public_metrics
+
+
+def _client(request: Request) -> str:
+    # The socket's peer only: a forwarded-for header is the caller's to choose.
+    return request.client.host if request.client else "unknown"
+
+
+def _emit(event: Event, services: Services) -> None:
+    emit([event], services)
+
+
+def authenticate(request: Request) -> Principal:
+    """Resolve, check and keep the request's principal; GatewayError 401/429 when refused.
+    Blocking (a key lookup, subscribers' I/O): the middleware runs it in a thread."""
+    services: Services = request.app.state.services
+    cfg = services.settings.auth
+    trace_id = getattr(request.state, "trace_id", "") or ""
+    client, path = _client(request), request.url.path
+    limiter = failure_limiter(request)
+
+    def refuse(status: int, code: str, reason: str, message: str, key_id: str | None) -> NoReturn:
+        _emit(AuthFailed(trace_id, code, reason, key_id, client, path), services)
+        headers = dict(_CHALLENGE)
+        if status == 429:
+            wait = max(1, math.ceil(limiter.retry_after(client)))
+            headers = {"Retry-After": str(wait)}
+        raise GatewayError(status, message, code, headers=headers)
+
+    if limiter.retry_after(client) > 0:
+        refuse(
+            429,
+            "too_many_auth_failures",
+            "client locked out after repeated failures",
+            "too many failed authentication attempts from this client; retry later",
+            None,
+        )
+    presented = bool(request.headers.get("authorization"))
+    try:
+        found = plugin_manager().hook.principal_from_request(request=request, services=services)
+    except AuthFailure as exc:
+        limiter.failed(client)
+        refuse(401, exc.code, exc.reason, exc.message, exc.key_id)
+    principal = found if isinstance(found, Principal) else Principal()
+    if not principal.authenticated and not cfg.allow_anonymous:
+        if presented:
+            limiter.failed(client)
+            refuse(
+                401,
+                "invalid_api_key",
+                "credential not recognised",
+                "invalid API key or token",
+                None,
+            )
+        refuse(
+            401,
+            "missing_api_key",
+            "no credential",
+            "an API key is required: send 'Authorization: Bearer lg_...'",
+            None,
+        )
+    if principal.authenticated:
+        method = principal.auth_method or "plugin"
+        _emit(
+            AuthSucceeded(
+                trace_id, principal.id, principal.tenant, method, principal.key_id, client, path
+            ),
+            services,
+        )
+    request.state.principal = principal
+    return principal
+
+
+class AuthMiddleware:
+    """Runs `authenticate` for every HTTP request that is not an open path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        services: Services = request.app.state.services
+        if not is_open(request.url.path, services):
+            try:
+                await asyncio.to_thread(authenticate, request)
+            except GatewayError as err:
+                response = error_response(err, getattr(request.state, "trace_id", None))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

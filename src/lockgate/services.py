@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from lockgate.budget.limits import RateLimiter
     from lockgate.cache.service import ResponseCache
     from lockgate.routing.router import Router
+    from lockgate.store.privacy import PrivacyStore, Retention
 
 
 @dataclass
@@ -122,6 +123,24 @@ class Services:
     @cached_property
     def models(self) -> ModelRegistry:
         return ModelRegistry(self.settings)
+
+    @cached_property
+    def privacy(self) -> PrivacyStore:
+        from lockgate.store.privacy import PrivacyStore
+
+        return PrivacyStore(self.engine, self.traces, self.escalations)
+
+    def retention(self) -> Retention:
+        from lockgate.store.privacy import Retention
+
+        r = self.settings.retention
+        return Retention.days(
+            traces=r.traces_days,
+            escalations=r.escalations_days,
+            cache=r.cache_days,
+            batches=r.batches_days,
+            files=r.files_days,
+        )
 
     @cached_property
     def audit(self) -> AuditLog:

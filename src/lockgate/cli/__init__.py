@@ -21,6 +21,7 @@ from lockgate.cli import (
     guard,
     ingest,
     keys,
+    privacy,
     search,
     serve,
     traces,
@@ -106,6 +107,7 @@ def _register() -> None:
         batch.batch,
         audit.audit,
         keys.keys,
+        privacy.privacy,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -26,6 +26,7 @@ from lockgate.config.limits import (
     RateLimitRule,
 )
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
+from lockgate.config.privacy import RetentionConfig
 from lockgate.config.resilience import (
     BreakerConfig,
     DegradeConfig,
@@ -61,6 +62,7 @@ __all__ = [
     "BudgetsConfig",
     "CacheConfig",
     "EncryptionConfig",
+    "RetentionConfig",
     "ConfigError",
     "DegradeConfig",
     "DeploymentSpec",

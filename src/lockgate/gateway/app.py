@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit
+from lockgate.gateway import retention
 from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import TraceIdMiddleware
@@ -79,7 +80,9 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
         started = config_loaded(services.settings, services.prompts)
         await asyncio.to_thread(emit, [started], services)  # the audit log's config.loaded
+        purger = retention.start(services)
         yield
+        await retention.stop(purger)
         await stop_worker(batch_worker)
         if task is not None and not task.done():
             task.cancel()

@@ -1,0 +1,130 @@
+"""A person's data across the store: export it, erase it, and purge what is past retention.
+
+The subject is a principal id: the caller a trace, an escalation, a file or a batch belongs
+to. Erasure deletes those rows (and the cached answers made from the subject's requests) in
+one transaction; uploaded file bytes are removed from disk after it commits."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, select
+
+from lockgate.store import tables as tb
+from lockgate.store.db import transaction
+from lockgate.store.escalations import EscalationStore
+from lockgate.store.traces import TraceStore
+
+_DAY = 86400.0
+_FINISHED = ("completed", "failed", "expired", "cancelled")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Seconds each record type is kept; None keeps it."""
+
+    traces: float | None
+    escalations: float | None
+    cache: float | None
+    batches: float | None
+    files: float | None
+
+    @classmethod
+    def days(cls, **days: float | None) -> Retention:
+        return cls(**{k: None if v is None else v * _DAY for k, v in days.items()})
+
+
+class PrivacyStore:
+    def __init__(self, engine: Engine, traces: TraceStore, escalations: EscalationStore) -> None:
+        self.engine = engine
+        self.traces = traces
+        self.escalations = escalations
+
+    # -- export ----------------------------------------------------------------------------
+
+    def export(self, subject: str) -> dict[str, Any]:
+        t, f, b = tb.traces, tb.files, tb.batches
+        with self.engine.connect() as conn:
+            trace_ids = [r.id for r in conn.execute(select(t.c.id).where(t.c.principal == subject))]
+            files = [
+                {k: v for k, v in r._mapping.items() if k != "path"}
+                for r in conn.execute(select(f).where(f.c.principal == subject, f.c.deleted == 0))
+            ]
+            batches = [
+                dict(r._mapping) for r in conn.execute(select(b).where(b.c.principal == subject))
+            ]
+        escalations = [e for e in self.escalations.list(None, 100_000) if e["principal"] == subject]
+        return {
+            "subject": subject,
+            "exported_at": time.time(),
+            "traces": [self.traces.get(i) for i in trace_ids],
+            "escalations": escalations,
+            "files": files,
+            "batches": batches,
+        }
+
+    # -- erasure ---------------------------------------------------------------------------
+
+    def forget(self, subject: str) -> dict[str, int]:
+        t, e, f, b = tb.traces, tb.guard_escalations, tb.files, tb.batches
+        with transaction(self.engine) as conn:
+            trace_ids = [r.id for r in conn.execute(select(t.c.id).where(t.c.principal == subject))]
+            batch_ids = [r.id for r in conn.execute(select(b.c.id).where(b.c.principal == subject))]
+            paths = [r.path for r in conn.execute(select(f.c.path).where(f.c.principal == subject))]
+            counts = {
+                "cache_entries": _delete_in(conn, tb.cache_entries.c.trace_id, trace_ids),
+                "batch_items": _delete_in(conn, tb.batch_items.c.batch_id, batch_ids),
+                "batches": conn.execute(delete(b).where(b.c.principal == subject)).rowcount,
+                "files": conn.execute(delete(f).where(f.c.principal == subject)).rowcount,
+                "escalations": conn.execute(delete(e).where(e.c.principal == subject)).rowcount,
+                "traces": conn.execute(delete(t).where(t.c.principal == subject)).rowcount,
+            }
+        _unlink(paths)
+        return counts
+
+    # -- retention -------------------------------------------------------------------------
+
+    def purge(self, keep: Retention, now: float | None = None) -> dict[str, int]:
+        now = time.time() if now is None else now
+        t, e, c, f, b = tb.traces, tb.guard_escalations, tb.cache_entries, tb.files, tb.batches
+        counts: dict[str, int] = {}
+        paths: list[str] = []
+        with transaction(self.engine) as conn:
+            if keep.traces is not None:
+                old = t.c.created_at < now - keep.traces
+                counts["traces"] = conn.execute(delete(t).where(old)).rowcount
+            if keep.escalations is not None:
+                old = e.c.created_at < now - keep.escalations
+                counts["escalations"] = conn.execute(delete(e).where(old)).rowcount
+            expired = c.c.expires_at <= now
+            if keep.cache is not None:
+                expired = expired | (c.c.created_at < now - keep.cache)
+            counts["cache_entries"] = conn.execute(delete(c).where(expired)).rowcount
+            if keep.batches is not None:
+                done = b.c.status.in_(_FINISHED) & (b.c.created_at < now - keep.batches)
+                ids = [r.id for r in conn.execute(select(b.c.id).where(done))]
+                counts["batch_items"] = _delete_in(conn, tb.batch_items.c.batch_id, ids)
+                counts["batches"] = _delete_in(conn, b.c.id, ids)
+            if keep.files is not None:
+                old_files = f.c.created_at < now - keep.files
+                paths = [r.path for r in conn.execute(select(f.c.path).where(old_files))]
+                counts["files"] = conn.execute(delete(f).where(old_files)).rowcount
+        _unlink(paths)
+        return counts
+
+
+def _delete_in(conn: Connection, column: Any, values: list[Any]) -> int:
+    removed = 0
+    # Bounded batches: SQLite caps the number of bound parameters in one statement.
+    for start in range(0, len(values), 500):
+        part = values[start : start + 500]
+        removed += conn.execute(delete(column.table).where(column.in_(part))).rowcount
+    return removed
+
+
+def _unlink(paths: list[str]) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)

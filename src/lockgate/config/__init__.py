@@ -7,6 +7,7 @@ from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRul
 from lockgate.config.ingest import (
     AlertsConfig,
     ArchiveConfig,
+    FetchConfig,
     IngestConfig,
     NearDuplicateConfig,
     NormalizeConfig,
@@ -48,6 +49,7 @@ __all__ = [
     "QUESTION_TYPES",
     "AlertsConfig",
     "ArchiveConfig",
+    "FetchConfig",
     "BatchConfig",
     "BreakerConfig",
     "BudgetRule",

@@ -88,6 +88,46 @@ class ArchiveConfig(Strict):
     max_depth: int = Field(3, ge=1)  # archives inside archives
 
 
+class FetchConfig(Strict):
+    """Egress policy for URL and sitemap sources: what ingest may connect to.
+
+    Every resolved address of every hop (the URL and each redirect) is checked, and the
+    connection goes to the address that was checked, so a DNS answer cannot change between
+    the check and the connect.
+    """
+
+    allow_schemes: list[Literal["http", "https"]] = ["http", "https"]
+    # Host names (or IP literals) fetched even when they resolve to a denied address; their
+    # pages may also be listed by a sitemap on another host.
+    allow_hosts: list[str] = Field(default_factory=list)
+    # Networks (CIDR) allowed despite deny_private, e.g. "10.1.2.0/24" for an intranet wiki.
+    allow_networks: list[str] = Field(default_factory=list)
+    # Extra networks (CIDR) always refused, whatever deny_private says.
+    deny_networks: list[str] = Field(default_factory=list)
+    # Loopback, RFC 1918, link-local (cloud metadata), CGNAT, IPv6 ULA and link-local,
+    # unspecified, multicast and reserved addresses.
+    deny_private: bool = True
+    max_redirects: int = Field(5, ge=0, le=20)
+    max_sitemaps: int = Field(100, ge=1)  # sitemap files (index and children) per source
+
+    @field_validator("allow_networks", "deny_networks")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not a network: {net!r}") from exc
+        return v
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return [h.strip().lower().strip("[]") for h in v]
+
+
 class IngestConfig(Strict):
     # Field order is the order `lockgate config show` prints them in.
     # Format (as detected: pdf, markdown, xlsx, pptx…) -> strategy; others use the default.
@@ -105,6 +145,7 @@ class IngestConfig(Strict):
     watch_interval_s: float = Field(2.0, gt=0)
     http_timeout_s: float = Field(30.0, gt=0)
     max_sitemap_urls: int = Field(10000, ge=1)
+    fetch: FetchConfig = FetchConfig()  # egress policy for url and sitemap sources
     chunk_target_chars: int = Field(1000, ge=100)
     chunk_overlap_chars: int = Field(150, ge=0)
     max_file_mb: float = Field(100.0, gt=0)

@@ -74,6 +74,9 @@ class OcrConfig(Strict):
     # low confidence kept on each chunk for the reader to judge.
     low_confidence: Literal["exclude", "mark"] = "exclude"
     max_pages: int = Field(50, ge=1)  # per document; further image-only pages are skipped
+    # Largest image (each TIFF frame, each rendered PDF page) OCR may decode: about 100 MB
+    # as 8-bit grey. A 600-dpi A3 scan is ~70 Mpx. Larger ones are quarantined (too_large).
+    max_pixels: int = Field(100_000_000, ge=10_000)
     threads: int | None = Field(None, ge=1)  # onnxruntime intra-op threads; None = its default
     # Otsu binarisation before OCR: keeps word spaces on JPEG scans (see ingest/ocr.py).
     binarize: bool = True

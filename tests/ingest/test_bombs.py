@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import docx
 import openpyxl
@@ -17,7 +18,9 @@ from PIL import Image
 from lockgate.config import ArchiveConfig, OcrConfig
 from lockgate.ingest.parsers import parse_bytes
 from lockgate.ingest.parsers.sheets import _MAX_CELLS
+from lockgate.ingest.pipeline import Ingestor
 from lockgate.ingest.types import ParseError, ParseOptions
+from lockgate.services import Services
 
 _ODF = "urn:oasis:names:tc:opendocument:xmlns"
 
@@ -161,3 +164,29 @@ def test_pdf_page_with_a_gigantic_mediabox_is_not_rendered() -> None:
     assert b"14400" in data and len(data) < 2000
     err = _reason(data, "huge.pdf")
     assert err.reason == "too_large" and "page 1 would render at 900 Mpx" in err.detail
+
+
+def test_nested_archives_share_one_uncompressed_budget(tmp_path: Path, services: Services) -> None:
+    # Four inner zips of 20 kB of text each: every level alone is inside a 50 kB budget,
+    # together they are not. The ratio limit is lifted to test the total alone.
+    def inner(i: int) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(f"part{i}.txt", f"Chapter {i} of the handbook. " * 700)
+        return buf.getvalue()
+
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(4):
+            zf.writestr(f"inner{i}.zip", inner(i))
+    root = tmp_path / "nested"
+    root.mkdir()
+    (root / "outer.zip").write_bytes(outer.getvalue())
+    cfg = services.settings.ingest.model_copy(
+        update={"archives": ArchiveConfig(max_total_mb=0.05, max_ratio=10_000)}
+    )
+    summary = Ingestor(services.documents, services.runs, services.embedder, cfg).run([str(root)])
+    reasons = {q.source.rsplit("#", 1)[-1]: q.reason for q in summary.quarantined_files}
+    assert reasons == {"inner2.zip": "archive_limit", "inner3.zip": "archive_limit"}
+    detail = next(q.detail for q in summary.quarantined_files)
+    assert "with the archives around it" in detail

@@ -61,7 +61,14 @@ class ArchiveParser:
                 and ".." not in i.filename.split("/")
             ]
             _check_limits(infos, options)
-            budget = int(options.archives.max_total_mb * 1024 * 1024)
+            budget = int(options.archives.max_total_mb * 1024 * 1024) - options.inflated[0]
+            declared = sum(i.file_size for i in infos)
+            if declared > budget:
+                raise ParseError(
+                    "archive_limit",
+                    f"{declared} bytes uncompressed with the archives around it "
+                    f"(max {options.archives.max_total_mb} MB in all)",
+                )
             members: list[Attachment] = []
             for info in infos:
                 # A member name becomes part of a source path: '#' would read as nesting.
@@ -78,6 +85,7 @@ class ArchiveParser:
                     members.append(Attachment(name, error=reason))
                     continue
                 budget -= len(payload)
+                options.inflated[0] += len(payload)
                 members.append(Attachment(name, payload))
         doc = ParsedDocument(
             blocks=[],

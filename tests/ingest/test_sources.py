@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lockgate.cli import main
-from lockgate.config import AlertsConfig, RetryConfig, SourceSpec
+from lockgate.config import AlertsConfig, FetchConfig, RetryConfig, SourceSpec
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.ingest.sync import SourceSync, retry_quarantine, spec_for
 from lockgate.ingest.watch import watch
@@ -28,6 +28,8 @@ from tests.conftest import make_services, make_settings
 from tests.support.server import free_port, serve
 
 FAST_RETRY = RetryConfig(attempts=3, backoff_s=0.01, max_backoff_s=0.02)
+# The test sites run on loopback, which the default fetch policy refuses.
+LOOPBACK = FetchConfig(allow_networks=["127.0.0.0/8"])
 
 
 def make_sync(tmp_path: Path, embedder, **ingest: object) -> tuple[SourceSync, object]:
@@ -120,7 +122,7 @@ def test_sitemap_retry_backoff_fetch_failure_and_alert(tmp_path: Path, embedder)
     hits: dict[str, int] = {}
     with serve(_site(hits)) as base:
         alerts = AlertsConfig(quarantine_growth=1, webhook_url=f"{base}/hook")
-        sync, services = make_sync(tmp_path, embedder, alerts=alerts)
+        sync, services = make_sync(tmp_path, embedder, alerts=alerts, fetch=LOOPBACK)
         spec = spec_for(f"{base}/site/sitemap.xml")
         assert spec.kind == "sitemap"
         summary = sync.run([spec])

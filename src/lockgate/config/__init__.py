@@ -10,6 +10,7 @@ from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRul
 from lockgate.config.ingest import (
     AlertsConfig,
     ArchiveConfig,
+    FetchConfig,
     IngestConfig,
     NearDuplicateConfig,
     NormalizeConfig,
@@ -56,6 +57,7 @@ __all__ = [
     "AlertsConfig",
     "ArchiveConfig",
     "AuditConfig",
+    "FetchConfig",
     "BatchConfig",
     "BreakerConfig",
     "BudgetRule",

@@ -50,8 +50,11 @@ class GuardPolicy(Strict):
     context: list[ScannerRule] = Field(default_factory=_default_context)
     output: list[ScannerRule] = Field(default_factory=_default_output)
     refusal_message: str = "Sorry, I can't help with that request."
-    # A scanner that errors or overruns its time budget: block (fail closed) or allow.
-    on_error: Literal["block", "allow"] = "allow"
+    # A scanner that errors or overruns its time budget. rule (fail closed, the default):
+    # block and redact rules block (what was not found cannot be redacted), escalate rules
+    # escalate, flag and allow rules flag. block: every failure blocks. allow: failures
+    # pass (fail open; only for a policy whose scanners are advisory).
+    on_error: Literal["rule", "block", "allow"] = "rule"
 
 
 _warned_routes = False
@@ -64,8 +67,15 @@ class GuardrailsConfig(Strict):
     # Policy per app (header `x-lockgate-app` or `metadata.app`) and per requested model.
     apps: dict[str, str] = Field(default_factory=dict)
     models: dict[str, str] = Field(default_factory=dict)
+    # Each scanner's budget, counted from when it starts running (not while it waits for
+    # a worker); a scan that overruns it is a failure (see GuardPolicy.on_error).
     scanner_timeout_ms: int = Field(250, ge=1)
-    max_scan_chars: int = Field(1_000_000, ge=1000)
+    scanner_workers: int = Field(4, ge=1, le=64)  # threads all scans share
+    # How long a scan may wait for a free worker before it counts as a failure.
+    scanner_queue_timeout_ms: int = Field(10_000, ge=1)
+    # A text longer than this is refused (blocked, with reason size_limit), not scanned in
+    # part: the linear scanners stay well inside their budget up to here.
+    max_scan_chars: int = Field(200_000, ge=1000)
     canary: bool = True
 
     @model_validator(mode="before")

@@ -74,6 +74,9 @@ class OcrConfig(Strict):
     # low confidence kept on each chunk for the reader to judge.
     low_confidence: Literal["exclude", "mark"] = "exclude"
     max_pages: int = Field(50, ge=1)  # per document; further image-only pages are skipped
+    # Largest image (each TIFF frame, each rendered PDF page) OCR may decode: about 100 MB
+    # as 8-bit grey. A 600-dpi A3 scan is ~70 Mpx. Larger ones are quarantined (too_large).
+    max_pixels: int = Field(100_000_000, ge=10_000)
     threads: int | None = Field(None, ge=1)  # onnxruntime intra-op threads; None = its default
     # Otsu binarisation before OCR: keeps word spaces on JPEG scans (see ingest/ocr.py).
     binarize: bool = True
@@ -86,6 +89,46 @@ class ArchiveConfig(Strict):
     max_total_mb: float = Field(200.0, gt=0)  # uncompressed, for one archive
     max_ratio: float = Field(100.0, gt=1)  # uncompressed / compressed size of one member
     max_depth: int = Field(3, ge=1)  # archives inside archives
+
+
+class FetchConfig(Strict):
+    """Egress policy for URL and sitemap sources: what ingest may connect to.
+
+    Every resolved address of every hop (the URL and each redirect) is checked, and the
+    connection goes to the address that was checked, so a DNS answer cannot change between
+    the check and the connect.
+    """
+
+    allow_schemes: list[Literal["http", "https"]] = ["http", "https"]
+    # Host names (or IP literals) fetched even when they resolve to a denied address; their
+    # pages may also be listed by a sitemap on another host.
+    allow_hosts: list[str] = Field(default_factory=list)
+    # Networks (CIDR) allowed despite deny_private, e.g. "10.1.2.0/24" for an intranet wiki.
+    allow_networks: list[str] = Field(default_factory=list)
+    # Extra networks (CIDR) always refused, whatever deny_private says.
+    deny_networks: list[str] = Field(default_factory=list)
+    # Loopback, RFC 1918, link-local (cloud metadata), CGNAT, IPv6 ULA and link-local,
+    # unspecified, multicast and reserved addresses.
+    deny_private: bool = True
+    max_redirects: int = Field(5, ge=0, le=20)
+    max_sitemaps: int = Field(100, ge=1)  # sitemap files (index and children) per source
+
+    @field_validator("allow_networks", "deny_networks")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not a network: {net!r}") from exc
+        return v
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return [h.strip().lower().strip("[]") for h in v]
 
 
 class IngestConfig(Strict):
@@ -105,6 +148,7 @@ class IngestConfig(Strict):
     watch_interval_s: float = Field(2.0, gt=0)
     http_timeout_s: float = Field(30.0, gt=0)
     max_sitemap_urls: int = Field(10000, ge=1)
+    fetch: FetchConfig = FetchConfig()  # egress policy for url and sitemap sources
     chunk_target_chars: int = Field(1000, ge=100)
     chunk_overlap_chars: int = Field(150, ge=0)
     max_file_mb: float = Field(100.0, gt=0)

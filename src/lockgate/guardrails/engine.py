@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -39,7 +40,9 @@ class GuardEngine:
         self._scanners: dict[str, Scanner] = {}
         # Scanners run here so one that overruns its budget cannot hold up the request;
         # inputs are capped in size so an abandoned scan still ends soon.
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="guard")
+        self._pool = ThreadPoolExecutor(
+            max_workers=config.scanner_workers, thread_name_prefix="guard"
+        )
 
     def policy(self, app: str | None = None, model: str | None = None) -> GuardPolicy:
         name = (
@@ -100,19 +103,20 @@ class GuardEngine:
         vault: Vault | None = None,
     ) -> GuardResult:
         rules = self.rules(policy, ctx.direction)
-        sample = text[: self.config.max_scan_chars]
-        outcomes = [self._run(rule, sample, ctx, policy) for rule in rules]
-        if len(text) > len(sample) and rules:
-            # The unscanned tail is treated like a scanner failure: the policy decides.
-            outcomes.append(
-                ScannerOutcome(
-                    "size_limit",
-                    "block" if policy.on_error == "block" else "flag",
-                    [],
-                    0.0,
-                    f"only the first {len(sample)} of {len(text)} characters were scanned",
-                )
+        limit = self.config.max_scan_chars
+        if len(text) > limit and rules:
+            # Scanning a part would pass the rest unscanned, and scanning it all would break
+            # the budget: the text is refused whatever the policy.
+            METRICS.inc("lockgate_guardrail_errors_total", scanner="size_limit")
+            outcome = ScannerOutcome(
+                "size_limit",
+                "block",
+                [],
+                0.0,
+                f"text of {len(text)} characters is over the scan limit of {limit}",
             )
+            return GuardResult(ctx.direction, "block", [outcome], text)
+        outcomes = [self._run(rule, text, ctx, policy) for rule in rules]
         action: Action = "allow"
         for o in outcomes:
             if SEVERITY[o.action] > SEVERITY[action]:
@@ -127,11 +131,7 @@ class GuardEngine:
         t0 = time.perf_counter()
         error = None
         try:
-            scanner = self.scanner(rule)
-            future = self._pool.submit(scanner.scan, text, ctx)
-            found = future.result(timeout=self.config.scanner_timeout_ms / 1000)
-        except FutureTimeout:
-            found, error = [], f"timed out after {self.config.scanner_timeout_ms} ms"
+            found, error = self._execute(self.scanner(rule), text, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken scanner is reported, not fatal
             found, error = [], f"{type(exc).__name__}: {exc}"
         ms = (time.perf_counter() - t0) * 1000
@@ -141,7 +141,7 @@ class GuardEngine:
             if f.score >= rule.threshold
         ]
         if error is not None:
-            action: Action = "block" if policy.on_error == "block" else "allow"
+            action: Action = on_error(rule, policy)
         else:
             action = rule.action if findings else "allow"
         METRICS.observe(
@@ -158,6 +158,50 @@ class GuardEngine:
         if error:
             METRICS.inc("lockgate_guardrail_errors_total", scanner=rule.scanner)
         return ScannerOutcome(rule.scanner, action, findings, ms, error)
+
+
+    def _execute(
+        self, scanner: Scanner, text: str, ctx: ScanContext
+    ) -> tuple[list[Finding], str | None]:
+        """Run one scan on the pool; its budget starts when a worker picks it up, so time
+        spent queued behind other requests' scans is not counted against it."""
+        started = threading.Event()
+        began = [0.0]
+
+        def task() -> list[Finding]:
+            began[0] = time.perf_counter()
+            started.set()
+            return scanner.scan(text, ctx)
+
+        future = self._pool.submit(task)
+        if not started.wait(self.config.scanner_queue_timeout_ms / 1000):
+            if future.cancel():
+                return [], f"not started within {self.config.scanner_queue_timeout_ms} ms"
+            started.wait()  # it started as the wait ended
+        budget = self.config.scanner_timeout_ms / 1000
+        remaining = budget - (time.perf_counter() - began[0])
+        try:
+            return future.result(timeout=max(0.0, remaining)), None
+        except FutureTimeout:
+            return [], f"timed out after {self.config.scanner_timeout_ms} ms"
+
+
+_FAIL_CLOSED: dict[str, Action] = {
+    "block": "block",
+    "redact": "block",
+    "escalate": "escalate",
+    "flag": "flag",
+    "allow": "flag",
+}
+
+
+def on_error(rule: ScannerRule, policy: GuardPolicy) -> Action:
+    """The action when a rule's scanner failed (raised, overran, never started)."""
+    if policy.on_error == "allow":
+        return "allow"
+    if policy.on_error == "block":
+        return "block"
+    return _FAIL_CLOSED[rule.action]
 
 
 def redact(text: str, findings: list[Finding], vault: Vault | None, direction: Direction) -> str:

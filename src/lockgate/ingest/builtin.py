@@ -84,15 +84,24 @@ def folder(spec: SourceSpec, cfg: IngestConfig, skip: tuple[Path, ...]) -> Conne
 
 
 def url(spec: SourceSpec, cfg: IngestConfig, skip: tuple[Path, ...]) -> Connector:
+    from lockgate.ingest.egress import EgressPolicy
     from lockgate.ingest.sources.url import UrlConnector
 
-    return UrlConnector([spec.uri], cfg.http_timeout_s)
+    return UrlConnector(
+        [spec.uri], cfg.http_timeout_s, policy=EgressPolicy.from_config(cfg.fetch)
+    )
 
 
 def sitemap(spec: SourceSpec, cfg: IngestConfig, skip: tuple[Path, ...]) -> Connector:
+    from lockgate.ingest.egress import EgressPolicy
     from lockgate.ingest.sources.url import SitemapConnector
 
-    return SitemapConnector(spec.uri, cfg.http_timeout_s, cfg.max_sitemap_urls)
+    return SitemapConnector(
+        spec.uri,
+        cfg.http_timeout_s,
+        cfg.max_sitemap_urls,
+        policy=EgressPolicy.from_config(cfg.fetch),
+    )
 
 
 def s3(spec: SourceSpec, cfg: IngestConfig, skip: tuple[Path, ...]) -> Connector:

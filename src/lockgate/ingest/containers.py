@@ -48,6 +48,7 @@ def ingest_members(
     quarantined: set[str],
     summary: IngestSummary,
     depth: int,
+    inflated: list[int] | None = None,
 ) -> None:
     names = set()
     for member in parsed.attachments:
@@ -69,6 +70,7 @@ def ingest_members(
             summary,
             parent_id=container_id,
             depth=depth + 1,
+            inflated=inflated,
         )
     _retire_missing(ingestor, container, names, known, quarantined)
 

@@ -103,7 +103,10 @@ def _detect_zip(data: bytes, ext: str) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
-            mimetype = zf.read("mimetype").strip()[:100] if "mimetype" in names else b""
+            mimetype = b""
+            # Only a short declared member is read: the size is the most zipfile inflates.
+            if "mimetype" in names and zf.getinfo("mimetype").file_size <= 200:
+                mimetype = zf.read("mimetype").strip()[:100]
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
         # A damaged .docx (.xlsx, .zip…) should be quarantined as corrupted by its parser.
         if ext in _ZIP_EXTS:

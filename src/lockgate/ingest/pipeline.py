@@ -189,9 +189,11 @@ class Ingestor:
         summary: IngestSummary,
         parent_id: int | None = None,
         depth: int = 0,
+        inflated: list[int] | None = None,
     ) -> str:
         """Index one document's bytes under `source` (a path, URL or s3:// key). `parent_id`
-        and `depth` are set for a document found inside another (see ingest/containers.py)."""
+        and `depth` are set for a document found inside another (see ingest/containers.py),
+        `inflated` is the archive budget it shares with the file it came from."""
         if len(data) > self.config.max_file_mb * 1024 * 1024:
             return self.quarantine(
                 source, ParseError("too_large", f"{len(data)} bytes"), None, None, summary
@@ -216,7 +218,8 @@ class Ingestor:
         try:
             t0 = time.perf_counter()
             fmt = detect_format(data, name)
-            options = ParseOptions(self.config.ocr, self.config.archives, depth)
+            shared = inflated if inflated is not None else [0]
+            options = ParseOptions(self.config.ocr, self.config.archives, depth, shared)
             parsed = parse_bytes(data, name, options)
             stages["parse"] = stages.get("parse", 0.0) + (time.perf_counter() - t0) * 1000
             prep = quality.prepare(parsed, data, fmt, self.config, self.embedder, declared, stages)
@@ -263,7 +266,16 @@ class Ingestor:
         containers.count_ocr(summary, source, parsed, self.config.ocr.low_confidence)
         if parsed.attachments:
             containers.ingest_members(
-                self, source, doc_id, parsed, mtime, known, quarantined, summary, depth
+                self,
+                source,
+                doc_id,
+                parsed,
+                mtime,
+                known,
+                quarantined,
+                summary,
+                depth,
+                options.inflated,
             )
         summary.chunks += len(new_chunks)
         summary.pages += parsed.pages or 1

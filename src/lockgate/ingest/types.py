@@ -83,6 +83,9 @@ class ParseOptions:
     ocr: OcrConfig = field(default_factory=OcrConfig)
     archives: ArchiveConfig = field(default_factory=ArchiveConfig)
     depth: int = 0
+    # Bytes already inflated from archives for this top-level file, shared by the archives
+    # nested in it: `archives.max_total_mb` bounds the whole tree, not each level.
+    inflated: list[int] = field(default_factory=lambda: [0])
 
 class ParseError(Exception):
     """A file that cannot be turned into text. `reason` is a short machine-friendly code."""

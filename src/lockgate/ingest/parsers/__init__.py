@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from lockgate.ingest.detect import detect_format
+from lockgate.ingest.parsers.zipguard import ZIP_FORMATS, check_container
 from lockgate.ingest.types import ParsedDocument, ParseError, ParseOptions
 from lockgate.plugins import Registry
 
@@ -39,6 +40,8 @@ def parse_bytes(
     parser = REGISTRY.get(fmt)
     if parser is None:
         raise ParseError("unsupported", f"no parser registered for {fmt}")
+    if fmt in ZIP_FORMATS:
+        check_container(data, (options or ParseOptions()).archives)
     try:
         if options is None:
             doc = parser.parse(data, filename)

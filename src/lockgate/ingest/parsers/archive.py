@@ -17,11 +17,10 @@ from __future__ import annotations
 import io
 import zipfile
 
+from lockgate.ingest.parsers.zipguard import check_members
 from lockgate.ingest.types import Attachment, ParsedDocument, ParseError, ParseOptions
 
 _CHUNK = 1 << 16
-# Tiny members compress badly or not at all; the ratio test only means something above this.
-_RATIO_MIN_BYTES = 1 << 20
 
 
 def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
@@ -39,19 +38,7 @@ def _check_limits(infos: list[zipfile.ZipInfo], options: ParseOptions) -> None:
     cfg = options.archives
     if options.depth >= cfg.max_depth:
         raise ParseError("archive_limit", f"archive nested deeper than {cfg.max_depth}")
-    if len(infos) > cfg.max_members:
-        raise ParseError("archive_limit", f"{len(infos)} members (max {cfg.max_members})")
-    total = sum(i.file_size for i in infos)
-    if total > cfg.max_total_mb * 1024 * 1024:
-        raise ParseError(
-            "archive_limit", f"{total} bytes uncompressed (max {cfg.max_total_mb} MB)"
-        )
-    for info in infos:
-        ratio = info.file_size / max(1, info.compress_size)
-        if info.file_size > _RATIO_MIN_BYTES and ratio > cfg.max_ratio:
-            raise ParseError(
-                "zip_bomb", f"{info.filename}: ratio {ratio:.0f}:1 (max {cfg.max_ratio:.0f})"
-            )
+    check_members(infos, cfg)
 
 
 class ArchiveParser:
@@ -74,7 +61,14 @@ class ArchiveParser:
                 and ".." not in i.filename.split("/")
             ]
             _check_limits(infos, options)
-            budget = int(options.archives.max_total_mb * 1024 * 1024)
+            budget = int(options.archives.max_total_mb * 1024 * 1024) - options.inflated[0]
+            declared = sum(i.file_size for i in infos)
+            if declared > budget:
+                raise ParseError(
+                    "archive_limit",
+                    f"{declared} bytes uncompressed with the archives around it "
+                    f"(max {options.archives.max_total_mb} MB in all)",
+                )
             members: list[Attachment] = []
             for info in infos:
                 # A member name becomes part of a source path: '#' would read as nesting.
@@ -91,6 +85,7 @@ class ArchiveParser:
                     members.append(Attachment(name, error=reason))
                     continue
                 budget -= len(payload)
+                options.inflated[0] += len(payload)
                 members.append(Attachment(name, payload))
         doc = ParsedDocument(
             blocks=[],

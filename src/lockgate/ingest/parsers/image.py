@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ImageSequence
+from PIL import Image
 
 from lockgate.ingest.ocr import finish_ocr, ocr_metadata, ocr_page
 from lockgate.ingest.parsers._common import finish
 from lockgate.ingest.types import Block, OcrPage, ParsedDocument, ParseError, ParseOptions
 
-# Decompression-bomb guard: Pillow warns at ~89 Mpx; a 600-dpi A3 scan is ~70 Mpx.
-_MAX_PIXELS = 100_000_000
+
+def _too_large(image: Image.Image, frame: int, limit: int) -> ParseError | None:
+    if image.width * image.height <= limit:
+        return None
+    where = f"frame {frame}: " if frame > 1 else ""
+    return ParseError("too_large", f"{where}image of {image.width}x{image.height} pixels")
 
 
 class ImageParser:
@@ -25,22 +29,31 @@ class ImageParser:
         cfg = options.ocr
         if not cfg.enabled:
             raise ParseError("unsupported", "image (OCR disabled: ingest.ocr.enabled)")
+        # Frames are decoded one at a time, each checked against the pixel budget first
+        # (the size is in the frame's header), and only the first `max_pages` at all: a
+        # small TIFF can declare many huge frames.
         try:
             image = Image.open(io.BytesIO(data))
-            if image.width * image.height > _MAX_PIXELS:
-                raise ParseError("too_large", f"image of {image.width}x{image.height} pixels")
-            frames = [f.copy() for f in ImageSequence.Iterator(image)]
-        except ParseError:
-            raise
+            count = int(getattr(image, "n_frames", 1))
         except Exception as exc:  # truncated or malformed image data
             raise ParseError("corrupted", str(exc)[:200] or type(exc).__name__) from exc
         blocks: list[Block] = []
         pages: list[OcrPage] = []
-        for n, frame in enumerate(frames[: cfg.max_pages], start=1):
+        for n in range(1, min(count, cfg.max_pages) + 1):
+            try:
+                image.seek(n - 1)
+                if err := _too_large(image, n, cfg.max_pixels):
+                    raise err
+                frame = image.copy()
+            except ParseError:
+                raise
+            except Exception as exc:
+                raise ParseError("corrupted", str(exc)[:200] or type(exc).__name__) from exc
             page_blocks, record = ocr_page(frame, n, cfg)
+            del frame
             blocks.extend(page_blocks)
             pages.append(record)
-        skipped = list(range(cfg.max_pages + 1, len(frames) + 1))
+        skipped = list(range(cfg.max_pages + 1, count + 1))
         finish_ocr(blocks, pages, cfg)
         if not blocks:
             raise ParseError("no_text", "OCR found no text in the image")
@@ -48,7 +61,7 @@ class ImageParser:
             blocks,
             self.name,
             self.version,
-            pages=len(frames),
+            pages=count,
             metadata=ocr_metadata(pages, skipped),
             title_from_heading=False,
         )

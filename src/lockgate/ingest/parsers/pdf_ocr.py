@@ -12,7 +12,7 @@ from pypdf.generic import DictionaryObject
 
 from lockgate.config import OcrConfig
 from lockgate.ingest.ocr import ocr_page
-from lockgate.ingest.types import Block, OcrPage
+from lockgate.ingest.types import Block, OcrPage, ParseError
 
 # A page with fewer word characters than this in its text layer is treated as a scan: a stamp
 # or a page number printed over an image is not the page's content.
@@ -62,6 +62,17 @@ def ocr_pages(
     try:
         for n in todo:
             page = doc[n - 1]
+            # The render size follows from the page box alone: a page of a few hundred
+            # bytes can declare 200 x 200 inches (900 Mpx at 150 dpi).
+            width, height = page.get_size()
+            pixels = (width * cfg.dpi / 72) * (height * cfg.dpi / 72)
+            if pixels > cfg.max_pixels:
+                page.close()
+                raise ParseError(
+                    "too_large",
+                    f"page {n} would render at {pixels / 1e6:.0f} Mpx "
+                    f"(max {cfg.max_pixels / 1e6:.0f})",
+                )
             try:
                 image = page.render(scale=cfg.dpi / 72, grayscale=True).to_pil()
             finally:

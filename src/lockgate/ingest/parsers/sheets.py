@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,9 +54,17 @@ def cell_text(value: object) -> str:
 
 
 def _fill_merged(sheet: Sheet) -> None:
+    # Merged ranges are filled within the sheet's cell budget: a range is one attribute in
+    # the file but becomes rows x columns cells here.
+    budget = _MAX_CELLS
     for r0, c0, r1, c1 in sheet.merged:
         if r0 >= len(sheet.rows):
             continue
+        area = (min(r1, len(sheet.rows) - 1) - r0 + 1) * (c1 - c0 + 1)
+        if area > budget:
+            sheet.truncated = True
+            break
+        budget -= area
         top = sheet.rows[r0]
         value = top[c0] if c0 < len(top) else ""
         for r in range(r0, min(r1, len(sheet.rows) - 1) + 1):
@@ -135,6 +144,46 @@ def _document(sheets: list[Sheet], parser: str, version: str, title: str | None,
                   title_from_heading=False)
 
 
+_MERGE_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+):\$?([A-Z]{1,3})\$?(\d+)$")
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _col(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _check_xlsx_merges(data: bytes) -> None:
+    """Refuse merged ranges covering more cells than a sheet may have, before openpyxl
+    (which creates an object for every covered cell) loads the workbook."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # openpyxl reports the damage
+    with zf:
+        for name in zf.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            covered = 0
+            with zf.open(name) as fh:
+                for _, el in etree.iterparse(
+                    fh, tag=_SHEET_NS + "mergeCell", resolve_entities=False, no_network=True
+                ):
+                    m = _MERGE_REF.match(el.get("ref", "").upper())
+                    el.clear()
+                    if not m:
+                        continue
+                    cols = abs(_col(m.group(3)) - _col(m.group(1))) + 1
+                    rows = abs(int(m.group(4)) - int(m.group(2))) + 1
+                    covered += cols * rows
+                    if covered > _MAX_CELLS:
+                        raise ParseError(
+                            "too_large", f"{name}: merged cells cover over {_MAX_CELLS} cells"
+                        )
+
+
 class XlsxParser:
     name = "xlsx"
     version = "1"
@@ -144,6 +193,7 @@ class XlsxParser:
     ) -> ParsedDocument:
         import openpyxl
 
+        _check_xlsx_merges(data)
         # Not read_only: merged ranges are only available on normal worksheets.
         # data_only: formulas give their cached values, not their source.
         book = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
@@ -228,19 +278,26 @@ def _ods_sheet(table: etree._Element) -> Sheet:
                 continue
             crep = min(int(cell.get(_T + "number-columns-repeated", "1")), _MAX_REPEAT)
             text = _ods_cell_text(cell) if cell.tag == _T + "table-cell" else ""
-            span_c = int(cell.get(_T + "number-columns-spanned", "1"))
-            span_r = int(cell.get(_T + "number-rows-spanned", "1"))
+            span_c = min(int(cell.get(_T + "number-columns-spanned", "1")), _MAX_REPEAT)
+            span_r = min(int(cell.get(_T + "number-rows-spanned", "1")), _MAX_REPEAT)
             if span_c > 1 or span_r > 1:
                 merged.append((len(rows), len(row), len(rows) + span_r - 1,
                                len(row) + span_c - 1))
             row.extend([text] * crep)
+            if len(row) > _MAX_CELLS:  # one row of repeated cells past the whole budget
+                truncated = True
+                break
         if not any(row):
             rrep = min(rrep, 1)  # padding rows
+        # The budget is checked per repeated row: repeats multiply, a file of a few KB
+        # can otherwise describe 10^9 cells.
         for _ in range(rrep):
+            if cells_seen + len(row) > _MAX_CELLS:
+                truncated = True
+                break
             rows.append(list(row))
             cells_seen += len(row)
-        if cells_seen > _MAX_CELLS:
-            truncated = True
+        if truncated:
             break
     return Sheet(table.get(_T + "name", "Sheet"), rows, merged, truncated)
 

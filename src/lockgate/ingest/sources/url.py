@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from email.utils import parsedate_to_datetime
@@ -16,8 +17,12 @@ from urllib.parse import urlparse
 import httpx
 from lxml import etree
 
+from lockgate.ingest.egress import EgressPolicy, same_host
 from lockgate.ingest.quality import Declared
 from lockgate.ingest.sources import FetchError, Item, SourceError
+from lockgate.ingest.sources.pinned import Resolver, client, fetch, resolve
+
+log = logging.getLogger(__name__)
 
 _EXT = {
     "text/html": ".html",
@@ -36,27 +41,24 @@ def _name(url: str) -> str:
     return last or "index"
 
 
-def fetch(client: httpx.Client, url: str) -> httpx.Response:
-    try:
-        resp = client.get(url)
-    except httpx.TransportError as exc:
-        raise FetchError(f"{url}: {type(exc).__name__}: {exc}", transient=True) from exc
-    if resp.status_code == 429 or resp.status_code >= 500:
-        raise FetchError(f"{url}: HTTP {resp.status_code}", transient=True)
-    if resp.status_code >= 400:
-        raise FetchError(f"{url}: HTTP {resp.status_code}", transient=False)
-    return resp
-
-
 class UrlConnector:
     kind = "url"
 
-    def __init__(self, urls: Iterable[str], timeout_s: float = 30.0, uri: str = "") -> None:
+    def __init__(
+        self,
+        urls: Iterable[str],
+        timeout_s: float = 30.0,
+        uri: str = "",
+        policy: EgressPolicy | None = None,
+        resolver: Resolver = resolve,
+    ) -> None:
         self.urls = list(urls)
         self.uri = uri or (self.urls[0] if self.urls else "")
-        self.client = httpx.Client(
-            timeout=timeout_s, follow_redirects=True, headers={"user-agent": _USER_AGENT}
-        )
+        self.policy = policy or EgressPolicy()
+        self.client: httpx.Client = client(self.policy, timeout_s, _USER_AGENT, resolver)
+
+    def get(self, url: str) -> httpx.Response:
+        return fetch(self.client, self.policy, url)
 
     def prefix(self) -> str:
         return self.uri
@@ -65,7 +67,7 @@ class UrlConnector:
         cache: dict[str, Declared] = {}
 
         def get() -> bytes:
-            resp = fetch(self.client, url)
+            resp = self.get(url)
             name = _name(url)
             ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
             if "." not in name and ctype in _EXT:
@@ -94,8 +96,15 @@ class UrlConnector:
 class SitemapConnector(UrlConnector):
     kind = "sitemap"
 
-    def __init__(self, sitemap_url: str, timeout_s: float = 30.0, max_urls: int = 10000) -> None:
-        super().__init__([], timeout_s, uri=sitemap_url)
+    def __init__(
+        self,
+        sitemap_url: str,
+        timeout_s: float = 30.0,
+        max_urls: int = 10000,
+        policy: EgressPolicy | None = None,
+        resolver: Resolver = resolve,
+    ) -> None:
+        super().__init__([], timeout_s, uri=sitemap_url, policy=policy, resolver=resolver)
         self.sitemap_url = sitemap_url
         self.max_urls = max_urls
 
@@ -105,14 +114,22 @@ class SitemapConnector(UrlConnector):
 
     def entries(self) -> list[tuple[str, float | None]]:
         out: list[tuple[str, float | None]] = []
-        queue, seen = [(self.sitemap_url, 0)], set()
+        queue: list[tuple[str, int]] = [(self.sitemap_url, 0)]
+        seen: set[str] = set()
         while queue and len(out) < self.max_urls:
             url, depth = queue.pop(0)
             if url in seen or depth > 3:
                 continue
+            if len(seen) >= self.policy.max_sitemaps:
+                log.warning(
+                    "%s: more than %d sitemaps, the rest skipped",
+                    self.sitemap_url,
+                    self.policy.max_sitemaps,
+                )
+                break
             seen.add(url)
             try:
-                body = fetch(self.client, url).content
+                body = self.get(url).content
             except FetchError as exc:
                 raise SourceError(str(exc)) from exc
             if body[:2] == b"\x1f\x8b":
@@ -128,11 +145,22 @@ class SitemapConnector(UrlConnector):
                 loc = node.findtext("{*}loc") or node.findtext("loc")
                 if not loc:
                     continue
+                if not self._own(loc.strip()):
+                    continue
                 if tag == "sitemapindex":
                     queue.append((loc.strip(), depth + 1))
                 else:
                     out.append((loc.strip(), _lastmod(node.findtext("{*}lastmod"))))
         return out[: self.max_urls]
+
+    def _own(self, loc: str) -> bool:
+        """The sitemap protocol allows only URLs on the sitemap's own host; others are
+        skipped unless the host is in the fetch policy's allow_hosts."""
+        host = urlparse(loc).hostname or ""
+        if same_host(loc, self.sitemap_url) or (host and self.policy.host_allowed(host)):
+            return True
+        log.info("%s: <loc> %s is on another host, skipped", self.sitemap_url, loc)
+        return False
 
     def items(self) -> Iterator[Item]:
         for url, lastmod in self.entries():

@@ -125,9 +125,11 @@ def serve_child(args: argparse.Namespace) -> int:
     return 0
 
 
-def spawn(kind: str, port: int, extra: list[str], log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--port", str(port),
-           *extra]
+def spawn(kind: str, port: int, extra: list[str], log: Path,
+          script: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start `script --serve kind` (this file by default) and wait until it answers."""
+    script = script or Path(__file__)
+    cmd = [sys.executable, str(script.resolve()), "--serve", kind, "--port", str(port), *extra]
     with log.open("wb") as fh:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -343,3 +343,26 @@ def test_public_metrics_opens_only_metrics(tmp_path_factory, embedder, fake_upst
     for base, _, _ in _gateway(tmp_path_factory, embedder, fake_upstream, auth):
         assert httpx.get(base + "/metrics").status_code == 200
         assert httpx.get(base + "/v1/models").status_code == 401
+
+
+def test_successes_are_recorded_once_per_interval_with_a_count(gateway) -> None:
+    base, services, recorder = gateway
+    _, key = _key(services, name="frequent")
+    recorder.events.clear()
+    for _ in range(3):
+        assert httpx.get(base + "/v1/models", headers=_auth(key)).status_code == 200
+    ok = [e for e in recorder.events if isinstance(e, AuthSucceeded) and e.principal == "frequent"]
+    assert len(ok) == 1 and ok[0].repeats == 0  # the next one, a minute on, says 2
+
+
+def test_the_throttle_counts_what_it_held_back() -> None:
+    from lockgate.gateway.authgate import _Throttle
+
+    throttle = _Throttle()
+    assert throttle.due(("k", "c"), 0.05) == 0
+    assert throttle.due(("k", "c"), 0.05) is None and throttle.due(("k", "c"), 0.05) is None
+    assert throttle.due(("other", "c"), 0.05) == 0
+    import time as _time
+
+    _time.sleep(0.06)
+    assert throttle.due(("k", "c"), 0.05) == 2

@@ -46,4 +46,8 @@ class AuthConfig(Strict):
     max_failures: int = Field(10, ge=1)
     failure_window_s: float = Field(60.0, gt=0)
     lockout_s: float = Field(60.0, gt=0)
+    # A credential's successes are recorded once per this many seconds per key and client
+    # (with how many there were), not on every request: an audit write per call would cost
+    # each request a millisecond. Failures are always recorded. 0 records every success.
+    success_event_interval_s: float = Field(60.0, ge=0)
     oidc: OidcConfig | None = None

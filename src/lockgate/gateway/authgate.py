@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn
 
 from starlette.requests import Request
@@ -50,6 +53,32 @@ def _client(request: Request) -> str:
 
 def _emit(event: Event, services: Services) -> None:
     emit([event], services)
+
+
+class _Throttle:
+    """Lets one event per key through per interval and counts the ones it held back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def due(self, key: tuple[str, str], interval_s: float) -> int | None:
+        now = time.monotonic()
+        with self._lock:
+            last, held = self._last.get(key, (float("-inf"), 0))
+            if now - last >= interval_s:
+                self._last[key] = (now, 0)
+                if len(self._last) > 100_000:  # bounded: forget the oldest keys
+                    for old in list(self._last)[:50_000]:
+                        del self._last[old]
+                return held
+            self._last[key] = (last, held + 1)
+            return None
+
+
+_SUCCESSES = _Throttle()
+# One thread: events are delivered in the order they happened, and never pile up threads.
+_EVENTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-auth-events")
 
 
 def authenticate(request: Request) -> Principal:
@@ -103,12 +132,23 @@ def authenticate(request: Request) -> Principal:
         )
     if principal.authenticated:
         method = principal.auth_method or "plugin"
-        _emit(
-            AuthSucceeded(
-                trace_id, principal.id, principal.tenant, method, principal.key_id, client, path
-            ),
-            services,
+        repeats = _SUCCESSES.due(
+            (principal.key_id or principal.id, client), cfg.success_event_interval_s
         )
+        if repeats is not None:
+            succeeded = AuthSucceeded(
+                trace_id,
+                principal.id,
+                principal.tenant,
+                method,
+                principal.key_id,
+                client,
+                path,
+                repeats,
+            )
+            # Off the request path, by one background writer. Failures above are recorded
+            # before the refusal goes out.
+            _EVENTS.submit(_emit, succeeded, services)
     request.state.principal = principal
     return principal
 

@@ -102,6 +102,8 @@ class AuthSucceeded(Event):
     key_id: str | None
     client: str
     path: str
+    # Successes of the same key from the same client since the last one recorded.
+    repeats: int = 0
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ T = TypeVar("T", bound=BaseModel)
 
 
 class WireBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON gives every value its type, so "3" where a number belongs is the client's
+    # error, not something to guess at (query strings are parsed lax, see parse_body).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ChatMessageIn(WireBody):
@@ -116,7 +118,7 @@ UNSUPPORTED = {
 }
 
 
-def parse_body(model: type[T], data: Any) -> T:
+def parse_body(model: type[T], data: Any, strict: bool = True) -> T:
     if not isinstance(data, dict):
         raise GatewayError(400, "request body must be a JSON object", "invalid_body")
     for key in data:
@@ -127,7 +129,7 @@ def parse_body(model: type[T], data: Any) -> T:
     # What is left of those is null or false (a client's default): accepted, it asks for nothing.
     data = {k: v for k, v in data.items() if k not in UNSUPPORTED}
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])

@@ -292,6 +292,9 @@ def test_guardrails_check_is_typed(base: str, body: dict[str, Any], param: str) 
         ({"query": "a", "k": "3"}, "k"),
         ({"query": "a", "document_ids": "1"}, "document_ids"),
         ({"query": "a", "source_prefix": 5}, "source_prefix"),
+        # Found by the fuzzer: an id past SQLite's 64-bit integers was a 500.
+        ({"query": "a", "document_ids": [2**64]}, "document_ids.0"),
+        ({"query": "a", "document_ids": list(range(1001))}, "document_ids"),
     ],
 )
 def test_search_is_typed(base: str, body: dict[str, Any], param: str) -> None:

@@ -4,13 +4,17 @@ Response bodies are built from a turn's Reply in `replies.py`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lockgate.engine.errors import GatewayError
 
 T = TypeVar("T", bound=BaseModel)
+
+# Ids and seeds end up in SQL and upstream JSON as 64-bit integers; larger ones are refused here.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+DocumentIds = Annotated[list[Annotated[int, Field(ge=0, le=2**63 - 1)]], Field(max_length=1000)]
 
 
 class WireBody(BaseModel):
@@ -47,8 +51,8 @@ class LockgateOptions(WireBody):
     """Lockgate's own request extension (ignored by other servers): retrieval controls."""
 
     k: int | None = Field(None, ge=1, le=50)
-    source_prefix: str | None = None
-    document_ids: list[int] | None = None
+    source_prefix: str | None = Field(None, max_length=4096)
+    document_ids: DocumentIds | None = None
     # `cache: false` skips the response cache; `route` forces a routing tier ("small" /
     # "large") or one of the route's two model names.
     cache: bool | None = None
@@ -65,7 +69,7 @@ class ChatCompletionIn(WireBody):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: Int64 | None = None
     n: int | None = Field(None, ge=1, le=1)
     user: str | None = None
     presence_penalty: float | None = Field(None, ge=-2, le=2)
@@ -97,8 +101,8 @@ class EmbeddingsIn(WireBody):
 class SearchIn(WireBody):
     query: str = Field(min_length=1, max_length=10_000)
     k: int | None = Field(None, ge=1, le=100)
-    source_prefix: str | None = None
-    document_ids: list[int] | None = None
+    source_prefix: str | None = Field(None, max_length=4096)
+    document_ids: DocumentIds | None = None
 
 
 # Arguments clients send that we deliberately do not support: named so the error says so.

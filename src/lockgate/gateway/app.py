@@ -17,6 +17,7 @@ from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import TraceIdMiddleware
+from lockgate.gateway.openapi import openapi_json
 from lockgate.gateway.routes.batches import routes as batch_routes
 from lockgate.gateway.routes.chat import chat_completions
 from lockgate.gateway.routes.embeddings import embeddings
@@ -88,6 +89,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
         *batch_routes(),
     ]
     plugin_manager().hook.register_routes(routes=routes, services=services)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, JsonValue, field_validator
 from starlette.requests import Request
 
 from lockgate.batch.files import PURPOSES
@@ -51,10 +51,14 @@ class BatchListQuery(WireBody):
     after: str | None = Field(None, max_length=ID_MAX)
 
 
+_PURPOSE_ENUM: list[JsonValue] = [*sorted(PURPOSES)]
+
+
 class FileUploadFields(WireBody):
     """The non-file fields of a `/v1/files` multipart upload."""
 
-    purpose: str = Field(max_length=32)
+    # A plain string checked by check_purpose (its own error code); the enum is for the document.
+    purpose: str = Field(max_length=32, json_schema_extra={"enum": _PURPOSE_ENUM})
 
     def check_purpose(self) -> str:
         if self.purpose not in PURPOSES:

@@ -15,6 +15,7 @@ from lockgate.engine.wire import parse_body
 from lockgate.gateway.errors import GatewayError
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import principal_of
+from lockgate.gateway.openapi import documented
 from lockgate.gateway.routes.paging import list_page
 from lockgate.gateway.schemas import BATCH_ID, BatchCreateIn, BatchListQuery, parse_query, path_id
 from lockgate.services import Services
@@ -33,6 +34,7 @@ def _not_found(batch_id: str) -> GatewayError:
     return GatewayError(404, f"No batch found with id '{batch_id}'.", "batch_not_found")
 
 
+@documented("Create a batch from an uploaded file", body=BatchCreateIn)
 async def create_batch(request: Request) -> Response:
     services = _services(request)
     body = await read_json(request, services.settings.server.max_body_bytes)
@@ -71,6 +73,7 @@ async def create_batch(request: Request) -> Response:
     return JSONResponse(obj)
 
 
+@documented("One of your batches")
 async def get_batch(request: Request) -> Response:
     batch_id = path_id(request, "batch_id", BATCH_ID)
     store = _services(request).batches
@@ -80,6 +83,7 @@ async def get_batch(request: Request) -> Response:
     return JSONResponse(obj)
 
 
+@documented("List your batches", query=BatchListQuery)
 async def list_batches(request: Request) -> Response:
     q = parse_query(BatchListQuery, request)
     store = _services(request).batches
@@ -87,6 +91,7 @@ async def list_batches(request: Request) -> Response:
     return list_page(rows, q.limit)
 
 
+@documented("Cancel one of your batches")
 async def cancel_batch(request: Request) -> Response:
     batch_id = path_id(request, "batch_id", BATCH_ID)
     store = _services(request).batches

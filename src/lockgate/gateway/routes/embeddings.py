@@ -18,6 +18,7 @@ from lockgate.estimates import estimate_tokens
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import principal_of
+from lockgate.gateway.openapi import documented
 from lockgate.gateway.routes.models import embedding_model_name
 from lockgate.models.base import UpstreamError
 from lockgate.services import Services
@@ -25,6 +26,7 @@ from lockgate.services import Services
 MAX_INPUT_CHARS = 32_000  # per input; the count and the total are limits in ServerConfig
 
 
+@documented("Embeddings of one or more texts", body=EmbeddingsIn)
 async def embeddings(request: Request) -> Response:
     services: Services = request.app.state.services
     engine: Engine = request.app.state.engine

@@ -15,6 +15,7 @@ from lockgate.engine.wire import parse_body
 from lockgate.gateway.errors import GatewayError
 from lockgate.gateway.http import bounded_stream
 from lockgate.gateway.identity import principal_of
+from lockgate.gateway.openapi import documented
 from lockgate.gateway.routes.paging import list_page
 from lockgate.gateway.schemas import FILE_ID, FileListQuery, FileUploadFields, parse_query, path_id
 from lockgate.services import Services
@@ -36,6 +37,7 @@ def _not_found(file_id: str) -> GatewayError:
     return GatewayError(404, f"No such File object: {file_id}", "file_not_found", "file_id")
 
 
+@documented("Upload a file", multipart=FileUploadFields, file_field="file")
 async def create_file(request: Request) -> Response:
     services = _services(request)
     limit = services.settings.batch.max_file_bytes
@@ -94,6 +96,7 @@ async def create_file(request: Request) -> Response:
     return JSONResponse(obj)
 
 
+@documented("List your files", query=FileListQuery)
 async def list_files(request: Request) -> Response:
     q = parse_query(FileListQuery, request)
     rows = await asyncio.to_thread(
@@ -102,6 +105,7 @@ async def list_files(request: Request) -> Response:
     return list_page(rows, q.limit)
 
 
+@documented("One of your files")
 async def get_file(request: Request) -> Response:
     file_id = path_id(request, "file_id", FILE_ID)
     store = _services(request).files
@@ -111,6 +115,7 @@ async def get_file(request: Request) -> Response:
     return JSONResponse(obj)
 
 
+@documented("Delete one of your files")
 async def delete_file(request: Request) -> Response:
     file_id = path_id(request, "file_id", FILE_ID)
     store = _services(request).files
@@ -119,6 +124,7 @@ async def delete_file(request: Request) -> Response:
     return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
 
+@documented("The content of one of your files", content_type="application/octet-stream")
 async def file_content(request: Request) -> Response:
     file_id = path_id(request, "file_id", FILE_ID)
     store = _services(request).files

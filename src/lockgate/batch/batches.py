@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, exists, func, or_, select
 
+from lockgate.engine.wire import has_lone_surrogate
 from lockgate.store.db import transaction
 from lockgate.store.tables import batch_items as items
 from lockgate.store.tables import batches
@@ -81,6 +82,9 @@ def parse_input(data: bytes, endpoint: str, max_items: int) -> list[tuple[str, d
             continue
         if not isinstance(obj, dict):
             bad(n, "invalid_json_line", f"line {n} is not a JSON object")
+            continue
+        if has_lone_surrogate(obj):
+            bad(n, "invalid_json_line", f"line {n} holds a lone UTF-16 surrogate")
             continue
         cid, body = obj.get("custom_id"), obj.get("body")
         if not isinstance(cid, str) or not cid:

@@ -122,6 +122,25 @@ UNSUPPORTED = {
 }
 
 
+def has_lone_surrogate(value: Any) -> bool:
+    """json.loads accepts escapes like "\\ud800" that no UTF-8 store, tokenizer or upstream can
+    take (the tokenizer raised TypeError: a 500); bodies holding one are refused at the edge."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_body(model: type[T], data: Any, strict: bool = True) -> T:
     if not isinstance(data, dict):
         raise GatewayError(400, "request body must be a JSON object", "invalid_body")

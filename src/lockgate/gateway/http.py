@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lockgate.engine.wire import has_lone_surrogate
 from lockgate.gateway.errors import GatewayError
 
 TRACE_HEADER = "x-lockgate-trace-id"
@@ -55,24 +56,6 @@ async def bounded_stream(
         yield part
 
 
-def _has_lone_surrogate(value: Any) -> bool:
-    # json.loads accepts "\ud800" escapes that no UTF-8 store, tokenizer or upstream can take.
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 async def read_json(request: Request, max_bytes: int, timeout_s: float | None = None) -> Any:
     if timeout_s is None:
         timeout_s = request.app.state.services.settings.server.body_read_timeout_s
@@ -89,7 +72,7 @@ async def read_json(request: Request, max_bytes: int, timeout_s: float | None = 
         raise GatewayError(400, "JSON nested too deeply", "invalid_json") from None
     except ValueError as exc:
         raise GatewayError(400, f"invalid JSON: {exc}", "invalid_json") from None
-    if _has_lone_surrogate(data):
+    if has_lone_surrogate(data):
         raise GatewayError(
             400, "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff)", "invalid_json"
         )

@@ -109,10 +109,21 @@ def test_create_batch_rejects_bad_fields(
         assert err["param"] == param
 
 
-def test_create_batch_list_id_names_the_field(base: str) -> None:
-    body = {"input_file_id": ["file-x"], "endpoint": "/v1/chat/completions"}
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("input_file_id", ["file-x"]),
+        # Once `TypeError: unhashable type` and a 500: looked up in a dict of windows.
+        ("completion_window", ["24h"]),
+        ("completion_window", {"24h": 1}),
+        ("endpoint", {"/v1/chat/completions": 1}),
+    ],
+)
+def test_create_batch_containers_name_the_field(base: str, field: str, value: Any) -> None:
+    body: dict[str, Any] = {"input_file_id": "file-x", "endpoint": "/v1/chat/completions"}
+    body[field] = value
     err = assert_error(httpx.post(base + "/v1/batches", json=body, timeout=30), 400)
-    assert err["param"] == "input_file_id"
+    assert err["param"] == field and err["code"] == "invalid_value"
 
 
 @pytest.mark.parametrize(

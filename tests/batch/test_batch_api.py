@@ -154,6 +154,10 @@ def test_cancel_list_delete_and_invalid_input(tmp_path: Path, upstream: Any) -> 
 
 def test_parse_input_rules() -> None:
     with pytest.raises(InvalidInput) as exc:
+        parse_input(line("a", "x\ud800").encode(), "/v1/chat/completions", 10)
+    assert exc.value.errors[0]["code"] == "invalid_json_line"
+    assert "surrogate" in exc.value.errors[0]["message"]
+    with pytest.raises(InvalidInput) as exc:
         parse_input((line("a", "x") + "\n" + line("a", "y")).encode(), "/v1/chat/completions", 10)
     assert exc.value.errors[0]["code"] == "duplicate_custom_id"
     assert len(parse_input(line("a", "x").encode() + b"\n\n", "/v1/chat/completions", 10)) == 1

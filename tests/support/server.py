@@ -20,9 +20,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any, ready_path: str | None = None, timeout: float = 120) -> Iterator[str]:
+def serve(
+    app: Any, ready_path: str | None = None, timeout: float = 120, **options: Any
+) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

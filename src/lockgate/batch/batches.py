@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, exists, func, or_, select
 
+from lockgate.engine.wire import has_lone_surrogate
 from lockgate.store.db import transaction
 from lockgate.store.tables import batch_items as items
 from lockgate.store.tables import batches
@@ -28,6 +29,8 @@ ENDPOINTS = ("/v1/chat/completions",)
 WINDOWS = {"24h": 24 * 3600}
 ACTIVE = ("validating", "in_progress", "cancelling", "finalizing")
 FINAL_ITEM = ("completed", "failed", "cancelled", "expired")
+
+Scope = tuple[str, str]  # (principal id, tenant) of the caller a query is limited to
 
 
 @dataclass
@@ -79,6 +82,9 @@ def parse_input(data: bytes, endpoint: str, max_items: int) -> list[tuple[str, d
             continue
         if not isinstance(obj, dict):
             bad(n, "invalid_json_line", f"line {n} is not a JSON object")
+            continue
+        if has_lone_surrogate(obj):
+            bad(n, "invalid_json_line", f"line {n} holds a lone UTF-16 surrogate")
             continue
         cid, body = obj.get("custom_id"), obj.get("body")
         if not isinstance(cid, str) or not cid:
@@ -199,17 +205,31 @@ class BatchStore:
             "metadata": json.loads(row.metadata) if row.metadata else None,
         }
 
-    def get(self, batch_id: str) -> dict[str, Any] | None:
+    @staticmethod
+    def _scoped(stmt: Any, scope: Scope | None) -> Any:
+        """A caller sees only its own batches (principal and tenant), filtered in the query;
+        no scope is the operator's view (CLI, worker)."""
+        if scope is None:
+            return stmt
+        principal, tenant = scope
+        return stmt.where(batches.c.principal == principal, batches.c.tenant == tenant)
+
+    def get(self, batch_id: str, scope: Scope | None = None) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(batches).where(batches.c.id == batch_id)).first()
+            stmt = self._scoped(select(batches).where(batches.c.id == batch_id), scope)
+            row = conn.execute(stmt).first()
             return self._object(conn, row) if row else None
 
-    def list(self, limit: int = 20, after: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, limit: int = 20, after: str | None = None, scope: Scope | None = None
+    ) -> list[dict[str, Any]]:
         b = batches
-        stmt = select(b)
+        stmt = self._scoped(select(b), scope)
         with self.engine.connect() as conn:
             if after:
-                anchor = conn.execute(select(b.c.created_at).where(b.c.id == after)).first()
+                anchor = conn.execute(
+                    self._scoped(select(b.c.created_at).where(b.c.id == after), scope)
+                ).first()
                 if anchor is not None:
                     stmt = stmt.where(
                         or_(
@@ -220,18 +240,20 @@ class BatchStore:
             rows = conn.execute(stmt.order_by(b.c.created_at.desc(), b.c.id.desc()).limit(limit))
             return [self._object(conn, r) for r in rows]
 
-    def cancel(self, batch_id: str) -> dict[str, Any] | None:
+    def cancel(self, batch_id: str, scope: Scope | None = None) -> dict[str, Any] | None:
         """Ask for a stop; the worker finishes the item in hand, then writes what is done."""
         now = time.time()
         with transaction(self.engine) as conn:
             conn.execute(
-                batches.update()
-                .where(
-                    batches.c.id == batch_id, batches.c.status.in_(("validating", "in_progress"))
-                )
-                .values(status="cancelling", cancelling_at=now)
+                self._scoped(
+                    batches.update().where(
+                        batches.c.id == batch_id,
+                        batches.c.status.in_(("validating", "in_progress")),
+                    ),
+                    scope,
+                ).values(status="cancelling", cancelling_at=now)
             )
-        return self.get(batch_id)
+        return self.get(batch_id, scope)
 
     # -- worker side ---------------------------------------------------------------------
     def claim(self, worker: str, now: float, lease_s: float, mode: str) -> str | None:

@@ -24,6 +24,12 @@ class FileTooLarge(Exception):
     pass
 
 
+def owner_key(principal_id: str, tenant: str) -> str:
+    """Who owns a file, as stored in its `principal` column: tenant and principal together, so
+    the same principal id in two tenants names two owners. `|` never occurs in a cleaned id."""
+    return f"{tenant}|{principal_id}"
+
+
 def file_object(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -92,24 +98,27 @@ class FileStore:
             row = conn.execute(select(files).where(files.c.id == file_id)).one()
         return file_object(row)
 
-    def _row(self, file_id: str) -> Any:
+    # `owner` (an owner_key) scopes every read to one caller inside the query; None is the
+    # operator's view (CLI, batch worker), which sees every file.
+    def _row(self, file_id: str, owner: str | None = None) -> Any:
+        stmt = select(files).where(files.c.id == file_id, files.c.deleted == 0)
+        if owner is not None:
+            stmt = stmt.where(files.c.principal == owner)
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(files).where(files.c.id == file_id, files.c.deleted == 0)
-            ).first()
+            return conn.execute(stmt).first()
 
-    def get(self, file_id: str) -> dict[str, Any] | None:
-        row = self._row(file_id)
+    def get(self, file_id: str, owner: str | None = None) -> dict[str, Any] | None:
+        row = self._row(file_id, owner)
         return file_object(row) if row else None
 
-    def read(self, file_id: str) -> bytes | None:
-        row = self._row(file_id)
+    def read(self, file_id: str, owner: str | None = None) -> bytes | None:
+        row = self._row(file_id, owner)
         if row is None:
             return None
         return Path(row.path).read_bytes()
 
-    def path(self, file_id: str) -> Path | None:
-        row = self._row(file_id)
+    def path(self, file_id: str, owner: str | None = None) -> Path | None:
+        row = self._row(file_id, owner)
         return Path(row.path) if row else None
 
     def list(
@@ -118,9 +127,12 @@ class FileStore:
         limit: int = 10_000,
         after: str | None = None,
         order: str = "desc",
+        owner: str | None = None,
     ) -> list[dict[str, Any]]:
         f = files
         stmt = select(f).where(f.c.deleted == 0)
+        if owner is not None:
+            stmt = stmt.where(f.c.principal == owner)
         if purpose:
             stmt = stmt.where(f.c.purpose == purpose)
         if after:
@@ -134,8 +146,8 @@ class FileStore:
         with self.engine.connect() as conn:
             return [file_object(r) for r in conn.execute(stmt)]
 
-    def delete(self, file_id: str) -> bool:
-        row = self._row(file_id)
+    def delete(self, file_id: str, owner: str | None = None) -> bool:
+        row = self._row(file_id, owner)
         if row is None:
             return False
         with transaction(self.engine) as conn:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lockgate.batch.batches import Item
+from lockgate.batch.files import owner_key
 from lockgate.config import BatchConfig
 from lockgate.engine.admission import clean_id
 from lockgate.engine.replies import completion_body
@@ -260,12 +261,16 @@ class BatchWorker:
         rows = await asyncio.to_thread(self.store.results, batch_id)
         out, err = output_lines(rows)
         files = self.services.files
+        batch = await asyncio.to_thread(self.store.row, batch_id)
 
         def write(lines: list[str], suffix: str) -> str | None:
             if not lines:
                 return None
             data = ("\n".join(lines) + "\n").encode()
-            return str(files.create(f"{batch_id}_{suffix}.jsonl", "batch_output", data, None)["id"])
+            # The output belongs to the batch's owner, who alone may download it.
+            owner = owner_key(clean_id(batch.principal, "anonymous"), batch.tenant or "default")
+            name = f"{batch_id}_{suffix}.jsonl"
+            return str(files.create(name, "batch_output", data, owner)["id"])
 
         out_id = await asyncio.to_thread(write, out, "output")
         err_id = await asyncio.to_thread(write, err, "error")

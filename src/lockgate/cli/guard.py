@@ -30,7 +30,8 @@ def guard(obj: Ctx, text: str, direction: str, app: str | None, as_json: bool) -
     services.guard.validate()
     # Load scanner models before timing starts: a cold load would overrun the scan budget.
     services.guard.warm()
-    result = check(services, GuardCheckIn(text=text, direction=direction, app=app))
+    req = GuardCheckIn.model_validate({"text": text, "direction": direction, "app": app})
+    result = check(services, req)
     if as_json:
         dump(result)
         return

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from lockgate.cli.context import Ctx
+from lockgate.config.server import ServerConfig
+
+
+def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
+    """Connection limits for uvicorn: idle keep-alive connections are dropped, connections
+    beyond the limit get 503 instead of queueing, and buffered headers are bounded."""
+    return {
+        "timeout_keep_alive": server.timeout_keep_alive_s,
+        "limit_concurrency": server.limit_concurrency,
+        "h11_max_incomplete_event_size": server.h11_max_incomplete_event_size,
+    }
 
 
 @click.command()
@@ -30,4 +42,5 @@ def serve(obj: Ctx, host: str | None, port: int | None) -> None:
         host=host or settings.server.host,
         port=port if port is not None else settings.server.port,
         log_level="info",
+        **uvicorn_limits(settings.server),
     )

@@ -4,7 +4,7 @@ Response bodies are built from a turn's Reply in `replies.py`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -12,9 +12,15 @@ from lockgate.engine.errors import GatewayError
 
 T = TypeVar("T", bound=BaseModel)
 
+# Ids and seeds end up in SQL and upstream JSON as 64-bit integers; larger ones are refused here.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+DocumentIds = Annotated[list[Annotated[int, Field(ge=0, le=2**63 - 1)]], Field(max_length=1000)]
+
 
 class WireBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON gives every value its type, so "3" where a number belongs is the client's
+    # error, not something to guess at (query strings are parsed lax, see parse_body).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ChatMessageIn(WireBody):
@@ -45,8 +51,8 @@ class LockgateOptions(WireBody):
     """Lockgate's own request extension (ignored by other servers): retrieval controls."""
 
     k: int | None = Field(None, ge=1, le=50)
-    source_prefix: str | None = None
-    document_ids: list[int] | None = None
+    source_prefix: str | None = Field(None, max_length=4096)
+    document_ids: DocumentIds | None = None
     # `cache: false` skips the response cache; `route` forces a routing tier ("small" /
     # "large") or one of the route's two model names.
     cache: bool | None = None
@@ -63,7 +69,7 @@ class ChatCompletionIn(WireBody):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: Int64 | None = None
     n: int | None = Field(None, ge=1, le=1)
     user: str | None = None
     presence_penalty: float | None = Field(None, ge=-2, le=2)
@@ -95,8 +101,8 @@ class EmbeddingsIn(WireBody):
 class SearchIn(WireBody):
     query: str = Field(min_length=1, max_length=10_000)
     k: int | None = Field(None, ge=1, le=100)
-    source_prefix: str | None = None
-    document_ids: list[int] | None = None
+    source_prefix: str | None = Field(None, max_length=4096)
+    document_ids: DocumentIds | None = None
 
 
 # Arguments clients send that we deliberately do not support: named so the error says so.
@@ -116,7 +122,26 @@ UNSUPPORTED = {
 }
 
 
-def parse_body(model: type[T], data: Any) -> T:
+def has_lone_surrogate(value: Any) -> bool:
+    """json.loads accepts escapes like "\\ud800" that no UTF-8 store, tokenizer or upstream can
+    take (the tokenizer raised TypeError: a 500); bodies holding one are refused at the edge."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def parse_body(model: type[T], data: Any, strict: bool = True) -> T:
     if not isinstance(data, dict):
         raise GatewayError(400, "request body must be a JSON object", "invalid_body")
     for key in data:
@@ -127,7 +152,7 @@ def parse_body(model: type[T], data: Any) -> T:
     # What is left of those is null or false (a client's default): accepted, it asks for nothing.
     data = {k: v for k, v in data.items() if k not in UNSUPPORTED}
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])

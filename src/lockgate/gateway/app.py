@@ -19,6 +19,7 @@ from lockgate.gateway import retention
 from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import TraceIdMiddleware
+from lockgate.gateway.openapi import openapi_json
 from lockgate.gateway.routes.batches import routes as batch_routes
 from lockgate.gateway.routes.chat import chat_completions
 from lockgate.gateway.routes.embeddings import embeddings
@@ -96,6 +97,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
         *batch_routes(),
         *key_routes(),
     ]

@@ -2,37 +2,81 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lockgate.engine.wire import has_lone_surrogate
 from lockgate.gateway.errors import GatewayError
 
 TRACE_HEADER = "x-lockgate-trace-id"
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
+def _too_large(max_bytes: int, code: str, param: str | None) -> GatewayError:
+    return GatewayError(413, f"request body larger than {max_bytes} bytes", code, param)
+
+
+async def bounded_stream(
+    request: Request,
+    max_bytes: int,
+    timeout_s: float,
+    code: str = "body_too_large",
+    param: str | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """The request body as it arrives, stopped with 413 as soon as it crosses `max_bytes`
+    (chunked bodies declare no length) and with 408 when the whole body takes longer than
+    `timeout_s` (a client dripping bytes would otherwise hold its connection forever)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise GatewayError(413, f"request body larger than {max_bytes} bytes", "body_too_large")
+        raise _too_large(max_bytes, code, param)
+    deadline = time.monotonic() + timeout_s
+    parts = request.stream().__aiter__()
+    seen = 0
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            part = await asyncio.wait_for(parts.__anext__(), left)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise GatewayError(
+                408, f"request body not received within {timeout_s:g} s", "request_timeout"
+            ) from None
+        seen += len(part)
+        if seen > max_bytes:
+            raise _too_large(max_bytes, code, param)
+        yield part
+
+
+async def read_json(request: Request, max_bytes: int, timeout_s: float | None = None) -> Any:
+    if timeout_s is None:
+        timeout_s = request.app.state.services.settings.server.body_read_timeout_s
     body = bytearray()
-    async for part in request.stream():
+    async for part in bounded_stream(request, max_bytes, timeout_s):
         body.extend(part)
-        if len(body) > max_bytes:
-            raise GatewayError(413, f"request body larger than {max_bytes} bytes", "body_too_large")
     if not body:
         raise GatewayError(400, "request body is empty; expected JSON", "invalid_json")
     try:
-        return json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise GatewayError(400, "request body is not valid UTF-8", "invalid_json") from None
     except RecursionError:
         raise GatewayError(400, "JSON nested too deeply", "invalid_json") from None
     except ValueError as exc:
         raise GatewayError(400, f"invalid JSON: {exc}", "invalid_json") from None
+    if has_lone_surrogate(data):
+        raise GatewayError(
+            400, "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff)", "invalid_json"
+        )
+    return data
 
 
 class TraceIdMiddleware:

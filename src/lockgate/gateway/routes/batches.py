@@ -9,11 +9,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lockgate.batch.batches import ENDPOINTS, WINDOWS, InvalidInput, parse_input
+from lockgate.batch.batches import InvalidInput, Scope, parse_input
+from lockgate.batch.files import owner_key
+from lockgate.engine.wire import parse_body
 from lockgate.gateway.errors import GatewayError
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import principal_of
-from lockgate.gateway.routes.paging import list_page, page_limit
+from lockgate.gateway.openapi import documented
+from lockgate.gateway.routes.paging import list_page
+from lockgate.gateway.schemas import BATCH_ID, BatchCreateIn, BatchListQuery, parse_query, path_id
 from lockgate.services import Services
 
 
@@ -21,39 +25,25 @@ def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
+def _scope(request: Request) -> Scope:
+    principal = principal_of(request)
+    return principal.id, principal.tenant
+
+
 def _not_found(batch_id: str) -> GatewayError:
     return GatewayError(404, f"No batch found with id '{batch_id}'.", "batch_not_found")
 
 
+@documented("Create a batch from an uploaded file", body=BatchCreateIn)
 async def create_batch(request: Request) -> Response:
     services = _services(request)
     body = await read_json(request, services.settings.server.max_body_bytes)
-    if not isinstance(body, dict):
-        raise GatewayError(400, "request body must be a JSON object", "invalid_body")
-    file_id, endpoint = body.get("input_file_id"), body.get("endpoint")
-    window = body.get("completion_window", "24h")
-    metadata = body.get("metadata")
-    if not isinstance(file_id, str):
-        raise GatewayError(
-            400, "input_file_id is required", "missing_required_parameter", "input_file_id"
-        )
-    if endpoint not in ENDPOINTS:
-        raise GatewayError(
-            400, f"endpoint must be one of: {', '.join(ENDPOINTS)}", "invalid_value", "endpoint"
-        )
-    if window not in WINDOWS:
-        raise GatewayError(
-            400, "completion_window must be '24h'", "invalid_value", "completion_window"
-        )
-    if metadata is not None and (
-        not isinstance(metadata, dict)
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
-        or len(metadata) > 16
-    ):
-        raise GatewayError(
-            400, "metadata must map at most 16 strings to strings", "invalid_value", "metadata"
-        )
-    info = await asyncio.to_thread(services.files.get, file_id)
+    req = parse_body(BatchCreateIn, body)
+    file_id, endpoint, window = req.input_file_id, req.endpoint, req.completion_window
+    metadata = req.metadata
+    principal = principal_of(request)
+    owner = owner_key(principal.id, principal.tenant)
+    info = await asyncio.to_thread(services.files.get, file_id, owner)
     if info is None:
         raise GatewayError(
             404, f"No such File object: {file_id}", "file_not_found", "input_file_id"
@@ -62,14 +52,13 @@ async def create_batch(request: Request) -> Response:
         raise GatewayError(
             400, "the input file's purpose must be 'batch'", "invalid_value", "input_file_id"
         )
-    data = await asyncio.to_thread(services.files.read, file_id)
+    data = await asyncio.to_thread(services.files.read, file_id, owner)
     assert data is not None
     requests, errors = None, None
     try:
         requests = parse_input(data, endpoint, services.settings.batch.max_items)
     except InvalidInput as exc:
         errors = exc.errors  # a batch object with status "failed", as OpenAI reports it
-    principal = principal_of(request)
     obj = await asyncio.to_thread(
         services.batches.create,
         file_id,
@@ -84,26 +73,31 @@ async def create_batch(request: Request) -> Response:
     return JSONResponse(obj)
 
 
+@documented("One of your batches")
 async def get_batch(request: Request) -> Response:
-    batch_id = request.path_params["batch_id"]
-    obj = await asyncio.to_thread(_services(request).batches.get, batch_id)
+    batch_id = path_id(request, "batch_id", BATCH_ID)
+    store = _services(request).batches
+    obj = await asyncio.to_thread(store.get, batch_id, _scope(request)) if batch_id else None
     if obj is None:
-        raise _not_found(batch_id)
+        raise _not_found(request.path_params["batch_id"])
     return JSONResponse(obj)
 
 
+@documented("List your batches", query=BatchListQuery)
 async def list_batches(request: Request) -> Response:
-    q = request.query_params
-    limit = page_limit(q, default=20, maximum=100)
-    rows = await asyncio.to_thread(_services(request).batches.list, limit + 1, q.get("after"))
-    return list_page(rows, limit)
+    q = parse_query(BatchListQuery, request)
+    store = _services(request).batches
+    rows = await asyncio.to_thread(store.list, q.limit + 1, q.after, _scope(request))
+    return list_page(rows, q.limit)
 
 
+@documented("Cancel one of your batches")
 async def cancel_batch(request: Request) -> Response:
-    batch_id = request.path_params["batch_id"]
-    obj = await asyncio.to_thread(_services(request).batches.cancel, batch_id)
+    batch_id = path_id(request, "batch_id", BATCH_ID)
+    store = _services(request).batches
+    obj = await asyncio.to_thread(store.cancel, batch_id, _scope(request)) if batch_id else None
     if obj is None:
-        raise _not_found(batch_id)
+        raise _not_found(request.path_params["batch_id"])
     return JSONResponse(obj)
 
 

@@ -14,10 +14,12 @@ from lockgate.engine.errors import GatewayError
 from lockgate.engine.replies import ChunkBodies, completion_body
 from lockgate.engine.run import Engine, Reply
 from lockgate.engine.turn import Call
+from lockgate.engine.wire import ChatCompletionIn
 from lockgate.gateway.errors import error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import PROJECT_HEADER, principal_of
 from lockgate.gateway.keepalive import with_keepalive
+from lockgate.gateway.openapi import documented
 from lockgate.models.base import UpstreamError
 
 
@@ -58,6 +60,10 @@ async def _sse(reply: Reply, keepalive_s: float) -> AsyncIterator[str]:
     yield "data: [DONE]\n\n"
 
 
+@documented(
+    "Chat completion (grounded `lockgate` model or pass-through); SSE when stream is true",
+    body=ChatCompletionIn,
+)
 async def chat_completions(request: Request) -> Response:
     services = request.app.state.services
     engine: Engine = request.app.state.engine

@@ -18,14 +18,15 @@ from lockgate.estimates import estimate_tokens
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import principal_of
+from lockgate.gateway.openapi import documented
 from lockgate.gateway.routes.models import embedding_model_name
 from lockgate.models.base import UpstreamError
 from lockgate.services import Services
 
-MAX_INPUTS = 2048
-MAX_INPUT_CHARS = 32_000
+MAX_INPUT_CHARS = 32_000  # per input; the count and the total are limits in ServerConfig
 
 
+@documented("Embeddings of one or more texts", body=EmbeddingsIn)
 async def embeddings(request: Request) -> Response:
     services: Services = request.app.state.services
     engine: Engine = request.app.state.engine
@@ -48,14 +49,25 @@ async def embeddings(request: Request) -> Response:
                 "model",
             )
         texts = [req.input] if isinstance(req.input, str) else req.input
-        if not texts or len(texts) > MAX_INPUTS:
+        limits = services.settings.server
+        if not texts or len(texts) > limits.embeddings_max_inputs:
             raise GatewayError(
-                400, f"input must hold 1 to {MAX_INPUTS} strings", "invalid_value", "input"
+                400,
+                f"input must hold 1 to {limits.embeddings_max_inputs} strings",
+                "invalid_value",
+                "input",
             )
         if any(not t or len(t) > MAX_INPUT_CHARS for t in texts):
             raise GatewayError(
                 400,
                 f"each input must be a non-empty string of at most {MAX_INPUT_CHARS} characters",
+                "invalid_value",
+                "input",
+            )
+        if sum(len(t) for t in texts) > limits.embeddings_max_total_chars:
+            raise GatewayError(
+                400,
+                f"inputs hold more than {limits.embeddings_max_total_chars} characters in all",
                 "invalid_value",
                 "input",
             )

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from lockgate.engine.wire import WireBody, parse_body
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
+from lockgate.gateway.openapi import documented
 from lockgate.guardrails.base import ScanContext
 from lockgate.guardrails.vault import Vault
 from lockgate.services import Services
@@ -36,6 +37,7 @@ def check(services: Services, req: GuardCheckIn) -> dict[str, object]:
     return body
 
 
+@documented("Run the guardrail policy on a text", body=GuardCheckIn)
 async def guardrails_check(request: Request) -> Response:
     services: Services = request.app.state.services
     try:

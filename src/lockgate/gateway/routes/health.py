@@ -8,9 +8,11 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from lockgate.gateway.openapi import documented
 from lockgate.services import Services
 
 
+@documented("Liveness")
 async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "alive"})
 
@@ -24,6 +26,7 @@ def _store_ok(services: Services) -> bool:
         return False
 
 
+@documented("Readiness", responses={200: "Ready", 503: "Not ready"})
 async def readyz(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
     grounded = services.settings.grounded.model

@@ -6,11 +6,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from lockgate.engine.parse import GROUNDED_MODEL
+from lockgate.gateway.openapi import documented
 from lockgate.services import Services
 
 _CREATED = 1767225600  # fixed: the registry has no creation times, and clients only display it
 
 
+@documented("The models this gateway serves")
 async def list_models(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
     settings = services.settings

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse
-
-from lockgate.gateway.errors import GatewayError
-
-
-def page_limit(query: QueryParams, default: int, maximum: int) -> int:
-    try:
-        return min(maximum, max(1, int(query.get("limit", str(default)))))
-    except ValueError:
-        raise GatewayError(400, "limit must be an integer", "invalid_value", "limit") from None
 
 
 def list_page(rows: list[dict[str, Any]], limit: int) -> JSONResponse:

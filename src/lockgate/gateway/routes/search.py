@@ -15,10 +15,12 @@ from lockgate.engine.wire import SearchIn, parse_body
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import principal_of
+from lockgate.gateway.openapi import documented
 from lockgate.retrieval.hybrid import SearchFilters
 from lockgate.services import Services
 
 
+@documented("Hybrid retrieval over the indexed documents", body=SearchIn)
 async def search(request: Request) -> Response:
     services: Services = request.app.state.services
     engine: Engine = request.app.state.engine

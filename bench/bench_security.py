@@ -20,8 +20,8 @@ client-side p50/p95 and the difference `on - off`.
 from __future__ import annotations
 
 import argparse
-import os
 import itertools
+import os
 import sys
 import time
 from pathlib import Path

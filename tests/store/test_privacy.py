@@ -34,6 +34,14 @@ def populated(tmp_path, embedder, fake_upstream):
                 timeout=30,
             )
             assert r.status_code == 200
+        up = httpx.post(
+            base + "/v1/files",
+            headers={"x-lockgate-caller": "alice"},
+            data={"purpose": "batch"},
+            files={"file": ("a.jsonl", b'{"custom_id": "1"}\n', "application/jsonl")},
+            timeout=30,
+        )
+        assert up.status_code == 200, up.text
     return home, services
 
 
@@ -42,8 +50,11 @@ def test_export_then_forget_one_subject(populated) -> None:
     exported = services.privacy.export("alice")
     texts = json.dumps(exported)
     assert len(exported["traces"]) == 2 and "alice's second" in texts and "bob asks" not in texts
+    stored = list((home / "files").iterdir())
+    assert len(exported["files"]) == 1 and len(stored) == 1
     counts = services.privacy.forget("alice")
-    assert counts["traces"] == 2 and counts["cache_entries"] == 2
+    assert counts["traces"] == 2 and counts["cache_entries"] == 2 and counts["files"] == 1
+    assert not stored[0].exists()  # the uploaded bytes are gone from disk too
     assert services.privacy.export("alice")["traces"] == []
     assert len(services.privacy.export("bob")["traces"]) == 1  # nobody else's data goes
     with services.engine.connect() as conn:

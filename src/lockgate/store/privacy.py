@@ -19,6 +19,11 @@ from lockgate.store.escalations import EscalationStore
 from lockgate.store.traces import TraceStore
 
 _DAY = 86400.0
+
+
+def _owned_file(f: Any, subject: str) -> Any:
+    # Uploaded files record their owner as "tenant|principal" (older ones: the principal).
+    return (f.c.principal == subject) | f.c.principal.endswith("|" + subject, autoescape=True)
 _FINISHED = ("completed", "failed", "expired", "cancelled")
 
 
@@ -51,7 +56,7 @@ class PrivacyStore:
             trace_ids = [r.id for r in conn.execute(select(t.c.id).where(t.c.principal == subject))]
             files = [
                 {k: v for k, v in r._mapping.items() if k != "path"}
-                for r in conn.execute(select(f).where(f.c.principal == subject, f.c.deleted == 0))
+                for r in conn.execute(select(f).where(_owned_file(f, subject), f.c.deleted == 0))
             ]
             batches = [
                 dict(r._mapping) for r in conn.execute(select(b).where(b.c.principal == subject))
@@ -73,12 +78,13 @@ class PrivacyStore:
         with transaction(self.engine) as conn:
             trace_ids = [r.id for r in conn.execute(select(t.c.id).where(t.c.principal == subject))]
             batch_ids = [r.id for r in conn.execute(select(b.c.id).where(b.c.principal == subject))]
-            paths = [r.path for r in conn.execute(select(f.c.path).where(f.c.principal == subject))]
+            owned = _owned_file(f, subject)
+            paths = [r.path for r in conn.execute(select(f.c.path).where(owned))]
             counts = {
                 "cache_entries": _delete_in(conn, tb.cache_entries.c.trace_id, trace_ids),
                 "batch_items": _delete_in(conn, tb.batch_items.c.batch_id, batch_ids),
                 "batches": conn.execute(delete(b).where(b.c.principal == subject)).rowcount,
-                "files": conn.execute(delete(f).where(f.c.principal == subject)).rowcount,
+                "files": conn.execute(delete(f).where(owned)).rowcount,
                 "escalations": conn.execute(delete(e).where(e.c.principal == subject)).rowcount,
                 "traces": conn.execute(delete(t).where(t.c.principal == subject)).rowcount,
             }

@@ -14,11 +14,15 @@ from lockgate.config.server import ServerConfig
 def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
     """Connection limits for uvicorn: idle keep-alive connections are dropped, connections
     beyond the limit get 503 instead of queueing, and buffered headers are bounded."""
-    return {
+    options: dict[str, Any] = {
         "timeout_keep_alive": server.timeout_keep_alive_s,
         "limit_concurrency": server.limit_concurrency,
         "h11_max_incomplete_event_size": server.h11_max_incomplete_event_size,
     }
+    if server.tls_cert_file is not None and server.tls_key_file is not None:
+        options["ssl_certfile"] = str(server.tls_cert_file)
+        options["ssl_keyfile"] = str(server.tls_key_file)
+    return options
 
 
 @click.command()

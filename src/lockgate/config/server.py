@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, model_validator
 
 from lockgate.config._base import Strict
 from lockgate.config.resilience import StreamingConfig
@@ -25,3 +27,15 @@ class ServerConfig(Strict):
     limit_concurrency: int | None = Field(1024, ge=1)
     h11_max_incomplete_event_size: int = Field(64 * 1024, ge=1024)
     streaming: StreamingConfig = StreamingConfig()  # first-token grace, keep-alives
+    # HTTPS: both paths set, or neither (plain HTTP, e.g. behind a TLS-terminating proxy).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("server.tls_cert_file and server.tls_key_file go together")
+        for path in (self.tls_cert_file, self.tls_key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        return self

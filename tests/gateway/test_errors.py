@@ -447,3 +447,10 @@ def test_internal_error_is_500_without_details(broken_gateway) -> None:
     assert trace["status"] == "error" and trace["http_status"] == 500
     assert "RuntimeError" in trace["error"]
     assert httpx.get(base + "/healthz").status_code == 200
+
+
+def test_a_very_long_stop_sequence_is_a_400(gateway) -> None:
+    base, _ = gateway
+    resp = chat(base, json={"model": "echo", "messages": USER, "stop": ["x" * 10_000]})
+    err = assert_error(resp, 400, "invalid_value")
+    assert err["param"] == "stop" and "at most 256 characters" in err["message"]

@@ -43,6 +43,9 @@ class ChatMessageIn(WireBody):
         return "\n".join(parts)
 
 
+MAX_STOP_CHARS = 256
+
+
 class StreamOptions(WireBody):
     include_usage: bool = False
 
@@ -82,6 +85,10 @@ class ChatCompletionIn(WireBody):
     def _stops(cls, v: str | list[str] | None) -> str | list[str] | None:
         if isinstance(v, list) and len(v) > 4:
             raise ValueError("at most 4 stop sequences")
+        # Every backend checks stops against the growing output: a long one costs each token.
+        for stop in [v] if isinstance(v, str) else v or []:
+            if len(stop) > MAX_STOP_CHARS:
+                raise ValueError(f"a stop sequence is at most {MAX_STOP_CHARS} characters")
         return v
 
     def stop_list(self) -> list[str]:

@@ -214,3 +214,31 @@ def test_cli_ingest_and_search_by_tenant_and_groups(tmp_path: Path, embedder, mo
     assert SECRET_A in search("--tenant", "alpha") and SECRET_HR not in search("--tenant", "alpha")
     assert SECRET_HR in search("--tenant", "alpha", "--groups", "ops")
     assert search("--tenant", "beta") == ""
+
+
+def test_access_rules_by_path_in_config(embedder, tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path / "home",
+        ingest={
+            "access": [
+                {"match": "hr/*", "tenant": "t", "groups": ["hr"]},
+                {"match": "*/board-*.md", "tenant": "t", "groups": ["board"]},
+            ]
+        },
+    )
+    services = make_services(settings, embedder)
+    root = tmp_path / "kb"
+    for rel, text in (
+        ("hr/pay.md", "The falcon pay scale rises in May."),
+        ("board-minutes.md", "The falcon board met in secret."),
+        ("open.md", "The falcon cafeteria opens at nine."),
+    ):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(f"# note\n\n{text}\n", encoding="utf-8")
+    assert _ingest(services, root, Access.of("t")).new == 3  # type: ignore[attr-defined]
+    acl = {Path(s).name: k.acl for s, k in services.documents.known_sources().items()}
+    assert acl == {"pay.md": '["hr"]', "board-minutes.md": '["board"]', "open.md": "[]"}
+    seen = " ".join(_texts(services, "falcon", tenant="t", groups=("hr",)))
+    assert "pay scale" in seen and "cafeteria" in seen and "board met" not in seen
+    with pytest.raises(ValueError):
+        make_settings(tmp_path / "h2", ingest={"access": [{"match": "", "tenant": "t"}]})

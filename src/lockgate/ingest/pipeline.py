@@ -3,6 +3,7 @@ and commit each document (chunks, embeddings, full-text rows) in one transaction
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import time
@@ -206,7 +207,7 @@ class Ingestor:
             )
         digest = hashlib.sha256(data).hexdigest()
         prev = known.get(source)
-        access = self.access
+        access = self.access_for(source)
         if prev is not None and prev.tenant != access.tenant:
             return self.refuse(summary)
         if (
@@ -301,6 +302,15 @@ class Ingestor:
         summary.updated += 1
         return "updated"
 
+    def access_for(self, source: str) -> Access:
+        """The first `ingest.access` rule matching `source`, else the run's access."""
+        for rule in self.config.access:
+            if fnmatch.fnmatchcase(source, rule.match) or fnmatch.fnmatchcase(
+                source, "*/" + rule.match.lstrip("/")
+            ):
+                return Access.of(rule.tenant, rule.groups)
+        return self.access
+
     def refuse(self, summary: IngestSummary) -> str:
         """Count a source owned by another tenant. Not quarantined: the quarantine is keyed
         by source, so that would change what the owning tenant sees."""
@@ -337,9 +347,11 @@ class Ingestor:
         gone = [
             src
             for src, info in self.store.known_sources().items()
-            if src not in seen and info.status != "retired" and under(src)
+            if src not in seen
+            and info.status != "retired"
+            and under(src)
             # Another tenant's documents under the same folder are not this run's to retire.
-            and info.tenant == self.access.tenant
+            and info.tenant == self.access_for(src).tenant
         ]
         gone += [
             q["source"]

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -366,3 +367,74 @@ def test_group_members_only(world: World, question: str, way: str) -> None:
         status, text = chat(world, "a", question, stream=way == "stream")
     assert status == 200
     assert A_HR_CODE not in text and "alpha-salaries" not in text, text
+
+
+# -- a subset through a real second `lockgate serve` process over the same store: 8 x 3 = 24 ---
+
+
+@pytest.fixture(scope="module")
+def process(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from tests.support.server import free_port
+
+    upstream = world.services.settings.models["echo"].base_url
+    cfg = {
+        "home": str(world.services.settings.home),
+        "guardrails": {"enabled": False},
+        "cache": {"enabled": True, "semantic": True},
+        "auth": {"allow_anonymous": False, "max_failures": 1000},
+        "grounded": {"model": "echo", "min_relevance": -1},
+        "models": {"echo": {"backend": "openai", "base_url": upstream, "read_timeout_s": 5}},
+    }
+    config = tmp_path_factory.mktemp("isolation-process") / "lockgate.yaml"
+    config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    port = free_port()
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lockgate.cli", "--config", str(config), "serve"]
+        + ["--port", str(port)],
+        cwd=config.parent,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "lockgate serve did not start"
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("question", QUESTIONS[::3])
+@pytest.mark.parametrize("way", ["chat", "stream", "after-a-asked"])
+def test_second_process_keeps_tenants_apart(
+    world: World, process: str, question: str, way: str
+) -> None:
+    if way == "after-a-asked":
+        asked = question + " [process]"
+        status, _ = chat(world, "a_hr", asked)  # cached by the first gateway process
+        assert status == 200
+        status, again = chat(world, "a_hr2", asked, base=process)  # the store is shared
+        assert status == 200 and _hit(again)
+        status, text = chat(world, "b", asked, base=process)
+    else:
+        status, text = chat(world, "b", question, stream=way == "stream", base=process)
+    assert status == 200, text
+    assert not _leaks(text, world), text

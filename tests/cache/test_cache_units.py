@@ -47,9 +47,11 @@ def test_normalisation_ignores_case_space_and_trailing_punctuation() -> None:
 def test_scope_separates_tenants_roles_models_prompts_and_params() -> None:
     base = _scope()
     assert _scope(roles=["staff"]) == base  # order/duplicates of roles do not matter
+    assert _scope(groups=["hr", "it", "hr"]) == _scope(groups=("it", "hr"))
     for change in (
         {"tenant": "other"},
         {"roles": ("staff", "admin")},
+        {"groups": ("hr",)},
         {"model": "echo"},
         {"route_override": "large"},
         {"prompt_version": 2},

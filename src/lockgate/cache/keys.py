@@ -119,11 +119,15 @@ def scope_key(
     prompt_version: int | None,
     policy: str,
     params: dict[str, Any],
+    groups: Iterable[str] = (),
 ) -> str:
+    # Groups decide which documents retrieval may use, so callers of one tenant with
+    # different groups never share an answer.
     return digest(
-        "scope-v1",
+        "scope-v2",
         tenant,
         sorted(set(roles)),
+        sorted(set(groups)),
         model,
         route_override,
         prompt,

@@ -104,6 +104,12 @@ def _print_summary(summary: IngestSummary, as_json: bool) -> None:
 @click.option("--exclude", multiple=True, help="Skip paths matching this glob (repeatable).")
 @click.option("--watch", is_flag=True, help="Keep running; re-sync folders when they change.")
 @click.option("--interval", type=float, default=None, help="Seconds between --watch polls.")
+@click.option(
+    "--tenant", default="default", show_default=True, help="Tenant that owns these documents."
+)
+@click.option(
+    "--groups", default="", help="Only members of these groups (a,b) see them; none: the tenant."
+)
 @click.pass_obj
 def ingest(
     obj: Ctx,
@@ -115,13 +121,20 @@ def ingest(
     exclude: tuple[str, ...],
     watch: bool,
     interval: float | None,
+    tenant: str,
+    groups: str,
 ) -> None:
     """Ingest files, folders, URLs, sitemaps and s3:// prefixes into the knowledge base.
 
     PATHS may be local paths, http(s) URLs (a *.xml URL is read as a sitemap) or
     s3://bucket/prefix (endpoint and keys from a configured source of the same URI)."""
     from lockgate.ingest.sync import spec_for
+    from lockgate.store.access import Access
 
+    if not tenant.strip():
+        click.echo("lockgate: --tenant must not be empty", err=True)
+        sys.exit(2)
+    access = Access.of(tenant.strip(), (g.strip() for g in groups.split(",")))
     if not paths and not source_names:
         click.echo("lockgate: give PATHS or --source NAME", err=True)
         sys.exit(2)
@@ -140,6 +153,7 @@ def ingest(
     # An s3:// or URL argument that a configured source names takes its endpoint and keys.
     specs += [by_uri.get(p) or spec_for(p, include, exclude) for p in paths]
     sync = _sync(obj)
+    sync.ingestor.access = access
     if watch:
         from lockgate.ingest.watch import watch as watch_loop
 

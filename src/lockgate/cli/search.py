@@ -16,6 +16,8 @@ from lockgate.cli.output import dump, json_flag
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Number of results.")
 @click.option("--source-prefix", default=None, help="Only documents under this path.")
 @click.option("--doc-id", "doc_ids", multiple=True, type=int, help="Only these document ids.")
+@click.option("--tenant", default="default", show_default=True, help="Search as this tenant.")
+@click.option("--groups", default="", help="Search as a member of these groups (a,b).")
 @json_flag
 @click.pass_obj
 def search(
@@ -24,15 +26,19 @@ def search(
     k: int | None,
     source_prefix: str | None,
     doc_ids: tuple[int, ...],
+    tenant: str,
+    groups: str,
     as_json: bool,
 ) -> None:
-    """Hybrid (BM25 + vector) search over ingested chunks."""
+    """Hybrid (BM25 + vector) search over ingested chunks, as one tenant (and groups) sees
+    them: documents of other tenants, or of groups not given, are never candidates."""
     from lockgate.retrieval.hybrid import SearchFilters
 
     if not query.strip():
         click.echo("lockgate: empty query", err=True)
         sys.exit(2)
-    filters = SearchFilters(source_prefix, list(doc_ids) or None)
+    member_of = tuple(g.strip() for g in groups.split(",") if g.strip())
+    filters = SearchFilters(source_prefix, list(doc_ids) or None, tenant.strip(), member_of)
     result = obj.services().retriever.search(query, k, filters)
     if as_json:
         dump([c.as_dict() for c in result.chunks])

@@ -8,6 +8,7 @@ from lockgate.config.cache import CacheConfig
 from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRule
 from lockgate.config.ingest import (
+    AccessRule,
     AlertsConfig,
     ArchiveConfig,
     FetchConfig,
@@ -55,6 +56,7 @@ __all__ = [
     "DEFAULT_PIPELINE",
     "QUESTION_TYPES",
     "AlertsConfig",
+    "AccessRule",
     "ArchiveConfig",
     "AuditConfig",
     "FetchConfig",

@@ -131,6 +131,16 @@ class FetchConfig(Strict):
         return [h.strip().lower().strip("[]") for h in v]
 
 
+class AccessRule(Strict):
+    """Who may see documents whose source matches `match` (a glob over the path, URL or key;
+    `hr/*` also matches `/any/where/hr/x.pdf`). The first matching rule wins over the run's
+    `--tenant`/`--groups`."""
+
+    match: str = Field(min_length=1)
+    tenant: str = Field("default", min_length=1)
+    groups: list[str] = Field(default_factory=list)
+
+
 class IngestConfig(Strict):
     # Field order is the order `lockgate config show` prints them in.
     # Format (as detected: pdf, markdown, xlsx, pptx…) -> strategy; others use the default.
@@ -155,6 +165,7 @@ class IngestConfig(Strict):
     follow_symlinks: bool = False
     ocr: OcrConfig = OcrConfig()  # OCR of scans and images
     archives: ArchiveConfig = ArchiveConfig()  # zip-bomb limits
+    access: list[AccessRule] = Field(default_factory=list)  # tenant and groups by source
 
     @field_validator("sources")
     @classmethod

@@ -3,6 +3,7 @@ and commit each document (chunks, embeddings, full-text rows) in one transaction
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import time
@@ -18,6 +19,7 @@ from lockgate.ingest.detect import detect_format
 from lockgate.ingest.parsers import parse_bytes
 from lockgate.ingest.types import ChunkDraft, ParseError, ParseOptions
 from lockgate.models.base import EmbeddingModel
+from lockgate.store.access import Access, TenantConflict
 from lockgate.store.documents import DocumentStore, KnownSource, NewChunk, VersionInfo
 from lockgate.store.runs import IngestRunStore
 
@@ -41,6 +43,8 @@ class IngestSummary:
     duplicates: int = 0
     quarantined: int = 0
     retired: int = 0
+    # Sources that already belong to another tenant: left as they are, never replaced.
+    refused: int = 0
     chunks: int = 0
     pages: int = 0
     seconds: float = 0.0
@@ -109,8 +113,11 @@ class Ingestor:
         embedder: EmbeddingModel,
         config: IngestConfig,
         exclude: Iterable[Path] = (),
+        access: Access | None = None,
     ) -> None:
         strategies.check(config.strategies, config.default_strategy)
+        # Who may see what this run indexes (tenant and groups, `lockgate ingest --tenant`).
+        self.access = access or Access()
         self.store = store
         self.runs = runs
         self.embedder = embedder
@@ -200,18 +207,25 @@ class Ingestor:
             )
         digest = hashlib.sha256(data).hexdigest()
         prev = known.get(source)
+        access = self.access_for(source)
+        if prev is not None and prev.tenant != access.tenant:
+            return self.refuse(summary)
         if (
             prev is not None
             and prev.status == "active"
             and prev.content_hash == digest
             and prev.meta_hash == declared.meta_hash
+            and prev.acl == access.acl()  # new groups re-index: chunks carry the access list
             and source not in quarantined
         ):
             summary.unchanged += 1
             return "unchanged"
-        dup = self.store.active_by_hash(digest, exclude_source=source)
+        dup = self.store.active_by_hash(digest, exclude_source=source, access=access)
         if dup is not None:
-            self.store.mark_duplicate(source, dup[0])
+            try:
+                self.store.mark_duplicate(source, dup[0], access)
+            except TenantConflict:
+                return self.refuse(summary)
             summary.duplicates += 1
             return "duplicate"
         stages = summary.stages_ms
@@ -258,7 +272,10 @@ class Ingestor:
             extra=prep.version_extra,
         )
         t0 = time.perf_counter()
-        doc_id, version = self.store.commit_version(source, info, new_chunks)
+        try:
+            doc_id, version = self.store.commit_version(source, info, new_chunks, access)
+        except TenantConflict:  # claimed by another tenant since `known` was read
+            return self.refuse(summary)
         if parent_id is not None:
             self.store.set_parent(doc_id, parent_id)
         stages["commit"] = stages.get("commit", 0.0) + (time.perf_counter() - t0) * 1000
@@ -284,6 +301,22 @@ class Ingestor:
             return "new"
         summary.updated += 1
         return "updated"
+
+    def access_for(self, source: str) -> Access:
+        """The first `ingest.access` rule matching `source`, else the run's access."""
+        for rule in self.config.access:
+            if fnmatch.fnmatchcase(source, rule.match) or fnmatch.fnmatchcase(
+                source, "*/" + rule.match.lstrip("/")
+            ):
+                return Access.of(rule.tenant, rule.groups)
+        return self.access
+
+    def refuse(self, summary: IngestSummary) -> str:
+        """Count a source owned by another tenant. Not quarantined: the quarantine is keyed
+        by source, so that would change what the owning tenant sees."""
+        summary.refused += 1
+        summary.reasons["other_tenant"] = summary.reasons.get("other_tenant", 0) + 1
+        return "refused"
 
     def quarantine(
         self,
@@ -314,7 +347,11 @@ class Ingestor:
         gone = [
             src
             for src, info in self.store.known_sources().items()
-            if src not in seen and info.status != "retired" and under(src)
+            if src not in seen
+            and info.status != "retired"
+            and under(src)
+            # Another tenant's documents under the same folder are not this run's to retire.
+            and info.tenant == self.access_for(src).tenant
         ]
         gone += [
             q["source"]

@@ -146,6 +146,8 @@ class SourceSync:
             src
             for src, info in store.known_sources().items()
             if src not in seen and info.status != "retired" and _under(src, prefix)
+            # Only this run's tenant's documents: another's are not its to retire.
+            and info.tenant == self.ingestor.access_for(src).tenant
         ]
         gone += [
             q["source"]

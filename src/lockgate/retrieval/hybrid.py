@@ -12,6 +12,7 @@ from lockgate.config import FreshnessConfig, RetrievalConfig
 from lockgate.models.base import EmbeddingModel
 from lockgate.retrieval import freshness as fresh
 from lockgate.retrieval.vector import NumpyVectorIndex
+from lockgate.store.access import Access
 from lockgate.store.documents import DocumentStore
 from lockgate.store.fulltext import TextHit, TextIndex
 
@@ -20,6 +21,15 @@ from lockgate.store.fulltext import TextHit, TextIndex
 class SearchFilters:
     source_prefix: str | None = None
     document_ids: list[int] | None = None
+    # Whose search this is: only chunks of this tenant, with no groups or one of these,
+    # are ever candidates. None (no caller: evaluations, admin tools) searches everything;
+    # every request path sets it from its principal.
+    tenant: str | None = None
+    groups: tuple[str, ...] = ()
+
+    @property
+    def access(self) -> Access | None:
+        return None if self.tenant is None else Access.of(self.tenant, self.groups)
 
 
 @dataclass
@@ -105,7 +115,9 @@ class HybridRetriever:
         self, query: str, n: int, filters: SearchFilters
     ) -> tuple[list[TextHit], float]:
         start = time.perf_counter()
-        hits = self.text_index.search(query, n, filters.source_prefix, filters.document_ids)
+        hits = self.text_index.search(
+            query, n, filters.source_prefix, filters.document_ids, filters.access
+        )
         return hits, (time.perf_counter() - start) * 1000
 
     def search(
@@ -119,7 +131,9 @@ class HybridRetriever:
         text_job = self._pool.submit(self._text_search, query, n, filters)
         qvec = self.embedder.embed([query])[0]
         t1 = time.perf_counter()
-        vhits = self.vectors.search(qvec, n, filters.source_prefix, filters.document_ids)
+        vhits = self.vectors.search(
+            qvec, n, filters.source_prefix, filters.document_ids, filters.access
+        )
         t2 = time.perf_counter()
         thits, bm25_ms = text_job.result()
         t3 = time.perf_counter()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lockgate.retrieval.ivf import IvfLayout, assign, train_centroids
+from lockgate.store.access import Access
 from lockgate.store.documents import DocumentStore
 
 
@@ -42,6 +43,11 @@ class NumpyVectorIndex:
         self._ids = np.zeros(0, dtype=np.int64)
         self._docs = np.zeros(0, dtype=np.int64)
         self._sources: list[str] = []
+        # Per row: who may see it, as codes into `_access_keys` (one per distinct
+        # (tenant, acl) pair), so a caller's mask is one np.isin over the rows.
+        self._access = np.zeros(0, dtype=np.int64)
+        self._access_keys: list[tuple[str, str]] = []
+        self._access_codes: dict[tuple[str, str], int] = {}
         self._matrix = np.zeros((0, dimensions), dtype=np.float32)
         self._lock = threading.Lock()
 
@@ -69,16 +75,34 @@ class NumpyVectorIndex:
                     keep = np.zeros(0, dtype=bool)
                     self._ids = self._ids[:0]
                     self._docs = self._docs[:0]
+                    self._access = self._access[:0]
                     self._sources = []
             else:
                 new_matrix = np.zeros((0, self._matrix.shape[1]), dtype=np.float32)
             self._matrix = np.vstack([self._matrix[keep], new_matrix])
             self._ids = np.concatenate([self._ids[keep], [r[0] for r in rows]]).astype(np.int64)
             self._docs = np.concatenate([self._docs[keep], [r[1] for r in rows]]).astype(np.int64)
+            codes = [self._access_code(r[4], r[5]) for r in rows]
+            self._access = np.concatenate([self._access[keep], codes]).astype(np.int64)
             kept_sources = [src for src, k in zip(self._sources, keep, strict=True) if k]
             self._sources = kept_sources + [r[2] for r in rows]
             self._partition(keep, new_matrix)
             self._generation = generation
+
+    def _access_code(self, tenant: str, acl: str) -> int:
+        key = (tenant, acl or "[]")
+        code = self._access_codes.get(key)
+        if code is None:
+            code = self._access_codes[key] = len(self._access_keys)
+            self._access_keys.append(key)
+        return code
+
+    def _visible_codes(self, access: Access) -> np.ndarray:
+        keys = list(self._access_keys)
+        return np.asarray(
+            [i for i, (tenant, acl) in enumerate(keys) if access.allows(tenant, acl)],
+            dtype=np.int64,
+        )
 
     @property
     def partitioned(self) -> bool:
@@ -106,6 +130,7 @@ class NumpyVectorIndex:
         order = layout.order
         self._matrix = np.ascontiguousarray(self._matrix[order])
         self._ids, self._docs, self._labels = self._ids[order], self._docs[order], labels[order]
+        self._access = self._access[order]
         self._sources = [self._sources[i] for i in order.tolist()]
         self._layout = layout
 
@@ -115,15 +140,24 @@ class NumpyVectorIndex:
         limit: int,
         source_prefix: str | None = None,
         document_ids: Sequence[int] | None = None,
+        access: Access | None = None,
     ) -> list[VectorHit]:
+        """Top `limit` rows by cosine; with `access`, rows that caller may not see are masked
+        before the top is taken, so they never compete for a place in it."""
         self.refresh()
         with self._lock:  # one consistent snapshot: refresh swaps these together
             ids, docs, sources = self._ids, self._docs, self._sources
-            matrix, layout = self._matrix, self._layout
+            matrix, layout, row_access = self._matrix, self._layout, self._access
+            visible = None if access is None else self._visible_codes(access)
         if ids.size == 0 or matrix.shape[1] != query_vec.shape[-1]:
             return []
         query = query_vec.astype(np.float32).reshape(-1)
-        if layout is not None and not source_prefix and not document_ids:
+        allowed = None if visible is None else np.isin(row_access, visible)
+        if allowed is not None and allowed.all():
+            allowed = None  # every row is visible: the unfiltered (IVF) path is exact too
+        if allowed is not None and not allowed.any():
+            return []
+        if layout is not None and not source_prefix and not document_ids and allowed is None:
             positions, part = layout.search(matrix, query, limit, self.ivf_probe)
             n = min(limit, part.size)
             if n == 0:
@@ -132,8 +166,8 @@ class NumpyVectorIndex:
             top = top[np.argsort(-part[top])]
             return [VectorHit(int(ids[positions[i]]), float(part[i])) for i in top]
         scores = matrix @ query
-        if source_prefix or document_ids:
-            mask = np.ones(ids.size, dtype=bool)
+        if source_prefix or document_ids or allowed is not None:
+            mask = np.ones(ids.size, dtype=bool) if allowed is None else allowed
             if document_ids:
                 mask &= np.isin(docs, np.asarray(list(document_ids), dtype=np.int64))
             if source_prefix:

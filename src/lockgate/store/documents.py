@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
 
 from lockgate.store import tables as tb
+from lockgate.store.access import Access, TenantConflict
 from lockgate.store.db import inserted_id, transaction
 from lockgate.store.fulltext import TextIndex
 
@@ -49,6 +50,8 @@ class KnownSource:
     content_hash: str | None
     version: int
     meta_hash: str | None = None  # m0003: hash of the sidecar metadata, if any
+    tenant: str = "default"
+    acl: str = "[]"
 
 
 @dataclass
@@ -106,6 +109,8 @@ class DocumentStore:
             tb.document_versions.c.content_hash,
             tb.document_versions.c.version,
             tb.document_versions.c.meta_hash,
+            tb.documents.c.tenant,
+            tb.documents.c.acl,
         ).select_from(
             tb.documents.outerjoin(
                 tb.document_versions,
@@ -115,12 +120,18 @@ class DocumentStore:
         with self.engine.connect() as conn:
             return {
                 r.source: KnownSource(
-                    r.id, r.status, r.content_hash, r.version or 0, r.meta_hash
+                    r.id, r.status, r.content_hash, r.version or 0, r.meta_hash, r.tenant, r.acl
                 )
                 for r in conn.execute(stmt)
             }
 
-    def active_by_hash(self, content_hash: str, exclude_source: str) -> tuple[int, str] | None:
+    def active_by_hash(
+        self, content_hash: str, exclude_source: str, access: Access | None = None
+    ) -> tuple[int, str] | None:
+        """An active document with this content. Only within one access list: a copy under
+        another tenant or other groups is a document of its own, not a duplicate, or one
+        tenant's upload would hide (and reveal) another's."""
+        access = access or Access()
         stmt = (
             select(tb.documents.c.id, tb.documents.c.source)
             .select_from(
@@ -133,6 +144,8 @@ class DocumentStore:
                 tb.document_versions.c.content_hash == content_hash,
                 tb.documents.c.status == "active",
                 tb.documents.c.source != exclude_source,
+                tb.documents.c.tenant == access.tenant,
+                tb.documents.c.acl == access.acl(),
             )
             .limit(1)
         )
@@ -152,12 +165,14 @@ class DocumentStore:
             rows = conn.execute(select(tb.chunks.c.id).where(tb.chunks.c.active == 1))
             return list(rows.scalars())
 
-    def embeddings(self, chunk_ids: Sequence[int]) -> list[tuple[int, int, str, bytes]]:
-        """(chunk id, document id, source, embedding) for the given chunks."""
-        out: list[tuple[int, int, str, bytes]] = []
+    def embeddings(
+        self, chunk_ids: Sequence[int]
+    ) -> list[tuple[int, int, str, bytes, str, str]]:
+        """(chunk id, document id, source, embedding, tenant, acl) for the given chunks."""
+        out: list[tuple[int, int, str, bytes, str, str]] = []
         c, d = tb.chunks, tb.documents
         stmt = (
-            select(c.c.id, c.c.document_id, d.c.source, c.c.embedding)
+            select(c.c.id, c.c.document_id, d.c.source, c.c.embedding, c.c.tenant, c.c.acl)
             .select_from(c.join(d, d.c.id == c.c.document_id))
             .where(c.c.id.in_(bindparam("ids", expanding=True)))
         )
@@ -265,13 +280,15 @@ class DocumentStore:
         source: str,
         info: VersionInfo,
         new_chunks: Sequence[NewChunk],
-        tenant: str = "default",
+        access: Access | None = None,
     ) -> tuple[int, int]:
         """Store a new version of `source` with its chunks and retire the previous one,
-        atomically. Returns (document id, version number)."""
+        atomically. Returns (document id, version number). Raises TenantConflict when the
+        source belongs to another tenant."""
+        access = access or Access()
         now = _now()
         with transaction(self.engine) as conn:
-            doc_id, prev_version_id, prev_no = self._upsert_document(conn, source, tenant, now)
+            doc_id, prev_version_id, prev_no = self._upsert_document(conn, source, access, now)
             if prev_version_id is not None:
                 self._retire_version(conn, prev_version_id, now)
             version_no = prev_no + 1
@@ -309,7 +326,8 @@ class DocumentStore:
                             char_start=ch.char_start,
                             embedding=ch.embedding,
                             active=1,
-                            tenant=tenant,
+                            tenant=access.tenant,
+                            acl=access.acl(),
                             created_at=now,
                             **ch.extra,
                         )
@@ -335,10 +353,14 @@ class DocumentStore:
                 .values(parent_document_id=parent_id)
             )
 
-    def mark_duplicate(self, source: str, of_document_id: int, tenant: str = "default") -> int:
+    def mark_duplicate(
+        self, source: str, of_document_id: int, access: Access | None = None
+    ) -> int:
         now = _now()
         with transaction(self.engine) as conn:
-            doc_id, prev_version_id, _ = self._upsert_document(conn, source, tenant, now)
+            doc_id, prev_version_id, _ = self._upsert_document(
+                conn, source, access or Access(), now
+            )
             if prev_version_id is not None:
                 self._retire_version(conn, prev_version_id, now)
                 self._bump_generation(conn)
@@ -423,19 +445,22 @@ class DocumentStore:
 
     # -- helpers -----------------------------------------------------------------------
     def _upsert_document(
-        self, conn: Connection, source: str, tenant: str, now: float
+        self, conn: Connection, source: str, access: Access, now: float
     ) -> tuple[int, int | None, int]:
+        d = tb.documents
         row = conn.execute(
-            select(tb.documents.c.id, tb.documents.c.current_version_id).where(
-                tb.documents.c.source == source
-            )
+            select(d.c.id, d.c.current_version_id, d.c.tenant).where(d.c.source == source)
         ).first()
+        if row is not None and row.tenant != access.tenant:
+            # Sources are unique store-wide: the first tenant to ingest one owns it.
+            raise TenantConflict(f"{source}: belongs to another tenant")
         if row is None:
             doc_id = inserted_id(
                 conn.execute(
                     insert(tb.documents).values(
                         source=source,
-                        tenant=tenant,
+                        tenant=access.tenant,
+                        acl=access.acl(),
                         status="pending",
                         created_at=now,
                         updated_at=now,
@@ -447,7 +472,7 @@ class DocumentStore:
         conn.execute(
             update(tb.documents)
             .where(tb.documents.c.id == row.id)
-            .values(updated_at=now, last_seen_at=now)
+            .values(updated_at=now, last_seen_at=now, acl=access.acl())
         )
         last = conn.execute(
             select(func.max(tb.document_versions.c.version)).where(

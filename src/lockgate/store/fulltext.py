@@ -11,6 +11,8 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
+from lockgate.store.access import Access
+
 # Words so common that OR-ing them into an FTS query only makes it slower and noisier.
 _STOPWORDS = frozenset(
     """a an and are as at be by can do does did for from has have how i if in is it its
@@ -53,6 +55,7 @@ class TextIndex(Protocol):
         limit: int,
         source_prefix: str | None = None,
         document_ids: Sequence[int] | None = None,
+        access: Access | None = None,
     ) -> list[TextHit]: ...
 
 
@@ -83,12 +86,15 @@ class SqliteFts(TextIndex):
         limit: int,
         source_prefix: str | None = None,
         document_ids: Sequence[int] | None = None,
+        access: Access | None = None,
     ) -> list[TextHit]:
+        """Best BM25 matches; with `access`, only rows that caller may see are ever
+        ranked (the condition is part of the query, so LIMIT counts visible rows only)."""
         terms = query_terms(query)
         if not terms:
             return []
         with self.engine.connect() as conn:
-            return self._search(conn, terms, limit, source_prefix, document_ids)
+            return self._search(conn, terms, limit, source_prefix, document_ids, access)
 
     def _search(
         self,
@@ -97,11 +103,23 @@ class SqliteFts(TextIndex):
         limit: int,
         source_prefix: str | None,
         document_ids: Sequence[int] | None,
+        access: Access | None = None,
     ) -> list[TextHit]:
         terms = self.term_stats.selective(conn, terms)
         params: dict[str, object] = {"q": fts_query(terms), "n": limit}
         where = ["chunks_fts MATCH :q"]
         join = ""
+        if access is not None:
+            join = "JOIN chunks c ON c.id = chunks_fts.rowid"
+            where.append("c.tenant = :tenant")
+            params["tenant"] = access.tenant
+            visible = "c.acl = '[]'"
+            for i, group in enumerate(access.groups):
+                params[f"g{i}"] = group
+                visible += (
+                    f" OR EXISTS (SELECT 1 FROM json_each(c.acl) WHERE json_each.value = :g{i})"
+                )
+            where.append(f"({visible})")
         if source_prefix or document_ids:
             join = (
                 "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"

@@ -119,6 +119,7 @@ class Cache(Stage):
         scope = scope_key(
             tenant=turn.principal.tenant,
             roles=turn.principal.roles,
+            groups=turn.principal.groups,
             model=turn.model_name,
             route_override=turn.options.route if turn.options else None,
             prompt=self.prompt.name if turn.grounded else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig
@@ -37,7 +38,11 @@ class Retrieve(Stage):
         cfg = self.config
         k = turn.top_k or max(cfg.context_chunks, self.top_k)
         # Embedding the query is CPU work; keep the event loop free for other requests.
-        result = await asyncio.to_thread(self.retriever.search, turn.question, k, turn.filters)
+        # The caller's tenant and groups always come from its principal, never from the body.
+        filters = dataclasses.replace(
+            turn.filters, tenant=turn.principal.tenant, groups=tuple(turn.principal.groups)
+        )
+        result = await asyncio.to_thread(self.retriever.search, turn.question, k, filters)
         state.retrieval = RetrievalRecord(result)
         for part, ms in result.timings_ms.items():
             state.note(f"retrieve.{part}", ms)

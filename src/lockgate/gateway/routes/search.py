@@ -31,7 +31,10 @@ async def search(request: Request) -> Response:
         raw = await read_json(request, services.settings.server.max_body_bytes)
         req = parse_body(SearchIn, raw)
         body = dict(raw)
-        filters = SearchFilters(req.source_prefix, req.document_ids)
+        who = principal_of(request)
+        filters = SearchFilters(
+            req.source_prefix, req.document_ids, tenant=who.tenant, groups=tuple(who.groups)
+        )
         result = await asyncio.to_thread(services.retriever.search, req.query, req.k, filters)
         state.retrieval = RetrievalRecord(result, context=list(result.chunks))
     except GatewayError as err:

@@ -3,14 +3,11 @@ SQLite and on PostgreSQL; the stored row never holds the secret."""
 
 from __future__ import annotations
 
-import importlib.util
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, select
 
 from lockgate.auth.durations import parse_duration
 from lockgate.auth.failures import FailureLimiter
@@ -19,9 +16,7 @@ from lockgate.store import tables as tb
 from lockgate.store.db import make_engine
 from lockgate.store.keys import KeyStore
 from lockgate.store.migrations import migrate
-
-PG_ADMIN_URL = "postgresql+{driver}://postgres@127.0.0.1:5432/postgres"
-PG_DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2", "pg8000": "pg8000"}
+from tests.support.postgres import throwaway_database
 
 
 class Clock:
@@ -42,27 +37,9 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
-    driver = next((d for m, d in PG_DRIVERS.items() if importlib.util.find_spec(m)), None)
-    if driver is None:
-        pytest.skip("no PostgreSQL driver installed")
-    admin_url = PG_ADMIN_URL.format(driver=driver)
-    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"lockgate_keys_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except DBAPIError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL server at {admin_url}: {exc}")
-    engine = make_engine(admin_url.rsplit("/", 1)[0] + f"/{name}")
-    migrate(engine)
-    try:
+    with throwaway_database("keys") as engine:
+        migrate(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

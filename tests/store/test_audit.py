@@ -7,15 +7,12 @@ Runs on SQLite always and on PostgreSQL when a server is at 127.0.0.1:5432."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +23,10 @@ from sqlalchemy.exc import DBAPIError
 from lockgate.store.audit import GENESIS, AuditLog, entry_hash, head_signature
 from lockgate.store.db import make_engine
 from lockgate.store.migrations import migrate
+from tests.support.postgres import throwaway_database
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 KEY = b"audit-test-key"
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,27 +42,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield eng
 
 
-@contextmanager
-def pg_database() -> Iterator[Engine]:
-    """A throwaway PostgreSQL database, dropped afterwards; skips, saying why, without one."""
-    if importlib.util.find_spec("psycopg") is None:
-        pytest.skip("PostgreSQL audit tests need the psycopg driver, which is not installed")
-    admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"lockgate_audit_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except DBAPIError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL server to create a database on ({PG_ADMIN_URL}): {exc}")
-    eng = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+def pg_database() -> Any:
+    return throwaway_database("audit")
 
 
 def filled(engine: Engine, key: bytes | None = None, n: int = 5) -> AuditLog:

@@ -7,19 +7,17 @@ bytes) fails here, on SQLite always and on PostgreSQL when a server and a driver
 
 from __future__ import annotations
 
-import importlib.util
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, Float, Integer, LargeBinary, Numeric, String, inspect, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, Float, Integer, LargeBinary, Numeric, String, inspect
 from sqlalchemy.types import TypeEngine
 
 from lockgate.store import tables
 from lockgate.store.db import make_engine
 from lockgate.store.migrations import migrate
+from tests.support.postgres import throwaway_database
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "lockgate"
 
@@ -36,8 +34,6 @@ FULL_TEXT = {  # SQLite only: the FTS5 index (queried as text in store/fulltext.
 }
 NOT_DECLARED = MIGRATION_BOOKKEEPING | FULL_TEXT
 
-PG_ADMIN_URL = "postgresql+{driver}://postgres@127.0.0.1:5432/postgres"
-PG_DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2", "pg8000": "pg8000"}  # module: dialect
 
 # name -> (affinity, nullable, in the primary key); nullable is None for primary-key columns,
 # because SQLite reports those nullable unless declared NOT NULL, whatever the table says.
@@ -110,29 +106,8 @@ def test_sqlite_store_matches_tables(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
-    driver = next((d for m, d in PG_DRIVERS.items() if importlib.util.find_spec(m)), None)
-    if driver is None:
-        pytest.skip(
-            "the migrations support PostgreSQL, but no PostgreSQL driver "
-            f"({', '.join(PG_DRIVERS)}) is installed"
-        )
-    admin_url = PG_ADMIN_URL.format(driver=driver)
-    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"lockgate_schema_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except DBAPIError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL server to create a database on ({admin_url}): {exc}")
-    engine = make_engine(admin_url.rsplit("/", 1)[0] + f"/{name}")
-    try:
+    with throwaway_database("schema") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def test_postgresql_store_matches_tables(pg_engine: Engine) -> None:

@@ -1,0 +1,42 @@
+"""A throwaway PostgreSQL database on the local server (127.0.0.1:5432, trust auth), dropped
+afterwards. Without a driver or a server the test is skipped, saying why."""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from lockgate.store.db import make_engine
+
+ADMIN_URL = "postgresql+{driver}://postgres@127.0.0.1:5432/postgres"
+DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2", "pg8000": "pg8000"}  # module: dialect
+
+
+@contextmanager
+def throwaway_database(prefix: str) -> Iterator[Engine]:
+    driver = next((d for m, d in DRIVERS.items() if importlib.util.find_spec(m)), None)
+    if driver is None:
+        pytest.skip(f"no PostgreSQL driver ({', '.join(DRIVERS)}) is installed")
+    admin_url = ADMIN_URL.format(driver=driver)
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"lockgate_{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except DBAPIError as exc:
+        admin.dispose()
+        pytest.skip(f"no PostgreSQL server to create a database on ({admin_url}): {exc}")
+    engine = make_engine(admin_url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()

@@ -167,7 +167,13 @@ class AuthMiddleware:
         services: Services = request.app.state.services
         if not is_open(request.url.path, services):
             try:
-                await asyncio.to_thread(authenticate, request)
+                if services.settings.auth.allow_anonymous and not request.headers.get(
+                    "authorization"
+                ):
+                    # No credential to look up and nothing to refuse: no I/O, so no thread hop.
+                    authenticate(request)
+                else:
+                    await asyncio.to_thread(authenticate, request)
             except GatewayError as err:
                 response = error_response(err, getattr(request.state, "trace_id", None))
                 await response(scope, receive, send)

@@ -235,13 +235,18 @@ class BatchWorker:
         body.pop("stream_options", None)
         meta = json.loads(batch.metadata) if batch.metadata else {}
         meta = meta if isinstance(meta, dict) else {}
+        app = batch.app
         call = Call(
             endpoint="/v1/batches",
             body=body,
             principal=Principal(
-                id=clean_id(batch.principal, "anonymous"), tenant=batch.tenant or "default"
+                id=clean_id(batch.principal, "anonymous"),
+                tenant=batch.tenant or "default",
+                # The app was checked against the creator's credential when the batch was
+                # made; an item's own metadata cannot name another.
+                apps=(app,) if app else (),
             ),
-            app=meta.get("app"),
+            app=app,
             project=meta.get("project"),
         )
         reply = await self.run_turn(call)

@@ -9,9 +9,11 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from lockgate.engine.apps import resolve_app
 from lockgate.engine.wire import WireBody, parse_body
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
+from lockgate.gateway.identity import principal_of
 from lockgate.gateway.openapi import documented
 from lockgate.guardrails.base import ScanContext
 from lockgate.guardrails.vault import Vault
@@ -26,8 +28,8 @@ class GuardCheckIn(WireBody):
     context: list[str] = Field(default_factory=list, max_length=100)
 
 
-def check(services: Services, req: GuardCheckIn) -> dict[str, object]:
-    policy = services.guard.policy(req.app)
+def check(services: Services, req: GuardCheckIn, app: str | None) -> dict[str, object]:
+    policy = services.guard.policy(app)
     ctx = ScanContext(req.direction, chunks=req.context, user_text=req.user_text)
     result = services.guard.scan(req.text, ctx, policy, Vault())
     body = result.as_dict()
@@ -43,10 +45,12 @@ async def guardrails_check(request: Request) -> Response:
     try:
         raw = await read_json(request, services.settings.server.max_body_bytes)
         req = parse_body(GuardCheckIn, raw)
+        trusted = services.settings.auth.trust_client_app
+        app = resolve_app(principal_of(request), req.app, trusted, "app")
         if req.app and req.app not in services.settings.guardrails.apps:
             raise GatewayError(
                 404, f"no guardrail policy for app '{req.app}'", "unknown_app", "app"
             )
     except GatewayError as err:
         return error_response(err, request.state.trace_id)
-    return JSONResponse(await asyncio.to_thread(check, services, req))
+    return JSONResponse(await asyncio.to_thread(check, services, req, app))

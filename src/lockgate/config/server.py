@@ -49,7 +49,11 @@ class ServerConfig(Strict):
     embeddings_max_total_chars: int = Field(131_072, ge=1)
     guard_check: GuardCheckLimits = GuardCheckLimits()
     cpu: CpuConfig = CpuConfig()
-    # Slow clients: the whole body must arrive within this time (JSON and uploads alike).
+    # Slow clients: a request's headers must be complete within this time of the
+    # connection opening (or of the previous response), and its whole body within
+    # `body_read_timeout_s` of the headers (JSON and uploads alike). Either way the
+    # connection is closed, with a 408.
+    header_read_timeout_s: float = Field(15.0, gt=0)
     body_read_timeout_s: float = Field(60.0, gt=0)
     # Passed to uvicorn by `lockgate serve`: idle keep-alive connections are closed after
     # this, at most this many connections and requests in flight (503 beyond), and an

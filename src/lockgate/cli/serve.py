@@ -9,12 +9,15 @@ import click
 
 from lockgate.cli.context import Ctx
 from lockgate.config.server import ServerConfig
+from lockgate.gateway.header_timeout import header_timeout_protocol
 
 
 def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
     """Connection limits for uvicorn: idle keep-alive connections are dropped, connections
-    beyond the limit get 503 instead of queueing, and buffered headers are bounded."""
+    beyond the limit get 503 instead of queueing, buffered headers are bounded and must
+    arrive in time (the body's deadline is the app's, see gateway/body_timeout.py)."""
     options: dict[str, Any] = {
+        "http": header_timeout_protocol(server.header_read_timeout_s),
         "timeout_keep_alive": server.timeout_keep_alive_s,
         "limit_concurrency": server.limit_concurrency,
         "h11_max_incomplete_event_size": server.h11_max_incomplete_event_size,

@@ -13,6 +13,8 @@ from lockgate.models.openai_compat import api_key
 
 
 class OpenAIEmbedder(EmbeddingBackend):
+    local_compute = False  # the work happens upstream
+
     def __init__(self, spec: EmbeddingSpec) -> None:
         if not spec.base_url or not spec.upstream_model:
             raise ValueError("embeddings: base_url and upstream_model are required for 'openai'")

@@ -1,15 +1,16 @@
 """HTTP(S) documents: single URLs and sitemaps (nested sitemap indexes, gzip, lastmod).
 
 The Last-Modified header is passed on as the document's declared date; a URL without a
-file extension gets one from its Content-Type so the right parser is chosen.
+file extension gets one from its Content-Type so the right parser is chosen. Bodies and
+sitemaps are read with a ceiling (`max_bytes`, decoded), a gzipped sitemap included.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import logging
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlparse
@@ -17,10 +18,11 @@ from urllib.parse import urlparse
 import httpx
 from lxml import etree
 
+from lockgate.ingest.bounded import LimitExceeded, gunzip
 from lockgate.ingest.egress import EgressPolicy, same_host
 from lockgate.ingest.quality import Declared
 from lockgate.ingest.sources import FetchError, Item, SourceError
-from lockgate.ingest.sources.pinned import Resolver, client, fetch, resolve
+from lockgate.ingest.sources.pinned import Fetched, Resolver, client, fetch, resolve
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ _EXT = {
     "application/json": ".json",
 }
 _USER_AGENT = "lockgate-ingest/0.1"
+_DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 
 
 def _name(url: str) -> str:
@@ -51,14 +54,16 @@ class UrlConnector:
         uri: str = "",
         policy: EgressPolicy | None = None,
         resolver: Resolver = resolve,
+        max_bytes: int = _DEFAULT_MAX_BYTES,
     ) -> None:
         self.urls = list(urls)
         self.uri = uri or (self.urls[0] if self.urls else "")
         self.policy = policy or EgressPolicy()
+        self.max_bytes = max_bytes
         self.client: httpx.Client = client(self.policy, timeout_s, _USER_AGENT, resolver)
 
-    def get(self, url: str) -> httpx.Response:
-        return fetch(self.client, self.policy, url)
+    def get(self, url: str) -> Fetched:
+        return fetch(self.client, self.policy, url, self.max_bytes)
 
     def prefix(self) -> str:
         return self.uri
@@ -103,8 +108,11 @@ class SitemapConnector(UrlConnector):
         max_urls: int = 10000,
         policy: EgressPolicy | None = None,
         resolver: Resolver = resolve,
+        max_bytes: int = _DEFAULT_MAX_BYTES,
     ) -> None:
-        super().__init__([], timeout_s, uri=sitemap_url, policy=policy, resolver=resolver)
+        super().__init__(
+            [], timeout_s, uri=sitemap_url, policy=policy, resolver=resolver, max_bytes=max_bytes
+        )
         self.sitemap_url = sitemap_url
         self.max_urls = max_urls
 
@@ -133,7 +141,12 @@ class SitemapConnector(UrlConnector):
             except FetchError as exc:
                 raise SourceError(str(exc)) from exc
             if body[:2] == b"\x1f\x8b":
-                body = gzip.decompress(body)
+                try:
+                    body = gunzip(body, self.max_bytes)
+                except LimitExceeded as exc:
+                    raise SourceError(f"{url}: sitemap inflates to {exc}") from exc
+                except zlib.error as exc:
+                    raise SourceError(f"{url}: not a sitemap: bad gzip") from exc
             try:
                 root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False))
             except etree.XMLSyntaxError as exc:

@@ -1,6 +1,6 @@
 """Sidecar metadata (`<name>.meta.yaml`): bounded in size, no anchors or aliases (an alias bomb
 of a few hundred bytes expands to megabytes), scalar values only, and a broken sidecar (on a
-folder) is recorded as `sidecar_error` while the document goes on."""
+folder or in S3) is recorded as `sidecar_error` while the document and the run go on."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from lockgate.config import SourceSpec
 from lockgate.ingest.quality import declared_for
 from lockgate.ingest.sidecar import MAX_SIDECAR_BYTES, SidecarError, read_sidecar
+from tests.ingest.test_sources import make_sync, s3_endpoint  # noqa: F401 - a fixture
 
 ALIAS_BOMB = b"""\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]
@@ -80,3 +82,46 @@ def test_folder_sidecar_errors_are_recorded(tmp_path: Path) -> None:
         assert expected in declared.raw["sidecar_error"], declared.raw
         assert "owner" not in declared.raw
         assert declared.meta_hash  # editing the sidecar still re-indexes the document
+
+
+def test_malformed_s3_sidecar_does_not_stop_the_run(
+    tmp_path: Path, embedder, s3_endpoint: str, monkeypatch  # noqa: F811 - the fixture
+) -> None:
+    import boto3
+
+    monkeypatch.setenv("T_S3_KEY", "testing")
+    monkeypatch.setenv("T_S3_SECRET", "testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(Bucket="lockgate-sidecars")
+    put = s3.put_object
+    put(Bucket="lockgate-sidecars", Key="kb/a.md", Body=b"# A\n\nThe post room opens at nine.\n")
+    put(Bucket="lockgate-sidecars", Key="kb/a.md.meta.yaml", Body=b"owner: [unclosed\n")
+    put(Bucket="lockgate-sidecars", Key="kb/b.md", Body=b"# B\n\nThe gym closes at ten.\n")
+    put(Bucket="lockgate-sidecars", Key="kb/b.md.meta.yaml", Body=ALIAS_BOMB)
+    put(Bucket="lockgate-sidecars", Key="kb/c.md", Body=b"# C\n\nParcels go to reception.\n")
+    put(Bucket="lockgate-sidecars", Key="kb/c.md.meta.yaml", Body=b"owner: Post Team\n")
+    spec = SourceSpec(
+        name="sidecars",
+        kind="s3",
+        uri="s3://lockgate-sidecars/kb/",
+        endpoint_url=s3_endpoint,
+        access_key_env="T_S3_KEY",
+        secret_key_env="T_S3_SECRET",
+    )
+    sync, services = make_sync(tmp_path, embedder)
+    conn = sync.connector(spec)
+    declared = {i.key.rsplit("/", 1)[-1]: i.declared() for i in conn.items()}
+    assert "invalid YAML" in declared["a.md"].raw["sidecar_error"]
+    assert "aliases" in declared["b.md"].raw["sidecar_error"]
+    assert declared["c.md"].raw == {"owner": "Post Team"}
+    summary = sync.run([spec])
+    assert (summary.seen, summary.new, summary.quarantined) == (3, 3, 0)
+    docs = services.documents.list_documents()
+    owners = {d["source"].rsplit("/", 1)[-1]: d["owner"] for d in docs}
+    assert owners == {"a.md": None, "b.md": None, "c.md": "Post Team"}

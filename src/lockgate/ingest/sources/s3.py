@@ -6,15 +6,14 @@ A `<key>.meta.yaml` object next to a document is its sidecar, as for files.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
 from lockgate.ingest.bounded import LimitExceeded, read_capped
-from lockgate.ingest.quality import Declared
-from lockgate.ingest.sidecar import MAX_SIDECAR_BYTES, SIDECAR_SUFFIXES, read_sidecar
+from lockgate.ingest.quality import Declared, declared
+from lockgate.ingest.sidecar import MAX_SIDECAR_BYTES, SIDECAR_SUFFIXES
 from lockgate.ingest.sources import FetchError, Item, Refused, SourceError
 from lockgate.ingest.sources.folder import matches
 
@@ -127,5 +126,10 @@ class S3Connector:
     def _declared(self, sidecar_key: str | None) -> Declared:
         if sidecar_key is None:
             return Declared()
-        body = self.fetch_object(sidecar_key, MAX_SIDECAR_BYTES)
-        return Declared(raw=read_sidecar(body), meta_hash=hashlib.sha256(body).hexdigest())
+        name = sidecar_key.rsplit("/", 1)[-1]
+        try:
+            body = self.fetch_object(sidecar_key, MAX_SIDECAR_BYTES)
+        except Refused as exc:
+            # As for a folder: the document is indexed, the sidecar's problem is recorded.
+            return Declared(raw={"sidecar_error": f"{name}: {exc}"})
+        return declared(name, body)

@@ -24,6 +24,7 @@ import httpx
 
 from lockgate.ingest.bounded import LimitExceeded
 from lockgate.ingest.egress import EgressDenied, EgressPolicy
+from lockgate.ingest.source_names import url_key
 from lockgate.ingest.sources import FetchError, Refused
 from lockgate.ingest.sources.http_body import ACCEPT_ENCODING, UnsupportedEncoding, read_body
 
@@ -127,21 +128,22 @@ def fetch(client: httpx.Client, policy: EgressPolicy, url: str, max_bytes: int) 
     read at most `max_bytes` of decoded body (a larger one is `Refused` as too_large).
 
     Errors carry a coarse reason only (refused by policy, could not fetch, HTTP status):
-    the transport's own message would tell an attacker which internal ports are open.
+    the transport's own message would tell an attacker which internal ports are open. They
+    name the URL without its credentials or query.
     """
-    shown = url
+    shown = url_key(url)
     current = url
     for _hop in range(policy.max_redirects + 1):
         try:
             policy.check_url(current)
             resp = client.send(client.build_request("GET", current), stream=True)
         except EgressDenied as exc:
-            log.debug("egress refused for %s: %s", current, exc)
+            log.debug("egress refused for %s: %s", url_key(current), exc)
             raise FetchError(f"{shown}: refused by the fetch policy", transient=False) from exc
         except httpx.UnsupportedProtocol as exc:
             raise FetchError(f"{shown}: refused by the fetch policy", transient=False) from exc
         except httpx.TransportError as exc:
-            log.debug("fetch of %s failed: %s: %s", current, type(exc).__name__, exc)
+            log.debug("fetch of %s failed: %s: %s", url_key(current), type(exc).__name__, exc)
             raise FetchError(f"{shown}: could not be fetched", transient=True) from exc
         try:
             if resp.status_code in _REDIRECTS and "location" in resp.headers:

@@ -82,7 +82,10 @@ async def embeddings(request: Request) -> Response:
         try:
             vectors = await asyncio.to_thread(services.embedder.embed, texts)
         except UpstreamError as exc:
-            raise GatewayError(exc.status, str(exc), "upstream_error") from exc
+            # The caller gets the status only; what the upstream said goes to the trace.
+            raise GatewayError(
+                exc.status, str(exc), "upstream_error", detail=exc.for_trace()
+            ) from exc
         answer.ttft_ms = (time.perf_counter() - t0) * 1000
         tokens = sum(estimate_tokens(t) for t in texts)
         answer.usage.prompt_tokens = tokens
@@ -101,7 +104,7 @@ async def embeddings(request: Request) -> Response:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
     except GatewayError as err:
-        state.fail(err.status, err.message)
+        state.fail(err.status, err.detail or err.message)
         call = Call("/v1/embeddings", body, principal_of(request), trace_id=trace_id)
         await engine.record(call, state, answer, model)
         return error_response(err, trace_id)

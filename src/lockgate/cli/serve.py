@@ -35,8 +35,10 @@ def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
 def serve(obj: Ctx, host: str | None, port: int | None) -> None:
     """Run the OpenAI-compatible gateway."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from lockgate.gateway.app import create_app
+    from lockgate.logs.setup import uvicorn_log_config
 
     settings = obj.settings
     try:
@@ -49,5 +51,6 @@ def serve(obj: Ctx, host: str | None, port: int | None) -> None:
         host=host or settings.server.host,
         port=port if port is not None else settings.server.port,
         log_level="info",
+        log_config=uvicorn_log_config(LOGGING_CONFIG, settings.privacy.redact_logs),
         **uvicorn_limits(settings.server),
     )

@@ -1,4 +1,5 @@
-"""How long records are kept before the scheduled purge removes them."""
+"""Privacy settings: how long records are kept before the scheduled purge removes them, and
+what log lines may say."""
 
 from __future__ import annotations
 
@@ -16,3 +17,10 @@ class RetentionConfig(Strict):
     files_days: float | None = Field(30.0, gt=0)
     # How often the gateway runs the purge; 0 leaves it to `lockgate privacy purge`.
     purge_interval_s: float = Field(3600.0, ge=0)
+
+
+class PrivacyConfig(Strict):
+    # Replace e-mail addresses, card and phone numbers, IBANs, secrets… in every log line of
+    # Lockgate and uvicorn with placeholders (<EMAIL>, <CREDIT_CARD>…): log lines quote user
+    # text (request paths, error messages) more often than anyone plans.
+    redact_logs: bool = True

@@ -87,7 +87,10 @@ async def embeddings(request: Request) -> Response:
                 services.cpu if embedder.local_compute else None, embedder.embed, texts
             )
         except UpstreamError as exc:
-            raise GatewayError(exc.status, str(exc), "upstream_error") from exc
+            # The caller gets the status only; what the upstream said goes to the trace.
+            raise GatewayError(
+                exc.status, str(exc), "upstream_error", detail=exc.for_trace()
+            ) from exc
         answer.ttft_ms = (time.perf_counter() - t0) * 1000
         answer.usage.prompt_tokens = tokens
         data = []
@@ -105,7 +108,7 @@ async def embeddings(request: Request) -> Response:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
     except GatewayError as err:
-        state.fail(err.status, err.message)
+        state.fail(err.status, err.detail or err.message)
         call = Call("/v1/embeddings", body, principal_of(request), trace_id=trace_id)
         await engine.record(call, state, answer, model)
         return error_response(err, trace_id)

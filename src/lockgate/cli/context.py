@@ -11,12 +11,17 @@ import click
 from lockgate.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
+    from lockgate.engine.turn import Principal
     from lockgate.services import Services
 
 
 class Ctx:
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, api_key: str | None = None) -> None:
         self.config_path = config_path
+        # The operator's key (`--api-key`, LOCKGATE_API_KEY): commands run with its scopes.
+        self.api_key = api_key
+        # Who runs this command, once `lockgate.cli.authz` has checked it.
+        self.principal: Principal | None = None
         self._settings: Settings | None = None
         self._services: Services | None = None
 

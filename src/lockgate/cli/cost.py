@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from lockgate.auth.scopes import COSTS
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, json_flag
 
@@ -37,6 +39,7 @@ def cost() -> None:
     """Spend computed from every request's actual usage."""
 
 
+@requires(COSTS)
 @cost.command("report")
 @click.option("--days", type=float, default=None, help="Only the last N days.")
 @click.option("--since", default=None, help="Only from this UTC date (YYYY-MM-DD).")
@@ -78,6 +81,7 @@ def routing() -> None:
     """The small/large router."""
 
 
+@requires(COSTS)
 @routing.command("report")
 @click.option("--hours", type=float, default=None, help="Only the last N hours (default: all).")
 @json_flag

@@ -7,10 +7,13 @@ from typing import Any
 
 import click
 
+from lockgate.auth.scopes import CHAT, SEARCH
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, json_flag
 
 
+@requires(SEARCH)
 @click.command()
 @click.argument("query")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Number of results.")
@@ -53,6 +56,7 @@ def search(
         click.echo(f"    {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
 
 
+@requires(CHAT, remote=True)
 @click.command()
 @click.argument("question")
 @click.option("--url", default=None, help="Gateway base URL (default: from config).")

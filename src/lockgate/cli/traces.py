@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from lockgate.auth.scopes import TRACES_READ
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, json_flag, ts
 
@@ -24,6 +26,7 @@ def _trace(r: dict[str, Any]) -> str:
     )
 
 
+@requires(TRACES_READ)
 @traces.command("list")
 @click.option("-n", "limit", type=click.IntRange(1, 10000), default=20)
 @json_flag
@@ -33,6 +36,7 @@ def traces_list(obj: Ctx, limit: int, as_json: bool) -> None:
     echo_rows(obj.services().traces.list(limit), as_json, _trace)
 
 
+@requires(TRACES_READ)
 @traces.command("show")
 @click.argument("trace_id")
 @json_flag

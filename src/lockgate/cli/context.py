@@ -28,8 +28,14 @@ class Ctx:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from lockgate.auth.scopes import matrix_of
+
             try:
-                self._settings = load_settings(self.config_path)
+                settings = load_settings(self.config_path)
+                # Roles and scopes are checked here as well as when the gateway starts:
+                # config cannot name them without importing the auth package.
+                matrix_of(settings.auth)
+                self._settings = settings
             except ConfigError as exc:
                 click.echo(f"lockgate: {exc}", err=True)
                 sys.exit(2)

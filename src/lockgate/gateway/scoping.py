@@ -69,13 +69,24 @@ class ScopeIndex:
         self.routes = list(routes)
         self._memo: dict[tuple[str, str], Found] = {}
 
+    def _candidates(self, scope: Scope) -> list[BaseRoute]:
+        """The routes that may match, in order: a plain route whose path pattern does not
+        match cannot, and a regex test is ~20 times cheaper than `Route.matches`."""
+        if scope.get("root_path"):
+            return self.routes
+        path = scope["path"]
+        return [
+            r for r in self.routes if not isinstance(r, Route) or r.path_regex.match(path)
+        ]
+
     def find(self, scope: Scope) -> Found:
         key = (scope["method"], scope["path"])
         found = self._memo.get(key)
         if found is not None:
             return found
         found = _NOWHERE
-        for route in self.routes:
+        for route in self._candidates(scope):
+            # The router's own test decides, so both always agree on the route.
             match, _ = route.matches(scope)
             if match is Match.FULL:
                 found = Found(route, scope_of(route))

@@ -122,9 +122,9 @@ def authenticate(request: Request) -> Principal:
         limiter.failed(client)
         refuse(401, exc.code, exc.reason, exc.message, exc.key_id)
     principal = found if isinstance(found, Principal) else Principal()
-    if not principal.authenticated and cfg.allow_anonymous:
-        # The anonymous caller's roles come from config alone, never from a header or a
-        # plugin's unverified claim.
+    if not principal.authenticated and not principal.roles and cfg.allow_anonymous:
+        # The anonymous (or header-named) caller's roles come from config alone, never from
+        # a header. A plugin that named roles made that decision itself: it is installed code.
         principal = replace(principal, roles=services.scopes.anonymous_roles)
     if not principal.authenticated and not cfg.allow_anonymous:
         if presented:

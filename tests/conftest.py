@@ -72,9 +72,10 @@ def make_settings(home: Path, upstream: str | None = None, **overrides: object) 
     # tests of those features switch them on explicitly.
     overrides.setdefault("guardrails", {"enabled": False})
     overrides.setdefault("cache", {"enabled": False})
-    # The gateway tests that predate keys call it as the anonymous demo does; the tests of
-    # authentication build their settings with `auth` of their own.
-    overrides.setdefault("auth", {"allow_anonymous": True})
+    # The gateway tests that predate keys call it as the anonymous demo does (the anonymous
+    # principal has the `app` role, and /metrics, which needs `metrics:read`, is public); the
+    # tests of authentication and authorisation build their settings with `auth` of their own.
+    overrides.setdefault("auth", {"allow_anonymous": True, "public_metrics": True})
     return Settings(home=home, models=models, **overrides)  # type: ignore[arg-type]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from lockgate.auth.keys import ApiKeys
 from lockgate.auth.oidc import OidcVerifier
+from lockgate.auth.scopes import ScopeMatrix, matrix_of
 from lockgate.config import Settings
 from lockgate.crypto.envelope import FieldCipher
 from lockgate.guardrails.engine import GuardEngine
@@ -86,6 +87,11 @@ class Services:
             cfg.previous_key_env,
             SqlDataKeyStore(self.engine),
         )
+
+    @cached_property
+    def scopes(self) -> ScopeMatrix:
+        """Which scopes each role grants (defaults overridden by `auth.role_scopes`)."""
+        return matrix_of(self.settings.auth)
 
     @cached_property
     def traces(self) -> TraceStore:

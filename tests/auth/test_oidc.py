@@ -208,7 +208,12 @@ def test_the_gateway_accepts_tokens_from_the_sdk(
     idp, url = issuer
     recorder = Recorder()
     with registered(recorder, name="oidc-recorder"):
-        auth = {"oidc": _cfg(url).model_dump()}
+        # The token's role is analyst, whose default scopes hold neither chat nor the model
+        # list: this gateway grants them, so that the token's principal can be seen at work.
+        auth = {
+            "oidc": _cfg(url).model_dump(),
+            "role_scopes": {"analyst": ["chat", "models:read"]},
+        }
         services = make_services(
             make_settings(tmp_path_factory.mktemp("oidc-home"), fake_upstream, auth=auth),
             embedder,

@@ -18,8 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from lockgate.auth.scopes import MODELS_READ
 from lockgate.gateway.app import create_app
 from lockgate.gateway.identity import principal_of
+from lockgate.gateway.scoping import scoped
 from lockgate.observability.events import AuthFailed, AuthSucceeded, Event
 from lockgate.plugins.hookspecs import hookimpl
 from lockgate.plugins.manager import registered
@@ -50,7 +52,7 @@ class Recorder:
 
     @hookimpl
     def register_routes(self, routes: list[Any], services: Any) -> None:
-        routes.append(Route("/v1/plugin/whoami", whoami, methods=["GET"]))
+        routes.append(scoped(Route("/v1/plugin/whoami", whoami, methods=["GET"]), MODELS_READ))
 
     @hookimpl
     def track_event(self, event: Any, services: Any) -> None:
@@ -224,7 +226,9 @@ def test_admin_api_needs_the_admin_role(gateway) -> None:
     ):
         resp = httpx.request(method, base + path, headers=_auth(dev), json={})
         assert resp.status_code == 403, (path, resp.text)
-        assert resp.json()["error"]["type"] == "permission_error"
+        err = resp.json()["error"]
+        assert err["type"] == "permission_error" and err["code"] == "insufficient_scope"
+        assert "'keys:admin'" in err["message"]
 
 
 def test_admin_api_creates_lists_rotates_and_revokes(gateway) -> None:

@@ -94,7 +94,7 @@ def gateway(tmp_path_factory, embedder, ups) -> Iterator[tuple[str, Any]]:
         guardrails={"enabled": False},  # type: ignore[arg-type]
         # Each request must reach the upstreams: a cached answer would hide the faults.
         cache={"enabled": False},  # type: ignore[arg-type]
-        auth={"allow_anonymous": True},  # type: ignore[arg-type]  # as make_settings
+        auth={"allow_anonymous": True, "public_metrics": True},  # type: ignore[arg-type]  # as make_settings
         server={"streaming": {"first_token_grace_s": 0.3, "keepalive_interval_s": 0.15}},  # type: ignore[arg-type]
     )
     services = make_services(settings, embedder)

@@ -12,8 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from lockgate.auth.scopes import MODELS_READ
 from lockgate.engine.turn import Principal
 from lockgate.gateway.app import create_app
+from lockgate.gateway.scoping import scoped
 from lockgate.plugins.hookspecs import hookimpl
 from lockgate.plugins.manager import plugin_manager
 from tests.conftest import make_services, make_settings
@@ -38,7 +40,7 @@ class KeyPlugin:
 
     @hookimpl
     def register_routes(self, routes: list[Any], services: Any) -> None:
-        routes.append(Route("/v1/whoami", whoami, methods=["GET"]))
+        routes.append(scoped(Route("/v1/whoami", whoami, methods=["GET"]), MODELS_READ))
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,8 @@ def test_a_plugin_route_is_served(gateway) -> None:
 def test_the_first_principal_wins_and_the_default_still_answers(gateway) -> None:
     base, _ = gateway
     anon = httpx.get(base + "/v1/whoami", headers={"x-lockgate-caller": "alice"}).json()
-    assert anon == {"id": "alice", "tenant": "default", "roles": []}
+    # The header names the caller; its roles are the anonymous ones from config.
+    assert anon == {"id": "alice", "tenant": "default", "roles": ["app"]}
 
 
 def test_the_engine_and_the_trace_see_the_plugin_principal(gateway) -> None:

@@ -6,7 +6,13 @@ and never gets a byte of A's planted text or the name of one of A's documents. W
 tenant, a caller outside a document's groups is treated the same way, and B's own documents
 keep working. The grounded model is the fake upstream's `echo`; every prompt it receives is
 checked too, so a chunk of A's that reached B's prompt fails the probe even if the answer
-never repeats it."""
+never repeats it.
+
+Then by id: A's traces, files and batches (made through one gateway process) asked for by B's
+developer and admin and by C (through another process over the same store, and in-process
+gateways): every one is a 404 exactly like an id that does not exist, A's ids page nothing
+as cursors, and B's lists never hold A's. Two real `lockgate serve` processes share the
+SQLite store: A's traffic goes to the first, B's probes to the second."""
 
 from __future__ import annotations
 
@@ -162,6 +168,11 @@ def _world(
         ("c", "c", ()),  # a third tenant, asking through the second gateway
     ):
         _, keys[who] = services.api_keys.create(who, tenant, ["app"], groups=groups)
+    # Callers who may read traces (`traces:read`): B's developer and admin, and C's.
+    for who, tenant, role in (("b_dev", "b", "developer"), ("b_admin", "b", "admin")):
+        _, keys[who] = services.api_keys.create(who, tenant, [role])
+    _, keys["c_dev"] = services.api_keys.create("c_dev", "c", ["analyst"])
+    _, keys["a_dev"] = services.api_keys.create("a_dev", "a", ["developer"])
     other = make_services(settings, embedder)
     app, app2 = create_app(services, preload_models=False), create_app(other, preload_models=False)
     with serve(app, ready_path="/healthz") as base, serve(app2, ready_path="/healthz") as second:
@@ -369,16 +380,43 @@ def test_group_members_only(world: World, question: str, way: str) -> None:
     assert A_HR_CODE not in text and "alpha-salaries" not in text, text
 
 
-# -- a subset through a real second `lockgate serve` process over the same store: 8 x 3 = 24 ---
+# -- two real `lockgate serve` processes over the same store (the SQLite file of the world):
+# A's traffic goes to the first, B's probes to the second: 8 x 3 = 24 ------------------------
 
 
-@pytest.fixture(scope="module")
-def process(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _start(config: Path, port: int) -> Any:
     import os
     import subprocess
     import sys
+
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.Popen(
+        [sys.executable, "-m", "lockgate.cli", "--config", str(config), "serve"]
+        + ["--port", str(port)],
+        cwd=config.parent,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait(proc: Any, base: str) -> None:
     import time
 
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "lockgate serve did not start"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def processes(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     import yaml
 
     from tests.support.server import free_port
@@ -394,47 +432,259 @@ def process(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     }
     config = tmp_path_factory.mktemp("isolation-process") / "lockgate.yaml"
     config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    port = free_port()
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lockgate.cli", "--config", str(config), "serve"]
-        + ["--port", str(port)],
-        cwd=config.parent,
-        env={**os.environ, "PYTHONPATH": str(root / "src")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    ports = [free_port(), free_port()]
+    procs = [_start(config, port) for port in ports]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "lockgate serve did not start"
-            time.sleep(0.2)
-        yield base
+        for proc, base in zip(procs, bases, strict=True):
+            _wait(proc, base)
+        yield bases
     finally:
-        proc.kill()
-        proc.wait()
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.parametrize("question", QUESTIONS[::3])
 @pytest.mark.parametrize("way", ["chat", "stream", "after-a-asked"])
 def test_second_process_keeps_tenants_apart(
-    world: World, process: str, question: str, way: str
+    world: World, processes: list[str], question: str, way: str
 ) -> None:
+    first, second = processes
     if way == "after-a-asked":
         asked = question + " [process]"
-        status, _ = chat(world, "a_hr", asked)  # cached by the first gateway process
+        status, _ = chat(world, "a_hr", asked, base=first)  # cached by the first process
         assert status == 200
-        status, again = chat(world, "a_hr2", asked, base=process)  # the store is shared
+        status, again = chat(world, "a_hr2", asked, base=second)  # the store is shared
         assert status == 200 and _hit(again)
-        status, text = chat(world, "b", asked, base=process)
+        status, text = chat(world, "b", asked, base=second)
     else:
-        status, text = chat(world, "b", question, stream=way == "stream", base=process)
+        status, text = chat(world, "b", question, stream=way == "stream", base=second)
     assert status == 200, text
     assert not _leaks(text, world), text
+
+
+# -- search and its citations through the second process: 24 ---------------------------------
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_second_process_search_never_cites_a(
+    world: World, processes: list[str], question: str
+) -> None:
+    resp = httpx.post(
+        processes[1] + "/v1/search",
+        json={"query": question, "k": 10, "document_ids": world.a_doc_ids + [10_000]},
+        headers=world.auth("b"),
+        timeout=30,
+    )
+    assert resp.status_code == 200 and resp.json()["results"] == [], resp.text
+    resp = httpx.post(
+        processes[1] + "/v1/search",
+        json={"query": question, "k": 10},
+        headers=world.auth("b"),
+        timeout=30,
+    )
+    assert resp.status_code == 200
+    _assert_no_a_results(world, resp.json())
+    assert not _leaks(resp.text, world), resp.text
+
+
+# -- A's objects by id: traces, files and batches, made through process 1 and the in-process
+# gateway; B, its admin and C ask for them by id through process 2 and the other gateways ----
+
+
+BATCH_LINE = json.dumps(
+    {
+        "custom_id": "a-1",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "echo", "messages": [{"role": "user", "content": A_CODE}]},
+    }
+)
+
+
+@dataclass
+class AObjects:
+    traces: list[str]
+    files: list[str]
+    batches: list[str]
+
+
+@pytest.fixture(scope="module")
+def a_objects(world: World, processes: list[str]) -> AObjects:
+    traces: list[str] = []
+    for i, (who, question) in enumerate(
+        [("a", VERBATIM[0]), ("a_hr", HR_QUESTIONS[0])] * 4
+    ):
+        base = processes[0] if i % 2 else world.base
+        body = {"model": "lockgate", "messages": [{"role": "user", "content": f"{question} #{i}"}]}
+        resp = httpx.post(
+            base + "/v1/chat/completions", json=body, headers=world.auth(who), timeout=30
+        )
+        assert resp.status_code == 200, resp.text
+        traces.append(resp.headers["x-lockgate-trace-id"])
+    files, batches = [], []
+    for base in (world.base, processes[0]):
+        up = httpx.post(
+            base + "/v1/files",
+            files={"file": ("a.jsonl", BATCH_LINE.encode())},
+            data={"purpose": "batch"},
+            headers=world.auth("a"),
+            timeout=30,
+        )
+        assert up.status_code == 200, up.text
+        files.append(up.json()["id"])
+        made = httpx.post(
+            base + "/v1/batches",
+            json={"input_file_id": files[-1], "endpoint": "/v1/chat/completions"},
+            headers=world.auth("a"),
+            timeout=30,
+        )
+        assert made.status_code == 200, made.text
+        batches.append(made.json()["id"])
+    # The traces are A's and hold A's secrets: the probes below would see them if they leaked.
+    for trace_id in traces:
+        assert world.services.traces.get(trace_id, "a") is not None
+    assert any(A_HR_CODE in json.dumps(world.services.traces.get(t)) for t in traces)
+    return AObjects(traces, files, batches)
+
+
+# Who probes, and through which gateway: B's developer and admin through process 2 and the
+# in-process gateway, C's analyst through the second in-process gateway.
+PROBERS = ["b_dev@process2", "b_admin@process2", "b_dev@gateway", "c_dev@second"]
+
+
+def _where(world: World, processes: list[str], prober: str) -> tuple[str, str]:
+    who, where = prober.split("@")
+    return who, {"process2": processes[1], "gateway": world.base, "second": world.second}[where]
+
+
+def _not_found(resp: httpx.Response, world: World) -> None:
+    assert resp.status_code == 404, resp.text
+    assert set(resp.json()["error"]) == {"message", "type", "param", "code"}
+    assert not _leaks(resp.text, world), resp.text
+
+
+def test_a_reads_its_own_objects_through_process_2(
+    world: World, processes: list[str], a_objects: AObjects
+) -> None:
+    """The control: the ids B is refused are real and readable by their owner anywhere."""
+    second = processes[1]
+    for trace_id in a_objects.traces:
+        resp = httpx.get(f"{second}/v1/traces/{trace_id}", headers=world.auth("a_dev"))
+        assert resp.status_code == 200 and resp.json()["tenant"] == "a"
+    for file_id in a_objects.files:
+        resp = httpx.get(f"{second}/v1/files/{file_id}/content", headers=world.auth("a"))
+        assert resp.status_code == 200 and resp.text == BATCH_LINE
+    for batch_id in a_objects.batches:
+        assert httpx.get(f"{second}/v1/batches/{batch_id}", headers=world.auth("a")).is_success
+
+
+@pytest.mark.parametrize("index", range(8))
+@pytest.mark.parametrize("prober", PROBERS)
+def test_b_cannot_fetch_a_trace_by_id(
+    world: World, processes: list[str], a_objects: AObjects, index: int, prober: str
+) -> None:
+    who, base = _where(world, processes, prober)
+    trace_id = a_objects.traces[index]
+    resp = httpx.get(f"{base}/v1/traces/{trace_id}", headers=world.auth(who), timeout=30)
+    _not_found(resp, world)
+    # Answered as a trace that does not exist: no existence leak.
+    missing = httpx.get(f"{base}/v1/traces/{'0' * 32}", headers=world.auth(who), timeout=30)
+    assert resp.json()["error"]["code"] == missing.json()["error"]["code"] == "trace_not_found"
+    # A's id as a paging cursor pages nothing either.
+    page = httpx.get(
+        f"{base}/v1/traces", params={"after": trace_id}, headers=world.auth(who), timeout=30
+    )
+    assert page.status_code == 200 and page.json()["data"] == []
+
+
+@pytest.mark.parametrize("limit", [1, 7, 100])
+@pytest.mark.parametrize("prober", PROBERS)
+def test_b_trace_list_never_holds_a(
+    world: World, processes: list[str], a_objects: AObjects, limit: int, prober: str
+) -> None:
+    who, base = _where(world, processes, prober)
+    tenant = who[0]
+    # B's own traffic first, so that the list is not empty for a trivial reason.
+    status, _ = chat(world, "b" if tenant == "b" else "c", "Heron ferry timetable?", base=base)
+    assert status == 200
+    seen: list[dict[str, Any]] = []
+    after: str | None = None
+    for _ in range(200):
+        params: dict[str, Any] = {"limit": limit, **({"after": after} if after else {})}
+        resp = httpx.get(f"{base}/v1/traces", params=params, headers=world.auth(who), timeout=30)
+        assert resp.status_code == 200, resp.text
+        page = resp.json()
+        seen += page["data"]
+        if not page["has_more"]:
+            break
+        after = page["last_id"]
+    assert seen, "no traces of its own"
+    assert {t["tenant"] for t in seen} == {tenant}
+    assert not {t["id"] for t in seen} & set(a_objects.traces)
+    assert not _leaks(json.dumps(seen), world)
+
+
+FILE_WAYS = ["get", "content", "delete", "batch-input"]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("way", FILE_WAYS)
+@pytest.mark.parametrize("where", ["process2", "gateway"])
+def test_b_cannot_reach_a_file_by_id(
+    world: World, processes: list[str], a_objects: AObjects, index: int, way: str, where: str
+) -> None:
+    _, base = _where(world, processes, f"b@{where}")
+    file_id = a_objects.files[index]
+    for who in ("b", "b_admin"):
+        headers = world.auth(who)
+        if way == "batch-input":
+            body = {"input_file_id": file_id, "endpoint": "/v1/chat/completions"}
+            resp = httpx.post(f"{base}/v1/batches", json=body, headers=headers, timeout=30)
+        else:
+            method = "DELETE" if way == "delete" else "GET"
+            path = f"/v1/files/{file_id}" + ("/content" if way == "content" else "")
+            resp = httpx.request(method, base + path, headers=headers, timeout=30)
+        _not_found(resp, world)
+        assert BATCH_LINE not in resp.text
+    # Still A's, untouched.
+    resp = httpx.get(f"{base}/v1/files/{file_id}/content", headers=world.auth("a"), timeout=30)
+    assert resp.status_code == 200 and resp.text == BATCH_LINE
+
+
+@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("way", ["get", "cancel"])
+@pytest.mark.parametrize("where", ["process2", "gateway"])
+def test_b_cannot_reach_a_batch_by_id(
+    world: World, processes: list[str], a_objects: AObjects, index: int, way: str, where: str
+) -> None:
+    _, base = _where(world, processes, f"b@{where}")
+    batch_id = a_objects.batches[index]
+    before = httpx.get(f"{base}/v1/batches/{batch_id}", headers=world.auth("a"), timeout=30)
+    for who in ("b", "b_admin"):
+        path = f"/v1/batches/{batch_id}" + ("/cancel" if way == "cancel" else "")
+        method = "POST" if way == "cancel" else "GET"
+        _not_found(httpx.request(method, base + path, headers=world.auth(who), timeout=30), world)
+    after = httpx.get(f"{base}/v1/batches/{batch_id}", headers=world.auth("a"), timeout=30)
+    assert before.status_code == after.status_code == 200
+    assert after.json()["status"] not in ("cancelling", "cancelled"), after.text
+
+
+@pytest.mark.parametrize("where", ["process2", "gateway", "second"])
+@pytest.mark.parametrize("what", ["files", "batches"])
+def test_b_lists_never_hold_a_objects(
+    world: World, processes: list[str], a_objects: AObjects, where: str, what: str
+) -> None:
+    _, base = _where(world, processes, f"b@{where}")
+    ours = set(a_objects.files if what == "files" else a_objects.batches)
+    for who in ("b", "b_admin", "c"):
+        resp = httpx.get(f"{base}/v1/{what}", headers=world.auth(who), timeout=30)
+        assert resp.status_code == 200, resp.text
+        assert not {o["id"] for o in resp.json()["data"]} & ours
+        assert not _leaks(resp.text, world)
+        for cursor in ours:
+            page = httpx.get(
+                f"{base}/v1/{what}", params={"after": cursor}, headers=world.auth(who), timeout=30
+            )
+            assert not {o["id"] for o in page.json()["data"]} & ours

@@ -13,7 +13,9 @@ from sqlalchemy import Engine, func, select
 from lockgate.store import tables as tb
 
 
-def _group(engine: Engine, column: Any, since: float) -> list[dict[str, Any]]:
+def _group(
+    engine: Engine, column: Any, since: float, tenant: str | None = None
+) -> list[dict[str, Any]]:
     t = tb.traces
     stmt = (
         select(
@@ -27,6 +29,8 @@ def _group(engine: Engine, column: Any, since: float) -> list[dict[str, Any]]:
         .group_by(column)
         .order_by(func.sum(t.c.cost).desc(), column)
     )
+    if tenant is not None:
+        stmt = stmt.where(t.c.tenant == tenant)
     out = []
     with engine.connect() as conn:
         for r in conn.execute(stmt):
@@ -45,11 +49,14 @@ def _group(engine: Engine, column: Any, since: float) -> list[dict[str, Any]]:
     return out
 
 
-def cost_report(engine: Engine, since: float = 0.0, budgets: Any = None) -> dict[str, Any]:
+def cost_report(
+    engine: Engine, since: float = 0.0, budgets: Any = None, tenant: str | None = None
+) -> dict[str, Any]:
+    """`tenant`: that tenant's requests only, and no budgets (they span tenants)."""
     t = tb.traces
     # The upstream model that ran (after routing / fallback) is what was billed; the trace
     # keeps it as "backend:model".
-    by_model = _group(engine, t.c.backend, since)
+    by_model = _group(engine, t.c.backend, since, tenant)
     for row in by_model:
         row["name"] = row["name"].split(":", 1)[-1]
     day = func.strftime("%Y-%m-%d", t.c.created_at, "unixepoch")
@@ -67,10 +74,12 @@ def cost_report(engine: Engine, since: float = 0.0, budgets: Any = None) -> dict
             "cost_per_1k_requests": round(cost / n * 1000, 6) if n else 0.0,
         },
         "by_model": by_model,
-        "by_key": _group(engine, t.c.principal, since),
-        "by_day": sorted(_group(engine, day, since), key=lambda r: r["name"]),
+        "by_key": _group(engine, t.c.principal, since, tenant),
+        "by_day": sorted(_group(engine, day, since, tenant), key=lambda r: r["name"]),
     }
-    if budgets is not None:
+    if tenant is not None:
+        report["tenant"] = tenant
+    elif budgets is not None:
         report["budgets"] = budgets.store.usage()
         report["alerts"] = [
             {**e, "at": datetime.fromtimestamp(e["created_at"], UTC).isoformat()}

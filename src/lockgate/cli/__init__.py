@@ -26,6 +26,7 @@ from lockgate.cli import (
     serve,
     traces,
 )
+from lockgate.cli.authz import guard_commands
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, ts
 from lockgate.config import ConfigError
@@ -39,6 +40,8 @@ class _Main(click.Group):
     invalid config file does: the message and exit status 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Commands added since the last call (a plugin's) get their scope check too.
+        guard_commands(self)
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
@@ -48,14 +51,21 @@ class _Main(click.Group):
 
 @click.group(cls=_Main)
 @click.option("--config", "config_path", envvar="LOCKGATE_CONFIG", help="Path to lockgate.yaml.")
+@click.option(
+    "--api-key",
+    envvar="LOCKGATE_API_KEY",
+    default=None,
+    help="Run with this key's scopes and tenant (default: $LOCKGATE_API_KEY; none: the "
+    "host's operator, as admin, unless auth.cli_requires_key).",
+)
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None) -> None:
+def main(ctx: click.Context, config_path: str | None, api_key: str | None) -> None:
     """Lockgate: grounded answers over your documents behind an OpenAI-compatible gateway."""
     # pypdf narrates every repair it attempts on a damaged file; the quarantine says enough.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     # Everything Lockgate writes (store, uploaded files, keys, logs) is for its owner only.
     os.umask(0o077)
-    ctx.obj = Ctx(config_path)
+    ctx.obj = Ctx(config_path, api_key)
 
 
 def add_plugin_commands(cli: click.Group) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from lockgate.auth.scopes import AUDIT_READ
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import echo_rows, json_flag, ts
 from lockgate.store.audit import AuditLog
@@ -58,6 +60,7 @@ def _anchor(
     return int(seq), digest.lower()
 
 
+@requires(AUDIT_READ)
 @audit.command("verify")
 @click.option(
     "--anchor",
@@ -129,6 +132,7 @@ def _line(r: dict[str, Any]) -> str:
     )
 
 
+@requires(AUDIT_READ)
 @audit.command("export")
 @click.option("--since", type=Moment(), required=True, help="Epoch seconds or ISO 8601 (UTC).")
 @click.option("--until", type=Moment(), help="Up to, not including, this time.")
@@ -153,6 +157,7 @@ def audit_export(
     )
 
 
+@requires(AUDIT_READ)
 @audit.command("list")
 @click.option("-n", "limit", type=click.IntRange(1, 10000), default=20)
 @click.option("--kind", "kinds", multiple=True, help="Only this kind (repeatable).")

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from lockgate.auth.scopes import BATCHES_ADMIN
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import echo_rows, json_flag
 
@@ -23,6 +25,7 @@ def _batch(b: dict[str, Any]) -> str:
     )
 
 
+@requires(BATCHES_ADMIN)
 @batch.command("list")
 @click.option("--limit", type=int, default=20)
 @json_flag

@@ -6,6 +6,8 @@ import time
 
 import click
 
+from lockgate.auth.scopes import CACHE_ADMIN
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, json_flag
 
@@ -15,6 +17,7 @@ def cache() -> None:
     """The response cache."""
 
 
+@requires(CACHE_ADMIN)
 @cache.command("stats")
 @json_flag
 @click.pass_obj
@@ -29,6 +32,7 @@ def cache_stats(obj: Ctx, as_json: bool) -> None:
     click.echo(f"entries {stats['entries']}  live {stats['live']}  hits {stats['hits']}")
 
 
+@requires(CACHE_ADMIN)
 @cache.command("clear")
 @click.option("--tenant", default=None, help="Only this tenant's entries.")
 @click.pass_obj

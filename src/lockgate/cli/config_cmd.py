@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from lockgate.auth.scopes import CONFIG_READ
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.config import masked
 
@@ -13,6 +15,7 @@ def config() -> None:
     """Inspect the configuration."""
 
 
+@requires(CONFIG_READ)
 @config.command("show")
 @click.pass_obj
 def config_show(obj: Ctx) -> None:

@@ -12,20 +12,31 @@ from lockgate.config import ConfigError, Settings, load_settings
 from lockgate.logs.setup import install as install_logging
 
 if TYPE_CHECKING:
+    from lockgate.engine.turn import Principal
     from lockgate.services import Services
 
 
 class Ctx:
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, api_key: str | None = None) -> None:
         self.config_path = config_path
+        # The operator's key (`--api-key`, LOCKGATE_API_KEY): commands run with its scopes.
+        self.api_key = api_key
+        # Who runs this command, once `lockgate.cli.authz` has checked it.
+        self.principal: Principal | None = None
         self._settings: Settings | None = None
         self._services: Services | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from lockgate.auth.scopes import matrix_of
+
             try:
-                self._settings = load_settings(self.config_path)
+                settings = load_settings(self.config_path)
+                # Roles and scopes are checked here as well as when the gateway starts:
+                # config cannot name them without importing the auth package.
+                matrix_of(settings.auth)
+                self._settings = settings
             except ConfigError as exc:
                 click.echo(f"lockgate: {exc}", err=True)
                 sys.exit(2)

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from lockgate.auth.scopes import COSTS
+from lockgate.cli.authz import requires, tenant_view
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, json_flag
 
@@ -32,22 +34,31 @@ def _spend_table(title: str, rows: list[dict[str, Any]]) -> None:
         )
 
 
+# Spend of other tenants is theirs: a key reads its own tenant's (`authz.tenant_view`).
+_TENANT = click.option("--tenant", default=None, help="Only this tenant's requests.")
+
+
 @click.group()
 def cost() -> None:
     """Spend computed from every request's actual usage."""
 
 
+@requires(COSTS)
 @cost.command("report")
 @click.option("--days", type=float, default=None, help="Only the last N days.")
 @click.option("--since", default=None, help="Only from this UTC date (YYYY-MM-DD).")
+@_TENANT
 @json_flag
 @click.pass_obj
-def cost_report_cmd(obj: Ctx, days: float | None, since: str | None, as_json: bool) -> None:
+def cost_report_cmd(
+    obj: Ctx, days: float | None, since: str | None, tenant: str | None, as_json: bool
+) -> None:
     """Spend by model / key / day, cost per request and per 1,000 requests."""
     from lockgate.budget.report import cost_report
 
     services = obj.services()
-    report = cost_report(services.engine, _since(days, since), services.budgets)
+    seen = tenant_view(obj, tenant)
+    report = cost_report(services.engine, _since(days, since), services.budgets, seen)
     if as_json:
         dump(report)
         return
@@ -78,17 +89,20 @@ def routing() -> None:
     """The small/large router."""
 
 
+@requires(COSTS)
 @routing.command("report")
 @click.option("--hours", type=float, default=None, help="Only the last N hours (default: all).")
+@_TENANT
 @json_flag
 @click.pass_obj
-def routing_report_cmd(obj: Ctx, hours: float | None, as_json: bool) -> None:
+def routing_report_cmd(obj: Ctx, hours: float | None, tenant: str | None, as_json: bool) -> None:
     """Share of requests per model and cost saved against always using the large model."""
     from lockgate.routing.report import routing_report
 
     services = obj.services()
     since = time.time() - hours * 3600 if hours else 0.0
-    report = routing_report(services.engine, services.settings, since)
+    seen = tenant_view(obj, tenant)
+    report = routing_report(services.engine, services.settings, since, seen)
     if as_json:
         dump(report)
         return

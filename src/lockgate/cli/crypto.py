@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from lockgate.auth.scopes import KEYS_ADMIN
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.crypto.envelope import Keyring
 from lockgate.crypto.factory import previous_file
@@ -24,6 +26,7 @@ def _write_owner_only(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+@requires(KEYS_ADMIN)
 @click.command("rotate-master")
 @click.option(
     "--new-key-env",

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lockgate.auth.scopes import DOCS_READ
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, json_flag
 
@@ -32,6 +34,7 @@ def _document(r: dict[str, Any]) -> str:
     )
 
 
+@requires(DOCS_READ)
 @docs.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include retired documents.")
 @json_flag
@@ -49,6 +52,7 @@ def _quarantined(r: dict[str, Any]) -> str:
     return f"{r['reason']:<12} x{r['attempts']:<3} {r['source']}{detail}"
 
 
+@requires(DOCS_READ)
 @docs.command("quarantine")
 @json_flag
 @click.pass_obj
@@ -63,6 +67,7 @@ def _stale(r: dict[str, Any]) -> str:
     return f"#{r['id']:<5} v{r['version']} {'; '.join(r['reasons'])}{owner}  {r['source']}"
 
 
+@requires(DOCS_READ)
 @docs.command("stale")
 @json_flag
 @click.pass_obj
@@ -91,6 +96,7 @@ _VERSION_KEYS = (
 )
 
 
+@requires(DOCS_READ)
 @docs.command("show")
 @click.argument("doc")
 @json_flag
@@ -133,6 +139,7 @@ def chunks() -> None:
     """Look at how documents were chunked."""
 
 
+@requires(DOCS_READ)
 @chunks.command("inspect")
 @click.argument("doc")
 @click.option("--full", is_flag=True, help="Print whole chunk texts.")

@@ -7,10 +7,13 @@ from typing import Any, cast
 
 import click
 
+from lockgate.auth.scopes import GUARD_CHECK, REVIEW
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, json_flag, ts
 
 
+@requires(GUARD_CHECK)
 @click.command()
 @click.argument("text")
 @click.option("--direction", type=click.Choice(["in", "out", "context"]), default="in")
@@ -52,6 +55,7 @@ def _escalation(r: dict[str, Any]) -> str:
     )
 
 
+@requires(REVIEW)
 @click.command()
 @click.option("--all", "show_all", is_flag=True, help="Include closed escalations.")
 @json_flag

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lockgate.auth.scopes import DOCS_READ, DOCS_WRITE
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, json_flag, ts
 
@@ -95,6 +97,7 @@ def _print_summary(summary: IngestSummary, as_json: bool) -> None:
         )
 
 
+@requires(DOCS_WRITE)
 @click.command()
 @click.argument("paths", nargs=-1)
 @click.option("--prune", is_flag=True, help="Retire documents whose files are gone.")
@@ -172,6 +175,7 @@ def ingest(
         sys.exit(1)
 
 
+@requires(DOCS_WRITE)
 @click.command("retry")
 @click.argument("sources", nargs=-1)
 @json_flag
@@ -199,6 +203,7 @@ def _run(r: dict[str, Any]) -> str:
     )
 
 
+@requires(DOCS_READ)
 @runs.command("list")
 @click.option("-n", "limit", type=click.IntRange(1, 1000), default=20)
 @json_flag
@@ -223,6 +228,7 @@ _RUN_COUNTS = (
 _RUN_DETAILS = ("reasons", "stages_ms", "languages", "strategies", "normalize", "near_duplicates")
 
 
+@requires(DOCS_READ)
 @runs.command("show")
 @click.argument("run_id", required=False, type=int)
 @json_flag
@@ -262,6 +268,7 @@ def _source(r: dict[str, Any]) -> str:
     )
 
 
+@requires(DOCS_READ)
 @sources.command("list")
 @json_flag
 @click.pass_obj

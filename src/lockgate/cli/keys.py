@@ -11,6 +11,8 @@ import click
 from lockgate.auth.durations import parse_duration
 from lockgate.auth.keys import KeyInputError, KeyNotFound
 from lockgate.auth.roles import ROLES
+from lockgate.auth.scopes import KEYS_ADMIN
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, json_flag, ts
 from lockgate.store.keys import KeyRecord
@@ -47,6 +49,7 @@ def _show_new(rec: KeyRecord, key: str, as_json: bool) -> None:
     )
 
 
+@requires(KEYS_ADMIN)
 @keys.command("create")
 @click.option("--name", required=True, help="Who or what the key speaks for.")
 @click.option("--tenant", required=True)
@@ -92,6 +95,7 @@ def create(
     _show_new(rec, key, as_json)
 
 
+@requires(KEYS_ADMIN)
 @keys.command("list")
 @json_flag
 @click.pass_obj
@@ -112,6 +116,7 @@ def list_keys(obj: Ctx, as_json: bool) -> None:
     echo_rows([r.public() for r in records.values()], as_json, line, counted="keys")
 
 
+@requires(KEYS_ADMIN)
 @keys.command("revoke")
 @click.argument("key_id")
 @click.pass_obj
@@ -125,6 +130,7 @@ def revoke(obj: Ctx, key_id: str) -> None:
     click.echo(f"revoked {rec.id} ({rec.prefix}, {rec.name})")
 
 
+@requires(KEYS_ADMIN)
 @keys.command("rotate")
 @click.argument("key_id")
 @json_flag

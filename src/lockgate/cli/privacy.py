@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from lockgate.auth.scopes import PRIVACY_ADMIN
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, json_flag
 
@@ -23,6 +25,7 @@ def privacy() -> None:
     """Data subjects: export or erase everything about one caller; purge by retention."""
 
 
+@requires(PRIVACY_ADMIN)
 @privacy.command("export")
 @click.option("--subject", required=True, help="The principal id (the caller) to export.")
 @click.pass_obj
@@ -38,6 +41,7 @@ def export(obj: Ctx, subject: str) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+@requires(PRIVACY_ADMIN)
 @privacy.command("forget")
 @click.option("--subject", required=True, help="The principal id (the caller) to erase.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -60,6 +64,7 @@ def forget(obj: Ctx, subject: str, yes: bool, as_json: bool) -> None:
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
+@requires(PRIVACY_ADMIN)
 @privacy.command("purge")
 @json_flag
 @click.pass_obj

@@ -7,17 +7,28 @@ from typing import Any
 
 import click
 
+from lockgate.auth.scopes import CHAT, SEARCH
+from lockgate.cli.authz import caller, is_operator, refuse, requires, tenant_view
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, json_flag
 
 
+@requires(SEARCH)
 @click.command()
 @click.argument("query")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Number of results.")
 @click.option("--source-prefix", default=None, help="Only documents under this path.")
 @click.option("--doc-id", "doc_ids", multiple=True, type=int, help="Only these document ids.")
-@click.option("--tenant", default="default", show_default=True, help="Search as this tenant.")
-@click.option("--groups", default="", help="Search as a member of these groups (a,b).")
+@click.option(
+    "--tenant",
+    default=None,
+    help="Search as this tenant (default: 'default'; with a key: the key's tenant).",
+)
+@click.option(
+    "--groups",
+    default=None,
+    help="Search as a member of these groups (a,b); with a key, at most the key's groups.",
+)
 @json_flag
 @click.pass_obj
 def search(
@@ -26,8 +37,8 @@ def search(
     k: int | None,
     source_prefix: str | None,
     doc_ids: tuple[int, ...],
-    tenant: str,
-    groups: str,
+    tenant: str | None,
+    groups: str | None,
     as_json: bool,
 ) -> None:
     """Hybrid (BM25 + vector) search over ingested chunks, as one tenant (and groups) sees
@@ -37,8 +48,18 @@ def search(
     if not query.strip():
         click.echo("lockgate: empty query", err=True)
         sys.exit(2)
-    member_of = tuple(g.strip() for g in groups.split(",") if g.strip())
-    filters = SearchFilters(source_prefix, list(doc_ids) or None, tenant.strip(), member_of)
+    asked = tuple(g.strip() for g in (groups or "").split(",") if g.strip())
+    who = caller(obj)
+    if is_operator(who):
+        as_tenant, member_of = (tenant or "default").strip(), asked
+    else:
+        # A key searches as its own principal, as the gateway would let it.
+        as_tenant = tenant_view(obj, tenant.strip() if tenant else None) or who.tenant
+        outside = sorted(set(asked) - set(who.groups))
+        if outside:
+            refuse(f"key {who.key_id} is not a member of: {', '.join(outside)}")
+        member_of = asked if groups is not None else tuple(who.groups)
+    filters = SearchFilters(source_prefix, list(doc_ids) or None, as_tenant, member_of)
     result = obj.services().retriever.search(query, k, filters)
     if as_json:
         dump([c.as_dict(full_source=True) for c in result.chunks])
@@ -53,6 +74,7 @@ def search(
         click.echo(f"    {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
 
 
+@requires(CHAT, remote=True)
 @click.command()
 @click.argument("question")
 @click.option("--url", default=None, help="Gateway base URL (default: from config).")
@@ -83,6 +105,8 @@ def ask(
     }
     if max_tokens:
         body["max_tokens"] = max_tokens
+    # The global `lockgate --api-key` serves too; the gateway checks it, not this host.
+    api_key = api_key or obj.api_key
     try:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         resp = httpx.post(f"{base}/v1/chat/completions", json=body, headers=headers, timeout=300)

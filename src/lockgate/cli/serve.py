@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from lockgate.auth.scopes import SERVE
+from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.config.server import ServerConfig
 from lockgate.gateway.header_timeout import header_timeout_protocol
@@ -28,6 +30,7 @@ def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
     return options
 
 
+@requires(SERVE)
 @click.command()
 @click.option("--host", default=None, help="Bind address (default from config: 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default from config: 8080).")

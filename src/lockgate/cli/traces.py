@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from lockgate.auth.scopes import TRACES_READ
+from lockgate.cli.authz import requires, tenant_view
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, json_flag, ts
 
@@ -19,27 +21,42 @@ def traces() -> None:
 def _trace(r: dict[str, Any]) -> str:
     flags = "refused" if r["refused"] else ("grounded" if r["grounded"] else "")
     return (
-        f"{r['id']}  {ts(r['created_at'])}  {r['endpoint']:<22} {r['model'] or '-':<14} "
+        f"{r['id']}  {ts(r['created_at'])}  {r['tenant']:<10} {r['endpoint']:<22} "
+        f"{r['model'] or '-':<14} "
         f"{r['status']:<9} {r['http_status'] or '-'} {r['latency_ms'] or 0:>8.1f} ms  {flags}"
     )
 
 
+_TENANT = click.option(
+    "--tenant",
+    default=None,
+    help="Only this tenant's traces (default: all for the host's operator; a key reads its "
+    "own tenant's only).",
+)
+
+
+@requires(TRACES_READ)
 @traces.command("list")
 @click.option("-n", "limit", type=click.IntRange(1, 10000), default=20)
+@_TENANT
 @json_flag
 @click.pass_obj
-def traces_list(obj: Ctx, limit: int, as_json: bool) -> None:
+def traces_list(obj: Ctx, limit: int, tenant: str | None, as_json: bool) -> None:
     """The most recent requests."""
-    echo_rows(obj.services().traces.list(limit), as_json, _trace)
+    rows = obj.services().traces.list(limit, tenant=tenant_view(obj, tenant))
+    echo_rows(rows, as_json, _trace)
 
 
+@requires(TRACES_READ)
 @traces.command("show")
 @click.argument("trace_id")
+@_TENANT
 @json_flag
 @click.pass_obj
-def traces_show(obj: Ctx, trace_id: str, as_json: bool) -> None:
+def traces_show(obj: Ctx, trace_id: str, tenant: str | None, as_json: bool) -> None:
     """Everything recorded about one request."""
-    row = obj.services().traces.get(trace_id)
+    # Another tenant's trace reads as one that does not exist.
+    row = obj.services().traces.get(trace_id, tenant_view(obj, tenant))
     if row is None:
         click.echo(f"lockgate: no trace {trace_id}", err=True)
         sys.exit(1)

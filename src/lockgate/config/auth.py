@@ -58,3 +58,17 @@ class AuthConfig(Strict):
     # `metadata.app` or a check's `app`: only for deployments whose callers are all trusted.
     trust_client_app: bool = False
     oidc: OidcConfig | None = None
+    # The roles of the anonymous principal (only with `allow_anonymous`). Never admin: a
+    # caller nobody identified must not manage keys or read the audit log. This and
+    # `role_scopes` name roles and scopes, which the auth package knows: they are checked
+    # when the gateway or a CLI command starts (`lockgate.auth.scopes.matrix_of`).
+    anonymous_roles: list[str] = Field(default_factory=lambda: ["app"])
+    # Replaces the scope list of a role (`lockgate.auth.scopes` has the defaults), e.g.
+    # `{analyst: [traces:read, costs]}`. admin always holds every scope.
+    role_scopes: dict[str, list[str]] = Field(default_factory=dict)
+    # Principals of this tenant see the traces of every tenant (an operations team); everyone
+    # else sees their own tenant's only. Unset: nobody sees across tenants over HTTP.
+    operator_tenant: str | None = Field(None, min_length=1)
+    # The CLI trusts the host's operator as admin when no key is given (`--api-key` or
+    # LOCKGATE_API_KEY); true: every CLI command needs a key and runs with its scopes.
+    cli_requires_key: bool = False

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit
 from lockgate.gateway import retention
@@ -30,6 +31,8 @@ from lockgate.gateway.routes.keys import routes as key_routes
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
 from lockgate.gateway.routes.search import search
+from lockgate.gateway.routes.traces import routes as trace_routes
+from lockgate.gateway.scoping import scoped
 from lockgate.observability.audit import config_loaded
 from lockgate.plugins.manager import plugin_manager
 from lockgate.services import Services
@@ -89,20 +92,24 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         if task is not None and not task.done():
             task.cancel()
 
+    # Each route with the scope it needs (`lockgate.auth.scopes`), checked at the edge before
+    # the handler runs; a plugin's routes declare theirs the same way. Undeclared: refused.
     routes: list[BaseRoute] = [
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/models", list_models, methods=["GET"]),
-        Route("/v1/embeddings", embeddings, methods=["POST"]),
-        Route("/v1/search", search, methods=["POST"]),
-        Route("/v1/guardrails/check", guardrails_check, methods=["POST"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/openapi.json", openapi_json, methods=["GET"]),
+        scoped(Route("/v1/chat/completions", chat_completions, methods=["POST"]), sc.CHAT),
+        scoped(Route("/v1/models", list_models, methods=["GET"]), sc.MODELS_READ),
+        scoped(Route("/v1/embeddings", embeddings, methods=["POST"]), sc.EMBEDDINGS),
+        scoped(Route("/v1/search", search, methods=["POST"]), sc.SEARCH),
+        scoped(Route("/v1/guardrails/check", guardrails_check, methods=["POST"]), sc.GUARD_CHECK),
+        scoped(Route("/metrics", metrics, methods=["GET"]), sc.METRICS_READ),
+        scoped(Route("/healthz", healthz, methods=["GET"]), sc.PUBLIC),
+        scoped(Route("/readyz", readyz, methods=["GET"]), sc.PUBLIC),
+        scoped(Route("/openapi.json", openapi_json, methods=["GET"]), sc.SCHEMA_READ),
         *batch_routes(),
         *key_routes(),
+        *trace_routes(),
     ]
     plugin_manager().hook.register_routes(routes=routes, services=services)
+    services.scopes  # noqa: B018 - a role_scopes override naming an unknown scope fails here
     app = Starlette(
         routes=routes,
         exception_handlers={

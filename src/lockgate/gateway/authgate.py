@@ -1,7 +1,10 @@
-"""The authentication edge: every HTTP request except the health probes (and /metrics when
-configured public) has its principal resolved here, before any route runs, so no route, a
-plugin's included, can be reached without a credential. Failures are 401s, a client that
-fails too often gets 429s for a while, and both outcomes are events for the audit log."""
+"""The authentication and authorisation edge: every HTTP request except the health probes
+(and /metrics when configured public) has its principal resolved here, before any route runs,
+so no route, a plugin's included, can be reached without a credential. Then the route the
+request will reach is looked up with the scope it declares (`scoping.py`), and a principal
+whose roles do not grant it is refused with 403 before the handler runs. Failures are 401s,
+a client that fails too often gets 429s for a while, and all outcomes are events for the
+audit log."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import NoReturn
 
 from starlette.requests import Request
@@ -17,10 +21,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lockgate.auth.failures import FailureLimiter
 from lockgate.auth.keys import AuthFailure
+from lockgate.auth.scopes import PUBLIC
 from lockgate.engine.run import emit
 from lockgate.engine.turn import Principal
 from lockgate.gateway.errors import GatewayError, error_response
-from lockgate.observability.events import AuthFailed, AuthSucceeded, Event
+from lockgate.gateway.scoping import Found, ScopeIndex
+from lockgate.observability.events import AccessDenied, AuthFailed, AuthSucceeded, Event
 from lockgate.plugins.manager import plugin_manager
 from lockgate.services import Services
 
@@ -40,8 +46,10 @@ def failure_limiter(request: Request) -> FailureLimiter:
     return limiter
 
 
-def is_open(path: str, services: Services) -> bool:
-    if path in OPEN_PATHS:
+def is_open(path: str, services: Services, found: Found | None = None) -> bool:
+    """Whether the request needs no credential: the health probes (declared `PUBLIC`), and
+    /metrics when configured public."""
+    if path in OPEN_PATHS or (found is not None and found.scope == PUBLIC):
         return True
     return path == METRICS_PATH and services.settings.auth.public_metrics
 
@@ -77,6 +85,7 @@ class _Throttle:
 
 
 _SUCCESSES = _Throttle()
+_DENIALS = _Throttle()
 # One thread: events are delivered in the order they happened, and never pile up threads.
 _EVENTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-auth-events")
 
@@ -113,6 +122,10 @@ def authenticate(request: Request) -> Principal:
         limiter.failed(client)
         refuse(401, exc.code, exc.reason, exc.message, exc.key_id)
     principal = found if isinstance(found, Principal) else Principal()
+    if not principal.authenticated and not principal.roles and cfg.allow_anonymous:
+        # The anonymous (or header-named) caller's roles come from config alone, never from
+        # a header. A plugin that named roles made that decision itself: it is installed code.
+        principal = replace(principal, roles=services.scopes.anonymous_roles)
     if not principal.authenticated and not cfg.allow_anonymous:
         if presented:
             limiter.failed(client)
@@ -153,8 +166,54 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
+def authorize(request: Request, principal: Principal, found: Found) -> None:
+    """GatewayError 403 unless the principal's roles grant the scope of the route the
+    request reaches. No route (a 404 or 405 to come) passes: there is no handler to guard,
+    and the caller has already proven a credential."""
+    if found.route is None:
+        return
+    services: Services = request.app.state.services
+    scope = found.scope
+    if scope is not None and services.scopes.allows(principal.roles, scope):
+        return
+    where = f"{request.method} {request.url.path}"
+    if scope is None:
+        message = f"{where} declares no scope, so it is closed to every caller"
+    else:
+        message = f"this request needs the '{scope}' scope, which your roles do not grant"
+    repeats = _DENIALS.due(
+        (principal.key_id or principal.id, f"{scope} {where}"),
+        services.settings.auth.success_event_interval_s,
+    )
+    if repeats is not None:
+        denied = AccessDenied(
+            getattr(request.state, "trace_id", "") or "",
+            principal.id,
+            principal.tenant,
+            principal.key_id,
+            scope or "(undeclared)",
+            request.method,
+            request.url.path,
+            _client(request),
+            repeats,
+        )
+        _EVENTS.submit(_emit, denied, services)
+    raise GatewayError(403, message, "insufficient_scope", type_="permission_error")
+
+
+def scope_index(request: Request) -> ScopeIndex:
+    """The app's route index, built on first use from its final route table (plugins'
+    routes included)."""
+    state = request.app.state
+    index = getattr(state, "scope_index", None)
+    if not isinstance(index, ScopeIndex):
+        index = ScopeIndex(list(request.app.routes))
+        state.scope_index = index
+    return index
+
+
 class AuthMiddleware:
-    """Runs `authenticate` for every HTTP request that is not an open path."""
+    """Runs `authenticate`, then `authorize`, for every HTTP request that is not open."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -165,15 +224,17 @@ class AuthMiddleware:
             return
         request = Request(scope)
         services: Services = request.app.state.services
-        if not is_open(request.url.path, services):
+        found = scope_index(request).find(scope)
+        if not is_open(request.url.path, services, found):
             try:
                 if services.settings.auth.allow_anonymous and not request.headers.get(
                     "authorization"
                 ):
                     # No credential to look up and nothing to refuse: no I/O, so no thread hop.
-                    authenticate(request)
+                    principal = authenticate(request)
                 else:
-                    await asyncio.to_thread(authenticate, request)
+                    principal = await asyncio.to_thread(authenticate, request)
+                authorize(request, principal, found)
             except GatewayError as err:
                 response = error_response(err, getattr(request.state, "trace_id", None))
                 await response(scope, receive, send)

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from lockgate import __version__
+from lockgate.gateway.scoping import scope_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DOC_ATTR = "__lockgate_openapi__"
@@ -83,7 +84,9 @@ def _flat(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _operation(route: Route, method: str, components: dict[str, Any]) -> dict[str, Any]:
+def _operation(
+    route: Route, method: str, components: dict[str, Any], scope: str | None
+) -> dict[str, Any]:
     doc: dict[str, Any] = getattr(route.endpoint, _DOC_ATTR, None) or {
         "summary": route.name,
         "responses": {200: "OK"},
@@ -105,6 +108,10 @@ def _operation(route: Route, method: str, components: dict[str, Any]) -> dict[st
         "summary": doc["summary"],
         "parameters": params,
     }
+    if scope is not None:
+        # The scope the edge checks before the handler runs (`scoping.py`); clients and the
+        # fuzz tests read which role may call what from here.
+        op["x-lockgate-scope"] = scope
     if doc.get("body") is not None:
         op["requestBody"] = {
             "required": True,
@@ -131,22 +138,26 @@ def _operation(route: Route, method: str, components: dict[str, Any]) -> dict[st
     return op
 
 
-def _routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, Route]]:
-    found: list[tuple[str, Route]] = []
+def _routes(
+    routes: list[BaseRoute], prefix: str = "", outer: str | None = None
+) -> list[tuple[str, Route, str | None]]:
+    found: list[tuple[str, Route, str | None]] = []
     for route in routes:
         if isinstance(route, Route):
-            found.append((prefix + route.path, route))
+            found.append((prefix + route.path, route, scope_of(route) or outer))
         elif isinstance(route, Mount):
-            found.extend(_routes(list(route.routes), prefix + route.path))
+            inner = list(route.routes)
+            found.extend(_routes(inner, prefix + route.path, scope_of(route) or outer))
     return found
 
 
 def build_openapi(routes: list[BaseRoute]) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, dict[str, Any]] = {}
-    for path, route in _routes(routes):
+    for path, route, scope in _routes(routes):
         for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(route, method, components)
+            op = _operation(route, method, components, scope)
+            paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {

@@ -118,3 +118,21 @@ class AuthFailed(Event):
     key_id: str | None
     client: str
     path: str
+
+
+@dataclass(frozen=True)
+class AccessDenied(Event):
+    """An authenticated (or anonymous) caller asked for something its roles do not grant:
+    refused with 403 before any handler ran (or a CLI command with exit 3). Recorded once per
+    key, scope and path per `auth.success_event_interval_s`, with how many were held back."""
+
+    name: ClassVar[str] = "auth.denied"
+    audit: ClassVar[bool] = True
+    principal: str
+    tenant: str
+    key_id: str | None
+    scope: str
+    method: str
+    path: str
+    client: str
+    repeats: int = 0

@@ -26,11 +26,15 @@ def _price(settings: Settings, model: str, tokens_in: int, tokens_out: int) -> f
     return estimates.cost(tokens_in, tokens_out, spec.price_input_per_1k, spec.price_output_per_1k)
 
 
-def routing_report(engine: Engine, settings: Settings, since: float = 0.0) -> dict[str, Any]:
+def routing_report(
+    engine: Engine, settings: Settings, since: float = 0.0, tenant: str | None = None
+) -> dict[str, Any]:
     t = tb.traces
     stmt = select(t.c.route, t.c.cache, t.c.cost, t.c.tokens_in, t.c.tokens_out, t.c.status).where(
         t.c.created_at >= since, t.c.route.is_not(None)
     )
+    if tenant is not None:
+        stmt = stmt.where(t.c.tenant == tenant)
     per_model: Counter[str] = Counter()
     per_tier: Counter[str] = Counter()
     reasons: Counter[str] = Counter()

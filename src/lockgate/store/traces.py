@@ -1,4 +1,6 @@
-"""Request traces: one row per request, written once when the request ends."""
+"""Request traces: one row per request, written once when the request ends. Reads take the
+tenant whose traces the caller may see and filter on it in the query itself (an index on
+tenant and time serves it), so another tenant's trace is never read, only not found."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import contextlib
 import json
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, and_, insert, or_, select
 
 from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.store import tables as tb
@@ -34,9 +36,12 @@ class TraceStore:
         with transaction(self.engine) as conn:
             conn.execute(insert(tb.traces).values(**values))
 
-    def get(self, trace_id: str) -> dict[str, Any] | None:
+    def get(self, trace_id: str, tenant: str | None = None) -> dict[str, Any] | None:
+        """One trace, decrypted; None when it does not exist or belongs to another tenant
+        than `tenant` (None: any tenant, for the host's operator)."""
+        stmt = _of_tenant(select(tb.traces).where(tb.traces.c.id == trace_id), tenant)
         with self.engine.connect() as conn:
-            row = conn.execute(select(tb.traces).where(tb.traces.c.id == trace_id)).first()
+            row = conn.execute(stmt).first()
         if row is None:
             return None
         values = dict(row._mapping)
@@ -45,12 +50,18 @@ class TraceStore:
                 values[key] = self.cipher.decrypt(values[key])
         return _decode(values)
 
-    def list(self, limit: int = 20) -> list[dict[str, Any]]:
+    def list(
+        self, limit: int = 20, after: str | None = None, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest traces first, metadata only; `after` is the last id of the previous
+        page (looked up within the same tenant, so another tenant's id pages nothing)."""
         t = tb.traces
         stmt = (
             select(
                 t.c.id,
                 t.c.created_at,
+                t.c.principal,
+                t.c.tenant,
                 t.c.endpoint,
                 t.c.model,
                 t.c.status,
@@ -64,11 +75,28 @@ class TraceStore:
                 t.c.grounded,
                 t.c.guard_action,
             )
-            .order_by(t.c.created_at.desc())
+            .order_by(t.c.created_at.desc(), t.c.id.desc())
             .limit(limit)
         )
+        stmt = _of_tenant(stmt, tenant)
         with self.engine.connect() as conn:
+            if after:
+                anchor = conn.execute(
+                    _of_tenant(select(t.c.created_at).where(t.c.id == after), tenant)
+                ).first()
+                if anchor is None:
+                    return []
+                stmt = stmt.where(
+                    or_(
+                        t.c.created_at < anchor[0],
+                        and_(t.c.created_at == anchor[0], t.c.id < after),
+                    )
+                )
             return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def _of_tenant(stmt: Any, tenant: str | None) -> Any:
+    return stmt if tenant is None else stmt.where(tb.traces.c.tenant == tenant)
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from lockgate.auth.scopes import BATCHES, CHAT, EMBEDDINGS, FILES
 from lockgate.batch.batches import InvalidInput, Scope, parse_input
 from lockgate.batch.files import owner_key
 from lockgate.engine.apps import resolve_app
@@ -19,7 +20,10 @@ from lockgate.gateway.identity import principal_of
 from lockgate.gateway.openapi import documented
 from lockgate.gateway.routes.paging import list_page
 from lockgate.gateway.schemas import BATCH_ID, BatchCreateIn, BatchListQuery, parse_query, path_id
+from lockgate.gateway.scoping import scoped
 from lockgate.services import Services
+
+_ENDPOINT_SCOPES = {"/v1/chat/completions": CHAT, "/v1/embeddings": EMBEDDINGS}
 
 
 def _services(request: Request) -> Services:
@@ -43,6 +47,15 @@ async def create_batch(request: Request) -> Response:
     file_id, endpoint, window = req.input_file_id, req.endpoint, req.completion_window
     metadata = req.metadata
     principal = principal_of(request)
+    # A batch runs its items as the caller: it may hold only what the caller may call.
+    needed = _ENDPOINT_SCOPES.get(endpoint)
+    if needed is not None and not services.scopes.allows(principal.roles, needed):
+        raise GatewayError(
+            403,
+            f"batches to {endpoint} need the '{needed}' scope, which your roles do not grant",
+            "insufficient_scope",
+            "endpoint",
+        )
     # Fixed now, from the creator's credential: the worker runs every item as this app.
     app = resolve_app(
         principal,
@@ -115,13 +128,13 @@ def routes() -> list[Route]:
     from lockgate.gateway.routes import files
 
     return [
-        Route("/v1/files", files.create_file, methods=["POST"]),
-        Route("/v1/files", files.list_files, methods=["GET"]),
-        Route("/v1/files/{file_id}", files.get_file, methods=["GET"]),
-        Route("/v1/files/{file_id}", files.delete_file, methods=["DELETE"]),
-        Route("/v1/files/{file_id}/content", files.file_content, methods=["GET"]),
-        Route("/v1/batches", create_batch, methods=["POST"]),
-        Route("/v1/batches", list_batches, methods=["GET"]),
-        Route("/v1/batches/{batch_id}", get_batch, methods=["GET"]),
-        Route("/v1/batches/{batch_id}/cancel", cancel_batch, methods=["POST"]),
+        scoped(Route("/v1/files", files.create_file, methods=["POST"]), FILES),
+        scoped(Route("/v1/files", files.list_files, methods=["GET"]), FILES),
+        scoped(Route("/v1/files/{file_id}", files.get_file, methods=["GET"]), FILES),
+        scoped(Route("/v1/files/{file_id}", files.delete_file, methods=["DELETE"]), FILES),
+        scoped(Route("/v1/files/{file_id}/content", files.file_content, methods=["GET"]), FILES),
+        scoped(Route("/v1/batches", create_batch, methods=["POST"]), BATCHES),
+        scoped(Route("/v1/batches", list_batches, methods=["GET"]), BATCHES),
+        scoped(Route("/v1/batches/{batch_id}", get_batch, methods=["GET"]), BATCHES),
+        scoped(Route("/v1/batches/{batch_id}/cancel", cancel_batch, methods=["POST"]), BATCHES),
     ]

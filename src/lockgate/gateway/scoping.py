@@ -67,16 +67,24 @@ class ScopeIndex:
 
     def __init__(self, routes: list[BaseRoute]) -> None:
         self.routes = list(routes)
+        # A plain route's literal head (its path up to the first parameter): a request path
+        # that does not start with it cannot match, and testing that costs a tenth of the
+        # route's regex, which costs a tenth of `Route.matches`.
+        self._heads = [
+            (r, r.path.split("{", 1)[0] if isinstance(r, Route) else None) for r in self.routes
+        ]
         self._memo: dict[tuple[str, str], Found] = {}
 
     def _candidates(self, scope: Scope) -> list[BaseRoute]:
-        """The routes that may match, in order: a plain route whose path pattern does not
-        match cannot, and a regex test is ~20 times cheaper than `Route.matches`."""
+        """The routes that may match, in table order (cheap tests only)."""
         if scope.get("root_path"):
             return self.routes
         path = scope["path"]
         return [
-            r for r in self.routes if not isinstance(r, Route) or r.path_regex.match(path)
+            r
+            for r, head in self._heads
+            if head is None
+            or (path.startswith(head) and isinstance(r, Route) and r.path_regex.match(path))
         ]
 
     def find(self, scope: Scope) -> Found:

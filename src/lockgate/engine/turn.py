@@ -67,6 +67,9 @@ class Turn:
     top_k: int | None = None
     options: LockgateOptions | None = None
     prompt: str | None = None
+    # Tools are offered, chosen or in the conversation: the layers that treat such turns
+    # differently (the cache, the tool gate) test this instead of walking the messages.
+    uses_tools: bool = False
 
     @property
     def completion_id(self) -> str:

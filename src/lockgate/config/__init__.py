@@ -48,6 +48,7 @@ from lockgate.config.settings import (
     masked,
 )
 from lockgate.config.store import StoreConfig
+from lockgate.config.tools import DeclaredTool, ToolsConfig
 
 __all__ = [
     "AuthConfig",
@@ -69,6 +70,7 @@ __all__ = [
     "RetentionConfig",
     "ConfigError",
     "DegradeConfig",
+    "DeclaredTool",
     "DeploymentSpec",
     "Dimension",
     "EmbeddingSpec",
@@ -94,6 +96,7 @@ __all__ = [
     "SourceSpec",
     "StoreConfig",
     "StreamingConfig",
+    "ToolsConfig",
     "Strict",
     "config_path",
     "default_models",

@@ -70,6 +70,13 @@ def principal_from_request(request: Any, services: Any) -> Any:
     `lockgate.auth.keys.AuthFailure` to refuse a credential (a 401, counted and audited)."""
 
 
+@hookspec(firstresult=True)
+def tool_approvals(services: Any) -> Any:
+    """Who approves model calls to tools with side effects: return a `ToolApprovals`
+    (lockgate.engine.approvals), or None to let the next implementation decide. With none,
+    every such call is refused."""
+
+
 @hookspec
 def track_event(event: Any, services: Any) -> None:
     """Receive every engine event (turn finished, guard finding, budget alert, ...)."""

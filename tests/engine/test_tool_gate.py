@@ -280,7 +280,9 @@ def test_a_secret_in_arguments_blocks_the_call(tmp_path, embedder, stream: bool)
     assert reply.answer.tool_calls == [] and reply.answer.refused
     assert reply.answer.finish_reason == "content_filter"
     entries = reply.state.guard.entries
-    assert any(e.target == "tool_calls[0].arguments" and e.result.action == "block" for e in entries)
+    assert any(
+        e.target == "tool_calls[0].arguments" and e.result.action == "block" for e in entries
+    )
 
 
 def test_escaped_pii_is_found(tmp_path, embedder) -> None:

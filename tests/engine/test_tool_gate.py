@@ -179,8 +179,11 @@ def test_approved_calls_are_returned(tmp_path, embedder, stream: bool) -> None:
 
 
 def test_no_gate_work_without_side_effect_tools(tmp_path, embedder) -> None:
-    # Nothing declared with side effects: the gate passes the answer on untouched.
+    # Nothing declared with side effects: the pipeline has no gate, calls pass untouched.
     engine = engine_for(tmp_path, embedder, tools=None)
+    assert "tool_gate" in engine.services.settings.pipeline
+    assert "tool_gate" not in engine.pipeline.names  # left out: not even a layer
+    assert "tool_gate" in engine_for(tmp_path / "gated", embedder).pipeline.names
     reply = run(engine, body("mock-both", "get_weather", "send_email", stream=True))
     assert not any(t.stage == "tool_gate.approval" for t in reply.state.timings)
     assert [c.arguments for c in reply.answer.tool_calls] == [c["arguments"] for c in CALLS]

@@ -19,7 +19,8 @@ Register = Callable[[str, Any], None]
 
 @hookspec
 def register_stages(register: Register) -> None:
-    """Request pipeline layers: register(name, factory(services) -> Stage)."""
+    """Request pipeline layers: register(name, factory(services) -> Stage, or None when the
+    stage has nothing to do under the configuration and is left out)."""
 
 
 @hookspec

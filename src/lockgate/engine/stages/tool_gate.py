@@ -27,8 +27,8 @@ and refused with a real HTTP status. Once text is flowing, text passes and tool-
 are held to the end; a refusal then arrives as the stream's error event.
 
 The gate sits outside the output guard, so it decides on the arguments the caller would
-receive, and does nothing at all (not even wrap the answer) unless some tool needs approval
-and the request offered tools."""
+receive. When no configured tool needs approval it is left out of the pipeline altogether, and
+on a turn that offers no tools it only passes the turn on."""
 
 from __future__ import annotations
 
@@ -68,11 +68,14 @@ class ToolGate(Stage):
         self.approvals = approvals
 
     @classmethod
-    def from_services(cls, services: Services) -> ToolGate:
-        return cls(services.settings.tools, services.tool_approvals)
+    def from_services(cls, services: Services) -> ToolGate | None:
+        config = services.settings.tools
+        if not config.gated:
+            return None  # no tool needs approval: not a layer at all
+        return cls(config, services.tool_approvals)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
-        if not (self.config.gated and turn.request.tools):
+        if not turn.request.tools:
             # No tool offered, no call possible (call_model drops unsolicited ones).
             return await call_next(turn, state)
         answer = await call_next(turn, state)

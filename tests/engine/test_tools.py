@@ -64,3 +64,14 @@ def test_a_parsed_conversation() -> None:
     assert fields["tools"] == [{"type": "function", "function": {"name": "f"}}]
     assert fields["tool_choice"] == {"type": "function", "function": {"name": "f"}}
     assert fields["parallel_tool_calls"] is None
+
+
+def test_tool_text_counts_definitions_and_calls() -> None:
+    from lockgate.engine.tools import tool_text
+    from lockgate.models.base import Message
+
+    definitions = [{"type": "function", "function": {"name": "lookup_order"}}]
+    messages = [Message("assistant", "", (ToolCall("c1", "lookup_order", '{"id": 12345}'),))]
+    text = tool_text(definitions, messages)
+    assert "lookup_order" in text and '{"id": 12345}' in text
+    assert tool_text([], [Message("user", "hi")]) == ""

@@ -595,8 +595,10 @@ def test_grounded_model_refuses_tools(gateway) -> None:
 
 def test_backend_without_tools_refuses_them(gateway) -> None:
     # The embedded model (llama.cpp) takes no tools; nothing is loaded to find that out.
-    body = {"model": "gemma-3-270m", "messages": ASK, "tools": [WEATHER]}
-    resp = httpx.post(gateway[0] + "/v1/chat/completions", json=body, timeout=30)
-    assert resp.status_code == 400
-    err = resp.json()["error"]
-    assert err["code"] == "unsupported_parameter" and err["param"] == "tools"
+    history = [*ASK, ASSISTANT_CALL, {"role": "tool", "content": "x", "tool_call_id": "c1"}]
+    for extra, param in (({"tools": [WEATHER]}, "tools"), ({"messages": history}, "messages.1")):
+        body = {"model": "gemma-3-270m", "messages": ASK, **extra}
+        resp = httpx.post(gateway[0] + "/v1/chat/completions", json=body, timeout=30)
+        assert resp.status_code == 400
+        err = resp.json()["error"]
+        assert err["code"] == "unsupported_parameter" and err["param"] == param

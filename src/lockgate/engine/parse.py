@@ -61,12 +61,13 @@ def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:
         if grounded:
             tools.refuse_for_grounded(body, body.model)
         tools.check_request(body)
-        if body.tools and not models.get(backend_model).supports_tools():
+        param = tools.needs_tool_backend(body)
+        if param and not models.get(backend_model).supports_tools():
             raise GatewayError(
                 400,
                 f"model '{body.model}' (or a model it falls back to) cannot call tools",
                 "unsupported_parameter",
-                "tools",
+                param,
             )
         messages = [tools.message_of(m) for m in body.messages]
     else:

@@ -48,6 +48,16 @@ def refuse_for_grounded(body: ChatCompletionIn, model: str) -> None:
             )
 
 
+def needs_tool_backend(body: ChatCompletionIn) -> str | None:
+    """The field that only a backend with tools can serve (None: nothing does)."""
+    if body.tools:
+        return "tools"
+    for i, m in enumerate(body.messages):
+        if m.role == "tool" or m.tool_calls:
+            return f"messages.{i}"
+    return None
+
+
 def check_request(body: ChatCompletionIn) -> None:
     """What the schema alone cannot say about tools: how the fields fit together."""
     names: set[str] = set()

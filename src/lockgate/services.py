@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from lockgate.budget.ledger import Budgets
     from lockgate.budget.limits import RateLimiter
     from lockgate.cache.service import ResponseCache
+    from lockgate.engine.approvals import ToolApprovals
     from lockgate.engine.cpu import CpuGate
     from lockgate.routing.router import Router
     from lockgate.store.privacy import PrivacyStore, Retention
@@ -170,6 +171,16 @@ class Services:
     @cached_property
     def guard(self) -> GuardEngine:
         return GuardEngine(self.settings.guardrails, ScannerDeps(self.embedder))
+
+    @cached_property
+    def tool_approvals(self) -> ToolApprovals:
+        """The approval provider a plugin gives (`tool_approvals` hook), else one that
+        approves nothing: a side-effect tool call is never returned unapproved."""
+        from lockgate.engine.approvals import NoApprovals
+        from lockgate.plugins.manager import plugin_manager
+
+        provider = plugin_manager().hook.tool_approvals(services=self)
+        return provider if provider is not None else NoApprovals()
 
     @cached_property
     def prompts(self) -> PromptRegistry:

@@ -172,8 +172,13 @@ def test_chunked_body_over_limit_is_413(base: str, gateway) -> None:
         ),
         (
             {"model": "echo", "messages": USER, "tools": [{"type": "function"}]},
+            "missing_required_parameter",
+            "tools.0.function",
+        ),
+        (
+            {"model": "echo", "messages": USER, "functions": [{"name": "f"}]},
             "unsupported_parameter",
-            "tools",
+            "functions",
         ),
         (
             {"model": "echo", "messages": USER, "response_format": {"type": "json_object"}},
@@ -212,7 +217,8 @@ def test_chunked_body_over_limit_is_413(base: str, gateway) -> None:
         "five-stops",
         "unknown-arg",
         "unknown-message-field",
-        "tools",
+        "tools-shape",
+        "legacy-functions",
         "response-format",
         "logprobs",
         "n-2",
@@ -247,7 +253,7 @@ def test_client_view_of_errors(base: str) -> None:
     assert nf.value.response.headers[TRACE_HEADER]
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(
-            model="echo",
+            model="lockgate",  # the grounded model calls no tools
             messages=USER,
             tools=[{"type": "function", "function": {"name": "f"}}],
         )

@@ -138,3 +138,34 @@ def test_unknown_backend_names_the_key(tmp_path: Path) -> None:
     spec = ModelSpec(backend="mokc")
     with pytest.raises(ConfigError, match=r"'models\.fake\.backend': unknown chat backend 'mokc'"):
         ModelRegistry(Settings(home=tmp_path, models={"fake": spec}))  # type: ignore[arg-type]
+
+
+TOOLS = [{"type": "function", "function": {"name": "lookup"}}]
+SCRIPTED = {"tool_calls": [{"name": "lookup", "arguments": '{"id": 7}'}]}
+
+
+def test_scripted_tool_calls_when_tools_are_offered() -> None:
+    backend = MockBackend("m", SCRIPTED)
+    result = asyncio.run(backend.complete(request(tools=TOOLS)))
+    assert result.finish_reason == "tool_calls" and result.text == ""
+    assert [(c.id, c.name, c.arguments) for c in result.tool_calls] == [
+        ("call_1", "lookup", '{"id": 7}')
+    ]
+    # No tools offered: no calls, the usual echo.
+    assert asyncio.run(backend.complete(request())).tool_calls == []
+
+
+def test_streamed_tool_calls_and_a_tool_result() -> None:
+    backend = MockBackend("m", SCRIPTED)
+    pieces = asyncio.run(deltas(backend, request(tools=TOOLS)))
+    parts = [t for d in pieces for t in d.tool_calls or []]
+    assert parts[0].id == "call_1" and parts[0].name == "lookup"
+    assert "".join(p.arguments or "" for p in parts) == '{"id": 7}'
+    assert [d.finish_reason for d in pieces if d.finish_reason] == ["tool_calls"]
+    answered = ChatRequest(
+        [Message("user", "x"), Message("tool", "found it", tool_call_id="call_1")],
+        max_tokens=16,
+        tools=TOOLS,
+    )
+    result = asyncio.run(backend.complete(answered))
+    assert result.text == "tool said: found it" and result.tool_calls == []

@@ -48,6 +48,7 @@ from lockgate.config.settings import (
     masked,
 )
 from lockgate.config.store import StoreConfig
+from lockgate.config.tools import DeclaredTool, ToolsConfig
 
 __all__ = [
     "AuthConfig",
@@ -70,6 +71,7 @@ __all__ = [
     "RetentionConfig",
     "ConfigError",
     "DegradeConfig",
+    "DeclaredTool",
     "DeploymentSpec",
     "Dimension",
     "EmbeddingSpec",
@@ -95,6 +97,7 @@ __all__ = [
     "SourceSpec",
     "StoreConfig",
     "StreamingConfig",
+    "ToolsConfig",
     "Strict",
     "config_path",
     "default_models",

@@ -30,6 +30,7 @@ from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, Retrieval
 from lockgate.config.routing import RoutingConfig
 from lockgate.config.server import ServerConfig
 from lockgate.config.store import StoreConfig
+from lockgate.config.tools import ToolsConfig
 
 # The parsed YAML file of the `load_settings` call in progress, read by `_YamlSource`.
 _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("_yaml_data", default=None)
@@ -40,6 +41,7 @@ DEFAULT_PIPELINE = (
     "rate_limit",
     "input_guard",
     "cache",
+    "tool_gate",
     "output_guard",
     "retrieve",
     "context_guard",
@@ -75,6 +77,7 @@ class Settings(BaseSettings):
     budgets: BudgetsConfig = BudgetsConfig()
     batch: BatchConfig = BatchConfig()
     audit: AuditConfig = AuditConfig()
+    tools: ToolsConfig = ToolsConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 
@@ -127,6 +130,18 @@ class Settings(BaseSettings):
             for fb in spec.fallbacks:
                 if fb == name or fb not in self.models:
                     raise ValueError(f"models.{name}.fallbacks: '{fb}' is not another model")
+        return self
+
+    @model_validator(mode="after")
+    def _tool_gate_in_pipeline(self) -> Settings:
+        # Without the gate, a call to a tool declared with side effects would go back to the
+        # caller unapproved: refuse to start rather than silently open that door.
+        if self.tools.gated and "tool_gate" not in self.pipeline:
+            raise ValueError(
+                "tools.declared has tools with side effects (or tools.undeclared is "
+                "'approve'), but the pipeline has no 'tool_gate' stage to hold their calls "
+                "for approval"
+            )
         return self
 
     @property

@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from lockgate.budget.limits import LimitKey
+from lockgate.engine.tools import tool_text
 from lockgate.engine.turn import Principal, Turn
 from lockgate.estimates import cost, tokens_upper_bound
 
@@ -45,7 +46,11 @@ def request_text(turn: Turn) -> str:
         return turn.prompt
     if turn.grounded:
         return turn.question
-    return "\n".join(m.content for m in turn.messages)
+    text = "\n".join(m.content for m in turn.messages)
+    if turn.uses_tools:
+        # Tool definitions and earlier calls are prompt tokens too.
+        text += "\n" + tool_text(turn.request.tools, turn.messages)
+    return text
 
 
 def prompt_tokens_bound(turn: Turn, chars_per_token: float) -> int:

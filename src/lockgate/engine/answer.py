@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from lockgate.engine.citations import Citation
-from lockgate.models.base import ChatDelta, Usage
+from lockgate.models.base import ChatDelta, ToolCall, Usage
 
 log = logging.getLogger("lockgate.engine")
 
@@ -39,6 +39,9 @@ class Answer:
     streamed: str | None = None
     ttft_ms: float | None = None
     cache_kind: str | None = None  # set when the answer came from the response cache
+    # The tools the model called, as the caller receives them (for a stream: complete once
+    # it has ended); empty for a plain answer.
+    tool_calls: list[ToolCall] = field(default_factory=list)
     _done: list[Callback] = field(default_factory=list, repr=False)
     _close: list[Callback] = field(default_factory=list, repr=False)
 

@@ -30,8 +30,12 @@ class GatewayError(Exception):
         type_: str | None = None,
         headers: dict[str, str] | None = None,
         detail: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
+        # Further fields of the error object, for errors that carry a handle the caller
+        # acts on (the id of a pending review); most errors have none.
+        self.extra = extra
         # Recorded in the trace, never sent to the caller.
         self.detail = detail
         # Extra response headers, e.g. `Retry-After` on a 503 or 429.
@@ -45,11 +49,12 @@ class GatewayError(Exception):
         )
 
     def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
+        error: dict[str, Any] = {
+            "message": self.message,
+            "type": self.type,
+            "param": self.param,
+            "code": self.code,
         }
+        if self.extra:
+            error.update(self.extra)
+        return {"error": error}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lockgate.engine import tools
 from lockgate.engine.apps import resolve_app
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.turn import Call, Turn
@@ -56,7 +57,22 @@ def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:
         raise GatewayError(
             404, f"The model '{body.model}' does not exist", "model_not_found", "model"
         )
-    messages = [Message(m.role, m.text()) for m in body.messages]
+    with_tools = tools.uses_tools(body)
+    if with_tools:
+        if grounded:
+            tools.refuse_for_grounded(body, body.model)
+        tools.check_request(body)
+        param = tools.needs_tool_backend(body)
+        if param and not models.get(backend_model).supports_tools():
+            raise GatewayError(
+                400,
+                f"model '{body.model}' (or a model it falls back to) cannot call tools",
+                "unsupported_parameter",
+                param,
+            )
+        messages = [tools.message_of(m) for m in body.messages]
+    else:
+        messages = [Message(m.role, m.text()) for m in body.messages]
     question = _question(messages) if grounded else ""
     filters = SearchFilters()
     top_k = None
@@ -73,6 +89,9 @@ def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:
             "max_tokens",
         )
     text = question if grounded else "\n".join(m.content for m in messages)
+    tool_fields = tools.request_tools(body) if with_tools else {}
+    if with_tools:
+        text += "\n" + tools.tool_text(tool_fields["tools"], messages)
     # Cheap bound first: a tokenizer pass over a megabyte prompt is itself slow.
     if tokens_lower_bound(text) + max_tokens > spec.context_window:
         prompt_tokens = tokens_lower_bound(text)
@@ -105,6 +124,7 @@ def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:
             )
             if v is not None
         },
+        **tool_fields,
     )
     meta_app = body.metadata.get("app") if body.metadata else None
     meta_project = body.metadata.get("project") if body.metadata else None
@@ -136,4 +156,5 @@ def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:
         options=body.lockgate,
         client=call.client,
         caller=call.caller,
+        uses_tools=with_tools,
     )

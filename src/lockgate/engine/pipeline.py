@@ -41,7 +41,9 @@ class Stage:
         raise NotImplementedError
 
 
-StageFactory = Callable[["Services"], Stage]
+# A factory may return None: the stage has nothing to do under this configuration (the tool
+# gate with no tool needing approval), so the pipeline leaves it out and costs nothing.
+StageFactory = Callable[["Services"], Stage | None]
 
 # Old names: parsing is no longer a stage, and the cache's lookup and store are one layer.
 _RENAMED = {"validate": None, "cache_lookup": "cache", "cache_store": None}
@@ -126,7 +128,8 @@ class Pipeline:
                 f"unknown pipeline stage(s): {', '.join(unknown)} "
                 f"(known: {', '.join(sorted(factories))})"
             )
-        return cls([factories[n](services) for n in names])
+        built = (factories[n](services) for n in names)
+        return cls([stage for stage in built if stage is not None])
 
     @property
     def names(self) -> list[str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from lockgate.engine.answer import Answer
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.run import Reply
-from lockgate.models.base import Usage
+from lockgate.models.base import ToolCallDelta, Usage
 
 
 def usage_body(usage: Usage) -> dict[str, int]:
@@ -14,6 +15,17 @@ def usage_body(usage: Usage) -> dict[str, int]:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
+    }
+
+
+def message_body(answer: Answer) -> dict[str, Any]:
+    if not answer.tool_calls:
+        return {"role": "assistant", "content": answer.text}
+    # As OpenAI answers a turn that called tools: content null unless the model also wrote.
+    return {
+        "role": "assistant",
+        "content": answer.text or None,
+        "tool_calls": [c.as_dict() for c in answer.tool_calls],
     }
 
 
@@ -28,7 +40,7 @@ def completion_body(reply: Reply) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer.text},
+                "message": message_body(answer),
                 "finish_reason": answer.finish_reason,
                 "logprobs": None,
             }
@@ -53,6 +65,11 @@ class ChunkBodies:
 
     def delta(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {**self.base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    def tool_calls(self, calls: list[ToolCallDelta]) -> dict[str, Any]:
+        """Tool-call pieces in OpenAI's chunk shape: `index` always, `id`, `type` and the
+        function's `name` on a call's first piece, `arguments` fragments on the rest."""
+        return self.delta({"tool_calls": [c.as_dict() for c in calls]})
 
     def final_usage(self) -> dict[str, Any]:
         return {

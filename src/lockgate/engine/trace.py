@@ -43,7 +43,10 @@ def trace_row(call: Call, turn: Turn | None, state: TurnState, answer: Answer) -
     sent = state.turn or turn
     body = call.body if isinstance(call.body, dict) else {}
     request = {k: v for k, v in body.items() if k != "messages"}
-    request["messages"] = [m.__dict__ for m in sent.messages] if sent is not None else []
+    request["messages"] = [m.as_dict() for m in sent.messages] if sent is not None else []
+    if isinstance(request.get("tools"), list):
+        # The names say what the model could call; the schemas are the caller's code.
+        request["tools"] = _tool_names(request["tools"])
     model, backend = (sent.backend_model, sent.backend) if sent is not None else ("", "")
     if state.served_by is not None:
         model, backend = state.served_by
@@ -82,4 +85,13 @@ def trace_row(call: Call, turn: Turn | None, state: TurnState, answer: Answer) -
         "upstream": state.call.as_dict() if state.call else None,
         "cache": state.cache.as_dict() if state.cache else None,
         "route": state.route.as_dict() if state.route else None,
+        "tool_calls": [c.as_dict() for c in answer.tool_calls] if answer.tool_calls else None,
     }
+
+
+def _tool_names(tools: list[Any]) -> list[Any]:
+    names = []
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        names.append(function.get("name") if isinstance(function, dict) else None)
+    return names

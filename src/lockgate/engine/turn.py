@@ -76,6 +76,9 @@ class Turn:
     prompt: str | None = None
     client: str | None = None
     caller: str | None = None
+    # Tools are offered, chosen or in the conversation: the layers that treat such turns
+    # differently (the cache, the tool gate) test this instead of walking the messages.
+    uses_tools: bool = False
 
     @property
     def completion_id(self) -> str:

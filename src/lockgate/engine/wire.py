@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lockgate.engine.errors import GatewayError
 
@@ -23,10 +30,71 @@ class WireBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# OpenAI's own rule for function names; upstreams refuse anything else.
+ToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+MAX_TOOLS = 128  # OpenAI's limit on `tools`
+
+
+class FunctionIn(WireBody):
+    name: ToolName
+    description: str | None = None
+    # A JSON Schema object; its contents are the upstream's to judge.
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolIn(WireBody):
+    type: Literal["function"]
+    function: FunctionIn
+
+
+class FunctionCallIn(WireBody):
+    name: ToolName
+    arguments: str
+
+
+class ToolCallIn(WireBody):
+    """A call an earlier assistant turn made, sent back as part of the conversation."""
+
+    id: str = Field(min_length=1, max_length=256)
+    type: Literal["function"]
+    function: FunctionCallIn
+
+
+class NamedFunction(WireBody):
+    name: ToolName
+
+
+class ToolChoiceFunction(WireBody):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+TOOL_CHOICE_MODES = ("none", "auto", "required")
+
+
 class ChatMessageIn(WireBody):
-    role: Literal["system", "developer", "user", "assistant"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None
     name: str | None = None
+    # Assistant turns that called tools, and the `tool` messages answering them.
+    tool_calls: list[ToolCallIn] | None = Field(None, min_length=1, max_length=MAX_TOOLS)
+    tool_call_id: str | None = Field(None, min_length=1, max_length=256)
+    # What OpenAI returns on every assistant message, so a client sending a reply back as
+    # it received it (`message.model_dump()`) is not refused. Only their empty forms: a
+    # value would be something this gateway does not relay.
+    refusal: str | None = None
+    annotations: list[dict[str, Any]] | None = Field(None, max_length=0)
+    audio: None = None
+    function_call: None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tool_call_turn_may_omit_content(cls, data: Any) -> Any:
+        # OpenAI accepts an assistant turn of only tool calls without `content`.
+        if isinstance(data, dict) and data.get("tool_calls") and "content" not in data:
+            return {**data, "content": None}
+        return data
 
     def text(self) -> str:
         if self.content is None:
@@ -65,6 +133,9 @@ class LockgateOptions(WireBody):
 class ChatCompletionIn(WireBody):
     model: str
     messages: list[ChatMessageIn] = Field(min_length=1)
+    tools: list[ToolIn] | None = Field(None, max_length=MAX_TOOLS)
+    tool_choice: Literal["none", "auto", "required"] | ToolChoiceFunction | None = None
+    parallel_tool_calls: bool | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(None, ge=1)
@@ -113,16 +184,14 @@ class SearchIn(WireBody):
 
 
 # Arguments clients send that we deliberately do not support: named so the error says so.
+# (The legacy `functions` API was replaced by `tools`, which is supported.)
 UNSUPPORTED = {
-    "tools",
-    "tool_choice",
     "functions",
     "function_call",
     "logprobs",
     "top_logprobs",
     "response_format",
     "logit_bias",
-    "parallel_tool_calls",
     "audio",
     "modalities",
     "prediction",
@@ -148,6 +217,32 @@ def has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+def _union_member(part: str | int) -> bool:
+    """Whether a pydantic error location part names a member of a union type (`str`,
+    `literal['none','auto']`, `ToolChoiceFunction`) rather than a field: the caller's
+    `param` is the field's path, which never has those."""
+    if isinstance(part, int):
+        return False
+    return part in _TYPE_TAGS or "[" in part or part in _wire_models()
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list"})
+
+
+def _path(loc: tuple[str | int, ...]) -> list[str | int]:
+    return [p for p in loc if not _union_member(p)]
+
+
+def _wire_models() -> set[str]:
+    names: set[str] = set()
+    todo: list[type[BaseModel]] = [WireBody]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
+
+
 def parse_body(model: type[T], data: Any, strict: bool = True) -> T:
     if not isinstance(data, dict):
         raise GatewayError(400, "request body must be a JSON object", "invalid_body")
@@ -161,8 +256,15 @@ def parse_body(model: type[T], data: Any, strict: bool = True) -> T:
     try:
         return model.model_validate(data, strict=strict)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        errors = exc.errors()
+        first = _path(errors[0]["loc"])
+        # A value that fits no member of a union fails once per member; the member that got
+        # furthest (a dict for the object form of tool_choice) says what is actually wrong.
+        err = max(
+            (e for e in errors if _path(e["loc"])[: len(first)] == first),
+            key=lambda e: len(_path(e["loc"])),
+        )
+        loc = ".".join(str(p) for p in _path(err["loc"]))
         msg = "unrecognized request argument" if err["type"] == "extra_forbidden" else err["msg"]
         code = "unknown_parameter" if err["type"] == "extra_forbidden" else "invalid_value"
         if err["type"] == "missing":

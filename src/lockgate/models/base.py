@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -18,9 +18,66 @@ from lockgate.estimates import estimate_tokens as estimate_tokens  # re-exported
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """One function call a model asked for. `arguments` is the JSON text exactly as the model
+    wrote it: callers parse it, and it is relayed unchanged unless a guardrail redacts it."""
+
+    id: str
+    name: str
+    arguments: str
+    type: str = "function"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call, as OpenAI sends it: the first piece of call `index`
+    carries its id and name, the later ones further fragments of `arguments`."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+    type: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index}
+        if self.id is not None:
+            out["id"] = self.id
+            out["type"] = self.type or "function"
+        function: dict[str, str] = {}
+        if self.name is not None:
+            function["name"] = self.name
+        if self.arguments is not None:
+            function["arguments"] = self.arguments
+        if function:
+            out["function"] = function
+        return out
+
+
+@dataclass(frozen=True)
 class Message:
     role: str
     content: str
+    # An assistant turn that called tools, and a `tool` message answering one of those calls.
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The message as OpenAI's wire has it; the tool fields only when set, so a plain
+        conversation looks (and counts, and is traced) as it always did."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [c.as_dict() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
 
 
 @dataclass
@@ -34,6 +91,11 @@ class ChatRequest:
     # A ready-made completion prompt (grounded answers) for backends that can take one raw.
     raw_prompt: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # OpenAI function tools, validated at the edge and forwarded as they came; empty for a
+    # turn without tools (only backends with `supports_tools` are handed any).
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
 
 
 @dataclass
@@ -51,6 +113,7 @@ class ChatResult:
     text: str
     finish_reason: str
     usage: Usage
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +121,7 @@ class ChatDelta:
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
 
 class UpstreamError(Exception):
@@ -95,6 +159,10 @@ class ChatBackend(ABC):
     it needs (its deployment's spec, a home folder); none of that is part of this contract."""
 
     name: str
+    # Whether `ChatRequest.tools` reach the model and its tool calls come back; a request
+    # with tools for a backend without is refused at the edge rather than silently answered
+    # as if no tools had been offered.
+    supports_tools: ClassVar[bool] = False
 
     @abstractmethod
     async def complete(self, request: ChatRequest) -> ChatResult:
@@ -105,7 +173,11 @@ class ChatBackend(ABC):
         with `yield`), so a caller whose client went away can close it and stop the work.
         By default: the completed answer as one piece, for backends that cannot stream."""
         result = await self.complete(request)
-        yield ChatDelta(result.text, result.finish_reason, result.usage)
+        calls = [
+            ToolCallDelta(i, c.id, c.name, c.arguments, c.type)
+            for i, c in enumerate(result.tool_calls)
+        ]
+        yield ChatDelta(result.text, result.finish_reason, result.usage, calls or None)
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)

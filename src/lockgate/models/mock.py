@@ -7,6 +7,10 @@ fail. Configured by the model's `params`:
       fake:
         backend: mock
         params: {reply: "Refunds take 30 days.", latency_ms: 20, fail_status: 503, fail_first: 2}
+
+With `tool_calls: [{name: get_weather, arguments: '{"city": "Oslo"}'}]` it calls those tools
+whenever a request offers tools and its last message is not already a tool's result; a tool
+result is answered by echoing it.
 """
 
 from __future__ import annotations
@@ -23,12 +27,23 @@ from lockgate.models.base import (
     ChatDelta,
     ChatRequest,
     ChatResult,
+    Message,
+    ToolCall,
+    ToolCallDelta,
     UpstreamError,
     Usage,
     estimate_tokens,
 )
 
 _WORD = re.compile(r"\S+\s*")
+
+
+class MockToolCall(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = Field(None, description="default: call_<n>, n counting from 1")
 
 
 class MockParams(BaseModel):
@@ -49,6 +64,9 @@ class MockParams(BaseModel):
     retry_after_s: float | None = Field(
         None, ge=0, description="the Retry-After the scripted failure carries"
     )
+    tool_calls: tuple[MockToolCall, ...] = Field(
+        (), description="the tools to call when a request offers tools"
+    )
 
 
 def words(text: str) -> list[str]:
@@ -63,6 +81,7 @@ def words(text: str) -> list[str]:
 
 class MockBackend(ChatBackend):
     backend = "mock"
+    supports_tools = True
 
     def __init__(
         self, name: str = "mock", params: MockParams | Mapping[str, Any] | None = None
@@ -76,7 +95,18 @@ class MockBackend(ChatBackend):
 
     # -- the answer ------------------------------------------------------------------------
 
+    def _calls(self, request: ChatRequest) -> list[ToolCall]:
+        last: Message | None = request.messages[-1] if request.messages else None
+        if not (request.tools and self.params.tool_calls) or (last and last.role == "tool"):
+            return []
+        return [
+            ToolCall(c.id or f"call_{i}", c.name, c.arguments)
+            for i, c in enumerate(self.params.tool_calls, 1)
+        ]
+
     def _reply(self, request: ChatRequest) -> str:
+        if request.messages and request.messages[-1].role == "tool":
+            return f"tool said: {request.messages[-1].content}"
         if self.params.reply is not None:
             return self.params.reply
         user = [m.content for m in request.messages if m.role == "user"]
@@ -124,6 +154,10 @@ class MockBackend(ChatBackend):
         await _sleep(self.params.latency_ms)
         if failing:
             raise self._error(0)
+        calls = self._calls(request)
+        if calls:
+            usage = Usage(self._prompt_tokens(request), sum(len(c.arguments) for c in calls))
+            return ChatResult("", "tool_calls", usage, calls)
         pieces, finish = self._plan(request)
         await _sleep(self.params.word_latency_ms * max(0, len(pieces) - 1))
         usage = Usage(self._prompt_tokens(request), len(pieces))
@@ -132,6 +166,15 @@ class MockBackend(ChatBackend):
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         self.last_request = request
         failing = self._fails()
+        calls = self._calls(request)
+        if calls and not failing:
+            await _sleep(self.params.latency_ms)
+            for delta in _call_deltas(calls):
+                yield delta
+            yield ChatDelta(finish_reason="tool_calls")
+            tokens = sum(len(c.arguments) for c in calls)
+            yield ChatDelta(usage=Usage(self._prompt_tokens(request), tokens))
+            return
         pieces, finish = self._plan(request)
         await _sleep(self.params.latency_ms)
         for i, piece in enumerate(pieces):
@@ -144,6 +187,17 @@ class MockBackend(ChatBackend):
             raise self._error(len(pieces))
         yield ChatDelta(finish_reason=finish)
         yield ChatDelta(usage=Usage(self._prompt_tokens(request), len(pieces)))
+
+
+def _call_deltas(calls: list[ToolCall]) -> list[ChatDelta]:
+    """Each call as OpenAI streams one: id and name first, then the arguments in two parts."""
+    out = []
+    for i, call in enumerate(calls):
+        half = len(call.arguments) // 2
+        out.append(ChatDelta(tool_calls=[ToolCallDelta(i, call.id, call.name, "", "function")]))
+        for part in (call.arguments[:half], call.arguments[half:]):
+            out.append(ChatDelta(tool_calls=[ToolCallDelta(i, arguments=part)]))
+    return out
 
 
 async def _sleep(ms: float) -> None:

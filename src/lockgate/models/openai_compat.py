@@ -17,6 +17,9 @@ from lockgate.models.base import (
     ChatDelta,
     ChatRequest,
     ChatResult,
+    Message,
+    ToolCall,
+    ToolCallDelta,
     UpstreamError,
     Usage,
 )
@@ -58,8 +61,53 @@ def _status_error(name: str, resp: httpx.Response) -> UpstreamError:
     )
 
 
+def _message(m: Message) -> dict[str, Any]:
+    out = m.as_dict()
+    if m.tool_calls and not m.content:
+        out["content"] = None  # what OpenAI itself sends for a turn that only called tools
+    return out
+
+
+def _tool_calls(raw: Any) -> list[ToolCall]:
+    """The `message.tool_calls` of a completion; a shape that is not OpenAI's is a malformed
+    response (raised as TypeError/KeyError, reported by the caller)."""
+    if raw is None:
+        return []
+    calls = []
+    for item in raw:
+        function = item["function"]
+        name, arguments = function["name"], function.get("arguments") or ""
+        if not isinstance(item["id"], str) or not isinstance(name, str):
+            raise TypeError("tool call id and name must be strings")
+        if not isinstance(arguments, str):
+            raise TypeError("tool call arguments must be a string")
+        calls.append(ToolCall(item["id"], name, arguments, item.get("type") or "function"))
+    return calls
+
+
+def _tool_call_deltas(raw: Any) -> list[ToolCallDelta]:
+    out = []
+    for item in raw:
+        function = item.get("function") or {}
+        delta = ToolCallDelta(
+            index=item["index"],
+            id=item.get("id"),
+            name=function.get("name"),
+            arguments=function.get("arguments"),
+            type=item.get("type"),
+        )
+        for value in (delta.id, delta.name, delta.arguments, delta.type):
+            if value is not None and not isinstance(value, str):
+                raise TypeError("tool call fields must be strings")
+        if not isinstance(delta.index, int) or isinstance(delta.index, bool) or delta.index < 0:
+            raise TypeError("tool call index must be a non-negative integer")
+        out.append(delta)
+    return out
+
+
 class OpenAICompatModel(ChatBackend):
     backend = "openai"
+    supports_tools = True
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
         if not spec.base_url:
@@ -86,7 +134,7 @@ class OpenAICompatModel(ChatBackend):
     def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.spec.upstream_model or self.name,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
             "max_tokens": request.max_tokens,
             "stream": stream,
         }
@@ -98,6 +146,12 @@ class OpenAICompatModel(ChatBackend):
             body["stop"] = request.stop
         if stream:
             body["stream_options"] = {"include_usage": True}
+        if request.tools:
+            body["tools"] = request.tools
+            if request.tool_choice is not None:
+                body["tool_choice"] = request.tool_choice
+            if request.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = request.parallel_tool_calls
         body.update(request.extra)
         return body
 
@@ -120,13 +174,14 @@ class OpenAICompatModel(ChatBackend):
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
             finish = choice.get("finish_reason") or "stop"
+            calls = _tool_calls(choice["message"].get("tool_calls"))
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise UpstreamError(
                 f"upstream '{self.name}' sent a malformed response", retryable=False
             ) from exc
         u = data.get("usage") or {}
         usage = Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
-        return ChatResult(text, finish, usage)
+        return ChatResult(text, finish, usage, calls)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         body = self._body(request, True)
@@ -181,5 +236,14 @@ def _parse_chunk(payload: str, name: str) -> ChatDelta | None:
     if not choices:
         return ChatDelta(usage=usage) if usage else None
     choice = choices[0]
-    text = (choice.get("delta") or {}).get("content") or ""
-    return ChatDelta(text=text, finish_reason=choice.get("finish_reason"), usage=usage)
+    delta = choice.get("delta") or {}
+    text = delta.get("content") or ""
+    calls = None
+    if delta.get("tool_calls"):
+        try:
+            calls = _tool_call_deltas(delta["tool_calls"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise UpstreamError(f"upstream '{name}' sent a malformed tool call chunk") from exc
+    return ChatDelta(
+        text=text, finish_reason=choice.get("finish_reason"), usage=usage, tool_calls=calls
+    )

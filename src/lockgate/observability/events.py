@@ -136,3 +136,17 @@ class AccessDenied(Event):
     path: str
     client: str
     repeats: int = 0
+
+
+@dataclass(frozen=True)
+class ToolCallGated(Event):
+    """A model called tools that need approval, and the approval provider decided (or could
+    not). Audited: it is who was allowed to act through a tool, and who was not."""
+
+    name: ClassVar[str] = "tools.gated"
+    audit: ClassVar[bool] = True
+    principal: str
+    tenant: str
+    tools: tuple[str, ...]
+    outcome: str
+    review_id: str | None

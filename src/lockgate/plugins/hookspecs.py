@@ -19,7 +19,8 @@ Register = Callable[[str, Any], None]
 
 @hookspec
 def register_stages(register: Register) -> None:
-    """Request pipeline layers: register(name, factory(services) -> Stage)."""
+    """Request pipeline layers: register(name, factory(services) -> Stage, or None when the
+    stage has nothing to do under the configuration and is left out)."""
 
 
 @hookspec
@@ -68,6 +69,13 @@ def principal_from_request(request: Any, services: Any) -> Any:
     `request` is the HTTP request (headers, client address). Unless `auth.allow_anonymous` is
     set, only a principal with `authenticated=True` gets past the edge; raise
     `lockgate.auth.keys.AuthFailure` to refuse a credential (a 401, counted and audited)."""
+
+
+@hookspec(firstresult=True)
+def tool_approvals(services: Any) -> Any:
+    """Who approves model calls to tools with side effects: return a `ToolApprovals`
+    (lockgate.engine.approvals), or None to let the next implementation decide. With none,
+    every such call is refused."""
 
 
 @hookspec

@@ -175,6 +175,8 @@ traces = Table(
     # m0006: cache outcome and routing decision (JSON)
     Column("cache", Text),
     Column("route", Text),
+    # m0016: the tool calls of the answer (JSON, encrypted at rest)
+    Column("tool_calls", Text),
 )
 
 guard_escalations = Table(

@@ -14,9 +14,19 @@ from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
-_JSON_FIELDS = ("request", "retrieved", "stages", "guardrails", "cache", "route", "upstream")
-# What callers wrote and models answered: encrypted at rest (the rest is metadata).
-SEALED = ("request", "prompt", "raw_output", "output", "error")
+_JSON_FIELDS = (
+    "request",
+    "retrieved",
+    "stages",
+    "guardrails",
+    "cache",
+    "route",
+    "upstream",
+    "tool_calls",
+)
+# What callers wrote and models answered: encrypted at rest (the rest is metadata). The
+# request holds the tool names offered and the conversation's tool calls and results.
+SEALED = ("request", "prompt", "raw_output", "output", "error", "tool_calls")
 
 
 class TraceStore:

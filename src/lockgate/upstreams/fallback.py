@@ -102,6 +102,11 @@ class Upstream:
     def count_tokens(self, text: str) -> int:
         return self.pool.deployments[0].model.count_tokens(text)
 
+    def supports_tools(self) -> bool:
+        """Whether every deployment that may answer, fallbacks included, can take tools: a
+        fallback without them would answer a tool request as if none had been offered."""
+        return all(d.model.supports_tools for pool in self.chain() for d in pool.deployments)
+
     def load(self) -> None:
         for d in self.pool.deployments:
             d.model.load()
@@ -305,9 +310,9 @@ class Upstream:
         report: CallReport,
         chain_deadline: float | None = None,
     ) -> UpstreamError | tuple[AsyncGenerator[ChatDelta, None], list[ChatDelta], bool, float]:
-        """Start the upstream stream and read up to its first text token. Nothing is handed
-        out before that, so a failure here can still be retried cleanly. On success the
-        deployment slot stays taken; on failure it is released."""
+        """Start the upstream stream and read up to its first text token or tool call. Nothing
+        is handed out before that, so a failure here can still be retried cleanly. On success
+        the deployment slot stays taken; on failure it is released."""
         cfg = pool.cfg
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
@@ -331,7 +336,8 @@ class Upstream:
                     ended = True
                     break
                 held.append(delta)
-                if delta.text:
+                # A tool call is the answer starting as much as text is.
+                if delta.text or delta.tool_calls:
                     break
         except (UpstreamError, TimeoutError) as err:
             exc = err if isinstance(err, UpstreamError) else _timeout_error(

@@ -1,7 +1,7 @@
 """The built-in pipeline stages, registered through the same hook a plugin uses.
 
-Default order (outermost first): rate_limit, input_guard, cache, output_guard, retrieve,
-context_guard, route, build_prompt, budget, postprocess, call_model."""
+Default order (outermost first): rate_limit, input_guard, cache, tool_gate, output_guard,
+retrieve, context_guard, route, build_prompt, budget, postprocess, call_model."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from lockgate.engine.stages.postprocess import PostProcess
 from lockgate.engine.stages.rate_limit import RateLimit
 from lockgate.engine.stages.retrieve import Retrieve
 from lockgate.engine.stages.route import Route
+from lockgate.engine.stages.tool_gate import ToolGate
 from lockgate.plugins.hookspecs import Register, hookimpl
 
 BUILTIN: tuple[tuple[str, StageFactory], ...] = (
     (RateLimit.name, RateLimit.from_services),
     (InputGuard.name, InputGuard.from_services),
     (Cache.name, Cache.from_services),
+    (ToolGate.name, ToolGate.from_services),
     (OutputGuard.name, OutputGuard.from_services),
     (Retrieve.name, Retrieve.from_services),
     (ContextGuard.name, ContextGuard.from_services),

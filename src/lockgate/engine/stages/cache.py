@@ -85,6 +85,10 @@ class Cache(Stage):
             return "request asked for no cache"
         if not turn.grounded and not self.config.passthrough:
             return "pass-through caching is off"
+        if turn.uses_tools:
+            # A tool call acts on the world now; tool results are fresh each time. Neither is
+            # an answer to replay (and the key does not cover tools).
+            return "tool calling"
         action = state.guard.action
         if action != "allow":
             # Redacted input holds placeholders whose values differ per caller; flagged input

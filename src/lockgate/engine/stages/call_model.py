@@ -13,6 +13,7 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import Settings
@@ -21,6 +22,7 @@ from lockgate.engine.degrade import extractive_answer
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import CallRecord, TurnState
+from lockgate.engine.tools import ToolCallAssembler
 from lockgate.engine.turn import Turn
 from lockgate.models.base import ChatDelta, ChatRequest, UpstreamError
 from lockgate.observability.metrics import METRICS
@@ -69,7 +71,11 @@ class CallModel(Stage):
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
         request: ChatRequest = turn.request
         if state.prompt_text is None:
-            state.prompt_text = json.dumps([m.__dict__ for m in request.messages])
+            sent = [m.as_dict() for m in request.messages]
+            # What the upstream reads: a tool turn's definitions are part of its prompt.
+            state.prompt_text = json.dumps(
+                {"messages": sent, "tools": request.tools} if request.tools else sent
+            )
         upstream = self.models.get(turn.backend_model)
         report = CallReport()
         state.call = CallRecord(report)
@@ -85,6 +91,8 @@ class CallModel(Stage):
                 finish_reason=result.finish_reason,
                 usage=result.usage,
                 ttft_ms=(time.perf_counter() - t0) * 1000,
+                # Calls nobody offered tools for would skip the tool gate: never returned.
+                tool_calls=result.tool_calls if request.tools else [],
             )
         stream = upstream.stream(request, report)
         first_task = asyncio.ensure_future(_first(stream))
@@ -106,7 +114,7 @@ class CallModel(Stage):
             return self._failed(turn, state, exc)
         self._served(state)
         answer = Answer(ttft_ms=(time.perf_counter() - t0) * 1000)
-        answer.stream = _tracked(answer, first, stream)
+        answer.stream = _tracked(answer, first, stream, bool(request.tools))
         return answer
 
     async def _late(
@@ -136,7 +144,7 @@ class CallModel(Stage):
                 first_task.cancel()  # the client went away while we waited
         self._served(state)
         answer.ttft_ms = (time.perf_counter() - t0) * 1000
-        async for delta in _tracked(answer, first, stream):
+        async for delta in _tracked(answer, first, stream, bool(turn.request.tools)):
             yield delta
 
     def _served(self, state: TurnState) -> None:
@@ -192,13 +200,14 @@ async def _nothing() -> AsyncIterator[ChatDelta]:
 
 
 async def _tracked(
-    answer: Answer, first: ChatDelta, rest: AsyncIterator[ChatDelta]
+    answer: Answer, first: ChatDelta, rest: AsyncIterator[ChatDelta], tools: bool = False
 ) -> AsyncIterator[ChatDelta]:
     async def chain() -> AsyncIterator[ChatDelta]:
         yield first
         async for d in rest:
             yield d
 
+    calls: ToolCallAssembler | None = None
     try:
         async for delta in chain():
             answer.raw += delta.text
@@ -206,6 +215,14 @@ async def _tracked(
                 answer.finish_reason = delta.finish_reason
             if delta.usage:
                 answer.usage = delta.usage
+            if delta.tool_calls and not tools:
+                # Offered no tools, the caller gets no calls (they would skip the gate).
+                delta = replace(delta, tool_calls=None)
+            elif delta.tool_calls:
+                calls = calls or ToolCallAssembler()
+                calls.add(delta.tool_calls)
             yield delta
+        if calls:
+            answer.tool_calls = calls.calls()
     finally:
         await aclose_stream(rest)

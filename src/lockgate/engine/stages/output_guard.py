@@ -3,7 +3,11 @@
 Non-streaming: the whole answer is scanned once. Streaming: text is held back until a sentence
 (or, once it is long enough, a clause) is complete, scanned, then released; a block ends the
 stream with finish_reason `content_filter` and the policy's refusal. The cost is the latency
-of one clause per chunk of text released (measured in BENCHMARKS.md)."""
+of one clause per chunk of text released (measured in BENCHMARKS.md).
+
+Tool calls are scanned by their arguments (`_guard_tools.py`), once whole: in a stream they
+are held until the model has finished, then relayed as they came or, when redacted, one
+piece per call."""
 
 from __future__ import annotations
 
@@ -17,7 +21,9 @@ from lockgate.engine.citations import MARKER
 from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.stages._guard import note, policy_for
+from lockgate.engine.stages._guard_tools import guard_calls
 from lockgate.engine.state import TurnState
+from lockgate.engine.tools import ToolCallAssembler, as_deltas
 from lockgate.engine.turn import Turn
 from lockgate.guardrails.base import GuardResult, ScanContext
 from lockgate.guardrails.engine import GuardEngine
@@ -108,7 +114,7 @@ class OutputGuard(Stage):
         return answer
 
     async def _finish(self, turn: Turn, state: TurnState, answer: Answer) -> None:
-        if not answer.raw:
+        if not answer.raw and not answer.tool_calls:
             return
         if turn.stream:
             # Already scanned sentence by sentence; record what the caller actually got.
@@ -117,6 +123,10 @@ class OutputGuard(Stage):
             return
         policy = self._policy(turn)
         scan_ctx = self._scan_ctx(turn, state)
+        if answer.tool_calls and not await self._guard_calls(turn, state, answer, scan_ctx, policy):
+            return
+        if not answer.raw:
+            return
         text = state.vault.restore(answer.text)
         result = await self._scan(text, scan_ctx, policy)
         note(turn, state, result, "answer")
@@ -129,6 +139,33 @@ class OutputGuard(Stage):
         answer.citations = [c for c in answer.citations if c["index"] in present]
         answer.grounded = answer.grounded and bool(answer.citations)
 
+    async def _guard_calls(
+        self,
+        turn: Turn,
+        state: TurnState,
+        answer: Answer,
+        scan_ctx: ScanContext,
+        policy: GuardPolicy,
+    ) -> bool:
+        """Scan the answer's tool-call arguments; False when that blocked the answer."""
+        calls, results = await run_cpu(
+            self.cpu,
+            guard_calls,
+            self.guard,
+            state.vault,
+            answer.tool_calls,
+            scan_ctx,
+            policy,
+            shed=False,
+        )
+        for label, result in results:
+            note(turn, state, result, label)
+        if calls is None:
+            self._blocked(state, answer, policy)
+            return False
+        answer.tool_calls = calls
+        return True
+
     async def _guarded(
         self,
         turn: Turn,
@@ -140,8 +177,15 @@ class OutputGuard(Stage):
         scan_ctx = self._scan_ctx(turn, state)
         pending = ""
         early = True
+        # Tool calls are held whole until the stream ends: their arguments are scanned as
+        # one text, and a fragment of JSON released early could not be taken back.
+        held: list[ChatDelta] = []
+        calls = ToolCallAssembler()
         try:
             async for delta in deltas:
+                if delta.tool_calls:
+                    held.append(ChatDelta(tool_calls=delta.tool_calls))
+                    calls.add(delta.tool_calls)
                 pending += delta.text
                 cut = _last_boundary(pending)
                 if not cut and early and answer.streamed is None:
@@ -174,6 +218,17 @@ class OutputGuard(Stage):
                     return
                 answer.streamed = (answer.streamed or "") + released
                 yield ChatDelta(text=released)
+            if calls:
+                answer.tool_calls = calls.calls()
+                original = list(answer.tool_calls)
+                if not await self._guard_calls(turn, state, answer, scan_ctx, policy):
+                    yield ChatDelta(text=self._stop_text(policy), finish_reason="content_filter")
+                    return
+                if answer.tool_calls == original:
+                    for piece in held:  # relayed exactly as the upstream sent them
+                        yield piece
+                else:
+                    yield ChatDelta(tool_calls=as_deltas(answer.tool_calls))
         finally:
             self._groundedness(turn, answer, scan_ctx)
             await aclose_stream(deltas)
@@ -211,6 +266,7 @@ class OutputGuard(Stage):
     def _blocked(state: TurnState, answer: Answer, policy: GuardPolicy) -> None:
         answer.refused = True
         answer.text = policy.refusal_message
+        answer.tool_calls = []
         answer.citations = []
         answer.grounded = False
         answer.finish_reason = "content_filter"

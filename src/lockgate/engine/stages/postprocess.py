@@ -49,8 +49,11 @@ class PostProcess(Stage):
             return  # quoted from the sources, no model ran: no tokens, nothing to bill
         if answer.usage.prompt_tokens == 0 and state.prompt_text and not answer.refused:
             answer.usage.prompt_tokens = model.count_tokens(state.prompt_text)
-        if answer.usage.completion_tokens == 0 and answer.raw:
-            answer.usage.completion_tokens = model.count_tokens(answer.raw)
+        if answer.usage.completion_tokens == 0 and (answer.raw or answer.tool_calls):
+            out = answer.raw
+            if answer.tool_calls:
+                out += "".join(f"{c.name} {c.arguments}" for c in answer.tool_calls)
+            answer.usage.completion_tokens = model.count_tokens(out)
         usage = answer.usage
         answer.cost = cost(
             usage.prompt_tokens,

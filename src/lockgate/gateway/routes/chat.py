@@ -37,11 +37,19 @@ async def _sse(reply: Reply, keepalive_s: float) -> AsyncIterator[str]:
             async for delta in with_keepalive(reply.deltas(), keepalive_s):
                 if delta is None:
                     yield ": keep-alive\n\n"  # an SSE comment: clients ignore it
-                elif delta.text:
+                    continue
+                if delta.text:
                     yield _event(bodies.delta({"content": delta.text}))
+                if delta.tool_calls:
+                    yield _event(bodies.tool_calls(delta.tool_calls))
     except (UpstreamError, GatewayError) as exc:
-        # Headers are gone already; the failure travels as a final error event.
-        err = GatewayError(exc.status, str(exc), "upstream_error")
+        # Headers are gone already; the failure travels as a final error event. A layer's
+        # own refusal keeps its code (a tool call awaiting approval, say).
+        err = (
+            exc
+            if isinstance(exc, GatewayError) and exc.status < 500
+            else GatewayError(exc.status, str(exc), "upstream_error")
+        )
         yield _event(bodies.error(err))
         yield "data: [DONE]\n\n"
         return

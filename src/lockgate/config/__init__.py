@@ -37,6 +37,15 @@ from lockgate.config.resilience import (
     StreamingConfig,
 )
 from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
+from lockgate.config.review import (
+    REVIEW_KINDS,
+    AppReview,
+    ReviewCallback,
+    ReviewConfig,
+    ReviewKind,
+    ReviewMode,
+    ReviewModes,
+)
 from lockgate.config.routing import QUESTION_TYPES, RouteTargets, RoutingConfig
 from lockgate.config.server import ServerConfig
 from lockgate.config.settings import (
@@ -67,6 +76,13 @@ __all__ = [
     "CacheConfig",
     "EncryptionConfig",
     "RetentionConfig",
+    "REVIEW_KINDS",
+    "AppReview",
+    "ReviewCallback",
+    "ReviewConfig",
+    "ReviewKind",
+    "ReviewMode",
+    "ReviewModes",
     "ConfigError",
     "DegradeConfig",
     "DeploymentSpec",

@@ -27,6 +27,7 @@ from lockgate.config.limits import BatchConfig, BudgetsConfig, LimitsConfig
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
 from lockgate.config.privacy import RetentionConfig
 from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
+from lockgate.config.review import ReviewConfig
 from lockgate.config.routing import RoutingConfig
 from lockgate.config.server import ServerConfig
 from lockgate.config.store import StoreConfig
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     budgets: BudgetsConfig = BudgetsConfig()
     batch: BatchConfig = BatchConfig()
     audit: AuditConfig = AuditConfig()
+    review: ReviewConfig = ReviewConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 

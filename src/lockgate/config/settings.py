@@ -41,6 +41,7 @@ DEFAULT_PIPELINE = (
     "rate_limit",
     "input_guard",
     "cache",
+    "review",
     "output_guard",
     "retrieve",
     "context_guard",

@@ -28,6 +28,7 @@ from lockgate.gateway.routes.health import healthz, readyz
 from lockgate.gateway.routes.keys import routes as key_routes
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
+from lockgate.gateway.routes.reviews import routes as review_routes
 from lockgate.gateway.routes.search import search
 from lockgate.observability.audit import config_loaded
 from lockgate.plugins.manager import plugin_manager
@@ -100,6 +101,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *batch_routes(),
         *key_routes(),
+        *review_routes(),
     ]
     plugin_manager().hook.register_routes(routes=routes, services=services)
     app = Starlette(

@@ -22,6 +22,7 @@ from lockgate.cli import (
     ingest,
     keys,
     privacy,
+    review,
     search,
     serve,
     traces,
@@ -108,6 +109,7 @@ def _register() -> None:
         audit.audit,
         keys.keys,
         privacy.privacy,
+        review.review,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -1,4 +1,5 @@
-"""`lockgate guard` (run a guardrail policy on a text) and `lockgate escalations`."""
+"""`lockgate guard` (run a guardrail policy on a text) and `lockgate escalations` (now the
+guardrail part of the review queue)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any, cast
 import click
 
 from lockgate.cli.context import Ctx
-from lockgate.cli.output import dump, echo_rows, json_flag, ts
+from lockgate.cli.output import dump, json_flag
 
 
 @click.command()
@@ -44,18 +45,25 @@ def guard(obj: Ctx, text: str, direction: str, app: str | None, as_json: bool) -
         click.echo(f"redacted: {result['text']}")
 
 
-def _escalation(r: dict[str, Any]) -> str:
-    return (
-        f"#{r['id']:<5} {ts(r['created_at'])} {r['direction']:<7} "
-        f"{','.join(r['scanners']):<20} trace {r['trace_id']}  {r['excerpt'][:60]!r}"
-    )
-
-
-@click.command()
-@click.option("--all", "show_all", is_flag=True, help="Include closed escalations.")
+@click.command(hidden=True)
+@click.option("--all", "show_all", is_flag=True, help="Include decided items.")
+@click.option("--tenant", default="default", show_default=True)
 @json_flag
-@click.pass_obj
-def escalations(obj: Ctx, show_all: bool, as_json: bool) -> None:
-    """Requests a guardrail escalated to human review."""
-    rows = obj.services().escalations.list(None if show_all else "open")
-    echo_rows(rows, as_json, _escalation, "escalation(s)")
+@click.pass_context
+def escalations(ctx: click.Context, show_all: bool, tenant: str, as_json: bool) -> None:
+    """Deprecated: `lockgate review list --kind guardrail`."""
+    from lockgate.cli.review import list_items
+
+    click.echo(
+        "lockgate: 'escalations' is now 'review list --kind guardrail'", err=True
+    )
+    ctx.invoke(
+        list_items,
+        status="all" if show_all else "open",
+        kind="guardrail",
+        older=None,
+        newer=None,
+        limit=10_000,
+        tenant=tenant,
+        as_json=as_json,
+    )

@@ -24,9 +24,9 @@ from lockgate.gateway.app import create_app
 from lockgate.guardrails.base import Finding, ScanContext
 from lockgate.guardrails.registry import register
 from lockgate.ingest.pipeline import Ingestor
-from lockgate.store.access import Access
 from lockgate.review.callbacks import SIGNATURE_HEADER, verify
 from lockgate.services import Services
+from lockgate.store.access import Access
 from tests.conftest import make_services, make_settings
 from tests.support.receiver import Inbox, create_receiver
 from tests.support.server import serve

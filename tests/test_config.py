@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,31 @@ def test_guardrails_routes_is_an_old_name_for_models(tmp_path: Path) -> None:
     cfg.write_text("guardrails:\n  routes: {big: nope}\n")
     with pytest.raises(ConfigError, match="unknown guardrail policy: nope"):
         load_settings(cfg)
+
+
+def test_request_and_load_limits_take_env_overrides(tmp_path: Path, monkeypatch) -> None:
+    for name, value in {
+        "LOCKGATE_SERVER__HEADER_READ_TIMEOUT_S": "4.5",
+        "LOCKGATE_SERVER__CPU__SLOTS": "3",
+        "LOCKGATE_SERVER__CPU__MAX_WAITING": "7",
+        "LOCKGATE_SERVER__GUARD_CHECK__MAX_CONTEXT_ITEMS": "5",
+        "LOCKGATE_SERVER__EMBEDDINGS_MAX_INPUT_CHARS": "2048",
+        "LOCKGATE_AUTH__TRUST_CLIENT_APP": "true",
+        "LOCKGATE_LIMITS__MAX_BUCKETS": "5000",
+    }.items():
+        monkeypatch.setenv(name, value)
+    cfg = tmp_path / "lockgate.yaml"
+    cfg.write_text("{}\n")
+    s = load_settings(cfg)
+    assert s.server.header_read_timeout_s == 4.5
+    assert (s.server.cpu.slot_count(), s.server.cpu.max_waiting) == (3, 7)
+    assert s.server.guard_check.max_context_items == 5
+    assert s.server.embeddings_max_input_chars == 2048
+    assert s.auth.trust_client_app is True and s.limits.max_buckets == 5000
+    # The defaults: one CPU slot per core, a per-caller rate limit, the caller trusted with
+    # nothing.
+    monkeypatch.delenv("LOCKGATE_SERVER__CPU__SLOTS")
+    monkeypatch.delenv("LOCKGATE_AUTH__TRUST_CLIENT_APP")
+    d = load_settings(cfg)
+    assert d.server.cpu.slot_count() == (os.cpu_count() or 1)
+    assert d.limits.rules[0].rpm == 600 and d.auth.trust_client_app is False

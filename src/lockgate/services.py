@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from lockgate.budget.ledger import Budgets
     from lockgate.budget.limits import RateLimiter
     from lockgate.cache.service import ResponseCache
+    from lockgate.engine.cpu import CpuGate
     from lockgate.observability.events import Event
     from lockgate.review.queue import ReviewQueue
     from lockgate.routing.router import Router
@@ -200,13 +201,24 @@ class Services:
 
         return Router(self.settings.routing)
 
+    @cached_property
+    def cpu(self) -> CpuGate:
+        from lockgate.engine.cpu import CpuGate
+
+        cfg = self.settings.server.cpu
+        return CpuGate(cfg.slot_count(), cfg.max_waiting, cfg.max_wait_s)
+
     # -- rate limits, budgets, batch API -------------------------------------------------
     @cached_property
     def rate_limiter(self) -> RateLimiter:
         from lockgate.budget.limits import MemoryBucketStore, RateLimiter, SqlBucketStore
 
         cfg = self.settings.limits
-        store = SqlBucketStore(self.engine) if cfg.store == "sqlite" else MemoryBucketStore()
+        store = (
+            SqlBucketStore(self.engine)
+            if cfg.store == "sqlite"
+            else MemoryBucketStore(cfg.max_buckets)
+        )
         return RateLimiter(cfg, store)
 
     @cached_property

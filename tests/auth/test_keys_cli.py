@@ -56,6 +56,7 @@ def test_keys_create_list_rotate_revoke(tmp_path: Path) -> None:
     plain = invoke(
         ["keys", "create", "--name", "bot", "--tenant", "acme", "--role", "app"], home, tmp_path
     )
+    assert _services(home).api_keys.verify(plain.stdout.strip()).apps == ()
     assert plain.exit_code == 0 and plain.stdout.strip().startswith("lg_")
     assert "not shown again" in plain.stderr
 
@@ -126,3 +127,17 @@ def test_ask_sends_the_key(tmp_path: Path, embedder, fake_upstream) -> None:
             assert answered.exit_code == 0, answered.output
             trace_id = json.loads(answered.stdout)["lockgate"]["trace_id"]
             assert services.traces.get(trace_id)["principal"] == "asker"
+
+
+def test_keys_create_binds_apps(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    args = ["keys", "create", "--name", "batch", "--tenant", "acme", "--role", "app"]
+    made = invoke([*args, "--app", "internal-batch", "--app", "support", "--json"], home, tmp_path)
+    assert made.exit_code == 0, made.output
+    key = json.loads(made.stdout)["key"]
+    assert _services(home).api_keys.verify(key).apps == ("internal-batch", "support")
+    rows = json.loads(invoke(["keys", "list", "--json"], home, tmp_path).stdout)
+    assert rows[0]["app"] == "internal-batch" and rows[0]["apps"] == ["internal-batch", "support"]
+    assert "apps=internal-batch,support" in invoke(["keys", "list"], home, tmp_path).stdout
+    bad = invoke([*args, "--app", "a b"], home, tmp_path)
+    assert bad.exit_code == 2 and "--app:" in bad.stderr

@@ -102,6 +102,19 @@ def test_rsa_and_ec_tokens_map_claims_to_the_principal(issuer) -> None:
     )
 
 
+def test_the_app_claim_binds_the_token_to_its_apps(issuer) -> None:
+    idp, url = issuer
+    # Unset (the default): a token carries no app, whatever it claims.
+    assert OidcVerifier(_cfg(url)).verify(idp.token(lg_app="internal")).apps == ()
+    bound = OidcVerifier(_cfg(url, claims={"app": "lg_app"}))
+    assert bound.verify(idp.token(lg_app="internal")).apps == ("internal",)
+    assert bound.verify(idp.token(lg_app=["a", "b", "a"])).apps == ("a", "b")
+    assert bound.verify(idp.token()).apps == ()
+    with pytest.raises(AuthFailure) as exc:
+        bound.verify(idp.token(lg_app={"x": 1}))
+    assert "lg_app" in exc.value.reason
+
+
 @pytest.mark.parametrize(
     ("claims", "reason"),
     [

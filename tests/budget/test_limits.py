@@ -8,10 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pydantic
 import pytest
 
-from lockgate.budget.limits import MemoryBucketStore, RateLimiter, SqlBucketStore, fmt_duration
+from lockgate.budget.limits import (
+    LimitKey,
+    MemoryBucketStore,
+    RateLimiter,
+    SqlBucketStore,
+    fmt_duration,
+)
 from lockgate.config import LimitsConfig
+from lockgate.engine.admission import limit_key
+from lockgate.engine.turn import Principal
 from lockgate.gateway.app import create_app
 from lockgate.services import Services
 from lockgate.store.db import make_engine
@@ -88,6 +97,86 @@ def test_duration_format() -> None:
     assert fmt_duration(360) == "6m0s"
 
 
+def test_default_rule_limits_every_caller() -> None:
+    (rule,) = LimitsConfig().rules
+    assert rule.per == ["key"] and rule.rpm == 600 and rule.tpm is None
+    rl = RateLimiter(LimitsConfig(), MemoryBucketStore())
+    assert rl.active()
+    assert all(rl.admit("k", "t", "m", 0, now=0.0).ok for _ in range(600))
+    assert not rl.admit("k", "t", "m", 0, now=0.0).ok
+
+
+def test_the_limit_key_is_not_the_callers_to_choose() -> None:
+    anon = Principal(id="alice")  # an anonymous caller named by its header
+    assert limit_key(anon, "10.1.2.3", "alice") == LimitKey("ip:10.1.2.3", caller="alice")
+    assert limit_key(anon, None, None) == LimitKey("alice")  # no socket: a batch, the CLI
+    keyed = Principal(id="svc", authenticated=True, key_id="key_123")
+    assert limit_key(keyed, "10.1.2.3", "tool-a") == LimitKey(
+        "key_123", names=("svc",), caller="tool-a"
+    )
+
+
+def test_rules_naming_a_key_match_the_principal_not_a_header() -> None:
+    rl = RateLimiter(LimitsConfig(rules=[{"per": [], "key": "svc", "rpm": 1}]), MemoryBucketStore())
+    svc = LimitKey("key_123", names=("svc",))
+    assert rl.admit(svc, "t", "m", 0, now=0).ok
+    assert not rl.admit(svc, "t", "m", 0, now=0).ok
+    # An anonymous caller who calls itself "svc" is someone else: the rule does not apply.
+    assert rl.admit(LimitKey("ip:10.0.0.9", caller="svc"), "t", "m", 0, now=0).ok
+
+
+def test_caller_subdivides_a_keys_bucket_and_never_escapes_it() -> None:
+    rules = [{"per": ["key"], "rpm": 4}, {"per": ["key", "caller"], "rpm": 2}]
+    rl = RateLimiter(LimitsConfig(rules=rules), MemoryBucketStore())
+
+    def who(caller: str) -> LimitKey:
+        return LimitKey("key_1", caller=caller)
+
+    assert [rl.admit(who("a"), "t", "m", 0, now=0).ok for _ in range(3)] == [True, True, False]
+    assert [rl.admit(who("b"), "t", "m", 0, now=0).ok for _ in range(2)] == [True, True]
+    # The key's own bucket is empty now: a fresh caller id does not get more.
+    assert not rl.admit(who("c"), "t", "m", 0, now=0).ok
+    assert rl.admit(LimitKey("key_2", caller="c"), "t", "m", 0, now=0).ok
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        [{"per": ["caller"], "rpm": 2}],  # not within a key
+        [{"per": ["key", "caller"], "rpm": 2}],  # no bucket the header cannot pick
+        [{"per": ["key", "caller"], "tpm": 2}, {"per": ["key"], "rpm": 10}],  # other kind
+        [{"per": ["key", "caller"], "rpm": 2}, {"per": ["key"], "model": "m", "rpm": 9}],
+    ],
+)
+def test_a_caller_rule_needs_a_rule_that_bounds_its_key(rules: list[dict[str, Any]]) -> None:
+    with pytest.raises(pydantic.ValidationError) as exc:
+        LimitsConfig(rules=rules)
+    assert "caller" in str(exc.value)
+
+
+def test_memory_store_forgets_idle_buckets_without_changing_any_answer() -> None:
+    store = MemoryBucketStore()
+    rl = RateLimiter(LimitsConfig(rules=[{"per": ["key"], "rpm": 2}]), store)
+    for i in range(1000):  # many callers, once each
+        assert rl.admit(f"caller-{i}", "t", "m", 0, now=float(i) / 100).ok
+    assert rl.admit("busy", "t", "m", 0, now=10.0).ok
+    assert rl.admit("busy", "t", "m", 0, now=10.0).ok
+    assert len(store) == 1001
+    # A minute on, every bucket but the newest has refilled: keeping it changes nothing.
+    assert not rl.admit("busy", "t", "m", 0, now=10.0).ok
+    assert rl.admit("late", "t", "m", 0, now=70.5).ok
+    assert len(store) == 1  # "busy" (written at 10.0, full again from 70.0) went too
+    assert rl.admit("busy", "t", "m", 0, now=70.5).ok  # as if it had been kept
+
+
+def test_memory_store_is_bounded_in_size() -> None:
+    store = MemoryBucketStore(max_buckets=100)
+    rl = RateLimiter(LimitsConfig(rules=[{"per": ["key"], "rpm": 5}]), store)
+    for i in range(1000):
+        rl.admit(f"caller-{i}", "t", "m", 0, now=0.0)
+    assert len(store) == 100
+
+
 @pytest.fixture
 def upstream() -> Iterator[tuple[str, Any]]:
     app = create_fake_upstream()
@@ -140,7 +229,17 @@ def test_gateway_429_with_headers_and_openai_body(tmp_path: Path, upstream: Any)
         assert int(r3.headers["retry-after"]) >= 1
         assert r3.headers["x-ratelimit-remaining-requests"] == "0"
         assert len(app.state.calls) == calls  # refused before the upstream
-        assert chat(client, "bob").status_code == 200  # another caller id
-        assert chat(client, "").status_code == 200  # anonymous
+        # An anonymous caller's bucket is its socket address: another caller id, or none,
+        # from the same address is the same bucket.
+        assert chat(client, "bob").status_code == 429
+        assert chat(client, "").status_code == 429
         trace = services.traces.get(r3.headers["x-lockgate-trace-id"])
         assert trace["principal"] == "alice" and trace["http_status"] == 429
+        # A key is its own bucket, whatever it calls itself.
+        _, key = services.api_keys.create("alice", "acme", ["app"])
+        keyed = client.post(
+            "/v1/chat/completions",
+            json={"model": "echo", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {key}", "x-lockgate-caller": "bob"},
+        )
+        assert keyed.status_code == 200 and keyed.headers["x-ratelimit-remaining-requests"] == "1"

@@ -274,12 +274,33 @@ def test_surrogate_pair_is_fine(base: str) -> None:
 
 
 def test_embeddings_default_limits(base: str) -> None:
-    many = {"model": "all-MiniLM-L6-v2", "input": ["x"] * 257}
+    # The model reads 256 word pieces of an input: more inputs or longer ones only cost CPU.
+    many = {"model": "all-MiniLM-L6-v2", "input": ["x"] * 65}
     err = assert_error(httpx.post(base + "/v1/embeddings", json=many, timeout=30), 400)
-    assert err["param"] == "input" and "256" in err["message"]
-    big = {"model": "all-MiniLM-L6-v2", "input": ["y" * 30_000] * 9}
+    assert err["param"] == "input" and "64" in err["message"]
+    long = {"model": "all-MiniLM-L6-v2", "input": ["y" * 8193]}
+    err = assert_error(httpx.post(base + "/v1/embeddings", json=long, timeout=30), 400)
+    assert err["param"] == "input" and "8192" in err["message"]
+    big = {"model": "all-MiniLM-L6-v2", "input": ["y" * 8000] * 17}
     err = assert_error(httpx.post(base + "/v1/embeddings", json=big, timeout=30), 400)
-    assert err["param"] == "input" and "256000" in err["message"]
+    assert err["param"] == "input" and "131072" in err["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "limit"),
+    [
+        ({"text": "a" * 1_000_001}, "text", "1000000"),
+        ({"text": "a", "user_text": "u" * 32_001}, "user_text", "32000"),
+        ({"text": "a", "context": ["c"] * 21}, "context", "20"),
+        ({"text": "a", "context": ["c" * 50_000] * 3}, "context", "100000"),
+    ],
+)
+def test_guardrails_check_default_size_limits(
+    base: str, body: dict[str, Any], param: str, limit: str
+) -> None:
+    resp = httpx.post(base + "/v1/guardrails/check", json=body, timeout=60)
+    err = assert_error(resp, 400, param=param)
+    assert limit in err["message"]
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,10 @@ def gw(tmp_path_factory, embedder) -> Iterator[tuple[str, Any]]:
     upstream = create_fake_upstream()
     with serve(upstream) as up:
         home = tmp_path_factory.mktemp("fail-closed")
-        settings = make_settings(home, up + "/v1", guardrails=_config())
+        # The apps here are picked with the header (these tests are about the policies, not
+        # about who may choose one), as a deployment that trusts its callers allows.
+        auth = {"allow_anonymous": True, "trust_client_app": True}
+        settings = make_settings(home, up + "/v1", guardrails=_config(), auth=auth)
         # A long-context model, so the over-long message reaches the guard (the context
         # check would refuse it first otherwise).
         echo = settings.models["echo"]

@@ -129,13 +129,22 @@ def test_the_trace_of_a_blocked_request_withholds_its_words(gw) -> None:
     assert trace["guardrails"][0]["action"] == "block"  # the finding itself is kept
 
 
-def test_app_policy_is_chosen_by_header(gw) -> None:
-    base, _, _ = gw
+def test_app_policy_is_chosen_by_the_keys_app(gw) -> None:
+    base, services, _ = gw
     body = {"model": "echo", "messages": [{"role": "user", "content": "forbidden fruit"}]}
+    _, key = services.api_keys.create("lab-bot", "default", ["app"], apps=["lab"])
     resp = httpx.post(
-        base + "/v1/chat/completions", json=body, headers={"x-lockgate-app": "lab"}, timeout=30
+        base + "/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {key}", "x-lockgate-app": "lab"},
+        timeout=30,
     )
     assert resp.json()["choices"][0]["message"]["content"] == "echo: forbidden fruit"
+    # Without a key that carries the app, the header cannot choose it.
+    refused = httpx.post(
+        base + "/v1/chat/completions", json=body, headers={"x-lockgate-app": "lab"}, timeout=30
+    )
+    assert refused.status_code == 403
 
 
 def test_output_block_non_stream(gw) -> None:

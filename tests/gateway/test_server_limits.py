@@ -26,6 +26,7 @@ def test_defaults_bound_every_connection() -> None:
     assert opts["limit_concurrency"] == 1024
     assert opts["h11_max_incomplete_event_size"] == 64 * 1024
     assert ServerConfig().body_read_timeout_s == 60
+    assert opts["http"].header_timeout_s == ServerConfig().header_read_timeout_s == 15
 
 
 @pytest.fixture

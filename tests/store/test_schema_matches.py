@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, Float, Integer, LargeBinary, Numeric, String, inspect
+from sqlalchemy import Engine, Float, Integer, LargeBinary, Numeric, String, inspect, text
 from sqlalchemy.types import TypeEngine
 
 from lockgate.store import tables
@@ -123,3 +123,22 @@ def test_one_metadata_declares_every_table() -> None:
         str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if "MetaData(" in p.read_text()
     )
     assert holders == ["store/tables.py"]
+
+
+def test_postgresql_timestamps_keep_sub_second_precision(pg_engine: Engine) -> None:
+    """A 4-byte REAL rounds an epoch timestamp to minutes; every float column is 8 bytes."""
+    migrate(pg_engine)
+    with pg_engine.connect() as conn:
+        narrow = conn.execute(
+            text(
+                "SELECT table_name || '.' || column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND data_type = 'real'"
+            )
+        ).scalars().all()
+        assert narrow == []
+        stamp = 1_796_000_000.123456
+        conn.execute(text("INSERT INTO schema_migrations VALUES (9999, 'probe', :t)"), {"t": stamp})
+        back = conn.execute(
+            text("SELECT applied_at FROM schema_migrations WHERE version = 9999")
+        ).scalar_one()
+    assert abs(back - stamp) < 1e-3

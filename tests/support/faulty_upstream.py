@@ -11,7 +11,9 @@ Faults are drawn per request from one seeded RNG at the configured rates (0..1):
   timeout      say nothing for `hang_s`, then answer (the client should give up first)
   truncate     stream: two chunks then close without [DONE]; non-stream: half the body
   slow_first   wait `slow_first_s` before the first token, then answer normally
-`latency_s` delays every answer; `token_delay_s` spaces the stream chunks.
+`latency_s` delays every answer; `token_delay_s` spaces the stream chunks; `error_message` is
+what the injected 500 says. `POST /v1/embeddings` answers the same faults, or one vector per
+input. Routes match on how the path ends, so a base URL with a query still reaches them.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Faults:
     latency_s: float = 0.0
     token_delay_s: float = 0.0
     words: int = 6
+    error_message: str = "injected 500"
 
 
 class FaultyUpstream:
@@ -131,7 +134,8 @@ class FaultyUpstream:
             for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)
         }
         body_bytes = await reader.readexactly(int(headers.get("content-length", "0")))
-        if method != "POST" or path != "/v1/chat/completions":
+        embeddings = method == "POST" and path.endswith("embeddings")
+        if not embeddings and (method != "POST" or not path.endswith("chat/completions")):
             await _respond(writer, 404, {"error": {"message": "not found"}})
             return
         body = json.loads(body_bytes)
@@ -149,8 +153,16 @@ class FaultyUpstream:
             return
         if kind == "error_500":
             await _respond(
-                writer, 500, {"error": {"message": "injected 500", "type": "server_error"}}
+                writer, 500, {"error": {"message": f.error_message, "type": "server_error"}}
             )
+            return
+        if embeddings:
+            inputs = body.get("input") or []
+            data = [
+                {"object": "embedding", "index": i, "embedding": [1.0, 0.0, 0.0]}
+                for i in range(len(inputs if isinstance(inputs, list) else [inputs]))
+            ]
+            await _respond(writer, 200, {"object": "list", "data": data})
             return
         if kind == "error_429":
             extra = {} if f.retry_after_s is None else {"retry-after": f"{f.retry_after_s:g}"}
@@ -237,7 +249,9 @@ async def _respond(
     headers: dict[str, str] | None = None,
 ) -> None:
     payload = json.dumps(body).encode()
-    reason = {404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}[status]
+    reason = {
+        200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"
+    }[status]
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     writer.write(
         (

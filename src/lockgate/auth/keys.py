@@ -103,6 +103,7 @@ class ApiKeys:
         groups: list[str] | tuple[str, ...] = (),
         expires_in_s: float | None = None,
         created_by: str | None = None,
+        apps: list[str] | tuple[str, ...] = (),
     ) -> tuple[KeyRecord, str]:
         """A new key: its record and the full key, which is never available again."""
         try:
@@ -124,6 +125,7 @@ class ApiKeys:
             created_at=now,
             created_by=created_by,
             expires_at=now + expires_in_s if expires_in_s is not None else None,
+            apps=tuple(dict.fromkeys(_plain("app", a) for a in apps)),
         )
         self.store.add(rec)
         return rec, f"{prefix}_{secret}"
@@ -182,4 +184,5 @@ class ApiKeys:
             authenticated=True,
             auth_method="api_key",
             key_id=rec.id,
+            apps=rec.apps,
         )

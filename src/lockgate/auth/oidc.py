@@ -142,6 +142,7 @@ class OidcVerifier:
         # An identity provider names many roles; only Lockgate's own carry meaning here.
         roles = tuple(r for r in _strings(claims.get(names.roles), names.roles) if r in ROLES)
         groups = _strings(claims.get(names.groups), names.groups)
+        apps = _strings(claims.get(names.app), names.app) if names.app else ()
         return Principal(
             id=subject,
             tenant=tenant,
@@ -150,4 +151,5 @@ class OidcVerifier:
             authenticated=True,
             auth_method="oidc",
             key_id=f"oidc:{subject}",
+            apps=tuple(dict.fromkeys(apps)),
         )

@@ -128,6 +128,7 @@ class BatchStore:
         tenant: str,
         requests: list[tuple[str, dict[str, Any]]] | None,
         errors: list[dict[str, Any]] | None,
+        app: str | None = None,
     ) -> dict[str, Any]:
         now = time.time()
         batch_id = f"batch_{uuid.uuid4().hex[:24]}"
@@ -146,6 +147,7 @@ class BatchStore:
                     errors=json.dumps(errors) if errors else None,
                     failed_at=now if errors else None,
                     expires_at=now + WINDOWS[completion_window],
+                    app=app,
                 )
             )
             if requests:

@@ -42,6 +42,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("lockgate.batch")
 
 _BATCH_PATHS = ("/v1/files", "/v1/batches")
+# Refusals by the gateway itself (its rate limits, its CPU gate): the item is tried again.
+_OWN_REFUSALS = {(429, "rate_limit_exceeded"), (503, "server_busy")}
 
 
 class LiveTraffic:
@@ -209,9 +211,9 @@ class BatchWorker:
         retries = 0
         while True:
             code, body, trace_id, retry_after = await self.execute(item, batch)
-            limited = code == 429 and retry_after is not None
-            if retry_after is not None and limited and retries < self.cfg.max_rate_limit_retries:
-                # Our own rate limit: the request never left the gateway; wait our turn.
+            if retry_after is not None and retries < self.cfg.max_rate_limit_retries:
+                # Our own rate limit or CPU gate: the request never left the gateway; wait
+                # our turn.
                 retries += 1
                 await self._sleep(retry_after)
                 if self._stop.is_set():
@@ -235,13 +237,18 @@ class BatchWorker:
         body.pop("stream_options", None)
         meta = json.loads(batch.metadata) if batch.metadata else {}
         meta = meta if isinstance(meta, dict) else {}
+        app = batch.app
         call = Call(
             endpoint="/v1/batches",
             body=body,
             principal=Principal(
-                id=clean_id(batch.principal, "anonymous"), tenant=batch.tenant or "default"
+                id=clean_id(batch.principal, "anonymous"),
+                tenant=batch.tenant or "default",
+                # The app was checked against the creator's credential when the batch was
+                # made; an item's own metadata cannot name another.
+                apps=(app,) if app else (),
             ),
-            app=meta.get("app"),
+            app=app,
             project=meta.get("project"),
         )
         reply = await self.run_turn(call)
@@ -249,8 +256,9 @@ class BatchWorker:
         if err is None:
             return 200, completion_body(reply), call.trace_id, None
         retry_after: float | None = None
-        if err.status == 429 and err.code == "rate_limit_exceeded":
-            retry_after = float(err.headers.get("retry-after", "1"))
+        if (err.status, err.code) in _OWN_REFUSALS:
+            headers = {k.lower(): v for k, v in err.headers.items()}
+            retry_after = float(headers.get("retry-after", "1"))
         return err.status, err.body(), call.trace_id, retry_after
 
     async def _finalize(self, batch_id: str, final: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +22,18 @@ from sqlalchemy import Connection, Engine, select
 from lockgate.config import LimitsConfig, RateLimitRule
 from lockgate.store.db import transaction
 from lockgate.store.tables import rate_buckets
+
+
+@dataclass(frozen=True)
+class LimitKey:
+    """Whose buckets a request draws from. `key` is what the client cannot choose (its
+    API key or token, else its address); `names` are other names a rule's `key` filter may
+    use for it (the principal's id, when a credential proved it); `caller` is the caller id
+    header, which only ever subdivides `key`."""
+
+    key: str
+    names: tuple[str, ...] = ()
+    caller: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,10 +80,33 @@ class BucketStore(Protocol):
     def give_back(self, ask: Ask, amount: float, now: float) -> None: ...
 
 
+# Every bucket refills from empty to full in a minute (rate = capacity / 60 s), so one left
+# alone this long is full, the same as a bucket never seen: forgetting it changes nothing.
+REFILL_S = 60.0
+
+
 class MemoryBucketStore:
-    def __init__(self) -> None:
+    """Buckets in a dict ordered by last write. Idle (refilled) ones are dropped from the
+    front as later writes come in, so memory follows the callers of the last minute, and a
+    hard cap evicts the least recently written beyond `max_buckets`."""
+
+    def __init__(self, max_buckets: int = 100_000) -> None:
         self._lock = threading.Lock()
-        self._state: dict[str, tuple[float, float]] = {}
+        self._state: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.max_buckets = max_buckets
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def _write(self, key: str, level: float, now: float) -> None:
+        self._state[key] = (level, now)
+        self._state.move_to_end(key)
+        state = self._state
+        while state:
+            _, (_, updated) = next(iter(state.items()))
+            if now - updated < REFILL_S and len(state) <= self.max_buckets:
+                break
+            state.popitem(last=False)
 
     def take(self, asks: list[Ask], now: float) -> list[Outcome]:
         with self._lock:
@@ -83,7 +119,7 @@ class MemoryBucketStore:
             for lv, ask in zip(levels, asks, strict=True):
                 left = lv - ask.need if ok else lv
                 if ok:
-                    self._state[ask.key] = (left, now)
+                    self._write(ask.key, left, now)
                 out.append(Outcome(ask, left, ok and lv >= ask.need))
             return out
 
@@ -91,7 +127,7 @@ class MemoryBucketStore:
         with self._lock:
             level, updated = self._state.get(ask.key, (ask.capacity, now))
             level = min(ask.capacity, _refill(level, updated, ask, now) + amount)
-            self._state[ask.key] = (level, now)
+            self._write(ask.key, level, now)
 
 
 class SqlBucketStore:
@@ -161,9 +197,9 @@ def fmt_duration(seconds: float) -> str:
     return f"{minutes}m{secs}s"
 
 
-def _matches(rule: RateLimitRule, key: str, tenant: str, model: str) -> bool:
+def _matches(rule: RateLimitRule, who: LimitKey, tenant: str, model: str) -> bool:
     return (
-        (rule.key is None or rule.key == key)
+        (rule.key is None or rule.key == who.key or rule.key in who.names)
         and (rule.tenant is None or rule.tenant == tenant)
         and (rule.model is None or rule.model == model)
     )
@@ -177,12 +213,17 @@ class RateLimiter:
     def active(self) -> bool:
         return self.config.enabled and bool(self.config.rules)
 
-    def asks(self, key: str, tenant: str, model: str, tokens: int) -> tuple[list[Ask], list[Ask]]:
-        values = {"key": key, "tenant": tenant, "model": model}
+    def asks(
+        self, key: str | LimitKey, tenant: str, model: str, tokens: int
+    ) -> tuple[list[Ask], list[Ask]]:
+        who = key if isinstance(key, LimitKey) else LimitKey(key)
+        # A rule per caller is also per key (config checks it), so the caller's bucket is a
+        # part of the key's and a new caller id never opens a bucket of its own.
+        values = {"key": who.key, "tenant": tenant, "model": model, "caller": who.caller or "-"}
         req: list[Ask] = []
         tok: list[Ask] = []
         for i, rule in enumerate(self.config.rules):
-            if not _matches(rule, key, tenant, model):
+            if not _matches(rule, who, tenant, model):
                 continue
             # The rule's position is part of the key so that two rules never share a bucket.
             base = f"rl{i}|" + "|".join(f"{d}={values[d]}" for d in rule.per)
@@ -193,7 +234,7 @@ class RateLimiter:
         return req, tok
 
     def admit(
-        self, key: str, tenant: str, model: str, tokens: int, now: float | None = None
+        self, key: str | LimitKey, tenant: str, model: str, tokens: int, now: float | None = None
     ) -> Admission:
         req, tok = self.asks(key, tenant, model, tokens)
         if not req and not tok:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lockgate.config import ConfigError, Settings, load_settings
+from lockgate.logs.setup import install as install_logging
 
 if TYPE_CHECKING:
     from lockgate.services import Services
@@ -28,6 +29,8 @@ class Ctx:
             except ConfigError as exc:
                 click.echo(f"lockgate: {exc}", err=True)
                 sys.exit(2)
+            # Before any command logs: PII is kept out of every line unless the config says not.
+            install_logging(self._settings.privacy.redact_logs)
         return self._settings
 
     def services(self) -> Services:

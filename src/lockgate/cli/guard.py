@@ -32,7 +32,8 @@ def guard(obj: Ctx, text: str, direction: str, app: str | None, as_json: bool) -
     # Load scanner models before timing starts: a cold load would overrun the scan budget.
     services.guard.warm()
     req = GuardCheckIn.model_validate({"text": text, "direction": direction, "app": app})
-    result = check(services, req)
+    # The operator on the host may pick any app: the CLI is not behind the gateway's edge.
+    result = check(services, req, app)
     if as_json:
         dump(result)
         return

@@ -16,7 +16,13 @@ from lockgate.cli.output import dump, echo_rows, json_flag, ts
 from lockgate.store.keys import KeyRecord
 
 # The option of `keys create` that carries each field of a new key.
-_OPTION = {"roles": "--role", "groups": "--groups", "name": "--name", "tenant": "--tenant"}
+_OPTION = {
+    "roles": "--role",
+    "groups": "--groups",
+    "name": "--name",
+    "tenant": "--tenant",
+    "app": "--app",
+}
 
 
 @click.group()
@@ -49,6 +55,13 @@ def _show_new(rec: KeyRecord, key: str, as_json: bool) -> None:
 )
 @click.option("--groups", default="", help="Comma-separated groups, e.g. finance,legal.")
 @click.option("--expires", default=None, help="Lifetime, e.g. 90d, 12h (default: no expiry).")
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    help="The app the key runs as, which picks its guardrail policy. Repeatable: the key may "
+    "then choose among them with x-lockgate-app, the first being its default.",
+)
 @json_flag
 @click.pass_obj
 def create(
@@ -58,6 +71,7 @@ def create(
     roles: tuple[str, ...],
     groups: str,
     expires: str | None,
+    apps: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Make a key and print it once."""
@@ -70,7 +84,7 @@ def create(
     role_list = [r.strip() for value in roles for r in value.split(",") if r.strip()]
     try:
         rec, key = obj.services().api_keys.create(
-            name, tenant, role_list, wanted, lifetime, created_by="cli"
+            name, tenant, role_list, wanted, lifetime, created_by="cli", apps=list(apps)
         )
     except KeyInputError as exc:
         _fail(f"{_OPTION.get(exc.field, exc.field)}: {exc}")
@@ -91,7 +105,8 @@ def list_keys(obj: Ctx, as_json: bool) -> None:
         expires = ts(r.expires_at) if r.expires_at is not None else "never"
         return (
             f"{r.id}  {r.prefix}  {r.name}  tenant={r.tenant}  roles={','.join(r.roles)}  "
-            f"groups={','.join(r.groups) or '-'}  expires={expires}  {state}"
+            f"groups={','.join(r.groups) or '-'}  apps={','.join(r.apps) or '-'}  "
+            f"expires={expires}  {state}"
         )
 
     echo_rows([r.public() for r in records.values()], as_json, line, counted="keys")

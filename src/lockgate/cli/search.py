@@ -41,7 +41,7 @@ def search(
     filters = SearchFilters(source_prefix, list(doc_ids) or None, tenant.strip(), member_of)
     result = obj.services().retriever.search(query, k, filters)
     if as_json:
-        dump([c.as_dict() for c in result.chunks])
+        dump([c.as_dict(full_source=True) for c in result.chunks])
         return
     if not result.chunks:
         click.echo("no results")

@@ -9,12 +9,15 @@ import click
 
 from lockgate.cli.context import Ctx
 from lockgate.config.server import ServerConfig
+from lockgate.gateway.header_timeout import header_timeout_protocol
 
 
 def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
     """Connection limits for uvicorn: idle keep-alive connections are dropped, connections
-    beyond the limit get 503 instead of queueing, and buffered headers are bounded."""
+    beyond the limit get 503 instead of queueing, buffered headers are bounded and must
+    arrive in time (the body's deadline is the app's, see gateway/body_timeout.py)."""
     options: dict[str, Any] = {
+        "http": header_timeout_protocol(server.header_read_timeout_s),
         "timeout_keep_alive": server.timeout_keep_alive_s,
         "limit_concurrency": server.limit_concurrency,
         "h11_max_incomplete_event_size": server.h11_max_incomplete_event_size,
@@ -32,8 +35,10 @@ def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
 def serve(obj: Ctx, host: str | None, port: int | None) -> None:
     """Run the OpenAI-compatible gateway."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from lockgate.gateway.app import create_app
+    from lockgate.logs.setup import uvicorn_log_config
 
     settings = obj.settings
     try:
@@ -46,5 +51,6 @@ def serve(obj: Ctx, host: str | None, port: int | None) -> None:
         host=host or settings.server.host,
         port=port if port is not None else settings.server.port,
         log_level="info",
+        log_config=uvicorn_log_config(LOGGING_CONFIG, settings.privacy.redact_logs),
         **uvicorn_limits(settings.server),
     )

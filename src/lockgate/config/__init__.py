@@ -28,7 +28,7 @@ from lockgate.config.limits import (
     RateLimitRule,
 )
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
-from lockgate.config.privacy import RetentionConfig
+from lockgate.config.privacy import PrivacyConfig, RetentionConfig
 from lockgate.config.resilience import (
     BreakerConfig,
     DegradeConfig,
@@ -75,6 +75,7 @@ __all__ = [
     "BudgetsConfig",
     "CacheConfig",
     "EncryptionConfig",
+    "PrivacyConfig",
     "RetentionConfig",
     "REVIEW_KINDS",
     "AppReview",

@@ -15,6 +15,9 @@ class OidcClaims(Strict):
     roles: str = "roles"
     groups: str = "groups"
     subject: str = "sub"
+    # The claim that names the app(s) the token may run as (a string or a list, the first
+    # being the default); unset, tokens carry no app and get the default policy.
+    app: str | None = None
 
 
 class OidcConfig(Strict):
@@ -50,4 +53,8 @@ class AuthConfig(Strict):
     # (with how many there were), not on every request: an audit write per call would cost
     # each request a millisecond. Failures are always recorded. 0 records every success.
     success_event_interval_s: float = Field(60.0, ge=0)
+    # The app (and so the guardrail policy) comes from the credential; a caller may name only
+    # one of its own apps. True lets every caller choose any app with `x-lockgate-app`,
+    # `metadata.app` or a check's `app`: only for deployments whose callers are all trusted.
+    trust_client_app: bool = False
     oidc: OidcConfig | None = None

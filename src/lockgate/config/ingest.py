@@ -167,6 +167,11 @@ class IngestConfig(Strict):
     archives: ArchiveConfig = ArchiveConfig()  # zip-bomb limits
     access: list[AccessRule] = Field(default_factory=list)  # tenant and groups by source
 
+    @property
+    def max_file_bytes(self) -> int:
+        """The most any source may read for one document (and a sitemap)."""
+        return int(self.max_file_mb * 1024 * 1024)
+
     @field_validator("sources")
     @classmethod
     def _unique(cls, v: list[SourceSpec]) -> list[SourceSpec]:

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lockgate.config._base import Strict
 
-Dimension = Literal["key", "tenant", "model"]
+Dimension = Literal["key", "tenant", "model", "caller"]
 
 
 def _per_key() -> list[Dimension]:
@@ -19,7 +19,12 @@ def _per_key() -> list[Dimension]:
 class RateLimitRule(Strict):
     """One limit. `per` says what gets its own counter (`[key]`: every caller separately;
     `[key, model]`: every caller per model; `[]`: one counter shared by all matching
-    requests). `key` / `tenant` / `model` narrow which requests the rule applies to."""
+    requests). `key` / `tenant` / `model` narrow which requests the rule applies to.
+
+    The key is what the caller cannot choose: the API key (or token subject) that
+    authenticated it, else the address its connection comes from. `caller` is the
+    `x-lockgate-caller` header, which the client does choose: it can only divide a key's
+    allowance (with `key` in `per`, next to a rule that bounds the key as a whole)."""
 
     per: list[Dimension] = Field(default_factory=_per_key)
     key: str | None = None
@@ -32,7 +37,26 @@ class RateLimitRule(Strict):
     def _some_limit(self) -> RateLimitRule:
         if self.rpm is None and self.tpm is None:
             raise ValueError("a rate limit rule needs rpm or tpm")
+        if "caller" in self.per and "key" not in self.per:
+            raise ValueError("a rule per caller must also be per key: per: [key, caller]")
         return self
+
+    def covers(self, other: RateLimitRule) -> bool:
+        """Whether this rule applies to every request `other` applies to."""
+        return (
+            self.key in (None, other.key)
+            and self.tenant in (None, other.tenant)
+            and self.model in (None, other.model)
+        )
+
+
+DEFAULT_RPM = 600
+
+
+def _default_rules() -> list[RateLimitRule]:
+    # Every caller (each key, each anonymous address) gets 600 requests a minute, with
+    # bursts up to that: generous for people and tools, a bound for a loop or a flood.
+    return [RateLimitRule(per=["key"], rpm=DEFAULT_RPM)]
 
 
 class LimitsConfig(Strict):
@@ -40,7 +64,32 @@ class LimitsConfig(Strict):
     # memory: one gateway process (the default deployment); sqlite: shared by every process
     # on the store. A Redis store drops in behind the same interface later.
     store: Literal["memory", "sqlite"] = "memory"
-    rules: list[RateLimitRule] = Field(default_factory=list)
+    # Setting rules replaces the default one; `rules: []` turns rate limits off.
+    rules: list[RateLimitRule] = Field(default_factory=_default_rules)
+    # The memory store forgets a bucket once it has refilled (a minute idle, which changes
+    # no answer) and keeps at most this many, the least recently used going first.
+    max_buckets: int = Field(100_000, ge=100)
+
+    @model_validator(mode="after")
+    def _callers_stay_within_keys(self) -> LimitsConfig:
+        for rule in self.rules:
+            if "caller" not in rule.per:
+                continue
+            for kind in ("rpm", "tpm"):
+                if getattr(rule, kind) is None:
+                    continue
+                if not any(
+                    "caller" not in other.per
+                    and getattr(other, kind) is not None
+                    and other.covers(rule)
+                    for other in self.rules
+                ):
+                    raise ValueError(
+                        f"a rule per caller ({kind}) needs a rule with {kind} that is not per "
+                        "caller and applies to the same requests: the caller header is the "
+                        "client's to choose, so only such a rule bounds the key as a whole"
+                    )
+        return self
 
 
 class BudgetRule(Strict):

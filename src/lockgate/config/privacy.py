@@ -1,4 +1,5 @@
-"""How long records are kept before the scheduled purge removes them."""
+"""Privacy settings: how long records are kept before the scheduled purge removes them, and
+what log lines may say."""
 
 from __future__ import annotations
 
@@ -40,3 +41,10 @@ class RetentionConfig(Strict):
         old = data.pop("escalations_days")
         data.setdefault("reviews_days", old)
         return data
+
+
+class PrivacyConfig(Strict):
+    # Replace e-mail addresses, card and phone numbers, IBANs, secrets… in every log line of
+    # Lockgate and uvicorn with placeholders (<EMAIL>, <CREDIT_CARD>…): log lines quote user
+    # text (request paths, error messages) more often than anyone plans.
+    redact_logs: bool = True

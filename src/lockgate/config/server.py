@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -10,15 +11,49 @@ from lockgate.config._base import Strict
 from lockgate.config.resilience import StreamingConfig
 
 
+class CpuConfig(Strict):
+    """Embedding and guardrail scans are CPU-bound: at most `slots` run at once, at most
+    `max_waiting` more wait, none waits longer than `max_wait_s`; beyond that a request is
+    answered 503 with Retry-After instead of joining a queue that only grows."""
+
+    slots: int | None = Field(None, ge=1, le=256)  # None: one per CPU core
+    max_waiting: int = Field(64, ge=0)
+    max_wait_s: float = Field(10.0, gt=0)
+
+    def slot_count(self) -> int:
+        return self.slots or os.cpu_count() or 1
+
+
+class GuardCheckLimits(Strict):
+    """How much one POST /v1/guardrails/check may ask to scan. A text over the scan limit
+    (`guardrails.max_scan_chars`) is refused by the guard without being scanned, so the text
+    bound is only against parsing; the context chunks are what the scanners read (and
+    embed) in full."""
+
+    max_text_chars: int = Field(1_000_000, ge=1)
+    max_context_items: int = Field(20, ge=0, le=100)
+    max_context_chars: int = Field(100_000, ge=0)
+    max_user_text_chars: int = Field(32_000, ge=0)
+
+
 class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_messages: int = Field(1000, ge=1)
     # Against CPU amplification: one embeddings request is bounded in inputs and characters.
-    embeddings_max_inputs: int = Field(256, ge=1, le=2048)
-    embeddings_max_total_chars: int = Field(256_000, ge=1)
-    # Slow clients: the whole body must arrive within this time (JSON and uploads alike).
+    # The embedding model reads 256 word pieces of each input (about 1,000-1,500 characters
+    # of English) and drops the rest, but tokenising still reads all of it.
+    embeddings_max_inputs: int = Field(64, ge=1, le=2048)
+    embeddings_max_input_chars: int = Field(8192, ge=1)
+    embeddings_max_total_chars: int = Field(131_072, ge=1)
+    guard_check: GuardCheckLimits = GuardCheckLimits()
+    cpu: CpuConfig = CpuConfig()
+    # Slow clients: a request's headers must be complete within this time of the
+    # connection opening (or of the previous response), and its whole body within
+    # `body_read_timeout_s` of the headers (JSON and uploads alike). Either way the
+    # connection is closed, with a 408.
+    header_read_timeout_s: float = Field(15.0, gt=0)
     body_read_timeout_s: float = Field(60.0, gt=0)
     # Passed to uvicorn by `lockgate serve`: idle keep-alive connections are closed after
     # this, at most this many connections and requests in flight (503 beyond), and an

@@ -25,7 +25,7 @@ from lockgate.config.guardrails import GuardrailsConfig
 from lockgate.config.ingest import IngestConfig
 from lockgate.config.limits import BatchConfig, BudgetsConfig, LimitsConfig
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
-from lockgate.config.privacy import RetentionConfig
+from lockgate.config.privacy import PrivacyConfig, RetentionConfig
 from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
 from lockgate.config.review import ReviewConfig
 from lockgate.config.routing import RoutingConfig
@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     store: StoreConfig = StoreConfig()
     encryption: EncryptionConfig = EncryptionConfig()
     retention: RetentionConfig = RetentionConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     ingest: IngestConfig = IngestConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     freshness: FreshnessConfig = FreshnessConfig()

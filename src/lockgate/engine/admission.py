@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from lockgate.engine.turn import Turn
+from lockgate.budget.limits import LimitKey
+from lockgate.engine.turn import Principal, Turn
 from lockgate.estimates import cost, tokens_upper_bound
 
 if TYPE_CHECKING:
@@ -20,6 +21,19 @@ def clean_id(value: str | None, default: str) -> str:
         return default
     value = _SAFE.sub("_", value.strip())[:128]
     return value or default
+
+
+def limit_key(principal: Principal, client: str | None, caller: str | None) -> LimitKey:
+    """The rate-limit identity of a request. A credential's key id when one proved who it
+    is; otherwise the socket's address, since an unauthenticated caller id is the client's
+    to choose (a fresh one per request would be a fresh allowance). Without a socket (the
+    batch worker, the CLI) the principal as recorded. The caller id header only subdivides."""
+    sub = clean_id(caller, "") or None if caller else None
+    if principal.authenticated:
+        return LimitKey(principal.key_id or principal.id, (principal.id,), sub)
+    if client:
+        return LimitKey(f"ip:{client}", caller=sub)
+    return LimitKey(principal.id, caller=sub)
 
 
 def project_of(turn: Turn) -> str:

@@ -100,7 +100,7 @@ def citation_objects(cited: list[int], chunks: list[RetrievedChunk]) -> list[Cit
         out.append(
             {
                 "index": index,
-                "source": c.source,
+                "source": c.shown_source,
                 "page": c.page,
                 "chunk_id": c.chunk_id,
                 "document_id": c.document_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lockgate.engine.apps import resolve_app
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.turn import Call, Turn
 from lockgate.engine.wire import ChatCompletionIn, parse_body
@@ -107,6 +108,12 @@ def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:
     )
     meta_app = body.metadata.get("app") if body.metadata else None
     meta_project = body.metadata.get("project") if body.metadata else None
+    app = resolve_app(
+        call.principal,
+        call.app or meta_app,
+        settings.auth.trust_client_app,
+        "x-lockgate-app" if call.app else "metadata.app",
+    )
     return Turn(
         trace_id=call.trace_id,
         endpoint=call.endpoint,
@@ -121,10 +128,12 @@ def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:
         request=request,
         backend_model=backend_model,
         backend=spec.backend,
-        app=call.app or meta_app,
+        app=app,
         project=call.project or meta_project,
         question=question,
         filters=filters,
         top_k=top_k,
         options=body.lockgate,
+        client=call.client,
+        caller=call.caller,
     )

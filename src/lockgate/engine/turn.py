@@ -27,6 +27,9 @@ class Principal:
     auth_method: str | None = None  # "api_key" or "oidc" when authenticated
     # The API key or token subject that proved it, for audit; never the secret.
     key_id: str | None = None
+    # The apps this credential may run as, the first being its default. The app picks the
+    # guardrail policy, so a caller must not be able to name one its credential lacks.
+    apps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class Call:
     project: str | None = None
     trace_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: float = field(default_factory=time.time)
+    # Where the request came from, for limits the caller cannot pick: the socket's peer
+    # address, and the caller id header (which may only subdivide the principal's limits).
+    client: str | None = None
+    caller: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ class Turn:
     top_k: int | None = None
     options: LockgateOptions | None = None
     prompt: str | None = None
+    client: str | None = None
+    caller: str | None = None
 
     @property
     def completion_id(self) -> str:

@@ -17,6 +17,7 @@ from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit
 from lockgate.gateway import retention
 from lockgate.gateway.authgate import AuthMiddleware
+from lockgate.gateway.body_timeout import BodyTimeoutMiddleware
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import TraceIdMiddleware
 from lockgate.gateway.openapi import openapi_json
@@ -117,6 +118,9 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     app.add_middleware(AuthMiddleware)
     app.add_middleware(TraceIdMiddleware)
     app.add_middleware(LiveTraffic)  # lets the batch worker yield to live requests
+    # Outermost: every route's body reads share one deadline from the headers' arrival.
+    body_s = services.settings.server.body_read_timeout_s
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=body_s)
     app.state.services = services
     app.state.engine = engine
     return app

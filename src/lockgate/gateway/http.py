@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.engine.wire import has_lone_surrogate
+from lockgate.gateway.body_timeout import body_timeout_error
 from lockgate.gateway.errors import GatewayError
 
 TRACE_HEADER = "x-lockgate-trace-id"
@@ -47,9 +48,7 @@ async def bounded_stream(
         except StopAsyncIteration:
             return
         except TimeoutError:
-            raise GatewayError(
-                408, f"request body not received within {timeout_s:g} s", "request_timeout"
-            ) from None
+            raise body_timeout_error(timeout_s) from None
         seen += len(part)
         if seen > max_bytes:
             raise _too_large(max_bytes, code, param)

@@ -15,6 +15,7 @@ from lockgate.plugins.hookspecs import hookimpl
 
 CALLER_HEADER = "x-lockgate-caller"
 PROJECT_HEADER = "x-lockgate-project"
+APP_HEADER = "x-lockgate-app"
 ANONYMOUS = "anonymous"
 
 
@@ -23,6 +24,19 @@ def principal_from_request(request: Request, services: Any) -> Principal:
     # The tenant is not taken from a header on purpose: it scopes cached answers and
     # documents, and an unauthenticated header must not be able to pick someone else's.
     return Principal(id=clean_id(request.headers.get(CALLER_HEADER), ANONYMOUS))
+
+
+def client_of(request: Request) -> str | None:
+    """The socket's peer address. Never a forwarded-for header: that is the caller's to
+    choose, and limits keyed on it could be escaped by changing it."""
+    return request.client.host if request.client else None
+
+
+def caller_of(request: Request) -> str | None:
+    """The caller id header, cleaned; for an authenticated principal it can only name a
+    part of that principal (its limits subdivide, never replace, the principal's)."""
+    value = request.headers.get(CALLER_HEADER)
+    return clean_id(value, "") or None if value else None
 
 
 def principal_of(request: Request) -> Principal:

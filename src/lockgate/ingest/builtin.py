@@ -80,6 +80,7 @@ def folder(spec: SourceSpec, cfg: IngestConfig, skip: tuple[Path, ...]) -> Conne
         spec.exclude or cfg.exclude,
         cfg.follow_symlinks,
         skip,
+        cfg.max_file_bytes,
     )
 
 
@@ -88,7 +89,10 @@ def url(spec: SourceSpec, cfg: IngestConfig, skip: tuple[Path, ...]) -> Connecto
     from lockgate.ingest.sources.url import UrlConnector
 
     return UrlConnector(
-        [spec.uri], cfg.http_timeout_s, policy=EgressPolicy.from_config(cfg.fetch)
+        [spec.uri],
+        cfg.http_timeout_s,
+        policy=EgressPolicy.from_config(cfg.fetch),
+        max_bytes=cfg.max_file_bytes,
     )
 
 
@@ -101,6 +105,7 @@ def sitemap(spec: SourceSpec, cfg: IngestConfig, skip: tuple[Path, ...]) -> Conn
         cfg.http_timeout_s,
         cfg.max_sitemap_urls,
         policy=EgressPolicy.from_config(cfg.fetch),
+        max_bytes=cfg.max_file_bytes,
     )
 
 
@@ -115,6 +120,7 @@ def s3(spec: SourceSpec, cfg: IngestConfig, skip: tuple[Path, ...]) -> Connector
         spec.secret_key_env,
         spec.include,
         spec.exclude,
+        max_bytes=cfg.max_file_bytes,
     )
 
 

@@ -15,8 +15,10 @@ import numpy as np
 
 from lockgate.config import IngestConfig
 from lockgate.ingest import containers, quality, strategies
+from lockgate.ingest.bounded import LimitExceeded, NotRegularFile, read_file
 from lockgate.ingest.detect import detect_format
 from lockgate.ingest.parsers import parse_bytes
+from lockgate.ingest.sidecar import SIDECAR_SUFFIXES
 from lockgate.ingest.types import ChunkDraft, ParseError, ParseOptions
 from lockgate.models.base import EmbeddingModel
 from lockgate.store.access import Access, TenantConflict
@@ -91,7 +93,7 @@ def iter_files(
                 if d not in _SKIP_DIRS and (Path(dirpath) / d).resolve() not in skip
             )
             for name in sorted(filenames):
-                if name.endswith(quality.SIDECAR_SUFFIXES):
+                if name.endswith(SIDECAR_SUFFIXES):
                     continue  # metadata about a document, not a document
                 path = Path(dirpath) / name
                 if path.is_symlink() and not follow_symlinks:
@@ -171,18 +173,18 @@ class Ingestor:
     ) -> str:
         source = str(path)
         try:
-            stat = path.stat()
-            if stat.st_size > self.config.max_file_mb * 1024 * 1024:
-                raise ParseError("too_large", f"{stat.st_size} bytes")
-            data = path.read_bytes()
+            # Checked on the open file, before its bytes are read: a FIFO or a huge sparse
+            # file costs neither a hang nor the memory.
+            data = read_file(path, self.config.max_file_bytes)
+            mtime = path.stat().st_mtime
             declared = quality.declared_for(path)
-        except ParseError as exc:
-            return self.quarantine(source, exc, None, None, summary)
+        except NotRegularFile as exc:
+            return self.quarantine(source, ParseError("not_a_file", str(exc)), None, None, summary)
+        except LimitExceeded as exc:
+            return self.quarantine(source, ParseError("too_large", str(exc)), None, None, summary)
         except OSError as exc:
             return self.quarantine(source, ParseError("unreadable", str(exc)), None, None, summary)
-        return self.process(
-            source, data, path.name, stat.st_mtime, declared, known, quarantined, summary
-        )
+        return self.process(source, data, path.name, mtime, declared, known, quarantined, summary)
 
     def process(
         self,
@@ -201,7 +203,7 @@ class Ingestor:
         """Index one document's bytes under `source` (a path, URL or s3:// key). `parent_id`
         and `depth` are set for a document found inside another (see ingest/containers.py),
         `inflated` is the archive budget it shares with the file it came from."""
-        if len(data) > self.config.max_file_mb * 1024 * 1024:
+        if len(data) > self.config.max_file_bytes:
             return self.quarantine(
                 source, ParseError("too_large", f"{len(data)} bytes"), None, None, summary
             )

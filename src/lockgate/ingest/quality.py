@@ -13,22 +13,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lockgate.config import IngestConfig
 from lockgate.ingest import neardup, strategies
+from lockgate.ingest.bounded import LimitExceeded, read_file
 from lockgate.ingest.dates import to_iso
 from lockgate.ingest.normalize import Normalized, normalize
+from lockgate.ingest.sidecar import MAX_SIDECAR_BYTES, SidecarError, read_sidecar, sidecar_path
 from lockgate.ingest.text_decode import detect_encoding
 from lockgate.ingest.types import ChunkDraft, ParsedDocument
 from lockgate.models.base import EmbeddingModel
 
-SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml")
+log = logging.getLogger(__name__)
+
 _TEXT_FORMATS = {"text", "markdown", "csv", "json", "html", "xml"}
 _OWNER_KEYS = ("owner", "maintainer", "author")
 _REVIEW_KEYS = ("review_by", "review-by", "reviewby", "review_date", "next_review", "expires")
@@ -53,34 +55,41 @@ class Declared:
     meta_hash: str | None = None  # of the sidecar, so editing it alone re-indexes
 
 
-def sidecar_path(path: Path) -> Path | None:
-    for suffix in SIDECAR_SUFFIXES:
-        candidate = path.with_name(path.name + suffix)
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def read_sidecar(raw: bytes) -> dict[str, str]:
-    data = yaml.safe_load(raw.decode("utf-8", errors="replace")) or {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): str(v) for k, v in data.items() if v is not None}
+def declared(name: str, body: bytes, extra: dict[str, str] | None = None) -> Declared:
+    """What a sidecar's bytes declare; a sidecar that cannot be read is recorded as
+    `sidecar_error` and the document is indexed without it."""
+    raw = dict(extra or {})
+    try:
+        raw.update(read_sidecar(body))
+    except SidecarError as exc:
+        raw["sidecar_error"] = f"{name}: {exc}"
+        log.warning("sidecar %s not used: %s", name, exc)
+    return Declared(raw=raw, meta_hash=hashlib.sha256(body).hexdigest())
 
 
 def declared_for(path: Path | None, extra: dict[str, str] | None = None) -> Declared:
     """What the source and a sidecar say about a document (the parser's part comes later)."""
-    raw = dict(extra or {})
-    meta_hash = None
     side = sidecar_path(path) if path is not None else None
-    if side is not None:
-        body = side.read_bytes()
-        meta_hash = hashlib.sha256(body).hexdigest()
-        try:
-            raw.update(read_sidecar(body))
-        except yaml.YAMLError:
-            raw["sidecar_error"] = f"{side.name}: invalid YAML"
-    return Declared(raw=raw, meta_hash=meta_hash)
+    if side is None:
+        return Declared(raw=dict(extra or {}))
+    try:
+        # Bounded, and never waiting on a FIFO dressed up as a sidecar.
+        body = read_file(side, MAX_SIDECAR_BYTES)
+    except (LimitExceeded, OSError) as exc:
+        raw = {**(extra or {}), "sidecar_error": f"{side.name}: {exc}"}
+        log.warning("sidecar %s not used: %s", side.name, exc)
+        return Declared(raw=raw, meta_hash=_stat_hash(side))
+    return declared(side.name, body, extra)
+
+
+def _stat_hash(path: Path) -> str | None:
+    """Stands in for the content hash of a sidecar too large to read: it changes when the
+    file does, so fixing the sidecar re-indexes the document."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
 
 
 def _pick(meta: dict[str, str], keys: tuple[str, ...]) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 from lockgate.config import ConfigError, SourceSpec
 from lockgate.ingest.pipeline import Ingestor, IngestSummary, Progress
 from lockgate.ingest.retry import with_retry
-from lockgate.ingest.sources import SOURCES, Connector, FetchError, Item, SourceError
+from lockgate.ingest.sources import SOURCES, Connector, FetchError, Item, Refused, SourceError
 from lockgate.ingest.types import ParseError
 from lockgate.store.quality import QualityStore
 from lockgate.store.sources import SourceStore
@@ -124,6 +124,8 @@ class SourceSync:
         try:
             data, _ = with_retry(item.fetch, ing.config.retry)
             declared = item.declared()
+        except Refused as exc:
+            return ing.quarantine(item.key, ParseError(exc.reason, str(exc)), None, None, summary)
         except FetchError as exc:
             reason = ParseError(
                 "fetch_failed", f"{exc} (after {getattr(exc, 'attempts', 1)} attempt(s))"

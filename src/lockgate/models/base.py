@@ -124,6 +124,9 @@ class ChatBackend(ABC):
 class EmbeddingBackend(ABC):
     name: str
     dimensions: int
+    # Whether embedding burns this host's CPU (a local model) or waits on a remote service:
+    # only the first goes through the gateway's CPU gate.
+    local_compute: bool = True
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:

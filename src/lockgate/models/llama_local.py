@@ -79,7 +79,9 @@ class LlamaCppModel(ChatBackend):
                         else bundled_gguf(self.home)
                     )
                     if not path.exists():
-                        raise UpstreamError(f"model file not found: {path}", status=503)
+                        raise UpstreamError(
+                            "model file not found", status=503, detail=f"not found: {path}"
+                        )
                     self._llm = Llama(
                         model_path=str(path),
                         n_ctx=self.spec.context_window,

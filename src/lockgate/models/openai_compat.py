@@ -20,6 +20,7 @@ from lockgate.models.base import (
     UpstreamError,
     Usage,
 )
+from lockgate.models.error_text import body_detail, transport_detail
 
 
 def api_key(env_name: str | None) -> str | None:
@@ -53,18 +54,8 @@ def _status_error(name: str, resp: httpx.Response) -> UpstreamError:
         f"upstream '{name}' returned {resp.status_code}",
         upstream_status=resp.status_code,
         retry_after=retry_after_s(resp),
-        detail=_error_text(resp),
+        detail=body_detail(resp),
     )
-
-
-def _error_text(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            return str(body["error"].get("message", ""))[:500]
-    except ValueError:
-        pass
-    return resp.text[:500]
 
 
 class OpenAICompatModel(ChatBackend):
@@ -118,8 +109,9 @@ class OpenAICompatModel(ChatBackend):
                 f"upstream '{self.name}' timed out", status=504, retryable=True
             ) from exc
         except httpx.HTTPError as exc:
+            # The exception's text can quote the URL, credentials and all: trace only.
             raise UpstreamError(
-                f"upstream '{self.name}' unreachable: {exc}", retryable=True
+                f"upstream '{self.name}' unreachable", retryable=True, detail=transport_detail(exc)
             ) from exc
         if resp.status_code >= 400:
             raise _status_error(self.name, resp)
@@ -168,7 +160,9 @@ class OpenAICompatModel(ChatBackend):
             # Failing to connect is not a broken stream: say which one it was. Either may be
             # retried by the resilience layer, which alone knows whether tokens went out.
             what = "failed mid-stream" if connected else "unreachable"
-            raise UpstreamError(f"upstream '{self.name}' {what}: {exc}", retryable=True) from exc
+            raise UpstreamError(
+                f"upstream '{self.name}' {what}", retryable=True, detail=transport_detail(exc)
+            ) from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()

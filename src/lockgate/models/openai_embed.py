@@ -9,10 +9,13 @@ import numpy as np
 
 from lockgate.config import EmbeddingSpec
 from lockgate.models.base import EmbeddingBackend, UpstreamError
+from lockgate.models.error_text import body_detail, transport_detail
 from lockgate.models.openai_compat import api_key
 
 
 class OpenAIEmbedder(EmbeddingBackend):
+    local_compute = False  # the work happens upstream
+
     def __init__(self, spec: EmbeddingSpec) -> None:
         if not spec.base_url or not spec.upstream_model:
             raise ValueError("embeddings: base_url and upstream_model are required for 'openai'")
@@ -33,16 +36,23 @@ class OpenAIEmbedder(EmbeddingBackend):
             batch = list(texts[start : start + self.spec.batch_size])
             try:
                 resp = self._client.post("/embeddings", json={"model": self.name, "input": batch})
-                resp.raise_for_status()
-                data = sorted(resp.json()["data"], key=lambda d: d["index"])
-            except (httpx.HTTPError, ValueError, KeyError) as exc:
+            except httpx.HTTPError as exc:
                 # The exception text holds the upstream URL (and any credentials in it).
-                status = None
-                if isinstance(exc, httpx.HTTPStatusError):
-                    status = exc.response.status_code
-                what = f"HTTP {status}" if status else type(exc).__name__
                 raise UpstreamError(
-                    f"embedding upstream failed ({what})", upstream_status=status, detail=str(exc)
+                    f"embedding upstream failed ({type(exc).__name__})",
+                    detail=transport_detail(exc),
+                ) from exc
+            if resp.status_code >= 400:
+                raise UpstreamError(
+                    f"embedding upstream failed (HTTP {resp.status_code})",
+                    upstream_status=resp.status_code,
+                    detail=body_detail(resp),
+                )
+            try:
+                data = sorted(resp.json()["data"], key=lambda d: d["index"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UpstreamError(
+                    "embedding upstream sent a malformed response", detail=type(exc).__name__
                 ) from exc
             rows.extend(d["embedding"] for d in data)
         vecs = np.asarray(rows, dtype=np.float32)

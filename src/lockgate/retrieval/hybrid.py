@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.config import FreshnessConfig, RetrievalConfig
+from lockgate.ingest.source_names import root_of, shown_source
 from lockgate.models.base import EmbeddingModel
 from lockgate.retrieval import freshness as fresh
 from lockgate.retrieval.vector import NumpyVectorIndex
@@ -51,16 +52,26 @@ class RetrievedChunk:
     lineage: dict[str, Any] = field(default_factory=dict)
     freshness: dict[str, Any] = field(default_factory=dict)
     near_duplicates: list[int] = field(default_factory=list)
+    # The ingested folder `source` lies under, when it came from a folder source.
+    root: str | None = None
 
     @property
     def content_hash(self) -> str | None:
         return self.lineage.get("content_hash")
 
-    def as_dict(self) -> dict[str, object]:
+    @property
+    def shown_source(self) -> str:
+        """The source as callers see it: no absolute path, no credentials in a URL."""
+        return shown_source(self.source, self.root)
+
+    def as_dict(self, full_source: bool = False) -> dict[str, object]:
+        """The chunk as a search result; `full_source` (the operator's CLI) keeps the
+        stored source, absolute path and all."""
+        source = self.source if full_source else self.shown_source
         return {
             "rank": self.rank,
             "score": round(self.score, 6),
-            "source": self.source,
+            "source": source,
             "page": self.page,
             "chunk_id": self.chunk_id,
             "document_id": self.document_id,
@@ -69,7 +80,7 @@ class RetrievedChunk:
             "vector_score": None if self.vector_score is None else round(self.vector_score, 4),
             "bm25_score": None if self.bm25_score is None else round(self.bm25_score, 4),
             "text": self.text,
-            "lineage": self.lineage,
+            "lineage": {**self.lineage, "source": source} if self.lineage else {},
             "freshness": self.freshness,
             "near_duplicates": self.near_duplicates,
         }
@@ -150,6 +161,8 @@ class HybridRetriever:
         ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
         vmap = {h.chunk_id: h.score for h in vhits}
         tmap = {h.chunk_id: h.score for h in thits}
+        paths = any(records[r.chunk_id].source.startswith("/") for r in ranked)
+        roots = self.store.folder_roots() if paths else []
         out: list[RetrievedChunk] = []
         for r in ranked:
             cid, score, rec = r.chunk_id, r.score, records[r.chunk_id]
@@ -170,6 +183,7 @@ class HybridRetriever:
                     lineage=fresh.lineage(rec),
                     freshness=r.freshness,
                     near_duplicates=r.near_duplicates,
+                    root=root_of(rec.source, roots) if roots else None,
                 )
             )
         t4 = time.perf_counter()

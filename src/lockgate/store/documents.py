@@ -125,6 +125,13 @@ class DocumentStore:
                 for r in conn.execute(stmt)
             }
 
+    def folder_roots(self) -> list[str]:
+        """The folders (or single files) ingested as folder sources: what their documents'
+        paths are shown relative to."""
+        stmt = select(tb.sources.c.uri).where(tb.sources.c.kind == "folder").distinct()
+        with self.engine.connect() as conn:
+            return [r.uri for r in conn.execute(stmt)]
+
     def active_by_hash(
         self, content_hash: str, exclude_source: str, access: Access | None = None
     ) -> tuple[int, str] | None:

@@ -27,6 +27,8 @@ class KeyRecord:
     expires_at: float | None = None
     revoked_at: float | None = None
     rotated_at: float | None = None
+    # The apps the key may run as; the first is its default (see engine/apps.py).
+    apps: tuple[str, ...] = ()
 
     def public(self) -> dict[str, Any]:
         """Everything about the key except its hash: what `keys list` and the admin API show."""
@@ -42,6 +44,8 @@ class KeyRecord:
             "expires_at": self.expires_at,
             "revoked_at": self.revoked_at,
             "rotated_at": self.rotated_at,
+            "app": self.apps[0] if self.apps else None,
+            "apps": list(self.apps),
         }
 
 
@@ -60,6 +64,7 @@ def _record(row: Any) -> KeyRecord:
         expires_at=m["expires_at"],
         revoked_at=m["revoked_at"],
         rotated_at=m["rotated_at"],
+        apps=tuple(json.loads(m["apps"])) if m["apps"] else (),
     )
 
 
@@ -83,6 +88,7 @@ class KeyStore:
                     expires_at=rec.expires_at,
                     revoked_at=rec.revoked_at,
                     rotated_at=rec.rotated_at,
+                    apps=json.dumps(list(rec.apps)) if rec.apps else None,
                 )
             )
 

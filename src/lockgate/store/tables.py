@@ -336,6 +336,7 @@ batches = Table(
     Column("expires_at", Float),
     Column("worker", String),
     Column("lease_until", Float),
+    Column("app", Text),  # the app its items run as, fixed when it is created (m0013)
 )
 
 batch_items = Table(
@@ -408,4 +409,5 @@ api_keys = Table(
     Column("expires_at", Float),
     Column("revoked_at", Float),
     Column("rotated_at", Float),
+    Column("apps", Text),  # JSON list; NULL: no app (m0013)
 )

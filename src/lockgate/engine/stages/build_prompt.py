@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 def source_label(chunk: RetrievedChunk) -> str:
-    parts = [Path(chunk.source).name]
+    # The name only: neither the folders above the file nor a URL's query go to the model.
+    parts = [Path(chunk.shown_source).name]
     if chunk.page:
         parts.append(f"page {chunk.page}")
     if chunk.heading_path:

@@ -17,6 +17,7 @@ from lockgate.cache.keys import digest, normalise_message, normalise_text, scope
 from lockgate.cache.service import Lookup, ResponseCache
 from lockgate.config import CacheConfig, GuardrailsConfig
 from lockgate.engine.answer import Answer, aclose_stream
+from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import CacheOutcome, PromptRecord, TurnState
 from lockgate.engine.turn import Turn
@@ -57,12 +58,14 @@ class Cache(Stage):
         guard: GuardEngine,
         guard_config: GuardrailsConfig,
         prompt: PromptRecord,
+        cpu: CpuGate | None = None,
     ) -> None:
         self.cache = cache
         self.config = config
         self.guard = guard
         self.guard_config = guard_config
         self.prompt = prompt
+        self.cpu = cpu
 
     @classmethod
     def from_services(cls, services: Services) -> Cache:
@@ -74,6 +77,7 @@ class Cache(Stage):
             services.guard,
             s.guardrails,
             PromptRecord(template.name, template.version),
+            services.cpu,
         )
 
     def _bypass(self, turn: Turn, state: TurnState) -> str | None:
@@ -148,7 +152,8 @@ class Cache(Stage):
         # hold the event loop.
         found = self.cache.lookup_exact(scope, text)
         if semantic and found.status != "hit":
-            found = await asyncio.to_thread(self.cache.lookup_semantic, found)
+            # Embeds the question: CPU work, through the gate.
+            found = await run_cpu(self.cpu, self.cache.lookup_semantic, found)
         ms = (time.perf_counter() - t0) * 1000
         METRICS.observe("lockgate_cache_lookup_ms", ms)
         METRICS.inc("lockgate_cache_lookups_total", result=found.status, kind=found.kind or "none")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import OrderedDict
 from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GuardPolicy, GuardrailsConfig
 from lockgate.engine.answer import Answer
+from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.stages._guard import note, policy_for
 from lockgate.engine.state import TurnState
@@ -28,17 +28,24 @@ class ContextGuard(Stage):
     after: ClassVar[tuple[str, ...]] = ("retrieve",)
     before: ClassVar[tuple[str, ...]] = ("build_prompt", "call_model")
 
-    def __init__(self, guard: GuardEngine, config: GuardrailsConfig, refusal: str) -> None:
+    def __init__(
+        self,
+        guard: GuardEngine,
+        config: GuardrailsConfig,
+        refusal: str,
+        cpu: CpuGate | None = None,
+    ) -> None:
         self.guard = guard
         self.config = config
         self.refusal = refusal
+        self.cpu = cpu
         # A chunk id always names the same text, so a verdict can be reused across requests.
         self._cache: OrderedDict[tuple[int, str], GuardResult] = OrderedDict()
 
     @classmethod
     def from_services(cls, services: Services) -> ContextGuard:
         s = services.settings
-        return cls(services.guard, s.guardrails, s.grounded.refusal_message)
+        return cls(services.guard, s.guardrails, s.grounded.refusal_message, services.cpu)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
         if not self.config.enabled or not turn.grounded or state.retrieval is None:
@@ -47,7 +54,7 @@ class ContextGuard(Stage):
         if not policy.context:
             return await call_next(turn, state)
         retrieval = state.retrieval.result
-        results = await asyncio.to_thread(self._scan, retrieval.chunks, policy)
+        results = await run_cpu(self.cpu, self._scan, retrieval.chunks, policy)
         kept = []
         for chunk, result in zip(retrieval.chunks, results, strict=True):
             if result.action != "allow":

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GuardPolicy, GuardrailsConfig
 from lockgate.engine.answer import Answer
+from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.stages._guard import note, policy_for
 from lockgate.engine.state import TurnState
@@ -31,13 +31,16 @@ class InputGuard(Stage):
         "call_model",
     )
 
-    def __init__(self, guard: GuardEngine, config: GuardrailsConfig) -> None:
+    def __init__(
+        self, guard: GuardEngine, config: GuardrailsConfig, cpu: CpuGate | None = None
+    ) -> None:
         self.guard = guard
         self.config = config
+        self.cpu = cpu
 
     @classmethod
     def from_services(cls, services: Services) -> InputGuard:
-        return cls(services.guard, services.settings.guardrails)
+        return cls(services.guard, services.settings.guardrails, services.cpu)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
         if not self.config.enabled:
@@ -50,7 +53,7 @@ class InputGuard(Stage):
         )
         if self.config.canary and any(r.scanner == "leak" for r in policy.output):
             log.canary = f"lg-{secrets.token_hex(6)}"
-        results = await asyncio.to_thread(self._scan_messages, turn, state, policy)
+        results = await run_cpu(self.cpu, self._scan_messages, turn, state, policy)
         for index, result in results:
             note(turn, state, result, f"messages[{index}]")
         if log.action == "block":

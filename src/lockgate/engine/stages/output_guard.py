@@ -7,7 +7,6 @@ of one clause per chunk of text released (measured in BENCHMARKS.md)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, ClassVar
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 from lockgate.config import GuardPolicy, GuardrailsConfig
 from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.citations import MARKER
+from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.stages._guard import note, policy_for
 from lockgate.engine.state import TurnState
@@ -48,16 +48,30 @@ class OutputGuard(Stage):
     after: ClassVar[tuple[str, ...]] = ("input_guard",)
     before: ClassVar[tuple[str, ...]] = ("postprocess", "call_model")
 
-    def __init__(self, guard: GuardEngine, config: GuardrailsConfig, instructions: str) -> None:
+    def __init__(
+        self,
+        guard: GuardEngine,
+        config: GuardrailsConfig,
+        instructions: str,
+        cpu: CpuGate | None = None,
+    ) -> None:
         self.guard = guard
         self.config = config
         self.grounded_instructions = instructions
+        self.cpu = cpu
 
     @classmethod
     def from_services(cls, services: Services) -> OutputGuard:
         cfg = services.settings.grounded
         template = services.prompts.get(cfg.prompt, cfg.prompt_version)
-        return cls(services.guard, services.settings.guardrails, _instructions(template.text))
+        return cls(
+            services.guard, services.settings.guardrails, _instructions(template.text), services.cpu
+        )
+
+    async def _scan(self, text: str, ctx: ScanContext, policy: GuardPolicy) -> GuardResult:
+        # The model has answered (and been paid for): the scan waits for a CPU slot rather
+        # than throw the answer away.
+        return await run_cpu(self.cpu, self.guard.scan, text, ctx, policy, shed=False)
 
     def _policy(self, turn: Turn) -> GuardPolicy:
         policy = policy_for(self.guard, turn)
@@ -104,7 +118,7 @@ class OutputGuard(Stage):
         policy = self._policy(turn)
         scan_ctx = self._scan_ctx(turn, state)
         text = state.vault.restore(answer.text)
-        result = await asyncio.to_thread(self.guard.scan, text, scan_ctx, policy)
+        result = await self._scan(text, scan_ctx, policy)
         note(turn, state, result, "answer")
         self._groundedness(turn, answer, scan_ctx)
         if result.action == "block":
@@ -168,9 +182,7 @@ class OutputGuard(Stage):
         self, state: TurnState, text: str, scan_ctx: ScanContext, policy: GuardPolicy
     ) -> str | None:
         """The fragment's text if every scanner passes it as it is; None otherwise."""
-        result: GuardResult = await asyncio.to_thread(
-            self.guard.scan, state.vault.restore(text), scan_ctx, policy
-        )
+        result = await self._scan(state.vault.restore(text), scan_ctx, policy)
         return result.text if result.action == "allow" else None
 
     async def _release(
@@ -183,7 +195,7 @@ class OutputGuard(Stage):
         policy: GuardPolicy,
     ) -> str | None:
         text = state.vault.restore(text)
-        result: GuardResult = await asyncio.to_thread(self.guard.scan, text, scan_ctx, policy)
+        result = await self._scan(text, scan_ctx, policy)
         if result.action != "allow":
             note(turn, state, result, "answer (streamed sentence)")
         if result.action == "block":

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 import anyio
 
 from lockgate.budget.limits import Admission, MemoryBucketStore, RateLimiter
-from lockgate.engine.admission import prompt_tokens_bound
+from lockgate.engine.admission import limit_key, prompt_tokens_bound
 from lockgate.engine.answer import Answer
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.pipeline import Next, Stage
@@ -51,7 +51,8 @@ class RateLimit(Stage):
         if not self.limiter.active():
             return await call_next(turn, state)
         p = turn.principal
-        args = (p.id, p.tenant, turn.model_name, self.estimate(turn))
+        who = limit_key(p, turn.client, turn.caller)
+        args = (who, p.tenant, turn.model_name, self.estimate(turn))
         if isinstance(self.limiter.store, MemoryBucketStore):
             got = self.limiter.admit(*args)  # microseconds under a lock: no thread hop
         else:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig
 from lockgate.engine.answer import Answer
+from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.state import RetrievalRecord, TurnState
 from lockgate.engine.turn import Turn
@@ -22,15 +22,22 @@ class Retrieve(Stage):
     after: ClassVar[tuple[str, ...]] = ("input_guard",)
     before: ClassVar[tuple[str, ...]] = ("context_guard", "build_prompt", "call_model")
 
-    def __init__(self, retriever: HybridRetriever, config: GroundedConfig, top_k: int) -> None:
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        config: GroundedConfig,
+        top_k: int,
+        cpu: CpuGate | None = None,
+    ) -> None:
         self.retriever = retriever
         self.config = config
         self.top_k = top_k
+        self.cpu = cpu
 
     @classmethod
     def from_services(cls, services: Services) -> Retrieve:
         s = services.settings
-        return cls(services.retriever, s.grounded, s.retrieval.top_k)
+        return cls(services.retriever, s.grounded, s.retrieval.top_k, services.cpu)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
         if not turn.grounded:
@@ -42,7 +49,8 @@ class Retrieve(Stage):
         filters = dataclasses.replace(
             turn.filters, tenant=turn.principal.tenant, groups=tuple(turn.principal.groups)
         )
-        result = await asyncio.to_thread(self.retriever.search, turn.question, k, filters)
+        # Embedding the question and scoring the index: CPU work, through the gate.
+        result = await run_cpu(self.cpu, self.retriever.search, turn.question, k, filters)
         state.retrieval = RetrievalRecord(result)
         for part, ms in result.timings_ms.items():
             state.note(f"retrieve.{part}", ms)

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from lockgate.batch.batches import InvalidInput, Scope, parse_input
 from lockgate.batch.files import owner_key
+from lockgate.engine.apps import resolve_app
 from lockgate.engine.wire import parse_body
 from lockgate.gateway.errors import GatewayError
 from lockgate.gateway.http import read_json
@@ -42,6 +43,13 @@ async def create_batch(request: Request) -> Response:
     file_id, endpoint, window = req.input_file_id, req.endpoint, req.completion_window
     metadata = req.metadata
     principal = principal_of(request)
+    # Fixed now, from the creator's credential: the worker runs every item as this app.
+    app = resolve_app(
+        principal,
+        metadata.get("app") if metadata else None,
+        services.settings.auth.trust_client_app,
+        "metadata.app",
+    )
     owner = owner_key(principal.id, principal.tenant)
     info = await asyncio.to_thread(services.files.get, file_id, owner)
     if info is None:
@@ -69,6 +77,7 @@ async def create_batch(request: Request) -> Response:
         principal.tenant,
         requests,
         errors,
+        app,
     )
     return JSONResponse(obj)
 

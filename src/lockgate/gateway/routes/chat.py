@@ -17,7 +17,7 @@ from lockgate.engine.turn import Call
 from lockgate.engine.wire import ChatCompletionIn
 from lockgate.gateway.errors import error_response
 from lockgate.gateway.http import read_json
-from lockgate.gateway.identity import PROJECT_HEADER, principal_of
+from lockgate.gateway.identity import APP_HEADER, PROJECT_HEADER, caller_of, client_of, principal_of
 from lockgate.gateway.keepalive import with_keepalive
 from lockgate.gateway.openapi import documented
 from lockgate.models.base import UpstreamError
@@ -78,9 +78,11 @@ async def chat_completions(request: Request) -> Response:
         endpoint="/v1/chat/completions",
         body=body if failed is None else {},
         principal=principal_of(request),
-        app=request.headers.get("x-lockgate-app"),
+        app=request.headers.get(APP_HEADER),
         project=request.headers.get(PROJECT_HEADER),
         trace_id=trace_id,
+        client=client_of(request),
+        caller=caller_of(request),
     )
     if failed is not None:
         await engine.record_failure(call, failed)

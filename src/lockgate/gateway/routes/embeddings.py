@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 
@@ -10,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from lockgate.engine.answer import Answer
+from lockgate.engine.cpu import run_cpu
 from lockgate.engine.run import Engine
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Call
@@ -19,11 +19,10 @@ from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import principal_of
 from lockgate.gateway.openapi import documented
+from lockgate.gateway.ratelimit import admit
 from lockgate.gateway.routes.models import embedding_model_name
 from lockgate.models.base import UpstreamError
 from lockgate.services import Services
-
-MAX_INPUT_CHARS = 32_000  # per input; the count and the total are limits in ServerConfig
 
 
 @documented("Embeddings of one or more texts", body=EmbeddingsIn)
@@ -57,10 +56,11 @@ async def embeddings(request: Request) -> Response:
                 "invalid_value",
                 "input",
             )
-        if any(not t or len(t) > MAX_INPUT_CHARS for t in texts):
+        per_input = limits.embeddings_max_input_chars
+        if any(not t or len(t) > per_input for t in texts):
             raise GatewayError(
                 400,
-                f"each input must be a non-empty string of at most {MAX_INPUT_CHARS} characters",
+                f"each input must be a non-empty string of at most {per_input} characters",
                 "invalid_value",
                 "input",
             )
@@ -78,13 +78,20 @@ async def embeddings(request: Request) -> Response:
                 "unsupported_parameter",
                 "dimensions",
             )
+        tokens = sum(estimate_tokens(t) for t in texts)
+        state.headers.update(await admit(request, name, tokens))
         t0 = time.perf_counter()
         try:
-            vectors = await asyncio.to_thread(services.embedder.embed, texts)
+            embedder = services.embedder
+            vectors = await run_cpu(
+                services.cpu if embedder.local_compute else None, embedder.embed, texts
+            )
         except UpstreamError as exc:
-            raise GatewayError(exc.status, str(exc), "upstream_error") from exc
+            # The caller gets the status only; what the upstream said goes to the trace.
+            raise GatewayError(
+                exc.status, str(exc), "upstream_error", detail=exc.for_trace()
+            ) from exc
         answer.ttft_ms = (time.perf_counter() - t0) * 1000
-        tokens = sum(estimate_tokens(t) for t in texts)
         answer.usage.prompt_tokens = tokens
         data = []
         for i, vec in enumerate(vectors):
@@ -101,10 +108,10 @@ async def embeddings(request: Request) -> Response:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
     except GatewayError as err:
-        state.fail(err.status, err.message)
+        state.fail(err.status, err.detail or err.message)
         call = Call("/v1/embeddings", body, principal_of(request), trace_id=trace_id)
         await engine.record(call, state, answer, model)
         return error_response(err, trace_id)
     call = Call("/v1/embeddings", body, principal_of(request), trace_id=trace_id)
     await engine.record(call, state, answer, model)
-    return JSONResponse(result)
+    return JSONResponse(result, headers=state.headers or None)

@@ -4,7 +4,7 @@ rotated key is in the reply once and never again."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 from starlette.requests import Request
@@ -31,6 +31,13 @@ class CreateKeyIn(WireBody):
     roles: list[str] = Field(min_length=1, max_length=10)
     groups: list[str] = Field(default_factory=list, max_length=100)
     expires: str | None = Field(None, max_length=20)  # a lifetime: 90d, 12h, ...
+    # The app (or apps, the first the default) the key runs as: its guardrail policy.
+    app: str | Annotated[list[str], Field(min_length=1, max_length=20)] | None = None
+
+    def apps(self) -> list[str]:
+        if self.app is None:
+            return []
+        return [self.app] if isinstance(self.app, str) else list(self.app)
 
 
 def _admin(request: Request) -> Principal:
@@ -70,6 +77,7 @@ async def create_key(request: Request) -> Response:
             req.groups,
             lifetime,
             f"{admin.id} ({admin.key_id or 'unkeyed'})",
+            req.apps(),
         )
     except KeyInputError as exc:
         raise GatewayError(400, str(exc), "invalid_value", exc.field) from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -12,10 +10,12 @@ from lockgate.engine.run import Engine
 from lockgate.engine.state import RetrievalRecord, TurnState
 from lockgate.engine.turn import Call
 from lockgate.engine.wire import SearchIn, parse_body
+from lockgate.estimates import tokens_for_chars
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import principal_of
 from lockgate.gateway.openapi import documented
+from lockgate.gateway.ratelimit import admit
 from lockgate.retrieval.hybrid import SearchFilters
 from lockgate.services import Services
 
@@ -35,7 +35,8 @@ async def search(request: Request) -> Response:
         filters = SearchFilters(
             req.source_prefix, req.document_ids, tenant=who.tenant, groups=tuple(who.groups)
         )
-        result = await asyncio.to_thread(services.retriever.search, req.query, req.k, filters)
+        headers = await admit(request, "search", tokens_for_chars(len(req.query)))
+        result = await services.cpu.run(services.retriever.search, req.query, req.k, filters)
         state.retrieval = RetrievalRecord(result, context=list(result.chunks))
     except GatewayError as err:
         state.fail(err.status, err.message)
@@ -50,5 +51,6 @@ async def search(request: Request) -> Response:
             "trace_id": trace_id,
             "max_similarity": round(result.max_similarity, 4),
             "results": [c.as_dict() for c in result.chunks],
-        }
+        },
+        headers=headers or None,
     )

@@ -36,6 +36,15 @@ class FetchError(Exception):
         self.transient = transient
 
 
+class Refused(FetchError):
+    """An item not read on purpose (too large, not a regular file): quarantined at once
+    under `reason`, never retried."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, transient=False)
+        self.reason = reason
+
+
 @dataclass
 class Item:
     key: str  # the document's source: absolute path, URL, or s3://bucket/key

@@ -7,13 +7,17 @@ Globs use fnmatch on the POSIX relative path, where `*` also crosses folders: `*
 from __future__ import annotations
 
 import fnmatch
+import stat
 from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
 
+from lockgate.ingest.bounded import LimitExceeded, NotRegularFile, read_file
 from lockgate.ingest.pipeline import iter_files
 from lockgate.ingest.quality import declared_for
-from lockgate.ingest.sources import Item, SourceError
+from lockgate.ingest.sources import Item, Refused, SourceError
+
+_DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 
 
 def matches(rel: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
@@ -33,11 +37,13 @@ class FolderConnector:
         exclude: Iterable[str] = (),
         follow_symlinks: bool = False,
         skip: Iterable[Path] = (),
+        max_bytes: int = _DEFAULT_MAX_BYTES,
     ) -> None:
         self.root = Path(root).resolve()
         self.include, self.exclude = list(include), list(exclude)
         self.follow_symlinks = follow_symlinks
         self.skip = list(skip)
+        self.max_bytes = max_bytes
 
     def prefix(self) -> str:
         return str(self.root)
@@ -55,13 +61,27 @@ class FolderConnector:
     def items(self) -> Iterator[Item]:
         for path in self.paths():
             try:
-                mtime = path.stat().st_mtime
+                info = path.stat()
+                mtime, regular = info.st_mtime, stat.S_ISREG(info.st_mode)
             except OSError:
-                mtime = 0.0
+                mtime, regular = 0.0, True  # the read reports why it cannot be read
             yield Item(
                 key=str(path),
                 name=path.name,
-                fetch=path.read_bytes,
+                # A FIFO, socket or device is never opened: reading one can block forever.
+                fetch=partial(self.read, path) if regular else partial(_not_a_file, path),
                 mtime=mtime,
                 declared=partial(declared_for, path),
             )
+
+    def read(self, path: Path) -> bytes:
+        try:
+            return read_file(path, self.max_bytes)
+        except NotRegularFile as exc:
+            raise Refused(str(exc), "not_a_file") from exc
+        except LimitExceeded as exc:
+            raise Refused(str(exc), "too_large") from exc
+
+
+def _not_a_file(path: Path) -> bytes:
+    raise Refused(f"{path.name}: not a regular file", "not_a_file")

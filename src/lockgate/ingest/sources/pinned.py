@@ -8,7 +8,8 @@ URL's host name for SNI and certificate checks, because httpcore passes that to
 `start_tls`, not the address.
 
 Redirects are followed here, hop by hop, so each new URL is checked (scheme and, through the
-backend, its addresses) before anything is sent to it.
+backend, its addresses) before anything is sent to it. The final body is streamed and read
+with a ceiling on its decoded size (`http_body.read_body`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import httpcore
 import httpx
 
+from lockgate.ingest.bounded import LimitExceeded
 from lockgate.ingest.egress import EgressDenied, EgressPolicy
-from lockgate.ingest.sources import FetchError
+from lockgate.ingest.source_names import url_key
+from lockgate.ingest.sources import FetchError, Refused
+from lockgate.ingest.sources.http_body import ACCEPT_ENCODING, UnsupportedEncoding, read_body
 
 log = logging.getLogger(__name__)
 
@@ -101,36 +106,69 @@ def client(
         timeout=timeout_s,
         follow_redirects=False,
         trust_env=False,
-        headers={"user-agent": user_agent},
+        # Only encodings with a bounded decoder (httpx would also ask for br and zstd when
+        # their packages are installed, and inflate them without a limit).
+        headers={"user-agent": user_agent, "accept-encoding": ACCEPT_ENCODING},
     )
 
 
-def fetch(client: httpx.Client, policy: EgressPolicy, url: str) -> httpx.Response:
-    """GET `url`, following up to `policy.max_redirects` redirects, each hop checked.
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched document: the final URL, status, headers and the decoded body."""
+
+    url: str
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    request: httpx.Request
+
+
+def fetch(client: httpx.Client, policy: EgressPolicy, url: str, max_bytes: int) -> Fetched:
+    """GET `url`, following up to `policy.max_redirects` redirects, each hop checked, and
+    read at most `max_bytes` of decoded body (a larger one is `Refused` as too_large).
 
     Errors carry a coarse reason only (refused by policy, could not fetch, HTTP status):
-    the transport's own message would tell an attacker which internal ports are open.
+    the transport's own message would tell an attacker which internal ports are open. They
+    name the URL without its credentials or query.
     """
+    shown = url_key(url)
     current = url
     for _hop in range(policy.max_redirects + 1):
         try:
             policy.check_url(current)
-            resp = client.get(current)
+            resp = client.send(client.build_request("GET", current), stream=True)
         except EgressDenied as exc:
-            log.debug("egress refused for %s: %s", current, exc)
-            raise FetchError(f"{url}: refused by the fetch policy", transient=False) from exc
+            log.debug("egress refused for %s: %s", url_key(current), exc)
+            raise FetchError(f"{shown}: refused by the fetch policy", transient=False) from exc
         except httpx.UnsupportedProtocol as exc:
-            raise FetchError(f"{url}: refused by the fetch policy", transient=False) from exc
+            raise FetchError(f"{shown}: refused by the fetch policy", transient=False) from exc
         except httpx.TransportError as exc:
-            log.debug("fetch of %s failed: %s: %s", current, type(exc).__name__, exc)
-            raise FetchError(f"{url}: could not be fetched", transient=True) from exc
-        if resp.status_code in _REDIRECTS and "location" in resp.headers:
+            log.debug("fetch of %s failed: %s: %s", url_key(current), type(exc).__name__, exc)
+            raise FetchError(f"{shown}: could not be fetched", transient=True) from exc
+        try:
+            if resp.status_code in _REDIRECTS and "location" in resp.headers:
+                current = str(resp.url.join(resp.headers["location"]))
+                continue
+            if resp.status_code == 429 or resp.status_code >= 500:
+                raise FetchError(f"{shown}: HTTP {resp.status_code}", transient=True)
+            if resp.status_code >= 400:
+                raise FetchError(f"{shown}: HTTP {resp.status_code}", transient=False)
+            return Fetched(
+                str(resp.url), resp.status_code, resp.headers, _body(resp, shown, max_bytes),
+                resp.request,
+            )
+        finally:
             resp.close()
-            current = str(resp.url.join(resp.headers["location"]))
-            continue
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise FetchError(f"{url}: HTTP {resp.status_code}", transient=True)
-        if resp.status_code >= 400:
-            raise FetchError(f"{url}: HTTP {resp.status_code}", transient=False)
-        return resp
-    raise FetchError(f"{url}: too many redirects", transient=False)
+    raise FetchError(f"{shown}: too many redirects", transient=False)
+
+
+def _body(resp: httpx.Response, shown: str, max_bytes: int) -> bytes:
+    try:
+        return read_body(resp, max_bytes)
+    except LimitExceeded as exc:
+        raise Refused(f"{shown}: {exc}", "too_large") from exc
+    except UnsupportedEncoding as exc:
+        raise FetchError(f"{shown}: unsupported {exc}", transient=False) from exc
+    except httpx.TransportError as exc:
+        log.debug("read of %s failed: %s: %s", shown, type(exc).__name__, exc)
+        raise FetchError(f"{shown}: could not be fetched", transient=True) from exc

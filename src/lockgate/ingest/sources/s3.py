@@ -6,15 +6,18 @@ A `<key>.meta.yaml` object next to a document is its sidecar, as for files.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from lockgate.ingest.quality import SIDECAR_SUFFIXES, Declared, read_sidecar
-from lockgate.ingest.sources import FetchError, Item, SourceError
+from lockgate.ingest.bounded import LimitExceeded, read_capped
+from lockgate.ingest.quality import Declared, declared
+from lockgate.ingest.sidecar import MAX_SIDECAR_BYTES, SIDECAR_SUFFIXES
+from lockgate.ingest.sources import FetchError, Item, Refused, SourceError
 from lockgate.ingest.sources.folder import matches
+
+_DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -37,11 +40,13 @@ class S3Connector:
         secret_key_env: str | None = None,
         include: Iterable[str] = (),
         exclude: Iterable[str] = (),
+        max_bytes: int = _DEFAULT_MAX_BYTES,
     ) -> None:
         import boto3
         from botocore.config import Config
 
         self.uri = uri
+        self.max_bytes = max_bytes
         self.bucket, self.key_prefix = split_uri(uri)
         self.include, self.exclude = list(include), list(exclude)
         creds: dict[str, Any] = {}
@@ -73,16 +78,31 @@ class S3Connector:
         except (BotoCoreError, ClientError) as exc:
             raise SourceError(f"{self.uri}: {exc}") from exc
 
-    def _get(self, key: str) -> bytes:
+    def fetch_object(self, key: str, limit: int | None = None) -> bytes:
+        """The object's bytes, at most `limit` (default `max_bytes`): a declared length over
+        it is refused before reading, and the read itself stops one byte past it, whatever
+        the length said."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        limit = self.max_bytes if limit is None else limit
+        where = f"s3://{self.bucket}/{key}"
         try:
-            return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+            body = resp["Body"]
+            try:
+                size = int(resp.get("ContentLength") or 0)
+                if size > limit:
+                    raise LimitExceeded(limit, size)
+                return read_capped(body.read, limit)
+            finally:
+                body.close()
+        except LimitExceeded as exc:
+            raise Refused(f"{where}: {exc}", "too_large") from exc
         except ClientError as exc:
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-            raise FetchError(f"s3://{self.bucket}/{key}: {exc}", transient=status >= 500) from exc
+            raise FetchError(f"{where}: {exc}", transient=status >= 500) from exc
         except BotoCoreError as exc:
-            raise FetchError(f"s3://{self.bucket}/{key}: {exc}", transient=True) from exc
+            raise FetchError(f"{where}: {exc}", transient=True) from exc
 
     def items(self) -> Iterator[Item]:
         objects = self._list()
@@ -98,7 +118,7 @@ class S3Connector:
             yield Item(
                 key=f"s3://{self.bucket}/{key}",
                 name=key.rsplit("/", 1)[-1],
-                fetch=partial(self._get, key),
+                fetch=partial(self.fetch_object, key),
                 mtime=obj["LastModified"].timestamp(),
                 declared=partial(self._declared, side),
             )
@@ -106,5 +126,10 @@ class S3Connector:
     def _declared(self, sidecar_key: str | None) -> Declared:
         if sidecar_key is None:
             return Declared()
-        body = self._get(sidecar_key)
-        return Declared(raw=read_sidecar(body), meta_hash=hashlib.sha256(body).hexdigest())
+        name = sidecar_key.rsplit("/", 1)[-1]
+        try:
+            body = self.fetch_object(sidecar_key, MAX_SIDECAR_BYTES)
+        except Refused as exc:
+            # As for a folder: the document is indexed, the sidecar's problem is recorded.
+            return Declared(raw={"sidecar_error": f"{name}: {exc}"})
+        return declared(name, body)

@@ -1,15 +1,18 @@
 """HTTP(S) documents: single URLs and sitemaps (nested sitemap indexes, gzip, lastmod).
 
 The Last-Modified header is passed on as the document's declared date; a URL without a
-file extension gets one from its Content-Type so the right parser is chosen.
+file extension gets one from its Content-Type so the right parser is chosen. A document is
+keyed by its URL without userinfo, query or fragment (`source_names.url_key`): credentials in
+a URL are used for the fetch and never stored. Bodies and sitemaps are read with a ceiling
+(`max_bytes`, decoded), a gzipped sitemap included.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import logging
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlparse
@@ -17,10 +20,12 @@ from urllib.parse import urlparse
 import httpx
 from lxml import etree
 
+from lockgate.ingest.bounded import LimitExceeded, gunzip
 from lockgate.ingest.egress import EgressPolicy, same_host
 from lockgate.ingest.quality import Declared
+from lockgate.ingest.source_names import url_key
 from lockgate.ingest.sources import FetchError, Item, SourceError
-from lockgate.ingest.sources.pinned import Resolver, client, fetch, resolve
+from lockgate.ingest.sources.pinned import Fetched, Resolver, client, fetch, resolve
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ _EXT = {
     "application/json": ".json",
 }
 _USER_AGENT = "lockgate-ingest/0.1"
+_DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 
 
 def _name(url: str) -> str:
@@ -51,17 +57,19 @@ class UrlConnector:
         uri: str = "",
         policy: EgressPolicy | None = None,
         resolver: Resolver = resolve,
+        max_bytes: int = _DEFAULT_MAX_BYTES,
     ) -> None:
         self.urls = list(urls)
         self.uri = uri or (self.urls[0] if self.urls else "")
         self.policy = policy or EgressPolicy()
+        self.max_bytes = max_bytes
         self.client: httpx.Client = client(self.policy, timeout_s, _USER_AGENT, resolver)
 
-    def get(self, url: str) -> httpx.Response:
-        return fetch(self.client, self.policy, url)
+    def get(self, url: str) -> Fetched:
+        return fetch(self.client, self.policy, url, self.max_bytes)
 
     def prefix(self) -> str:
-        return self.uri
+        return url_key(self.uri)
 
     def _item(self, url: str, lastmod: float | None = None) -> Item:
         cache: dict[str, Declared] = {}
@@ -80,7 +88,7 @@ class UrlConnector:
             return resp.content
 
         item = Item(
-            key=url,
+            key=url_key(url),
             name=_name(url),
             fetch=get,
             mtime=lastmod or time.time(),
@@ -89,8 +97,7 @@ class UrlConnector:
         return item
 
     def items(self) -> Iterator[Item]:
-        for url in self.urls:
-            yield self._item(url)
+        yield from _unique(self._item(url) for url in self.urls)
 
 
 class SitemapConnector(UrlConnector):
@@ -103,14 +110,17 @@ class SitemapConnector(UrlConnector):
         max_urls: int = 10000,
         policy: EgressPolicy | None = None,
         resolver: Resolver = resolve,
+        max_bytes: int = _DEFAULT_MAX_BYTES,
     ) -> None:
-        super().__init__([], timeout_s, uri=sitemap_url, policy=policy, resolver=resolver)
+        super().__init__(
+            [], timeout_s, uri=sitemap_url, policy=policy, resolver=resolver, max_bytes=max_bytes
+        )
         self.sitemap_url = sitemap_url
         self.max_urls = max_urls
 
     def prefix(self) -> str:
         # A sitemap owns the pages under its own folder.
-        return self.sitemap_url.rsplit("/", 1)[0] + "/"
+        return url_key(self.sitemap_url).rsplit("/", 1)[0] + "/"
 
     def entries(self) -> list[tuple[str, float | None]]:
         out: list[tuple[str, float | None]] = []
@@ -123,7 +133,7 @@ class SitemapConnector(UrlConnector):
             if len(seen) >= self.policy.max_sitemaps:
                 log.warning(
                     "%s: more than %d sitemaps, the rest skipped",
-                    self.sitemap_url,
+                    url_key(self.sitemap_url),
                     self.policy.max_sitemaps,
                 )
                 break
@@ -133,11 +143,16 @@ class SitemapConnector(UrlConnector):
             except FetchError as exc:
                 raise SourceError(str(exc)) from exc
             if body[:2] == b"\x1f\x8b":
-                body = gzip.decompress(body)
+                try:
+                    body = gunzip(body, self.max_bytes)
+                except LimitExceeded as exc:
+                    raise SourceError(f"{url_key(url)}: sitemap inflates to {exc}") from exc
+                except zlib.error as exc:
+                    raise SourceError(f"{url_key(url)}: not a sitemap: bad gzip") from exc
             try:
                 root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False))
             except etree.XMLSyntaxError as exc:
-                raise SourceError(f"{url}: not a sitemap: {exc}") from exc
+                raise SourceError(f"{url_key(url)}: not a sitemap: {exc}") from exc
             tag = etree.QName(root).localname
             for node in root:
                 if not isinstance(node.tag, str):
@@ -159,12 +174,24 @@ class SitemapConnector(UrlConnector):
         host = urlparse(loc).hostname or ""
         if same_host(loc, self.sitemap_url) or (host and self.policy.host_allowed(host)):
             return True
-        log.info("%s: <loc> %s is on another host, skipped", self.sitemap_url, loc)
+        log.info(
+            "%s: <loc> %s is on another host, skipped", url_key(self.sitemap_url), url_key(loc)
+        )
         return False
 
     def items(self) -> Iterator[Item]:
-        for url, lastmod in self.entries():
-            yield self._item(url, lastmod)
+        yield from _unique(self._item(url, lastmod) for url, lastmod in self.entries())
+
+
+def _unique(items: Iterable[Item]) -> Iterator[Item]:
+    """URLs that differ only in their query share one key: the first one is ingested."""
+    seen: set[str] = set()
+    for item in items:
+        if item.key in seen:
+            log.warning("%s: listed again with another query; the first one is kept", item.key)
+            continue
+        seen.add(item.key)
+        yield item
 
 
 def _lastmod(value: str | None) -> float | None:

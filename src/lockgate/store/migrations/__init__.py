@@ -36,10 +36,12 @@ def available() -> list[Migration]:
 
 def applied(engine: Engine) -> set[int]:
     with engine.connect() as conn:
+        # REAL is 4 bytes on PostgreSQL: too coarse for an epoch timestamp.
+        real = "REAL" if engine.dialect.name == "sqlite" else "DOUBLE PRECISION"
         conn.execute(
             text(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+                f"version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at {real} NOT NULL)"
             )
         )
         conn.commit()

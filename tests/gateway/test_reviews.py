@@ -90,6 +90,8 @@ class Gateway:
         self.base, self.services, self.home, self.inbox = base, services, home, inbox
         keys = services.api_keys
         self.caller = keys.create("carol", "acme", ["app"])[1]
+        # A key runs as the apps it lists, and only those.
+        self.app_caller = keys.create("carl", "acme", ["app"], apps=["held", "unsafe"])[1]
         self.dev = keys.create("dave", "acme", ["developer"])[1]
         self.alice = keys.create("alice", "acme", ["reviewer"])[1]
         self.bob = keys.create("bob", "acme", ["admin"])[1]
@@ -319,7 +321,7 @@ def test_bad_input_is_a_400_and_unknown_ids_a_404(gw: Gateway) -> None:
 
 def test_the_callback_is_signed_and_sent_when_the_policy_allows(gw: Gateway) -> None:
     before = len(gw.inbox.items)
-    resp = gw.chat(gw.caller, "a lawsuit is coming", model="echo", app="held")
+    resp = gw.chat(gw.app_caller, "a lawsuit is coming", model="echo", app="held")
     review_id = _held(resp)
     assert resp.json()["choices"][0]["message"]["content"].startswith("This answer is awaiting")
     assert gw.post(gw.alice, f"/v1/reviews/{review_id}/approve").status_code == 200
@@ -340,7 +342,7 @@ def test_the_callback_is_signed_and_sent_when_the_policy_allows(gw: Gateway) -> 
 
 def test_a_callback_to_loopback_is_refused_unless_allowed(gw: Gateway) -> None:
     before = len(gw.inbox.items)
-    review_id = _held(gw.chat(gw.caller, "another lawsuit", model="echo", app="unsafe"))
+    review_id = _held(gw.chat(gw.app_caller, "another lawsuit", model="echo", app="unsafe"))
     assert gw.post(gw.alice, f"/v1/reviews/{review_id}/reject").status_code == 200
     item = _wait_callback(gw, review_id)
     assert item["callback"]["status"] == "failed: refused by the callback fetch policy"

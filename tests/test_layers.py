@@ -26,6 +26,7 @@ DOMAIN = {
     "config",
     "engine",
     "auth",
+    "review",
 }
 WEB_FRAMEWORKS = {"starlette", "uvicorn", "fastapi", "flask", "aiohttp"}
 

@@ -22,10 +22,10 @@ from lockgate.retrieval.vector import NumpyVectorIndex
 from lockgate.store.audit import AuditLog
 from lockgate.store.db import make_engine
 from lockgate.store.documents import DocumentStore
-from lockgate.store.escalations import EscalationStore
 from lockgate.store.fulltext import SqliteFts, TextIndex
 from lockgate.store.keys import KeyStore
 from lockgate.store.migrations import migrate
+from lockgate.store.reviews import ReviewStore
 from lockgate.store.runs import IngestRunStore
 from lockgate.store.traces import TraceStore
 from lockgate.upstreams.registry import ModelRegistry, build_embedder
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from lockgate.cache.service import ResponseCache
     from lockgate.engine.approvals import ToolApprovals
     from lockgate.engine.cpu import CpuGate
+    from lockgate.observability.events import Event
+    from lockgate.review.queue import ReviewQueue
     from lockgate.routing.router import Router
     from lockgate.store.privacy import PrivacyStore, Retention
 
@@ -73,8 +75,8 @@ class Services:
 
     @cached_property
     def cipher(self) -> FieldCipher:
-        """Seals what callers wrote and models answered in traces, cache entries and
-        escalations (AES-GCM, a data key per tenant wrapped by the master key)."""
+        """Seals what callers wrote and models answered in traces, cache entries and review
+        items (AES-GCM, a data key per tenant wrapped by the master key)."""
         from lockgate.crypto.factory import build_cipher
         from lockgate.store.data_keys import SqlDataKeyStore
 
@@ -136,7 +138,7 @@ class Services:
     def privacy(self) -> PrivacyStore:
         from lockgate.store.privacy import PrivacyStore
 
-        return PrivacyStore(self.engine, self.traces, self.escalations)
+        return PrivacyStore(self.engine, self.traces, self.review_store)
 
     def retention(self) -> Retention:
         from lockgate.store.privacy import Retention
@@ -144,7 +146,8 @@ class Services:
         r = self.settings.retention
         return Retention.days(
             traces=r.traces_days,
-            escalations=r.escalations_days,
+            reviews=r.reviews_days,
+            corrections=r.corrections_days,
             cache=r.cache_days,
             batches=r.batches_days,
             files=r.files_days,
@@ -165,8 +168,21 @@ class Services:
         return OidcVerifier(self.settings.auth.oidc)
 
     @cached_property
-    def escalations(self) -> EscalationStore:
-        return EscalationStore(self.engine, self.cipher)
+    def review_store(self) -> ReviewStore:
+        return ReviewStore(self.engine, self.cipher)
+
+    @cached_property
+    def reviews(self) -> ReviewQueue:
+        """The human review queue: answers the review stage puts up, tool calls, decisions."""
+        from lockgate.review.queue import ReviewQueue
+
+        return ReviewQueue(self.review_store, self.settings.review, emit=self.emit)
+
+    def emit(self, events: list[Event]) -> None:
+        """Hand events to the subscribers (the audit log among them), as the engine does."""
+        from lockgate.engine.run import emit
+
+        emit(events, self)
 
     @cached_property
     def guard(self) -> GuardEngine:

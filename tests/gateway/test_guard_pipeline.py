@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from lockgate.config import GuardPolicy, GuardrailsConfig, ScannerRule
+from lockgate.engine.turn import Principal
 from lockgate.gateway.app import create_app
 from lockgate.guardrails.base import Finding, ScanContext
 from lockgate.guardrails.registry import register
@@ -214,13 +215,21 @@ def test_poisoned_chunk_is_dropped_before_the_prompt(gw) -> None:
     assert dropped[0]["target"].startswith("chunk ")
 
 
-def test_escalation_is_filed(gw) -> None:
+def test_escalation_is_queued_for_review_and_delivered_with_a_warning(gw) -> None:
     base, services, _ = gw
-    body = chat(base, "we will file a lawsuit").json()
+    resp = chat(base, "we will file a lawsuit")
+    body = resp.json()
     assert body["lockgate"]["guardrails"]["action"] == "escalate"
-    rows = services.escalations.list()
-    assert rows[0]["trace_id"] == body["lockgate"]["trace_id"]
-    assert rows[0]["scanners"] == ["t_review"]
+    # Escalations are delivered by default, reviewed after.
+    assert body["choices"][0]["message"]["content"] == "echo: we will file a lawsuit"
+    review = body["lockgate"]["review"]
+    assert review["mode"] == "deliver" and review["kind"] == "guardrail"
+    assert resp.headers["x-lockgate-review-id"] == review["id"]
+    assert resp.headers["x-lockgate-review-warning"]
+    rec = services.reviews.get(Principal("ops", "default", ("admin",)), review["id"])
+    assert rec.trace_id == body["lockgate"]["trace_id"] and rec.status == "pending"
+    assert rec.reasons[0]["scanners"] == ["t_review"]
+    assert rec.excerpt == "we will file a lawsuit"
 
 
 def test_check_endpoint_and_metrics(gw) -> None:

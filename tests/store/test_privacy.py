@@ -85,7 +85,9 @@ def test_the_cli_audits_an_erasure_without_naming_the_subject(populated) -> None
 def test_purge_removes_only_what_is_past_retention(populated) -> None:
     _, services = populated
     now = time.time()
-    keep = Retention.days(traces=30, escalations=90, cache=30, batches=30, files=30)
+    keep = Retention.days(
+        traces=30, reviews=90, corrections=None, cache=30, batches=30, files=30
+    )
     assert services.privacy.purge(keep, now=now)["traces"] == 0
     later = services.privacy.purge(keep, now=now + 31 * 86400)
     assert later["traces"] == 3 and later["cache_entries"] == 2 + 1

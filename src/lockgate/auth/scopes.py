@@ -28,6 +28,9 @@ TRACES_READ = "traces:read"
 PROMPTS_WRITE = "prompts:write"
 METRICS_READ = "metrics:read"
 REVIEW = "review"  # the human review queue (/v1/reviews*) and guardrail escalations
+# One item's status: its reviewers, and the caller whose answer it holds (the queue decides
+# which of the two a principal is).
+REVIEW_STATUS = "review:status"
 COSTS = "costs"  # spend and routing reports
 # -- operators ---------------------------------------------------------------------------------
 KEYS_ADMIN = "keys:admin"  # API keys and the master key
@@ -57,6 +60,7 @@ SCOPES: dict[str, str] = {
     PROMPTS_WRITE: "change prompt templates",
     METRICS_READ: "Prometheus metrics",
     REVIEW: "the human review queue and guardrail escalations",
+    REVIEW_STATUS: "the status of one review item: one's own held answer, or as its reviewer",
     COSTS: "spend and routing reports",
     KEYS_ADMIN: "create, list, revoke and rotate API keys; rotate the master key",
     AUDIT_READ: "read, verify and export the audit log",
@@ -69,11 +73,22 @@ SCOPES: dict[str, str] = {
     SERVE: "start the gateway",
 }
 
-_APP = (CHAT, EMBEDDINGS, SEARCH, MODELS_READ, FILES, BATCHES, GUARD_CHECK, TOOLS, SCHEMA_READ)
+_APP = (
+    CHAT,
+    EMBEDDINGS,
+    SEARCH,
+    MODELS_READ,
+    FILES,
+    BATCHES,
+    GUARD_CHECK,
+    TOOLS,
+    SCHEMA_READ,
+    REVIEW_STATUS,
+)
 DEFAULT_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     ADMIN: tuple(SCOPES),
     "developer": (*_APP, TRACES_READ, PROMPTS_WRITE, METRICS_READ),
-    "reviewer": (REVIEW, TRACES_READ, SCHEMA_READ),
+    "reviewer": (REVIEW, REVIEW_STATUS, TRACES_READ, SCHEMA_READ),
     "analyst": (TRACES_READ, METRICS_READ, COSTS, SCHEMA_READ),
     "app": _APP,
 }

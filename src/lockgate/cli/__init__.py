@@ -22,6 +22,7 @@ from lockgate.cli import (
     ingest,
     keys,
     privacy,
+    review,
     search,
     serve,
     traces,
@@ -118,6 +119,7 @@ def _register() -> None:
         audit.audit,
         keys.keys,
         privacy.privacy,
+        review.review,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

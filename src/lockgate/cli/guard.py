@@ -1,4 +1,5 @@
-"""`lockgate guard` (run a guardrail policy on a text) and `lockgate escalations`."""
+"""`lockgate guard` (run a guardrail policy on a text) and `lockgate escalations` (now the
+guardrail part of the review queue)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import click
 from lockgate.auth.scopes import GUARD_CHECK, REVIEW
 from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
-from lockgate.cli.output import dump, echo_rows, json_flag, ts
+from lockgate.cli.output import dump, json_flag
 
 
 @requires(GUARD_CHECK)
@@ -48,19 +49,26 @@ def guard(obj: Ctx, text: str, direction: str, app: str | None, as_json: bool) -
         click.echo(f"redacted: {result['text']}")
 
 
-def _escalation(r: dict[str, Any]) -> str:
-    return (
-        f"#{r['id']:<5} {ts(r['created_at'])} {r['direction']:<7} "
-        f"{','.join(r['scanners']):<20} trace {r['trace_id']}  {r['excerpt'][:60]!r}"
-    )
-
-
 @requires(REVIEW)
-@click.command()
-@click.option("--all", "show_all", is_flag=True, help="Include closed escalations.")
+@click.command(hidden=True)
+@click.option("--all", "show_all", is_flag=True, help="Include decided items.")
+@click.option("--tenant", default=None)
 @json_flag
-@click.pass_obj
-def escalations(obj: Ctx, show_all: bool, as_json: bool) -> None:
-    """Requests a guardrail escalated to human review."""
-    rows = obj.services().escalations.list(None if show_all else "open")
-    echo_rows(rows, as_json, _escalation, "escalation(s)")
+@click.pass_context
+def escalations(ctx: click.Context, show_all: bool, tenant: str | None, as_json: bool) -> None:
+    """Deprecated: `lockgate review list --kind guardrail`."""
+    from lockgate.cli.review import list_items
+
+    click.echo(
+        "lockgate: 'escalations' is now 'review list --kind guardrail'", err=True
+    )
+    ctx.invoke(
+        list_items,
+        status="all" if show_all else "open",
+        kind="guardrail",
+        older=None,
+        newer=None,
+        limit=10_000,
+        tenant=tenant,
+        as_json=as_json,
+    )

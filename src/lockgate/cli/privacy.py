@@ -48,7 +48,8 @@ def export(obj: Ctx, subject: str) -> None:
 @json_flag
 @click.pass_obj
 def forget(obj: Ctx, subject: str, yes: bool, as_json: bool) -> None:
-    """Erase SUBJECT's traces, escalations, files, batches and the answers cached from them."""
+    """Erase SUBJECT's traces, review items, corrections, files, batches and the answers
+    cached from them."""
     if not yes and not click.confirm(f"Erase everything stored about '{subject}'?"):
         sys.exit(1)
     services = obj.services()

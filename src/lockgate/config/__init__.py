@@ -37,6 +37,15 @@ from lockgate.config.resilience import (
     StreamingConfig,
 )
 from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
+from lockgate.config.review import (
+    REVIEW_KINDS,
+    AppReview,
+    ReviewCallback,
+    ReviewConfig,
+    ReviewKind,
+    ReviewMode,
+    ReviewModes,
+)
 from lockgate.config.routing import QUESTION_TYPES, RouteTargets, RoutingConfig
 from lockgate.config.server import ServerConfig
 from lockgate.config.settings import (
@@ -69,6 +78,13 @@ __all__ = [
     "EncryptionConfig",
     "PrivacyConfig",
     "RetentionConfig",
+    "REVIEW_KINDS",
+    "AppReview",
+    "ReviewCallback",
+    "ReviewConfig",
+    "ReviewKind",
+    "ReviewMode",
+    "ReviewModes",
     "ConfigError",
     "DegradeConfig",
     "DeclaredTool",

@@ -27,6 +27,7 @@ from lockgate.config.limits import BatchConfig, BudgetsConfig, LimitsConfig
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
 from lockgate.config.privacy import PrivacyConfig, RetentionConfig
 from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
+from lockgate.config.review import ReviewConfig
 from lockgate.config.routing import RoutingConfig
 from lockgate.config.server import ServerConfig
 from lockgate.config.store import StoreConfig
@@ -41,6 +42,7 @@ DEFAULT_PIPELINE = (
     "rate_limit",
     "input_guard",
     "cache",
+    "review",
     "tool_gate",
     "output_guard",
     "retrieve",
@@ -78,6 +80,7 @@ class Settings(BaseSettings):
     batch: BatchConfig = BatchConfig()
     audit: AuditConfig = AuditConfig()
     tools: ToolsConfig = ToolsConfig()
+    review: ReviewConfig = ReviewConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 

@@ -21,6 +21,23 @@ Callback = Callable[["Answer"], Awaitable[None]]
 
 
 @dataclass
+class ReviewMark:
+    """The answer went to human review: held back (`hold`) or delivered before it
+    (`deliver`). `lockgate.review` in the reply body and the review headers come from it."""
+
+    id: str
+    mode: str
+    kind: str
+    status: str = "pending"
+
+    def as_dict(self) -> dict[str, str]:
+        body = {"id": self.id, "status": self.status, "mode": self.mode, "kind": self.kind}
+        if self.mode == "deliver":
+            body["warning"] = "delivered before human review; it may still be corrected"
+        return body
+
+
+@dataclass
 class Answer:
     text: str = ""  # what the caller receives (for a stream: complete once it has ended)
     raw: str = ""  # what the model produced, before post-processing
@@ -42,6 +59,7 @@ class Answer:
     # The tools the model called, as the caller receives them (for a stream: complete once
     # it has ended); empty for a plain answer.
     tool_calls: list[ToolCall] = field(default_factory=list)
+    review: ReviewMark | None = None  # set when the answer went to human review
     _done: list[Callback] = field(default_factory=list, repr=False)
     _close: list[Callback] = field(default_factory=list, repr=False)
 

@@ -128,6 +128,12 @@ class Pipeline:
                 f"unknown pipeline stage(s): {', '.join(unknown)} "
                 f"(known: {', '.join(sorted(factories))})"
             )
+        if services.settings.review.enabled and "review" not in names:
+            # Not an error: pipelines written before the stage existed must still start.
+            log.warning(
+                "review is enabled but pipeline: has no 'review' stage, so no answer is held "
+                "or queued for human review (tool calls still are); add it after 'cache'"
+            )
         built = (factories[n](services) for n in names)
         return cls([stage for stage in built if stage is not None])
 

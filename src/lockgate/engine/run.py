@@ -61,6 +61,8 @@ class Reply:
             out["cache"] = {"hit": True, "kind": answer.cache_kind}
         if answer.degraded:
             out["degraded"] = True
+        if answer.review is not None:
+            out["review"] = answer.review.as_dict()
         return out
 
     async def deltas(self) -> AsyncIterator[ChatDelta]:

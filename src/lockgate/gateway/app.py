@@ -30,6 +30,7 @@ from lockgate.gateway.routes.health import healthz, readyz
 from lockgate.gateway.routes.keys import routes as key_routes
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
+from lockgate.gateway.routes.reviews import routes as review_routes
 from lockgate.gateway.routes.search import search
 from lockgate.gateway.routes.traces import routes as trace_routes
 from lockgate.gateway.scoping import scoped
@@ -107,6 +108,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         *batch_routes(),
         *key_routes(),
         *trace_routes(),
+        *review_routes(),
     ]
     plugin_manager().hook.register_routes(routes=routes, services=services)
     services.scopes  # noqa: B018 - a role_scopes override naming an unknown scope fails here

@@ -55,13 +55,19 @@ async def bounded_stream(
         yield part
 
 
-async def read_json(request: Request, max_bytes: int, timeout_s: float | None = None) -> Any:
+async def read_json(
+    request: Request, max_bytes: int, timeout_s: float | None = None, optional: bool = False
+) -> Any:
+    """The JSON body; with `optional`, an empty body reads as None (actions whose body only
+    carries optional fields, such as a note)."""
     if timeout_s is None:
         timeout_s = request.app.state.services.settings.server.body_read_timeout_s
     body = bytearray()
     async for part in bounded_stream(request, max_bytes, timeout_s):
         body.extend(part)
     if not body:
+        if optional:
+            return None
         raise GatewayError(400, "request body is empty; expected JSON", "invalid_json")
     try:
         data = json.loads(body.decode("utf-8"))

@@ -1,4 +1,4 @@
-"""Typed events the engine emits. Subscribers (the trace store, escalations, later audit and
+"""Typed events the engine emits. Subscribers (the trace store, the audit log, later
 telemetry exporters) receive them through the `track_event` hook; none is a branch in the
 engine. Events are plain data so that any subscriber can serialise them."""
 
@@ -150,3 +150,60 @@ class ToolCallGated(Event):
     tools: tuple[str, ...]
     outcome: str
     review_id: str | None
+
+
+@dataclass(frozen=True)
+class ReviewQueued(Event):
+    """An answer or a tool call entered the human review queue. `principal` is the caller;
+    no text of the item is in the event (the item keeps it, sealed)."""
+
+    name: ClassVar[str] = "review.queued"
+    audit: ClassVar[bool] = True
+    principal: str
+    tenant: str
+    review_id: str
+    kind: str
+    mode: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReviewClaimed(Event):
+    name: ClassVar[str] = "review.claimed"
+    audit: ClassVar[bool] = True
+    principal: str  # the reviewer
+    tenant: str
+    review_id: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class ReviewDecided(Event):
+    """A reviewer approved, edited or rejected an item. `final_sha256` is the SHA-256 of what
+    the caller is given (answer text or tool arguments), so the log proves which text was
+    approved without holding it."""
+
+    name: ClassVar[str] = "review.decided"
+    audit: ClassVar[bool] = True
+    principal: str  # the reviewer
+    tenant: str
+    review_id: str
+    kind: str
+    decision: str
+    caller: str
+    final_sha256: str | None
+
+
+@dataclass(frozen=True)
+class ReviewCallbackSent(Event):
+    """A decision was POSTed to the app's callback URL, or could not be."""
+
+    name: ClassVar[str] = "review.callback"
+    audit: ClassVar[bool] = True
+    tenant: str
+    review_id: str
+    host: str
+    delivered: bool
+    status: int | None
+    attempts: int
+    error: str | None

@@ -1,13 +1,13 @@
-"""Built-in event subscribers: the trace store and the escalation queue."""
+"""Built-in event subscribers: the trace store. (Guardrail escalations are put up for human
+review by the engine's review stage, which also decides whether the answer is held.)"""
 
 from __future__ import annotations
 
 import logging
 from typing import Protocol
 
-from lockgate.observability.events import Event, GuardFinding, TurnFinished
+from lockgate.observability.events import Event, TurnFinished
 from lockgate.plugins.hookspecs import hookimpl
-from lockgate.store.escalations import EscalationStore
 from lockgate.store.traces import TraceStore
 
 
@@ -17,8 +17,6 @@ class Stores(Protocol):
     @property
     def traces(self) -> TraceStore: ...
 
-    @property
-    def escalations(self) -> EscalationStore: ...
 
 log = logging.getLogger("lockgate.trace")
 
@@ -30,12 +28,3 @@ def track_event(event: Event, services: Stores) -> None:
             services.traces.record(event.trace)
         except Exception:  # noqa: BLE001 - a trace failure must not turn an answer into an error
             log.exception("could not record trace %s", event.trace_id)
-    elif isinstance(event, GuardFinding) and event.action == "escalate":
-        services.escalations.add(
-            event.trace_id,
-            event.principal,
-            event.direction,
-            list(event.scanners),
-            event.text,
-            tenant=event.tenant,
-        )

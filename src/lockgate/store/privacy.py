@@ -1,13 +1,13 @@
 """A person's data across the store: export it, erase it, and purge what is past retention.
 
-The subject is a principal id: the caller a trace, an escalation, a file or a batch belongs
-to. Erasure deletes those rows (and the cached answers made from the subject's requests) in
-one transaction; uploaded file bytes are removed from disk after it commits."""
+The subject is a principal id: the caller a trace, a review item, a correction, a file or a
+batch belongs to. Erasure deletes those rows (and the cached answers made from the subject's
+requests) in one transaction; uploaded file bytes are removed from disk after it commits."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
-from lockgate.store.escalations import EscalationStore
+from lockgate.store.reviews import ReviewStore
 from lockgate.store.traces import TraceStore
 
 _DAY = 86400.0
@@ -32,7 +32,8 @@ class Retention:
     """Seconds each record type is kept; None keeps it."""
 
     traces: float | None
-    escalations: float | None
+    reviews: float | None
+    corrections: float | None
     cache: float | None
     batches: float | None
     files: float | None
@@ -43,10 +44,10 @@ class Retention:
 
 
 class PrivacyStore:
-    def __init__(self, engine: Engine, traces: TraceStore, escalations: EscalationStore) -> None:
+    def __init__(self, engine: Engine, traces: TraceStore, reviews: ReviewStore) -> None:
         self.engine = engine
         self.traces = traces
-        self.escalations = escalations
+        self.reviews = reviews
 
     # -- export ----------------------------------------------------------------------------
 
@@ -61,12 +62,12 @@ class PrivacyStore:
             batches = [
                 dict(r._mapping) for r in conn.execute(select(b).where(b.c.principal == subject))
             ]
-        escalations = [e for e in self.escalations.list(None, 100_000) if e["principal"] == subject]
         return {
             "subject": subject,
             "exported_at": time.time(),
             "traces": [self.traces.get(i) for i in trace_ids],
-            "escalations": escalations,
+            "reviews": [asdict(r) for r in self.reviews.of_principal(subject)],
+            "corrections": [asdict(c) for c in self.reviews.corrections_of_principal(subject)],
             "files": files,
             "batches": batches,
         }
@@ -74,7 +75,8 @@ class PrivacyStore:
     # -- erasure ---------------------------------------------------------------------------
 
     def forget(self, subject: str) -> dict[str, int]:
-        t, e, f, b = tb.traces, tb.guard_escalations, tb.files, tb.batches
+        t, f, b = tb.traces, tb.files, tb.batches
+        r, rc = tb.review_items, tb.review_corrections
         with transaction(self.engine) as conn:
             trace_ids = [r.id for r in conn.execute(select(t.c.id).where(t.c.principal == subject))]
             batch_ids = [r.id for r in conn.execute(select(b.c.id).where(b.c.principal == subject))]
@@ -85,7 +87,10 @@ class PrivacyStore:
                 "batch_items": _delete_in(conn, tb.batch_items.c.batch_id, batch_ids),
                 "batches": conn.execute(delete(b).where(b.c.principal == subject)).rowcount,
                 "files": conn.execute(delete(f).where(owned)).rowcount,
-                "escalations": conn.execute(delete(e).where(e.c.principal == subject)).rowcount,
+                "reviews": conn.execute(delete(r).where(r.c.principal == subject)).rowcount,
+                "corrections": conn.execute(
+                    delete(rc).where(rc.c.principal == subject)
+                ).rowcount,
                 "traces": conn.execute(delete(t).where(t.c.principal == subject)).rowcount,
             }
         _unlink(paths)
@@ -95,16 +100,20 @@ class PrivacyStore:
 
     def purge(self, keep: Retention, now: float | None = None) -> dict[str, int]:
         now = time.time() if now is None else now
-        t, e, c, f, b = tb.traces, tb.guard_escalations, tb.cache_entries, tb.files, tb.batches
+        t, c, f, b = tb.traces, tb.cache_entries, tb.files, tb.batches
+        r, rc = tb.review_items, tb.review_corrections
         counts: dict[str, int] = {}
         paths: list[str] = []
         with transaction(self.engine) as conn:
             if keep.traces is not None:
                 old = t.c.created_at < now - keep.traces
                 counts["traces"] = conn.execute(delete(t).where(old)).rowcount
-            if keep.escalations is not None:
-                old = e.c.created_at < now - keep.escalations
-                counts["escalations"] = conn.execute(delete(e).where(old)).rowcount
+            if keep.reviews is not None:
+                old = r.c.created_at < now - keep.reviews
+                counts["reviews"] = conn.execute(delete(r).where(old)).rowcount
+            if keep.corrections is not None:
+                old = rc.c.created_at < now - keep.corrections
+                counts["corrections"] = conn.execute(delete(rc).where(old)).rowcount
             expired = c.c.expires_at <= now
             if keep.cache is not None:
                 expired = expired | (c.c.created_at < now - keep.cache)

@@ -179,19 +179,58 @@ traces = Table(
     Column("tool_calls", Text),
 )
 
-guard_escalations = Table(
-    "guard_escalations",
+# m0014: the human review queue (store/reviews.py). Texts are sealed by the tenant's data key;
+# `reasons` (why the item was queued: kinds, scanners, scores) is metadata, kept readable.
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("principal", Text, nullable=False),
+    Column("app", Text),
+    Column("model", Text),
+    Column("trace_id", String),
+    Column("kind", String, nullable=False),
+    Column("mode", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("groundedness", Float),
+    Column("question", Text),
+    Column("answer", Text),
+    Column("final_answer", Text),
+    Column("excerpt", Text),
+    Column("context", Text),
+    Column("citations", Text),
+    Column("payload", Text),
+    Column("claimed_by", Text),
+    Column("claimed_at", Float),
+    Column("claim_expires_at", Float),
+    Column("decided_by", Text),
+    Column("decided_at", Float),
+    Column("note", Text),
+    Column("callback_status", Text),
+    Column("callback_attempts", Integer, nullable=False),
+)
+
+# m0014: answers a reviewer edited, kept as evaluation cases (question, original, corrected
+# are sealed)
+review_corrections = Table(
+    "review_corrections",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("created_at", Float, nullable=False),
-    Column("trace_id", String, nullable=False),
-    Column("principal", Text, nullable=False),
     Column("tenant", Text, nullable=False),
-    Column("direction", String, nullable=False),
-    Column("scanners", Text, nullable=False),
-    Column("excerpt", Text, nullable=False),
-    Column("status", String, nullable=False),
-    Column("owner", Text, nullable=False),
+    Column("principal", Text, nullable=False),
+    Column("review_id", String, nullable=False),
+    Column("trace_id", String),
+    Column("app", Text),
+    Column("model", Text),
+    Column("reviewer", Text, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("original", Text, nullable=False),
+    Column("corrected", Text, nullable=False),
 )
 
 # m0006: the response cache

@@ -210,6 +210,10 @@ class Cache(Stage):
             return "refused"
         if answer.degraded:
             return "degraded answer"
+        if answer.review is not None:
+            # Held: what the caller got is a placeholder. Delivered: a reviewer may still
+            # correct it, and a hit would skip the review.
+            return "under human review"
         report = state.call.report if state.call is not None else None
         if report is not None and report.fallback:
             return "answered by a fallback model"

@@ -116,6 +116,12 @@ PROBES: list[tuple[str, str, Any, str]] = [
     ("POST", "/v1/admin/keys/key_x/rotate", None, sc.KEYS_ADMIN),
     ("GET", "/v1/traces", None, sc.TRACES_READ),
     ("GET", "/v1/traces/0123456789abcdef0123456789abcdef", None, sc.TRACES_READ),
+    ("GET", "/v1/reviews", None, sc.REVIEW),
+    ("GET", "/v1/reviews/rv_0000000000000000", None, sc.REVIEW_STATUS),
+    ("POST", "/v1/reviews/rv_0000000000000000/claim", None, sc.REVIEW),
+    ("POST", "/v1/reviews/rv_0000000000000000/approve", {}, sc.REVIEW),
+    ("POST", "/v1/reviews/rv_0000000000000000/reject", {}, sc.REVIEW),
+    ("POST", "/v1/reviews/rv_0000000000000000/edit", {"text": "x"}, sc.REVIEW),
     ("GET", "/v1/plugin/queue", None, sc.REVIEW),
     ("GET", "/v1/plugin/mounted/ping", None, sc.METRICS_READ),
 ]

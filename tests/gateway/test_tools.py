@@ -50,6 +50,9 @@ ASK = [{"role": "user", "content": "weather in Paris?"}]
 
 
 def _settings(home: Any, upstream: str, **overrides: Any) -> Any:
+    # No approval provider unless a test registers one: the review queue's is tested in
+    # tests/review/test_tool_approvals.py.
+    overrides.setdefault("review", {"enabled": False})
     base = make_settings(home, upstream, tools=DECLARED, **overrides)
     specs = {
         name: ModelSpec(

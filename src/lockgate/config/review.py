@@ -74,6 +74,9 @@ class ReviewConfig(Strict):
     apps: dict[str, AppReview] = Field(default_factory=dict)
     # How long a claim keeps other reviewers off an item.
     claim_ttl_s: float = Field(900.0, gt=0, le=7 * 86400)
+    # How long a reviewer's approval of a tool call answers the same call (same caller, tool
+    # and arguments) when the caller sends the conversation again.
+    tool_approval_window_s: float = Field(3600.0, gt=0, le=30 * 86400)
     # What a caller gets instead of a held answer (the review id is appended), and after
     # a rejection.
     pending_message: str = Field("This answer is awaiting human review.", min_length=1)

@@ -26,6 +26,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "lockgate.guardrails.builtin",
     "lockgate.models.builtin",
     "lockgate.ingest.builtin",
+    "lockgate.engine.review_approvals",
 )
 
 T = TypeVar("T")

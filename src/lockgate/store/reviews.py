@@ -290,6 +290,25 @@ class ReviewStore:
         with self.engine.connect() as conn:
             return [self._open(row) for row in conn.execute(stmt)]
 
+    def tool_calls_of(
+        self, tenant: str, principal: str, since: float, limit: int = 200
+    ) -> list[ReviewRecord]:
+        """One caller's tool call items since a time, newest first."""
+        r = tb.review_items
+        stmt = (
+            select(r)
+            .where(
+                r.c.tenant == tenant,
+                r.c.principal == principal,
+                r.c.kind == "tool_call",
+                r.c.created_at >= since,
+            )
+            .order_by(r.c.created_at.desc(), r.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [self._open(row) for row in conn.execute(stmt)]
+
     def corrections(self, tenant: str, limit: int = 10_000) -> list[CorrectionRecord]:
         c = tb.review_corrections
         stmt = select(c).where(c.c.tenant == tenant).order_by(c.c.id).limit(limit)

@@ -182,6 +182,30 @@ def test_types_param_limits_findings():
     assert found("x@y.io and 4111 1111 1111 1111", scanner) == [("EMAIL", "x@y.io")]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bob.secret\n@\nexample.com",
+        "write to bob.secret @ example.com today",
+        "bob.secret@\nexample.com",
+        "bob.secret\t@ example.com",
+    ],
+)
+def test_email_split_around_the_at_sign_is_one_email(text: str):
+    [(type_, value)] = found(text)
+    assert type_ == "EMAIL" and value.startswith("bob.secret") and value.endswith("example.com")
+
+
+def test_a_lone_at_sign_between_words_is_not_an_email():
+    assert found("meet @ noon, then lunch @ home") == []
+    assert found("cost: 5 @ 3.50 each") == []
+
+
+def test_split_email_the_caller_gave_is_not_a_leak():
+    ctx = ScanContext(direction="out", user_text="I am bob.secret@example.com")
+    assert found("Hello bob.secret\n@\nexample.com", ctx=ctx) == []
+
+
 # --- output direction --------------------------------------------------------------------------
 
 

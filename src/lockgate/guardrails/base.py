@@ -56,6 +56,10 @@ class ScanContext:
     user_text: str = ""
     system_prompt: str = ""
     canary: str | None = None
+    # A stream: what was already released of the answer before the text scanned now (and
+    # before the tail a stream scans again with it), squeezed to lower-case letters and
+    # digits, so a canary spelled out over many pieces is still seen whole.
+    canary_trail: str = ""
     # Scanners may report per-text measurements here (e.g. the answer's groundedness).
     metrics: dict[str, float] = field(default_factory=dict)
 

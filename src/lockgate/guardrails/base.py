@@ -113,15 +113,21 @@ class ScannerOutcome:
     findings: list[Finding]
     latency_ms: float
     error: str | None = None
+    # A rewrite that only made the text safe (links taken out of an answer), not a verdict
+    # on it: it changes the text, but not the turn's action that caching and routing read.
+    rewrite: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "scanner": self.scanner,
             "action": self.action,
             "latency_ms": round(self.latency_ms, 3),
             "error": self.error,
             "findings": [f.as_dict() for f in self.findings],
         }
+        if self.rewrite:
+            out["rewrite"] = True
+        return out
 
 
 @dataclass
@@ -134,6 +140,15 @@ class GuardResult:
     @property
     def findings(self) -> list[Finding]:
         return [f for o in self.outcomes for f in o.findings]
+
+    @property
+    def verdict(self) -> Action:
+        """The most severe action of the scanners themselves, rewrites left out."""
+        action: Action = "allow"
+        for o in self.outcomes:
+            if not o.rewrite and SEVERITY[o.action] > SEVERITY[action]:
+                action = o.action
+        return action
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ from lockgate.guardrails.base import (
     Scanner,
     ScannerOutcome,
 )
+from lockgate.guardrails.links.step import defang_links
 from lockgate.guardrails.registry import (
     SCANNERS,
     ScannerConfigError,
@@ -102,6 +103,8 @@ class GuardEngine:
         policy: GuardPolicy,
         vault: Vault | None = None,
     ) -> GuardResult:
+        """Run the direction's rules on `text` and decide. Answers and retrieved chunks then
+        lose their images, links and HTML outside the policy's allowed hosts."""
         rules = self.rules(policy, ctx.direction)
         limit = self.config.max_scan_chars
         if len(text) > limit and rules:
@@ -117,16 +120,32 @@ class GuardEngine:
             )
             return GuardResult(ctx.direction, "block", [outcome], text)
         outcomes = [self._run(rule, text, ctx, policy) for rule in rules]
+        redactable = [f for o in outcomes if o.action == "redact" for f in o.findings]
+        new_text = redact(text, redactable, vault, ctx.direction) if redactable else text
+        if ctx.direction != "in":
+            new_text, links = defang_links(new_text, policy.links)
+            if links is not None:
+                outcomes.append(links)
         action: Action = "allow"
         for o in outcomes:
             if SEVERITY[o.action] > SEVERITY[action]:
                 action = o.action
-        redactable = [f for o in outcomes if o.action == "redact" for f in o.findings]
-        new_text = redact(text, redactable, vault, ctx.direction) if redactable else text
+            for f in o.findings:
+                METRICS.inc(
+                    "lockgate_guardrail_findings_total",
+                    scanner=o.scanner,
+                    type=f.type,
+                    action=o.action,
+                    direction=ctx.direction,
+                )
         return GuardResult(ctx.direction, action, outcomes, new_text)
 
     def _run(
-        self, rule: ScannerRule, text: str, ctx: ScanContext, policy: GuardPolicy
+        self,
+        rule: ScannerRule,
+        text: str,
+        ctx: ScanContext,
+        policy: GuardPolicy,
     ) -> ScannerOutcome:
         t0 = time.perf_counter()
         error = None
@@ -147,14 +166,6 @@ class GuardEngine:
         METRICS.observe(
             "lockgate_guardrail_latency_ms", ms, scanner=rule.scanner, direction=ctx.direction
         )
-        for f in findings:
-            METRICS.inc(
-                "lockgate_guardrail_findings_total",
-                scanner=rule.scanner,
-                type=f.type,
-                action=action,
-                direction=ctx.direction,
-            )
         if error:
             METRICS.inc("lockgate_guardrail_errors_total", scanner=rule.scanner)
         return ScannerOutcome(rule.scanner, action, findings, ms, error)

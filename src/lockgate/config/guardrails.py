@@ -32,8 +32,19 @@ def _default_input() -> list[ScannerRule]:
 
 
 def _default_context() -> list[ScannerRule]:
-    # A retrieved chunk that carries instructions is dropped before it reaches the prompt.
-    return [ScannerRule(scanner="injection", action="block")]
+    return [
+        # A retrieved chunk that carries instructions is dropped before it reaches the prompt.
+        ScannerRule(scanner="injection", action="block"),
+        # Card numbers, bank accounts, national ids and credentials in a document are never
+        # what a question is about, and the output scan lets through what the sources
+        # contain; they are masked before the prompt. E-mail addresses, phone numbers and
+        # street addresses are left in: documents give them as contacts to pass on.
+        ScannerRule(
+            scanner="pii",
+            action="redact",
+            params={"types": ["CREDIT_CARD", "IBAN", "SSN", "SECRET"]},
+        ),
+    ]
 
 
 def _default_output() -> list[ScannerRule]:

@@ -65,6 +65,9 @@ class ScanContext:
 
 
 class Scanner(Protocol):
+    """A scanner may also set `stream_window = False`: a stream's pieces then reach it alone,
+    not behind the tail of the text already released (see `guardrails.continuation`)."""
+
     name: str
 
     def scan(self, text: str, ctx: ScanContext) -> list[Finding]: ...

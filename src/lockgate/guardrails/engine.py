@@ -20,6 +20,7 @@ from lockgate.guardrails.base import (
     Scanner,
     ScannerOutcome,
 )
+from lockgate.guardrails.continuation import continued
 from lockgate.guardrails.links.step import defang_links
 from lockgate.guardrails.registry import (
     SCANNERS,
@@ -102,8 +103,11 @@ class GuardEngine:
         ctx: ScanContext,
         policy: GuardPolicy,
         vault: Vault | None = None,
+        released: str = "",
     ) -> GuardResult:
-        """Run the direction's rules on `text` and decide. Answers and retrieved chunks then
+        """Run the direction's rules on `text` and decide. For a stream, `released` is the end
+        of what the caller already has, right before `text`: scanners see both, so what
+        straddles two pieces is found (see `continuation`). Answers and retrieved chunks then
         lose their images, links and HTML outside the policy's allowed hosts."""
         rules = self.rules(policy, ctx.direction)
         limit = self.config.max_scan_chars
@@ -119,7 +123,7 @@ class GuardEngine:
                 f"text of {len(text)} characters is over the scan limit of {limit}",
             )
             return GuardResult(ctx.direction, "block", [outcome], text)
-        outcomes = [self._run(rule, text, ctx, policy) for rule in rules]
+        outcomes = [self._run(rule, text, ctx, policy, released) for rule in rules]
         redactable = [f for o in outcomes if o.action == "redact" for f in o.findings]
         new_text = redact(text, redactable, vault, ctx.direction) if redactable else text
         if ctx.direction != "in":
@@ -130,6 +134,7 @@ class GuardEngine:
         for o in outcomes:
             if SEVERITY[o.action] > SEVERITY[action]:
                 action = o.action
+            # Counted here, after a stream's released tail is taken out of the findings.
             for f in o.findings:
                 METRICS.inc(
                     "lockgate_guardrail_findings_total",
@@ -146,11 +151,17 @@ class GuardEngine:
         text: str,
         ctx: ScanContext,
         policy: GuardPolicy,
+        released: str = "",
     ) -> ScannerOutcome:
         t0 = time.perf_counter()
         error = None
+        cut = 0
         try:
-            found, error = self._execute(self.scanner(rule), text, ctx)
+            scanner = self.scanner(rule)
+            if released and getattr(scanner, "stream_window", True):
+                cut = len(released)
+                text = released + text
+            found, error = self._execute(scanner, text, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken scanner is reported, not fatal
             found, error = [], f"{type(exc).__name__}: {exc}"
         ms = (time.perf_counter() - t0) * 1000
@@ -168,7 +179,8 @@ class GuardEngine:
         )
         if error:
             METRICS.inc("lockgate_guardrail_errors_total", scanner=rule.scanner)
-        return ScannerOutcome(rule.scanner, action, findings, ms, error)
+        outcome = ScannerOutcome(rule.scanner, action, findings, ms, error)
+        return continued(outcome, cut) if cut else outcome
 
 
     def _execute(

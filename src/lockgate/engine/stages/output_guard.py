@@ -1,9 +1,12 @@
 """Scan the answer before the caller sees it.
 
 Non-streaming: the whole answer is scanned once. Streaming: text is held back until a sentence
-(or, once it is long enough, a clause) is complete, scanned, then released; a block ends the
-stream with finish_reason `content_filter` and the policy's refusal. The cost is the latency
-of one clause per chunk of text released (measured in BENCHMARKS.md)."""
+(or, once it is long enough, a clause) is complete, scanned behind the tail of what was
+released before it, then released; a block ends the stream with finish_reason
+`content_filter` and the policy's refusal. A piece is not cut inside an unfinished markdown
+link, image or HTML tag, nor after what could be the start of the canary. Either way the
+scan also takes images, links and HTML outside the allowed hosts out of the answer. The cost
+is the latency of one clause per chunk of text released (measured in BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from lockgate.config import GuardPolicy, GuardrailsConfig
 from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.citations import MARKER
 from lockgate.engine.pipeline import Next, Stage
+from lockgate.engine.released import Released
 from lockgate.engine.stages._guard import note, policy_for
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
@@ -124,42 +128,48 @@ class OutputGuard(Stage):
     ) -> AsyncIterator[ChatDelta]:
         policy = self._policy(turn)
         scan_ctx = self._scan_ctx(turn, state)
+        released = Released(scan_ctx.canary)
         pending = ""
         early = True
         try:
             async for delta in deltas:
                 pending += delta.text
-                cut = _last_boundary(pending)
+                cut = released.safe_end(pending, _last_boundary(pending))
                 if not cut and early and answer.streamed is None:
-                    gap = _early_cut(pending)
+                    gap = released.safe_end(pending, _early_cut(pending))
                     if gap:
                         # One try: a fragment that does not scan clean (short texts fool
                         # the toxicity model) waits for its whole sentence instead.
                         early = False
-                        released = await self._try_early(state, pending[:gap], scan_ctx, policy)
-                        if released is not None:
+                        out = await self._try_early(state, pending[:gap], scan_ctx, policy)
+                        if out is not None:
                             pending = pending[gap:]
-                            answer.streamed = released
-                            yield ChatDelta(text=released)
+                            answer.streamed = out
+                            released.add(out)
+                            yield ChatDelta(text=out)
                 if cut:
                     ready, pending = pending[:cut], pending[cut:]
-                    released = await self._release(turn, state, answer, ready, scan_ctx, policy)
-                    if released is None:
+                    out = await self._release(
+                        turn, state, answer, ready, scan_ctx, policy, released
+                    )
+                    if out is None:
                         yield ChatDelta(
                             text=self._stop_text(policy), finish_reason="content_filter"
                         )
                         return
-                    answer.streamed = (answer.streamed or "") + released
-                    yield ChatDelta(text=released)
+                    answer.streamed = (answer.streamed or "") + out
+                    yield ChatDelta(text=out)
                 if delta.usage or delta.finish_reason:
                     yield ChatDelta(finish_reason=delta.finish_reason, usage=delta.usage)
             if pending:
-                released = await self._release(turn, state, answer, pending, scan_ctx, policy)
-                if released is None:
+                out = await self._release(
+                    turn, state, answer, pending, scan_ctx, policy, released
+                )
+                if out is None:
                     yield ChatDelta(text=self._stop_text(policy), finish_reason="content_filter")
                     return
-                answer.streamed = (answer.streamed or "") + released
-                yield ChatDelta(text=released)
+                answer.streamed = (answer.streamed or "") + out
+                yield ChatDelta(text=out)
         finally:
             self._groundedness(turn, answer, scan_ctx)
             await aclose_stream(deltas)
@@ -181,14 +191,20 @@ class OutputGuard(Stage):
         text: str,
         scan_ctx: ScanContext,
         policy: GuardPolicy,
+        released: Released,
     ) -> str | None:
         text = state.vault.restore(text)
-        result: GuardResult = await asyncio.to_thread(self.guard.scan, text, scan_ctx, policy)
+        # Scanned behind what was released before it, so nothing split over pieces slips by.
+        scan_ctx.canary_trail = released.trail
+        result: GuardResult = await asyncio.to_thread(
+            self.guard.scan, text, scan_ctx, policy, None, released.tail
+        )
         if result.action != "allow":
             note(turn, state, result, "answer (streamed sentence)")
         if result.action == "block":
             self._blocked(state, answer, policy)
             return None
+        released.add(result.text)
         return result.text
 
     @staticmethod

@@ -288,3 +288,14 @@ def test_ner_reads_only_the_first_n_chars():
     scanner = PIIScanner(use_ner=True, ner_max_chars=40)
     text = "x" * 60 + " My name is John Smith."
     assert found(text, scanner) == []
+
+
+def test_default_context_policy_masks_cards_and_secrets_but_keeps_contacts():
+    engine = GuardEngine(GuardrailsConfig(scanner_timeout_ms=30_000),
+                         ScannerDeps(embedder=None))  # type: ignore[arg-type]
+    chunk = ("Refunds: write to refunds@shop.example or call +44 20 7946 0958. Test card "
+             "4111 1111 1111 1111, deploy key api_key=sk_live_51HqLyjWDarjtT1zdp7dc.")
+    result = engine.scan(chunk, ScanContext("context"), engine.policy())
+    assert result.action == "redact"
+    assert "4111" not in result.text and "sk_live" not in result.text
+    assert "refunds@shop.example" in result.text and "+44 20 7946 0958" in result.text

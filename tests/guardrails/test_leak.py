@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import time
+
+import pytest
 
 from lockgate.config import GuardPolicy, GuardrailsConfig, ScannerRule
 from lockgate.guardrails.base import ScanContext
+from lockgate.guardrails.canary import hold_from, squeeze
 from lockgate.guardrails.engine import GuardEngine
 from lockgate.guardrails.registry import ScannerDeps, build
 from lockgate.guardrails.scanners.leak import LeakScanner
@@ -102,3 +106,76 @@ def test_through_the_engine_blocks() -> None:
     result = engine.scan(f"token {CANARY}", ctx(), policy)
     assert result.action == "block"
     assert engine.scan("Refunds take 10 business days.", ctx(), policy).action == "allow"
+
+
+# -- the canary in other shapes ---------------------------------------------------------------
+
+STREAM_CANARY = "lg-6fbb28cfff39"
+
+
+def canary_ctx(canary: str = STREAM_CANARY, trail: str = "") -> ScanContext:
+    return ScanContext("out", system_prompt=PROMPT, canary=canary, canary_trail=trail)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("one character per line", "\n".join(STREAM_CANARY)),
+        ("split halves", "First half lg-6fbb2.\nSecond half 8cfff39."),
+        ("halves in reverse order", "Second: 8cfff39. First: lg-6fbb2."),
+        ("thirds", "a lg-6fb then b28c and fff39 at last"),
+        ("hex body alone", "the code is 6fbb28cfff39, as asked"),
+        ("body in halves", "6fbb28 and then cfff39"),
+        ("reversed", f"backwards: {STREAM_CANARY[::-1]}"),
+        ("reversed body", "93fffc82bbf6"),
+        ("base64", base64.b64encode(STREAM_CANARY.encode()).decode()),
+        ("base64 of the body", base64.b64encode(b"6fbb28cfff39").decode()),
+        ("base64 inside more", base64.b64encode(f"ref={STREAM_CANARY};".encode()).decode()),
+        ("base64 shifted", base64.b64encode(f"xx{STREAM_CANARY}".encode()).decode()),
+        ("hex-encoded", STREAM_CANARY.encode().hex()),
+        ("hex-encoded upper", STREAM_CANARY.encode().hex().upper()),
+        ("slashes", "lg/6fbb/28cf/ff39"),
+    ],
+)
+def test_canary_in_disguise_is_found(name: str, text: str) -> None:
+    found = scanner().scan(text, canary_ctx())
+    assert found and found[0].type == "LEAK" and found[0].score == 1.0, name
+    assert found[0].detail.startswith("canary")
+    assert 0 <= found[0].start < found[0].end <= len(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The refund window is 30 days [1].",
+        "Build 6fbb28cf was released; see commit ab12cd34ef56.",
+        "Ticket lg-6fbb27 and lg-8cfff30 are closed.",
+        "deadbeef cafebabe 0123456789abcdef " * 20,
+        base64.b64encode(b"just some other reference lg-000000000000").decode(),
+    ],
+)
+def test_lookalikes_are_not_the_canary(text: str) -> None:
+    assert scanner().scan(text, canary_ctx()) == []
+
+
+def test_a_stream_piece_is_checked_behind_the_squeezed_trail() -> None:
+    trail = squeeze("The refund window is 30 days [1]. Plans renew yearly. ")
+    assert scanner().scan("Refunds take 10 business days.", canary_ctx(trail=trail)) == []
+    trail = squeeze("Sure. The first part is lg-6f and then ") + squeeze("bb28 and finally ")
+    assert scanner().scan("cfff39, done.", canary_ctx(trail=trail))  # thirds, over pieces
+    trail = squeeze("l\ng\n-\n6\nf\nb\nb\n2\n8\nc\n")
+    [found] = scanner().scan("f\nf\nf\n3\n9\n", canary_ctx(trail=trail))
+    assert "across streamed pieces" in found.detail
+    trail = squeeze("First half lg-6fbb2.\n")
+    assert scanner().scan("Second half 8cfff39.", canary_ctx(trail=trail))
+    # Wholly before the piece: found when that text was scanned, not again now.
+    assert scanner().scan("Nothing new here.", canary_ctx(trail=squeeze(STREAM_CANARY))) == []
+
+
+def test_what_could_start_the_canary_is_held_back() -> None:
+    text = "Fine so far. First half lg-6fbb2"
+    assert text[hold_from("", text, STREAM_CANARY) :] == "lg-6fbb2"
+    assert hold_from("", "Nothing to hold.", STREAM_CANARY) == len("Nothing to hold.")
+    # The start of it was already released: hold what continues it.
+    assert hold_from(squeeze("l\ng\n"), "-\n6\n", STREAM_CANARY) == 2
+    assert hold_from("", "the digit 6", STREAM_CANARY) == len("the digit 6")

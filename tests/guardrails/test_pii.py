@@ -182,6 +182,30 @@ def test_types_param_limits_findings():
     assert found("x@y.io and 4111 1111 1111 1111", scanner) == [("EMAIL", "x@y.io")]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bob.secret\n@\nexample.com",
+        "write to bob.secret @ example.com today",
+        "bob.secret@\nexample.com",
+        "bob.secret\t@ example.com",
+    ],
+)
+def test_email_split_around_the_at_sign_is_one_email(text: str):
+    [(type_, value)] = found(text)
+    assert type_ == "EMAIL" and value.startswith("bob.secret") and value.endswith("example.com")
+
+
+def test_a_lone_at_sign_between_words_is_not_an_email():
+    assert found("meet @ noon, then lunch @ home") == []
+    assert found("cost: 5 @ 3.50 each") == []
+
+
+def test_split_email_the_caller_gave_is_not_a_leak():
+    ctx = ScanContext(direction="out", user_text="I am bob.secret@example.com")
+    assert found("Hello bob.secret\n@\nexample.com", ctx=ctx) == []
+
+
 # --- output direction --------------------------------------------------------------------------
 
 
@@ -264,3 +288,14 @@ def test_ner_reads_only_the_first_n_chars():
     scanner = PIIScanner(use_ner=True, ner_max_chars=40)
     text = "x" * 60 + " My name is John Smith."
     assert found(text, scanner) == []
+
+
+def test_default_context_policy_masks_cards_and_secrets_but_keeps_contacts():
+    engine = GuardEngine(GuardrailsConfig(scanner_timeout_ms=30_000),
+                         ScannerDeps(embedder=None))  # type: ignore[arg-type]
+    chunk = ("Refunds: write to refunds@shop.example or call +44 20 7946 0958. Test card "
+             "4111 1111 1111 1111, deploy key api_key=sk_live_51HqLyjWDarjtT1zdp7dc.")
+    result = engine.scan(chunk, ScanContext("context"), engine.policy())
+    assert result.action == "redact"
+    assert "4111" not in result.text and "sk_live" not in result.text
+    assert "refunds@shop.example" in result.text and "+44 20 7946 0958" in result.text

@@ -6,7 +6,7 @@ from lockgate.config.audit import AuditConfig
 from lockgate.config.auth import AuthConfig, OidcClaims, OidcConfig
 from lockgate.config.cache import CacheConfig
 from lockgate.config.encryption import EncryptionConfig
-from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, ScannerRule
+from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, LinkPolicy, ScannerRule
 from lockgate.config.ingest import (
     AccessRule,
     AlertsConfig,
@@ -96,6 +96,7 @@ __all__ = [
     "GuardPolicy",
     "GuardrailsConfig",
     "IngestConfig",
+    "LinkPolicy",
     "LimitsConfig",
     "ModelSpec",
     "NearDuplicateConfig",

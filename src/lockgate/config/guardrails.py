@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from lockgate.config._base import Strict
 
@@ -32,8 +32,19 @@ def _default_input() -> list[ScannerRule]:
 
 
 def _default_context() -> list[ScannerRule]:
-    # A retrieved chunk that carries instructions is dropped before it reaches the prompt.
-    return [ScannerRule(scanner="injection", action="block")]
+    return [
+        # A retrieved chunk that carries instructions is dropped before it reaches the prompt.
+        ScannerRule(scanner="injection", action="block"),
+        # Card numbers, bank accounts, national ids and credentials in a document are never
+        # what a question is about, and the output scan lets through what the sources
+        # contain; they are masked before the prompt. E-mail addresses, phone numbers and
+        # street addresses are left in: documents give them as contacts to pass on.
+        ScannerRule(
+            scanner="pii",
+            action="redact",
+            params={"types": ["CREDIT_CARD", "IBAN", "SSN", "SECRET"]},
+        ),
+    ]
 
 
 def _default_output() -> list[ScannerRule]:
@@ -45,11 +56,37 @@ def _default_output() -> list[ScannerRule]:
     ]
 
 
+class LinkPolicy(Strict):
+    """Markdown images and links and raw HTML in answers and in retrieved chunks. A chat UI
+    that renders markdown fetches every image the moment it shows the answer, with whatever
+    the model was told to put in the URL (a document can tell it to); a link does the same on
+    a click. Outside the allowed hosts, images and HTML that can fetch or navigate are
+    removed, links keep only their text, and bare URLs are defanged
+    (``hxxps://host[.]example/...``). A host allows itself and its subdomains."""
+
+    enabled: bool = True
+    # None by default: no external image is ever shown.
+    image_hosts: list[str] = Field(default_factory=list)
+    link_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("image_hosts", "link_hosts")
+    @classmethod
+    def _hostnames(cls, hosts: list[str]) -> list[str]:
+        out = []
+        for raw in hosts:
+            host = raw.strip().lower().removeprefix("*.").strip(".")
+            if not host or any(c in host for c in "/:@ \t?#"):
+                raise ValueError(f"'{raw}' is not a host name (give e.g. docs.example.com)")
+            out.append(host)
+        return out
+
+
 class GuardPolicy(Strict):
     input: list[ScannerRule] = Field(default_factory=_default_input)
     context: list[ScannerRule] = Field(default_factory=_default_context)
     output: list[ScannerRule] = Field(default_factory=_default_output)
     refusal_message: str = "Sorry, I can't help with that request."
+    links: LinkPolicy = Field(default_factory=LinkPolicy)
     # A scanner that errors or overruns its time budget. rule (fail closed, the default):
     # block and redact rules block (what was not found cannot be redacted), escalate rules
     # escalate, flag and allow rules flag. block: every failure blocks. allow: failures

@@ -53,8 +53,10 @@ class GuardLog:
 
     def add(self, result: GuardResult, target: str = "") -> None:
         self.entries.append(GuardEntry(target, result))
-        if SEVERITY[result.action] > SEVERITY.get(self.action, 0):
-            self.action = result.action
+        # Links taken out of an answer or a chunk do not make the turn "redacted": it may
+        # still be cached and routed as usual (the trace keeps the rewrite).
+        if SEVERITY[result.verdict] > SEVERITY.get(self.action, 0):
+            self.action = result.verdict
 
 
 @dataclass

@@ -56,11 +56,18 @@ class ScanContext:
     user_text: str = ""
     system_prompt: str = ""
     canary: str | None = None
+    # A stream: what was already released of the answer before the text scanned now (and
+    # before the tail a stream scans again with it), squeezed to lower-case letters and
+    # digits, so a canary spelled out over many pieces is still seen whole.
+    canary_trail: str = ""
     # Scanners may report per-text measurements here (e.g. the answer's groundedness).
     metrics: dict[str, float] = field(default_factory=dict)
 
 
 class Scanner(Protocol):
+    """A scanner may also set `stream_window = False`: a stream's pieces then reach it alone,
+    not behind the tail of the text already released (see `guardrails.continuation`)."""
+
     name: str
 
     def scan(self, text: str, ctx: ScanContext) -> list[Finding]: ...
@@ -109,15 +116,21 @@ class ScannerOutcome:
     findings: list[Finding]
     latency_ms: float
     error: str | None = None
+    # A rewrite that only made the text safe (links taken out of an answer), not a verdict
+    # on it: it changes the text, but not the turn's action that caching and routing read.
+    rewrite: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "scanner": self.scanner,
             "action": self.action,
             "latency_ms": round(self.latency_ms, 3),
             "error": self.error,
             "findings": [f.as_dict() for f in self.findings],
         }
+        if self.rewrite:
+            out["rewrite"] = True
+        return out
 
 
 @dataclass
@@ -130,6 +143,15 @@ class GuardResult:
     @property
     def findings(self) -> list[Finding]:
         return [f for o in self.outcomes for f in o.findings]
+
+    @property
+    def verdict(self) -> Action:
+        """The most severe action of the scanners themselves, rewrites left out."""
+        action: Action = "allow"
+        for o in self.outcomes:
+            if not o.rewrite and SEVERITY[o.action] > SEVERITY[action]:
+                action = o.action
+        return action
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,8 @@ from lockgate.guardrails.base import (
     Scanner,
     ScannerOutcome,
 )
+from lockgate.guardrails.continuation import continued
+from lockgate.guardrails.links.step import defang_links
 from lockgate.guardrails.registry import (
     SCANNERS,
     ScannerConfigError,
@@ -101,7 +103,12 @@ class GuardEngine:
         ctx: ScanContext,
         policy: GuardPolicy,
         vault: Vault | None = None,
+        released: str = "",
     ) -> GuardResult:
+        """Run the direction's rules on `text` and decide. For a stream, `released` is the end
+        of what the caller already has, right before `text`: scanners see both, so what
+        straddles two pieces is found (see `continuation`). Answers and retrieved chunks then
+        lose their images, links and HTML outside the policy's allowed hosts."""
         rules = self.rules(policy, ctx.direction)
         limit = self.config.max_scan_chars
         if len(text) > limit and rules:
@@ -116,22 +123,45 @@ class GuardEngine:
                 f"text of {len(text)} characters is over the scan limit of {limit}",
             )
             return GuardResult(ctx.direction, "block", [outcome], text)
-        outcomes = [self._run(rule, text, ctx, policy) for rule in rules]
+        outcomes = [self._run(rule, text, ctx, policy, released) for rule in rules]
+        redactable = [f for o in outcomes if o.action == "redact" for f in o.findings]
+        new_text = redact(text, redactable, vault, ctx.direction) if redactable else text
+        if ctx.direction != "in":
+            new_text, links = defang_links(new_text, policy.links)
+            if links is not None:
+                outcomes.append(links)
         action: Action = "allow"
         for o in outcomes:
             if SEVERITY[o.action] > SEVERITY[action]:
                 action = o.action
-        redactable = [f for o in outcomes if o.action == "redact" for f in o.findings]
-        new_text = redact(text, redactable, vault, ctx.direction) if redactable else text
+            # Counted here, after a stream's released tail is taken out of the findings.
+            for f in o.findings:
+                METRICS.inc(
+                    "lockgate_guardrail_findings_total",
+                    scanner=o.scanner,
+                    type=f.type,
+                    action=o.action,
+                    direction=ctx.direction,
+                )
         return GuardResult(ctx.direction, action, outcomes, new_text)
 
     def _run(
-        self, rule: ScannerRule, text: str, ctx: ScanContext, policy: GuardPolicy
+        self,
+        rule: ScannerRule,
+        text: str,
+        ctx: ScanContext,
+        policy: GuardPolicy,
+        released: str = "",
     ) -> ScannerOutcome:
         t0 = time.perf_counter()
         error = None
+        cut = 0
         try:
-            found, error = self._execute(self.scanner(rule), text, ctx)
+            scanner = self.scanner(rule)
+            if released and getattr(scanner, "stream_window", True):
+                cut = len(released)
+                text = released + text
+            found, error = self._execute(scanner, text, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken scanner is reported, not fatal
             found, error = [], f"{type(exc).__name__}: {exc}"
         ms = (time.perf_counter() - t0) * 1000
@@ -147,17 +177,10 @@ class GuardEngine:
         METRICS.observe(
             "lockgate_guardrail_latency_ms", ms, scanner=rule.scanner, direction=ctx.direction
         )
-        for f in findings:
-            METRICS.inc(
-                "lockgate_guardrail_findings_total",
-                scanner=rule.scanner,
-                type=f.type,
-                action=action,
-                direction=ctx.direction,
-            )
         if error:
             METRICS.inc("lockgate_guardrail_errors_total", scanner=rule.scanner)
-        return ScannerOutcome(rule.scanner, action, findings, ms, error)
+        outcome = ScannerOutcome(rule.scanner, action, findings, ms, error)
+        return continued(outcome, cut) if cut else outcome
 
 
     def _execute(

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 _FILE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.txt$")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,14 @@ class PromptTemplate:
         return f"{self.name}@v{self.version}"
 
     def render(self, **values: str) -> str:
-        # str.replace instead of str.format: document text is full of braces.
-        out = self.text
-        for key, value in values.items():
-            out = out.replace("{" + key + "}", value)
-        return out
+        # One pass over the template, never over the values: a value filled in earlier would
+        # otherwise be searched for the later placeholders, and a document quoting
+        # "{canary}" would copy the secret canary into the sources. (Not str.format either:
+        # document text is full of braces.)
+        def fill(m: re.Match[str]) -> str:
+            return values.get(m.group(1), m.group(0))
+
+        return _PLACEHOLDER.sub(fill, self.text)
 
 
 class PromptRegistry:

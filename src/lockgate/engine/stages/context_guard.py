@@ -1,4 +1,7 @@
-"""Indirect injection: scan retrieved chunks before they enter the prompt."""
+"""Indirect injection: scan retrieved chunks before they enter the prompt. A poisoned chunk is
+dropped; the rest lose their redacted values, and their images, links and HTML outside the
+policy's allowed hosts (a document must not be able to make the model's answer fetch
+something)."""
 
 from __future__ import annotations
 
@@ -51,7 +54,7 @@ class ContextGuard(Stage):
         if not self.config.enabled or not turn.grounded or state.retrieval is None:
             return await call_next(turn, state)
         policy = policy_for(self.guard, turn)
-        if not policy.context:
+        if not policy.context and not policy.links.enabled:
             return await call_next(turn, state)
         retrieval = state.retrieval.result
         results = await run_cpu(self.cpu, self._scan, retrieval.chunks, policy)
@@ -72,7 +75,9 @@ class ContextGuard(Stage):
         return await call_next(turn, state)
 
     def _scan(self, chunks: list[RetrievedChunk], policy: GuardPolicy) -> list[GuardResult]:
-        key_policy = json.dumps([r.model_dump() for r in policy.context], sort_keys=True)
+        key_policy = json.dumps(
+            [[r.model_dump() for r in policy.context], policy.links.model_dump()], sort_keys=True
+        )
         out = []
         for chunk in chunks:
             key = (chunk.chunk_id, key_policy)

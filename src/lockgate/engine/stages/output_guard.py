@@ -1,9 +1,12 @@
 """Scan the answer before the caller sees it.
 
 Non-streaming: the whole answer is scanned once. Streaming: text is held back until a sentence
-(or, once it is long enough, a clause) is complete, scanned, then released; a block ends the
-stream with finish_reason `content_filter` and the policy's refusal. The cost is the latency
-of one clause per chunk of text released (measured in BENCHMARKS.md).
+(or, once it is long enough, a clause) is complete, scanned behind the tail of what was
+released before it, then released; a block ends the stream with finish_reason
+`content_filter` and the policy's refusal. A piece is not cut inside an unfinished markdown
+link, image or HTML tag, nor after what could be the start of the canary. Either way the
+scan also takes images, links and HTML outside the allowed hosts out of the answer. The cost
+is the latency of one clause per chunk of text released (measured in BENCHMARKS.md).
 
 Tool calls are scanned by their arguments (`_guard_tools.py`), once whole: in a stream they
 are held until the model has finished, then relayed as they came or, when redacted, one
@@ -20,6 +23,7 @@ from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.citations import MARKER
 from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
+from lockgate.engine.released import Released
 from lockgate.engine.stages._guard import note, policy_for
 from lockgate.engine.stages._guard_tools import guard_calls
 from lockgate.engine.state import TurnState
@@ -74,10 +78,14 @@ class OutputGuard(Stage):
             services.guard, services.settings.guardrails, _instructions(template.text), services.cpu
         )
 
-    async def _scan(self, text: str, ctx: ScanContext, policy: GuardPolicy) -> GuardResult:
+    async def _scan(
+        self, text: str, ctx: ScanContext, policy: GuardPolicy, released: str = ""
+    ) -> GuardResult:
         # The model has answered (and been paid for): the scan waits for a CPU slot rather
         # than throw the answer away.
-        return await run_cpu(self.cpu, self.guard.scan, text, ctx, policy, shed=False)
+        return await run_cpu(
+            self.cpu, self.guard.scan, text, ctx, policy, None, released, shed=False
+        )
 
     def _policy(self, turn: Turn) -> GuardPolicy:
         policy = policy_for(self.guard, turn)
@@ -175,6 +183,7 @@ class OutputGuard(Stage):
     ) -> AsyncIterator[ChatDelta]:
         policy = self._policy(turn)
         scan_ctx = self._scan_ctx(turn, state)
+        released = Released(scan_ctx.canary)
         pending = ""
         early = True
         # Tool calls are held whole until the stream ends: their arguments are scanned as
@@ -187,37 +196,42 @@ class OutputGuard(Stage):
                     held.append(ChatDelta(tool_calls=delta.tool_calls))
                     calls.add(delta.tool_calls)
                 pending += delta.text
-                cut = _last_boundary(pending)
+                cut = released.safe_end(pending, _last_boundary(pending))
                 if not cut and early and answer.streamed is None:
-                    gap = _early_cut(pending)
+                    gap = released.safe_end(pending, _early_cut(pending))
                     if gap:
                         # One try: a fragment that does not scan clean (short texts fool
                         # the toxicity model) waits for its whole sentence instead.
                         early = False
-                        released = await self._try_early(state, pending[:gap], scan_ctx, policy)
-                        if released is not None:
+                        out = await self._try_early(state, pending[:gap], scan_ctx, policy)
+                        if out is not None:
                             pending = pending[gap:]
-                            answer.streamed = released
-                            yield ChatDelta(text=released)
+                            answer.streamed = out
+                            released.add(out)
+                            yield ChatDelta(text=out)
                 if cut:
                     ready, pending = pending[:cut], pending[cut:]
-                    released = await self._release(turn, state, answer, ready, scan_ctx, policy)
-                    if released is None:
+                    out = await self._release(
+                        turn, state, answer, ready, scan_ctx, policy, released
+                    )
+                    if out is None:
                         yield ChatDelta(
                             text=self._stop_text(policy), finish_reason="content_filter"
                         )
                         return
-                    answer.streamed = (answer.streamed or "") + released
-                    yield ChatDelta(text=released)
+                    answer.streamed = (answer.streamed or "") + out
+                    yield ChatDelta(text=out)
                 if delta.usage or delta.finish_reason:
                     yield ChatDelta(finish_reason=delta.finish_reason, usage=delta.usage)
             if pending:
-                released = await self._release(turn, state, answer, pending, scan_ctx, policy)
-                if released is None:
+                out = await self._release(
+                    turn, state, answer, pending, scan_ctx, policy, released
+                )
+                if out is None:
                     yield ChatDelta(text=self._stop_text(policy), finish_reason="content_filter")
                     return
-                answer.streamed = (answer.streamed or "") + released
-                yield ChatDelta(text=released)
+                answer.streamed = (answer.streamed or "") + out
+                yield ChatDelta(text=out)
             if calls:
                 answer.tool_calls = calls.calls()
                 original = list(answer.tool_calls)
@@ -248,14 +262,18 @@ class OutputGuard(Stage):
         text: str,
         scan_ctx: ScanContext,
         policy: GuardPolicy,
+        released: Released,
     ) -> str | None:
         text = state.vault.restore(text)
-        result = await self._scan(text, scan_ctx, policy)
+        # Scanned behind what was released before it, so nothing split over pieces slips by.
+        scan_ctx.canary_trail = released.trail
+        result = await self._scan(text, scan_ctx, policy, released.tail)
         if result.action != "allow":
             note(turn, state, result, "answer (streamed sentence)")
         if result.action == "block":
             self._blocked(state, answer, policy)
             return None
+        released.add(result.text)
         return result.text
 
     @staticmethod

@@ -84,6 +84,9 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "begins_with": ("with",),
     "password": ("secret", "password", "passcode", "hidden word", "flag"),
     "markdown_image": ("![",),
+    "html_image": ("src", "href", "data", "poster", "background"),
+    "answer_with_url": ("http", "www.", "![", "<img"),
+    "before_answering": ("before", "when", "while", "after"),
     "send_to_url": (" to", " at", " in", " via"),
     "covert_tool": ("silently", "secretly", "quietly", "covertly", "without", "do not"),
     "dont_tell_user": ("not", "don", "never"),
@@ -200,8 +203,14 @@ RULES: list[Rule] = [
        rf"\b(?:reveal|tell|give|say|print|spell|show|what is){_S}(?:me{_S})?(?:the|your){_S}"
        rf"{_w(1)}(?:secret|password|passcode|secret key|hidden word|flag)\b", 0.7),
     # --- tool abuse and exfiltration ------------------------------------------------------
+    # Any image on another host: a renderer fetches it unasked, and data rides in the query,
+    # the path ("/leak/refund-window-30-days.png") or the host name alike.
     _r("exfiltration", "markdown_image",
-       r"!\[[^\]\n]{0,200}\]\(\s{0,3}(?:https?:)?//[^\s)]{1,500}[?&][^\s)=&]{1,50}=", 0.75),
+       r"!\[[^\]\n]{0,200}\]\(\s{0,3}<?\s{0,3}(?:https?:)?[/\\]{2}[^\s/\\)]{1,255}", 0.75),
+    _r("exfiltration", "html_image",
+       r"<(?:img|image|iframe|frame|embed|object|video|audio|source|track|script|link|input|"
+       r"body|table|td|svg|use|picture)\b[^<>]{0,800}?\b(?:src|srcset|href|data|poster|"
+       r"background|xlink:href)\s{0,3}=\s{0,3}[\"']?\s{0,3}(?:https?:)?[/\\]{2}", 0.75),
     _r("exfiltration", "send_to_url",
        rf"\b(?:send|post|upload|forward|transmit|exfiltrate|leak|email|mail|submit|copy|append|"
        rf"include|encode|put|attach){_S}{_w(4)}{_SECRET_OBJ}{_S}{_w(4)}(?:to|at|into|in|via)"
@@ -248,6 +257,15 @@ RULES: list[Rule] = [
     _r("indirect", "note_to_ai",
        rf"\b(?:note|message|instructions?|attention|important|reminder|directive|hey){_S}"
        rf"(?:to|for){_S}(?:the{_S}|any{_S}|all{_S})?{_w(1)}{_AI}s?\b", 0.85),
+    _r("indirect", "answer_with_url",
+       r"\b(?:always|every|each|end|finish|start|begin|append|add|include|insert|embed|"
+       r"put|place|attach)\b.{0,60}\b(?:answers?|responses?|repl(?:y|ies)|messages?|"
+       r"outputs?)\b.{0,60}(?:https?:|www\.|!\[|<img)", 0.8, flags=re.S),
+    _r("indirect", "before_answering",
+       r"\b(?:before|when|while|after)\s{1,3}(?:you\s{1,3})?(?:answer(?:ing)?|"
+       r"respond(?:ing)?|repl(?:y|ying))\b.{0,60}?\b(?:write|say|print|output|include|add|"
+       r"mention|reveal|append|encode|spell|state|repeat|insert|give)\b.{0,40}\b(?:internal|"
+       r"secret|hidden|system|confidential)\b", 0.8, flags=re.S),
     _r("indirect", "when_asked_say",
        rf"\b(?:when|if|whenever){_S}(?:you(?:'re|{_S}are)?{_S})?(?:asked|summari[sz]ing|"
        rf"answering|responding|questioned|summari[sz]e|answer){_S}{_w(6)}(?:say|tell|respond|"

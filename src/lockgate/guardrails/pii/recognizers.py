@@ -101,9 +101,11 @@ def _id_context(text: str, start: int) -> bool:
 
 # --- EMAIL -----------------------------------------------------------------------------------
 # RFC 5321 limits: 64-char local part, 63-char labels. The look-behind stops a run of
-# 'aaaa...@' from being retried at every position.
+# 'aaaa...@' from being retried at every position. A little whitespace around the '@' is
+# allowed: a model told to hide an address writes "bob.secret\n@\nexample.com", and a
+# stream would release it line by line.
 _EMAIL = re.compile(
-    r"(?<![\w.+%\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@"
+    r"(?<![\w.+%\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}[ \t\r\n]{0,3}@[ \t\r\n]{0,3}"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w\-])"
 )
 
@@ -112,10 +114,12 @@ def _emails(text: str) -> Iterable[Candidate]:
     if "@" not in text:
         return
     for m in _EMAIL.finditer(text):
-        local = m.group(0).split("@", 1)[0]
+        local, _, domain = m.group(0).partition("@")
+        spaced = local != local.rstrip() or domain != domain.lstrip()
+        local = local.rstrip()
         if ".." in local or local.endswith("."):
             continue
-        yield Candidate("EMAIL", m.start(), m.end(), 0.95)
+        yield Candidate("EMAIL", m.start(), m.end(), 0.9 if spaced else 0.95)
 
 
 # --- PHONE -----------------------------------------------------------------------------------

@@ -137,6 +137,9 @@ class GroundingParams(ScannerParams):
 
 class GroundingScanner:
     name: ClassVar[str] = "grounding"
+    # Judges each sentence on its own: a stream's pieces are scanned without the released
+    # tail in front (it was judged already, and would cost its embeddings again).
+    stream_window: ClassVar[bool] = False
     Params: ClassVar[type[GroundingParams]] = GroundingParams
 
     def __init__(

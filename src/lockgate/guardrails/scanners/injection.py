@@ -76,7 +76,9 @@ class InjectionParams(ScannerParams):
     classifier: bool = Field(True, description="run the TF-IDF classifier")
     weights: Path | None = Field(None, description="an alternative classifier .npz")
     max_chars: int = Field(
-        32_000, description="characters scanned; longer texts are scanned head and tail"
+        200_000,
+        description="characters the rules scan; past it head and tail are scanned and the "
+        "unscanned middle is itself a finding (so the rule's action applies)",
     )
     window_chars: int = Field(1500, description="classifier window")
     classifier_chars: int = Field(
@@ -176,6 +178,9 @@ class InjectionScanner:
     # -- scanner ---------------------------------------------------------------------------
 
     def scan(self, text: str, ctx: ScanContext) -> list[Finding]:
+        # The rules are linear, so they read the whole text (an attack padded into the middle
+        # of a long message is found); only the classifier, ~3 us a character, samples head
+        # and tail (see classifier_probability).
         sample, shift_at, shift = _head_tail(text, self.max_chars)
         norm = normalize(sample, len(sample))
         findings: list[Finding] = []
@@ -186,7 +191,14 @@ class InjectionScanner:
         if shift:
             findings = [_shifted(f, shift_at, shift) for f in findings]
         findings.sort(key=lambda f: (-f.score, f.start))
-        return findings[:MAX_FINDINGS]
+        findings = findings[:MAX_FINDINGS]
+        if shift:
+            # What was not read cannot be called clean: the gap is a finding of its own, so
+            # the policy's action (block, by default) applies instead of a silent pass.
+            start, end = shift_at - 1, shift_at + shift  # the sample joins head and tail with "\n"
+            findings.append(Finding(TYPE, start, end, 1.0, self.name, None,
+                                    f"not scanned: {end - start} characters past max_chars"))
+        return findings
 
 
 def _rescale(prob: float, threshold: float) -> float:

@@ -2,7 +2,9 @@
 
 Two independent checks, both linear in the text:
 - the canary (a random token the gateway plants in the system prompt), also when the model
-  spells it with spaces, dashes or different case;
+  spells it with spaces, dashes, line breaks or different case, gives its random body alone,
+  reverses it, base64- or hex-encodes it, or splits it into pieces; in a stream, also across
+  the pieces released before (`ScanContext.canary_trail`);
 - verbatim reuse of the system prompt: any run of `min_words` consecutive words (default 8)
   shared with the prompt (case and punctuation ignored), and, for prompts that are mostly
   symbols or code, any common substring of at least `min_chars` characters (whitespace
@@ -11,19 +13,16 @@ Two independent checks, both linear in the text:
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Mapping
-from itertools import accumulate
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerParams, params_of
+from lockgate.guardrails.canary import find, original_span, squeeze, squeezed_with_offsets
 
 _WORD = re.compile(r"[^\W_]+")
-_SQUASH = re.compile(r"[\s\-_.·•|]+")
-_KEPT = re.compile(r"[^\s\-_.·•|]+")
 
 
 class LeakParams(ScannerParams):
@@ -72,32 +71,28 @@ class LeakScanner:
             self._cache.popitem(last=False)
         return set(words), shingles, grams
 
-    def _canary(self, text: str, canary: str) -> list[Finding]:
-        found: list[Finding] = []
+    def _canary(self, text: str, canary: str, trail: str = "") -> list[Finding]:
         low = text.lower()
         start = low.find(canary.lower())
         if start != -1:
-            found.append(
-                Finding("LEAK", start, start + len(canary), 1.0, self.name, None, "canary")
-            )
-            return found
-        # Spelled out with separators ("c-a-n-a-r-y", "CAN ARY"): search the text with its
-        # separators squeezed out. (A regex built from each request's random canary cost a
-        # fresh compile per scan: 2-5 ms, most of the leak scanner's time.)
-        target = _SQUASH.sub("", canary.lower())
-        if not target:
-            return found
-        runs = [(m.start(), m.group(0)) for m in _KEPT.finditer(low)]
-        squeezed = "".join(r for _, r in runs)
-        at = squeezed.find(target)
-        if at != -1:
-            starts = list(accumulate((len(r) for _, r in runs), initial=0))
-            first = bisect_right(starts, at) - 1
-            last = bisect_right(starts, at + len(target) - 1) - 1
-            begin = runs[first][0] + at - starts[first]
-            end = runs[last][0] + at + len(target) - starts[last]
-            found.append(Finding("LEAK", begin, end, 1.0, self.name, None, "canary (obfuscated)"))
-        return found
+            return [Finding("LEAK", start, start + len(canary), 1.0, self.name, None, "canary")]
+        # Spelled out with separators ("c-a-n-a-r-y", "CAN ARY", one character per line),
+        # encoded, reversed or split up: see `lockgate.guardrails.canary`. (A regex built
+        # from each request's random canary cost a fresh compile per scan: 2-5 ms.)
+        squeezed = squeeze(text)
+        hit = find(squeezed, canary)
+        if hit is not None:
+            _, runs = squeezed_with_offsets(text)
+            begin, end = original_span(runs, hit.start, hit.end)
+            detail = "canary (obfuscated)" if hit.form == "canary" else f"canary ({hit.form})"
+            return [Finding("LEAK", begin, end, 1.0, self.name, None, detail)]
+        if trail:
+            # A stream: the pieces released before this one, squeezed, come first.
+            hit = find(trail + squeezed, canary)
+            if hit is not None and hit.end > len(trail):
+                detail = f"canary ({hit.form}, across streamed pieces)"
+                return [Finding("LEAK", 0, len(text), 1.0, self.name, None, detail)]
+        return []
 
     def _verbatim(self, text: str, prompt: str) -> list[Finding]:
         vocab, shingles, grams = self._index(prompt)
@@ -166,7 +161,7 @@ class LeakScanner:
         sample = text[: self.max_chars]
         findings: list[Finding] = []
         if ctx.canary:
-            findings.extend(self._canary(sample, ctx.canary))
+            findings.extend(self._canary(sample, ctx.canary, ctx.canary_trail))
         if ctx.system_prompt.strip():
             findings.extend(self._verbatim(sample, ctx.system_prompt))
         return findings

@@ -17,6 +17,7 @@ from lockgate.services import Services
 from tests.test_cli import invoke
 
 APP = {
+    sc.REVIEW_STATUS,
     sc.CHAT,
     sc.EMBEDDINGS,
     sc.SEARCH,
@@ -45,7 +46,12 @@ def test_the_default_matrix() -> None:
         sc.PROMPTS_WRITE,
         sc.METRICS_READ,
     }
-    assert m.granted(("reviewer",)) == {sc.REVIEW, sc.TRACES_READ, sc.SCHEMA_READ}
+    assert m.granted(("reviewer",)) == {
+        sc.REVIEW,
+        sc.REVIEW_STATUS,
+        sc.TRACES_READ,
+        sc.SCHEMA_READ,
+    }
     assert m.granted(("analyst",)) == {sc.TRACES_READ, sc.METRICS_READ, sc.COSTS, sc.SCHEMA_READ}
     # The routes being added elsewhere have their scope in the matrix already.
     assert m.allows(("reviewer",), sc.REVIEW) and not m.allows(("app",), sc.REVIEW)

@@ -58,6 +58,8 @@ def engine_for(
     models: dict[str, Any] | None = None,
     **kw: Any,
 ) -> Engine:
+    # No approval provider unless a test gives one (the review queue's has its own tests).
+    kw.setdefault("review", {"enabled": False})
     base = make_settings(tmp_path / "home", None, tools=tools or {}, **kw)
     specs = _specs({**MODELS, **(models or {})})
     settings = base.model_copy(update={"models": {**base.models, **specs}})

@@ -136,6 +136,29 @@ def test_a_key_with_the_scope_runs_as_its_tenant(host: Host) -> None:
     assert {t["tenant"] for t in mine} == {"a"}
 
 
+def test_a_key_reads_group_restricted_traces_only_with_the_groups(host: Host) -> None:
+    hr_id = "h" + "0" * 31
+    host.services.traces.record(
+        {
+            "id": hr_id,
+            "created_at": time.time() + 10,
+            "principal": "a-caller",
+            "tenant": "a",
+            "endpoint": "/v1/search",
+            "stream": 0,
+            "status": "ok",
+            "degraded": 0,
+            "retrieved": [{"chunk_id": 1, "score": 0.5, "source": "salaries.md", "groups": ["hr"]}],
+        }
+    )
+    host.keys["a_hr"] = host.services.api_keys.create("a_hr", "a", ["developer"], groups=["hr"])[1]
+    for who, sees in (("a_dev", False), ("a_hr", True), ("root", True)):
+        listed = json.loads(host.run("traces", "list", "--json", key=who).stdout)
+        assert (hr_id in [t["id"] for t in listed]) is sees, who
+        assert (host.run("traces", "show", hr_id, key=who).exit_code == 0) is sees, who
+    assert host.run("traces", "show", hr_id).exit_code == 0  # the host's operator, no key
+
+
 def test_the_operator_filters_by_tenant(host: Host) -> None:
     listed = json.loads(host.run("traces", "list", "--json", "--tenant", "b").stdout)
     assert [t["id"] for t in listed] == host.ids["b"]

@@ -1,7 +1,9 @@
 """`GET /v1/traces` and `GET /v1/traces/{id}` over real HTTP: a caller with `traces:read`
 sees its own tenant's traces only (the filter is in the store query), pages through them
 newest first, and gets 404 — never 403 — for another tenant's trace; the operator tenant
-sees every tenant's; a role without the scope is refused before anything is read."""
+sees every tenant's; a role without the scope is refused before anything is read. Within a
+tenant, a trace whose retrieval used group-restricted chunks is a 404 to readers outside
+those groups, and an admin of the tenant sees it."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ import httpx
 import pytest
 
 from lockgate.gateway.app import create_app
+from lockgate.ingest.pipeline import Ingestor
 from lockgate.services import Services
+from lockgate.store.access import Access
 from lockgate.store.traces import TraceStore
 from tests.conftest import make_services, make_settings
 from tests.support.server import serve
@@ -39,6 +43,13 @@ class World:
         headers = {"Authorization": f"Bearer {self.keys[who]}"}
         return httpx.get(self.base + path, headers=headers, params=params, timeout=30)
 
+    def search(self, who: str, query: str) -> str:
+        headers = {"Authorization": f"Bearer {self.keys[who]}"}
+        body = {"query": query, "k": 5}
+        resp = httpx.post(self.base + "/v1/search", json=body, headers=headers, timeout=30)
+        assert resp.status_code == 200, resp.text
+        return resp.headers["x-lockgate-trace-id"]
+
     def chat(self, who: str, text: str) -> str:
         body = {**CHAT, "messages": [{"role": "user", "content": text}]}
         headers = {"Authorization": f"Bearer {self.keys[who]}"}
@@ -52,8 +63,31 @@ def world(tmp_path_factory, embedder, fake_upstream) -> Iterator[World]:
     home = tmp_path_factory.mktemp("traces-api-home")
     auth = {"max_failures": 1000, "operator_tenant": "ops"}
     services = make_services(make_settings(home, fake_upstream, auth=auth), embedder)
+    # Tenant h: an open document and one for the hr group only (the group test's).
+    for name, groups, text in (
+        ("harbour-open.md", (), "# Harbour hours\n\nThe harbour office opens at eight.\n"),
+        ("harbour-hr.md", ("hr",), "# Harbour salaries\n\nHarbour salary bands: secret.\n"),
+    ):
+        folder = tmp_path_factory.mktemp(f"traces-api-{name[:-3]}")
+        (folder / name).write_text(text, encoding="utf-8")
+        access = Access.of("h", groups)
+        ing = Ingestor(
+            services.documents,
+            services.runs,
+            services.embedder,
+            services.settings.ingest,
+            access=access,
+        )
+        assert ing.run([str(folder)]).new == 1
     with serve(create_app(services, preload_models=False), ready_path="/healthz") as base:
         w = World(base, services)
+        for who, role, groups in (
+            ("h_hr", "developer", ("hr",)),
+            ("h_dev", "developer", ()),
+            ("h_legal", "developer", ("legal",)),
+            ("h_admin", "admin", ()),
+        ):
+            w.keys[who] = services.api_keys.create(who, "h", [role], groups=groups)[1]
         for i in range(5):
             w.ids["a"].append(w.chat("a_app", f"tenant a secret question {i}"))
         for i in range(3):
@@ -153,3 +187,29 @@ def test_the_store_filters_in_the_query(world: World) -> None:
     assert store.get(b_id) is not None  # the host's operator (CLI without a key)
     assert {r["tenant"] for r in store.list(100, tenant="b")} == {"b"}
     assert store.list(10, after=a_id, tenant="b") == []
+
+
+def test_a_trace_of_group_restricted_chunks_is_hidden_from_readers_outside_them(
+    world: World,
+) -> None:
+    restricted = world.search("h_hr", "harbour salary bands")
+    detail = world.get("h_hr", f"/v1/traces/{restricted}")
+    assert detail.status_code == 200, detail.text
+    chunks = detail.json()["retrieved"]
+    assert ["hr"] in [c["groups"] for c in chunks]  # it did retrieve the hr chunk
+    open_one = world.search("h_dev", "harbour salary bands")
+    assert all(
+        c["groups"] == [] for c in world.get("h_dev", f"/v1/traces/{open_one}").json()["retrieved"]
+    )
+    for who in ("h_dev", "h_legal"):
+        resp = world.get(who, f"/v1/traces/{restricted}")
+        missing = world.get(who, "/v1/traces/" + "f" * 32)
+        assert resp.status_code == 404 and "secret" not in resp.text
+        assert resp.json()["error"]["code"] == missing.json()["error"]["code"]
+        listed = {t["id"] for t in world.get(who, "/v1/traces", limit=100).json()["data"]}
+        assert listed == {open_one}
+    for who in ("h_hr", "h_admin"):
+        listed = {t["id"] for t in world.get(who, "/v1/traces", limit=100).json()["data"]}
+        assert listed == {restricted, open_one}
+        assert world.get(who, f"/v1/traces/{restricted}").status_code == 200
+    assert world.get("ops", f"/v1/traces/{restricted}").status_code == 200  # the operator

@@ -172,7 +172,8 @@ def _world(
     for who, tenant, role in (("b_dev", "b", "developer"), ("b_admin", "b", "admin")):
         _, keys[who] = services.api_keys.create(who, tenant, [role])
     _, keys["c_dev"] = services.api_keys.create("c_dev", "c", ["analyst"])
-    _, keys["a_dev"] = services.api_keys.create("a_dev", "a", ["developer"])
+    # In hr: some of A's traces retrieved the hr document, and only hr readers see those.
+    _, keys["a_dev"] = services.api_keys.create("a_dev", "a", ["developer"], groups=("hr",))
     other = make_services(settings, embedder)
     app, app2 = create_app(services, preload_models=False), create_app(other, preload_models=False)
     with serve(app, ready_path="/healthz") as base, serve(app2, ready_path="/healthz") as second:

@@ -10,10 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select
 
+from lockgate.store import tables as tb
 from lockgate.store.db import make_engine
 from lockgate.store.migrations import migrate
+from lockgate.store.privacy import PrivacyStore, Retention
+from lockgate.store.reviews import ReviewStore
 from lockgate.store.traces import TraceStore
 from tests.support.postgres import throwaway_database
 
@@ -93,3 +96,88 @@ def test_list_and_paging_stay_within_the_tenant(stores: tuple[TraceStore, TraceS
 def test_m0015_indexes_traces_by_tenant(engines: tuple[Engine, Engine]) -> None:
     indexes = {i["name"]: i["column_names"] for i in inspect(engines[1]).get_indexes("traces")}
     assert indexes["ix_traces_tenant_created"] == ["tenant", "created_at"]
+
+
+def _chunks(*acls: list[str]) -> list[dict[str, object]]:
+    return [
+        {"chunk_id": i, "document_id": i, "source": f"doc{i}", "groups": acl}
+        for i, acl in enumerate(acls)
+    ]
+
+
+@pytest.fixture
+def restricted(engines: tuple[Engine, Engine]) -> TraceStore:
+    """Tenant a: an open trace, one that retrieved an hr chunk (besides open ones), one that
+    retrieved chunks of [hr] and of [legal]; and b's trace with an hr chunk."""
+    writer = TraceStore(engines[0])
+    for trace_id, tenant, at, retrieved in (
+        ("open", "a", 1.0, _chunks([], [])),
+        ("hr", "a", 2.0, _chunks([], ["hr"], ["hr"])),
+        ("both", "a", 3.0, _chunks(["hr"], ["legal"], [])),
+        ("either", "a", 4.0, _chunks(["hr", "legal"])),
+        ("b-hr", "b", 5.0, _chunks(["hr"])),
+    ):
+        writer.record({**_row(trace_id, tenant, at), "retrieved": retrieved})
+    return TraceStore(engines[1])
+
+
+def _seen(store: TraceStore, groups: tuple[str, ...] | None, tenant: str | None = "a") -> set:
+    listed = {r["id"] for r in store.list(100, tenant=tenant, groups=groups)}
+    got = {i for i in ("open", "hr", "both", "either", "b-hr") if store.get(i, tenant, groups)}
+    assert listed == got  # the list and the detail agree
+    return got
+
+
+def test_group_restricted_traces_need_every_group(restricted: TraceStore) -> None:
+    assert _seen(restricted, ()) == {"open"}
+    assert _seen(restricted, ("sales",)) == {"open"}
+    assert _seen(restricted, ("hr",)) == {"open", "hr", "either"}
+    assert _seen(restricted, ("legal",)) == {"open", "either"}
+    assert _seen(restricted, ("hr", "legal")) == {"open", "hr", "both", "either"}
+    # No group check (admins of the tenant, the host's operator): everything they may read.
+    assert _seen(restricted, None) == {"open", "hr", "both", "either"}
+    assert _seen(restricted, None, tenant=None) == {"open", "hr", "both", "either", "b-hr"}
+    assert restricted.get("hr", "a", ()) is None
+    assert restricted.get("hr", "a", ("hr",))["output"] == "secret of a"  # type: ignore[index]
+    # A hidden trace's id as the cursor pages nothing.
+    assert restricted.list(100, "both", tenant="a", groups=("hr",)) == []
+    assert [r["id"] for r in restricted.list(100, "both", "a", ("hr", "legal"))] == [
+        "hr",
+        "open",
+    ]
+
+
+def test_the_acl_rows_of_a_trace(restricted: TraceStore) -> None:
+    with restricted.engine.connect() as conn:
+        rows = conn.execute(
+            select(tb.trace_acl.c.trace_id, tb.trace_acl.c.req, tb.trace_acl.c.grp)
+        ).all()
+    by_trace: dict[str, dict[int, set[str]]] = {}
+    for trace_id, req, grp in rows:
+        by_trace.setdefault(trace_id, {}).setdefault(req, set()).add(grp)
+    assert "open" not in by_trace
+    assert sorted(by_trace["hr"].values(), key=sorted) == [{"hr"}]  # one req for repeats
+    assert sorted(by_trace["both"].values(), key=sorted) == [{"hr"}, {"legal"}]
+    assert list(by_trace["either"].values()) == [{"hr", "legal"}]
+    indexes = {
+        i["name"]: i["column_names"] for i in inspect(restricted.engine).get_indexes("trace_acl")
+    }
+    assert indexes["ix_trace_acl_trace"] == ["trace_id"]
+
+
+def test_forget_and_purge_take_the_acl_rows_with_the_traces(restricted: TraceStore) -> None:
+    engine = restricted.engine
+    privacy = PrivacyStore(engine, restricted, ReviewStore(engine))
+
+    def acl_of() -> set[str]:
+        with engine.connect() as conn:
+            return set(conn.execute(select(tb.trace_acl.c.trace_id)).scalars())
+
+    assert acl_of() == {"hr", "both", "either", "b-hr"}
+    assert privacy.forget("b-caller")["trace_acl"] == 1
+    assert acl_of() == {"hr", "both", "either"}
+    # Traces older than a day go, with their rows (created_at is epoch 2.0..4.0 here).
+    keep = Retention(86400.0, None, None, None, None, None)
+    counts = privacy.purge(keep, now=3.5 + 86400.0)
+    assert counts["traces"] == 3 and counts["trace_acl"] == 3
+    assert acl_of() == {"either"}

@@ -166,3 +166,13 @@ def tenant_view(obj: Ctx, requested: str | None) -> str | None:
     if requested is not None and requested != who.tenant:
         refuse(f"key {who.key_id} belongs to tenant '{who.tenant}' and cannot read '{requested}'")
     return who.tenant
+
+
+def group_view(obj: Ctx) -> tuple[str, ...] | None:
+    """The groups a command's reads of group-restricted rows (traces) are checked against;
+    None: no check, for the operator, principals of `auth.operator_tenant` and admins."""
+    who = caller(obj)
+    operator_tenant = obj.settings.auth.operator_tenant
+    if is_operator(who) or (operator_tenant is not None and who.tenant == operator_tenant):
+        return None
+    return None if ADMIN in who.roles else tuple(who.groups)

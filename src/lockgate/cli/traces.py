@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from lockgate.auth.scopes import TRACES_READ
-from lockgate.cli.authz import requires, tenant_view
+from lockgate.cli.authz import group_view, requires, tenant_view
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, json_flag, ts
 
@@ -43,7 +43,8 @@ _TENANT = click.option(
 @click.pass_obj
 def traces_list(obj: Ctx, limit: int, tenant: str | None, as_json: bool) -> None:
     """The most recent requests."""
-    rows = obj.services().traces.list(limit, tenant=tenant_view(obj, tenant))
+    view = tenant_view(obj, tenant)
+    rows = obj.services().traces.list(limit, tenant=view, groups=group_view(obj))
     echo_rows(rows, as_json, _trace)
 
 
@@ -55,8 +56,9 @@ def traces_list(obj: Ctx, limit: int, tenant: str | None, as_json: bool) -> None
 @click.pass_obj
 def traces_show(obj: Ctx, trace_id: str, tenant: str | None, as_json: bool) -> None:
     """Everything recorded about one request."""
-    # Another tenant's trace reads as one that does not exist.
-    row = obj.services().traces.get(trace_id, tenant_view(obj, tenant))
+    # Another tenant's trace, or one that retrieved chunks of groups the key lacks, reads as
+    # one that does not exist.
+    row = obj.services().traces.get(trace_id, tenant_view(obj, tenant), group_view(obj))
     if row is None:
         click.echo(f"lockgate: no trace {trace_id}", err=True)
         sys.exit(1)

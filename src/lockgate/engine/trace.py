@@ -34,6 +34,9 @@ def _retrieved(state: TurnState) -> list[dict[str, Any]]:
             "vector_score": c.vector_score,
             "bm25_score": c.bm25_score,
             "in_prompt": c.chunk_id in in_prompt,
+            # The chunk's access list: TraceStore.record restricts the trace to readers who
+            # could see every chunk it retrieved.
+            "groups": list(c.groups),
         }
         for c in state.retrieval.result.chunks
     ]

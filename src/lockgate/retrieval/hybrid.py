@@ -54,6 +54,9 @@ class RetrievedChunk:
     near_duplicates: list[int] = field(default_factory=list)
     # The ingested folder `source` lies under, when it came from a folder source.
     root: str | None = None
+    # The groups of its document's access list (empty: the whole tenant). Not shown in
+    # search results; the trace keeps it so the trace is as restricted as its chunks.
+    groups: tuple[str, ...] = ()
 
     @property
     def content_hash(self) -> str | None:
@@ -184,6 +187,7 @@ class HybridRetriever:
                     freshness=r.freshness,
                     near_duplicates=r.near_duplicates,
                     root=root_of(rec.source, roots) if roots else None,
+                    groups=rec.groups,
                 )
             )
         t4 = time.perf_counter()

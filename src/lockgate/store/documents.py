@@ -68,6 +68,8 @@ class ChunkRecord:
     active: bool
     title: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The groups of the chunk's access list (`chunks.acl`); empty: the whole tenant.
+    groups: tuple[str, ...] = ()
 
 
 # Where a chunk came from, exactly (m0003): returned in ChunkRecord.extra for citations,
@@ -205,6 +207,7 @@ class DocumentStore:
                 tb.chunks.c.page,
                 tb.chunks.c.position,
                 tb.chunks.c.active,
+                tb.chunks.c.acl,
                 *_LINEAGE_COLUMNS,
             )
             .select_from(
@@ -230,6 +233,7 @@ class DocumentStore:
                 active=bool(r.active),
                 title=r.title,
                 extra={c.key: r._mapping[c.key] for c in _LINEAGE_COLUMNS},
+                groups=tuple(json.loads(r.acl or "[]")),
             )
             for r in rows
         }

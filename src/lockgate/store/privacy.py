@@ -84,6 +84,7 @@ class PrivacyStore:
             paths = [r.path for r in conn.execute(select(f.c.path).where(owned))]
             counts = {
                 "cache_entries": _delete_in(conn, tb.cache_entries.c.trace_id, trace_ids),
+                "trace_acl": _delete_in(conn, tb.trace_acl.c.trace_id, trace_ids),
                 "batch_items": _delete_in(conn, tb.batch_items.c.batch_id, batch_ids),
                 "batches": conn.execute(delete(b).where(b.c.principal == subject)).rowcount,
                 "files": conn.execute(delete(f).where(owned)).rowcount,
@@ -107,6 +108,10 @@ class PrivacyStore:
         with transaction(self.engine) as conn:
             if keep.traces is not None:
                 old = t.c.created_at < now - keep.traces
+                a = tb.trace_acl
+                counts["trace_acl"] = conn.execute(
+                    delete(a).where(a.c.trace_id.in_(select(t.c.id).where(old)))
+                ).rowcount
                 counts["traces"] = conn.execute(delete(t).where(old)).rowcount
             if keep.reviews is not None:
                 old = r.c.created_at < now - keep.reviews

@@ -179,6 +179,16 @@ traces = Table(
     Column("tool_calls", Text),
 )
 
+# m0017: who may read a trace, from the access lists of the chunks it retrieved: one `req` per
+# distinct non-empty group list, one row per group of it (store/traces.py).
+trace_acl = Table(
+    "trace_acl",
+    metadata,
+    Column("trace_id", Text, nullable=False),
+    Column("req", Integer, nullable=False),
+    Column("grp", Text, nullable=False),
+)
+
 # m0014: the human review queue (store/reviews.py). Texts are sealed by the tenant's data key;
 # `reasons` (why the item was queued: kinds, scanners, scores) is metadata, kept readable.
 review_items = Table(

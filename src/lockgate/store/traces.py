@@ -1,14 +1,21 @@
 """Request traces: one row per request, written once when the request ends. Reads take the
 tenant whose traces the caller may see and filter on it in the query itself (an index on
-tenant and time serves it), so another tenant's trace is never read, only not found."""
+tenant and time serves it), so another tenant's trace is never read, only not found.
+
+A trace keeps the texts of the chunks it retrieved, so it is as restricted as they are: when
+it is recorded, each distinct non-empty group list of its chunks becomes one requirement in
+`trace_acl` (m0017), and a read with the reader's groups keeps only traces where every
+requirement has a group of the reader's — also in the query, so a hidden trace is never read.
+Reads without groups (the host's operator, admins) see every trace of their tenant(s)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, or_, select
+from sqlalchemy import Engine, and_, case, exists, func, insert, or_, select
 
 from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.store import tables as tb
@@ -36,6 +43,11 @@ class TraceStore:
 
     def record(self, row: dict[str, Any]) -> None:
         values = dict(row)
+        acl = [
+            {"trace_id": values["id"], "req": req, "grp": grp}
+            for req, groups in enumerate(required_groups(values.get("retrieved")))
+            for grp in groups
+        ]
         for key in _JSON_FIELDS:
             if key in values and not isinstance(values[key], str | None):
                 values[key] = json.dumps(values[key], default=str)
@@ -45,11 +57,16 @@ class TraceStore:
                 values[key] = self.cipher.encrypt(values[key], tenant)
         with transaction(self.engine) as conn:
             conn.execute(insert(tb.traces).values(**values))
+            if acl:
+                conn.execute(insert(tb.trace_acl), acl)
 
-    def get(self, trace_id: str, tenant: str | None = None) -> dict[str, Any] | None:
-        """One trace, decrypted; None when it does not exist or belongs to another tenant
-        than `tenant` (None: any tenant, for the host's operator)."""
-        stmt = _of_tenant(select(tb.traces).where(tb.traces.c.id == trace_id), tenant)
+    def get(
+        self, trace_id: str, tenant: str | None = None, groups: Sequence[str] | None = None
+    ) -> dict[str, Any] | None:
+        """One trace, decrypted; None when it does not exist, belongs to another tenant than
+        `tenant` (None: any tenant, for the host's operator) or retrieved chunks a reader
+        with `groups` could not see (None: no group filter, for the operator and admins)."""
+        stmt = _visible(select(tb.traces).where(tb.traces.c.id == trace_id), tenant, groups)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
         if row is None:
@@ -61,10 +78,15 @@ class TraceStore:
         return _decode(values)
 
     def list(
-        self, limit: int = 20, after: str | None = None, tenant: str | None = None
+        self,
+        limit: int = 20,
+        after: str | None = None,
+        tenant: str | None = None,
+        groups: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         """The newest traces first, metadata only; `after` is the last id of the previous
-        page (looked up within the same tenant, so another tenant's id pages nothing)."""
+        page (looked up among the traces the reader sees, so another tenant's id, or a
+        hidden trace's, pages nothing). `tenant` and `groups` as for `get`."""
         t = tb.traces
         stmt = (
             select(
@@ -88,11 +110,11 @@ class TraceStore:
             .order_by(t.c.created_at.desc(), t.c.id.desc())
             .limit(limit)
         )
-        stmt = _of_tenant(stmt, tenant)
+        stmt = _visible(stmt, tenant, groups)
         with self.engine.connect() as conn:
             if after:
                 anchor = conn.execute(
-                    _of_tenant(select(t.c.created_at).where(t.c.id == after), tenant)
+                    _visible(select(t.c.created_at).where(t.c.id == after), tenant, groups)
                 ).first()
                 if anchor is None:
                     return []
@@ -105,8 +127,38 @@ class TraceStore:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
-def _of_tenant(stmt: Any, tenant: str | None) -> Any:
-    return stmt if tenant is None else stmt.where(tb.traces.c.tenant == tenant)
+def required_groups(retrieved: Any) -> list[tuple[str, ...]]:
+    """The distinct non-empty group lists of a trace's retrieved chunks (`retrieved` as
+    engine/trace.py writes it), in a stable order: a reader needs a group of each."""
+    if isinstance(retrieved, str):
+        try:
+            retrieved = json.loads(retrieved)
+        except ValueError:
+            return []
+    found: set[tuple[str, ...]] = set()
+    for item in retrieved if isinstance(retrieved, list) else []:
+        groups = item.get("groups") if isinstance(item, dict) else None
+        if isinstance(groups, list):
+            plain = tuple(sorted({str(g) for g in groups if g}))
+            if plain:
+                found.add(plain)
+    return sorted(found)
+
+
+def _visible(stmt: Any, tenant: str | None, groups: Iterable[str] | None) -> Any:
+    """`stmt` (over `traces`) limited to the traces a reader of `tenant` with `groups` sees:
+    no requirement of the trace without one of the reader's groups."""
+    t, a = tb.traces, tb.trace_acl
+    if tenant is not None:
+        stmt = stmt.where(t.c.tenant == tenant)
+    if groups is None:
+        return stmt
+    mine = sorted(set(groups))
+    if not mine:  # any requirement hides the trace
+        return stmt.where(~exists(select(a.c.req).where(a.c.trace_id == t.c.id)))
+    met = func.sum(case((a.c.grp.in_(mine), 1), else_=0))
+    unmet = select(a.c.req).where(a.c.trace_id == t.c.id).group_by(a.c.req).having(met == 0)
+    return stmt.where(~exists(unmet))
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

@@ -179,3 +179,16 @@ def test_what_could_start_the_canary_is_held_back() -> None:
     # The start of it was already released: hold what continues it.
     assert hold_from(squeeze("l\ng\n"), "-\n6\n", STREAM_CANARY) == 2
     assert hold_from("", "the digit 6", STREAM_CANARY) == len("the digit 6")
+
+
+def test_a_canary_shaped_token_that_is_not_this_canary_is_suspicious() -> None:
+    """Another prompt's canary (an older version, another app's) in an answer is a leak all
+    the same; ordinary hex and the request's own canary found by the main check are not
+    counted twice."""
+    other = "lg-0123456789ab"
+    found = scanner().scan(f"The code is {other}, as instructed.", canary_ctx())
+    shaped = [f for f in found if f.detail == "canary-shaped token"]
+    assert len(shaped) == 1 and 0.5 < shaped[0].score < 1.0
+    assert scanner().scan("commit 0123456789ab fixed it; see lg-docs", canary_ctx()) == []
+    own = scanner().scan(f"token {STREAM_CANARY}", canary_ctx())
+    assert [f.detail for f in own] == ["canary"]

@@ -23,6 +23,10 @@ from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerP
 from lockgate.guardrails.canary import find, original_span, squeeze, squeezed_with_offsets
 
 _WORD = re.compile(r"[^\W_]+")
+# The shape of a planted canary (`lg-` and 12 hex digits). One in an answer that is not this
+# request's canary came from a system prompt all the same (another version, another app's),
+# or is a guess at one: suspicious either way.
+_CANARY_SHAPE = re.compile(r"(?<![0-9A-Za-z])lg-[0-9a-f]{12}(?![0-9A-Za-z])", re.IGNORECASE)
 
 
 class LeakParams(ScannerParams):
@@ -162,9 +166,21 @@ class LeakScanner:
         findings: list[Finding] = []
         if ctx.canary:
             findings.extend(self._canary(sample, ctx.canary, ctx.canary_trail))
+        findings.extend(_canary_shaped(sample, ctx.canary))
         if ctx.system_prompt.strip():
             findings.extend(self._verbatim(sample, ctx.system_prompt))
         return findings
+
+
+def _canary_shaped(text: str, canary: str | None) -> list[Finding]:
+    if "lg-" not in text.lower():
+        return []
+    own = (canary or "").lower()
+    return [
+        Finding("LEAK", m.start(), m.end(), 0.6, "leak", None, "canary-shaped token")
+        for m in _CANARY_SHAPE.finditer(text)
+        if m.group(0).lower() != own
+    ]
 
 
 def _collapse(text: str) -> str:

@@ -27,6 +27,7 @@ DOMAIN = {
     "engine",
     "auth",
     "review",
+    "eval",
 }
 WEB_FRAMEWORKS = {"starlette", "uvicorn", "fastapi", "flask", "aiohttp"}
 

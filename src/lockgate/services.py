@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from lockgate.observability.events import Event
     from lockgate.review.queue import ReviewQueue
     from lockgate.routing.router import Router
+    from lockgate.store.feedback import FeedbackStore
     from lockgate.store.privacy import PrivacyStore, Retention
 
 
@@ -138,7 +139,7 @@ class Services:
     def privacy(self) -> PrivacyStore:
         from lockgate.store.privacy import PrivacyStore
 
-        return PrivacyStore(self.engine, self.traces, self.review_store)
+        return PrivacyStore(self.engine, self.traces, self.review_store, self.feedback)
 
     def retention(self) -> Retention:
         from lockgate.store.privacy import Retention
@@ -151,6 +152,7 @@ class Services:
             cache=r.cache_days,
             batches=r.batches_days,
             files=r.files_days,
+            feedback=r.feedback_days,
         )
 
     @cached_property
@@ -166,6 +168,13 @@ class Services:
         if self.settings.auth.oidc is None:
             raise RuntimeError("auth.oidc is not configured")
         return OidcVerifier(self.settings.auth.oidc)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        """Users' ratings of answers."""
+        from lockgate.store.feedback import FeedbackStore
+
+        return FeedbackStore(self.engine, self.cipher)
 
     @cached_property
     def review_store(self) -> ReviewStore:

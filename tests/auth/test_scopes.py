@@ -27,6 +27,7 @@ APP = {
     sc.GUARD_CHECK,
     sc.TOOLS,
     sc.SCHEMA_READ,
+    sc.FEEDBACK,
 }
 
 

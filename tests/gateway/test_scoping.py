@@ -122,6 +122,7 @@ PROBES: list[tuple[str, str, Any, str]] = [
     ("POST", "/v1/reviews/rv_0000000000000000/approve", {}, sc.REVIEW),
     ("POST", "/v1/reviews/rv_0000000000000000/reject", {}, sc.REVIEW),
     ("POST", "/v1/reviews/rv_0000000000000000/edit", {"text": "x"}, sc.REVIEW),
+    ("POST", "/v1/feedback", {"trace_id": "t", "thumb": "up"}, sc.FEEDBACK),
     ("GET", "/v1/plugin/queue", None, sc.REVIEW),
     ("GET", "/v1/plugin/mounted/ping", None, sc.METRICS_READ),
 ]

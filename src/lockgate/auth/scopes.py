@@ -23,6 +23,7 @@ FILES = "files"
 BATCHES = "batches"
 TOOLS = "tools"  # tool calling on chat completions and the tool registry
 SCHEMA_READ = "schema:read"  # /openapi.json: every role may read what the API looks like
+FEEDBACK = "feedback"  # users' ratings of answers (POST /v1/feedback, `lockgate feedback`)
 # -- what people who run, review and account for the gateway use -----------------------------
 TRACES_READ = "traces:read"
 PROMPTS_WRITE = "prompts:write"
@@ -56,6 +57,7 @@ SCOPES: dict[str, str] = {
     BATCHES: "create, read and cancel one's own batches",
     TOOLS: "tool calling and the tool registry",
     SCHEMA_READ: "the OpenAPI document",
+    FEEDBACK: "rate an answer of one's tenant; feedback reports",
     TRACES_READ: "request traces of one's tenant",
     PROMPTS_WRITE: "change prompt templates",
     METRICS_READ: "Prometheus metrics",
@@ -84,6 +86,7 @@ _APP = (
     TOOLS,
     SCHEMA_READ,
     REVIEW_STATUS,
+    FEEDBACK,
 )
 DEFAULT_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     ADMIN: tuple(SCOPES),

@@ -18,6 +18,7 @@ from lockgate.cli import (
     cost,
     crypto,
     docs,
+    feedback,
     guard,
     ingest,
     keys,
@@ -120,6 +121,7 @@ def _register() -> None:
         keys.keys,
         privacy.privacy,
         review.review,
+        feedback.feedback,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -6,6 +6,7 @@ from lockgate.config.audit import AuditConfig
 from lockgate.config.auth import AuthConfig, OidcClaims, OidcConfig
 from lockgate.config.cache import CacheConfig
 from lockgate.config.encryption import EncryptionConfig
+from lockgate.config.feedback import FeedbackConfig
 from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, LinkPolicy, ScannerRule
 from lockgate.config.ingest import (
     AccessRule,
@@ -76,6 +77,7 @@ __all__ = [
     "BudgetsConfig",
     "CacheConfig",
     "EncryptionConfig",
+    "FeedbackConfig",
     "PrivacyConfig",
     "RetentionConfig",
     "REVIEW_KINDS",

@@ -21,6 +21,8 @@ class RetentionConfig(Strict):
     # Reviewers' corrections are evaluation data, kept until deleted by default; erasure of
     # a person still removes theirs.
     corrections_days: float | None = Field(None, gt=0)
+    # Users' ratings of answers, with their comments and corrections.
+    feedback_days: float | None = Field(365.0, gt=0)
     cache_days: float | None = Field(30.0, gt=0)  # expired entries go at once regardless
     batches_days: float | None = Field(30.0, gt=0)  # finished batches, their items and files
     files_days: float | None = Field(30.0, gt=0)

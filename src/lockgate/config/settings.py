@@ -21,6 +21,7 @@ from lockgate.config.audit import AuditConfig
 from lockgate.config.auth import AuthConfig
 from lockgate.config.cache import CacheConfig
 from lockgate.config.encryption import EncryptionConfig
+from lockgate.config.feedback import FeedbackConfig
 from lockgate.config.guardrails import GuardrailsConfig
 from lockgate.config.ingest import IngestConfig
 from lockgate.config.limits import BatchConfig, BudgetsConfig, LimitsConfig
@@ -81,6 +82,7 @@ class Settings(BaseSettings):
     audit: AuditConfig = AuditConfig()
     tools: ToolsConfig = ToolsConfig()
     review: ReviewConfig = ReviewConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 

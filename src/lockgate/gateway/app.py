@@ -25,6 +25,7 @@ from lockgate.gateway.openapi import openapi_json
 from lockgate.gateway.routes.batches import routes as batch_routes
 from lockgate.gateway.routes.chat import chat_completions
 from lockgate.gateway.routes.embeddings import embeddings
+from lockgate.gateway.routes.feedback import submit_feedback
 from lockgate.gateway.routes.guardrails import guardrails_check
 from lockgate.gateway.routes.health import healthz, readyz
 from lockgate.gateway.routes.keys import routes as key_routes
@@ -101,6 +102,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         scoped(Route("/v1/embeddings", embeddings, methods=["POST"]), sc.EMBEDDINGS),
         scoped(Route("/v1/search", search, methods=["POST"]), sc.SEARCH),
         scoped(Route("/v1/guardrails/check", guardrails_check, methods=["POST"]), sc.GUARD_CHECK),
+        scoped(Route("/v1/feedback", submit_feedback, methods=["POST"]), sc.FEEDBACK),
         scoped(Route("/metrics", metrics, methods=["GET"]), sc.METRICS_READ),
         scoped(Route("/healthz", healthz, methods=["GET"]), sc.PUBLIC),
         scoped(Route("/readyz", readyz, methods=["GET"]), sc.PUBLIC),

@@ -1,8 +1,9 @@
 """A person's data across the store: export it, erase it, and purge what is past retention.
 
-The subject is a principal id: the caller a trace, a review item, a correction, a file or a
-batch belongs to. Erasure deletes those rows (and the cached answers made from the subject's
-requests) in one transaction; uploaded file bytes are removed from disk after it commits."""
+The subject is a principal id: the caller a trace, a review item, a correction, a feedback
+row, a file or a batch belongs to. Erasure deletes those rows (and the cached answers made
+from the subject's requests) in one transaction; uploaded file bytes are removed from disk
+after it commits."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
+from lockgate.store.feedback import FeedbackStore
 from lockgate.store.reviews import ReviewStore
 from lockgate.store.traces import TraceStore
 
@@ -37,6 +39,7 @@ class Retention:
     cache: float | None
     batches: float | None
     files: float | None
+    feedback: float | None = None  # None (as when not given) keeps it
 
     @classmethod
     def days(cls, **days: float | None) -> Retention:
@@ -44,10 +47,17 @@ class Retention:
 
 
 class PrivacyStore:
-    def __init__(self, engine: Engine, traces: TraceStore, reviews: ReviewStore) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        traces: TraceStore,
+        reviews: ReviewStore,
+        feedback: FeedbackStore | None = None,
+    ) -> None:
         self.engine = engine
         self.traces = traces
         self.reviews = reviews
+        self.feedback = feedback or FeedbackStore(engine, reviews.cipher)
 
     # -- export ----------------------------------------------------------------------------
 
@@ -68,6 +78,7 @@ class PrivacyStore:
             "traces": [self.traces.get(i) for i in trace_ids],
             "reviews": [asdict(r) for r in self.reviews.of_principal(subject)],
             "corrections": [asdict(c) for c in self.reviews.corrections_of_principal(subject)],
+            "feedback": [asdict(x) for x in self.feedback.of_principal(subject)],
             "files": files,
             "batches": batches,
         }
@@ -76,7 +87,7 @@ class PrivacyStore:
 
     def forget(self, subject: str) -> dict[str, int]:
         t, f, b = tb.traces, tb.files, tb.batches
-        r, rc = tb.review_items, tb.review_corrections
+        r, rc, fb = tb.review_items, tb.review_corrections, tb.feedback
         with transaction(self.engine) as conn:
             trace_ids = [r.id for r in conn.execute(select(t.c.id).where(t.c.principal == subject))]
             batch_ids = [r.id for r in conn.execute(select(b.c.id).where(b.c.principal == subject))]
@@ -92,6 +103,7 @@ class PrivacyStore:
                 "corrections": conn.execute(
                     delete(rc).where(rc.c.principal == subject)
                 ).rowcount,
+                "feedback": conn.execute(delete(fb).where(fb.c.principal == subject)).rowcount,
                 "traces": conn.execute(delete(t).where(t.c.principal == subject)).rowcount,
             }
         _unlink(paths)
@@ -119,6 +131,10 @@ class PrivacyStore:
             if keep.corrections is not None:
                 old = rc.c.created_at < now - keep.corrections
                 counts["corrections"] = conn.execute(delete(rc).where(old)).rowcount
+            if keep.feedback is not None:
+                fb = tb.feedback
+                old = fb.c.created_at < now - keep.feedback
+                counts["feedback"] = conn.execute(delete(fb).where(old)).rowcount
             expired = c.c.expires_at <= now
             if keep.cache is not None:
                 expired = expired | (c.c.created_at < now - keep.cache)

@@ -423,3 +423,21 @@ api_keys = Table(
     Column("rotated_at", Float),
     Column("apps", Text),  # JSON list; NULL: no app (m0013)
 )
+
+# m0018: user feedback on answers; comment and correction sealed by the tenant's data key.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("principal", Text, nullable=False),
+    Column("trace_id", String, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("thumb", String),
+    Column("comment", Text),
+    Column("correction", Text),
+    Column("prompt_version", Integer),
+    Column("model", Text),
+    Column("app", Text),
+)

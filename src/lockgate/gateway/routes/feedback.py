@@ -17,6 +17,7 @@ from lockgate.gateway.errors import GatewayError
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import principal_of
 from lockgate.gateway.openapi import documented
+from lockgate.gateway.routes.traces import visible_groups
 from lockgate.gateway.schemas import ID_MAX
 from lockgate.services import Services
 from lockgate.store.feedback import THUMB_RATING, FeedbackRecord, new_feedback_id
@@ -56,7 +57,11 @@ async def submit_feedback(request: Request) -> Response:
     principal = principal_of(request)
     raw = await read_json(request, services.settings.server.max_body_bytes)
     req = parse_body(FeedbackIn, raw).check()
-    trace = await asyncio.to_thread(services.traces.get, req.trace_id, principal.tenant)
+    # Only a trace the caller may read: its tenant, and the groups of the chunks it used.
+    groups = visible_groups(principal, principal.tenant)
+    trace = await asyncio.to_thread(
+        services.traces.get, req.trace_id, principal.tenant, groups
+    )
     if trace is None:
         raise GatewayError(404, f"no trace {req.trace_id}", "trace_not_found", "trace_id")
     rating = THUMB_RATING[req.thumb] if req.thumb is not None else req.rating

@@ -213,3 +213,12 @@ def test_a_trace_of_group_restricted_chunks_is_hidden_from_readers_outside_them(
         assert listed == {restricted, open_one}
         assert world.get(who, f"/v1/traces/{restricted}").status_code == 200
     assert world.get("ops", f"/v1/traces/{restricted}").status_code == 200  # the operator
+    # Feedback is only on a trace one may read: the same 404 outside the groups.
+    for who, status in (("h_dev", 404), ("h_legal", 404), ("h_hr", 201)):
+        rated = httpx.post(
+            world.base + "/v1/feedback",
+            json={"trace_id": restricted, "thumb": "up"},
+            headers={"Authorization": f"Bearer {world.keys[who]}"},
+            timeout=30,
+        )
+        assert rated.status_code == status, (who, rated.text)

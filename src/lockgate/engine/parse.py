@@ -154,6 +154,7 @@ def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:
         filters=filters,
         top_k=top_k,
         options=body.lockgate,
+        prompt_ref=body.lockgate.prompt if body.lockgate else None,
         client=call.client,
         caller=call.caller,
         uses_tools=with_tools,

@@ -74,6 +74,8 @@ class Turn:
     top_k: int | None = None
     options: LockgateOptions | None = None
     prompt: str | None = None
+    # The registry prompt the caller (or its release) asked for: "name@label" or "name@N".
+    prompt_ref: str | None = None
     client: str | None = None
     caller: str | None = None
     # Tools are offered, chosen or in the conversation: the layers that treat such turns

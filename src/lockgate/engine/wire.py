@@ -128,6 +128,8 @@ class LockgateOptions(WireBody):
     # "large") or one of the route's two model names.
     cache: bool | None = None
     route: str | None = None
+    # A registry prompt to answer with: "name@label" or "name@N" (a version number).
+    prompt: str | None = Field(None, min_length=1, max_length=200)
 
 
 class ChatCompletionIn(WireBody):

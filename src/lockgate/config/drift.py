@@ -15,7 +15,7 @@ class DriftThresholds(Strict):
     """Per signal, the statistic at which it counts as drifted (breached when reached)."""
 
     # 1 - cosine similarity of the mean query embeddings of the two windows.
-    query_centroid: float = Field(0.1, gt=0, le=2)
+    query_centroid: float = Field(0.2, gt=0, le=2)
     # Unbiased squared MMD of the query embeddings, RBF kernel with a median bandwidth.
     query_mmd: float = Field(0.05, gt=0)
     # Population-stability index of the best retrieval score per turn (0.25: a major shift).

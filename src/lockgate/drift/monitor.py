@@ -10,7 +10,6 @@ once more."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -32,12 +31,12 @@ class DriftMonitor:
         detector: DriftDetector,
         config: DriftConfig,
         emit: Callable[[list[Event]], None],
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.detector = detector
         self.config = config
         self.emit = emit
-        self.clock = clock
+        self.clock = clock or detector.clock
         self._announced: dict[_Key, float] = {}
 
     @classmethod

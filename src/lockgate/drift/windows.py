@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, distinct, select
+from sqlalchemy import Engine, select
 
 from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.engine.parse import GROUNDED_MODEL
@@ -184,22 +184,30 @@ class WindowLoader:
     def tenants(self, window: Window) -> list[str]:
         """Tenants with grounded turns in `window` (what the scheduled check walks)."""
         t = tb.traces
-        stmt = select(distinct(t.c.tenant)).where(
-            t.c.model == GROUNDED_MODEL,
-            t.c.created_at >= window.start,
-            t.c.created_at < window.end,
+        stmt = (
+            select(t.c.tenant)
+            .distinct()
+            .where(
+                t.c.model == GROUNDED_MODEL,
+                t.c.created_at >= window.start,
+                t.c.created_at < window.end,
+            )
         )
         with self.engine.connect() as conn:
             return sorted(str(r[0]) for r in conn.execute(stmt))
 
     def apps(self, tenant: str, window: Window) -> list[str]:
         t = tb.traces
-        stmt = select(distinct(t.c.app)).where(
-            t.c.tenant == tenant,
-            t.c.model == GROUNDED_MODEL,
-            t.c.app.is_not(None),
-            t.c.created_at >= window.start,
-            t.c.created_at < window.end,
+        stmt = (
+            select(t.c.app)
+            .distinct()
+            .where(
+                t.c.tenant == tenant,
+                t.c.model == GROUNDED_MODEL,
+                t.c.app.is_not(None),
+                t.c.created_at >= window.start,
+                t.c.created_at < window.end,
+            )
         )
         with self.engine.connect() as conn:
             return sorted(str(r[0]) for r in conn.execute(stmt))

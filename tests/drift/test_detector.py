@@ -58,7 +58,7 @@ class Rig:
         self.embedder = embedder.for_queries()
         self.config = DriftConfig(**config)  # type: ignore[arg-type]
         loader = WindowLoader(engine, cipher, dt.MIN_RELEVANCE, self.config.sample_size)
-        self.detector = DriftDetector(loader, self.embedder, self.config, clock=lambda: NOW)
+        self.detector = DriftDetector(loader, self.embedder.embed, self.config, clock=lambda: NOW)
         self.emitted: list[Event] = []
         self.monitor = DriftMonitor(self.detector, self.config, self.emitted.extend)
 

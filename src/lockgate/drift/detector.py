@@ -35,7 +35,6 @@ import numpy as np
 from lockgate.config.drift import DriftConfig
 from lockgate.drift import stats
 from lockgate.drift.windows import Window, WindowData, WindowLoader
-from lockgate.models.base import EmbeddingModel
 from lockgate.observability.events import DriftDetected
 
 if TYPE_CHECKING:
@@ -154,12 +153,12 @@ class DriftDetector:
     def __init__(
         self,
         loader: WindowLoader,
-        embedder: EmbeddingModel,
+        embed: Callable[[list[str]], np.ndarray],
         config: DriftConfig,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.loader = loader
-        self.embedder = embedder
+        self.embed = embed
         self.config = config
         self.clock = clock
 
@@ -169,7 +168,8 @@ class DriftDetector:
         loader = WindowLoader(
             services.engine, services.cipher, s.grounded.min_relevance, s.drift.sample_size
         )
-        return cls(loader, services.query_embedder, s.drift)
+        # The embedder loads on the first check with enough questions, not before.
+        return cls(loader, lambda texts: services.query_embedder.embed(texts), s.drift)
 
     def windows(
         self,
@@ -201,7 +201,7 @@ class DriftDetector:
         return DriftReport(tenant, app, recent_w, baseline_w, signals)
 
     def _embed(self, questions: list[str]) -> np.ndarray:
-        return np.asarray(self.embedder.embed(questions), dtype=np.float64)
+        return np.asarray(self.embed(questions), dtype=np.float64)
 
     def _embedding_signals(self, base: WindowData, recent: WindowData) -> list[SignalResult]:
         th, k = self.config.thresholds, self.config.min_samples

@@ -28,6 +28,7 @@ DOMAIN = {
     "auth",
     "review",
     "eval",
+    "drift",
 }
 WEB_FRAMEWORKS = {"starlette", "uvicorn", "fastapi", "flask", "aiohttp"}
 

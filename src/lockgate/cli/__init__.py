@@ -18,6 +18,7 @@ from lockgate.cli import (
     cost,
     crypto,
     docs,
+    drift,
     feedback,
     guard,
     ingest,
@@ -122,6 +123,7 @@ def _register() -> None:
         privacy.privacy,
         review.review,
         feedback.feedback,
+        drift.drift,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from lockgate.config.audit import AuditConfig
 from lockgate.config.auth import AuthConfig
 from lockgate.config.cache import CacheConfig
+from lockgate.config.drift import DriftConfig
 from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.feedback import FeedbackConfig
 from lockgate.config.guardrails import GuardrailsConfig
@@ -83,6 +84,7 @@ class Settings(BaseSettings):
     tools: ToolsConfig = ToolsConfig()
     review: ReviewConfig = ReviewConfig()
     feedback: FeedbackConfig = FeedbackConfig()
+    drift: DriftConfig = DriftConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 

@@ -207,3 +207,20 @@ class ReviewCallbackSent(Event):
     status: int | None
     attempts: int
     error: str | None
+
+
+@dataclass(frozen=True)
+class DriftDetected(Event):
+    """A scheduled drift check found signals of a tenant's (or one app's) recent traffic past
+    their thresholds against the baseline window (`lockgate.drift`). Announced once per set of
+    signals within `drift.cooldown_seconds`; the values are statistics, never texts."""
+
+    name: ClassVar[str] = "drift.detected"
+    audit: ClassVar[bool] = True
+    tenant: str
+    app: str | None
+    signals: tuple[str, ...]
+    values: dict[str, float]
+    thresholds: dict[str, float]
+    recent: dict[str, float]  # {"start", "end"}: epoch seconds
+    baseline: dict[str, float]

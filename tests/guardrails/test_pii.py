@@ -299,3 +299,43 @@ def test_default_context_policy_masks_cards_and_secrets_but_keeps_contacts():
     assert result.action == "redact"
     assert "4111" not in result.text and "sk_live" not in result.text
     assert "refunds@shop.example" in result.text and "+44 20 7946 0958" in result.text
+
+
+@pytest.mark.parametrize(
+    ("text", "type_", "value"),
+    [
+        # A label in words outranks the words that otherwise mark an identifier ("No.", "#").
+        ("Social Security No. 031-60-5346 - please keep it", "SSN", "031-60-5346"),
+        ("For verification: social security # 452 76 3201.", "SSN", "452 76 3201"),
+        ("Here's my ss number 886764984 for the check", "SSN", "886764984"),
+        ("886764984 is my SSN, I typed it wrong", "SSN", "886764984"),
+        ("the employee's social is 219-27-0858", "SSN", "219-27-0858"),
+        ("ring me on 891.960.1108x4364 tonight", "PHONE", "891.960.1108x4364"),
+        ("Phone: 943-415-8232 x335", "PHONE", "943-415-8232 x335"),
+        ("call 1 (599) 844-9481 today", "PHONE", "1 (599) 844-9481"),
+        ("my new mobile number is 0493822842", "PHONE", "0493822842"),
+        ("0807463704 is the number I gave the courier", "PHONE", "0807463704"),
+        ("I paid with 213177824328545 yesterday", "CREDIT_CARD", "213177824328545"),
+        ("Can you refund to the card 3502907794345465?", "CREDIT_CARD", "3502907794345465"),
+    ],
+)
+def test_shapes_people_write_in_running_text(text: str, type_: str, value: str):
+    assert found(text) == [(type_, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "social" a few words away is social media, not a social security number.
+        "The social media campaign reached 477792040 impressions last quarter.",
+        "Our social team logged ticket 650232948 for the outage.",
+        # Ten digits beside a phone word are still a booking when the text calls them one.
+        "Booking reference 0493822842 is confirmed; call us if your plans change.",
+        "Invoice 0807463704 covers the mobile plan for March.",
+        # A Luhn-valid number from no listed scheme, which nothing calls a card.
+        "Shipment 3502907794345465 left the depot.",
+        "Call volume rose to 512345678 minutes in the last billing period.",
+    ],
+)
+def test_numbers_named_as_something_else_stay_clean(text: str):
+    assert found(text) == []

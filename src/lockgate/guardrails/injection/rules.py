@@ -28,6 +28,14 @@ _PRIOR = (r"(?:previous|prior|above|earlier|preceding|former|original|initial|ol
 _RULES_NOUN = (r"(?:instructions?|prompts?|rules?|directives?|guidelines?|commands?|context|"
                r"constraints?|restrictions?|programming|training|polic(?:y|ies)|"
                r"orders?|guidance|settings?|filters?|safeguards?|configuration|content|text|tasks?)")
+# "the old settings for the VPN", "the previous content of the page": the generic nouns, tied
+# to a named thing that is not the assistant, are an operator's request, not an override.
+_WEAK_NOUN = r"(?:settings?|configuration|content|text|tasks?|context|orders?)"
+_NOT_OF_A_THING = (
+    r"(?!\s+(?:for|of|in|on)\s+(?!(?:the\s+|this\s+|your\s+|our\s+)?"
+    r"(?:ai|assistant|chat|conversation|model|bot|system)\b)\w)"
+)
+_RULES_OR_OWN_SETTINGS = rf"(?:(?!{_WEAK_NOUN}\b){_RULES_NOUN}\b|{_WEAK_NOUN}\b{_NOT_OF_A_THING})"
 _OVERRIDE_VERB = (r"(?:ignore|disregard|forget|skip|override|overwrite|bypass|neglect|omit|"
                   r"abandon|discard|dismiss|drop|erase|delete|clear|reset|throw away|set aside)")
 _AI = r"(?:ai|a\.i\.|assistant|chatbot|chat bot|llm|language model|model|gpt|bot|agent|copilot)"
@@ -110,7 +118,7 @@ def _r(family: str, name: str, pattern: str, score: float, raw: bool = False,
 RULES: list[Rule] = [
     # --- instruction override -------------------------------------------------------------
     _r("override", "ignore_previous",
-       rf"\b{_OVERRIDE_VERB}{_S}{_w(4)}{_PRIOR}{_S}{_w(2)}{_RULES_NOUN}\b", 0.95),
+       rf"\b{_OVERRIDE_VERB}{_S}{_w(4)}{_PRIOR}{_S}{_w(2)}{_RULES_OR_OWN_SETTINGS}", 0.95),
     _r("override", "ignore_everything_above",
        rf"\b{_OVERRIDE_VERB}{_S}(?:everything|anything|all|what(?:ever)?{_S}(?:was|you were|i)"
        rf"{_S}(?:said|told|given|wrote))(?:{_S}{_w(2)}(?:above|before|earlier|so far|previously))",

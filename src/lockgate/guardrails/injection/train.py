@@ -37,7 +37,7 @@ C_GRID = (1.0, 4.0, 16.0)
 TARGET_FPR = 0.02
 # Each hard negative counts this many times: a few hundred templated prompts against ~8,000
 # benign rows would otherwise barely move the weights of the short-imperative n-grams.
-HARD_NEGATIVE_WEIGHT = 2.0
+HARD_NEGATIVE_WEIGHT = 3.0
 
 
 def _matrix(grams: list[Counter[str]], index: dict[str, int], idf: np.ndarray):  # noqa: ANN202

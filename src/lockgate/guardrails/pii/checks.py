@@ -54,6 +54,9 @@ def card_brand(digits: str) -> str | None:
         return "discover"
     if 3528 <= p4 <= 3589 and 16 <= n <= 19:
         return "jcb"
+    # JCB's older 15-digit ranges, still printed on cards in circulation.
+    if p4 in (1800, 2131) and n == 15:
+        return "jcb"
     if (p2 in (36, 38, 39) or 300 <= int(digits[:3]) <= 305) and 14 <= n <= 19:
         return "diners"
     if p2 == 62 and 16 <= n <= 19:

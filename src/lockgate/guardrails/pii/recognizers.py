@@ -125,26 +125,40 @@ def _emails(text: str) -> Iterable[Candidate]:
 # --- PHONE -----------------------------------------------------------------------------------
 # A number not continued by more digits or word characters ("555-1234-Office" is fine).
 _NE = r"(?!\w|-\d|[.,/:]\d)"
+# The same end for a phone number, which an extension may follow ("555-123-4567x89").
+_NE_PHONE = r"(?!(?!x\d)\w|-\d|[.,/:]\d)"
 # +CC or 00CC then up to six groups; possessive so a failed match never re-splits the digits.
 _PHONE_INTL = re.compile(
     r"[+0](?<![\w+\-./#@][+0])(?:(?<=\+)|(?<=0)0)[1-9]\d{0,2}(?:[ .\-]?\(0\))?"
-    r"(?:[ .\-]?\(?\d{1,5}\)?){1,6}+(?!\w|-\d|[.,/:]\d)"
+    r"(?:[ .\-]?\(?\d{1,5}\)?){1,6}+" + _NE_PHONE
 )
 # North American: (555) 123-4567, 555-123-4567, 555.123.4567, optional +1/1 handled above.
 _PHONE_NANP = re.compile(
     r"[(\d](?<![\w\-.+/#@][(\d])(?:(?<=\()\d{3}\)[ .\-]?|(?<=\d)\d{2}[ .\-])\d{3}[ .\-]\d{4}"
-    + _NE
+    + _NE_PHONE
 )
 # National format with trunk prefix 0: 020 7946 0958, 030-1234567, 06 12 34 56 78.
 _PHONE_NATIONAL = re.compile(
     r"[(0](?<![\w\-.+/#@][(0])(?:(?<=\()0\d{1,4}\)|(?<=0)\d{1,4})[ \-](?:\d{2,4}[ \-]){0,3}\d{2,8}"
-    + _NE
+    + _NE_PHONE
 )
 # A bare digit string is only a phone number when the words right before say so.
 _PHONE_KEYED = re.compile(
     r"(?i)(?:phone|tel|telephone|mobile|cell|whatsapp|fax)(?:\s?(?:number|no\.?|#))?"
     r"[\s:.#=\-]{0,4}(?:is\s)?(\+?\d{7,15})(?!\d)"
 )
+# "1 (599) 844-9481", "001-207-843-9150": a North American number with its trunk or exit code.
+_PHONE_NANP_TRUNK = re.compile(
+    r"(?<![\w\-.+/#@])(?:001|1)[ \-.]?(?:\(\d{3}\)|\d{3})[ \-.]?\d{3}[ \-.]\d{4}" + _NE
+)
+# "0493822842": ten national digits without separators, a phone number only beside words
+# that say so (left or right), since order and booking numbers look the same.
+_PHONE_COMPACT = re.compile(r"0(?<![\w\-.+/#@]0)[1-9]\d{7,9}" + _NE)
+_PHONE_WORDS_RIGHT = re.compile(
+    r"(?i)^[\s,;:)\-]{0,3}(?:is\s+)?(?:the\s+|my\s+)?(?:phone|mobile|cell|number|tel)\b"
+)
+# An extension after the number belongs to it: "943-415-8232 x335", "891.960.1108x4364".
+_PHONE_EXT = re.compile(r"(?i)[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6}(?!\w)")
 _DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 # 3-2-4 with dashes is the SSN shape; an invalid SSN must not come back as a phone number.
 _SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
@@ -163,7 +177,17 @@ def _phone_score(text: str, start: int, base: float) -> float:
     return min(0.95, base + 0.25) if _PHONE_CONTEXT.search(_left(text, start, 40)) else base
 
 
+def _with_extension(text: str, cand: Candidate) -> Candidate:
+    m = _PHONE_EXT.match(text, cand.end)
+    return Candidate(cand.type, cand.start, m.end(), cand.score, cand.detail) if m else cand
+
+
 def _phones(text: str) -> Iterable[Candidate]:
+    for cand in _phone_candidates(text):
+        yield _with_extension(text, cand)
+
+
+def _phone_candidates(text: str) -> Iterable[Candidate]:
     for m in _PHONE_INTL.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
         if m.group(0).startswith("00"):
@@ -181,6 +205,11 @@ def _phones(text: str) -> Iterable[Candidate]:
         if _continues_number(text, m.start()):
             continue
         yield Candidate("PHONE", m.start(), m.end(), _phone_score(text, m.start(), 0.75))
+    for m in _PHONE_NANP_TRUNK.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))[-10:]
+        if digits[0] in "01" or digits[3] in "01" or _id_context(text, m.start()):
+            continue
+        yield Candidate("PHONE", m.start(), m.end(), _phone_score(text, m.start(), 0.7))
     for m in _PHONE_NATIONAL.finditer(text):
         value = m.group(0)
         digits = re.sub(r"\D", "", value)
@@ -191,7 +220,16 @@ def _phones(text: str) -> Iterable[Candidate]:
         if _continues_number(text, m.start()):
             continue
         yield Candidate("PHONE", m.start(), m.end(), _phone_score(text, m.start(), 0.6))
-    if not _has_any(text.lower(), ("phone", "tel", "mobile", "cell", "whatsapp", "fax")):
+    lowered = text.lower()
+    if _has_any(lowered, ("phone", "tel", "mobile", "cell", "number", "call", "text", "reach")):
+        for m in _PHONE_COMPACT.finditer(text):
+            if _id_context(text, m.start()):
+                continue
+            if _PHONE_CONTEXT.search(_left(text, m.start(), 64)) or _PHONE_WORDS_RIGHT.match(
+                text[m.end() : m.end() + 40]
+            ):
+                yield Candidate("PHONE", m.start(), m.end(), 0.75, "keyed")
+    if not _has_any(lowered, ("phone", "tel", "mobile", "cell", "whatsapp", "fax")):
         return
     for m in _PHONE_KEYED.finditer(text):
         yield Candidate("PHONE", m.start(1), m.end(1), 0.8, "keyed")
@@ -228,6 +266,14 @@ def _cards(text: str) -> Iterable[Candidate]:
                 end = m.start() + len(sep.join(g))
                 yield Candidate("CREDIT_CARD", m.start(), end, 0.95, brand)
                 break
+            # A checksummed 16-digit number the text itself calls a card, from a range the
+            # brand table does not list (a new or regional scheme).
+            if len(digits) == 16 and luhn_ok(digits) and _CARD_CONTEXT.search(
+                _left(text, m.start(), 40)
+            ):
+                end = m.start() + len(sep.join(g))
+                yield Candidate("CREDIT_CARD", m.start(), end, 0.8, "unlisted")
+                break
 
 
 # --- IBAN ------------------------------------------------------------------------------------
@@ -257,25 +303,44 @@ def _ibans(text: str) -> Iterable[Candidate]:
 
 # --- SSN -------------------------------------------------------------------------------------
 _SSN = re.compile(r"(\d(?<![\w\-.+/#@]\d)\d{2})([\- ])(\d{2})\2(\d{4})" + _NE)
-_SSN_KEYED = re.compile(
-    r"(?i)(?:ssn|social\s{1,2}security(?:\s{1,2}(?:number|no\.?|#))?)[\s:#=\-]{0,4}(?:is\s)?"
-    r"(\d{3})(\d{2})(\d{4})(?!\d)"
+_SSN_COMPACT = re.compile(r"\d(?<![\w\-.+/#@]\d)\d{8}" + _NE)
+# The label people write next to a social security number, before or after it. A label says
+# more than the words that otherwise veto a number ("Social Security No. 123-45-6789": "No."
+# alone would mark an identifier). "social" by itself names one only right before the number
+# ("her social is ..."): a few words earlier it is as likely social media.
+_SSN_LABEL = re.compile(
+    r"(?i)(?<![a-z])(?:ssn|ss\s?#|ss\s+(?:number|no\b)|social\s+security)(?![a-z])"
 )
+_SSN_SOCIAL = re.compile(r"(?i)(?<![a-z])social\s*(?:#|no\.?|number)?\s*(?:is\s+)?[:#\-]?\s*$")
+
+
+def _ssn_labelled(text: str, start: int, end: int) -> bool:
+    return bool(
+        _SSN_LABEL.search(text, max(0, start - 48), start)
+        or _SSN_LABEL.search(text, end, min(len(text), end + 40))
+        or _SSN_SOCIAL.search(text, max(0, start - 24), start)
+    )
 
 
 def _ssns(text: str) -> Iterable[Candidate]:
+    lowered = text.lower()
+    may_be_labelled = _has_any(lowered, ("ssn", "social", "ss"))
     for m in _SSN.finditer(text):
-        if ssn_ok(m.group(1), m.group(3), m.group(4)) and not _id_context(text, m.start()):
+        if not ssn_ok(m.group(1), m.group(3), m.group(4)):
+            continue
+        labelled = may_be_labelled and _ssn_labelled(text, m.start(), m.end())
+        if labelled:
+            yield Candidate("SSN", m.start(), m.end(), 0.95)
+        elif not _id_context(text, m.start()):
             # Space-separated 3-2-4 is rarer for SSNs and collides with other numbers.
-            score = 0.85 if m.group(2) == "-" else 0.6
-            if re.search(r"(?i)ssn|social\s+security", _left(text, m.start(), 40)):
-                score = 0.95
-            yield Candidate("SSN", m.start(), m.end(), score)
-    if not _has_any(text.lower(), ("ssn", "social")):
+            yield Candidate("SSN", m.start(), m.end(), 0.85 if m.group(2) == "-" else 0.6)
+    if not may_be_labelled:
         return
-    for m in _SSN_KEYED.finditer(text):
-        if ssn_ok(m.group(1), m.group(2), m.group(3)):
-            yield Candidate("SSN", m.start(1), m.end(3), 0.9, "keyed")
+    # Nine bare digits are an SSN only when the text calls them one.
+    for m in _SSN_COMPACT.finditer(text):
+        value = m.group(0)
+        if ssn_ok(value[:3], value[3:5], value[5:]) and _ssn_labelled(text, m.start(), m.end()):
+            yield Candidate("SSN", m.start(), m.end(), 0.9, "keyed")
 
 
 # --- IP --------------------------------------------------------------------------------------

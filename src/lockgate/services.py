@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from lockgate.observability.events import Event
     from lockgate.review.queue import ReviewQueue
     from lockgate.routing.router import Router
+    from lockgate.store.experiments import ExperimentStore
     from lockgate.store.feedback import FeedbackStore
     from lockgate.store.privacy import PrivacyStore, Retention
 
@@ -175,6 +176,13 @@ class Services:
         from lockgate.store.feedback import FeedbackStore
 
         return FeedbackStore(self.engine, self.cipher)
+
+    @cached_property
+    def experiments(self) -> ExperimentStore:
+        """Evaluation runs and their cases (`lockgate eval`)."""
+        from lockgate.store.experiments import ExperimentStore
+
+        return ExperimentStore(self.engine, self.cipher)
 
     @cached_property
     def review_store(self) -> ReviewStore:

@@ -46,6 +46,8 @@ def test_the_default_matrix() -> None:
         sc.TRACES_READ,
         sc.PROMPTS_WRITE,
         sc.METRICS_READ,
+        sc.EVAL_RUN,
+        sc.EVAL_READ,
     }
     assert m.granted(("reviewer",)) == {
         sc.REVIEW,
@@ -53,7 +55,15 @@ def test_the_default_matrix() -> None:
         sc.TRACES_READ,
         sc.SCHEMA_READ,
     }
-    assert m.granted(("analyst",)) == {sc.TRACES_READ, sc.METRICS_READ, sc.COSTS, sc.SCHEMA_READ}
+    assert m.granted(("analyst",)) == {
+        sc.TRACES_READ,
+        sc.METRICS_READ,
+        sc.COSTS,
+        sc.SCHEMA_READ,
+        sc.EVAL_READ,
+    }
+    # Running an evaluation spends model time: developers (and admins) only.
+    assert [r for r in ROLES if m.allows((r,), sc.EVAL_RUN)] == ["admin", "developer"]
     # The routes being added elsewhere have their scope in the matrix already.
     assert m.allows(("reviewer",), sc.REVIEW) and not m.allows(("app",), sc.REVIEW)
     assert m.allows(("app",), sc.TOOLS)

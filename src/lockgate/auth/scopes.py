@@ -33,6 +33,8 @@ REVIEW = "review"  # the human review queue (/v1/reviews*) and guardrail escalat
 # which of the two a principal is).
 REVIEW_STATUS = "review:status"
 COSTS = "costs"  # spend and routing reports
+EVAL_RUN = "eval:run"  # run evaluation datasets through the pipeline, label experiments
+EVAL_READ = "eval:read"  # list, show and compare experiments; the gate
 # -- operators ---------------------------------------------------------------------------------
 KEYS_ADMIN = "keys:admin"  # API keys and the master key
 AUDIT_READ = "audit:read"
@@ -64,6 +66,8 @@ SCOPES: dict[str, str] = {
     REVIEW: "the human review queue and guardrail escalations",
     REVIEW_STATUS: "the status of one review item: one's own held answer, or as its reviewer",
     COSTS: "spend and routing reports",
+    EVAL_RUN: "run evaluation datasets, label experiments, add cases from traces",
+    EVAL_READ: "evaluation experiments, comparisons and the regression gate",
     KEYS_ADMIN: "create, list, revoke and rotate API keys; rotate the master key",
     AUDIT_READ: "read, verify and export the audit log",
     PRIVACY_ADMIN: "export, forget and purge personal data",
@@ -90,9 +94,9 @@ _APP = (
 )
 DEFAULT_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     ADMIN: tuple(SCOPES),
-    "developer": (*_APP, TRACES_READ, PROMPTS_WRITE, METRICS_READ),
+    "developer": (*_APP, TRACES_READ, PROMPTS_WRITE, METRICS_READ, EVAL_RUN, EVAL_READ),
     "reviewer": (REVIEW, REVIEW_STATUS, TRACES_READ, SCHEMA_READ),
-    "analyst": (TRACES_READ, METRICS_READ, COSTS, SCHEMA_READ),
+    "analyst": (TRACES_READ, METRICS_READ, COSTS, SCHEMA_READ, EVAL_READ),
     "app": _APP,
 }
 

@@ -19,6 +19,7 @@ from lockgate.cli import (
     crypto,
     docs,
     drift,
+    evals,
     feedback,
     guard,
     ingest,
@@ -124,6 +125,7 @@ def _register() -> None:
         review.review,
         feedback.feedback,
         drift.drift,
+        evals.eval_group,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -441,3 +441,49 @@ feedback = Table(
     Column("model", Text),
     Column("app", Text),
 )
+
+# m0020: evaluation runs (store/experiments.py); `content` is sealed JSON.
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("principal", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("dataset", Text, nullable=False),
+    Column("dataset_hash", String, nullable=False),
+    Column("options", Text, nullable=False),
+    Column("pass_rate", Float, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("case_count", Integer, nullable=False),
+)
+
+experiment_cases = Table(
+    "experiment_cases",
+    metadata,
+    Column("experiment_id", String, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("case_id", Text, nullable=False),
+    Column("tenant", Text, nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("citations", Text, nullable=False),
+    Column("sources", Text, nullable=False),
+    Column("latency_ms", Float),
+    Column("ttft_ms", Float),
+    Column("cost_usd", Float),
+    Column("trace_id", String),
+    Column("content", Text, nullable=False),
+)
+
+experiment_labels = Table(
+    "experiment_labels",
+    metadata,
+    Column("tenant", Text, primary_key=True),
+    Column("label", Text, primary_key=True),
+    Column("experiment_id", String, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -3,8 +3,8 @@ process, with the Services the gateway would build: guardrails, retrieval, budge
 scored and checked, into one experiment record (the shape `store/experiments.py` keeps).
 
 Cases run concurrently up to `concurrency`; each is a streamed grounded turn, so its time to
-first token is what a client would see. A turn that fails is a failed case with its error,
-never a failed run."""
+first token is what a client would see, and bypasses the response cache. A turn that fails is
+a failed case with its error, never a failed run."""
 
 from __future__ import annotations
 
@@ -112,8 +112,11 @@ class EvalRunner:
             "messages": case.messages(),
             "stream": self.options.stream,
         }
+        # An answer from the response cache would measure an earlier run, not this one.
+        options: dict[str, Any] = {"cache": False}
         if self.options.prompt:
-            body["lockgate"] = {"prompt": self.options.prompt}
+            options["prompt"] = self.options.prompt
+        body["lockgate"] = options
         return Call(
             endpoint="/v1/chat/completions",
             body=body,
@@ -189,6 +192,7 @@ class EvalRunner:
             similarity=similarity,
             faithful=faithful,
             judge=judged,
+            degraded=bool(answer.degraded) if answer is not None else False,
         )
         cost = float(answer.cost) if answer is not None else 0.0
         seen = Observed(

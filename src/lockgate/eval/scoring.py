@@ -44,8 +44,11 @@ def case_metrics(
     similarity: float | None = None,
     faithful: float | None = None,
     judge: float | None = None,
+    degraded: bool = False,
 ) -> dict[str, float]:
-    out: dict[str, float] = {}
+    # Every case: the share of answers that were the extractive stand-in for a model that
+    # was down (they can pass assertions while the model under test never answered).
+    out: dict[str, float] = {"degraded": float(degraded)}
     if case.expected_sources:
         expected = list(case.expected_sources)
         out["hit_at_k"] = rm.hit_at_k(sources, expected, k)

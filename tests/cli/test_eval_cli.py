@@ -173,6 +173,15 @@ def test_a_planted_regression_fails_the_gate_and_restoring_passes(site, embedder
         run(site, embedder, "eval", "gate", "--baseline", "baseline", "--json").output
     )
     assert verdict["passed"] is False and verdict["regressed"] == ["refund-window", "log-retention"]
+    # Runs and the moving of a gate's baseline are in the audit log.
+    services = _services(site)
+    labelled = services.audit.last("eval.labelled")
+    assert labelled is not None and labelled["data"]["label"] == "baseline"
+    assert labelled["data"]["experiment_id"] == first["experiment"]
+    recorded = services.audit.last("eval.recorded")
+    assert recorded is not None and recorded["data"]["experiment_id"] == second["experiment"]
+    assert recorded["data"]["cases"] == 5 and recorded["actor"] == "cli-operator"
+    services.engine.dispose()
     # A drop the threshold allows passes the same comparison.
     loose = run(site, embedder, "eval", "gate", "--baseline", "baseline", "--max-drop", "0.5")
     assert loose.exit_code == 0, loose.output
@@ -284,9 +293,7 @@ def test_run_json_shape_metrics_and_the_stored_experiment(site, embedder, upstre
     assert all(set(c) >= case_keys for c in shown["cases"])
     assert shown["cases"][0]["answer"] == refund["answer"]
     # Each case links to the trace of its turn.
-    services = Services(
-        load_settings(site["root"] / "lockgate.yaml").model_copy(update={"home": site["home"]})
-    )
+    services = _services(site)
     trace = services.traces.get(refund["trace_id"])
     assert trace is not None and trace["output"] == refund["answer"]
     # The answer is sealed at rest like trace content.
@@ -333,10 +340,13 @@ def test_an_invalid_dataset_names_the_line(site, embedder, line, message) -> Non
     assert "Traceback" not in result.output
 
 
+def _services(site: dict[str, Path]) -> Services:
+    settings = load_settings(site["root"] / "lockgate.yaml")
+    return Services(settings.model_copy(update={"home": site["home"]}))
+
+
 def _key(site: dict[str, Path], tenant: str, role: str) -> str:
-    services = Services(
-        load_settings(site["root"] / "lockgate.yaml").model_copy(update={"home": site["home"]})
-    )
+    services = _services(site)
     key = services.api_keys.create(f"{role}-{tenant}", tenant, [role])[1]
     services.engine.dispose()
     return key
@@ -347,6 +357,11 @@ def test_scopes_and_tenants(site, embedder, upstream) -> None:
     refused = run(site, embedder, "--api-key", analyst, "eval", "run", str(site["dataset"]))
     assert refused.exit_code == 3 and "eval:run" in refused.output
     assert run(site, embedder, "--api-key", analyst, "eval", "list").exit_code == 0
+    developer = _key(site, "default", "developer")
+    wrong_app = run(
+        site, embedder, "--api-key", developer, "eval", "run", str(site["dataset"]), "--app", "hr"
+    )
+    assert wrong_app.exit_code == 3 and "may not run as app 'hr'" in wrong_app.output
     app = _key(site, "default", "app")
     assert run(site, embedder, "--api-key", app, "eval", "list").exit_code == 3
     # Another tenant sees none of default's experiments.
@@ -360,9 +375,7 @@ def test_add_from_trace_with_a_feedback_correction(site, embedder, upstream) -> 
     upstream.state.rules = GOOD
     out = run_json(site, embedder, "eval", "run", str(site["dataset"]))
     refund = next(c for c in out["cases"] if c["id"] == "refund-window")
-    services = Services(
-        load_settings(site["root"] / "lockgate.yaml").model_copy(update={"home": site["home"]})
-    )
+    services = _services(site)
     services.feedback.add(
         FeedbackRecord(
             id=new_feedback_id(),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from lockgate.auth.scopes import EVAL_READ, EVAL_RUN
-from lockgate.cli.authz import caller, group_view, is_operator, requires, tenant_view
+from lockgate.cli.authz import caller, group_view, is_operator, refuse, requires, tenant_view
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, json_flag, ts
 
@@ -76,6 +76,12 @@ def _principal(obj: Ctx, tenant: str | None, groups: str | None, app: str | None
     if not is_operator(who):
         if groups is not None:
             _fail("--groups is for the host's operator; a key runs with its own groups")
+        if app and app not in who.apps and not obj.settings.auth.trust_client_app:
+            # Every case would be refused the same way: say it once, before any runs.
+            refuse(
+                f"key {who.key_id} may not run as app '{app}' (its apps: "
+                f"{', '.join(who.apps) or 'none'})"
+            )
         view = tenant_view(obj, tenant)
         return dataclasses.replace(who, tenant=view or who.tenant)
     from lockgate.engine.turn import Principal
@@ -161,6 +167,21 @@ def eval_run(
     records = _run_with_progress(runner, cases)
     experiment = runner.experiment(cases, records, dataset, dataset_hash(dataset))
     experiment["id"] = services.experiments.add(experiment, principal.tenant, principal.id)
+    from lockgate.observability.events import ExperimentRecorded
+
+    services.emit(
+        [
+            ExperimentRecorded(
+                "",
+                caller(obj).id,
+                principal.tenant,
+                experiment["id"],
+                experiment["dataset_hash"],
+                len(cases),
+                experiment["pass_rate"],
+            )
+        ]
+    )
     _write_report(report_path, experiment, None)
     if as_json:
         dump(
@@ -285,11 +306,15 @@ def eval_show(obj: Ctx, ref: str, tenant: str | None, as_json: bool) -> None:
 @click.pass_obj
 def eval_label(obj: Ctx, ref: str, name: str, tenant: str | None) -> None:
     """Name an experiment (e.g. `baseline`); the label moves if it named another."""
+    from lockgate.observability.events import ExperimentLabelled
+
     exp = _load(obj, ref, tenant)
+    services = obj.services()
     try:
-        obj.services().experiments.label(exp["id"], name, tenant_view(obj, tenant))
+        services.experiments.label(exp["id"], name, tenant_view(obj, tenant))
     except ValueError as exc:
         _fail(str(exc))
+    services.emit([ExperimentLabelled("", caller(obj).id, exp["tenant"], exp["id"], name)])
     click.echo(f"{name} -> {exp['id']}")
 
 

@@ -224,3 +224,29 @@ class DriftDetected(Event):
     thresholds: dict[str, float]
     recent: dict[str, float]  # {"start", "end"}: epoch seconds
     baseline: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ExperimentRecorded(Event):
+    """An evaluation run was stored (`lockgate eval run`); its answers stay in the store."""
+
+    name: ClassVar[str] = "eval.recorded"
+    audit: ClassVar[bool] = True
+    principal: str
+    tenant: str
+    experiment_id: str
+    dataset_sha256: str
+    cases: int
+    pass_rate: float
+
+
+@dataclass(frozen=True)
+class ExperimentLabelled(Event):
+    """A label (a gate's baseline) now names this experiment."""
+
+    name: ClassVar[str] = "eval.labelled"
+    audit: ClassVar[bool] = True
+    principal: str
+    tenant: str
+    experiment_id: str
+    label: str

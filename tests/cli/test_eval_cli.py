@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,7 +150,7 @@ def run(
 def run_json(site: dict[str, Path], embedder: Any, *args: str) -> dict[str, Any]:
     result = run(site, embedder, *args, "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)  # stderr has the warnings and notes
 
 
 def test_a_planted_regression_fails_the_gate_and_restoring_passes(site, embedder, upstream) -> None:
@@ -410,3 +412,33 @@ def test_add_from_trace_with_a_feedback_correction(site, embedder, upstream) -> 
     )
     assert hidden.exit_code == 1 and "no trace" in hidden.output
     assert os.path.getsize(target) > 0
+
+
+def test_report_hook(site, embedder, upstream, monkeypatch) -> None:
+    upstream.state.rules = GOOD
+    target = site["root"] / "report.md"
+    # Without a report writer the run still stands, with a warning.
+    if "lockgate.eval.report" not in sys.modules:
+        bare = run(site, embedder, "eval", "run", str(site["dataset"]), "--report", str(target))
+        assert bare.exit_code == 0 and "--report skipped" in bare.output
+    written: list[tuple[Path, dict[str, Any], Any]] = []
+    fake = types.ModuleType("lockgate.eval.report")
+    fake.write_report = lambda path, exp, cmp: written.append((path, exp, cmp))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "lockgate.eval.report", fake)
+    out = run_json(site, embedder, "eval", "run", str(site["dataset"]), "--report", str(target))
+    assert written[-1][0] == target and written[-1][2] is None
+    assert written[-1][1]["id"] == out["experiment"] and len(written[-1][1]["cases"]) == 5
+    gate = run(
+        site,
+        embedder,
+        "eval",
+        "gate",
+        "--baseline",
+        out["experiment"],
+        "--candidate",
+        out["experiment"],
+        "--report",
+        str(target),
+    )
+    assert gate.exit_code == 0
+    assert written[-1][2]["baseline"] == out["experiment"] and written[-1][2]["regressed"] == []

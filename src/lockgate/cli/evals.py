@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -49,15 +49,17 @@ def _fail(message: str, code: int = BAD_ARGS) -> NoReturn:
 def _write_report(path: Path | None, experiment: dict[str, Any], comparison: Any) -> None:
     if path is None:
         return
-    # The report module is optional: without it the run's results still stand.
-    if importlib.util.find_spec("lockgate.eval.report") is None:
+    try:
+        report = importlib.import_module("lockgate.eval.report")
+    except ModuleNotFoundError as exc:
+        if exc.name != "lockgate.eval.report":
+            raise  # the module is there but broken: that must not pass for "not installed"
+        # The report writer is optional: without it the run's results still stand.
         click.echo(
-            "lockgate: warning: no report module (lockgate.eval.report); --report skipped", err=True
+            "lockgate: warning: no report writer (lockgate.eval.report); --report skipped", err=True
         )
         return
-    from lockgate.eval.report import write_report  # type: ignore[import-not-found,unused-ignore]
-
-    write_report(path, experiment, comparison)
+    report.write_report(path, experiment, comparison)
     click.echo(f"report written to {path}", err=True)
 
 

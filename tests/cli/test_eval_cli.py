@@ -318,9 +318,22 @@ def test_model_option_and_unknowns_are_clear_errors(site, embedder, upstream) ->
     assert bad.exit_code == 2 and "unknown model 'nope'" in bad.output
     missing = run(site, embedder, "eval", "show", "no-such-label")
     assert missing.exit_code == 2 and "no experiment or label 'no-such-label'" in missing.output
+    self_gate = run(site, embedder, "eval", "gate", "--baseline", out["experiment"])
+    assert self_gate.exit_code == 2 and "latest experiment is the baseline" in self_gate.output
     gate = run(site, embedder, "eval", "gate", "--baseline", out["experiment"], "--max-drop", "x")
     assert gate.exit_code == 2 and "--max-drop" in gate.output
-    gate = run(site, embedder, "eval", "gate", "--baseline", out["experiment"], "--metric", "zz")
+    gate = run(
+        site,
+        embedder,
+        "eval",
+        "gate",
+        "--baseline",
+        out["experiment"],
+        "--candidate",
+        out["experiment"],
+        "--metric",
+        "zz",
+    )
     assert gate.exit_code == 2 and "unknown metric zz" in gate.output
 
 

@@ -380,7 +380,7 @@ def eval_compare(
     "--candidate",
     default=None,
     metavar="EXPERIMENT|LABEL",
-    help="Default: the latest experiment other than the baseline.",
+    help="Default: the latest experiment (which must not be the baseline).",
 )
 @click.option(
     "--max-drop",
@@ -412,9 +412,13 @@ def eval_gate(
         _fail(f"--max-drop: {exc}")
     base = _load(obj, baseline, tenant)
     if candidate is None:
-        latest = obj.services().experiments.latest(tenant_view(obj, tenant), exclude=base["id"])
-        if latest is None:
-            _fail("no candidate: there is no experiment other than the baseline")
+        latest = obj.services().experiments.latest(tenant_view(obj, tenant))
+        if latest is None or latest == base["id"]:
+            # Comparing the baseline with itself would pass without testing anything.
+            _fail(
+                "no candidate: the latest experiment is the baseline itself; run one, or "
+                "name it with --candidate"
+            )
         candidate = latest
     cand = _load(obj, candidate, tenant)
     known = set(base["metrics"]) | set(cand["metrics"])

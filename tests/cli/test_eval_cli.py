@@ -429,18 +429,10 @@ def test_add_from_trace_with_a_feedback_correction(site, embedder, upstream) -> 
 
 def test_report_hook(site, embedder, upstream, monkeypatch) -> None:
     upstream.state.rules = GOOD
-    target = site["root"] / "report.md"
-    # Without a report writer the run still stands, with a warning.
-    if "lockgate.eval.report" not in sys.modules:
-        bare = run(site, embedder, "eval", "run", str(site["dataset"]), "--report", str(target))
-        assert bare.exit_code == 0 and "--report skipped" in bare.output
-    written: list[tuple[Path, dict[str, Any], Any]] = []
-    fake = types.ModuleType("lockgate.eval.report")
-    fake.write_report = lambda path, exp, cmp: written.append((path, exp, cmp))  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "lockgate.eval.report", fake)
-    out = run_json(site, embedder, "eval", "run", str(site["dataset"]), "--report", str(target))
-    assert written[-1][0] == target and written[-1][2] is None
-    assert written[-1][1]["id"] == out["experiment"] and len(written[-1][1]["cases"]) == 5
+    # The real report writer, Markdown and HTML, from the stored shapes.
+    md, page = site["root"] / "report.md", site["root"] / "report.html"
+    out = run_json(site, embedder, "eval", "run", str(site["dataset"]), "--report", str(md))
+    assert out["experiment"] in md.read_text(encoding="utf-8")
     gate = run(
         site,
         embedder,
@@ -451,7 +443,19 @@ def test_report_hook(site, embedder, upstream, monkeypatch) -> None:
         "--candidate",
         out["experiment"],
         "--report",
-        str(target),
+        str(page),
     )
-    assert gate.exit_code == 0
+    assert gate.exit_code == 0 and page.read_text(encoding="utf-8").lstrip().startswith("<")
+    # What the hook hands over.
+    written: list[tuple[Path, dict[str, Any], Any]] = []
+    fake = types.ModuleType("lockgate.eval.report")
+    fake.write_report = lambda path, exp, cmp: written.append((path, exp, cmp))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "lockgate.eval.report", fake)
+    out = run_json(site, embedder, "eval", "run", str(site["dataset"]), "--report", str(md))
+    assert written[-1][0] == md and written[-1][2] is None
+    assert written[-1][1]["id"] == out["experiment"] and len(written[-1][1]["cases"]) == 5
+    cmp = run(
+        site, embedder, "eval", "compare", out["experiment"], out["experiment"], "--report", str(md)
+    )
+    assert cmp.exit_code == 0
     assert written[-1][2]["baseline"] == out["experiment"] and written[-1][2]["regressed"] == []

@@ -307,7 +307,7 @@ def eval_show(obj: Ctx, ref: str, tenant: str | None, as_json: bool) -> None:
 @_TENANT
 @click.pass_obj
 def eval_label(obj: Ctx, ref: str, name: str, tenant: str | None) -> None:
-    """Name an experiment (e.g. `baseline`); the label moves if it named another."""
+    """Name an experiment (a gate's baseline); the label moves if it named another."""
     from lockgate.observability.events import ExperimentLabelled
 
     exp = _load(obj, ref, tenant)

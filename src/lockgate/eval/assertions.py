@@ -39,8 +39,9 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
 }
 _NUMERIC = re.compile(r"^(?P<kind>[a-z-]+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+0-9.eE]+)$")
-KNOWN = ", ".join(
-    (*(f"{k}: X" for k in _TEXT_KINDS), *_FLAG_KINDS, *(f"{k} >= x" for k in _NUMERIC_KINDS))
+KNOWN = (
+    "contains: X, not-contains: X, regex: P, cited: FILE, refused, blocked, redacted, "
+    "similar >= x, grounded >= x, latency-ms < n, cost < usd"
 )
 
 

@@ -24,6 +24,7 @@ from lockgate.cli import (
     ingest,
     keys,
     privacy,
+    prompts,
     review,
     search,
     serve,
@@ -124,6 +125,7 @@ def _register() -> None:
         review.review,
         feedback.feedback,
         drift.drift,
+        prompts.prompts,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

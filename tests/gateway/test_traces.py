@@ -67,7 +67,9 @@ def test_grounded_trace_identity(grounded) -> None:
     assert trace["endpoint"] == "/v1/chat/completions"
     assert trace["model"] == "lockgate"
     assert trace["backend"] == "openai:echo"
-    assert trace["prompt_template"] == "grounded_answer" and trace["prompt_version"] == 3
+    assert trace["prompt_template"] == "grounded_answer" and trace["prompt_version"] == 1
+    # The registry's seed: the packaged prompt as version 1, through the production label.
+    assert trace["prompt_label"] == "production" and len(trace["prompt_hash"]) == 64
     assert trace["status"] == "ok" and trace["http_status"] == 200 and trace["error"] is None
     assert trace["stream"] is False
     assert trace["principal"] == "anonymous" and trace["tenant"] == "default"

@@ -44,7 +44,9 @@ def _settings(home: Path, grounded: dict[str, Any] | None = None, **overrides: A
     base = make_settings(home, None, **overrides)
     # Copied, not validated again: the grounded model is added to the registry with it.
     answer = base.grounded.model_copy(update={"model": "mock-echo", **(grounded or {})})
-    return base.model_copy(update={"models": {**base.models, "mock-echo": MOCK}, "grounded": answer})
+    return base.model_copy(
+        update={"models": {**base.models, "mock-echo": MOCK}, "grounded": answer}
+    )
 
 
 @pytest.fixture
@@ -56,9 +58,9 @@ def world(tmp_path: Path, embedder) -> tuple[Engine, Services, Clock]:
         "# Refunds\n\nAnnual plans can be refunded in full within 30 days of purchase.\n"
     )
     gateway = make_services(_settings(home, cache={"enabled": True}), embedder)
-    Ingestor(
-        gateway.documents, gateway.runs, gateway.embedder, gateway.settings.ingest
-    ).run([str(docs)])
+    Ingestor(gateway.documents, gateway.runs, gateway.embedder, gateway.settings.ingest).run(
+        [str(docs)]
+    )
     clock = Clock()
     gateway.prompt_resolver.clock = clock
     # The other process: `lockgate prompts push` / `label` on the same store.
@@ -142,8 +144,9 @@ def test_the_prompts_model_params_apply_where_the_request_set_none(world) -> Non
     sent = pinned.state.turn
     assert sent is not None
     assert (sent.request.temperature, sent.request.max_tokens) == (0.15, 60)
-    own = ask(engine, lockgate={"prompt": "grounded_answer@staging"}, temperature=0.9,
-              max_tokens=33)
+    own = ask(
+        engine, lockgate={"prompt": "grounded_answer@staging"}, temperature=0.9, max_tokens=33
+    )
     assert own.state.turn is not None
     assert (own.state.turn.request.temperature, own.state.turn.request.max_tokens) == (0.9, 33)
     default = ask(engine)  # the seed sets no parameters: the grounded defaults stay

@@ -42,7 +42,10 @@ def test_a_good_file_parses_with_its_model_params() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("name: x\nvariables: [q]\ntemplate: '{{ q }} {{ extra }}'\n", "used but not declared: extra"),
+        (
+            "name: x\nvariables: [q]\ntemplate: '{{ q }} {{ extra }}'\n",
+            "used but not declared: extra",
+        ),
         ("name: x\nvariables: [q, unused]\ntemplate: '{{ q }}'\n", "declared but not used: unused"),
         ("name: x\nvariables: []\ntemplate: '{{ q '\n", "template:"),
         ("name: Bad@Name\ntemplate: hi\n", "name:"),
@@ -62,8 +65,7 @@ def test_a_bad_file_is_refused_naming_what_is_wrong(text: str, message: str) -> 
 
 def test_values_are_never_rendered_as_templates() -> None:
     spec = parse_spec(
-        "name: g\nvariables: [sources, canary]\n"
-        "template: 'secret {{ canary }} / {{ sources }}'\n"
+        "name: g\nvariables: [sources, canary]\ntemplate: 'secret {{ canary }} / {{ sources }}'\n"
     )
     chunk = "a document quoting {{ canary }} and {% if true %}x{% endif %} and {sources}"
     out = spec.render(sources=chunk, canary="CANARY-7f3a")

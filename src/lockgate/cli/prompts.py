@@ -78,9 +78,7 @@ def _resolve_ref(store: PromptStore, ref: str) -> PromptVersion:
 
 
 def _announce(obj: Ctx, move: LabelMove, action: str, actor: str) -> None:
-    event = PromptLabelMoved(
-        "", actor, move.name, move.label, action, move.from_seq, move.to_seq
-    )
+    event = PromptLabelMoved("", actor, move.name, move.label, action, move.from_seq, move.to_seq)
     obj.services().emit([event])
 
 
@@ -130,8 +128,7 @@ def push(obj: Ctx, path: Path, as_json: bool) -> None:
 def list_prompts(obj: Ctx, as_json: bool) -> None:
     """Every prompt: its latest version and where its labels point."""
     rows = [
-        {"name": s.name, "latest": s.latest, "labels": s.labels}
-        for s in _store(obj).summaries()
+        {"name": s.name, "latest": s.latest, "labels": s.labels} for s in _store(obj).summaries()
     ]
 
     def line(row: dict[str, object]) -> str:

@@ -94,9 +94,7 @@ class PromptStore:
         self.engine = engine
 
     # -- versions ---------------------------------------------------------------------------
-    def push(
-        self, name: str, digest: str, content: str, actor: str | None = None
-    ) -> PushResult:
+    def push(self, name: str, digest: str, content: str, actor: str | None = None) -> PushResult:
         """Store `content` (whose SHA-256 is `digest`) as the next version of `name`, or
         report the version that already holds this content."""
         v = tb.prompt_versions
@@ -108,9 +106,7 @@ class PromptStore:
                     ).first()
                     if same is not None:
                         return PushResult(name, int(same.seq), digest, False)
-                    top = conn.execute(
-                        select(func.max(v.c.seq)).where(v.c.name == name)
-                    ).scalar()
+                    top = conn.execute(select(func.max(v.c.seq)).where(v.c.name == name)).scalar()
                     seq = int(top or 0) + 1
                     self._insert(conn, name, seq, digest, content, actor)
                     return PushResult(name, seq, digest, True)

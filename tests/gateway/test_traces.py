@@ -212,6 +212,6 @@ def test_cli_lists_and_shows_traces(gateway, grounded, tmp_path) -> None:
     assert full["prompt"] == trace["prompt"] and full["retrieved"] == trace["retrieved"]
     assert [s["stage"] for s in full["stages"]] == [s["stage"] for s in trace["stages"]]
     text = _cli(home, tmp_path, "traces", "show", trace_id)
-    assert text.exit_code == 0 and "grounded_answer v3" in text.output
+    assert text.exit_code == 0 and "grounded_answer v1 (via production, sha256 " in text.output
     missing = _cli(home, tmp_path, "traces", "show", "0" * 32)
     assert missing.exit_code == 1

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lockgate.config import ModelSpec
+from lockgate.engine.errors import GatewayError
 from lockgate.engine.run import Engine, Reply
 from lockgate.engine.turn import Call, Principal
 from lockgate.ingest.pipeline import Ingestor
@@ -169,3 +170,27 @@ def test_a_pinned_version_in_config_does_not_follow_the_label(tmp_path: Path, em
     assert failed.error.code == "prompt_not_configured" and "lockgate prompts push" in (
         failed.error.message
     )
+
+
+def test_a_reference_set_by_a_release_is_not_the_callers_mistake(world) -> None:
+    """A stage ahead of prompt_select (a release) may set the turn's reference: it is
+    resolved like a pin, needs no scope of the caller, and a bad one is the operator's 503."""
+    from dataclasses import replace
+
+    from lockgate.engine.parse import parse_turn
+    from lockgate.engine.stages.prompt_select import PromptSelect
+
+    engine, cli, _ = world
+    seq = push_staged(cli)
+    stage = PromptSelect.from_services(engine.services)
+    body = {"model": "lockgate", "messages": [{"role": "user", "content": QUESTION}]}
+    turn = parse_turn(
+        Call("/v1/chat/completions", body, principal=APP),
+        engine.services.settings,
+        engine.services.models,
+    )
+    released = replace(turn, prompt_ref="grounded_answer@staging")
+    assert stage.select(released).version == seq
+    with pytest.raises(GatewayError) as caught:
+        stage.select(replace(turn, prompt_ref="grounded_answer@gone"))
+    assert caught.value.status == 503 and caught.value.code == "prompt_not_configured"

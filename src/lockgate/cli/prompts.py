@@ -94,6 +94,15 @@ def push(obj: Ctx, path: Path, as_json: bool) -> None:
         found = load_specs(path)
     except PromptSpecError as exc:
         _fail(str(exc), 2)
+    models = obj.settings.models
+    for file, spec in found:
+        wanted = spec.model.model if spec.model is not None else None
+        if wanted and wanted not in models:
+            click.echo(
+                f"lockgate: warning: {file}: model '{wanted}' is not in this config's models; "
+                "turns answered with this prompt will fail until it is",
+                err=True,
+            )
     store, actor = _store(obj), _actor(obj)
     rows = []
     for file, spec in found:

@@ -2,8 +2,9 @@
 
 A version is written once and never changed; its `seq` counts 1, 2, 3 per name and its
 `hash` is the SHA-256 of the canonical content, so the same content pushed twice is the same
-version. Writers are safe across processes: the unique (name, seq) and (name, hash) indexes
-turn a concurrent second insert into a conflict, which is retried or read as "already there".
+version. Writers are safe across processes: writers of one name take turns (SQLite's write lock, a
+PostgreSQL advisory lock), and the unique (name, seq) and (name, hash) indexes turn any
+second insert that slips through into a conflict, retried or read as "already there".
 Labels are global (not per tenant): a prompt is part of the deployment, like its config."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from lockgate.store import tables as tb
@@ -83,6 +84,14 @@ def _version(row: Any) -> PromptVersion:
     )
 
 
+def _serialise(conn: Connection, name: str) -> None:
+    """Writers of one prompt name take turns. SQLite's writers already do (BEGIN IMMEDIATE);
+    on PostgreSQL a transaction-scoped advisory lock on the name keeps concurrent pushes from
+    racing for the same next number (the unique index would still catch one that did)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
 def check_label(label: str) -> str:
     if not LABEL.match(label) or len(label) > 64:
         raise PromptInputError(f"label '{label}' must match [a-z0-9][a-z0-9_-]* (64 at most)")
@@ -101,6 +110,7 @@ class PromptStore:
         for attempt in range(_RETRIES):
             try:
                 with transaction(self.engine) as conn:
+                    _serialise(conn, name)
                     same = conn.execute(
                         select(v.c.seq).where(v.c.name == name, v.c.hash == digest)
                     ).first()
@@ -139,6 +149,7 @@ class PromptStore:
                 return False
         try:
             with transaction(self.engine) as conn:
+                _serialise(conn, name)
                 if conn.execute(select(v.c.seq).where(v.c.name == name).limit(1)).first():
                     return False
                 self._insert(conn, name, 1, digest, content, "builtin")
@@ -216,12 +227,20 @@ class PromptStore:
         """Point `label` at version `seq` (which must exist)."""
         check_label(label)
         self.get(name, seq)  # PromptNotFound naming the prompt or the version
-        with transaction(self.engine) as conn:
-            current = self._current(conn, name, label)
-            if current == seq:
-                return LabelMove(name, label, current, seq, False)
-            self._move(conn, name, label, current, seq, "label", actor)
-        return LabelMove(name, label, current, seq, True)
+        for attempt in range(_RETRIES):
+            try:
+                with transaction(self.engine) as conn:
+                    _serialise(conn, name)
+                    current = self._current(conn, name, label)
+                    if current == seq:
+                        return LabelMove(name, label, current, seq, False)
+                    self._move(conn, name, label, current, seq, "label", actor)
+                return LabelMove(name, label, current, seq, True)
+            except IntegrityError:
+                # Two first moves of one label at once: the other one created it; read again.
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def rollback(self, name: str, label: str, actor: str | None = None) -> LabelMove:
         """Move `label` back to the version it pointed at before its last move. Repeated,
@@ -229,6 +248,7 @@ class PromptStore:
         check_label(label)
         h = tb.prompt_label_history
         with transaction(self.engine) as conn:
+            _serialise(conn, name)
             current = self._current(conn, name, label)
             if current is None:
                 self._missing(name)

@@ -50,7 +50,13 @@ class PromptSelect(Stage):
 
     def select(self, turn: Turn) -> ResolvedPrompt:
         if turn.prompt_ref:
-            return self._pinned(turn.prompt_ref)
+            try:
+                return self._pinned(turn.prompt_ref)
+            except GatewayError as exc:
+                if turn.options is not None and turn.options.prompt == turn.prompt_ref:
+                    raise  # the caller's own pin: its mistake, a 400
+                # Set by a release: the operator's configuration is wrong, not the request.
+                raise GatewayError(503, exc.message, "prompt_not_configured") from None
         cfg = self.config
         try:
             found = self.resolver.resolve(cfg.prompt, cfg.prompt_label, cfg.prompt_version)

@@ -7,6 +7,7 @@ the sandbox and use exactly the variables it declares, so a typo in a variable n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -109,8 +110,13 @@ class PromptSpec(BaseModel):
         missing = [v for v in self.variables if v not in values]
         if missing:
             raise PromptSpecError(f"prompt '{self.name}' needs values for {', '.join(missing)}")
-        template = _ENV.from_string(self.template)
-        return template.render({k: values[k] for k in self.variables})
+        return _compiled(self.template).render({k: values[k] for k in self.variables})
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str) -> Template:
+    # Compiling costs ~0.3 ms, rendering a few µs: a turn must not pay the compile.
+    return _ENV.from_string(template)
 
 
 class _BlockDumper(yaml.SafeDumper):

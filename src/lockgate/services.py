@@ -39,11 +39,13 @@ if TYPE_CHECKING:
     from lockgate.engine.approvals import ToolApprovals
     from lockgate.engine.cpu import CpuGate
     from lockgate.observability.events import Event
+    from lockgate.prompts.resolver import PromptResolver
     from lockgate.review.queue import ReviewQueue
     from lockgate.routing.router import Router
     from lockgate.store.experiments import ExperimentStore
     from lockgate.store.feedback import FeedbackStore
     from lockgate.store.privacy import PrivacyStore, Retention
+    from lockgate.store.prompts import PromptStore
 
 
 @dataclass
@@ -217,7 +219,28 @@ class Services:
 
     @cached_property
     def prompts(self) -> PromptRegistry:
+        """The packaged prompt templates (the registry's seed; the output guard's default
+        instructions)."""
         return PromptRegistry([self.settings.home / "prompts"])
+
+    @cached_property
+    def prompt_store(self) -> PromptStore:
+        """The prompt registry. The packaged grounded prompt is its version 1 (label
+        `production`) from the first use on; seeding is idempotent across processes."""
+        from lockgate.prompts.builtin import builtin_specs
+        from lockgate.store.prompts import PromptStore
+
+        store = PromptStore(self.engine)
+        for spec in builtin_specs():
+            store.seed(spec.name, spec.hash, spec.canonical())
+        return store
+
+    @cached_property
+    def prompt_resolver(self) -> PromptResolver:
+        """Labels -> versions for the turns, re-read every `grounded.prompt_cache_ttl_s`."""
+        from lockgate.prompts.resolver import PromptResolver
+
+        return PromptResolver(self.prompt_store, self.settings.grounded.prompt_cache_ttl_s)
 
     @cached_property
     def response_cache(self) -> ResponseCache:

@@ -45,6 +45,8 @@ def test_the_default_matrix() -> None:
     assert m.granted(("developer",)) == APP | {
         sc.TRACES_READ,
         sc.PROMPTS_WRITE,
+        sc.PROMPTS_READ,
+        sc.PROMPTS_PIN,
         sc.METRICS_READ,
         sc.EVAL_RUN,
         sc.EVAL_READ,
@@ -61,9 +63,12 @@ def test_the_default_matrix() -> None:
         sc.COSTS,
         sc.SCHEMA_READ,
         sc.EVAL_READ,
+        sc.PROMPTS_READ,
     }
     # Running an evaluation spends model time: developers (and admins) only.
     assert [r for r in ROLES if m.allows((r,), sc.EVAL_RUN)] == ["admin", "developer"]
+    # Naming one's own prompt on a request is for people who write prompts, not for apps.
+    assert [r for r in ROLES if m.allows((r,), sc.PROMPTS_PIN)] == ["admin", "developer"]
     # The routes being added elsewhere have their scope in the matrix already.
     assert m.allows(("reviewer",), sc.REVIEW) and not m.allows(("app",), sc.REVIEW)
     assert m.allows(("app",), sc.TOOLS)
@@ -134,3 +139,9 @@ def test_the_granted_memo_is_bounded() -> None:
     for i in range(5000):
         m.granted(("app", f"r{i}"))
     assert len(m._granted) <= 4096
+
+
+def test_the_engine_spells_the_pin_scope_as_the_matrix_does() -> None:
+    from lockgate.engine.pins import PIN_SCOPE
+
+    assert PIN_SCOPE == sc.PROMPTS_PIN

@@ -225,7 +225,9 @@ def test_build_prompt_numbers_the_chunks(services) -> None:
     assert "[2] (b.md)\nSecond text." in sent.prompt and "Fourth." not in sent.prompt
     assert sent.prompt.rstrip().endswith("Question: What?\nAnswer:")
     assert state.prompt is not None
-    assert state.prompt.name == "grounded_answer" and state.prompt.version == 3
+    # Without prompt_select ahead of it, build_prompt resolves the production label itself.
+    assert state.prompt.name == "grounded_answer" and state.prompt.version == 1
+    assert state.prompt.label == "production"
     assert sent.request.messages == [Message("user", sent.prompt)]
     assert sent.request.raw_prompt == sent.prompt == state.prompt_text
 

@@ -58,7 +58,7 @@ def test_grounded_answer_cites_the_right_file(client: openai.OpenAI, gateway) ->
     assert trace["retrieved"][0]["source"].endswith("refund-policy.md")
     for c in meta["citations"]:
         assert c["chunk_id"] in retrieved
-    assert trace["prompt_template"] == "grounded_answer" and trace["prompt_version"] == 3
+    assert trace["prompt_template"] == "grounded_answer" and trace["prompt_version"] == 1
     assert trace["tokens_in"] > 0 and trace["tokens_out"] > 0
     assert trace["raw_output"] and trace["ttft_ms"] > 0
 

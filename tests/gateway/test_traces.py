@@ -67,7 +67,9 @@ def test_grounded_trace_identity(grounded) -> None:
     assert trace["endpoint"] == "/v1/chat/completions"
     assert trace["model"] == "lockgate"
     assert trace["backend"] == "openai:echo"
-    assert trace["prompt_template"] == "grounded_answer" and trace["prompt_version"] == 3
+    assert trace["prompt_template"] == "grounded_answer" and trace["prompt_version"] == 1
+    # The registry's seed: the packaged prompt as version 1, through the production label.
+    assert trace["prompt_label"] == "production" and len(trace["prompt_hash"]) == 64
     assert trace["status"] == "ok" and trace["http_status"] == 200 and trace["error"] is None
     assert trace["stream"] is False
     assert trace["principal"] == "anonymous" and trace["tenant"] == "default"
@@ -210,6 +212,6 @@ def test_cli_lists_and_shows_traces(gateway, grounded, tmp_path) -> None:
     assert full["prompt"] == trace["prompt"] and full["retrieved"] == trace["retrieved"]
     assert [s["stage"] for s in full["stages"]] == [s["stage"] for s in trace["stages"]]
     text = _cli(home, tmp_path, "traces", "show", trace_id)
-    assert text.exit_code == 0 and "grounded_answer v3" in text.output
+    assert text.exit_code == 0 and "grounded_answer v1 (via production, sha256 " in text.output
     missing = _cli(home, tmp_path, "traces", "show", "0" * 32)
     assert missing.exit_code == 1

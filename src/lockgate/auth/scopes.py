@@ -27,6 +27,8 @@ FEEDBACK = "feedback"  # users' ratings of answers (POST /v1/feedback, `lockgate
 # -- what people who run, review and account for the gateway use -----------------------------
 TRACES_READ = "traces:read"
 PROMPTS_WRITE = "prompts:write"
+PROMPTS_READ = "prompts:read"  # the prompt registry: list, show, diff
+PROMPTS_PIN = "prompts:pin"  # a request may name its own prompt (lockgate.prompt)
 METRICS_READ = "metrics:read"
 REVIEW = "review"  # the human review queue (/v1/reviews*) and guardrail escalations
 # One item's status: its reviewers, and the caller whose answer it holds (the queue decides
@@ -61,7 +63,9 @@ SCOPES: dict[str, str] = {
     SCHEMA_READ: "the OpenAPI document",
     FEEDBACK: "rate an answer of one's tenant; feedback reports",
     TRACES_READ: "request traces of one's tenant",
-    PROMPTS_WRITE: "change prompt templates",
+    PROMPTS_WRITE: "push prompts, move and roll back their labels",
+    PROMPTS_READ: "list, show and diff registry prompts",
+    PROMPTS_PIN: "answer a request with a prompt version or label it names (lockgate.prompt)",
     METRICS_READ: "Prometheus metrics",
     REVIEW: "the human review queue and guardrail escalations",
     REVIEW_STATUS: "the status of one review item: one's own held answer, or as its reviewer",
@@ -94,9 +98,18 @@ _APP = (
 )
 DEFAULT_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     ADMIN: tuple(SCOPES),
-    "developer": (*_APP, TRACES_READ, PROMPTS_WRITE, METRICS_READ, EVAL_RUN, EVAL_READ),
+    "developer": (
+        *_APP,
+        TRACES_READ,
+        PROMPTS_WRITE,
+        PROMPTS_READ,
+        PROMPTS_PIN,
+        METRICS_READ,
+        EVAL_RUN,
+        EVAL_READ,
+    ),
     "reviewer": (REVIEW, REVIEW_STATUS, TRACES_READ, SCHEMA_READ),
-    "analyst": (TRACES_READ, METRICS_READ, COSTS, SCHEMA_READ, EVAL_READ),
+    "analyst": (TRACES_READ, METRICS_READ, COSTS, SCHEMA_READ, EVAL_READ, PROMPTS_READ),
     "app": _APP,
 }
 

@@ -120,11 +120,12 @@ def scope_key(
     policy: str,
     params: dict[str, Any],
     groups: Iterable[str] = (),
+    prompt_hash: str | None = None,
 ) -> str:
     # Groups decide which documents retrieval may use, so callers of one tenant with
     # different groups never share an answer.
     return digest(
-        "scope-v2",
+        "scope-v3",
         tenant,
         sorted(set(roles)),
         sorted(set(groups)),
@@ -132,6 +133,7 @@ def scope_key(
         route_override,
         prompt,
         prompt_version,
+        prompt_hash,
         policy,
         params,
     )

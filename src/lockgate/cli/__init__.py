@@ -25,6 +25,7 @@ from lockgate.cli import (
     ingest,
     keys,
     privacy,
+    prompts,
     review,
     search,
     serve,
@@ -126,6 +127,7 @@ def _register() -> None:
         feedback.feedback,
         drift.drift,
         evals.eval_group,
+        prompts.prompts,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -68,7 +68,7 @@ def traces_show(obj: Ctx, trace_id: str, tenant: str | None, as_json: bool) -> N
     for key in ("id", "endpoint", "model", "backend", "status", "http_status", "error"):
         click.echo(f"{key:>15}: {row[key]}")
     click.echo(f"{'created':>15}: {ts(row['created_at'])}")
-    click.echo(f"{'prompt':>15}: {row['prompt_template']} v{row['prompt_version']}")
+    click.echo(f"{'prompt':>15}: {_prompt(row)}")
     click.echo(
         f"{'tokens':>15}: in {row['tokens_in']} / out {row['tokens_out']}  cost {row['cost']}"
     )
@@ -85,3 +85,16 @@ def traces_show(obj: Ctx, trace_id: str, tenant: str | None, as_json: bool) -> N
     click.echo(row["raw_output"] or "")
     click.echo("--- final output ---")
     click.echo(row["output"] or "")
+
+
+def _prompt(row: dict[str, Any]) -> str:
+    """`grounded_answer v3 (via production, sha256 1f2e...)`; `-` for a turn without one."""
+    if not row.get("prompt_template"):
+        return "-"
+    shown = f"{row['prompt_template']} v{row['prompt_version']}"
+    extra = []
+    if row.get("prompt_label"):
+        extra.append(f"via {row['prompt_label']}")
+    if row.get("prompt_hash"):
+        extra.append(f"sha256 {row['prompt_hash'][:12]}")
+    return f"{shown} ({', '.join(extra)})" if extra else shown

@@ -40,8 +40,14 @@ class GroundedConfig(Strict):
     """The `lockgate` model: retrieval-augmented answers with citations."""
 
     model: str = "gemma-3-270m"
-    prompt: str = "grounded_answer"
-    prompt_version: int | None = None  # None: the newest version shipped
+    # The registry prompt grounded answers use (`lockgate prompts`): the version its label
+    # points at, re-read from the store at most every `prompt_cache_ttl_s` seconds, so a
+    # label moved by any process takes effect without a restart. `prompt_version` pins one
+    # version number instead of following the label.
+    prompt: str = Field("grounded_answer", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    prompt_label: str = Field("production", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    prompt_version: int | None = Field(None, ge=1)
+    prompt_cache_ttl_s: float = Field(2.0, ge=0, le=300)
     context_chunks: int = Field(3, ge=1, le=20)
     context_chars: int = Field(3000, ge=200)
     # Cosine similarity of the best chunk under which the assistant refuses instead of guessing.

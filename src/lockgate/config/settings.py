@@ -43,6 +43,7 @@ _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("_yaml_data", default
 DEFAULT_PIPELINE = (
     "rate_limit",
     "input_guard",
+    "prompt_select",  # resolves the grounded prompt's label: the cache key names the version
     "cache",
     "review",
     "tool_gate",

@@ -16,6 +16,7 @@ import anyio
 from lockgate.engine.answer import Answer
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.parse import parse_turn
+from lockgate.engine.pins import check_pin
 from lockgate.engine.pipeline import Pipeline
 from lockgate.engine.state import TurnState
 from lockgate.engine.trace import trace_row
@@ -102,6 +103,7 @@ class Engine:
             t0 = time.perf_counter()
             try:
                 turn = parse_turn(call, self.services.settings, self.services.models)
+                check_pin(turn, self.services.scopes.allows)
             finally:
                 state.note("validate", (time.perf_counter() - t0) * 1000)
             reply.turn = turn

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lockgate.guardrails.base import SEVERITY, GuardResult
 from lockgate.guardrails.vault import Vault
 from lockgate.observability.events import Event
+from lockgate.prompts.spec import PromptSpec
 from lockgate.retrieval.hybrid import RetrievedChunk, SearchResult
 
 if TYPE_CHECKING:
@@ -67,8 +68,15 @@ class RetrievalRecord:
 
 @dataclass
 class PromptRecord:
+    """The registry prompt a grounded turn answers with, as resolved before the cache looks
+    up: name, version number, content hash and the label it came through (None when the
+    version was pinned by number)."""
+
     name: str
     version: int
+    hash: str | None = None
+    label: str | None = None
+    spec: PromptSpec | None = None
 
 
 @dataclass

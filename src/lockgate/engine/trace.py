@@ -63,6 +63,8 @@ def trace_row(call: Call, turn: Turn | None, state: TurnState, answer: Answer) -
         "backend": f"{backend}:{model}" if backend else None,
         "prompt_template": state.prompt.name if state.prompt else None,
         "prompt_version": state.prompt.version if state.prompt else None,
+        "prompt_hash": state.prompt.hash if state.prompt else None,
+        "prompt_label": state.prompt.label if state.prompt else None,
         "stream": int(turn.stream) if turn is not None else 0,
         "status": state.status,
         "http_status": state.http_status,

@@ -250,3 +250,32 @@ class ExperimentLabelled(Event):
     tenant: str
     experiment_id: str
     label: str
+
+
+@dataclass(frozen=True)
+class PromptPushed(Event):
+    """A new version of a registry prompt was stored (`lockgate prompts push`). `principal`
+    is who pushed; `hash` is the SHA-256 of its canonical content."""
+
+    name: ClassVar[str] = "prompt.pushed"
+    audit: ClassVar[bool] = True
+    principal: str
+    prompt: str
+    version: int
+    hash: str
+    source: str
+
+
+@dataclass(frozen=True)
+class PromptLabelMoved(Event):
+    """A prompt's label now points at another version: `action` is `label` (moved by hand)
+    or `rollback` (moved back to where it was before)."""
+
+    name: ClassVar[str] = "prompt.label"
+    audit: ClassVar[bool] = True
+    principal: str
+    prompt: str
+    label: str
+    action: str
+    from_version: int | None
+    to_version: int

@@ -177,6 +177,9 @@ traces = Table(
     Column("route", Text),
     # m0016: the tool calls of the answer (JSON, encrypted at rest)
     Column("tool_calls", Text),
+    # m0019: the registry prompt's content hash and the label it was resolved through
+    Column("prompt_hash", String),
+    Column("prompt_label", Text),
 )
 
 # m0017: who may read a trace, from the access lists of the chunks it retrieved: one `req` per
@@ -486,4 +489,42 @@ experiment_labels = Table(
     Column("label", Text, primary_key=True),
     Column("experiment_id", String, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+# m0019: the prompt registry (store/prompts.py). A version is immutable: `seq` counts 1, 2, 3
+# per name, `hash` is the SHA-256 of the canonical `content` (JSON of the spec).
+prompt_versions = Table(
+    "prompt_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", Text),
+)
+
+prompt_labels = Table(
+    "prompt_labels",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("label", Text, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", Text),
+)
+
+# Every move of a label (seed, label, rollback), oldest first: what rollback walks back.
+prompt_label_history = Table(
+    "prompt_label_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("action", String, nullable=False),
+    Column("from_seq", Integer),
+    Column("to_seq", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("actor", Text),
 )

@@ -1,4 +1,5 @@
-"""Number the retrieved chunks and render the versioned grounded-answer template."""
+"""Number the retrieved chunks and render the turn's registry prompt (`state.prompt`, chosen
+by prompt_select) with them."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import TYPE_CHECKING, ClassVar
 from lockgate.config import GroundedConfig
 from lockgate.engine.answer import Answer
 from lockgate.engine.pipeline import Next, Stage
+from lockgate.engine.stages.prompt_select import PromptSelect
 from lockgate.engine.state import PromptRecord, TurnState
 from lockgate.engine.turn import Turn
-from lockgate.prompts.registry import PromptTemplate
+from lockgate.prompts.spec import PromptSpec
 from lockgate.retrieval.hybrid import RetrievedChunk
 
 if TYPE_CHECKING:
@@ -45,23 +47,28 @@ class BuildPrompt(Stage):
     after: ClassVar[tuple[str, ...]] = ("retrieve", "context_guard", "input_guard")
     before: ClassVar[tuple[str, ...]] = ("call_model",)
 
-    def __init__(self, template: PromptTemplate, config: GroundedConfig) -> None:
-        self.template = template
+    def __init__(self, select: PromptSelect, config: GroundedConfig) -> None:
+        # For pipelines configured without prompt_select: the same choice, made here.
+        self.select = select
         self.config = config
 
     @classmethod
     def from_services(cls, services: Services) -> BuildPrompt:
-        cfg = services.settings.grounded
-        return cls(services.prompts.get(cfg.prompt, cfg.prompt_version), cfg)
+        return cls(PromptSelect.from_services(services), services.settings.grounded)
 
-    def render(self, turn: Turn, chunks: list[RetrievedChunk], canary: str | None) -> str:
+    @staticmethod
+    def render(
+        spec: PromptSpec, turn: Turn, chunks: list[RetrievedChunk], canary: str | None
+    ) -> str:
         numbered = list(enumerate(chunks, start=1))
         # Best source last, next to the question: a small model copies from what is nearest
         # (4/10 -> 7/10 correct on samples/questions.jsonl with Gemma 270M).
         sources = "\n\n".join(
             f"[{i}] ({source_label(c)})\n{c.text.strip()}" for i, c in reversed(numbered)
         )
-        text = self.template.render(sources=sources, question=turn.question, canary=canary or "")
+        # Values go in as text and are never rendered themselves: a chunk quoting
+        # "{{ canary }}" cannot pull the secret into the prompt.
+        text = spec.render(sources=sources, question=turn.question, canary=canary or "")
         if not canary:
             # No leak check configured: leave the canary line out rather than half-filled.
             text = "\n".join(line for line in text.split("\n") if "reference :" not in line)
@@ -73,7 +80,12 @@ class BuildPrompt(Stage):
         cfg = self.config
         record = state.retrieval
         record.context = select_context(record.result.chunks, cfg.context_chunks, cfg.context_chars)
-        state.prompt = PromptRecord(self.template.name, self.template.version)
-        prompt = self.render(turn, record.context, state.guard.canary)
+        if state.prompt is None or state.prompt.spec is None:
+            found = self.select.select(turn)
+            state.prompt = PromptRecord(
+                found.name, found.version, found.hash, found.label, found.spec
+            )
+        assert state.prompt.spec is not None
+        prompt = self.render(state.prompt.spec, turn, record.context, state.guard.canary)
         state.prompt_text = prompt
         return await call_next(turn.with_prompt(prompt), state)

@@ -57,28 +57,18 @@ class Cache(Stage):
         config: CacheConfig,
         guard: GuardEngine,
         guard_config: GuardrailsConfig,
-        prompt: PromptRecord,
         cpu: CpuGate | None = None,
     ) -> None:
         self.cache = cache
         self.config = config
         self.guard = guard
         self.guard_config = guard_config
-        self.prompt = prompt
         self.cpu = cpu
 
     @classmethod
     def from_services(cls, services: Services) -> Cache:
         s = services.settings
-        template = services.prompts.get(s.grounded.prompt, s.grounded.prompt_version)
-        return cls(
-            services.response_cache,
-            s.cache,
-            services.guard,
-            s.guardrails,
-            PromptRecord(template.name, template.version),
-            services.cpu,
-        )
+        return cls(services.response_cache, s.cache, services.guard, s.guardrails, services.cpu)
 
     def _bypass(self, turn: Turn, state: TurnState) -> str | None:
         if turn.options is not None and turn.options.cache is False:
@@ -104,7 +94,12 @@ class Cache(Stage):
         policy = self.guard.policy(turn.app, turn.model_name)
         return digest(policy.model_dump(mode="json"))
 
-    def scope_and_text(self, turn: Turn) -> tuple[str, str]:
+    def scope_and_text(
+        self, turn: Turn, prompt: PromptRecord | None = None
+    ) -> tuple[str, str]:
+        """`prompt` is the grounded turn's resolved prompt (prompt_select runs first): its
+        version and content hash are in the scope, so moving a label never serves answers
+        of the prompt it moved away from."""
         req = turn.request
         params: dict[str, Any] = {
             "max_tokens": req.max_tokens,
@@ -130,8 +125,9 @@ class Cache(Stage):
             groups=turn.principal.groups,
             model=turn.model_name,
             route_override=turn.options.route if turn.options else None,
-            prompt=self.prompt.name if turn.grounded else None,
-            prompt_version=self.prompt.version if turn.grounded else None,
+            prompt=prompt.name if turn.grounded and prompt else None,
+            prompt_version=prompt.version if turn.grounded and prompt else None,
+            prompt_hash=prompt.hash if turn.grounded and prompt else None,
             policy=self._policy(turn),
             params=params,
         )
@@ -146,7 +142,7 @@ class Cache(Stage):
             state.cache = CacheOutcome("bypass", reason=reason)
             METRICS.inc("lockgate_cache_lookups_total", result="bypass", kind="none")
             return await call_next(turn, state)
-        scope, text = self.scope_and_text(turn)
+        scope, text = self.scope_and_text(turn, state.prompt)
         semantic = cfg.semantic and (
             turn.grounded or (cfg.semantic_passthrough and turn.messages[-1].role == "user")
         )
@@ -194,8 +190,6 @@ class Cache(Stage):
         )
         assert state.cache is not None
         state.cache.answered_by = stored.get("backend_model")
-        if turn.grounded:
-            state.prompt = self.prompt
         if turn.stream:
             answer.ttft_ms = state.elapsed_ms()
             size = self.config.stream_chunk_chars

@@ -18,7 +18,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, ClassVar
 
-from lockgate.config import GuardPolicy, GuardrailsConfig
+from lockgate.config import GroundedConfig, GuardPolicy, GuardrailsConfig
 from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.citations import MARKER
 from lockgate.engine.cpu import CpuGate, run_cpu
@@ -73,7 +73,11 @@ class OutputGuard(Stage):
     @classmethod
     def from_services(cls, services: Services) -> OutputGuard:
         cfg = services.settings.grounded
-        template = services.prompts.get(cfg.prompt, cfg.prompt_version)
+        # The packaged prompt's instructions, for turns whose registry prompt is unknown.
+        try:
+            template = services.prompts.get(cfg.prompt)
+        except KeyError:
+            template = services.prompts.get(GroundedConfig().prompt)
         return cls(
             services.guard, services.settings.guardrails, _instructions(template.text), services.cpu
         )
@@ -97,7 +101,10 @@ class OutputGuard(Stage):
 
     def _scan_ctx(self, turn: Turn, state: TurnState) -> ScanContext:
         log = state.guard
-        system = self.grounded_instructions if turn.grounded else log.system_prompt
+        system = log.system_prompt
+        if turn.grounded:
+            spec = state.prompt.spec if state.prompt is not None else None
+            system = _instructions(spec.template) if spec else self.grounded_instructions
         context = state.retrieval.context if state.retrieval else []
         return ScanContext(
             "out",

@@ -67,6 +67,7 @@ def test_push_list_show_and_unchanged(home: Path, files: Path) -> None:
     listed = json.loads(run(home, "prompts", "list", "--json").stdout)
     assert {r["name"]: (r["latest"], r["labels"]) for r in listed} == {
         "faq": (1, {}),
+        "faithfulness_judge": (1, {"production": 1}),
         "grounded_answer": (2, {"production": 1}),
     }
     shown = run(home, "prompts", "show", "grounded_answer")  # the latest
@@ -93,7 +94,8 @@ def test_a_bad_file_stores_nothing(home: Path, files: Path) -> None:
     assert "broken.yaml: variables: used but not declared: questoin" in out.output
     assert "Traceback" not in out.output
     listed = json.loads(run(home, "prompts", "list", "--json").stdout)
-    assert [r["name"] for r in listed] == ["grounded_answer"]  # nothing of the folder went in
+    # Nothing of the folder went in: only the two packaged seeds are there.
+    assert [r["name"] for r in listed] == ["faithfulness_judge", "grounded_answer"]
     nowhere = run(home, "prompts", "push", str(files / "none.yaml"))
     assert nowhere.exit_code == 2 and "no such file or folder" in nowhere.output
 

@@ -1,6 +1,7 @@
-"""The judge prompt loads from the package and renders its variables (sandboxed); the judge's
-reply is read as a share; a judge run through the in-process mock model scores each case and
-its agreement with the deterministic metric is reported."""
+"""The judge prompt is a registry prompt (seeded from the package as version 1) and renders its
+variables (sandboxed); the judge's reply is read as a share; a judge run through the
+in-process mock model scores each case and its agreement with the deterministic metric is
+reported, and the experiment names the judge prompt's version."""
 
 from __future__ import annotations
 
@@ -11,22 +12,43 @@ import pytest
 from lockgate.config import ModelSpec
 from lockgate.engine.turn import Principal
 from lockgate.eval.dataset import parse_cases
-from lockgate.eval.judge import load_prompt, parse_score
+from lockgate.eval.judge import parse_score, resolve_judge_prompt
 from lockgate.eval.runner import EvalRunner, RunOptions
 from lockgate.ingest.pipeline import Ingestor
+from lockgate.prompts.spec import PromptSpec, PromptSpecError
+from lockgate.store.prompts import PromptNotFound
 from tests.conftest import make_services, make_settings
 
 
-def test_the_packaged_prompt() -> None:
-    prompt = load_prompt()
-    assert prompt.name == "faithfulness_judge"
-    assert prompt.variables == ("question", "context", "answer")
-    text = prompt.render(question="Q?", context=["first chunk", "second"], answer="A.")
+def test_the_judge_prompt_is_a_registry_prompt(tmp_path, embedder) -> None:
+    services = make_services(make_settings(tmp_path / "home", None), embedder)
+    resolved = resolve_judge_prompt(services.prompt_resolver)
+    assert (resolved.name, resolved.version, resolved.label) == (
+        "faithfulness_judge", 1, "production"
+    )
+    prompt = resolved.spec
+    assert sorted(prompt.variables) == ["answer", "context", "question"]
+    text = prompt.render(question="Q?", context=["first chunk", "second"], answer="A.")  # type: ignore[arg-type]
     assert "[1] first chunk" in text and "[2] second" in text and "Question: Q?" in text
-    with pytest.raises(ValueError, match="needs answer"):
-        prompt.render(question="q", context=[])
+    with pytest.raises(PromptSpecError, match="needs values for answer"):
+        prompt.render(question="q", context=[])  # type: ignore[arg-type]
     # Document text is data: a template expression inside it is not evaluated.
-    assert "{{ 7 * 7 }}" in prompt.render(question="q", context=["{{ 7 * 7 }}"], answer="a")
+    assert "{{ 7 * 7 }}" in prompt.render(question="q", context=["{{ 7 * 7 }}"], answer="a")  # type: ignore[arg-type]
+    # A pushed version, labelled, is what the judge then uses; an unknown label is an error.
+    store = services.prompt_store
+    stricter = PromptSpec(
+        name="faithfulness_judge",
+        template="Strict. {{ question }} {{ context | join(' ') }} {{ answer }} Share:",
+        variables=["question", "context", "answer"],
+    )
+    seq = store.push(stricter.name, stricter.hash, stricter.canonical(), "test").seq
+    store.set_label("faithfulness_judge", "strict", seq, "test")
+    assert resolve_judge_prompt(services.prompt_resolver, "faithfulness_judge@strict").version == 2
+    with pytest.raises(PromptNotFound):
+        resolve_judge_prompt(services.prompt_resolver, "faithfulness_judge@nope")
+    # A prompt with other variables (the grounded answer's) cannot judge.
+    with pytest.raises(ValueError, match="cannot judge"):
+        resolve_judge_prompt(services.prompt_resolver, "grounded_answer@production")
 
 
 @pytest.mark.parametrize(
@@ -78,3 +100,4 @@ def test_a_judged_run(tmp_path, embedder) -> None:
     exp = runner.experiment(cases, records, docs / "x.jsonl", "h")
     assert exp["metrics"]["judge_agreement"] == 1.0 and exp["metrics"]["judge_pairs"] == 1
     assert exp["options"]["judge"] == "judge" and exp["options"]["model"] == "answer"
+    assert exp["options"]["judge_prompt"] == "faithfulness_judge@1"

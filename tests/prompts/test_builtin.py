@@ -9,6 +9,7 @@ from lockgate.config import GroundedConfig
 from lockgate.engine.stages.build_prompt import BuildPrompt
 from lockgate.prompts.builtin import builtin_specs, from_legacy
 from lockgate.prompts.registry import PromptRegistry, PromptTemplate
+from lockgate.prompts.spec import PromptSpec
 
 VALUES = [
     {"sources": "[1] (a.md)\nRefunds within 30 days.", "question": "Refunds?", "canary": "c-1"},
@@ -18,8 +19,17 @@ VALUES = [
 ]
 
 
+def _grounded() -> PromptSpec:
+    (spec,) = [s for s in builtin_specs() if s.name == "grounded_answer"]
+    return spec
+
+
+def test_the_seeds_are_the_grounded_prompt_and_the_judge() -> None:
+    assert [s.name for s in builtin_specs()] == ["grounded_answer", "faithfulness_judge"]
+
+
 def test_the_seed_is_the_newest_packaged_version() -> None:
-    (spec,) = builtin_specs()
+    spec = _grounded()
     packaged = PromptRegistry().get(GroundedConfig().prompt)
     assert spec.name == "grounded_answer" and packaged.version == 3
     assert spec.variables == ["canary", "question", "sources"]
@@ -28,7 +38,7 @@ def test_the_seed_is_the_newest_packaged_version() -> None:
 
 @pytest.mark.parametrize("values", VALUES)
 def test_the_seed_renders_exactly_as_the_packaged_template(values: dict[str, str]) -> None:
-    (spec,) = builtin_specs()
+    spec = _grounded()
     old = PromptRegistry().get("grounded_answer")
     assert spec.render(**values) == old.render(**values)
     assert spec.render(**values).endswith("Answer:\n")
@@ -49,7 +59,7 @@ def test_a_legacy_template_with_jinja_syntax_is_not_converted_silently() -> None
 def test_build_prompt_drops_the_canary_line_when_there_is_no_canary() -> None:
     from lockgate.engine.turn import Turn
 
-    (spec,) = builtin_specs()
+    spec = _grounded()
     turn = Turn.__new__(Turn)
     object.__setattr__(turn, "question", "Why?")
     with_canary = BuildPrompt.render(spec, turn, [], "c-9")

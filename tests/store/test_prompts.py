@@ -113,7 +113,7 @@ def test_label_errors_name_what_is_missing(db: Engine) -> None:
 
 
 def test_seed_is_version_one_once_even_from_many_writers(db: Engine) -> None:
-    (spec,) = builtin_specs()
+    spec = builtin_specs()[0]
     results: list[bool] = []
 
     def seed() -> None:

@@ -118,6 +118,12 @@ def _services_for(obj: Ctx, model: str | None) -> Services:
     "--model", default=None, help="The grounded assistant's model (default: grounded.model)."
 )
 @click.option("--judge", default=None, help="Also score faithfulness with this model.")
+@click.option(
+    "--judge-prompt",
+    default="faithfulness_judge@production",
+    show_default=True,
+    help="The registry prompt the judge uses: NAME@LABEL or NAME@N.",
+)
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
 @click.option("--name", default=None, help="The experiment's name (default: dataset-time).")
 @click.option(
@@ -142,6 +148,7 @@ def eval_run(
     prompt: str | None,
     model: str | None,
     judge: str | None,
+    judge_prompt: str,
     concurrency: int,
     name: str | None,
     k: int,
@@ -153,6 +160,7 @@ def eval_run(
     """Send every case of DATASET (JSON Lines) through the pipeline and store the experiment."""
     from lockgate.eval.dataset import DatasetError, dataset_hash, load_cases
     from lockgate.eval.runner import EvalRunner, RunOptions
+    from lockgate.store.prompts import PromptNotFound
 
     try:
         cases = load_cases(dataset)
@@ -164,8 +172,11 @@ def eval_run(
         _fail(f"--prompt: '{prompt}' is not NAME@LABEL")
     principal = _principal(obj, tenant, groups, app)
     services = _services_for(obj, model)
-    options = RunOptions(name, app, prompt, model, judge, concurrency, k)
-    runner = EvalRunner(services, principal, options)
+    options = RunOptions(name, app, prompt, model, judge, judge_prompt, concurrency, k)
+    try:
+        runner = EvalRunner(services, principal, options)
+    except (PromptNotFound, ValueError) as exc:
+        _fail(f"--judge-prompt: {exc}")
     records = _run_with_progress(runner, cases)
     experiment = runner.experiment(cases, records, dataset, dataset_hash(dataset))
     experiment["id"] = services.experiments.add(experiment, principal.tenant, principal.id)

@@ -1,62 +1,48 @@
 """LLM-as-judge faithfulness: a configured model scores how much of an answer the retrieved
-context supports, with the packaged prompt `prompts/builtin/faithfulness_judge.yaml`.
+context supports, with a registry prompt (`faithfulness_judge`, seeded from
+`prompts/packaged/faithfulness_judge.yaml` as version 1, label `production`).
 
-The prompt is a YAML file with `name`, `template` (Jinja, rendered sandboxed: the context is
-document text, and must not be able to reach Python objects) and `variables`. `load_prompt`
-is the one place that reads it, so that it can move to the prompt registry unchanged. The
-judge replies with a number between 0 and 1; a reply without one scores nothing (None),
-never 0, so a confused judge does not read as an unfaithful answer."""
+Like any registry prompt it is versioned, labelled and rolled back with `lockgate prompts`, and
+`lockgate eval run --judge-prompt NAME@LABEL` picks another one; an experiment records which
+version judged it. The template renders in Jinja's sandbox (the context is document text and
+must not reach Python objects). The judge replies with a number between 0 and 1; a reply
+without one scores nothing (None), never 0, so a confused judge does not read as an unfaithful
+answer."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-from typing import TYPE_CHECKING, Any
-
-import yaml
+from typing import TYPE_CHECKING
 
 from lockgate.models.base import ChatRequest, Message
+from lockgate.prompts.spec import parse_ref
 
 if TYPE_CHECKING:
+    from lockgate.prompts.resolver import PromptResolver, ResolvedPrompt
     from lockgate.upstreams.registry import ModelRegistry
 
-__all__ = ["JudgePrompt", "judge_faithfulness", "load_prompt", "parse_score"]
+__all__ = ["JUDGE_PROMPT", "judge_faithfulness", "parse_score", "resolve_judge_prompt"]
 
-JUDGE_PROMPT = "faithfulness_judge"
+JUDGE_PROMPT = "faithfulness_judge@production"
 _NUMBER = re.compile(r"(?<![\d.])(?:0?\.\d+|[01](?:\.\d+)?)(?![\d.])")
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
+_NEEDS = ("question", "context", "answer")
 
 
-@dataclass(frozen=True)
-class JudgePrompt:
-    name: str
-    template: str
-    variables: tuple[str, ...]
-
-    def render(self, **values: Any) -> str:
-        from jinja2.sandbox import SandboxedEnvironment
-
-        missing = [v for v in self.variables if v not in values]
-        if missing:
-            raise ValueError(f"prompt '{self.name}' needs {', '.join(missing)}")
-        env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-        return env.from_string(self.template).render(**values)
-
-
-@cache
-def load_prompt(name: str = JUDGE_PROMPT) -> JudgePrompt:
-    """A packaged prompt by name (`prompts/builtin/NAME.yaml`)."""
-    path = resources.files("lockgate.prompts").joinpath("builtin", f"{name}.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KeyError(f"no packaged prompt named '{name}'") from None
-    if not isinstance(data, dict) or not isinstance(data.get("template"), str):
-        raise ValueError(f"packaged prompt '{name}' has no template")
-    variables = data.get("variables") or []
-    return JudgePrompt(str(data.get("name") or name), data["template"], tuple(map(str, variables)))
+def resolve_judge_prompt(resolver: PromptResolver, ref: str = JUDGE_PROMPT) -> ResolvedPrompt:
+    """The registry prompt `ref` ("name@label" or "name@N"). PromptNotFound when it does not
+    exist; ValueError when it cannot be a judge prompt (a variable other than the question,
+    the context and the answer)."""
+    name, label, version = parse_ref(ref)
+    resolved = resolver.resolve(name, label=label or ("production" if version is None else None),
+                                version=version)
+    extra = [v for v in resolved.spec.variables if v not in _NEEDS]
+    if extra:
+        raise ValueError(
+            f"prompt '{ref}' cannot judge: it declares {', '.join(extra)}; a judge prompt may "
+            f"use only {', '.join(_NEEDS)}"
+        )
+    return resolved
 
 
 def parse_score(reply: str) -> float | None:
@@ -69,11 +55,19 @@ def parse_score(reply: str) -> float | None:
 
 
 async def judge_faithfulness(
-    models: ModelRegistry, model: str, question: str, context: list[str], answer: str
+    models: ModelRegistry,
+    model: str,
+    prompt_spec: ResolvedPrompt,
+    question: str,
+    context: list[str],
+    answer: str,
 ) -> float | None:
     """The judge model's score of `answer` against `context` (None: no usable reply). Its
     failures propagate (UpstreamError): the runner records them on the case."""
-    prompt = load_prompt().render(question=question, context=context, answer=answer)
+    values = {"question": question, "context": context, "answer": answer}
+    # The context goes in as a list (the template numbers the chunks); the spec's renderer
+    # inserts every value as data, never as template text.
+    prompt = prompt_spec.spec.render(**{k: values[k] for k in prompt_spec.spec.variables})  # type: ignore[arg-type]
     request = ChatRequest(
         messages=[Message("user", prompt)], max_tokens=8, temperature=0.0, raw_prompt=prompt
     )

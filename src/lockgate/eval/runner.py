@@ -39,6 +39,7 @@ class RunOptions:
     prompt: str | None = None  # a registry prompt, "name@label"
     model: str | None = None  # the grounded assistant's backend (None: grounded.model)
     judge: str | None = None  # a configured model to judge faithfulness with
+    judge_prompt: str = jd.JUDGE_PROMPT  # the registry prompt it judges with
     concurrency: int = 4
     k: int = 5  # the cut-off of hit@k, recall@k and nDCG@k
     stream: bool = True
@@ -46,6 +47,8 @@ class RunOptions:
     def stored(self, services: Services) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "name"}
         out["model"] = self.model or services.settings.grounded.model
+        if not self.judge:
+            out.pop("judge_prompt", None)
         return out
 
 
@@ -72,6 +75,20 @@ class EvalRunner:
         self.principal = principal
         self.options = options
         self.engine = engine if engine is not None else Engine(services)
+        # Resolved once, before any case: a missing or unusable judge prompt stops the run
+        # instead of failing every case, and every case is judged by the same version.
+        self._judge_prompt = (
+            jd.resolve_judge_prompt(services.prompt_resolver, options.judge_prompt)
+            if options.judge
+            else None
+        )
+
+    def _stored_options(self) -> dict[str, Any]:
+        out = self.options.stored(self.services)
+        if self._judge_prompt is not None:
+            # The version, not the label: the label may move before anyone reads the result.
+            out["judge_prompt"] = f"{self._judge_prompt.name}@{self._judge_prompt.version}"
+        return out
 
     async def run(
         self, cases: Sequence[Case], on_case: OnCase | None = None
@@ -98,7 +115,7 @@ class EvalRunner:
             "created_at": time.time(),
             "dataset": str(dataset),
             "dataset_hash": digest,
-            "options": self.options.stored(self.services),
+            "options": self._stored_options(),
             "pass_rate": pass_rate,
             "metrics": metrics,
             "cases": records,
@@ -173,10 +190,15 @@ class EvalRunner:
             similarity = await asyncio.to_thread(self._similarity, text, case.expected)
         faithful = None if refused or error else faithfulness_score(text, context)
         judged = None
-        if self.options.judge and faithful is not None:
+        if self._judge_prompt is not None and self.options.judge and faithful is not None:
             try:
                 judged = await jd.judge_faithfulness(
-                    self.services.models, self.options.judge, case.question, context, text
+                    self.services.models,
+                    self.options.judge,
+                    self._judge_prompt,
+                    case.question,
+                    context,
+                    text,
                 )
             except Exception as exc:  # noqa: BLE001 - the judge failing is noted, not fatal
                 error = f"judge: {type(exc).__name__}: {exc}"

@@ -30,6 +30,7 @@ from lockgate.config.limits import (
 )
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
 from lockgate.config.privacy import PrivacyConfig, RetentionConfig
+from lockgate.config.releases import ReleaseBounds, ReleasesConfig
 from lockgate.config.resilience import (
     BreakerConfig,
     DegradeConfig,
@@ -80,6 +81,8 @@ __all__ = [
     "FeedbackConfig",
     "PrivacyConfig",
     "RetentionConfig",
+    "ReleaseBounds",
+    "ReleasesConfig",
     "REVIEW_KINDS",
     "AppReview",
     "ReviewCallback",

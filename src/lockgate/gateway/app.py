@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit
-from lockgate.gateway import retention
+from lockgate.gateway import release_watch, retention
 from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.body_timeout import BodyTimeoutMiddleware
 from lockgate.gateway.errors import GatewayError, error_response
@@ -88,7 +88,9 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         started = config_loaded(services.settings, services.prompts)
         await asyncio.to_thread(emit, [started], services)  # the audit log's config.loaded
         purger = retention.start(services)
+        watcher = release_watch.start(services)
         yield
+        await release_watch.stop(watcher)
         await retention.stop(purger)
         await stop_worker(batch_worker)
         if task is not None and not task.done():

@@ -1,7 +1,7 @@
 """The built-in pipeline stages, registered through the same hook a plugin uses.
 
-Default order (outermost first): rate_limit, input_guard, cache, review, tool_gate, output_guard,
-retrieve, context_guard, route, build_prompt, budget, postprocess, call_model."""
+Default order (outermost first): rate_limit, input_guard, release, cache, review, tool_gate,
+output_guard, retrieve, context_guard, route, build_prompt, budget, postprocess, call_model."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from lockgate.engine.stages.input_guard import InputGuard
 from lockgate.engine.stages.output_guard import OutputGuard
 from lockgate.engine.stages.postprocess import PostProcess
 from lockgate.engine.stages.rate_limit import RateLimit
+from lockgate.engine.stages.release import ReleaseStage
 from lockgate.engine.stages.retrieve import Retrieve
 from lockgate.engine.stages.review import ReviewGate
 from lockgate.engine.stages.route import Route
@@ -24,6 +25,7 @@ from lockgate.plugins.hookspecs import Register, hookimpl
 BUILTIN: tuple[tuple[str, StageFactory], ...] = (
     (RateLimit.name, RateLimit.from_services),
     (InputGuard.name, InputGuard.from_services),
+    (ReleaseStage.name, ReleaseStage.from_services),
     (Cache.name, Cache.from_services),
     (ReviewGate.name, ReviewGate.from_services),
     (ToolGate.name, ToolGate.from_services),

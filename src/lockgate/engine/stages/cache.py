@@ -104,7 +104,7 @@ class Cache(Stage):
         policy = self.guard.policy(turn.app, turn.model_name)
         return digest(policy.model_dump(mode="json"))
 
-    def scope_and_text(self, turn: Turn) -> tuple[str, str]:
+    def scope_and_text(self, turn: Turn, release: str | None = None) -> tuple[str, str]:
         req = turn.request
         params: dict[str, Any] = {
             "max_tokens": req.max_tokens,
@@ -114,6 +114,9 @@ class Cache(Stage):
             "seed": req.seed,
             "extra": req.extra,
         }
+        if release is not None:
+            # A release changes the model and prompt behind the same request.
+            params["release"] = release
         if turn.grounded:
             # Retrieval controls change which sources the answer may use.
             f = turn.filters
@@ -146,7 +149,7 @@ class Cache(Stage):
             state.cache = CacheOutcome("bypass", reason=reason)
             METRICS.inc("lockgate_cache_lookups_total", result="bypass", kind="none")
             return await call_next(turn, state)
-        scope, text = self.scope_and_text(turn)
+        scope, text = self.scope_and_text(turn, state.release[0] if state.release else None)
         semantic = cfg.semantic and (
             turn.grounded or (cfg.semantic_passthrough and turn.messages[-1].role == "user")
         )

@@ -46,6 +46,7 @@ def test_the_default_matrix() -> None:
         sc.TRACES_READ,
         sc.PROMPTS_WRITE,
         sc.METRICS_READ,
+        sc.RELEASES_READ,
     }
     assert m.granted(("reviewer",)) == {
         sc.REVIEW,
@@ -53,7 +54,9 @@ def test_the_default_matrix() -> None:
         sc.TRACES_READ,
         sc.SCHEMA_READ,
     }
-    assert m.granted(("analyst",)) == {sc.TRACES_READ, sc.METRICS_READ, sc.COSTS, sc.SCHEMA_READ}
+    assert m.granted(("analyst",)) == {
+        sc.TRACES_READ, sc.METRICS_READ, sc.COSTS, sc.SCHEMA_READ, sc.RELEASES_READ,
+    }
     # The routes being added elsewhere have their scope in the matrix already.
     assert m.allows(("reviewer",), sc.REVIEW) and not m.allows(("app",), sc.REVIEW)
     assert m.allows(("app",), sc.TOOLS)
@@ -69,7 +72,9 @@ def test_roles_add_up_and_nothing_is_granted_by_no_role() -> None:
     assert not m.allows((), sc.CHAT)
     assert m.allows((), sc.PUBLIC)  # the health probes need nothing
     for scope in SCOPES:
-        if scope not in (sc.KEYS_ADMIN, sc.AUDIT_READ, sc.PRIVACY_ADMIN, sc.CONFIG_READ):
+        if scope not in (
+            sc.KEYS_ADMIN, sc.AUDIT_READ, sc.PRIVACY_ADMIN, sc.CONFIG_READ, sc.RELEASES_ADMIN
+        ):
             continue
         assert [r for r in ROLES if m.allows((r,), scope)] == ["admin"], scope
 

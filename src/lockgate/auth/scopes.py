@@ -33,6 +33,7 @@ REVIEW = "review"  # the human review queue (/v1/reviews*) and guardrail escalat
 # which of the two a principal is).
 REVIEW_STATUS = "review:status"
 COSTS = "costs"  # spend and routing reports
+RELEASES_READ = "releases:read"  # staged releases: list, status and live window metrics
 # -- operators ---------------------------------------------------------------------------------
 KEYS_ADMIN = "keys:admin"  # API keys and the master key
 AUDIT_READ = "audit:read"
@@ -43,6 +44,7 @@ DOCS_WRITE = "docs:write"  # ingest and retry
 CACHE_ADMIN = "cache:admin"
 BATCHES_ADMIN = "batches:admin"  # every owner's batches at once
 SERVE = "gateway:serve"  # start a gateway on this host
+RELEASES_ADMIN = "releases:admin"  # create, promote and roll back releases (all traffic)
 
 # Not a scope anybody holds: the route answers without a credential (the health probes).
 PUBLIC = "public"
@@ -73,6 +75,8 @@ SCOPES: dict[str, str] = {
     CACHE_ADMIN: "cache statistics and clearing",
     BATCHES_ADMIN: "every owner's batches",
     SERVE: "start the gateway",
+    RELEASES_READ: "staged releases, their history and window metrics",
+    RELEASES_ADMIN: "create, promote, roll back and check staged releases",
 }
 
 _APP = (
@@ -90,9 +94,9 @@ _APP = (
 )
 DEFAULT_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     ADMIN: tuple(SCOPES),
-    "developer": (*_APP, TRACES_READ, PROMPTS_WRITE, METRICS_READ),
+    "developer": (*_APP, TRACES_READ, PROMPTS_WRITE, METRICS_READ, RELEASES_READ),
     "reviewer": (REVIEW, REVIEW_STATUS, TRACES_READ, SCHEMA_READ),
-    "analyst": (TRACES_READ, METRICS_READ, COSTS, SCHEMA_READ),
+    "analyst": (TRACES_READ, METRICS_READ, COSTS, SCHEMA_READ, RELEASES_READ),
     "app": _APP,
 }
 

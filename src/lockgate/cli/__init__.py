@@ -23,6 +23,7 @@ from lockgate.cli import (
     ingest,
     keys,
     privacy,
+    releases,
     review,
     search,
     serve,
@@ -122,6 +123,7 @@ def _register() -> None:
         privacy.privacy,
         review.review,
         feedback.feedback,
+        releases.release,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from lockgate.store.releases import WindowStats
 
 log = logging.getLogger("lockgate.releases")
+# Exactly at a bound is within it: 0.8 - 0.7 is 0.10000000000000009 in floating point.
+_EPS = 1e-9
 MONITOR = "monitor"  # the actor the audit log names for an automatic rollback
 
 
@@ -99,7 +101,7 @@ def compare(
             waiting.append(metric)
             return
         judged.append(metric)
-        if c > limit:
+        if c > limit + _EPS:
             breaches.append(Breach(metric, c, base_v, limit))
 
     enough = cand.requests >= cfg.min_requests and base.requests >= cfg.min_requests
@@ -125,7 +127,7 @@ def compare(
     # Lower is worse: compared as the drop below the baseline.
     if scored:
         judged.append("groundedness")
-        if bg - cg > b.groundedness_drop:
+        if bg - cg > b.groundedness_drop + _EPS:
             breaches.append(Breach("groundedness", cg, bg, bg - b.groundedness_drop))
     else:
         waiting.append("groundedness")

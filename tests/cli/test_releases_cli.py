@@ -62,7 +62,9 @@ def test_a_release_from_create_to_rollback(home: Path) -> None:
         ("r1", "rolled_back", "bad answers")
     ]
     audit = Services(Settings(home=home)).audit.entries()
-    kinds = [(e["kind"], e["data"].get("to_stage")) for e in audit if e["kind"].startswith("release")]
+    kinds = [
+        (e["kind"], e["data"].get("to_stage")) for e in audit if e["kind"].startswith("release")
+    ]
     assert kinds == [
         ("release.stage_changed", "draft"), ("release.stage_changed", "pilot"),
         ("release.stage_changed", "percentage"), ("release.rolled_back", None),

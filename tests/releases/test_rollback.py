@@ -147,6 +147,17 @@ def test_the_rollout_rolls_back_by_itself_when_its_model_starts_failing(world: W
     assert entry["data"]["metrics"]["baseline"]["error_rate"] == 0.0
     history = world.services.releases.history("r2")
     assert history[-1].to_stage == "rolled_back" and history[-1].actor == "monitor"
+    # Visible to a dashboard with `releases:read`; an app key may not read it.
+    _, analyst = world.services.api_keys.create("ana", "acme", ["analyst"])
+    listed = httpx.get(world.base + "/v1/releases", timeout=30,
+                       headers={"Authorization": f"Bearer {analyst}"})
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert (body["current"], body["rollout"]) == ("r1", None)
+    assert {r["name"]: r["stage"] for r in body["data"]} == {"r1": "full", "r2": "rolled_back"}
+    refused = httpx.get(world.base + "/v1/releases", timeout=30,
+                        headers={"Authorization": f"Bearer {world.key}"})
+    assert refused.status_code == 403
 
 
 def test_a_failing_current_release_is_never_rolled_back_nor_the_healthy_rollout(

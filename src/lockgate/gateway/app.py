@@ -31,6 +31,7 @@ from lockgate.gateway.routes.health import healthz, readyz
 from lockgate.gateway.routes.keys import routes as key_routes
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
+from lockgate.gateway.routes.releases import list_releases
 from lockgate.gateway.routes.reviews import routes as review_routes
 from lockgate.gateway.routes.search import search
 from lockgate.gateway.routes.traces import routes as trace_routes
@@ -105,6 +106,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         scoped(Route("/v1/search", search, methods=["POST"]), sc.SEARCH),
         scoped(Route("/v1/guardrails/check", guardrails_check, methods=["POST"]), sc.GUARD_CHECK),
         scoped(Route("/v1/feedback", submit_feedback, methods=["POST"]), sc.FEEDBACK),
+        scoped(Route("/v1/releases", list_releases, methods=["GET"]), sc.RELEASES_READ),
         scoped(Route("/metrics", metrics, methods=["GET"]), sc.METRICS_READ),
         scoped(Route("/healthz", healthz, methods=["GET"]), sc.PUBLIC),
         scoped(Route("/readyz", readyz, methods=["GET"]), sc.PUBLIC),

@@ -40,12 +40,16 @@ if TYPE_CHECKING:
     from lockgate.engine.cpu import CpuGate
     from lockgate.observability.events import Event
     from lockgate.prompts.resolver import PromptResolver
+    from lockgate.releases.active import ActiveReleases
+    from lockgate.releases.manage import Releases
+    from lockgate.releases.monitor import Monitor
     from lockgate.review.queue import ReviewQueue
     from lockgate.routing.router import Router
     from lockgate.store.experiments import ExperimentStore
     from lockgate.store.feedback import FeedbackStore
     from lockgate.store.privacy import PrivacyStore, Retention
     from lockgate.store.prompts import PromptStore
+    from lockgate.store.releases import ReleaseStore
 
 
 @dataclass
@@ -185,6 +189,34 @@ class Services:
         from lockgate.store.experiments import ExperimentStore
 
         return ExperimentStore(self.engine, self.cipher)
+
+    @cached_property
+    def releases(self) -> ReleaseStore:
+        """Staged releases: their bundles, stages and history."""
+        from lockgate.store.releases import ReleaseStore
+
+        return ReleaseStore(self.engine)
+
+    @cached_property
+    def active_releases(self) -> ActiveReleases:
+        """The releases serving now, re-read every `releases.cache_ttl_s` in this process."""
+        from lockgate.releases.active import ActiveReleases
+
+        return ActiveReleases(self.releases, self.settings.releases.cache_ttl_s)
+
+    @cached_property
+    def release_admin(self) -> Releases:
+        """Create, promote and roll back releases, each change announced (and audited)."""
+        from lockgate.releases.manage import Releases
+
+        models = tuple(self.settings.models)
+        return Releases(self.releases, models, self.emit, self.active_releases)
+
+    @cached_property
+    def release_monitor(self) -> Monitor:
+        from lockgate.releases.monitor import Monitor
+
+        return Monitor(self.release_admin, self.settings.releases)
 
     @cached_property
     def review_store(self) -> ReviewStore:

@@ -50,6 +50,7 @@ def test_the_default_matrix() -> None:
         sc.METRICS_READ,
         sc.EVAL_RUN,
         sc.EVAL_READ,
+        sc.RELEASES_READ,
     }
     assert m.granted(("reviewer",)) == {
         sc.REVIEW,
@@ -64,6 +65,7 @@ def test_the_default_matrix() -> None:
         sc.SCHEMA_READ,
         sc.EVAL_READ,
         sc.PROMPTS_READ,
+        sc.RELEASES_READ,
     }
     # Running an evaluation spends model time: developers (and admins) only.
     assert [r for r in ROLES if m.allows((r,), sc.EVAL_RUN)] == ["admin", "developer"]
@@ -84,7 +86,9 @@ def test_roles_add_up_and_nothing_is_granted_by_no_role() -> None:
     assert not m.allows((), sc.CHAT)
     assert m.allows((), sc.PUBLIC)  # the health probes need nothing
     for scope in SCOPES:
-        if scope not in (sc.KEYS_ADMIN, sc.AUDIT_READ, sc.PRIVACY_ADMIN, sc.CONFIG_READ):
+        if scope not in (
+            sc.KEYS_ADMIN, sc.AUDIT_READ, sc.PRIVACY_ADMIN, sc.CONFIG_READ, sc.RELEASES_ADMIN
+        ):
             continue
         assert [r for r in ROLES if m.allows((r,), scope)] == ["admin"], scope
 

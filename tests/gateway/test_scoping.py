@@ -95,6 +95,7 @@ CHAT = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
 PROBES: list[tuple[str, str, Any, str]] = [
     ("POST", "/v1/chat/completions", CHAT, sc.CHAT),
     ("GET", "/v1/models", None, sc.MODELS_READ),
+    ("GET", "/v1/releases", None, sc.RELEASES_READ),
     ("HEAD", "/v1/models", None, sc.MODELS_READ),
     ("POST", "/v1/embeddings", {"model": "all-MiniLM-L6-v2", "input": "x"}, sc.EMBEDDINGS),
     ("POST", "/v1/search", {"query": "refund"}, sc.SEARCH),

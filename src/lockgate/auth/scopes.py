@@ -37,6 +37,7 @@ REVIEW_STATUS = "review:status"
 COSTS = "costs"  # spend and routing reports
 EVAL_RUN = "eval:run"  # run evaluation datasets through the pipeline, label experiments
 EVAL_READ = "eval:read"  # list, show and compare experiments; the gate
+RELEASES_READ = "releases:read"  # staged releases: list, status and live window metrics
 # -- operators ---------------------------------------------------------------------------------
 KEYS_ADMIN = "keys:admin"  # API keys and the master key
 AUDIT_READ = "audit:read"
@@ -47,6 +48,7 @@ DOCS_WRITE = "docs:write"  # ingest and retry
 CACHE_ADMIN = "cache:admin"
 BATCHES_ADMIN = "batches:admin"  # every owner's batches at once
 SERVE = "gateway:serve"  # start a gateway on this host
+RELEASES_ADMIN = "releases:admin"  # create, promote and roll back releases (all traffic)
 
 # Not a scope anybody holds: the route answers without a credential (the health probes).
 PUBLIC = "public"
@@ -81,6 +83,8 @@ SCOPES: dict[str, str] = {
     CACHE_ADMIN: "cache statistics and clearing",
     BATCHES_ADMIN: "every owner's batches",
     SERVE: "start the gateway",
+    RELEASES_READ: "staged releases, their history and window metrics",
+    RELEASES_ADMIN: "create, promote, roll back and check staged releases",
 }
 
 _APP = (
@@ -107,9 +111,18 @@ DEFAULT_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         METRICS_READ,
         EVAL_RUN,
         EVAL_READ,
+        RELEASES_READ,
     ),
     "reviewer": (REVIEW, REVIEW_STATUS, TRACES_READ, SCHEMA_READ),
-    "analyst": (TRACES_READ, METRICS_READ, COSTS, SCHEMA_READ, EVAL_READ, PROMPTS_READ),
+    "analyst": (
+        TRACES_READ,
+        METRICS_READ,
+        COSTS,
+        SCHEMA_READ,
+        EVAL_READ,
+        PROMPTS_READ,
+        RELEASES_READ,
+    ),
     "app": _APP,
 }
 

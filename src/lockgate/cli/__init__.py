@@ -26,6 +26,7 @@ from lockgate.cli import (
     keys,
     privacy,
     prompts,
+    releases,
     review,
     search,
     serve,
@@ -128,6 +129,7 @@ def _register() -> None:
         drift.drift,
         evals.eval_group,
         prompts.prompts,
+        releases.release,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -31,6 +31,7 @@ from lockgate.config.limits import (
 )
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
 from lockgate.config.privacy import PrivacyConfig, RetentionConfig
+from lockgate.config.releases import ReleaseBounds, ReleasesConfig
 from lockgate.config.resilience import (
     BreakerConfig,
     DegradeConfig,
@@ -84,6 +85,8 @@ __all__ = [
     "FeedbackConfig",
     "PrivacyConfig",
     "RetentionConfig",
+    "ReleaseBounds",
+    "ReleasesConfig",
     "REVIEW_KINDS",
     "AppReview",
     "ReviewCallback",

@@ -28,6 +28,7 @@ from lockgate.config.ingest import IngestConfig
 from lockgate.config.limits import BatchConfig, BudgetsConfig, LimitsConfig
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
 from lockgate.config.privacy import PrivacyConfig, RetentionConfig
+from lockgate.config.releases import ReleasesConfig
 from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
 from lockgate.config.review import ReviewConfig
 from lockgate.config.routing import RoutingConfig
@@ -43,6 +44,7 @@ _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("_yaml_data", default
 DEFAULT_PIPELINE = (
     "rate_limit",
     "input_guard",
+    "release",
     "prompt_select",  # resolves the grounded prompt's label: the cache key names the version
     "cache",
     "review",
@@ -86,6 +88,7 @@ class Settings(BaseSettings):
     review: ReviewConfig = ReviewConfig()
     feedback: FeedbackConfig = FeedbackConfig()
     drift: DriftConfig = DriftConfig()
+    releases: ReleasesConfig = ReleasesConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 

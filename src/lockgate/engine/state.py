@@ -135,6 +135,7 @@ class TurnState:
     call: CallRecord | None = None
     cache: CacheOutcome | None = None
     served_by: tuple[str, str] | None = None  # (model, backend) when a fallback answered
+    release: tuple[str, str] | None = None  # (name, stage) of the release serving the turn
     timings: list[StageTiming] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # extra reply headers
     events: list[Event] = field(default_factory=list)  # emitted when the turn ends

@@ -91,6 +91,7 @@ def trace_row(call: Call, turn: Turn | None, state: TurnState, answer: Answer) -
         "cache": state.cache.as_dict() if state.cache else None,
         "route": state.route.as_dict() if state.route else None,
         "tool_calls": [c.as_dict() for c in answer.tool_calls] if answer.tool_calls else None,
+        "release": state.release[0] if state.release else None,
     }
 
 

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit
-from lockgate.gateway import drift, retention
+from lockgate.gateway import drift, release_watch, retention
 from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.body_timeout import BodyTimeoutMiddleware
 from lockgate.gateway.errors import GatewayError, error_response
@@ -31,6 +31,7 @@ from lockgate.gateway.routes.health import healthz, readyz
 from lockgate.gateway.routes.keys import routes as key_routes
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
+from lockgate.gateway.routes.releases import list_releases
 from lockgate.gateway.routes.reviews import routes as review_routes
 from lockgate.gateway.routes.search import search
 from lockgate.gateway.routes.traces import routes as trace_routes
@@ -89,7 +90,9 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         await asyncio.to_thread(emit, [started], services)  # the audit log's config.loaded
         purger = retention.start(services)
         drift_checker = drift.start(services)
+        watcher = release_watch.start(services)
         yield
+        await release_watch.stop(watcher)
         await drift.stop(drift_checker)
         await retention.stop(purger)
         await stop_worker(batch_worker)
@@ -105,6 +108,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         scoped(Route("/v1/search", search, methods=["POST"]), sc.SEARCH),
         scoped(Route("/v1/guardrails/check", guardrails_check, methods=["POST"]), sc.GUARD_CHECK),
         scoped(Route("/v1/feedback", submit_feedback, methods=["POST"]), sc.FEEDBACK),
+        scoped(Route("/v1/releases", list_releases, methods=["GET"]), sc.RELEASES_READ),
         scoped(Route("/metrics", metrics, methods=["GET"]), sc.METRICS_READ),
         scoped(Route("/healthz", healthz, methods=["GET"]), sc.PUBLIC),
         scoped(Route("/readyz", readyz, methods=["GET"]), sc.PUBLIC),

@@ -279,3 +279,33 @@ class PromptLabelMoved(Event):
     action: str
     from_version: int | None
     to_version: int
+
+
+@dataclass(frozen=True)
+class ReleaseStageChanged(Event):
+    """A release was created, or moved stage (pilot, percentage, full; retired, restored)."""
+
+    name: ClassVar[str] = "release.stage_changed"
+    audit: ClassVar[bool] = True
+    principal: str  # who: a key's principal, the CLI operator, or "monitor"
+    release: str
+    from_stage: str | None
+    to_stage: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReleaseRolledBack(Event):
+    """A release was rolled back, by a person or by the monitor (`automatic`), with the
+    reason and, from the monitor, the window's metrics of both sides and the bounds broken."""
+
+    name: ClassVar[str] = "release.rolled_back"
+    audit: ClassVar[bool] = True
+    principal: str
+    release: str
+    from_stage: str
+    reason: str
+    automatic: bool
+    against: str | None  # the release compared with (None: turns served by no release)
+    metrics: dict[str, Any]
+    restored: str | None  # the release made current again (a rollback of the current one)

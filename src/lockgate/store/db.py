@@ -36,7 +36,11 @@ def make_engine(url: str) -> Engine:
         # multi-statement units; take control of BEGIN ourselves (SQLAlchemy docs recipe).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        # Asked first: setting the mode takes a lock without waiting on busy_timeout, so a
+        # connection opened while another migrates or writes failed with "database is
+        # locked"; once the file is in WAL mode (it stays so) there is nothing to set.
+        if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")

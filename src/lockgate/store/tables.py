@@ -180,6 +180,7 @@ traces = Table(
     # m0019: the registry prompt's content hash and the label it was resolved through
     Column("prompt_hash", String),
     Column("prompt_label", Text),
+    Column("release", Text),  # m0021: the release that served the turn
 )
 
 # m0017: who may read a trace, from the access lists of the chunks it retrieved: one `req` per
@@ -527,4 +528,38 @@ prompt_label_history = Table(
     Column("to_seq", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("actor", Text),
+)
+
+# m0021: staged releases (store/releases.py). `pilot`, `prompts`, `models`, `params` and a
+# history entry's `detail` are JSON.
+releases = Table(
+    "releases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("stage", Text, nullable=False),
+    Column("percent", Float),
+    Column("pilot", Text, nullable=False),
+    Column("prompts", Text, nullable=False),
+    Column("model", Text),
+    Column("models", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("rollout_since", Float),
+    Column("previous", Text),
+    Column("reason", Text),
+    Column("slot", Text),  # 'current' / 'rollout' / NULL, unique: one of each at most
+)
+
+release_history = Table(
+    "release_history",
+    metadata,
+    Column("release", Text, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("from_stage", Text),
+    Column("to_stage", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("detail", Text, nullable=False),
 )

@@ -1,8 +1,8 @@
 """The built-in pipeline stages, registered through the same hook a plugin uses.
 
-Default order (outermost first): rate_limit, input_guard, prompt_select, cache, review,
-tool_gate, output_guard, retrieve, context_guard, route, build_prompt, budget, postprocess,
-call_model."""
+Default order (outermost first): rate_limit, input_guard, release, prompt_select, cache,
+review, tool_gate, output_guard, retrieve, context_guard, route, build_prompt, budget,
+postprocess, call_model."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from lockgate.engine.stages.output_guard import OutputGuard
 from lockgate.engine.stages.postprocess import PostProcess
 from lockgate.engine.stages.prompt_select import PromptSelect
 from lockgate.engine.stages.rate_limit import RateLimit
+from lockgate.engine.stages.release import ReleaseStage
 from lockgate.engine.stages.retrieve import Retrieve
 from lockgate.engine.stages.review import ReviewGate
 from lockgate.engine.stages.route import Route
@@ -26,6 +27,7 @@ from lockgate.plugins.hookspecs import Register, hookimpl
 BUILTIN: tuple[tuple[str, StageFactory], ...] = (
     (RateLimit.name, RateLimit.from_services),
     (InputGuard.name, InputGuard.from_services),
+    (ReleaseStage.name, ReleaseStage.from_services),
     (PromptSelect.name, PromptSelect.from_services),
     (Cache.name, Cache.from_services),
     (ReviewGate.name, ReviewGate.from_services),

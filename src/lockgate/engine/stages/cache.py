@@ -95,11 +95,11 @@ class Cache(Stage):
         return digest(policy.model_dump(mode="json"))
 
     def scope_and_text(
-        self, turn: Turn, prompt: PromptRecord | None = None
+        self, turn: Turn, prompt: PromptRecord | None = None, release: str | None = None
     ) -> tuple[str, str]:
         """`prompt` is the grounded turn's resolved prompt (prompt_select runs first): its
         version and content hash are in the scope, so moving a label never serves answers
-        of the prompt it moved away from."""
+        of the prompt it moved away from. `release` is the release the turn runs under."""
         req = turn.request
         params: dict[str, Any] = {
             "max_tokens": req.max_tokens,
@@ -109,6 +109,9 @@ class Cache(Stage):
             "seed": req.seed,
             "extra": req.extra,
         }
+        if release is not None:
+            # A release changes the model and prompt behind the same request.
+            params["release"] = release
         if turn.grounded:
             # Retrieval controls change which sources the answer may use.
             f = turn.filters
@@ -142,7 +145,8 @@ class Cache(Stage):
             state.cache = CacheOutcome("bypass", reason=reason)
             METRICS.inc("lockgate_cache_lookups_total", result="bypass", kind="none")
             return await call_next(turn, state)
-        scope, text = self.scope_and_text(turn, state.prompt)
+        release = state.release[0] if state.release else None
+        scope, text = self.scope_and_text(turn, state.prompt, release)
         semantic = cfg.semantic and (
             turn.grounded or (cfg.semantic_passthrough and turn.messages[-1].role == "user")
         )

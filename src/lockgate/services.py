@@ -210,7 +210,13 @@ class Services:
         from lockgate.releases.manage import Releases
 
         models = tuple(self.settings.models)
-        return Releases(self.releases, models, self.emit, self.active_releases)
+
+        def prompt_versions(name: str) -> list[int]:
+            return [v.seq for v in self.prompt_store.versions(name)]
+
+        return Releases(
+            self.releases, models, self.emit, self.active_releases, prompt_versions
+        )
 
     @cached_property
     def release_monitor(self) -> Monitor:

@@ -34,10 +34,10 @@ def home(tmp_path: Path) -> Path:
 
 def test_a_release_from_create_to_rollback(home: Path) -> None:
     made = run(home, "release", "create", "r1", "--model", MODEL, "--prompt",
-               "grounded_answer=2", "--param", "temperature=0.2", "--json")
+               "grounded_answer=1", "--param", "temperature=0.2", "--json")
     assert made.exit_code == 0, made.output
     body = json.loads(made.output)
-    assert body["stage"] == "draft" and body["prompts"] == {"grounded_answer": 2}
+    assert body["stage"] == "draft" and body["prompts"] == {"grounded_answer": 1}
     assert body["params"] == {"temperature": 0.2}
     assert run(home, "release", "promote", "r1", "--pilot", "alice,key:key_1").exit_code == 0
     moved = run(home, "release", "promote", "r1", "--percent", "10", "--json")
@@ -79,6 +79,7 @@ def test_a_release_from_create_to_rollback(home: Path) -> None:
     [
         (["create", "bad name!", "--model", MODEL], 1, "must be 1-64 letters"),
         (["create", "r9", "--model", "no-such-model"], 1, "not in the registry"),
+        (["create", "r9", "--prompt", "grounded_answer=9"], 1, "has no version 9"),
         (["create", "r9"], 1, "at least one prompt pin, model or parameter"),
         (["create", "r9", "--param", "temperature=9"], 1, "between 0 and 2"),
         (["create", "r9", "--param", "temperature"], 2, "takes NAME=VALUE"),

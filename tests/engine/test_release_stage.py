@@ -114,6 +114,6 @@ def test_the_cache_never_shares_an_answer_between_releases(settings) -> None:
     cache = Cache(None, settings.cache, None, GuardrailsConfig(enabled=False),  # type: ignore[arg-type]
                   PromptRecord("grounded_answer", 1))
     turn = _turn(settings, "alice")
-    none, r1, r2 = (cache.scope_and_text(turn, r)[0] for r in (None, "r1", "r2"))
+    none, r1, r2 = (cache.scope_and_text(turn, None, r)[0] for r in (None, "r1", "r2"))
     assert len({none, r1, r2}) == 3
-    assert cache.scope_and_text(turn, "r1")[0] == r1
+    assert cache.scope_and_text(turn, None, "r1")[0] == r1

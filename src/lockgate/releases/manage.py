@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from lockgate.store.releases import ReleaseStore, StageChange
 
 Emit = Callable[[list[Event]], None]
+# The prompt registry's versions of a name (empty when there is no such prompt).
+PromptVersions = Callable[[str], Collection[int]]
 
 
 class Releases:
@@ -26,11 +28,13 @@ class Releases:
         models: Collection[str],
         emit: Emit,
         active: ActiveReleases | None = None,
+        prompt_versions: PromptVersions | None = None,
     ) -> None:
         self.store = store
         self.models = models  # the registry's model names
         self.emit = emit
         self.active = active
+        self.prompt_versions = prompt_versions
 
     def get(self, name: str) -> Release:
         found = self.store.get(name)
@@ -54,6 +58,17 @@ class Releases:
                 raise ReleaseError(
                     f"model '{wanted}' is not in the registry (known: {', '.join(self.models)})"
                 )
+        if self.prompt_versions is not None:
+            # Checked now rather than at the first turn: a release pinning a version that does
+            # not exist would answer its users with 503s until someone noticed.
+            for prompt, version in (prompts or {}).items():
+                known = self.prompt_versions(prompt)
+                if version not in known:
+                    have = ", ".join(str(v) for v in sorted(known)) or "none"
+                    raise ReleaseError(
+                        f"prompt '{prompt}' has no version {version} in the registry "
+                        f"(versions: {have})"
+                    )
         if not (prompts or model or aliases or params):
             raise ReleaseError("a release needs at least one prompt pin, model or parameter")
         made = self.store.create(

@@ -8,10 +8,11 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 
 from lockgate.crypto.envelope import Keyring
 from lockgate.crypto.kms import LocalMasterKey
+from lockgate.store import tables as tb
 from lockgate.store.data_keys import SqlDataKeyStore
 from lockgate.store.db import make_engine
 from lockgate.store.feedback import FeedbackRecord, FeedbackStore, new_feedback_id
@@ -90,6 +91,29 @@ def test_report_groups_and_target(db: Engine) -> None:
     assert sum(g.count for g in days) == 8 and len(days) == 2
     with pytest.raises(ValueError):
         store.report("a", "comment")
+
+
+def test_report_by_release_reads_the_rated_traces(db: Engine) -> None:
+    store = _store(db)
+    for trace_id, release in (("t-r1", "r1"), ("t-r2", "r2"), ("t-none", None)):
+        with db.begin() as conn:
+            conn.execute(
+                insert(tb.traces).values(
+                    id=trace_id, created_at=NOW, principal="p", tenant="a", endpoint="chat",
+                    stream=0, status="ok", degraded=0, release=release,
+                )
+            )
+    for rating in (5, 4):
+        store.add(_rec("a", rating, trace_id="t-r1"))
+    for rating in (1, 2):
+        store.add(_rec("a", rating, trace_id="t-r2"))
+    store.add(_rec("a", 3, trace_id="t-none"))
+    store.add(_rec("a", 5, trace_id="t-gone"))  # its trace was purged
+    groups = {g.key: g for g in store.report("a", "release")}
+    assert {k: (g.count, g.mean_rating) for k, g in groups.items()} == {
+        "r1": (2, 4.5), "r2": (2, 1.5), "-": (2, 4.0)
+    }
+    assert groups["r2"].negative_share == 1.0 and groups["r1"].meets_target
 
 
 def test_privacy_covers_feedback(db: Engine) -> None:

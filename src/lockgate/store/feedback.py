@@ -20,8 +20,8 @@ from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
 Thumb = Literal["up", "down"]
-GroupBy = Literal["prompt_version", "model", "app", "day"]
-GROUP_BY: tuple[str, ...] = ("prompt_version", "model", "app", "day")
+GroupBy = Literal["prompt_version", "model", "app", "release", "day"]
+GROUP_BY: tuple[str, ...] = ("prompt_version", "model", "app", "release", "day")
 THUMB_RATING: dict[str, int] = {"up": 5, "down": 1}
 NEGATIVE_AT_MOST = 2  # a rating of 1 or 2 (and every thumb down) counts as negative
 _SEALED = ("comment", "correction")
@@ -131,7 +131,15 @@ class FeedbackStore:
         if by not in GROUP_BY:
             raise ValueError(f"cannot group by '{by}' (known: {', '.join(GROUP_BY)})")
         f = tb.feedback
-        stmt = select(f.c.created_at, f.c.rating, f.c.prompt_version, f.c.model, f.c.app)
+        if by == "release":
+            # The release is read from the rated turn's trace (a feedback row outlives nothing
+            # it is tied to: a trace erased or purged leaves the rating under "-").
+            t = tb.traces
+            stmt = select(f.c.created_at, f.c.rating, t.c.release).select_from(
+                f.outerjoin(t, t.c.id == f.c.trace_id)
+            )
+        else:
+            stmt = select(f.c.created_at, f.c.rating, f.c.prompt_version, f.c.model, f.c.app)
         if tenant is not None:
             stmt = stmt.where(f.c.tenant == tenant)
         if since is not None:

@@ -160,9 +160,7 @@ def test_a_planted_regression_fails_the_gate_and_restoring_passes(site, embedder
     assert run(site, embedder, "eval", "label", first["experiment"], "baseline").exit_code == 0
 
     upstream.state.rules = WORSE
-    second = run_json(
-        site, embedder, "eval", "run", str(site["dataset"]), "--prompt", "grounded@candidate"
-    )
+    second = run_json(site, embedder, "eval", "run", str(site["dataset"]))
     failed = {c["id"] for c in second["cases"] if not c["passed"]}
     assert failed == {"refund-window", "log-retention"}
     assert second["pass_rate"] == pytest.approx(3 / 5)
@@ -218,6 +216,66 @@ def test_a_planted_regression_fails_the_gate_and_restoring_passes(site, embedder
     assert metric.exit_code == 1, metric.output
     assert "GATE FAILED: contains dropped 50.00% (1 -> 0.5)" in metric.output
     assert "pass rate dropped" not in metric.output
+
+
+# A prompt wording under which the scripted model answers two cases worse.
+TERSE = """name: grounded_answer
+variables: [sources, question]
+template: |
+  TERSE MODE. Answer in as few words as you can.
+
+  {{ sources }}
+
+  Question: {{ question }}
+  Answer:
+"""
+
+
+def test_a_planted_prompt_regression_fails_the_gate_and_rolling_back_the_label_passes(
+    site, embedder, upstream
+) -> None:
+    upstream.state.rules = GOOD
+    upstream.state.prompt_rules = [("TERSE MODE", WORSE)]
+    try:
+        good = run_json(site, embedder, "eval", "run", str(site["dataset"]), "--name", "v1")
+        assert good["pass_rate"] == 1.0
+        labelled = run(site, embedder, "eval", "label", good["experiment"], "prompt-base")
+        assert labelled.exit_code == 0, labelled.output
+
+        prompts = site["root"] / "prompts"
+        prompts.mkdir(exist_ok=True)
+        (prompts / "grounded_answer.yaml").write_text(TERSE, encoding="utf-8")
+        pushed = run_json(site, embedder, "prompts", "push", str(prompts))
+        (row,) = [r for r in pushed if r["name"] == "grounded_answer"]
+        moved = run(site, embedder, "prompts", "label", "grounded_answer", "production",
+                    str(row["version"]))
+        assert moved.exit_code == 0, moved.output
+
+        planted = run_json(site, embedder, "eval", "run", str(site["dataset"]), "--name", "v2")
+        assert {c["id"] for c in planted["cases"] if not c["passed"]} == {
+            "refund-window", "log-retention"
+        }
+        gate = run(site, embedder, "eval", "gate", "--baseline", "prompt-base", "--max-drop", "1%")
+        assert gate.exit_code == 1, gate.output
+        assert "regressed cases: refund-window, log-retention" in gate.output
+
+        back = run(site, embedder, "prompts", "rollback", "grounded_answer")
+        assert back.exit_code == 0, back.output
+        restored = run_json(site, embedder, "eval", "run", str(site["dataset"]), "--name", "v1b")
+        assert restored["pass_rate"] == 1.0
+        gate = run(site, embedder, "eval", "gate", "--baseline", "prompt-base", "--max-drop", "1%")
+        assert gate.exit_code == 0, gate.output
+        # The traces of the three runs name the prompt version each answered with.
+        services = _services(site)
+        versions = [
+            {services.traces.get(c["trace_id"])["prompt_version"] for c in exp["cases"]
+             if c["trace_id"]} - {None}
+            for exp in (good, planted, restored)
+        ]
+        services.engine.dispose()
+        assert versions == [{1}, {row["version"]}, {1}]
+    finally:
+        upstream.state.prompt_rules = []
 
 
 def test_run_json_shape_metrics_and_the_stored_experiment(site, embedder, upstream) -> None:

@@ -3,6 +3,8 @@ rule is (a phrase of the question, the answer). The prompt's question is found a
 "Question:" (the grounded prompt), else the last user message is used; the first rule whose
 phrase occurs in it answers. `app.state.rules` may be replaced between requests (a test makes
 the model worse, then better again); with no rule matching it says `app.state.fallback`.
+`app.state.prompt_rules` ((a marker, rules) pairs) answers with other rules when the prompt
+holds the marker: a model that does worse under one wording of the prompt.
 Streams (SSE, word by word, usage last) or answers whole, as asked."""
 
 from __future__ import annotations
@@ -27,9 +29,20 @@ def _question(body: dict[str, Any]) -> str:
     return text.strip().lower()
 
 
+def _prompt(body: dict[str, Any]) -> str:
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    return str(users[-1].get("content", "")) if users else ""
+
+
 def _answer(app: Any, body: dict[str, Any]) -> str:
     question = _question(body)
-    for phrase, answer in app.state.rules:
+    rules = app.state.rules
+    prompt = _prompt(body)
+    for marker, marked in app.state.prompt_rules:
+        if marker in prompt:
+            rules = marked
+            break
+    for phrase, answer in rules:
         if phrase.lower() in question:
             return str(answer)
     return str(app.state.fallback)
@@ -81,4 +94,5 @@ def create_scripted_upstream(rules: Rules, fallback: str = "I don't know.") -> S
     app.state.rules = list(rules)
     app.state.fallback = fallback
     app.state.calls = []
+    app.state.prompt_rules = []
     return app

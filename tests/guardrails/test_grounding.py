@@ -7,7 +7,7 @@ import pytest
 from lockgate.config import GuardPolicy, GuardrailsConfig, ScannerRule
 from lockgate.guardrails.base import ScanContext
 from lockgate.guardrails.engine import GuardEngine
-from lockgate.guardrails.grounding import entities, numbers, split_sentences
+from lockgate.guardrails.grounding import content_words, entities, numbers, split_sentences
 from lockgate.guardrails.registry import ScannerDeps, build
 from lockgate.guardrails.scanners.grounding import GroundingScanner
 from lockgate.models.minilm import MiniLMEmbedder
@@ -153,6 +153,9 @@ def test_helpers() -> None:
     assert sents[0].text == "It costs $1,200.00 per year, e.g. for teams."
     assert numbers("thirty days, 15 %, $1,200.00, 3.50") == {"30", "15", "1200", "3.5"}
     assert entities("We use PayPal and AWS in Frankfurt.") == {"paypal", "aws", "frankfurt"}
+    # "-ies"/"-ied" forms meet their "-y" stem (a flipped "carries over" must find "carry").
+    assert content_words("carries carried carry") == {"carry"}
+    assert content_words("policies policy applies") == {"policy", "apply"}
 
 
 def test_large_answer_is_bounded(scanner: GroundingScanner) -> None:
@@ -177,6 +180,10 @@ WORKSPACE = (
     "by default; owners can choose a shorter lifetime, but not a longer one. Business and "
     "Enterprise customers get a free 45-minute onboarding call with a solutions engineer."
 )
+ALLOWANCE = (
+    "Each team gets a travel allowance at the start of every quarter. Unused allowance does not "
+    "carry over. Team leads approve trips above the allowance."
+)
 
 
 @pytest.mark.parametrize(
@@ -188,6 +195,7 @@ WORKSPACE = (
         ("The Business plan has an uptime SLA of 99.99 percent.", [SLA], "99.99 is given"),
         ("Starter customers get a free 45-minute onboarding call with a solutions engineer.",
          [WORKSPACE], "'Starter' where the source names enterprise"),
+        ("Unused travel allowance carries over to the next quarter.", [ALLOWANCE], "opposite"),
     ],
 )
 def test_conflicting_claims_are_flagged(scanner: GroundingScanner, text: str,
@@ -207,6 +215,7 @@ def test_conflicting_claims_are_flagged(scanner: GroundingScanner, text: str,
         ("Tokens expire after 90 days by default.", [WORKSPACE]),
         ("Owners can pick a shorter token lifetime but not a longer one.", [WORKSPACE]),
         ("Enterprise customers get a free 45-minute onboarding call.", [WORKSPACE]),
+        ("Unused travel allowance is not carried over.", [ALLOWANCE]),
     ],
 )
 def test_faithful_claims_do_not_conflict(scanner: GroundingScanner, text: str,

@@ -117,6 +117,9 @@ def content_words(text: str) -> set[str]:
 
 
 def stem(word: str) -> str:
+    # "carries"/"carried" meet "carry", "policies" meets "policy".
+    if word.endswith(("ies", "ied")) and len(word) >= 5:
+        return word[:-3] + "y"
     for suffix in ("ing", "ed", "es", "s", "ly"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             return word[: -len(suffix)]

@@ -13,9 +13,18 @@ from lockgate.config.resilience import DegradeConfig
 class RetrievalConfig(Strict):
     top_k: int = Field(5, ge=1, le=100)
     candidates: int = Field(50, ge=1, le=1000)
+    # How BM25 and vector candidates combine (retrieval/fusion.py): "zscore" or "minmax"
+    # normalise each side's scores per query and mix them with the weights below; "rrf"
+    # (reciprocal-rank fusion, `rrf_k`) only looks at ranks.
+    fusion: Literal["rrf", "minmax", "zscore"] = "zscore"
     rrf_k: int = Field(60, ge=1)
     bm25_weight: float = Field(1.0, ge=0)
     vector_weight: float = Field(1.0, ge=0)
+    # Results are ranked by document (its best chunk, or the mean of its best 2 or 3), each
+    # document giving `chunks_per_document` chunks before the next one's; None: chunks
+    # ranked on their own, several of one document possibly ahead of every other document.
+    doc_score: Literal["max", "top2", "top3"] = "max"
+    chunks_per_document: int | None = Field(1, ge=1)
     # From this many chunks on, vector search scans only the `ivf_probe` nearest k-means
     # lists. Off by default: on real MiniLM vectors of similar texts, probing 10 % of the
     # lists kept under half of the exact top 10 (BENCHMARKS.md), while the exact scan of

@@ -1,9 +1,8 @@
-"""Hybrid retrieval: BM25 and vector candidates fused by weighted reciprocal-rank fusion."""
+"""Hybrid retrieval: BM25 and vector candidates fused (`fusion.py`), ranked by document."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ from lockgate.config import FreshnessConfig, RetrievalConfig
 from lockgate.ingest.source_names import root_of, shown_source
 from lockgate.models.base import EmbeddingModel
 from lockgate.retrieval import freshness as fresh
+from lockgate.retrieval.fusion import fuse, order_by_document, rrf
 from lockgate.retrieval.vector import NumpyVectorIndex
 from lockgate.store.access import Access
 from lockgate.store.documents import DocumentStore
@@ -97,12 +97,7 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
-    fused: dict[int, float] = {}
-    for ids, weight in rankings:
-        for rank, chunk_id in enumerate(ids, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (k + rank)
-    return fused
+__all__ = ["HybridRetriever", "RetrievedChunk", "SearchFilters", "SearchResult", "rrf"]
 
 
 class HybridRetriever:
@@ -151,19 +146,29 @@ class HybridRetriever:
         t2 = time.perf_counter()
         thits, bm25_ms = text_job.result()
         t3 = time.perf_counter()
-        fused = rrf(
-            [
-                ([h.chunk_id for h in vhits], self.config.vector_weight),
-                ([h.chunk_id for h in thits], self.config.bm25_weight),
-            ],
-            self.config.rrf_k,
-        )
-        # A wider pool than k: freshness policies and near-duplicate collapsing drop some.
-        pool = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: max(3 * k, k + 20)]
-        records = self.store.chunks([cid for cid, _ in pool])
-        ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
+        cfg = self.config
         vmap = {h.chunk_id: h.score for h in vhits}
         tmap = {h.chunk_id: h.score for h in thits}
+        fused = fuse(vmap, tmap, cfg.fusion, cfg.vector_weight, cfg.bm25_weight, cfg.rrf_k)
+        pool = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        if cfg.chunks_per_document is None:
+            # A wider pool than k: freshness policies and near-duplicate collapsing drop some.
+            pool = pool[: max(3 * k, k + 20)]
+        records = self.store.chunks([cid for cid, _ in pool])
+        ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)
+        if cfg.chunks_per_document is not None:
+            # Every candidate counts towards its document's score, so all of them are kept.
+            by_id = {r.chunk_id: r for r in ranked}
+            ranked = [
+                by_id[cid]
+                for cid in order_by_document(
+                    [(r.chunk_id, r.score) for r in ranked],
+                    {r.chunk_id: records[r.chunk_id].document_id for r in ranked},
+                    cfg.doc_score,
+                    cfg.chunks_per_document,
+                )
+            ]
+        ranked = ranked[:k]
         paths = any(records[r.chunk_id].source.startswith("/") for r in ranked)
         roots = self.store.folder_roots() if paths else []
         out: list[RetrievedChunk] = []

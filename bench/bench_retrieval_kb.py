@@ -1,0 +1,298 @@
+"""Document retrieval quality on a knowledge base of long manuals, with users' questions.
+
+    .venv/bin/python bench/bench_retrieval_kb.py [--baseline /tmp/wt-retr-base]
+        [--corpus /tmp/lockgate-kb/corpus] [--cache /tmp/lockgate-kb/vectors.npz]
+        [--tune] [--json out.json]
+
+Data (bench/data/kb/, see PROVENANCE.md there): 229 manual pages of this machine rendered
+as Markdown by `bench/kb/build_corpus.py` (built on first use and checked against the
+manifest), and tasks.jsonl: questions written in users' own words, each with the 2-4
+pages a good answer needs, split by task into `dev` (tuning) and `test` (reported only).
+
+Every checkout measured (this one, and `--baseline`'s `src` when given) runs in its own
+child process: a fresh store, the corpus ingested through `Ingestor` with the default
+settings (structure chunking, 1000/150 characters), then per question:
+- bm25: the FTS5 index alone (`text_index.search`, 200 chunks), documents by best chunk;
+- dense: MiniLM alone (`vectors.search`, 400 chunks), documents by best cosine;
+- default: `services.retriever.search(q, k=10)`, the path `POST /v1/search` and grounded
+  answers take; the documents of its chunks in order of first appearance.
+Document recall@10 and nDCG@10 (binary relevance) come from `lockgate.eval.retrieval`;
+p50 is wall time of one default search with the query embedding cached (the embedding is
+the same ~15 ms for every retriever and would only add noise on a shared box).
+
+Chunk and query vectors are the real MiniLM's (int8 for queries, as configured), kept in
+`--cache` so the corpus is embedded once for all checkouts and runs. `--tune` also scores
+the fusion settings of this checkout on the dev split only and prints the grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH / "kb"))
+
+DATA = BENCH / "data" / "kb"
+TASKS = DATA / "tasks.jsonl"
+K = 10
+DEFAULT_DIR = Path("/tmp/lockgate-kb")
+
+
+def load_tasks(path: Path = TASKS) -> list[dict[str, Any]]:
+    tasks = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for t in tasks:
+        if t["split"] not in ("dev", "test") or not t["relevant"]:
+            raise ValueError(f"task {t['id']}: needs a split (dev/test) and relevant documents")
+    return tasks
+
+
+def doc_id(source: str) -> str:
+    return Path(source).name.removesuffix(".md")
+
+
+def by_document(hits: list[tuple[str, float]], k: int) -> list[str]:
+    """Documents ranked by their best chunk (hits: (source, score), any order)."""
+    best: dict[str, float] = {}
+    for source, score in hits:
+        d = doc_id(source)
+        if d not in best or score > best[d]:
+            best[d] = score
+    return [d for d, _ in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
+def first_seen(sources: list[str], k: int) -> list[str]:
+    return list(dict.fromkeys(doc_id(s) for s in sources))[:k]
+
+
+# ---------------------------------------------------------------- child: one checkout
+
+
+def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> None:
+    sys.path.insert(0, str(src))
+    import numpy as np
+    from _common import temp_home  # noqa: I001 - after the checkout's src is first on the path
+    from vector_cache import VectorCache, cached_embedder
+
+    from lockgate.config import Settings
+    from lockgate.ingest.pipeline import Ingestor
+    from lockgate.models.base import EmbeddingBackend
+    from lockgate.retrieval.hybrid import HybridRetriever
+    from lockgate.services import Services
+
+    tasks = load_tasks()
+    result: dict[str, Any] = {"src": str(src), "systems": {}}
+    with temp_home(prefix="lockgate-kb-") as tmp:
+        settings = Settings(home=tmp / "home")
+
+        def real_model() -> Any:
+            from lockgate.upstreams.registry import build_embedder
+
+            return build_embedder(settings.embeddings)
+
+        cache = VectorCache(cache_path, real_model)
+        embedder = cached_embedder(cache, EmbeddingBackend, "minilm-cached", 384)
+        services = Services(settings, preloaded_embedder=embedder)
+        t0 = time.perf_counter()
+        summary = Ingestor(services.documents, services.runs, embedder, settings.ingest).run(
+            [str(corpus)]
+        )
+        cache.save()
+        result["ingest"] = {
+            "seconds": round(time.perf_counter() - t0, 1),
+            "documents": len(services.documents.active_chunk_ids()) and summary.documents,
+            "chunks": summary.chunks,
+            "embedded_now": cache.misses,
+        }
+        print(f"  [{src}] ingested: {result['ingest']}", flush=True)
+        services.vectors.refresh()
+        questions = [t["question"] for t in tasks]
+        qvecs = dict(zip(questions, services.query_embedder.embed(questions), strict=True))
+        cache.save()
+        sources = {cid: r.source for cid, r in services.documents.chunks(
+            services.documents.active_chunk_ids()).items()}
+
+        def bm25(q: str) -> list[str]:
+            hits = services.text_index.search(q, 200)
+            return by_document([(sources[h.chunk_id], h.score) for h in hits], K)
+
+        def dense(q: str) -> list[str]:
+            hits = services.vectors.search(qvecs[q], 400)
+            return by_document([(sources[h.chunk_id], h.score) for h in hits], K)
+
+        def through(retriever: HybridRetriever) -> Any:
+            def run(q: str) -> list[str]:
+                return first_seen([c.source for c in retriever.search(q, k=K).chunks], K)
+
+            return run
+
+        class Known:
+            """The real query embedder's vectors, looked up (all were embedded above)."""
+
+            name, dimensions = "cached", 384
+
+            def embed(self, texts: list[str]) -> Any:
+                return np.stack([qvecs[t] for t in texts])
+
+        def retriever(config: Any) -> HybridRetriever:
+            return HybridRetriever(
+                services.documents,
+                services.text_index,
+                services.vectors,
+                Known(),  # type: ignore[arg-type]
+                config,
+                settings.freshness,
+                settings.ingest.near_duplicates.chunk_max_bits,
+            )
+
+        systems = {
+            "bm25": bm25,
+            "dense": dense,
+            "default": through(retriever(settings.retrieval)),
+        }
+        for name, fn in systems.items():
+            fn(questions[0])  # warm caches (FTS term statistics, vector index)
+            rankings, times = {}, []
+            for t in tasks:
+                t1 = time.perf_counter()
+                rankings[t["id"]] = fn(t["question"])
+                times.append(time.perf_counter() - t1)
+            result["systems"][name] = {"rankings": rankings, "seconds": times}
+        if tune:
+            result["tuning"] = tune_grid(settings, tasks, retriever, through)
+    out.write_text(json.dumps(result))
+
+
+def tune_grid(settings: Any, tasks: list[dict[str, Any]], retriever: Any, through: Any) -> Any:
+    """Fusion settings scored on the dev split only (never on test)."""
+    dev = [t for t in tasks if t["split"] == "dev"]
+    fields = type(settings.retrieval).model_fields
+    grid: list[dict[str, Any]] = []
+    if "fusion" in fields:
+        for fusion in ("rrf", "zscore", "minmax"):
+            for vw in (1.0, 1.5, 2.0, 3.0):
+                for agg in ("max", "top2", "top3"):
+                    grid.append({"fusion": fusion, "vector_weight": vw, "doc_score": agg})
+    else:
+        for vw in (1.0, 2.0, 3.0):
+            grid.append({"vector_weight": vw})
+    rows = []
+    for params in grid:
+        config = settings.retrieval.model_copy(update=params)
+        run = through(retriever(config))
+        rankings = {t["id"]: run(t["question"]) for t in dev}
+        rows.append({"params": params, **scores(dev, rankings)})
+        print(f"  tune {params}: {rows[-1]}", flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------- parent: scoring, table
+
+
+def scores(tasks: list[dict[str, Any]], rankings: dict[str, list[str]]) -> dict[str, float]:
+    from lockgate.eval.retrieval import ndcg_at_k, recall_at_k
+
+    n = len(tasks)
+    return {
+        "recall@10": round(sum(recall_at_k(rankings[t["id"]], t["relevant"], K)
+                               for t in tasks) / n, 4),
+        "ndcg@10": round(sum(ndcg_at_k(rankings[t["id"]], t["relevant"], K)
+                             for t in tasks) / n, 4),
+    }
+
+
+def run_child(src: Path, args: argparse.Namespace, tune: bool) -> dict[str, Any]:
+    out = args.work / f"result-{abs(hash(str(src)))}.json"
+    cmd = [sys.executable, __file__, "--child-src", str(src), "--corpus", str(args.corpus),
+           "--cache", str(args.cache), "--child-out", str(out)]
+    if tune:
+        cmd.append("--tune")
+    # The child imports `lockgate` from `src` first; the parent's own path stays out.
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    subprocess.run(cmd, check=True, env=env)
+    return dict(json.loads(out.read_text()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="root of another checkout (e.g. a git worktree of main) to compare")
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_DIR / "corpus")
+    ap.add_argument("--cache", type=Path, default=DEFAULT_DIR / "vectors.npz")
+    ap.add_argument("--work", type=Path, default=DEFAULT_DIR)
+    ap.add_argument("--tune", action="store_true", help="score fusion settings on dev")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--child-src", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child_src is not None:
+        child(args.child_src, args.corpus, args.cache, args.child_out, args.tune)
+        return 0
+
+    import build_corpus
+    from _common import ROOT, print_table, summary_ms, write_json
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    if not args.corpus.exists():
+        build_corpus.main([str(args.corpus)])
+    else:
+        problems = build_corpus.compare(
+            {p.stem: {"gz_sha256": "", "md_sha256": _sha(p)} for p in args.corpus.glob("*.md")},
+            {k: {**v, "gz_sha256": ""} for k, v in
+             json.loads(build_corpus.MANIFEST.read_text()).items()},
+        )
+        if problems:
+            print(f"{args.corpus} is not the manifest's corpus ({problems[:3]}...); rebuild it")
+            return 1
+    tasks = load_tasks()
+    splits = {s: [t for t in tasks if t["split"] == s] for s in ("dev", "test")}
+    print(f"{len(tasks)} tasks ({len(splits['dev'])} dev, {len(splits['test'])} test)")
+    checkouts = {"this": ROOT / "src"}
+    if args.baseline is not None:
+        checkouts = {"baseline": args.baseline / "src", **checkouts}
+    runs = {label: run_child(src, args, args.tune and label == "this")
+            for label, src in checkouts.items()}
+    rows, report = [], {}
+    plan = [("BM25 alone", "this", "bm25"), ("dense alone (chunk max-sim per doc)", "this",
+                                             "dense")]
+    if "baseline" in runs:
+        plan.append(("baseline default (retriever.search)", "baseline", "default"))
+    plan.append(("this default (retriever.search)", "this", "default"))
+    for label, who, system in plan:
+        data = runs[who]["systems"][system]
+        entry = {s: scores(ts, data["rankings"]) for s, ts in splits.items()}
+        entry["latency"] = summary_ms(data["seconds"])
+        report[f"{who}:{system}"] = entry
+        rows.append([label, entry["dev"]["recall@10"], entry["dev"]["ndcg@10"],
+                     entry["test"]["recall@10"], entry["test"]["ndcg@10"],
+                     entry["latency"]["p50_ms"]])
+    print_table("Document retrieval on the manual-page KB (k=10)",
+                ["system", "dev R@10", "dev nDCG@10", "test R@10", "test nDCG@10", "p50 ms"],
+                rows)
+    write_json(args.json, {
+        "benchmark": "retrieval_kb",
+        "tasks": {s: len(ts) for s, ts in splits.items()},
+        "ingest": {who: r["ingest"] for who, r in runs.items()},
+        "results": report,
+        "per_task": {f"{who}:{s}": r["systems"][s]["rankings"]
+                     for who, r in runs.items() for s in r["systems"]},
+        "tuning_dev": runs["this"].get("tuning"),
+    })
+    return 0
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

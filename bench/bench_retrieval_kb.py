@@ -76,11 +76,16 @@ def first_seen(sources: list[str], k: int) -> list[str]:
 
 
 def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> None:
-    sys.path.insert(0, str(src))
     import numpy as np
-    from _common import temp_home  # noqa: I001 - after the checkout's src is first on the path
+    from _common import temp_home
     from vector_cache import VectorCache, cached_embedder
 
+    # `_common` puts this checkout's src first on the path; the measured one goes before it.
+    sys.path.insert(0, str(src))
+    import lockgate
+
+    if not Path(lockgate.__file__).resolve().is_relative_to(src.resolve()):
+        raise RuntimeError(f"imported {lockgate.__file__}, not the checkout at {src}")
     from lockgate.config import Settings
     from lockgate.ingest.pipeline import Ingestor
     from lockgate.models.base import EmbeddingBackend
@@ -107,7 +112,9 @@ def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> N
         cache.save()
         result["ingest"] = {
             "seconds": round(time.perf_counter() - t0, 1),
-            "documents": len(services.documents.active_chunk_ids()) and summary.documents,
+            "documents": summary.new,
+            "near_duplicate_documents": summary.duplicates,
+            "quarantined": summary.quarantined,
             "chunks": summary.chunks,
             "embedded_now": cache.misses,
         }
@@ -157,6 +164,16 @@ def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> N
             "dense": dense,
             "default": through(retriever(settings.retrieval)),
         }
+        if "chunks_per_document" in type(settings.retrieval).model_fields:
+            # The parts of this default on their own: fusion without the document order,
+            # and the document order over the vector side alone.
+            cfg = settings.retrieval
+            systems["fusion_chunk_order"] = through(
+                retriever(cfg.model_copy(update={"chunks_per_document": None}))
+            )
+            systems["dense_by_document"] = through(
+                retriever(cfg.model_copy(update={"bm25_weight": 0.0}))
+            )
         for name, fn in systems.items():
             fn(questions[0])  # warm caches (FTS term statistics, vector index)
             rankings, times = {}, []
@@ -177,9 +194,13 @@ def tune_grid(settings: Any, tasks: list[dict[str, Any]], retriever: Any, throug
     grid: list[dict[str, Any]] = []
     if "fusion" in fields:
         for fusion in ("rrf", "zscore", "minmax"):
-            for vw in (1.0, 1.5, 2.0, 3.0):
+            for vw in (1.0, 2.0, 3.0, 4.0, 6.0):
                 for agg in ("max", "top2", "top3"):
-                    grid.append({"fusion": fusion, "vector_weight": vw, "doc_score": agg})
+                    for n in (50, 100, 200):
+                        grid.append(
+                            {"fusion": fusion, "vector_weight": vw, "doc_score": agg,
+                             "candidates": n}
+                        )
     else:
         for vw in (1.0, 2.0, 3.0):
             grid.append({"vector_weight": vw})
@@ -264,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                                              "dense")]
     if "baseline" in runs:
         plan.append(("baseline default (retriever.search)", "baseline", "default"))
+    if "fusion_chunk_order" in runs["this"]["systems"]:
+        plan.append(("  part: this fusion, chunk order", "this", "fusion_chunk_order"))
+        plan.append(("  part: dense alone, ranked by document", "this", "dense_by_document"))
     plan.append(("this default (retriever.search)", "this", "default"))
     for label, who, system in plan:
         data = runs[who]["systems"][system]

@@ -99,13 +99,15 @@ def order_by_document(
     document_of: Mapping[int, int],
     how: DocScore,
     chunks_per_document: int,
+    scores: Mapping[int, float] | None = None,
 ) -> list[int]:
-    """Chunk ids: documents by score, each document's best chunks first (see the module)."""
-    docs = document_scores(ranked, document_of, how)
-    order = sorted(docs, key=lambda d: (-docs[d], d))
-    chunks: dict[int, list[int]] = {d: [] for d in order}
+    """Chunk ids: documents by score (`scores`, else from `ranked`), each document's best
+    chunks first (see the module)."""
+    docs = dict(scores) if scores is not None else document_scores(ranked, document_of, how)
+    chunks: dict[int, list[int]] = {}
     for cid, _ in ranked:
-        chunks[document_of[cid]].append(cid)
+        chunks.setdefault(document_of[cid], []).append(cid)
+    order = sorted(chunks, key=lambda d: (-docs.get(d, 0.0), d))
     out: list[int] = []
     turn = 0
     while len(out) < len(ranked):

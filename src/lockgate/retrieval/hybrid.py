@@ -11,10 +11,10 @@ from lockgate.config import FreshnessConfig, RetrievalConfig
 from lockgate.ingest.source_names import root_of, shown_source
 from lockgate.models.base import EmbeddingModel
 from lockgate.retrieval import freshness as fresh
-from lockgate.retrieval.fusion import fuse, order_by_document, rrf
+from lockgate.retrieval.fusion import document_scores, fuse, order_by_document, rrf
 from lockgate.retrieval.vector import NumpyVectorIndex
 from lockgate.store.access import Access
-from lockgate.store.documents import DocumentStore
+from lockgate.store.documents import ChunkRecord, DocumentStore
 from lockgate.store.fulltext import TextHit, TextIndex
 
 
@@ -129,6 +129,39 @@ class HybridRetriever:
         )
         return hits, (time.perf_counter() - start) * 1000
 
+    def _by_document(
+        self, pool: list[tuple[int, float]], k: int, wide: int
+    ) -> tuple[list[fresh.Ranked], dict[int, ChunkRecord]]:
+        """The best `k` chunks in document order (fusion.py). Every candidate counts
+        towards its document's score, but only the first `wide` chunks in that order are
+        read in full and go through freshness and near-duplicate collapsing (whose pairwise
+        comparisons would dominate the search over hundreds of candidates)."""
+        cfg = self.config
+        assert cfg.chunks_per_document is not None
+        document_of = self.store.document_of([cid for cid, _ in pool])
+        pool = [(cid, s) for cid, s in pool if cid in document_of]  # retired meanwhile
+        scores = document_scores(pool, document_of, cfg.doc_score)
+        order = order_by_document(pool, document_of, cfg.doc_score, cfg.chunks_per_document)
+        fused = dict(pool)
+        head = order[:wide]
+        records = self.store.chunks(head)
+        kept = fresh.apply(
+            [(c, fused[c]) for c in head], records, self.freshness, self.near_dup_bits
+        )
+        # A stale or superseded document keeps its weight at the document level too.
+        weight: dict[int, float] = {}
+        for r in kept:
+            weight.setdefault(document_of[r.chunk_id], float(r.freshness.get("weight", 1.0)))
+        by_id = {r.chunk_id: r for r in kept}
+        final = order_by_document(
+            [(r.chunk_id, r.score) for r in kept],
+            document_of,
+            cfg.doc_score,
+            cfg.chunks_per_document,
+            {d: scores[d] * w for d, w in weight.items()},
+        )
+        return [by_id[c] for c in final[:k]], records
+
     def search(
         self, query: str, k: int | None = None, filters: SearchFilters | None = None
     ) -> SearchResult:
@@ -151,24 +184,14 @@ class HybridRetriever:
         tmap = {h.chunk_id: h.score for h in thits}
         fused = fuse(vmap, tmap, cfg.fusion, cfg.vector_weight, cfg.bm25_weight, cfg.rrf_k)
         pool = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        # A wider pool than k: freshness policies and near-duplicate collapsing drop some.
+        wide = max(3 * k, k + 20)
         if cfg.chunks_per_document is None:
-            # A wider pool than k: freshness policies and near-duplicate collapsing drop some.
-            pool = pool[: max(3 * k, k + 20)]
-        records = self.store.chunks([cid for cid, _ in pool])
-        ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)
-        if cfg.chunks_per_document is not None:
-            # Every candidate counts towards its document's score, so all of them are kept.
-            by_id = {r.chunk_id: r for r in ranked}
-            ranked = [
-                by_id[cid]
-                for cid in order_by_document(
-                    [(r.chunk_id, r.score) for r in ranked],
-                    {r.chunk_id: records[r.chunk_id].document_id for r in ranked},
-                    cfg.doc_score,
-                    cfg.chunks_per_document,
-                )
-            ]
-        ranked = ranked[:k]
+            pool = pool[:wide]
+            records = self.store.chunks([cid for cid, _ in pool])
+            ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
+        else:
+            ranked, records = self._by_document(pool, k, wide)
         paths = any(records[r.chunk_id].source.startswith("/") for r in ranked)
         roots = self.store.folder_roots() if paths else []
         out: list[RetrievedChunk] = []

@@ -15,7 +15,9 @@ settings (structure chunking, 1000/150 characters), then per question:
 - bm25: the FTS5 index alone (`text_index.search`, 200 chunks), documents by best chunk;
 - dense: MiniLM alone (`vectors.search`, 400 chunks), documents by best cosine;
 - default: `services.retriever.search(q, k=10)`, the path `POST /v1/search` and grounded
-  answers take; the documents of its chunks in order of first appearance.
+  answers take; the documents of its chunks in order of first appearance;
+- http: the same through `POST /v1/search` on the gateway app (in process, anonymous
+  caller of the default tenant), its latency including the request's trace.
 Document recall@10 and nDCG@10 (binary relevance) come from `lockgate.eval.retrieval`;
 p50 is wall time of one default search with the query embedding cached (the embedding is
 the same ~15 ms for every retriever and would only add noise on a shared box).
@@ -95,7 +97,8 @@ def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> N
     tasks = load_tasks()
     result: dict[str, Any] = {"src": str(src), "systems": {}}
     with temp_home(prefix="lockgate-kb-") as tmp:
-        settings = Settings(home=tmp / "home")
+        # Anonymous callers may search (the HTTP system below); retrieval keeps its defaults.
+        settings = Settings(home=tmp / "home", auth={"allow_anonymous": True})
 
         def real_model() -> Any:
             from lockgate.upstreams.registry import build_embedder
@@ -123,8 +126,10 @@ def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> N
         questions = [t["question"] for t in tasks]
         qvecs = dict(zip(questions, services.query_embedder.embed(questions), strict=True))
         cache.save()
-        sources = {cid: r.source for cid, r in services.documents.chunks(
-            services.documents.active_chunk_ids()).items()}
+        sources = {
+            cid: r.source
+            for cid, r in services.documents.chunks(services.documents.active_chunk_ids()).items()
+        }
 
         def bm25(q: str) -> list[str]:
             hits = services.text_index.search(q, 200)
@@ -174,6 +179,17 @@ def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> N
             systems["dense_by_document"] = through(
                 retriever(cfg.model_copy(update={"bm25_weight": 0.0}))
             )
+        client = http_client(services)
+        if client is not None:
+            systems["http"] = lambda q: first_seen(
+                [
+                    r["source"]
+                    for r in client.post("/v1/search", json={"query": q, "k": K})
+                    .raise_for_status()
+                    .json()["results"]
+                ],
+                K,
+            )
         for name, fn in systems.items():
             fn(questions[0])  # warm caches (FTS term statistics, vector index)
             rankings, times = {}, []
@@ -187,6 +203,22 @@ def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> N
     out.write_text(json.dumps(result))
 
 
+def http_client(services: Any) -> Any:
+    """An in-process client of the gateway app, for `POST /v1/search` (None if the
+    checkout cannot build one here)."""
+    try:
+        from starlette.testclient import TestClient
+
+        from lockgate.gateway.app import create_app
+
+        client = TestClient(create_app(services, preload_models=False))
+        client.__enter__()  # the app's start-up; the process exit ends it
+        return client
+    except Exception as exc:  # noqa: BLE001 - the other systems are still measured
+        print(f"  no HTTP measurement: {exc!r}", flush=True)
+        return None
+
+
 def tune_grid(settings: Any, tasks: list[dict[str, Any]], retriever: Any, through: Any) -> Any:
     """Fusion settings scored on the dev split only (never on test)."""
     dev = [t for t in tasks if t["split"] == "dev"]
@@ -198,8 +230,12 @@ def tune_grid(settings: Any, tasks: list[dict[str, Any]], retriever: Any, throug
                 for agg in ("max", "top2", "top3"):
                     for n in (50, 100, 200):
                         grid.append(
-                            {"fusion": fusion, "vector_weight": vw, "doc_score": agg,
-                             "candidates": n}
+                            {
+                                "fusion": fusion,
+                                "vector_weight": vw,
+                                "doc_score": agg,
+                                "candidates": n,
+                            }
                         )
     else:
         for vw in (1.0, 2.0, 3.0):
@@ -222,17 +258,27 @@ def scores(tasks: list[dict[str, Any]], rankings: dict[str, list[str]]) -> dict[
 
     n = len(tasks)
     return {
-        "recall@10": round(sum(recall_at_k(rankings[t["id"]], t["relevant"], K)
-                               for t in tasks) / n, 4),
-        "ndcg@10": round(sum(ndcg_at_k(rankings[t["id"]], t["relevant"], K)
-                             for t in tasks) / n, 4),
+        "recall@10": round(
+            sum(recall_at_k(rankings[t["id"]], t["relevant"], K) for t in tasks) / n, 4
+        ),
+        "ndcg@10": round(sum(ndcg_at_k(rankings[t["id"]], t["relevant"], K) for t in tasks) / n, 4),
     }
 
 
 def run_child(src: Path, args: argparse.Namespace, tune: bool) -> dict[str, Any]:
     out = args.work / f"result-{abs(hash(str(src)))}.json"
-    cmd = [sys.executable, __file__, "--child-src", str(src), "--corpus", str(args.corpus),
-           "--cache", str(args.cache), "--child-out", str(out)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child-src",
+        str(src),
+        "--corpus",
+        str(args.corpus),
+        "--cache",
+        str(args.cache),
+        "--child-out",
+        str(out),
+    ]
     if tune:
         cmd.append("--tune")
     # The child imports `lockgate` from `src` first; the parent's own path stays out.
@@ -243,8 +289,12 @@ def run_child(src: Path, args: argparse.Namespace, tune: bool) -> dict[str, Any]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--baseline", type=Path, default=None,
-                    help="root of another checkout (e.g. a git worktree of main) to compare")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="root of another checkout (e.g. a git worktree of main) to compare",
+    )
     ap.add_argument("--corpus", type=Path, default=DEFAULT_DIR / "corpus")
     ap.add_argument("--cache", type=Path, default=DEFAULT_DIR / "vectors.npz")
     ap.add_argument("--work", type=Path, default=DEFAULT_DIR)
@@ -266,8 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         problems = build_corpus.compare(
             {p.stem: {"gz_sha256": "", "md_sha256": _sha(p)} for p in args.corpus.glob("*.md")},
-            {k: {**v, "gz_sha256": ""} for k, v in
-             json.loads(build_corpus.MANIFEST.read_text()).items()},
+            {
+                k: {**v, "gz_sha256": ""}
+                for k, v in json.loads(build_corpus.MANIFEST.read_text()).items()
+            },
         )
         if problems:
             print(f"{args.corpus} is not the manifest's corpus ({problems[:3]}...); rebuild it")
@@ -278,37 +330,59 @@ def main(argv: list[str] | None = None) -> int:
     checkouts = {"this": ROOT / "src"}
     if args.baseline is not None:
         checkouts = {"baseline": args.baseline / "src", **checkouts}
-    runs = {label: run_child(src, args, args.tune and label == "this")
-            for label, src in checkouts.items()}
+    runs = {
+        label: run_child(src, args, args.tune and label == "this")
+        for label, src in checkouts.items()
+    }
     rows, report = [], {}
-    plan = [("BM25 alone", "this", "bm25"), ("dense alone (chunk max-sim per doc)", "this",
-                                             "dense")]
+    plan = [
+        ("BM25 alone", "this", "bm25"),
+        ("dense alone (chunk max-sim per doc)", "this", "dense"),
+    ]
     if "baseline" in runs:
         plan.append(("baseline default (retriever.search)", "baseline", "default"))
     if "fusion_chunk_order" in runs["this"]["systems"]:
         plan.append(("  part: this fusion, chunk order", "this", "fusion_chunk_order"))
         plan.append(("  part: dense alone, ranked by document", "this", "dense_by_document"))
     plan.append(("this default (retriever.search)", "this", "default"))
+    for who in runs:
+        if "http" in runs[who]["systems"]:
+            plan.append((f"{who} default via POST /v1/search", who, "http"))
     for label, who, system in plan:
         data = runs[who]["systems"][system]
         entry = {s: scores(ts, data["rankings"]) for s, ts in splits.items()}
         entry["latency"] = summary_ms(data["seconds"])
         report[f"{who}:{system}"] = entry
-        rows.append([label, entry["dev"]["recall@10"], entry["dev"]["ndcg@10"],
-                     entry["test"]["recall@10"], entry["test"]["ndcg@10"],
-                     entry["latency"]["p50_ms"]])
-    print_table("Document retrieval on the manual-page KB (k=10)",
-                ["system", "dev R@10", "dev nDCG@10", "test R@10", "test nDCG@10", "p50 ms"],
-                rows)
-    write_json(args.json, {
-        "benchmark": "retrieval_kb",
-        "tasks": {s: len(ts) for s, ts in splits.items()},
-        "ingest": {who: r["ingest"] for who, r in runs.items()},
-        "results": report,
-        "per_task": {f"{who}:{s}": r["systems"][s]["rankings"]
-                     for who, r in runs.items() for s in r["systems"]},
-        "tuning_dev": runs["this"].get("tuning"),
-    })
+        rows.append(
+            [
+                label,
+                entry["dev"]["recall@10"],
+                entry["dev"]["ndcg@10"],
+                entry["test"]["recall@10"],
+                entry["test"]["ndcg@10"],
+                entry["latency"]["p50_ms"],
+            ]
+        )
+    print_table(
+        "Document retrieval on the manual-page KB (k=10)",
+        ["system", "dev R@10", "dev nDCG@10", "test R@10", "test nDCG@10", "p50 ms"],
+        rows,
+    )
+    write_json(
+        args.json,
+        {
+            "benchmark": "retrieval_kb",
+            "tasks": {s: len(ts) for s, ts in splits.items()},
+            "ingest": {who: r["ingest"] for who, r in runs.items()},
+            "results": report,
+            "per_task": {
+                f"{who}:{s}": r["systems"][s]["rankings"]
+                for who, r in runs.items()
+                for s in r["systems"]
+            },
+            "tuning_dev": runs["this"].get("tuning"),
+        },
+    )
     return 0
 
 

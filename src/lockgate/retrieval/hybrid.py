@@ -133,21 +133,23 @@ class HybridRetriever:
         self, pool: list[tuple[int, float]], k: int, wide: int
     ) -> tuple[list[fresh.Ranked], dict[int, ChunkRecord]]:
         """The best `k` chunks in document order (fusion.py). Every candidate counts
-        towards its document's score, but only the first `wide` chunks in that order are
-        read in full and go through freshness and near-duplicate collapsing (whose pairwise
-        comparisons would dominate the search over hundreds of candidates)."""
+        towards its document's score; only the best few chunks of the first `wide`
+        documents are read in full and go through freshness and near-duplicate collapsing
+        (a document whose best chunk repeats another document's keeps its next ones)."""
         cfg = self.config
         assert cfg.chunks_per_document is not None
         document_of = self.store.document_of([cid for cid, _ in pool])
         pool = [(cid, s) for cid, s in pool if cid in document_of]  # retired meanwhile
         scores = document_scores(pool, document_of, cfg.doc_score)
-        order = order_by_document(pool, document_of, cfg.doc_score, cfg.chunks_per_document)
+        per_doc: dict[int, list[int]] = {}
+        for cid, _ in pool:
+            per_doc.setdefault(document_of[cid], []).append(cid)
+        depth = max(cfg.chunks_per_document, 3)
+        top_docs = sorted(scores, key=lambda d: (-scores[d], d))[:wide]
         fused = dict(pool)
-        head = order[:wide]
-        records = self.store.chunks(head)
-        kept = fresh.apply(
-            [(c, fused[c]) for c in head], records, self.freshness, self.near_dup_bits
-        )
+        head = [(c, fused[c]) for d in top_docs for c in per_doc[d][:depth]]
+        records = self.store.chunks([c for c, _ in head])
+        kept = fresh.apply(head, records, self.freshness, self.near_dup_bits)
         # A stale or superseded document keeps its weight at the document level too.
         weight: dict[int, float] = {}
         for r in kept:

@@ -112,3 +112,29 @@ def test_retriever_lists_distinct_documents_first(
         assert [c.rank for c in chunks.chunks] == [1, 2, 3]
     else:
         assert names.count("vpn.md") >= 2  # chunk order: the VPN manual's parts crowd in
+
+
+def test_decay_counts_further_chunks_less() -> None:
+    ranked = [(1, 0.8), (2, 0.9), (3, 0.6), (4, 0.6), (5, 0.6)]
+    doc = {1: 10, 2: 20, 3: 10, 4: 10, 5: 10}
+    scores = document_scores(ranked, doc, "decay")
+    # Only the best three chunks count: 0.8 + 0.6 / 4 + 0.6 / 16.
+    assert scores[10] == pytest.approx(0.9875)
+    assert scores[20] == pytest.approx(0.9)  # one chunk keeps its full score
+
+
+def test_default_keeps_an_exact_name_match_first(
+    tmp_path: Path, embedder: MiniLMEmbedder, corpus: Path
+) -> None:
+    # The price table is one short chunk that BM25 is sure of and MiniLM is not; rank
+    # fusion with the vector side weighted up, or a mean over several chunks, loses it.
+    settings = make_settings(tmp_path / "home")
+    services = make_services(settings, embedder)
+    Ingestor(services.documents, services.runs, embedder, settings.ingest).run([str(corpus)])
+    for question in (
+        "How many seats are included in the Business plan?",
+        "What is the monthly price of the Team plan when billed monthly?",
+    ):
+        top = services.retriever.search(question, 5).chunks
+        assert top[0].source.endswith("product/pricing.csv"), [c.source for c in top]
+        assert len({c.document_id for c in top}) == len(top)

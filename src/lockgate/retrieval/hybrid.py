@@ -144,7 +144,7 @@ class HybridRetriever:
         per_doc: dict[int, list[int]] = {}
         for cid, _ in pool:
             per_doc.setdefault(document_of[cid], []).append(cid)
-        depth = max(cfg.chunks_per_document, 3)
+        depth = max(cfg.chunks_per_document, 2)
         top_docs = sorted(scores, key=lambda d: (-scores[d], d))[:wide]
         fused = dict(pool)
         head = [(c, fused[c]) for d in top_docs for c in per_doc[d][:depth]]
@@ -193,7 +193,8 @@ class HybridRetriever:
             records = self.store.chunks([cid for cid, _ in pool])
             ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
         else:
-            ranked, records = self._by_document(pool, k, wide)
+            # Documents, not chunks: twice as many as shown leave room for the excluded.
+            ranked, records = self._by_document(pool, k, max(2 * k, k + 10))
         paths = any(records[r.chunk_id].source.startswith("/") for r in ranked)
         roots = self.store.folder_roots() if paths else []
         out: list[RetrievedChunk] = []

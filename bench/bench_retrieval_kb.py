@@ -203,8 +203,10 @@ def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> N
                     best = min(best, time.perf_counter() - t1)
                 times.append(best)
             result["systems"][name] = {"rankings": rankings, "seconds": times}
+        if "chunks_per_document" in type(settings.retrieval).model_fields:
             # Latency side by side in one process, queries interleaved: separate runs minutes
             # apart on a shared box differ by more than the two retrievers do.
+            cfg = settings.retrieval
             old = cfg.model_copy(
                 update={
                     "fusion": "rrf",
@@ -343,6 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--tune", action="store_true", help="score fusion settings on dev")
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--export-eval",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the tasks as a `lockgate eval run` dataset (tagged dev/test) and stop",
+    )
     ap.add_argument("--child-src", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -352,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import build_corpus
     from _common import ROOT, print_table, summary_ms, write_json
+
+    if args.export_eval is not None:
+        export_eval(args.export_eval)
+        return 0
 
     args.work.mkdir(parents=True, exist_ok=True)
     if not args.corpus.exists():
@@ -445,6 +458,24 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     return 0
+
+
+def export_eval(path: Path) -> None:
+    """The tasks in the evaluation dataset format: expected sources are the Markdown files
+    (matched by path suffix), the split is a tag, so a run can be filtered to `test`."""
+    lines = [
+        json.dumps(
+            {
+                "id": t["id"],
+                "input": t["question"],
+                "expected_sources": [f"{d}.md" for d in t["relevant"]],
+                "tags": ["kb", t["split"]],
+            }
+        )
+        for t in load_tasks()
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {len(lines)} cases to {path}")
 
 
 def _sha(path: Path) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import text
+
 from lockgate.services import Services
 from lockgate.store.documents import NewChunk, VersionInfo
 from lockgate.store.fulltext import SqliteFts, query_terms
@@ -43,3 +45,23 @@ def test_small_corpora_are_never_pruned(tmp_path: Path) -> None:
     fts = SqliteFts(services.engine, max_df=0.05)  # default floor: 1000 matching chunks
     hits = fts.search("policy zephyr", 50)
     assert len(hits) == 31
+
+
+def test_the_document_title_is_in_the_heading_field(tmp_path: Path) -> None:
+    # A PDF's title comes from its metadata, not from a heading: BM25 still sees it, in the
+    # weighted heading field, and a chunk whose headings start with it holds it once.
+    services = Services(make_settings(tmp_path))
+    info = VersionInfo("h-t", 1, 0.0, "pdf", "t", "1", "Travel expenses policy", None)
+    chunks = [
+        NewChunk(0, "Book trains in second class.", ("Rail",), None, 0, b"\0" * 16),
+        NewChunk(
+            1, "Keep every receipt.", ("Travel expenses policy", "Claims"), None, 0, b"\0" * 16
+        ),
+    ]
+    services.documents.commit_version("travel.pdf", info, chunks)
+    with services.engine.connect() as conn:
+        headings = [
+            r[0] for r in conn.execute(text("SELECT heading FROM chunks_fts ORDER BY rowid"))
+        ]
+    assert headings == ["Travel expenses policy > Rail", "Travel expenses policy > Claims"]
+    assert len(services.text_index.search("expenses", 5)) == 2

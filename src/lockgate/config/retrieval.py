@@ -12,10 +12,30 @@ from lockgate.config.resilience import DegradeConfig
 
 class RetrievalConfig(Strict):
     top_k: int = Field(5, ge=1, le=100)
-    candidates: int = Field(50, ge=1, le=1000)
+    # Chunks each side proposes. Documents are scored from all of them, so more candidates
+    # find a document's second and third good chunk (200: best on the manual-page KB's dev
+    # split, BENCHMARKS.md, for a few ms more than 50).
+    candidates: int = Field(200, ge=1, le=1000)
+    # How BM25 and vector candidates combine (retrieval/fusion.py): "minmax" and "zscore"
+    # normalise each side's scores per query, so a side that is sure of one chunk (BM25 on
+    # an exact product or plan name) keeps that, and mix them convexly with the weights
+    # below; "rrf" (reciprocal-rank fusion, `rrf_k`) looks at ranks only. Chosen on the KB's
+    # dev split and the bundled gold set together: on the KB the weights mattered most (the
+    # vector side at 2-4x beat equal weights by 4-6 points with every method);
+    # on the gold set rank fusion lost the plan-name questions that score fusion keeps.
+    fusion: Literal["rrf", "minmax", "zscore"] = "minmax"
     rrf_k: int = Field(60, ge=1)
     bm25_weight: float = Field(1.0, ge=0)
-    vector_weight: float = Field(1.0, ge=0)
+    vector_weight: float = Field(3.0, ge=0)
+    # Results are ranked by document, each document giving `chunks_per_document` chunks
+    # before the next one's; None: chunks ranked on their own, several of one long document
+    # possibly crowding every other document out. A document's score: its best chunk
+    # ("max"), the mean of its best 2 or 3 ("top2", "top3": one-chunk documents such as a
+    # price table lose half), or "decay": the best plus a quarter of the second and a
+    # sixteenth of the third, so of two documents with equally good best chunks the one
+    # that matches in more places comes first.
+    doc_score: Literal["max", "top2", "top3", "decay"] = "decay"
+    chunks_per_document: int | None = Field(1, ge=1)
     # From this many chunks on, vector search scans only the `ivf_probe` nearest k-means
     # lists. Off by default: on real MiniLM vectors of similar texts, probing 10 % of the
     # lists kept under half of the exact top 10 (BENCHMARKS.md), while the exact scan of

@@ -114,6 +114,9 @@ def simhash(text: str) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+
+
 def hamming(a: int, b: int) -> int:
     return ((a ^ b) & 0xFFFFFFFFFFFFFFFF).bit_count()
 
@@ -126,22 +129,30 @@ def collapse(
     group) may differ by `same_group_bits` more: SimHash of a short chunk moves several
     bits for one changed date or number."""
     kept: dict[int, list[int]] = {}
-    homes: list[tuple[int, int, int | None]] = []
+    # Each item is compared with every kept one: as arrays, since retrieval collapses
+    # hundreds of candidates per search (pairwise in Python that was most of a search).
+    n = len(items)
+    home_ids = np.zeros(n, dtype=np.int64)
+    home_hash = np.zeros(n, dtype=np.uint64)
+    home_group = np.zeros(n, dtype=np.int64)
+    home_grouped = np.zeros(n, dtype=bool)
+    homes = 0
     for key, h, group in items:
         if h is not None:
-            home = next(
-                (
-                    k
-                    for k, kh, kg in homes
-                    if hamming(h, kh)
-                    <= max_bits + (same_group_bits if group is not None and kg == group else 0)
-                ),
-                None,
-            )
-            if home is not None:
-                kept[home].append(key)
-                continue
-            homes.append((key, h, group))
+            if homes:
+                bits = np.bitwise_count(home_hash[:homes] ^ np.uint64(h & _MASK64))
+                limit = np.full(homes, max_bits, dtype=np.int64)
+                if group is not None:
+                    same = home_grouped[:homes] & (home_group[:homes] == group)
+                    limit[same] += same_group_bits
+                near = np.flatnonzero(bits <= limit)
+                if near.size:
+                    kept[int(home_ids[near[0]])].append(key)
+                    continue
+            home_ids[homes], home_hash[homes] = key, np.uint64(h & _MASK64)
+            if group is not None:
+                home_group[homes], home_grouped[homes] = group, True
+            homes += 1
         kept[key] = []
     return kept
 

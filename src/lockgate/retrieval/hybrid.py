@@ -1,9 +1,8 @@
-"""Hybrid retrieval: BM25 and vector candidates fused by weighted reciprocal-rank fusion."""
+"""Hybrid retrieval: BM25 and vector candidates fused (`fusion.py`), ranked by document."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,9 +11,10 @@ from lockgate.config import FreshnessConfig, RetrievalConfig
 from lockgate.ingest.source_names import root_of, shown_source
 from lockgate.models.base import EmbeddingModel
 from lockgate.retrieval import freshness as fresh
+from lockgate.retrieval.fusion import document_scores, fuse, order_by_document, rrf
 from lockgate.retrieval.vector import NumpyVectorIndex
 from lockgate.store.access import Access
-from lockgate.store.documents import DocumentStore
+from lockgate.store.documents import ChunkRecord, DocumentStore
 from lockgate.store.fulltext import TextHit, TextIndex
 
 
@@ -97,12 +97,7 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
-    fused: dict[int, float] = {}
-    for ids, weight in rankings:
-        for rank, chunk_id in enumerate(ids, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (k + rank)
-    return fused
+__all__ = ["HybridRetriever", "RetrievedChunk", "SearchFilters", "SearchResult", "rrf"]
 
 
 class HybridRetriever:
@@ -134,6 +129,41 @@ class HybridRetriever:
         )
         return hits, (time.perf_counter() - start) * 1000
 
+    def _by_document(
+        self, pool: list[tuple[int, float]], k: int, wide: int
+    ) -> tuple[list[fresh.Ranked], dict[int, ChunkRecord]]:
+        """The best `k` chunks in document order (fusion.py). Every candidate counts
+        towards its document's score; only the best few chunks of the first `wide`
+        documents are read in full and go through freshness and near-duplicate collapsing
+        (a document whose best chunk repeats another document's keeps its next ones)."""
+        cfg = self.config
+        assert cfg.chunks_per_document is not None
+        document_of = self.store.document_of([cid for cid, _ in pool])
+        pool = [(cid, s) for cid, s in pool if cid in document_of]  # retired meanwhile
+        scores = document_scores(pool, document_of, cfg.doc_score)
+        per_doc: dict[int, list[int]] = {}
+        for cid, _ in pool:
+            per_doc.setdefault(document_of[cid], []).append(cid)
+        depth = max(cfg.chunks_per_document, 2)
+        top_docs = sorted(scores, key=lambda d: (-scores[d], d))[:wide]
+        fused = dict(pool)
+        head = [(c, fused[c]) for d in top_docs for c in per_doc[d][:depth]]
+        records = self.store.chunks([c for c, _ in head])
+        kept = fresh.apply(head, records, self.freshness, self.near_dup_bits)
+        # A stale or superseded document keeps its weight at the document level too.
+        weight: dict[int, float] = {}
+        for r in kept:
+            weight.setdefault(document_of[r.chunk_id], float(r.freshness.get("weight", 1.0)))
+        by_id = {r.chunk_id: r for r in kept}
+        final = order_by_document(
+            [(r.chunk_id, r.score) for r in kept],
+            document_of,
+            cfg.doc_score,
+            cfg.chunks_per_document,
+            {d: scores[d] * w for d, w in weight.items()},
+        )
+        return [by_id[c] for c in final[:k]], records
+
     def search(
         self, query: str, k: int | None = None, filters: SearchFilters | None = None
     ) -> SearchResult:
@@ -151,19 +181,20 @@ class HybridRetriever:
         t2 = time.perf_counter()
         thits, bm25_ms = text_job.result()
         t3 = time.perf_counter()
-        fused = rrf(
-            [
-                ([h.chunk_id for h in vhits], self.config.vector_weight),
-                ([h.chunk_id for h in thits], self.config.bm25_weight),
-            ],
-            self.config.rrf_k,
-        )
-        # A wider pool than k: freshness policies and near-duplicate collapsing drop some.
-        pool = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: max(3 * k, k + 20)]
-        records = self.store.chunks([cid for cid, _ in pool])
-        ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
+        cfg = self.config
         vmap = {h.chunk_id: h.score for h in vhits}
         tmap = {h.chunk_id: h.score for h in thits}
+        fused = fuse(vmap, tmap, cfg.fusion, cfg.vector_weight, cfg.bm25_weight, cfg.rrf_k)
+        pool = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        # A wider pool than k: freshness policies and near-duplicate collapsing drop some.
+        wide = max(3 * k, k + 20)
+        if cfg.chunks_per_document is None:
+            pool = pool[:wide]
+            records = self.store.chunks([cid for cid, _ in pool])
+            ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
+        else:
+            # Documents, not chunks: twice as many as shown leave room for the excluded.
+            ranked, records = self._by_document(pool, k, max(2 * k, k + 10))
         paths = any(records[r.chunk_id].source.startswith("/") for r in ranked)
         roots = self.store.folder_roots() if paths else []
         out: list[RetrievedChunk] = []

@@ -191,6 +191,17 @@ class DocumentStore:
                 out.extend(tuple(r) for r in conn.execute(stmt, {"ids": batch}))
         return out
 
+    def document_of(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """Chunk id -> document id for those of `chunk_ids` still active (a cheap read:
+        retrieval groups hundreds of candidates by document before reading any in full)."""
+        if not chunk_ids:
+            return {}
+        stmt = select(tb.chunks.c.id, tb.chunks.c.document_id).where(
+            tb.chunks.c.id.in_(bindparam("ids", expanding=True)), tb.chunks.c.active == 1
+        )
+        with self.engine.connect() as conn:
+            return {int(r[0]): int(r[1]) for r in conn.execute(stmt, {"ids": list(chunk_ids)})}
+
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         if not chunk_ids:
             return {}
@@ -344,7 +355,7 @@ class DocumentStore:
                         )
                     )
                 )
-                fts_rows.append((chunk_id, " > ".join(ch.heading_path), ch.text))
+                fts_rows.append((chunk_id, heading_field(info.title, ch.heading_path), ch.text))
             self.text_index.add(conn, fts_rows)
             conn.execute(
                 update(tb.documents)
@@ -515,3 +526,12 @@ class DocumentStore:
                 "WHERE key = 'index_generation'"
             )
         )
+
+
+def heading_field(title: str | None, heading_path: Sequence[str]) -> str:
+    """The text of a chunk's BM25 heading field: the document title, then its headings.
+
+    Formats whose title is not also their first heading (PDF and Office metadata) would
+    otherwise leave the title out of the weighted field; it is the words a user most often
+    names a policy by. Repeats are dropped, as in the embedded text."""
+    return " > ".join(dict.fromkeys(p for p in (title, *heading_path) if p))

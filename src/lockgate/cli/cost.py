@@ -116,3 +116,91 @@ def routing_report_cmd(obj: Ctx, hours: float | None, tenant: str | None, as_jso
         f"saved {report['saved']:.6f} ({report['saved_pct']:.1f}%)"
     )
     click.echo(f"({report['note']})")
+
+
+def _growth(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from lockgate.budget.projection import parse_growth
+
+    try:
+        return parse_growth(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+@requires(COSTS)
+@cost.command("project")
+@click.option("--users", type=click.IntRange(min=1), required=True, help="Users to project for.")
+@click.option(
+    "--growth", default="1x", callback=_growth, help="Traffic growth on top, e.g. 10x (default 1x)."
+)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Observe only the last N days (default: every trace).",
+)
+@_TENANT
+@json_flag
+@click.pass_obj
+def cost_project_cmd(
+    obj: Ctx, users: int, growth: float, days: float | None, tenant: str | None, as_json: bool
+) -> None:
+    """Monthly cost per model at N users, with and without the cache and the router, and the
+    return against a person doing the same tasks."""
+    import sys
+
+    from lockgate.budget.projection import NoTraffic, project_from
+
+    services = obj.services()
+    seen = tenant_view(obj, tenant)
+    try:
+        proj = project_from(
+            services.engine, services.settings, users, growth, _since(days, None), seen
+        )
+    except NoTraffic as exc:
+        click.echo(f"lockgate: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        dump(proj.as_dict())
+        return
+    o = proj.observed
+    small = "-" if o.routed_share_small is None else f"{o.routed_share_small * 100:.1f}%"
+    click.echo(
+        f"observed: {o.requests} requests, {o.users} users, {o.days} days with traffic, "
+        f"{o.requests_per_user_per_day:.3f} requests/user/day, cost {o.cost:.6f}, "
+        f"cache hits {o.cache_hit_rate * 100:.1f}%, routed small {small}"
+    )
+    for s in proj.scenarios:
+        click.echo("")
+        click.echo(
+            f"at {s.users:,.0f} users: {s.monthly_requests:,.0f} requests/month, "
+            f"average {s.average_rps:.3f} req/s, peak {s.peak_rps:.3f} req/s"
+        )
+        main = s.variant("cache+router")
+        click.echo(
+            f"  {'model':<28} {'requests':>12} {'tokens in':>14} {'tokens out':>14} {'cost':>12}"
+        )
+        for line in main.by_model:
+            click.echo(
+                f"  {line.model[:28]:<28} {line.requests:>12,.0f} {line.tokens_in:>14,.0f} "
+                f"{line.tokens_out:>14,.0f} {line.cost:>12,.2f}"
+            )
+        totals = "  ".join(f"{v.name} {_money(v.total)}" for v in s.variants)
+        click.echo(f"  monthly cost: {totals}")
+        click.echo(
+            f"  the cache saves {_money(s.cache_saving)}, the router {_money(s.router_saving)}"
+        )
+        if s.roi is not None:
+            r = s.roi
+            hours = "" if r.hours_saved is None else f", {r.hours_saved:,.0f} hours saved"
+            ratio = "-" if r.roi is None else f"{r.roi:,.1f}x"
+            click.echo(
+                f"  ROI: {r.tasks:,.0f} tasks, by people {_money(r.human_cost)}, by the models "
+                f"{_money(r.model_cost)}, net {_money(r.net_saving)} (return {ratio}){hours}"
+            )
+    for note in proj.notes:
+        click.echo(f"({note})")

@@ -5,6 +5,7 @@ from lockgate.config._base import Strict
 from lockgate.config.audit import AuditConfig
 from lockgate.config.auth import AuthConfig, OidcClaims, OidcConfig
 from lockgate.config.cache import CacheConfig
+from lockgate.config.costs import CostsConfig
 from lockgate.config.drift import DriftConfig, DriftThresholds, PinnedBaseline
 from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.feedback import FeedbackConfig
@@ -78,6 +79,7 @@ __all__ = [
     "BudgetRule",
     "BudgetsConfig",
     "CacheConfig",
+    "CostsConfig",
     "DriftConfig",
     "DriftThresholds",
     "PinnedBaseline",

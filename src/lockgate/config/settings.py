@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from lockgate.config.audit import AuditConfig
 from lockgate.config.auth import AuthConfig
 from lockgate.config.cache import CacheConfig
+from lockgate.config.costs import CostsConfig
 from lockgate.config.drift import DriftConfig
 from lockgate.config.encryption import EncryptionConfig
 from lockgate.config.feedback import FeedbackConfig
@@ -82,6 +83,7 @@ class Settings(BaseSettings):
     routing: RoutingConfig = RoutingConfig()
     limits: LimitsConfig = LimitsConfig()
     budgets: BudgetsConfig = BudgetsConfig()
+    costs: CostsConfig = CostsConfig()
     batch: BatchConfig = BatchConfig()
     audit: AuditConfig = AuditConfig()
     tools: ToolsConfig = ToolsConfig()

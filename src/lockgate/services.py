@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from lockgate.routing.router import Router
     from lockgate.store.experiments import ExperimentStore
     from lockgate.store.feedback import FeedbackStore
+    from lockgate.store.loadtests import LoadtestStore
     from lockgate.store.privacy import PrivacyStore, Retention
     from lockgate.store.prompts import PromptStore
     from lockgate.store.releases import ReleaseStore
@@ -182,6 +183,13 @@ class Services:
         from lockgate.store.feedback import FeedbackStore
 
         return FeedbackStore(self.engine, self.cipher)
+
+    @cached_property
+    def loadtests(self) -> LoadtestStore:
+        """Load test runs (`lockgate loadtest`); the readiness report reads the latest."""
+        from lockgate.store.loadtests import LoadtestStore
+
+        return LoadtestStore(self.engine)
 
     @cached_property
     def experiments(self) -> ExperimentStore:

@@ -49,6 +49,7 @@ CACHE_ADMIN = "cache:admin"
 BATCHES_ADMIN = "batches:admin"  # every owner's batches at once
 SERVE = "gateway:serve"  # start a gateway on this host
 RELEASES_ADMIN = "releases:admin"  # create, promote and roll back releases (all traffic)
+LOADTEST = "loadtest"  # drive load at a deployment and store the result
 
 # Not a scope anybody holds: the route answers without a credential (the health probes).
 PUBLIC = "public"
@@ -85,6 +86,7 @@ SCOPES: dict[str, str] = {
     SERVE: "start the gateway",
     RELEASES_READ: "staged releases, their history and window metrics",
     RELEASES_ADMIN: "create, promote, roll back and check staged releases",
+    LOADTEST: "run load tests against a deployment and keep their results",
 }
 
 _APP = (

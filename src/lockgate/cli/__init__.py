@@ -24,6 +24,7 @@ from lockgate.cli import (
     guard,
     ingest,
     keys,
+    loadtest,
     privacy,
     prompts,
     releases,
@@ -130,6 +131,7 @@ def _register() -> None:
         evals.eval_group,
         prompts.prompts,
         releases.release,
+        loadtest.loadtest,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -55,6 +55,9 @@ class Reply:
             "grounded": answer.grounded,
             "refused": answer.refused,
             "guardrails": {"action": state.guard.action},
+            # What the turn was billed, so a client (a load test) can total it without the
+            # gateway's price list.
+            "cost": round(answer.cost, 8),
         }
         if answer.groundedness is not None:
             out["groundedness"] = round(answer.groundedness, 4)

@@ -563,3 +563,27 @@ release_history = Table(
     Column("actor", Text, nullable=False),
     Column("detail", Text, nullable=False),
 )
+
+# m0024: load test runs (store/loadtests.py); latencies in milliseconds, `report` the JSON
+loadtest_runs = Table(
+    "loadtest_runs",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("scenario", Text, nullable=False),
+    Column("rps_target", Float, nullable=False),
+    Column("rps_achieved", Float, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("p50", Float),
+    Column("p95", Float),
+    Column("p99", Float),
+    Column("ttft_p50", Float),
+    Column("error_rate", Float, nullable=False),
+    Column("cost", Float),
+    Column("generator_cpu", Float, nullable=False),
+    Column("projected_peak_rps", Float),
+    Column("projected_load_multiple", Float),
+    Column("report", Text, nullable=False),
+)

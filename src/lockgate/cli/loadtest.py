@@ -97,6 +97,12 @@ def _print(r: dict[str, Any]) -> None:
     default=None,
     help="Bearer key sent to the deployment (default: $LOCKGATE_LOADTEST_API_KEY).",
 )
+@click.option(
+    "--connections",
+    type=click.IntRange(min=1, max=10_000),
+    default=256,
+    help="Most connections open at once (HTTP/1.1: one request in flight on each).",
+)
 @click.option("--no-store", is_flag=True, help="Do not keep the result.")
 @json_flag
 @click.pass_obj
@@ -110,6 +116,7 @@ def loadtest(
     max_tokens: int | None,
     timeout: float,
     target_key: str | None,
+    connections: int,
     no_store: bool,
     as_json: bool,
 ) -> None:
@@ -136,7 +143,7 @@ def loadtest(
         raise click.BadParameter(str(exc), param_hint="--scenario") from None
     if round(rps * duration) > 1_000_000:
         raise click.BadParameter("more than 1,000,000 requests", param_hint="--rps/--duration")
-    run = asyncio.run(drive(target, scenario, rps, duration, target_key, timeout))
+    run = asyncio.run(drive(target, scenario, rps, duration, target_key, timeout, connections))
     report = summarize(run, url, scenario.name)
     if report.ok == 0 and report.errors.keys() <= {"connect"}:
         click.echo(f"lockgate: cannot reach the deployment at {url}", err=True)

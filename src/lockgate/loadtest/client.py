@@ -64,11 +64,17 @@ class Pool:
     """Idle keep-alive connections to one target. A request takes one (or opens one), and
     gives it back only after reading its whole response, so a connection is never shared."""
 
-    def __init__(self, target: Target, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, target: Target, max_connections: int = 256, connect_timeout: float = 5.0
+    ) -> None:
         self.target = target
         self.connect_timeout = connect_timeout
         self.idle: list[_Conn] = []
         self.opened = 0
+        # HTTP/1.1 carries one request per connection at a time: past this many in flight a
+        # request waits for a free one (the wait counts in its latency) rather than opening
+        # thousands of sockets against an overloaded deployment.
+        self.slots = asyncio.Semaphore(max_connections)
         self._ssl = ssl.create_default_context() if target.tls else None
 
     async def take(self, fresh: bool = False) -> tuple[_Conn, bool]:
@@ -221,14 +227,15 @@ async def post(pool: Pool, path: str, body: bytes, api_key: str | None) -> Respo
     """One POST; ClientError when there is no complete response. A kept-alive connection the
     server closed while idle is not the deployment failing: that request is sent again on a
     new connection."""
-    conn, reused = await pool.take()
-    try:
+    async with pool.slots:
+        conn, reused = await pool.take()
+        try:
+            return await _exchange(pool, conn, path, body, api_key)
+        except ClientError as exc:
+            if not (reused and exc.kind == "closed" and exc.before_response):
+                raise
+        conn, _ = await pool.take(fresh=True)
         return await _exchange(pool, conn, path, body, api_key)
-    except ClientError as exc:
-        if not (reused and exc.kind == "closed" and exc.before_response):
-            raise
-    conn, _ = await pool.take(fresh=True)
-    return await _exchange(pool, conn, path, body, api_key)
 
 
 async def _exchange(

@@ -86,6 +86,7 @@ async def drive(
     duration: float,
     api_key: str | None = None,
     timeout: float = 60.0,
+    connections: int = 256,
 ) -> Run:
     """Send round(rps x duration) requests on schedule and wait for every answer (each
     bounded by `timeout`)."""
@@ -93,7 +94,7 @@ async def drive(
         raise ValueError("rps and duration must be positive")
     total = max(1, round(rps * duration))
     interval = 1.0 / rps
-    pool = Pool(target)
+    pool = Pool(target, connections)
     bodies = scenario.bodies
     tasks: list[asyncio.Task[Sample]] = []
     cpu_thread, cpu_process = time.thread_time(), time.process_time()

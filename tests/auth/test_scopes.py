@@ -69,6 +69,8 @@ def test_the_default_matrix() -> None:
     }
     # Running an evaluation spends model time: developers (and admins) only.
     assert [r for r in ROLES if m.allows((r,), sc.EVAL_RUN)] == ["admin", "developer"]
+    # A load test spends model time at scale and writes a stored result: admins only.
+    assert [r for r in ROLES if m.allows((r,), sc.LOADTEST)] == ["admin"]
     # Naming one's own prompt on a request is for people who write prompts, not for apps.
     assert [r for r in ROLES if m.allows((r,), sc.PROMPTS_PIN)] == ["admin", "developer"]
     # The routes being added elsewhere have their scope in the matrix already.

@@ -82,6 +82,8 @@ def test_echo_non_stream(base: str, gateway) -> None:
         "citations": [],
         "grounded": False,
         "refused": False,
+        # 11 prompt tokens at 0.5 and 3 completion tokens at 1.5 per 1,000
+        "cost": 0.01,
     }
     assert body["lockgate"]["guardrails"]["action"] == "allow"
     trace = gateway[1].traces.get(trace_id)

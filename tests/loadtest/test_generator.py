@@ -56,12 +56,14 @@ def test_the_arrival_rate_is_held_and_answers_are_streamed(gateway, tmp_path: Pa
     result = run(base, scen, rps=40, duration=2)
     report = summarize(result, base, scen.name)
     assert report.requests == 80 and report.ok == 80, report.errors
-    # Request i left at i/40 s: 79 intervals of 25 ms, within the scheduler's tolerance (the
-    # gateway shares this process, and its GIL, with the generator: a pause or two happen).
-    assert result.send_span == pytest.approx(79 / 40, abs=0.25)
-    assert report.rps_sent == pytest.approx(40, rel=0.12)
-    assert sorted(s.lag for s in result.samples)[40] < 0.05
-    assert report.rps_achieved == pytest.approx(40, rel=0.25)
+    # Request i left at i/40 s: 79 intervals of 25 ms. The tolerances are wide on purpose: the
+    # gateway shares this process, and its GIL, with the generator, and a busy 2-core machine
+    # stalls both for a few hundred ms at times. What a closed loop would show instead (rates
+    # that follow the answers) is tested with slow answers below, where the gap is seconds.
+    assert result.send_span == pytest.approx(79 / 40, abs=0.6)
+    assert report.rps_sent == pytest.approx(40, rel=0.3)
+    assert sorted(s.lag for s in result.samples)[40] < 0.2
+    assert report.rps_achieved == pytest.approx(40, rel=0.4)
     # Streamed: every answer had a first content token, no later than its end.
     assert all(s.ttft is not None and 0 < s.ttft <= s.latency for s in result.samples)  # type: ignore[operator]
     assert report.ttft_ms["p50"] is not None and report.latency_ms["p99"] is not None
@@ -98,7 +100,8 @@ def test_slow_answers_do_not_slow_the_schedule(gateway, tmp_path: Path) -> None:
     scen = scenario(tmp_path, ask("slow"))
     result = run(base, scen, rps=20, duration=1.5, connections=64)
     assert len(result.samples) == 30
-    assert result.send_span == pytest.approx(29 / 20, abs=0.25)
+    # A closed loop would need ~7 s to send them; 0.6 s of slack covers a stalled machine.
+    assert result.send_span == pytest.approx(29 / 20, abs=0.6)
     assert all(s.outcome == "504" for s in result.samples)
     assert all(s.latency is not None and s.latency > 0.9 for s in result.samples)
     assert result.wall < 1.5 + 3  # they ran side by side, not one after another

@@ -79,6 +79,10 @@ class Metrics:
             self._warned: set[tuple[str, str]] = set()
             if self._shared and multiprocess_dir() is None:
                 ProcessCollector(registry=self.registry)
+            # Declared up front, so a scrape lists every family (HELP and TYPE) before its
+            # first sample, and dashboards and alert rules find their series.
+            for family in CATALOG.values():
+                self._declare(family.kind, family.name, {})
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -128,6 +132,8 @@ class Metrics:
     def _child(self, kind: Kind, name: str, labels: dict[str, str]) -> Any:
         with self._lock:
             metric, names = self._families.get(name) or self._declare(kind, name, labels)
+            if metric._type != kind:
+                raise TypeError(f"metric {name} is a {metric._type}, not a {kind}")
             for extra in labels.keys() - set(names):
                 if (name, extra) not in self._warned:
                     self._warned.add((name, extra))

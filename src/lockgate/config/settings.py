@@ -35,6 +35,7 @@ from lockgate.config.review import ReviewConfig
 from lockgate.config.routing import RoutingConfig
 from lockgate.config.server import ServerConfig
 from lockgate.config.store import StoreConfig
+from lockgate.config.telemetry import TelemetryConfig
 from lockgate.config.tools import ToolsConfig
 
 # The parsed YAML file of the `load_settings` call in progress, read by `_YamlSource`.
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     feedback: FeedbackConfig = FeedbackConfig()
     drift: DriftConfig = DriftConfig()
     releases: ReleasesConfig = ReleasesConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 

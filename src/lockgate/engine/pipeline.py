@@ -164,7 +164,7 @@ def _timed(stage: Stage, call_next: Next) -> Next:
             mark = len(answer.pending_done())
             return answer
 
-        timing = StageTiming(name, 0.0)
+        timing = StageTiming(name, 0.0, start_ms=round((t0 - state.started) * 1000, 3))
         try:
             answer = await stage(turn, state, timed_next)
         finally:

@@ -157,6 +157,7 @@ class Engine:
                 reply.state.status,
                 reply.state.http_status,
                 row,
+                reply.call.traceparent,
             )
             await asyncio.to_thread(emit, [*reply.state.events, done], self.services)
 

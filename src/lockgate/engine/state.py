@@ -25,6 +25,9 @@ class StageTiming:
     stage: str
     ms: float
     note: str = ""
+    # When the stage began, in ms since the turn started: a span exporter lays stages out on
+    # the turn's timeline with it (`ms` is the stage's own time, without inner layers).
+    start_ms: float | None = None
 
     def add(self, ms: float) -> None:
         self.ms += ms
@@ -147,7 +150,8 @@ class TurnState:
         return (time.perf_counter() - self.started) * 1000
 
     def note(self, stage: str, ms: float = 0.0, note: str = "") -> None:
-        self.timings.append(StageTiming(stage, ms, note))
+        start = round(max(0.0, self.elapsed_ms() - ms), 3)
+        self.timings.append(StageTiming(stage, ms, note, start))
 
     def fail(self, status: int, error: str, kind: str = "error") -> None:
         self.status, self.http_status, self.error = kind, status, error

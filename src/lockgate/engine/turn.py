@@ -47,6 +47,8 @@ class Call:
     # address, and the caller id header (which may only subdivide the principal's limits).
     client: str | None = None
     caller: str | None = None
+    # The caller's W3C trace context (`traceparent` header), so exported spans join its trace.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,10 @@ from lockgate.gateway.routes.search import search
 from lockgate.gateway.routes.traces import routes as trace_routes
 from lockgate.gateway.scoping import scoped
 from lockgate.observability.audit import config_loaded
+from lockgate.observability.metrics import use_multiprocess
 from lockgate.plugins.manager import plugin_manager
 from lockgate.services import Services
+from lockgate.telemetry import plugin as telemetry
 
 log = logging.getLogger("lockgate.gateway")
 
@@ -77,6 +79,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def create_app(services: Services, preload_models: bool = True) -> Starlette:
+    if services.settings.telemetry.prometheus_multiproc_dir is not None:
+        # Before anything counts: the metric value store is chosen when a metric is created.
+        use_multiprocess(services.settings.telemetry.prometheus_multiproc_dir)
     engine = Engine(services)
     if services.settings.guardrails.enabled:
         # A policy naming a scanner that does not exist fails here, at start-up.
@@ -96,6 +101,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         await drift.stop(drift_checker)
         await retention.stop(purger)
         await stop_worker(batch_worker)
+        await asyncio.to_thread(telemetry.flush)  # spans of the last turns, if exported
         if task is not None and not task.done():
             task.cancel()
 

@@ -30,6 +30,8 @@ class TurnFinished(Event):
     status: str
     http_status: int
     trace: dict[str, Any]
+    # The caller's W3C `traceparent`, when it sent one (span exporters continue its trace).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,94 +1,185 @@
-"""In-process metrics with a Prometheus text exposition at GET /metrics.
+"""Metrics through prometheus-client, served at GET /metrics.
 
-Deliberately tiny: counters and histograms keyed by label sets. A shared backend (Redis,
-OpenTelemetry) replaces the storage later without changing the call sites."""
+A thin facade: call sites say `METRICS.inc(name, **labels)`, `observe` and `set`, as they did
+before the client library, and the families they name are declared in `catalog.py` (type,
+help, label names, buckets). A name the catalog lacks still works (a plugin's metric): its
+label names are fixed by its first use.
+
+Several gateway processes share one view through prometheus-client's multi-process mode: when
+`PROMETHEUS_MULTIPROC_DIR` is set (in the environment, or by `use_multiprocess` from the
+`telemetry.prometheus_multiproc_dir` setting before any metric is touched), every process
+writes its values to files in that directory and a scrape of any process reads them all."""
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
-_BUCKETS_MS = (0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+    values,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 
-Labels = tuple[tuple[str, str], ...]
+from lockgate.observability.catalog import CATALOG, FORBIDDEN_LABELS, Family, Kind
+
+log = logging.getLogger("lockgate.metrics")
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# A label that takes more distinct values than this in one family is folded into "other": a
+# bug (or a hostile caller naming apps) must not blow up the series count of the server.
+MAX_LABEL_VALUES = 200
+MAX_LABEL_LENGTH = 64
+OTHER = "other"
+
+# `*_created` series double the output and no dashboard reads them.
+disable_created_metrics()
 
 
-def _key(labels: dict[str, str]) -> Labels:
-    return tuple(sorted((k, str(v)) for k, v in labels.items()))
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
 
 
-def _fmt(labels: Labels, extra: tuple[tuple[str, str], ...] = ()) -> str:
-    items = [*labels, *extra]
-    if not items:
-        return ""
-    inner = ",".join(
-        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-        for k, v in items
-    )
-    return "{" + inner + "}"
+def use_multiprocess(path: Path) -> None:
+    """Switch this process (and the worker processes it starts, which inherit the variable)
+    to multi-process mode. prometheus-client picks its value store when it is imported, so
+    the choice is made again here, and metrics already created are dropped and re-created."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.environ.get(MULTIPROC_ENV) == str(path):
+        return
+    os.environ[MULTIPROC_ENV] = str(path)
+    values.ValueClass = values.get_value_class()
+    METRICS.reset()
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, shared: bool = False) -> None:
+        # `shared`: the process-wide instance, which follows multi-process mode and reports
+        # the process's CPU and memory; instances made by tests keep to their own registry.
+        self._shared = shared
         self._lock = threading.Lock()
-        self._counters: dict[str, dict[Labels, float]] = defaultdict(dict)
-        self._hist: dict[str, dict[Labels, list[float]]] = defaultdict(dict)
-        self._gauges: dict[str, dict[Labels, float]] = defaultdict(dict)
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.registry = CollectorRegistry()
+            self._families: dict[str, tuple[Any, tuple[str, ...]]] = {}
+            self._seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+            self._warned: set[tuple[str, str]] = set()
+            if self._shared and multiprocess_dir() is None:
+                ProcessCollector(registry=self.registry)
+            # Declared up front, so a scrape lists every family (HELP and TYPE) before its
+            # first sample, and dashboards and alert rules find their series.
+            for family in CATALOG.values():
+                self._declare(family.kind, family.name, {})
+
+    # -- writes ------------------------------------------------------------------------------
 
     def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
-        key = _key(labels)
-        with self._lock:
-            series = self._counters[name]
-            series[key] = series.get(key, 0.0) + value
+        if value < 0:
+            log.warning("metric %s: a counter cannot go down (got %s)", name, value)
+            return
+        self._child("counter", name, labels).inc(value)
 
     def set(self, name: str, value: float, **labels: str) -> None:
         """A gauge: the current value of something (a circuit breaker's state)."""
-        key = _key(labels)
-        with self._lock:
-            self._gauges[name][key] = value
-
-    def gauge(self, name: str, **labels: str) -> float | None:
-        with self._lock:
-            return self._gauges.get(name, {}).get(_key(labels))
+        self._child("gauge", name, labels).set(value)
 
     def observe(self, name: str, value: float, **labels: str) -> None:
-        key = _key(labels)
-        with self._lock:
-            series = self._hist[name]
-            # per bucket counts, then sum and count at the end
-            row = series.setdefault(key, [0.0] * (len(_BUCKETS_MS) + 2))
-            for i, bound in enumerate(_BUCKETS_MS):
-                if value <= bound:
-                    row[i] += 1
-            row[-2] += value
-            row[-1] += 1
+        self._child("histogram", name, labels).observe(value)
+
+    # -- reads (this process's values; tests and the CLI) ------------------------------------
 
     def counter(self, name: str, **labels: str) -> float:
-        with self._lock:
-            return self._counters.get(name, {}).get(_key(labels), 0.0)
+        sample = name if name.endswith("_total") else f"{name}_total"
+        return self._sample(sample, name, labels) or 0.0
+
+    def gauge(self, name: str, **labels: str) -> float | None:
+        return self._sample(name, name, labels)
 
     def render(self) -> str:
-        lines: list[str] = []
+        """The Prometheus text exposition: this process's registry, or in multi-process mode
+        every process's values from the shared directory."""
+        path = multiprocess_dir() if self._shared else None
+        if path is not None:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=path)
+            return generate_latest(registry).decode()
+        return generate_latest(self.registry).decode()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _sample(self, sample: str, name: str, labels: dict[str, str]) -> float | None:
         with self._lock:
-            for name, series in sorted(self._counters.items()):
-                lines.append(f"# TYPE {name} counter")
-                for labels, value in sorted(series.items()):
-                    lines.append(f"{name}{_fmt(labels)} {value:g}")
-            for name, series in sorted(self._gauges.items()):
-                lines.append(f"# TYPE {name} gauge")
-                for labels, value in sorted(series.items()):
-                    lines.append(f"{name}{_fmt(labels)} {value:g}")
-            for name, rows in sorted(self._hist.items()):
-                lines.append(f"# TYPE {name} histogram")
-                for labels, row in sorted(rows.items()):
-                    for bound, count in zip(_BUCKETS_MS, row, strict=False):
-                        lines.append(
-                            f"{name}_bucket{_fmt(labels, (('le', f'{bound:g}'),))} {count:g}"
-                        )
-                    lines.append(f"{name}_bucket{_fmt(labels, (('le', '+Inf'),))} {row[-1]:g}")
-                    lines.append(f"{name}_sum{_fmt(labels)} {row[-2]:g}")
-                    lines.append(f"{name}_count{_fmt(labels)} {row[-1]:g}")
-        return "\n".join(lines) + "\n"
+            known = self._families.get(name)
+        if known is None:
+            return None
+        names = known[1]
+        full = {n: str(labels.get(n, "")) for n in names}
+        return self.registry.get_sample_value(sample, full)
+
+    def _child(self, kind: Kind, name: str, labels: dict[str, str]) -> Any:
+        with self._lock:
+            metric, names = self._families.get(name) or self._declare(kind, name, labels)
+            if metric._type != kind:
+                raise TypeError(f"metric {name} is a {metric._type}, not a {kind}")
+            for extra in labels.keys() - set(names):
+                if (name, extra) not in self._warned:
+                    self._warned.add((name, extra))
+                    log.warning("metric %s has no label %r; the value is dropped", name, extra)
+            if not names:
+                return metric
+            return metric.labels(*(self._bounded(name, n, labels.get(n, "")) for n in names))
+
+    def _declare(
+        self, kind: Kind, name: str, labels: dict[str, str]
+    ) -> tuple[Any, tuple[str, ...]]:
+        family = CATALOG.get(name) or Family(name, kind, f"Lockgate metric {name}", (*labels,))
+        if family.kind != kind:
+            raise TypeError(f"metric {name} is a {family.kind}, not a {kind}")
+        bad = FORBIDDEN_LABELS.intersection(family.labels)
+        if bad:
+            raise ValueError(f"metric {name}: label(s) {sorted(bad)} are high-cardinality")
+        # Sorted, so the exposition's label order does not depend on the call site.
+        names = tuple(sorted(family.labels))
+        metric: Any
+        if kind == "counter":
+            metric = Counter(name, family.help, names, registry=self.registry)
+        elif kind == "gauge":
+            metric = Gauge(
+                name,
+                family.help,
+                names,
+                registry=self.registry,
+                multiprocess_mode=family.gauge_mode,
+            )
+        else:
+            metric = Histogram(
+                name, family.help, names, registry=self.registry, buckets=family.buckets
+            )
+        self._families[name] = (metric, names)
+        return metric, names
+
+    def _bounded(self, name: str, label: str, value: Any) -> str:
+        text = str(value)[:MAX_LABEL_LENGTH]
+        seen = self._seen[(name, label)]
+        if text in seen:
+            return text
+        if len(seen) >= MAX_LABEL_VALUES:
+            return OTHER
+        seen.add(text)
+        return text
 
 
-METRICS = Metrics()
+METRICS = Metrics(shared=True)

@@ -21,6 +21,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "lockgate.engine.stages",
     "lockgate.observability.subscribers",
     "lockgate.observability.audit",
+    "lockgate.observability.turn_metrics",
+    "lockgate.telemetry.plugin",
     "lockgate.gateway.auth",
     "lockgate.gateway.identity",
     "lockgate.guardrails.builtin",

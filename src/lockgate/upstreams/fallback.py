@@ -39,6 +39,8 @@ class CallReport:
         # Bounded: retries x chain length is small, but a trace must never grow unbounded.
         if len(self.attempts) < 32:
             row: dict[str, Any] = {"deployment": dep, "outcome": outcome, "ms": round(ms, 2)}
+            # Wall-clock start (epoch seconds), so exported spans sit where the attempt ran.
+            row["start"] = round(time.time() - ms / 1000, 6)
             if error:
                 row["error"] = error[:300]
             self.attempts.append(row)

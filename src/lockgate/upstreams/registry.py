@@ -101,6 +101,10 @@ class ModelRegistry:
             self._pools[name] = pool
         return pool
 
+    def pools(self) -> list[DeploymentPool]:
+        """The pools built so far (a model nobody called has none yet)."""
+        return list(self._pools.values())
+
     def breaker_states(self) -> dict[str, str]:
         return {k: v for pool in self._pools.values() for k, v in pool.states().items()}
 

@@ -91,6 +91,7 @@ async def chat_completions(request: Request) -> Response:
         trace_id=trace_id,
         client=client_of(request),
         caller=caller_of(request),
+        traceparent=request.headers.get("traceparent"),
     )
     if failed is not None:
         await engine.record_failure(call, failed)

@@ -109,9 +109,21 @@ async def embeddings(request: Request) -> Response:
         }
     except GatewayError as err:
         state.fail(err.status, err.detail or err.message)
-        call = Call("/v1/embeddings", body, principal_of(request), trace_id=trace_id)
+        call = Call(
+            "/v1/embeddings",
+            body,
+            principal_of(request),
+            trace_id=trace_id,
+            traceparent=request.headers.get("traceparent"),
+        )
         await engine.record(call, state, answer, model)
         return error_response(err, trace_id)
-    call = Call("/v1/embeddings", body, principal_of(request), trace_id=trace_id)
+    call = Call(
+        "/v1/embeddings",
+        body,
+        principal_of(request),
+        trace_id=trace_id,
+        traceparent=request.headers.get("traceparent"),
+    )
     await engine.record(call, state, answer, model)
     return JSONResponse(result, headers=state.headers or None)

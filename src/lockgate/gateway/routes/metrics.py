@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 
 from lockgate.gateway.openapi import documented
-from lockgate.observability.metrics import METRICS
+from lockgate.observability.metrics import CONTENT_TYPE, METRICS
+from lockgate.observability.scrape import publish_gauges
 from lockgate.services import Services
 
 log = logging.getLogger("lockgate.gateway")
@@ -24,4 +25,6 @@ async def metrics(request: Request) -> PlainTextResponse:
         await asyncio.to_thread(services.reviews.publish_metrics)
     except Exception:  # noqa: BLE001 - the other metrics are still worth serving
         log.exception("could not read the review backlog for /metrics")
-    return PlainTextResponse(METRICS.render(), media_type="text/plain; version=0.0.4")
+    # Document freshness, quarantine, batch and upstream queues: read now, each on its own.
+    await asyncio.to_thread(publish_gauges, services)
+    return PlainTextResponse(METRICS.render(), media_type=CONTENT_TYPE)

@@ -40,10 +40,22 @@ async def search(request: Request) -> Response:
         state.retrieval = RetrievalRecord(result, context=list(result.chunks))
     except GatewayError as err:
         state.fail(err.status, err.message)
-        call = Call("/v1/search", body, principal_of(request), trace_id=trace_id)
+        call = Call(
+            "/v1/search",
+            body,
+            principal_of(request),
+            trace_id=trace_id,
+            traceparent=request.headers.get("traceparent"),
+        )
         await engine.record(call, state, Answer())
         return error_response(err, trace_id)
-    call = Call("/v1/search", body, principal_of(request), trace_id=trace_id)
+    call = Call(
+        "/v1/search",
+        body,
+        principal_of(request),
+        trace_id=trace_id,
+        traceparent=request.headers.get("traceparent"),
+    )
     await engine.record(call, state, Answer())
     return JSONResponse(
         {

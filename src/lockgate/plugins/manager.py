@@ -21,6 +21,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "lockgate.engine.stages",
     "lockgate.observability.subscribers",
     "lockgate.observability.audit",
+    "lockgate.alerts.subscriber",
     "lockgate.gateway.auth",
     "lockgate.gateway.identity",
     "lockgate.guardrails.builtin",

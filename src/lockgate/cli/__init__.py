@@ -26,6 +26,7 @@ from lockgate.cli import (
     keys,
     privacy,
     prompts,
+    readiness,
     releases,
     review,
     search,
@@ -130,6 +131,7 @@ def _register() -> None:
         evals.eval_group,
         prompts.prompts,
         releases.release,
+        readiness.readiness,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

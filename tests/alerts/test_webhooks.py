@@ -47,9 +47,11 @@ def test_slack_compatible_body_with_the_alert_as_data(receiver) -> None:
     assert d.delivered and d.status == 200 and d.attempts == 1
     body = json.loads(bodies["plain"][0])
     assert body["text"].startswith("[CRITICAL] errors: error_rate is 12.00%")
-    assert body["blocks"][0]["type"] == "section" and "*CRITICAL*" in body["blocks"][0]["text"]["text"]
+    section = body["blocks"][0]
+    assert section["type"] == "section" and "*CRITICAL*" in section["text"]["text"]
     assert "value 0.12 / threshold 0.05" in body["blocks"][1]["elements"][0]["text"]
-    assert body["lockgate"]["rule"] == "errors" and body["lockgate"]["detail"] == {"samples": 40}
+    assert body["lockgate"]["rule"] == "errors"
+    assert body["lockgate"]["detail"] == {"samples": 40}
 
 
 def test_retries_5xx_and_429_with_backoff(receiver) -> None:

@@ -103,8 +103,8 @@ def rollback(ctx: Context) -> Item:
     if current is None:
         return Item("rollback", title, "warn", f"criteria {criteria}; no current release "
                     "recorded to roll back to",
-                    "create and promote a release of the known-good bundle (lockgate release "
-                    "create, then promote --to full)")
+                    "create a release of the known-good bundle and make it current (lockgate "
+                    "release create NAME, then lockgate release promote NAME --full)")
     return Item("rollback", title, "pass",
                 f"automatic rollback to {current.name} on: {criteria}")
 

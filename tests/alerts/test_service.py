@@ -83,7 +83,8 @@ def test_a_flapping_error_rate_sends_one_webhook(engine: Engine, hook) -> None:
     assert [a.state for a in svc.check(at)] == ["firing"]
     assert svc.flush(10)
     posted = [json.loads(i.body) for i in inbox.items if i.path == "/flap"]
-    assert [p["lockgate"]["state"] for p in posted] == ["firing", "firing"]  # resolved is not posted
+    # Resolved is recorded but not posted (alerts.notify_resolved is false).
+    assert [p["lockgate"]["state"] for p in posted] == ["firing", "firing"]
     history = svc.recent()
     assert [a.state for a in history] == ["firing", "resolved", "firing"]
     assert history[0].deliveries[0]["delivered"] is True

@@ -29,7 +29,7 @@ def services_with(tmp_path: Path, rules: list[dict[str, Any]]) -> Services:
 def test_the_task_judges_metric_rules_from_the_store(tmp_path: Path) -> None:
     services = services_with(tmp_path, [ERRORS])
     with transaction(services.engine) as conn:
-        for i in range(4):
+        for _ in range(4):
             conn.execute(insert(tb.traces).values(
                 id=uuid.uuid4().hex, created_at=time.time(), principal="p", tenant="t",
                 endpoint="/v1/chat/completions", stream=0, status="error", http_status=502,

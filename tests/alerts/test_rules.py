@@ -75,3 +75,11 @@ def test_config_errors_name_the_rule() -> None:
     with pytest.raises(ValidationError, match="exactly one of url, url_env"):
         AlertingConfig(webhooks=[{"name": "w"}])  # type: ignore[list-item]
     assert AlertRule(name="d", kind="drift").limit() == 1.0
+
+
+def test_a_webhook_url_is_masked_in_the_shown_config() -> None:
+    from lockgate.config import Settings, masked
+
+    hook = "https://hooks.slack.com/services/T000/B000/secret-token"
+    shown = masked(Settings(alerts={"webhooks": [{"name": "ops", "url": hook}]}))  # type: ignore[arg-type]
+    assert shown["alerts"]["webhooks"][0]["url"] == "https://hooks.slack.com/****"

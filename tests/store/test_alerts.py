@@ -89,3 +89,28 @@ def test_window_reads(db: Engine) -> None:
     assert signals.quarantined_since(now - 60) == 1 and signals.quarantined() == 2
     assert signals.review_backlog() == 0
     assert signals.stale_documents(date(2030, 1, 1)) == 0
+
+
+def _document(conn, source: str, review_by: str | None, status: str = "active") -> None:
+    now = time.time()
+    doc_id = conn.execute(insert(tb.documents).values(
+        source=source, tenant="t", acl="[]", owner="o", status=status, created_at=now,
+        updated_at=now, last_seen_at=now)).inserted_primary_key[0]
+    version_id = conn.execute(insert(tb.document_versions).values(
+        document_id=doc_id, version=1, content_hash=source, size=1, mtime=now,
+        format="markdown", parser="md", parser_version="1", chunk_count=1, status="active",
+        created_at=now, dates="[]", review_by=review_by)).inserted_primary_key[0]
+    conn.execute(tb.documents.update().where(tb.documents.c.id == doc_id)
+                 .values(current_version_id=version_id))
+
+
+def test_stale_documents_are_active_ones_past_their_review_date(db: Engine) -> None:
+    with transaction(db) as conn:
+        _document(conn, "/old.md", "2026-01-31")
+        _document(conn, "/current.md", "2026-12-31")
+        _document(conn, "/undated.md", None)
+        _document(conn, "/retired.md", "2020-01-01", status="retired")
+    signals = AlertSignals(db)
+    assert signals.stale_documents(date(2026, 6, 1)) == 1
+    assert signals.stale_documents(date(2027, 1, 1)) == 2
+    assert signals.stale_documents(date(2025, 1, 1)) == 0

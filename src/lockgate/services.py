@@ -31,6 +31,7 @@ from lockgate.store.traces import TraceStore
 from lockgate.upstreams.registry import ModelRegistry, build_embedder
 
 if TYPE_CHECKING:
+    from lockgate.alerts.service import AlertService
     from lockgate.batch.batches import BatchStore
     from lockgate.batch.files import FileStore
     from lockgate.budget.ledger import Budgets
@@ -141,7 +142,21 @@ class Services:
 
     @cached_property
     def models(self) -> ModelRegistry:
-        return ModelRegistry(self.settings)
+        return ModelRegistry(self.settings, on_breaker=self._breaker_moved)
+
+    def _breaker_moved(self, deployment: str, from_state: str, to_state: str) -> None:
+        # An opening is news for alerting; half-open and closed follow from the cool-down.
+        if to_state == "open":
+            from lockgate.observability.events import BreakerOpened
+
+            self.emit([BreakerOpened("", deployment=deployment, from_state=from_state)])
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        """Alert rules, their history and webhooks (docs/alerts.md)."""
+        from lockgate.alerts.service import AlertService
+
+        return AlertService.from_services(self)
 
     @cached_property
     def privacy(self) -> PrivacyStore:

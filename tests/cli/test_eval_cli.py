@@ -181,6 +181,11 @@ def test_a_planted_regression_fails_the_gate_and_restoring_passes(site, embedder
     recorded = services.audit.last("eval.recorded")
     assert recorded is not None and recorded["data"]["experiment_id"] == second["experiment"]
     assert recorded["data"]["cases"] == 5 and recorded["actor"] == "cli-operator"
+    # The failed gate is an audited event (alerting's eval_gate rule counts it).
+    failed_gate = services.audit.last("eval.gate_failed")
+    assert failed_gate is not None and failed_gate["data"]["candidate"] == second["experiment"]
+    assert failed_gate["data"]["baseline"] == first["experiment"]
+    assert "pass rate dropped 40.00%" in failed_gate["data"]["failures"][0]
     services.engine.dispose()
     # A drop the threshold allows passes the same comparison.
     loose = run(site, embedder, "eval", "gate", "--baseline", "baseline", "--max-drop", "0.5")

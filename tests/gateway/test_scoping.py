@@ -101,6 +101,7 @@ PROBES: list[tuple[str, str, Any, str]] = [
     ("POST", "/v1/search", {"query": "refund"}, sc.SEARCH),
     ("POST", "/v1/guardrails/check", {"text": "x"}, sc.GUARD_CHECK),
     ("GET", "/metrics", None, sc.METRICS_READ),
+    ("GET", "/v1/alerts", None, sc.METRICS_READ),
     ("GET", "/openapi.json", None, sc.SCHEMA_READ),
     ("GET", "/v1/files", None, sc.FILES),
     ("POST", "/v1/files", None, sc.FILES),

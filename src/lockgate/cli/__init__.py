@@ -27,6 +27,7 @@ from lockgate.cli import (
     loadtest,
     privacy,
     prompts,
+    readiness,
     releases,
     review,
     search,
@@ -132,6 +133,7 @@ def _register() -> None:
         prompts.prompts,
         releases.release,
         loadtest.loadtest,
+        readiness.readiness,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

@@ -438,6 +438,7 @@ def eval_gate(
         _fail(f"--metric: unknown metric {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     cmp = compare(base, cand)
     verdict = gate(cmp, threshold, metrics)
+    _announce_gate(obj, base, cand, threshold, verdict)
     _write_report(report_path, cand, cmp)
     if as_json:
         dump({**verdict, "comparison": cmp})
@@ -450,6 +451,27 @@ def eval_gate(
         if verdict["passed"]:
             click.echo(f"gate passed (max drop {threshold:.2%})")
     sys.exit(0 if verdict["passed"] else 1)
+
+
+def _announce_gate(
+    obj: Ctx, base: dict[str, Any], cand: dict[str, Any], threshold: float, verdict: dict[str, Any]
+) -> None:
+    """The verdict as an audited event: a failure can alert someone, and the readiness report
+    reads the last gate from the audit log."""
+    from lockgate.observability.events import EvalGateFailed, EvalGatePassed
+
+    who, services = caller(obj), obj.services()
+    tenant = str(cand.get("tenant") or who.tenant)
+    event: EvalGateFailed | EvalGatePassed
+    if verdict["passed"]:
+        event = EvalGatePassed("", who.id, tenant, base["id"], cand["id"], threshold)
+    else:
+        failures = tuple(verdict["failures"])
+        event = EvalGateFailed("", who.id, tenant, base["id"], cand["id"], threshold, failures)
+    services.emit([event])
+    # The process ends right after: let an alert for the failure go out first.
+    if "alerts" in vars(services):
+        services.alerts.flush()
 
 
 # -- cases from traces --------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from here (`from lockgate.config import Settings, ModelSpec`)."""
 
 from lockgate.config._base import Strict
+from lockgate.config.alerts import AlertingConfig, AlertRule, AlertWebhook
 from lockgate.config.audit import AuditConfig
 from lockgate.config.auth import AuthConfig, OidcClaims, OidcConfig
 from lockgate.config.cache import CacheConfig
@@ -32,6 +33,7 @@ from lockgate.config.limits import (
 )
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
 from lockgate.config.privacy import PrivacyConfig, RetentionConfig
+from lockgate.config.readiness import BackupPolicy, ReadinessConfig
 from lockgate.config.releases import ReleaseBounds, ReleasesConfig
 from lockgate.config.resilience import (
     BreakerConfig,
@@ -64,6 +66,11 @@ from lockgate.config.store import StoreConfig
 from lockgate.config.tools import DeclaredTool, ToolsConfig
 
 __all__ = [
+    "AlertRule",
+    "AlertWebhook",
+    "AlertingConfig",
+    "BackupPolicy",
+    "ReadinessConfig",
     "AuthConfig",
     "OidcClaims",
     "OidcConfig",

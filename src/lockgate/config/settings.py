@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from lockgate.config.alerts import AlertingConfig
 from lockgate.config.audit import AuditConfig
 from lockgate.config.auth import AuthConfig
 from lockgate.config.cache import CacheConfig
@@ -29,6 +30,7 @@ from lockgate.config.ingest import IngestConfig
 from lockgate.config.limits import BatchConfig, BudgetsConfig, LimitsConfig
 from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
 from lockgate.config.privacy import PrivacyConfig, RetentionConfig
+from lockgate.config.readiness import ReadinessConfig
 from lockgate.config.releases import ReleasesConfig
 from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
 from lockgate.config.review import ReviewConfig
@@ -93,6 +95,8 @@ class Settings(BaseSettings):
     drift: DriftConfig = DriftConfig()
     releases: ReleasesConfig = ReleasesConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
+    alerts: AlertingConfig = AlertingConfig()
+    readiness: ReadinessConfig = ReadinessConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 

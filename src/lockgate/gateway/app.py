@@ -16,12 +16,13 @@ from starlette.routing import BaseRoute, Route
 from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit
-from lockgate.gateway import drift, release_watch, retention
+from lockgate.gateway import alerts, drift, release_watch, retention
 from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.body_timeout import BodyTimeoutMiddleware
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import TraceIdMiddleware
 from lockgate.gateway.openapi import openapi_json
+from lockgate.gateway.routes.alerts import list_alerts
 from lockgate.gateway.routes.batches import routes as batch_routes
 from lockgate.gateway.routes.chat import chat_completions
 from lockgate.gateway.routes.embeddings import embeddings
@@ -96,7 +97,9 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         purger = retention.start(services)
         drift_checker = drift.start(services)
         watcher = release_watch.start(services)
+        alert_checker = alerts.start(services)
         yield
+        await alerts.stop(alert_checker)
         await release_watch.stop(watcher)
         await drift.stop(drift_checker)
         await retention.stop(purger)
@@ -116,6 +119,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         scoped(Route("/v1/feedback", submit_feedback, methods=["POST"]), sc.FEEDBACK),
         scoped(Route("/v1/releases", list_releases, methods=["GET"]), sc.RELEASES_READ),
         scoped(Route("/metrics", metrics, methods=["GET"]), sc.METRICS_READ),
+        scoped(Route("/v1/alerts", list_alerts, methods=["GET"]), sc.METRICS_READ),
         scoped(Route("/healthz", healthz, methods=["GET"]), sc.PUBLIC),
         scoped(Route("/readyz", readyz, methods=["GET"]), sc.PUBLIC),
         scoped(Route("/openapi.json", openapi_json, methods=["GET"]), sc.SCHEMA_READ),

@@ -311,3 +311,41 @@ class ReleaseRolledBack(Event):
     against: str | None  # the release compared with (None: turns served by no release)
     metrics: dict[str, Any]
     restored: str | None  # the release made current again (a rollback of the current one)
+
+
+@dataclass(frozen=True)
+class BreakerOpened(Event):
+    """An upstream deployment's circuit breaker opened: its requests are skipped until the
+    breaker's cool-down has passed (upstreams/breaker.py). `from_state` is `closed`, or
+    `half_open` when a probe failed."""
+
+    name: ClassVar[str] = "breaker.opened"
+    deployment: str
+    from_state: str
+
+
+@dataclass(frozen=True)
+class EvalGateFailed(Event):
+    """`lockgate eval gate` refused a candidate: it regressed past the allowed drop."""
+
+    name: ClassVar[str] = "eval.gate_failed"
+    audit: ClassVar[bool] = True
+    principal: str
+    tenant: str
+    baseline: str
+    candidate: str
+    max_drop: float
+    failures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvalGatePassed(Event):
+    """`lockgate eval gate` let a candidate through (the readiness report's last gate)."""
+
+    name: ClassVar[str] = "eval.gate_passed"
+    audit: ClassVar[bool] = True
+    principal: str
+    tenant: str
+    baseline: str
+    candidate: str
+    max_drop: float

@@ -23,6 +23,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "lockgate.observability.audit",
     "lockgate.observability.turn_metrics",
     "lockgate.telemetry.plugin",
+    "lockgate.alerts.subscriber",
     "lockgate.gateway.auth",
     "lockgate.gateway.identity",
     "lockgate.guardrails.builtin",

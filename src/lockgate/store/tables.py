@@ -587,3 +587,21 @@ loadtest_runs = Table(
     Column("projected_load_multiple", Float),
     Column("report", Text, nullable=False),
 )
+
+# m0023: alert history (store/alerts.py); `detail` and `deliveries` are JSON.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("state", Text, nullable=False),  # 'firing' or 'resolved'
+    Column("severity", Text, nullable=False),
+    Column("value", Float),
+    Column("threshold", Float),
+    Column("message", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("deliveries", Text, nullable=False),
+)

@@ -7,6 +7,7 @@ requests go through; a success closes the breaker, a failure opens it again."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -14,16 +15,27 @@ from collections.abc import Callable
 from lockgate.config import BreakerConfig
 from lockgate.observability.metrics import METRICS
 
+log = logging.getLogger("lockgate.upstreams")
+
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 # Numeric gauge values for /metrics: 0 is healthy, so an alert is `> 0`.
 STATE_VALUE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 Clock = Callable[[], float]
+# Told (deployment key, from state, to state) of each change, e.g. to announce an opening.
+BreakerListener = Callable[[str, str, str], None]
 
 
 class CircuitBreaker:
-    def __init__(self, key: str, cfg: BreakerConfig, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        key: str,
+        cfg: BreakerConfig,
+        clock: Clock = time.monotonic,
+        on_change: BreakerListener | None = None,
+    ) -> None:
         self.key = key
+        self.on_change = on_change
         self.cfg = cfg
         self.clock = clock
         self._state = CLOSED
@@ -103,3 +115,8 @@ class CircuitBreaker:
         self._probes = 0
         METRICS.set("lockgate_breaker_state", STATE_VALUE[to], deployment=self.key)
         METRICS.inc("lockgate_breaker_transitions_total", deployment=self.key, to=to)
+        if self.on_change is not None:
+            try:
+                self.on_change(self.key, self.transitions[-1][0], to)
+            except Exception:  # noqa: BLE001 - a listener must not change the breaker's verdict
+                log.exception("breaker listener failed for %s", self.key)

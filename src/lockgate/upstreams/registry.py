@@ -10,7 +10,7 @@ from pathlib import Path
 from lockgate.config import ConfigError, EmbeddingSpec, ModelSpec, Settings
 from lockgate.models.base import ChatBackend, EmbeddingBackend
 from lockgate.plugins import Registry
-from lockgate.upstreams.breaker import CircuitBreaker
+from lockgate.upstreams.breaker import BreakerListener, CircuitBreaker
 from lockgate.upstreams.deployments import Deployment, DeploymentPool, deployment_specs
 from lockgate.upstreams.fallback import Upstream
 
@@ -52,9 +52,10 @@ def build_embedder(spec: EmbeddingSpec) -> EmbeddingBackend:
 
 
 class ModelRegistry:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_breaker: BreakerListener | None = None) -> None:
         check_backends(settings)
         self.settings = settings
+        self.on_breaker = on_breaker
         self._models: dict[str, Upstream] = {}
         self._pools: dict[str, DeploymentPool] = {}
         self._preloaded: dict[str, ChatBackend] = {}
@@ -95,7 +96,9 @@ class ModelRegistry:
                     backend = preloaded
                 else:
                     backend = CHAT_BACKENDS[spec.backend](name, dep_spec, self.settings.home)
-                breaker = CircuitBreaker(key, spec.resilience.breaker)
+                breaker = CircuitBreaker(
+                    key, spec.resilience.breaker, on_change=self.on_breaker
+                )
                 deployments.append(Deployment(key, backend, weight, limit, breaker))
             pool = DeploymentPool(name, spec, deployments)
             self._pools[name] = pool

@@ -98,3 +98,24 @@ def test_a_check_that_raises_fails_its_item_only(tmp_path: Path, monkeypatch) ->
     first = result.items[0]
     assert first.status == "fail" and "RuntimeError: no store" in first.evidence
     assert len(result.items) == 16
+
+
+def test_load_test_from_the_real_load_test_store(tmp_path: Path) -> None:
+    from lockgate.store.loadtests import LoadtestRecord
+
+    services = Services(settings(tmp_path, readiness={"projected_rps": 5}))  # type: ignore[arg-type]
+    assert ops.load_test(Context(services)).status == "fail"  # nothing recorded yet
+
+    def record(achieved: float, errors: float) -> LoadtestRecord:
+        return LoadtestRecord(
+            url="http://127.0.0.1:8080", scenario="gold", rps_target=achieved,
+            rps_achieved=achieved, duration=60.0, requests=int(achieved * 60),
+            p50=80.0, p95=200.0, p99=300.0,
+            ttft_p50=50.0, error_rate=errors, cost=0.5, generator_cpu=0.1,
+        )
+
+    services.loadtests.add(record(10.0, 0.0))  # below 3 x 5 req/s
+    assert ops.load_test(Context(services)).status == "fail"
+    services.loadtests.add(record(16.0, 0.0))
+    item = ops.load_test(Context(services))
+    assert item.status == "pass" and "16.0 req/s achieved" in item.evidence

@@ -153,7 +153,9 @@ def load_test(ctx: Context) -> Item:
         return Item("load_test", title, "fail", f"no load test recorded{where}",
                     f"run lockgate loadtest --rps {need:g} --duration 600 --json against a "
                     "staging deployment and keep the result (readiness.loadtest_result)")
-    rps = _number(data, "achieved_rps", "throughput_rps", "throughput", "rps")
+    # `lockgate loadtest` stores `rps_achieved`; a result file from another tool may use
+    # one of the other common names.
+    rps = _number(data, "rps_achieved", "achieved_rps", "throughput_rps", "throughput", "rps")
     errors = _number(data, "error_rate")
     evidence = (f"{source}: {rps if rps is not None else '?'} req/s achieved, error rate "
                 f"{errors if errors is not None else '?'}; needed {need:g} req/s "

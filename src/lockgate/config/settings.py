@@ -39,6 +39,7 @@ from lockgate.config.server import ServerConfig
 from lockgate.config.store import StoreConfig
 from lockgate.config.telemetry import TelemetryConfig
 from lockgate.config.tools import ToolsConfig
+from lockgate.config.ui import UiConfig
 
 # The parsed YAML file of the `load_settings` call in progress, read by `_YamlSource`.
 _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("_yaml_data", default=None)
@@ -97,6 +98,7 @@ class Settings(BaseSettings):
     telemetry: TelemetryConfig = TelemetryConfig()
     alerts: AlertingConfig = AlertingConfig()
     readiness: ReadinessConfig = ReadinessConfig()
+    ui: UiConfig = UiConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 

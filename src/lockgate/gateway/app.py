@@ -11,7 +11,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
@@ -42,6 +43,8 @@ from lockgate.observability.metrics import use_multiprocess
 from lockgate.plugins.manager import plugin_manager
 from lockgate.services import Services
 from lockgate.telemetry import plugin as telemetry
+from lockgate.ui.edge import UiEdge
+from lockgate.ui.pages import PAGES, STATIC
 
 log = logging.getLogger("lockgate.gateway")
 
@@ -77,6 +80,17 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         GatewayError(500, f"internal error; quote trace id {trace_id}", "internal_error"),
         trace_id,
     )
+
+
+def ui_routes(services: Services) -> list[BaseRoute]:
+    """The dashboard (lockgate.ui): its pages with their scopes, and its vendored assets."""
+    if not services.settings.ui.enabled:
+        return []
+    pages: list[BaseRoute] = [
+        scoped(Route(p.path, p.endpoint, methods=list(p.methods), include_in_schema=False), p.scope)
+        for p in PAGES
+    ]
+    return [scoped(Mount("/ui/static", StaticFiles(directory=STATIC)), sc.PUBLIC), *pages]
 
 
 def create_app(services: Services, preload_models: bool = True) -> Starlette:
@@ -127,6 +141,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         *key_routes(),
         *trace_routes(),
         *review_routes(),
+        *ui_routes(services),
     ]
     plugin_manager().hook.register_routes(routes=routes, services=services)
     services.scopes  # noqa: B018 - a role_scopes override naming an unknown scope fails here
@@ -141,6 +156,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     )
     # Innermost of the three: it needs the trace id, and its refusals still carry one.
     app.add_middleware(AuthMiddleware)
+    app.add_middleware(UiEdge)  # around the edge: its refusals become pages for a browser
     app.add_middleware(TraceIdMiddleware)
     app.add_middleware(LiveTraffic)  # lets the batch worker yield to live requests
     # Outermost: every route's body reads share one deadline from the headers' arrival.

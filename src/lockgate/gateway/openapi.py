@@ -144,6 +144,8 @@ def _routes(
     found: list[tuple[str, Route, str | None]] = []
     for route in routes:
         if isinstance(route, Route):
+            if not route.include_in_schema:
+                continue  # the dashboard's pages are HTML, not API
             found.append((prefix + route.path, route, scope_of(route) or outer))
         elif isinstance(route, Mount):
             inner = list(route.routes)

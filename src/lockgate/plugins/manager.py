@@ -26,6 +26,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "lockgate.alerts.subscriber",
     "lockgate.gateway.auth",
     "lockgate.gateway.identity",
+    "lockgate.ui.session",  # the dashboard's session cookie, on /ui pages only
     "lockgate.guardrails.builtin",
     "lockgate.models.builtin",
     "lockgate.ingest.builtin",

@@ -10,6 +10,7 @@ Reads without groups (the host's operator, admins) see every trace of their tena
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,12 @@ _JSON_FIELDS = (
 # What callers wrote and models answered: encrypted at rest (the rest is metadata). The
 # request holds the tool names offered and the conversation's tool calls and results.
 SEALED = ("request", "prompt", "raw_output", "output", "error", "tool_calls")
+# The metadata columns a trace search returns.
+_LISTED = (
+    "id", "created_at", "principal", "tenant", "endpoint", "model", "status", "http_status",
+    "tokens_in", "tokens_out", "cost", "latency_ms", "ttft_ms", "refused", "grounded",
+    "guard_action",
+)
 
 
 class TraceStore:
@@ -124,6 +131,49 @@ class TraceStore:
                         and_(t.c.created_at == anchor[0], t.c.id < after),
                     )
                 )
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+    def search(
+        self,
+        tenant: str | None = None,
+        groups: Sequence[str] | None = None,
+        *,
+        text: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        guard_action: str | None = None,
+        since: float | None = None,
+        min_latency_ms: float | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[dict[str, Any]]:
+        """`list`'s rows filtered, newest first: `text` matches the id, principal, model or
+        app (a substring; sealed texts are not searched, they are encrypted at rest)."""
+        t = tb.traces
+        stmt = select(*(t.c[name] for name in _LISTED), t.c.app, t.c.prompt_version)
+        if text:
+            like = f"%{text.replace('%', '').replace('_', '')}%"
+            stmt = stmt.where(
+                or_(
+                    t.c.id.ilike(like),
+                    t.c.principal.ilike(like),
+                    t.c.model.ilike(like),
+                    t.c.app.ilike(like),
+                )
+            )
+        for column, value in ((t.c.status, status), (t.c.model, model)):
+            if value:
+                stmt = stmt.where(column == value)
+        if guard_action:
+            stmt = stmt.where(t.c.guard_action == guard_action)
+        if since is not None:
+            stmt = stmt.where(t.c.created_at >= since)
+        if min_latency_ms is not None:
+            stmt = stmt.where(t.c.latency_ms >= min_latency_ms)
+        stmt = _visible(stmt, tenant, groups)
+        stmt = stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
 

@@ -1,0 +1,1 @@
+"""One module per dashboard page (or group of pages)."""

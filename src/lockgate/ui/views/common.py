@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -65,6 +66,10 @@ async def checked_form(request: Request) -> FormData:
     services = services_of(request)
     session = session_of(request, services)
     form = await request.form(max_files=0, max_fields=_MAX_FORM_FIELDS)
+    if session is None and "authorization" in request.headers:
+        # A bearer credential is never sent by a browser on its own, so a forged
+        # cross-site form cannot carry one: only the session cookie needs the token.
+        return form
     if session is None or not check_session(sealer(services), session, form):
         raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
     return form
@@ -72,8 +77,6 @@ async def checked_form(request: Request) -> FormData:
 
 def back_to(path: str, **query: str) -> RedirectResponse:
     """303 after a POST, so a reload does not post again."""
-    from urllib.parse import urlencode
-
     target = path + ("?" + urlencode(query) if query else "")
     return RedirectResponse(target, status_code=303)
 

@@ -25,7 +25,7 @@ def line_chart(
 ) -> str:
     """One line per series over the bucket start `times`; a None value is a gap (no data in
     that bucket). `target` draws a dashed horizontal line (e.g. the feedback target)."""
-    left, bottom, top_pad = 46, 20, 8
+    left, bottom, top_pad = 60, 20, 8
     plot_w, plot_h = width - left - 6, height - bottom - top_pad
     values = [v for vs in series.values() for v in vs if v is not None]
     if target is not None:

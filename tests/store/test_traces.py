@@ -181,3 +181,22 @@ def test_forget_and_purge_take_the_acl_rows_with_the_traces(restricted: TraceSto
     counts = privacy.purge(keep, now=3.5 + 86400.0)
     assert counts["traces"] == 3 and counts["trace_acl"] == 3
     assert acl_of() == {"either"}
+
+
+def test_search_filters_inside_the_tenant(engines: tuple[Engine, Engine]) -> None:
+    writer, reader = TraceStore(engines[0]), TraceStore(engines[1])
+    for i, (tenant, model, status, ms) in enumerate(
+        [("acme", "echo", "ok", 50.0), ("acme", "big", "error", 900.0),
+         ("acme", "echo", "ok", 700.0), ("globex", "echo", "ok", 800.0)]
+    ):
+        row = _row(f"s{i}", tenant, 1000.0 + i)
+        writer.record({**row, "model": model, "status": status, "latency_ms": ms})
+    ids = lambda **kw: [r["id"] for r in reader.search("acme", **kw)]  # noqa: E731
+    assert ids() == ["s2", "s1", "s0"]
+    assert ids(model="echo") == ["s2", "s0"] and ids(status="error") == ["s1"]
+    assert ids(min_latency_ms=600) == ["s2", "s1"] and ids(since=1001.5) == ["s2"]
+    assert ids(text="ACME-CALL") == ["s2", "s1", "s0"]  # case-insensitive substring
+    assert ids(text="s1") == ["s1"] and ids(text="%") == ["s2", "s1", "s0"]
+    assert ids(limit=1, offset=1) == ["s1"]
+    assert [r["id"] for r in reader.search(None, min_latency_ms=750)] == ["s3", "s1"]
+    assert "output" not in reader.search("acme")[0]  # metadata only

@@ -162,7 +162,7 @@ def world(tmp_path_factory, embedder, fake_upstream) -> Iterator[World]:
     settings = make_settings(home, fake_upstream, auth={"max_failures": 1000})
     services = make_services(settings, embedder)
     keys = {role: services.api_keys.create(f"{role}-key", TENANT, [role])[1] for role in ROLES}
-    _seed_documents(services, home.parent / "ui-corpus")
+    _seed_documents(services, tmp_path_factory.mktemp("ui-corpus") / "docs")
     trace_id = _seed_trace(services)
     pushed = services.prompt_store.push(PROMPT.name, PROMPT.hash, PROMPT.canonical(), "dev")
     services.prompt_store.set_label(PROMPT.name, "staging", pushed.seq, "dev")

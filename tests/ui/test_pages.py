@@ -91,7 +91,8 @@ def test_a_reviewer_gets_a_403_page_for_admin_pages(world: World) -> None:
     nav = c.get("/ui/reviews").text
     assert "/ui/audit" not in nav and "/ui/reviews" in nav
     # The same page with a bearer key: the API's JSON refusal.
-    api = httpx.get(world.base + "/ui/audit", headers={"Authorization": f"Bearer {world.keys['reviewer']}"})
+    bearer = {"Authorization": f"Bearer {world.keys['reviewer']}"}
+    api = httpx.get(world.base + "/ui/audit", headers=bearer)
     assert api.status_code == 403 and api.json()["error"]["code"] == "insufficient_scope"
 
 

@@ -45,6 +45,7 @@ from lockgate.services import Services
 from lockgate.telemetry import plugin as telemetry
 from lockgate.ui.edge import UiEdge
 from lockgate.ui.pages import PAGES, STATIC
+from lockgate.ui.session import sealer
 
 log = logging.getLogger("lockgate.gateway")
 
@@ -86,6 +87,7 @@ def ui_routes(services: Services) -> list[BaseRoute]:
     """The dashboard (lockgate.ui): its pages with their scopes, and its vendored assets."""
     if not services.settings.ui.enabled:
         return []
+    sealer(services)  # a session secret that is set but too short fails here, at start-up
     pages: list[BaseRoute] = [
         scoped(Route(p.path, p.endpoint, methods=list(p.methods), include_in_schema=False), p.scope)
         for p in PAGES

@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lockgate.auth.keys import KeyNotFound
+from lockgate.config import ConfigError
 from lockgate.engine.turn import Principal
 from lockgate.plugins.hookspecs import hookimpl
 
@@ -102,7 +103,10 @@ def sealer(services: Any) -> Sealer:
             env = services.settings.ui.session_secret_env
             secret = os.environ.get(env, "") if env else ""
             if secret and len(secret) < _MIN_SECRET:
-                raise ValueError(f"${env} must hold at least {_MIN_SECRET} characters")
+                raise ConfigError(
+                    f"invalid config key 'ui.session_secret_env': ${env} must hold at least "
+                    f"{_MIN_SECRET} characters"
+                )
             key = hashlib.sha256(secret.encode()).digest() if secret else secrets.token_bytes(32)
             found = Sealer(key)
             services._ui_sealer = found  # one per composition root, built on first use

@@ -153,3 +153,27 @@ def test_bad_query_values_are_400_pages(world: World) -> None:
     assert resp.status_code == 400 and "window" in resp.text
     assert c.get("/ui/traces?min_latency_ms=fast").status_code == 400
     assert c.get("/ui/reviews?status=weird").status_code == 400
+
+
+def test_a_rejection_through_the_forms_lands_in_the_store(world: World) -> None:
+    from lockgate.store.reviews import ReviewRecord, new_review_id
+
+    rec = world.services.reviews.submit(
+        ReviewRecord(
+            id=new_review_id(), tenant="acme", principal="erin", kind="groundedness",
+            mode="hold", trace_id=None, reasons=[{"kind": "groundedness"}],
+            question="Can I pay by cheque?", answer="Cheques are welcome.",
+        )
+    )
+    c = world.login("reviewer")
+    here = f"/ui/reviews/{rec.id}"
+    token = csrf_of(c.get(here).text)
+    resp = c.post(f"{here}/reject", data={"csrf": token, "note": "not in the sources"})
+    assert resp.status_code == 303 and resp.headers["location"] == f"{here}?done=reject"
+    stored = world.services.review_store.get(rec.id, "acme")
+    assert stored is not None and stored.status == "rejected" and stored.note == "not in the sources"
+    # Deciding again is refused by the queue, and the page says why.
+    again = c.post(f"{here}/approve", data={"csrf": token})
+    assert again.status_code == 303 and "error=" in again.headers["location"]
+    assert "review-error" in c.get(again.headers["location"]).text
+    assert c.post(f"{here}/destroy", data={"csrf": token}).status_code == 404

@@ -134,6 +134,7 @@ PROBES: list[tuple[str, str, Any, str]] = [
     ("POST", "/ui/reviews/rv_0000000000000000/claim", None, sc.REVIEW),
     ("GET", "/ui/documents", None, sc.DOCS_READ),
     ("POST", "/ui/documents/retry", None, sc.DOCS_WRITE),
+    ("GET", "/ui/documents/1", None, sc.DOCS_READ),
     ("GET", "/ui/prompts", None, sc.PROMPTS_READ),
     ("GET", "/ui/prompts/grounded_answer", None, sc.PROMPTS_READ),
     ("GET", "/ui/releases", None, sc.RELEASES_READ),

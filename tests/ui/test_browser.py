@@ -40,6 +40,7 @@ PAGES = [
     ("trace", None),  # filled in with the seeded trace
     ("reviews", "/ui/reviews?status=all"),
     ("documents", "/ui/documents"),
+    ("document", None),
     ("prompts", "/ui/prompts"),
     ("prompt", "/ui/prompts/grounded_answer"),
     ("releases", "/ui/releases"),
@@ -63,6 +64,7 @@ def browser() -> Iterator[Any]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
+    driver.implicitly_wait(10)  # an element of a page still loading after a form post
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         yield driver
@@ -102,6 +104,10 @@ def test_every_page_loads_without_console_errors(browser: Any, world: World) -> 
     for i, (name, path) in enumerate(PAGES, start=1):
         if name == "trace":
             path = f"/ui/traces/{world.trace_id}"
+        elif name == "document":
+            [doc] = [d for d in world.services.documents.list_documents()
+                     if d["source"].endswith(".md")]
+            path = f"/ui/documents/{doc['id']}"
         elif name == "eval-compare":
             path = f"/ui/evals/compare?baseline={base}&candidate={cand}"
         browser.get(world.base + path)

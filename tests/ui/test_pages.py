@@ -63,6 +63,15 @@ def test_the_trace_page_shows_what_was_recorded(world: World) -> None:
     assert c.get("/ui/traces/nope").status_code == 404
 
 
+def test_a_documents_versions(world: World) -> None:
+    c = world.login("admin")
+    [doc] = [d for d in world.services.documents.list_documents() if d["source"].endswith(".md")]
+    html = c.get(f"/ui/documents/{doc['id']}").text
+    assert "v1" in html and doc["content_hash"][:16] in html and "markdown" in html
+    assert c.get("/ui/documents/999999").status_code == 404
+    assert c.get("/ui/documents/abc").status_code == 404
+
+
 def test_a_comparison_of_two_runs(world: World) -> None:
     c = world.login("developer")
     base, cand = world.experiments
@@ -171,7 +180,8 @@ def test_a_rejection_through_the_forms_lands_in_the_store(world: World) -> None:
     resp = c.post(f"{here}/reject", data={"csrf": token, "note": "not in the sources"})
     assert resp.status_code == 303 and resp.headers["location"] == f"{here}?done=reject"
     stored = world.services.review_store.get(rec.id, "acme")
-    assert stored is not None and stored.status == "rejected" and stored.note == "not in the sources"
+    assert stored is not None and stored.status == "rejected"
+    assert stored.note == "not in the sources"
     # Deciding again is refused by the queue, and the page says why.
     again = c.post(f"{here}/approve", data={"csrf": token})
     assert again.status_code == 303 and "error=" in again.headers["location"]

@@ -282,6 +282,21 @@ class DocumentStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
+    def versions(self, document_id: int) -> list[dict[str, Any]]:
+        """Every version of one document, newest first (empty: no such document)."""
+        v = tb.document_versions
+        stmt = (
+            select(
+                v.c.version, v.c.content_hash, v.c.size, v.c.format, v.c.parser, v.c.title,
+                v.c.pages, v.c.chunk_count, v.c.status, v.c.created_at, v.c.retired_at,
+                v.c.language, v.c.review_by,
+            )
+            .where(v.c.document_id == document_id)
+            .order_by(v.c.version.desc())
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
     def list_quarantine(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(tb.quarantine).order_by(tb.quarantine.c.source))

@@ -39,6 +39,7 @@ PAGES: tuple[Page, ...] = (
     Page("/ui/reviews/{review_id}/{action}", reviews.review_action, sc.REVIEW, ("POST",)),
     Page("/ui/documents", documents.documents, sc.DOCS_READ),
     Page("/ui/documents/retry", documents.retry, sc.DOCS_WRITE, ("POST",)),
+    Page("/ui/documents/{document_id}", documents.document, sc.DOCS_READ),
     Page("/ui/prompts", registry.prompts, sc.PROMPTS_READ),
     Page("/ui/prompts/{name}", registry.prompt_detail, sc.PROMPTS_READ),
     Page("/ui/releases", registry.releases, sc.RELEASES_READ),

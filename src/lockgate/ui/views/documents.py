@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -66,6 +67,19 @@ async def documents(request: Request) -> Response:
         done=request.query_params.get("done"),
         **data,
     )
+
+
+async def document(request: Request) -> Response:
+    services = services_of(request)
+    raw = str(request.path_params["document_id"])
+    versions = (
+        await asyncio.to_thread(services.documents.versions, int(raw))
+        if raw.isdigit() and len(raw) < 12
+        else []
+    )
+    if not versions:
+        raise HTTPException(404, f"no document with id '{raw[:20]}'")
+    return page(request, "document.html", title=f"Document {raw}", versions=versions)
 
 
 def _sync(services: Any) -> SourceSync:

@@ -144,6 +144,7 @@ PROBES: list[tuple[str, str, Any, str]] = [
     ("GET", "/ui/drift", None, sc.METRICS_READ),
     ("GET", "/ui/costs", None, sc.COSTS),
     ("GET", "/ui/alerts", None, sc.METRICS_READ),
+    ("GET", "/ui/readiness", None, sc.CONFIG_READ),
     ("GET", "/ui/audit", None, sc.AUDIT_READ),
     ("GET", "/v1/plugin/queue", None, sc.REVIEW),
     ("GET", "/v1/plugin/mounted/ping", None, sc.METRICS_READ),

@@ -47,8 +47,9 @@ PAGES = [
     ("evals", "/ui/evals"),
     ("eval-compare", None),
     ("drift", "/ui/drift"),
-    ("costs", "/ui/costs"),
+    ("costs", "/ui/costs?users=1000&growth=10x"),
     ("alerts", "/ui/alerts"),
+    ("readiness", "/ui/readiness"),
     ("audit", "/ui/audit?verify=1"),
 ]
 

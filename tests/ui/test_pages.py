@@ -25,6 +25,8 @@ ADMIN_PAGES = [
     ("/ui/drift", "Drift"),
     ("/ui/costs", "per 1,000"),
     ("/ui/alerts", "not configured"),
+    ("/ui/costs?users=1000&growth=10x", "id=\"projection\""),
+    ("/ui/readiness", "lockgate readiness"),
     ("/ui/audit", "auth.succeeded"),
 ]
 

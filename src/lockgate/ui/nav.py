@@ -26,5 +26,6 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Drift", "/ui/drift", sc.METRICS_READ),
     NavItem("Costs", "/ui/costs", sc.COSTS),
     NavItem("Alerts", "/ui/alerts", sc.METRICS_READ),
+    NavItem("Readiness", "/ui/readiness", sc.CONFIG_READ),
     NavItem("Audit log", "/ui/audit", sc.AUDIT_READ),
 )

@@ -49,5 +49,6 @@ PAGES: tuple[Page, ...] = (
     Page("/ui/drift", ops.drift, sc.METRICS_READ),
     Page("/ui/costs", ops.costs, sc.COSTS),
     Page("/ui/alerts", ops.alerts, sc.METRICS_READ),
+    Page("/ui/readiness", ops.readiness, sc.CONFIG_READ),
     Page("/ui/audit", ops.audit, sc.AUDIT_READ),
 )

@@ -7,11 +7,15 @@ import asyncio
 import time
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lockgate.auth.roles import ADMIN
+from lockgate.budget.projection import NoTraffic, parse_growth, project
 from lockgate.budget.report import cost_report
 from lockgate.drift.detector import DriftDetector
+from lockgate.readiness.report import run as run_readiness
 from lockgate.ui.render import page, principal_of, services_of
 from lockgate.ui.views.common import WINDOWS, int_param, visible_tenant, window_of
 
@@ -45,8 +49,25 @@ async def costs(request: Request) -> Response:
         report=report,
         window=label,
         windows=WINDOWS,
-        budgets_cfg=services.settings.budgets,
+        projection=await _projection(request, tenant),
     )
+
+
+async def _projection(request: Request, tenant: str | None) -> dict[str, Any] | None:
+    """The monthly cost projection (`lockgate cost project`), from every tenant's traffic:
+    shown to the operator tenant and admins only, as the budgets are."""
+    services = services_of(request)
+    if tenant is not None and ADMIN not in principal_of(request).roles:
+        return None
+    users = int_param(request, "users", services.settings.costs.expected_users or 100, 1, 10**9)
+    try:
+        growth = parse_growth(request.query_params.get("growth") or "1")
+        found = await asyncio.to_thread(project, services, users, growth)
+    except NoTraffic:
+        return {"users": users, "growth": 1.0, "error": "no traffic to project from yet"}
+    except ValueError as exc:
+        raise HTTPException(400, f"projection: {exc}") from None
+    return found.as_dict()
 
 
 async def audit(request: Request) -> Response:
@@ -66,14 +87,35 @@ async def audit(request: Request) -> Response:
 
 
 async def alerts(request: Request) -> Response:
-    # Alert rules and their delivery are another service's (`services.alerts`); until it is
-    # part of this build the page says so instead of failing.
-    source = getattr(services_of(request), "alerts", None)
-    recent: list[Any] = []
-    if source is not None:
-        fetch = getattr(source, "recent", None)
-        if callable(fetch):
-            recent = list(await asyncio.to_thread(fetch))
+    service = services_of(request).alerts
+    state = request.query_params.get("state") or None
+    if state not in (None, "firing", "resolved"):
+        raise HTTPException(400, "state: firing or resolved")
+
+    def load() -> dict[str, Any]:
+        return {
+            "firing": [a.as_dict() for a in service.firing()],
+            "recent": [a.as_dict() for a in service.recent(100, state)],
+        }
+
+    data = await asyncio.to_thread(load)
     return page(
-        request, "alerts.html", title="Alerts", configured=source is not None, recent=recent
+        request,
+        "alerts.html",
+        title="Alerts",
+        configured=service.active,
+        state=state,
+        rules=services_of(request).settings.alerts.rules,
+        **data,
+    )
+
+
+async def readiness(request: Request) -> Response:
+    report = await asyncio.to_thread(run_readiness, services_of(request))
+    return page(
+        request,
+        "readiness.html",
+        title="Production readiness",
+        items=[i.as_dict() for i in report.items],
+        summary=report.summary(),
     )

@@ -146,7 +146,8 @@ def overview(
         if isinstance(route, dict) and route.get("tier"):
             tiers[str(route["tier"])] += 1
         for entry in _json(r.guardrails) or []:
-            for found in entry.get("findings") or [] if isinstance(entry, dict) else []:
+            findings = entry.get("findings") if isinstance(entry, dict) else None
+            for found in findings or []:
                 name = str(found.get("scanner", "?")) if isinstance(found, dict) else "?"
                 scanners[name] += 1
                 b.findings += 1

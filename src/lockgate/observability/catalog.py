@@ -174,6 +174,9 @@ FAMILIES: tuple[Family, ...] = (
         "lockgate_sources_oldest_index_age_seconds",
         "Time since the least recently indexed source was last indexed",
     ),
+    # -- alerts ----------------------------------------------------------------------------
+    # Rule names come from the operator's config: a handful, never per caller.
+    _c("lockgate_alerts_total", "Alert transitions, by rule and state", "rule", "state"),
 )
 
 CATALOG: dict[str, Family] = {f.name: f for f in FAMILIES}

@@ -58,6 +58,12 @@ def render_pdf(text: str, path: Path, title: str) -> int:
     return pdf.page_no()
 
 
+def texts() -> dict[str, str]:
+    """The text of each manual this machine has, by PDF name."""
+    out = {name: man_text(page) for name, page in MANUALS.items()}
+    return {name: text for name, text in out.items() if text}
+
+
 def build(out_dir: Path) -> tuple[dict[str, int], dict[str, str]]:
     """Write the PDFs; (pages per file, text per file) for the manuals this machine has."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -33,17 +33,25 @@ class Extract:
     sentences: list[SourceSentence]
 
 
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
 def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
-    """The question's names and figures that no chunk mentions ("Tokyo", "HIPAA", "2023"):
-    the sources are about something else, whatever words they share with it."""
+    """The question's names and years that no chunk mentions ("Tokyo", "HIPAA", "2023"): the
+    sources are about something else, whatever words they share with it. Other figures are
+    left alone: "charged 10 days ago" is the caller's, not the sources'."""
     seen: set[str] = set()
-    found: set[str] = set()
     for c in chunks:
         seen |= word_tokens(c.text)
-        found |= numbers(c.text)
     missing = [e for e in sorted(entities(question))
                if e not in seen and not all(p in seen for p in re.split(r"[-']", e) if p)]
-    return missing + [n for n in sorted(numbers(question)) if n not in found]
+    return missing + [y for y in sorted(set(_YEAR.findall(question))) if y not in seen]
+
+
+def topic_words(question: str) -> set[str]:
+    """What a question is about, less its names: an answer must share one of these."""
+    names = {w for e in entities(question) for w in question_words(e)}
+    return question_words(question) - names
 
 
 def answers(question: str, s: SourceSentence, min_lexical: float, min_similarity: float) -> bool:
@@ -55,12 +63,12 @@ def answers(question: str, s: SourceSentence, min_lexical: float, min_similarity
     q = question_words(question)
     text = s.text if s.header is None else f"{s.header} {s.text}"
     shared = q & question_words(text)
-    if len(shared) >= math.ceil(0.5 * len(q)):
-        return True  # most of what the question is about
-    # Close in meaning, and sharing a topic word, not only a name: "This handbook explains
-    # how we work at Northwind Cloud" is near any question about Northwind Cloud.
-    names = {w for e in entities(question) for w in question_words(e)}
-    return s.similarity >= min_similarity and bool(shared - names)
+    # A topic word, not only a name: "This handbook explains how we work at Northwind
+    # Cloud" shares words with any question about Northwind Cloud.
+    if topic_words(question) and not shared & topic_words(question):
+        return False
+    # Most of what the question is about, or close to it in meaning.
+    return len(shared) >= math.ceil(0.5 * len(q)) or s.similarity >= min_similarity
 
 
 def extractive_reply(

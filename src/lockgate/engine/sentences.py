@@ -74,8 +74,9 @@ def chunk_sentences(number: int, text: str) -> list[SourceSentence]:
 
 
 def question_words(text: str) -> set[str]:
-    """The content words of a question (or a sentence), less the words that only ask."""
-    return content_words(text) - _ASKING
+    """The content words of a question (or a sentence), less the words that only ask and
+    contractions ("what's", "i'm")."""
+    return {w for w in content_words(text) - _ASKING if "'" not in w}
 
 
 def rank_sentences(

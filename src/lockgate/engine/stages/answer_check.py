@@ -26,9 +26,9 @@ from lockgate.config import GroundedConfig, ScannerRule
 from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.citations import clean, says_unknown
 from lockgate.engine.cpu import CpuGate, run_cpu
-from lockgate.engine.extractive import extractive_reply
+from lockgate.engine.extractive import extractive_reply, topic_words, unknown_names
 from lockgate.engine.pipeline import Next, Stage
-from lockgate.engine.sentences import Embed
+from lockgate.engine.sentences import Embed, question_words
 from lockgate.engine.stages._guard import policy_for
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
@@ -132,6 +132,11 @@ class AnswerCheck(Stage):
         """How much of `segment` (whole sentences) may be released after `gate.released`."""
         if says_unknown(segment) and not gate.released:
             return Verdict(segment, stop=False, supported=1, reason="")  # a refusal: kept
+        if not gate.released and not gate.held:
+            missing = unknown_names(question, context)
+            if missing:
+                return Verdict("", stop=True, supported=0,
+                               reason="the sources never mention " + ", ".join(missing[:3]))
         sentences = split_sentences(segment)
         claims = [s for s in sentences if scanner.is_claim(s)]
         if not claims:
@@ -139,15 +144,21 @@ class AnswerCheck(Stage):
         results = scanner.check(segment, [c.text for c in context])
         by_start = {r.sentence.start: r for r in results}
         q_words = content_words(question)
+        topic = topic_words(question)
         supported = 0
         for s in claims:
             r = by_start.get(s.start)
             words = content_words(s.text)
             echo = bool(words) and words <= q_words and not numbers(s.text)
-            if r is not None and r.support >= scanner.min_support and not echo:
+            # The first claim must be about the question: a tiny model often copies a
+            # source sentence that is supported but answers something else.
+            off_topic = (not gate.supported and not supported and bool(topic)
+                         and not topic & question_words(s.text))
+            if r is not None and r.support >= scanner.min_support and not echo and not off_topic:
                 supported += 1
                 continue
-            reason = "echoes the question" if echo else (r.detail if r else "unchecked")
+            reason = ("echoes the question" if echo else "does not address the question"
+                      if off_topic else (r.detail if r else "unchecked"))
             gate.details.append(f"{s.text[:80]!r}: {reason}")
             return Verdict(segment[: s.start], stop=True, supported=supported,
                            reason=f"unsupported: {reason}")

@@ -29,7 +29,13 @@ RULES = [
     ("critical vulnerabilities", "Critical vulnerabilities are patched within 7 days. "
                                  "The patches are approved by Captain Nemo on Saturn."),
     ("chief executive officer", "The CEO is Elon Zuckerberg."),
+    # Supported by a source, but about something else than the question.
+    ("how many employees", "Northwind Cloud was founded in 2016 and builds file "
+                           "collaboration software for design and engineering teams."),
     ("dogs", "I don't know."),
+    # The question said again, then the answer.
+    ("api tokens expire", "When do API tokens expire by default? Answer: Tokens expire after "
+                          "90 days by default."),
 ]
 
 
@@ -133,3 +139,16 @@ def test_a_question_the_sources_cannot_answer_is_refused(loop, services, stream)
     assert not reply.answer.extractive and "Zuckerberg" not in reply.answer.text
     reply, _ = ask(loop, services, "Which dogs does the refund policy allow in the office?", stream)
     assert reply.answer.refused and not reply.answer.extractive
+    reply, _ = ask(loop, services, "How many employees does Northwind Cloud have?", stream)
+    assert reply.answer.refused and "2016" not in reply.answer.text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_echoed_question_is_not_part_of_the_answer(loop, services, stream) -> None:
+    reply, streamed = ask(loop, services, "When do API tokens expire by default?", stream)
+    answer = reply.answer
+    assert answer.text.startswith("Tokens expire after 90 days by default.")
+    assert "?" not in answer.text and "Answer:" not in answer.text
+    assert not answer.extractive
+    if stream:
+        assert streamed.startswith("Tokens expire after 90 days")

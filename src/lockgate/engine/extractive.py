@@ -19,7 +19,7 @@ from lockgate.engine.sentences import (
     question_words,
     rank_sentences,
 )
-from lockgate.guardrails.grounding import entities, numbers, word_tokens
+from lockgate.guardrails.grounding import entities, numbers
 from lockgate.retrieval.hybrid import RetrievedChunk
 
 # "How many ..." asks for a figure: a sentence without one does not answer it.
@@ -36,16 +36,14 @@ class Extract:
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
-def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
-    """The question's names and years that no chunk mentions ("Tokyo", "HIPAA", "2023"): the
-    sources are about something else, whatever words they share with it. Other figures are
-    left alone: "charged 10 days ago" is the caller's, not the sources'."""
+def unknown_years(question: str, chunks: list[RetrievedChunk]) -> list[str]:
+    """The years the question asks about that no chunk mentions ("revenue in 2023"): the
+    sources are about another time, whatever words they share with it. Names and other
+    figures are left alone: "I'm John Smith", "charged 10 days ago" are the caller's own."""
     seen: set[str] = set()
     for c in chunks:
-        seen |= word_tokens(c.text)
-    missing = [e for e in sorted(entities(question))
-               if e not in seen and not all(p in seen for p in re.split(r"[-']", e) if p)]
-    return missing + [y for y in sorted(set(_YEAR.findall(question))) if y not in seen]
+        seen |= set(_YEAR.findall(c.text))
+    return [y for y in sorted(set(_YEAR.findall(question))) if y not in seen]
 
 
 def topic_words(question: str) -> set[str]:
@@ -80,7 +78,7 @@ def extractive_reply(
     embed: Embed | None = None,
     min_similarity: float = 0.55,
 ) -> Extract | None:
-    if not chunks or unknown_names(question, chunks):
+    if not chunks or unknown_years(question, chunks):
         return None
     sentences = [s for i, c in enumerate(chunks, start=1) for s in chunk_sentences(i, c.text)]
     ranked = rank_sentences(question, sentences, query_vector, embed)

@@ -162,7 +162,8 @@ def select_sentences(
         used += size
         return True
 
-    top = [s for s in ranked if s.score > 0][:best] or ranked[:1]
+    # Sharing no word with the question, a sentence is in only as a neighbour.
+    top = [s for s in ranked if s.lexical > 0][:best] or ranked[:1]
     for s in top:
         take(s)
     for s in top:

@@ -26,7 +26,7 @@ from lockgate.config import GroundedConfig, ScannerRule
 from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.citations import clean, says_unknown
 from lockgate.engine.cpu import CpuGate, run_cpu
-from lockgate.engine.extractive import extractive_reply, topic_words, unknown_names
+from lockgate.engine.extractive import extractive_reply, topic_words
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.sentences import Embed, question_words
 from lockgate.engine.stages._guard import policy_for
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 _BOUNDARY = re.compile(r"[.!?](?:\s*\[\d{1,3}\])*(?=\s)|\n")
 _RUNOFF = re.compile(r"\n\s*(?:Question|Sources|Answer|User|Instructions)\s*:")
+# "Answer:" or "A:" before the answer itself.
+_LABEL = re.compile(r"^\s*(?:(?:answer|a)\s*:\s*)+", re.I)
 # A source header the model copied ("[2] (faq.txt, page 1)") and nothing else.
 _HEADER_ONLY = re.compile(r"^\s*(?:\[\d{1,3}\]\s*)?\([^)\n]*\)\s*(?:\[\d{1,3}\]\s*)?$")
 
@@ -132,11 +134,6 @@ class AnswerCheck(Stage):
         """How much of `segment` (whole sentences) may be released after `gate.released`."""
         if says_unknown(segment) and not gate.released:
             return Verdict(segment, stop=False, supported=1, reason="")  # a refusal: kept
-        if not gate.released and not gate.held:
-            missing = unknown_names(question, context)
-            if missing:
-                return Verdict("", stop=True, supported=0,
-                               reason="the sources never mention " + ", ".join(missing[:3]))
         sentences = split_sentences(segment)
         claims = [s for s in sentences if scanner.is_claim(s)]
         if not claims:
@@ -261,7 +258,11 @@ class AnswerCheck(Stage):
         if not gate.released and not gate.held:
             if _HEADER_ONLY.match(ready):
                 return "", False
-            ready = clean(ready) + (" " if ready[-1:].isspace() else "")  # an echoed header
+            tail = " " if ready[-1:].isspace() else ""
+            ready = _without_echo(turn.question, clean(ready))  # an echoed header, question
+            if not ready:
+                return "", False
+            ready += tail
         verdict = await run_cpu(self.cpu, self.judge, turn.question, ready, context, scanner,
                                 gate, shed=False)
         if verdict.stop:
@@ -276,6 +277,21 @@ class AnswerCheck(Stage):
         gate.supported += verdict.supported
         gate.released += out
         return out, verdict.stop
+
+
+def _without_echo(question: str, text: str) -> str:
+    """The text less the question said again before it, and an "Answer:" label (a base
+    model often starts that way)."""
+    asked = content_words(question)
+    while True:
+        text = _LABEL.sub("", text).lstrip()
+        first = split_sentences(text, limit=2)
+        if not first or not first[0].text.endswith("?"):
+            return text
+        words = content_words(first[0].text)
+        if not words or not words <= asked:
+            return text
+        text = text[first[0].end :]
 
 
 def _last_boundary(text: str) -> int:

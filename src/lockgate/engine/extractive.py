@@ -81,7 +81,8 @@ def extractive_reply(
     if not chunks or unknown_years(question, chunks):
         return None
     sentences = [s for i, c in enumerate(chunks, start=1) for s in chunk_sentences(i, c.text)]
-    ranked = rank_sentences(question, sentences, query_vector, embed)
+    # Only sentences that can pass `answers` are worth embedding.
+    ranked = rank_sentences(question, sentences, query_vector, embed, embed_from=min_lexical)
     relevant = [s for s in ranked if answers(question, s, min_lexical, min_similarity)]
     if not relevant:
         return None

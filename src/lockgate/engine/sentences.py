@@ -85,10 +85,13 @@ def rank_sentences(
     query_vector: np.ndarray | None = None,
     embed: Embed | None = None,
     semantic_weight: float = 0.5,
+    embed_from: float = 0.0,
 ) -> list[SourceSentence]:
     """The sentences best first. Score: idf-weighted share of the question's content words the
     sentence has, blended with its cosine to the question where embeddings are given, plus a
-    small bonus for a figure when the question asks for one."""
+    small bonus for a figure when the question asks for one. Only sentences with at least
+    `embed_from` of that share are embedded (embedding is most of the cost); the others are
+    scored as if dissimilar."""
     if not sentences:
         return []
     q = question_words(question)
@@ -99,12 +102,16 @@ def rank_sentences(
     idf = {t: math.log(1 + n / (1 + df[t])) for t in q}
     total = sum(idf.values()) or 1.0
     wants_figure = bool(_ASKS_FIGURE.search(question))
+    for s, w in zip(sentences, words, strict=True):
+        s.lexical = sum(idf[t] for t in q & w) / total
     sims: list[float] = [0.0] * n
     if embed is not None and query_vector is not None:
-        vecs = embed([s.text for s in sentences])
-        sims = [float(np.dot(query_vector, v)) for v in vecs]
-    for s, w, sim in zip(sentences, words, sims, strict=True):
-        s.lexical = sum(idf[t] for t in q & w) / total
+        todo = [i for i, s in enumerate(sentences) if s.lexical >= embed_from]
+        if todo:
+            vecs = embed([sentences[i].text for i in todo])
+            for i, v in zip(todo, vecs, strict=True):
+                sims[i] = float(np.dot(query_vector, v))
+    for s, sim in zip(sentences, sims, strict=True):
         s.similarity = sim
         w_sem = semantic_weight if embed is not None and query_vector is not None else 0.0
         s.score = (1 - w_sem) * s.lexical + w_sem * max(0.0, sim)

@@ -164,7 +164,7 @@ class AnswerCheck(Stage):
     def _extract(self, question: str, context: list[RetrievedChunk]) -> str | None:
         embed: Embed | None = None
         qvec = None
-        if self.config.sentence_semantic and self.embedder is not None and self.query_embedder:
+        if self.config.extractive.semantic and self.embedder is not None and self.query_embedder:
             embed = self.embedder.embed
             qvec = self.query_embedder.embed([question])[0]
         cfg = self.config.extractive

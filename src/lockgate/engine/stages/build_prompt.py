@@ -81,7 +81,7 @@ class BuildPrompt(Stage):
         cfg = self.config
         embed: Embed | None = None
         qvec = None
-        if cfg.sentence_semantic and self.embedder is not None and self.query_embedder:
+        if cfg.context_semantic and self.embedder is not None and self.query_embedder:
             embed = self.embedder.embed
             # Retrieval embedded this question already: the embedder remembers it.
             qvec = self.query_embedder.embed([question])[0]

@@ -21,6 +21,7 @@ from lockgate.engine.parse import parse_turn
 from lockgate.engine.pipeline import Next, Pipeline, PipelineError, Stage, stage_factories
 from lockgate.engine.stages.build_prompt import BuildPrompt
 from lockgate.engine.stages.postprocess import PostProcess
+from lockgate.engine.stages.prompt_select import PromptSelect
 from lockgate.engine.stages.retrieve import Retrieve
 from lockgate.engine.state import RetrievalRecord, TurnState
 from lockgate.engine.turn import Call, Principal, Turn
@@ -206,6 +207,12 @@ def test_retrieve_ignores_pass_through_requests(services) -> None:
 # -- BuildPrompt ----------------------------------------------------------------------------
 
 
+def whole_chunks(services) -> BuildPrompt:
+    """build_prompt with the chunks whole in the prompt (`context_select: chunks`)."""
+    cfg = services.settings.grounded.model_copy(update={"context_select": "chunks"})
+    return BuildPrompt(PromptSelect.from_services(services), cfg)
+
+
 def test_build_prompt_numbers_the_chunks(services) -> None:
     chunks = [
         chunk(1, "First text.", "/d/a.pdf", page=2, heading=("Policy", "Refunds")),
@@ -214,9 +221,7 @@ def test_build_prompt_numbers_the_chunks(services) -> None:
         chunk(4, "Fourth."),
     ]
     state = TurnState(retrieval=RetrievalRecord(SearchResult(chunks, 0.8)))
-    _, state, inner = run(
-        BuildPrompt.from_services(services), question_turn(services, "What?"), state
-    )
+    _, state, inner = run(whole_chunks(services), question_turn(services, "What?"), state)
     assert state.retrieval is not None
     assert len(state.retrieval.context) == services.settings.grounded.context_chunks == 3
     sent = inner.turn
@@ -236,9 +241,33 @@ def test_build_prompt_keeps_to_the_character_budget(services) -> None:
     budget = services.settings.grounded.context_chars
     chunks = [chunk(1, "a" * (budget - 10)), chunk(2, "b" * 50), chunk(3, "c" * 5)]
     state = TurnState(retrieval=RetrievalRecord(SearchResult(chunks, 0.8)))
-    _, state, _ = run(BuildPrompt.from_services(services), question_turn(services, "q"), state)
+    _, state, _ = run(whole_chunks(services), question_turn(services, "q"), state)
     assert state.retrieval is not None
     assert [c.chunk_id for c in state.retrieval.context] == [101, 103]  # the 50-char one skipped
+
+
+def test_build_prompt_sends_the_sentences_that_bear_on_the_question(services) -> None:
+    long_text = " ".join(f"Filler sentence number {i} talks about nothing." for i in range(40))
+    chunks = [
+        chunk(1, long_text + " Annual plans can be refunded within 30 days. " + long_text),
+        chunk(2, "Office plants are watered on Fridays. The kitchen closes at six."),
+        chunk(3, "Monthly plans are not refundable."),
+    ]
+    state = TurnState(retrieval=RetrievalRecord(SearchResult(chunks, 0.8)))
+    turn = question_turn(services, "How many days do I have to get a refund on annual plans?")
+    _, state, inner = run(BuildPrompt.from_services(services), turn, state)
+    assert state.retrieval is not None and inner.turn is not None
+    prompt = inner.turn.prompt or ""
+    assert services.settings.grounded.context_select == "sentences"
+    # The answer's sentence is in, numbered as its chunk, and the prompt is far shorter.
+    context = state.retrieval.context
+    first = next(i for i, c in enumerate(context, start=1) if "30 days" in c.text)
+    assert context[first - 1].chunk_id == 101
+    assert f"[{first}] (" in prompt and "Annual plans can be refunded within 30 days." in prompt
+    assert "Office plants" not in prompt
+    assert sum(len(c.text) for c in context) <= services.settings.grounded.prompt_chars + 10
+    assert len(prompt) < len(long_text)
+    assert any(t.stage == "build_prompt.sentences" for t in state.timings)
 
 
 def test_build_prompt_skips_what_retrieval_refused(services) -> None:

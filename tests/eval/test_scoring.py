@@ -44,7 +44,7 @@ def test_a_refusal_case_has_no_answer_metrics() -> None:
         1,
     )
     m = case_metrics(case, "I can't answer that.", True, "block", [], [], set(), k=5, faithful=0.0)
-    assert m == {"refusal_correct": 1.0, "guardrail_ok": 1.0, "degraded": 0.0}
+    assert m == {"refusal_correct": 1.0, "guardrail_ok": 1.0, "degraded": 0.0, "extractive": 0.0}
 
 
 def test_aggregate() -> None:

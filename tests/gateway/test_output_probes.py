@@ -51,7 +51,10 @@ def gw(tmp_path_factory, embedder) -> Iterator[tuple[str, Any, Any]]:
         home = tmp_path_factory.mktemp("probe-home")
         # The shipped policy; only the budget is raised so a busy machine cannot time out.
         guard = GuardrailsConfig(scanner_timeout_ms=20_000)
-        settings = make_settings(home, up + "/v1", grounded={"model": "echo"}, guardrails=guard)
+        # The probes test the output guard: the answer check (which would stop an answer at
+        # its first unsupported sentence, before the guard sees the rest) stays out of it.
+        grounded = {"model": "echo", "extractive": {"enabled": False}}
+        settings = make_settings(home, up + "/v1", grounded=grounded, guardrails=guard)
         services = make_services(settings, embedder)
         Ingestor(services.documents, services.runs, services.embedder, settings.ingest).run(
             [str(docs)]

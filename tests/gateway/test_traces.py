@@ -36,7 +36,13 @@ def gateway(tmp_path_factory, embedder, fake_upstream) -> Iterator[tuple[str, An
     for name, text in DOCS.items():
         (docs / name).write_text(text, encoding="utf-8")
     services = make_services(
-        make_settings(home, fake_upstream, grounded={"model": "echo"}), embedder
+        make_settings(
+            home, fake_upstream,
+            # echo answers with the prompt itself: this file is about what the trace
+            # records of the model's own answer, not the answer check's stand-in.
+            grounded={"model": "echo", "extractive": {"enabled": False}},
+        ),
+        embedder,
     )
     summary = Ingestor(
         services.documents, services.runs, services.embedder, services.settings.ingest

@@ -42,7 +42,12 @@ from lockgate.config.resilience import (
     ResilienceConfig,
     StreamingConfig,
 )
-from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, RetrievalConfig
+from lockgate.config.retrieval import (
+    ExtractiveConfig,
+    FreshnessConfig,
+    GroundedConfig,
+    RetrievalConfig,
+)
 from lockgate.config.review import (
     REVIEW_KINDS,
     AppReview,
@@ -105,6 +110,7 @@ __all__ = [
     "ReviewModes",
     "ConfigError",
     "DegradeConfig",
+    "ExtractiveConfig",
     "DeclaredTool",
     "DeploymentSpec",
     "Dimension",

@@ -61,6 +61,7 @@ DEFAULT_PIPELINE = (
     "build_prompt",
     "budget",
     "postprocess",
+    "answer_check",  # an unsupported answer becomes an extractive one (or a refusal)
     "call_model",
 )
 

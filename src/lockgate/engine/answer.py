@@ -50,6 +50,8 @@ class Answer:
     refused: bool = False
     groundedness: float | None = None
     degraded: bool = False
+    # Built from the source sentences because the model's answer was not supported by them.
+    extractive: bool = False
     # Appended to a stream after its last piece (citations of a grounded answer).
     suffix: str = ""
     # The text a stream has actually released so far (the output guard holds some back).

@@ -48,6 +48,11 @@ def clean(raw: str) -> str:
     return text.strip()
 
 
+def says_unknown(text: str) -> bool:
+    """The model said it cannot answer from the sources."""
+    return _IDK.search(text) is not None
+
+
 def _content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _COMMON and len(w) > 1}
 

@@ -65,6 +65,9 @@ class Reply:
             out["cache"] = {"hit": True, "kind": answer.cache_kind}
         if answer.degraded:
             out["degraded"] = True
+        if answer.extractive:
+            out["extractive"] = True
+            out["answer_mode"] = "extractive"
         if answer.review is not None:
             out["review"] = answer.review.as_dict()
         return out

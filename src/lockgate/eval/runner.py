@@ -215,6 +215,7 @@ class EvalRunner:
             faithful=faithful,
             judge=judged,
             degraded=bool(answer.degraded) if answer is not None else False,
+            extractive=bool(answer.extractive) if answer is not None else False,
         )
         cost = float(answer.cost) if answer is not None else 0.0
         seen = Observed(

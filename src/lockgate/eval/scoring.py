@@ -45,10 +45,12 @@ def case_metrics(
     faithful: float | None = None,
     judge: float | None = None,
     degraded: bool = False,
+    extractive: bool = False,
 ) -> dict[str, float]:
     # Every case: the share of answers that were the extractive stand-in for a model that
-    # was down (they can pass assertions while the model under test never answered).
-    out: dict[str, float] = {"degraded": float(degraded)}
+    # was down (they can pass assertions while the model under test never answered), and
+    # of those quoted from the sources because the model's answer was unsupported.
+    out: dict[str, float] = {"degraded": float(degraded), "extractive": float(extractive)}
     if case.expected_sources:
         expected = list(case.expected_sources)
         out["hit_at_k"] = rm.hit_at_k(sources, expected, k)

@@ -2,11 +2,12 @@
 
 Default order (outermost first): rate_limit, input_guard, release, prompt_select, cache,
 review, tool_gate, output_guard, retrieve, context_guard, route, build_prompt, budget,
-postprocess, call_model."""
+postprocess, answer_check, call_model."""
 
 from __future__ import annotations
 
 from lockgate.engine.pipeline import StageFactory
+from lockgate.engine.stages.answer_check import AnswerCheck
 from lockgate.engine.stages.budget import Budget
 from lockgate.engine.stages.build_prompt import BuildPrompt
 from lockgate.engine.stages.cache import Cache
@@ -39,6 +40,7 @@ BUILTIN: tuple[tuple[str, StageFactory], ...] = (
     (BuildPrompt.name, BuildPrompt.from_services),
     (Budget.name, Budget.from_services),
     (PostProcess.name, PostProcess.from_services),
+    (AnswerCheck.name, AnswerCheck.from_services),
     (CallModel.name, CallModel.from_services),
 )
 

@@ -1,17 +1,22 @@
 """Number the retrieved chunks and render the turn's registry prompt (`state.prompt`, chosen
-by prompt_select) with them."""
+by prompt_select) with them: whole, or (`grounded.context_select: sentences`) only their
+sentences that bear on the question (`engine/sentences.py`)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig
 from lockgate.engine.answer import Answer
+from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
+from lockgate.engine.sentences import Embed, select_sentences
 from lockgate.engine.stages.prompt_select import PromptSelect
 from lockgate.engine.state import PromptRecord, TurnState
 from lockgate.engine.turn import Turn
+from lockgate.models.base import EmbeddingBackend
 from lockgate.prompts.spec import PromptSpec
 from lockgate.retrieval.hybrid import RetrievedChunk
 
@@ -47,14 +52,43 @@ class BuildPrompt(Stage):
     after: ClassVar[tuple[str, ...]] = ("retrieve", "context_guard", "input_guard")
     before: ClassVar[tuple[str, ...]] = ("call_model",)
 
-    def __init__(self, select: PromptSelect, config: GroundedConfig) -> None:
+    def __init__(
+        self,
+        select: PromptSelect,
+        config: GroundedConfig,
+        embedder: EmbeddingBackend | None = None,
+        query_embedder: EmbeddingBackend | None = None,
+        cpu: CpuGate | None = None,
+    ) -> None:
         # For pipelines configured without prompt_select: the same choice, made here.
         self.select = select
         self.config = config
+        self.embedder = embedder
+        self.query_embedder = query_embedder or embedder
+        self.cpu = cpu
 
     @classmethod
     def from_services(cls, services: Services) -> BuildPrompt:
-        return cls(PromptSelect.from_services(services), services.settings.grounded)
+        return cls(
+            PromptSelect.from_services(services),
+            services.settings.grounded,
+            services.embedder,
+            services.query_embedder,
+            services.cpu,
+        )
+
+    def sentences(self, question: str, chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+        cfg = self.config
+        embed: Embed | None = None
+        qvec = None
+        if cfg.context_semantic and self.embedder is not None and self.query_embedder:
+            embed = self.embedder.embed
+            # Retrieval embedded this question already: the embedder remembers it.
+            qvec = self.query_embedder.embed([question])[0]
+        return select_sentences(
+            question, chunks, cfg.context_sentences, cfg.context_neighbours, cfg.prompt_chars,
+            qvec, embed,
+        )
 
     @staticmethod
     def render(
@@ -79,7 +113,17 @@ class BuildPrompt(Stage):
             return await call_next(turn, state)
         cfg = self.config
         record = state.retrieval
-        record.context = select_context(record.result.chunks, cfg.context_chunks, cfg.context_chars)
+        if cfg.context_select == "sentences" and record.result.chunks:
+            # Sentences from more chunks than would fit whole, under a tighter cap: the
+            # answer is often one sentence of the fourth chunk.
+            t0 = time.perf_counter()
+            pool = record.result.chunks[: cfg.sentence_pool]
+            record.context = await run_cpu(self.cpu, self.sentences, turn.question, pool)
+            state.note("build_prompt.sentences", (time.perf_counter() - t0) * 1000)
+        else:
+            record.context = select_context(
+                record.result.chunks, cfg.context_chunks, cfg.context_chars
+            )
         if state.prompt is None or state.prompt.spec is None:
             found = self.select.select(turn)
             state.prompt = PromptRecord(

@@ -1,0 +1,301 @@
+"""Check the grounded model's answer against its sources before it leaves the model stage.
+
+A tiny model often echoes the question, copies a source header or garbles a figure. Sentence
+by sentence (a stream is held until each sentence is whole), the grounding scanner judges
+whether the sources support it:
+
+- the first claim unsupported (or the answer empty, only an echo of the question, or no
+  claim at all): the answer becomes extractive, the best source sentences for the question
+  with their [n] markers (`engine/extractive.py`), `answer.extractive` set; with no sentence
+  relevant enough, the turn is refused instead;
+- a later claim unsupported: the answer ends before it (the model is stopped there);
+- "I don't know": left as it is, for postprocess to turn into the refusal.
+
+Echoes of the prompt after the answer ("Question: ...") are cut here for a stream as well as
+for a plain answer. Tool-calling turns and degraded (already extractive) answers pass."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from lockgate.config import GroundedConfig, ScannerRule
+from lockgate.engine.answer import Answer, aclose_stream
+from lockgate.engine.citations import clean, says_unknown
+from lockgate.engine.cpu import CpuGate, run_cpu
+from lockgate.engine.extractive import extractive_reply, topic_words
+from lockgate.engine.pipeline import Next, Stage
+from lockgate.engine.sentences import Embed, question_words
+from lockgate.engine.stages._guard import policy_for
+from lockgate.engine.state import TurnState
+from lockgate.engine.turn import Turn
+from lockgate.guardrails.engine import GuardEngine
+from lockgate.guardrails.grounding import content_words, numbers, split_sentences
+from lockgate.guardrails.scanners.grounding import GroundingScanner
+from lockgate.models.base import ChatDelta, EmbeddingBackend, Usage
+from lockgate.retrieval.hybrid import RetrievedChunk
+
+if TYPE_CHECKING:
+    from lockgate.services import Services
+
+_BOUNDARY = re.compile(r"[.!?](?:\s*\[\d{1,3}\])*(?=\s)|\n")
+_RUNOFF = re.compile(r"\n\s*(?:Question|Sources|Answer|User|Instructions)\s*:")
+# "Answer:" or "A:" before the answer itself.
+_LABEL = re.compile(r"^\s*(?:(?:answer|a)\s*:\s*)+", re.I)
+# A source header the model copied ("[2] (faq.txt, page 1)") and nothing else.
+_HEADER_ONLY = re.compile(r"^\s*(?:\[\d{1,3}\]\s*)?\([^)\n]*\)\s*(?:\[\d{1,3}\]\s*)?$")
+
+
+@dataclass
+class Verdict:
+    keep: str  # the part of the segment that may be released
+    stop: bool  # a claim was unsupported: nothing after `keep` is
+    supported: int  # supported claims in `keep`
+    reason: str = ""
+
+
+@dataclass
+class _Gate:
+    """The answer so far: what was released and whether a supported claim is among it."""
+
+    released: str = ""
+    held: str = ""  # released text waits here until a supported claim comes
+    supported: int = 0
+    reason: str = ""
+    details: list[str] = field(default_factory=list)
+
+
+class AnswerCheck(Stage):
+    name: ClassVar[str] = "answer_check"
+    after: ClassVar[tuple[str, ...]] = ("build_prompt", "postprocess", "output_guard")
+    before: ClassVar[tuple[str, ...]] = ("call_model",)
+
+    def __init__(
+        self,
+        guard: GuardEngine,
+        config: GroundedConfig,
+        embedder: EmbeddingBackend | None = None,
+        query_embedder: EmbeddingBackend | None = None,
+        cpu: CpuGate | None = None,
+    ) -> None:
+        self.guard = guard
+        self.config = config
+        self.embedder = embedder
+        self.query_embedder = query_embedder or embedder
+        self.cpu = cpu
+
+    @classmethod
+    def from_services(cls, services: Services) -> AnswerCheck | None:
+        cfg = services.settings.grounded
+        if not cfg.extractive.enabled:
+            return None
+        return cls(services.guard, cfg, services.embedder, services.query_embedder,
+                   services.cpu)
+
+    async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
+        answer = await call_next(turn, state)
+        context = state.retrieval.context if state.retrieval else []
+        if (not turn.grounded or not context or answer.degraded or answer.refused
+                or turn.request.tools):
+            return answer
+        scanner = self._scanner(turn)
+        if answer.stream is not None:
+            answer.stream = self._checked(turn, state, answer, answer.stream, scanner, context)
+            return answer
+        t0 = time.perf_counter()
+        gate = _Gate()
+        text = clean(answer.raw)
+        if text:
+            await self._segment(turn, text, context, scanner, gate)
+        answer.raw = await self._final(turn, state, answer, gate, context, t0)
+        return answer
+
+    # -- the check -----------------------------------------------------------------------
+
+    def _scanner(self, turn: Turn) -> GroundingScanner:
+        policy = policy_for(self.guard, turn)
+        rule = next((r for r in policy.output if r.scanner == "grounding"), None)
+        built = self.guard.scanner(rule or ScannerRule(scanner="grounding"))
+        if isinstance(built, GroundingScanner):
+            return built  # the output guard's own: its cached source vectors are shared
+        return GroundingScanner(None, self.embedder)
+
+    def judge(
+        self,
+        question: str,
+        segment: str,
+        context: list[RetrievedChunk],
+        scanner: GroundingScanner,
+        gate: _Gate,
+    ) -> Verdict:
+        """How much of `segment` (whole sentences) may be released after `gate.released`."""
+        if says_unknown(segment) and not gate.released:
+            return Verdict(segment, stop=False, supported=1, reason="")  # a refusal: kept
+        sentences = split_sentences(segment)
+        claims = [s for s in sentences if scanner.is_claim(s)]
+        if not claims:
+            return Verdict(segment, stop=False, supported=0)
+        results = scanner.check(segment, [c.text for c in context])
+        by_start = {r.sentence.start: r for r in results}
+        q_words = content_words(question)
+        topic = topic_words(question)
+        supported = 0
+        for s in claims:
+            r = by_start.get(s.start)
+            words = content_words(s.text)
+            echo = bool(words) and words <= q_words and not numbers(s.text)
+            # The first claim must be about the question: a tiny model often copies a
+            # source sentence that is supported but answers something else.
+            off_topic = (not gate.supported and not supported and bool(topic)
+                         and not topic & question_words(s.text))
+            if r is not None and r.support >= scanner.min_support and not echo and not off_topic:
+                supported += 1
+                continue
+            reason = ("echoes the question" if echo else "does not address the question"
+                      if off_topic else (r.detail if r else "unchecked"))
+            gate.details.append(f"{s.text[:80]!r}: {reason}")
+            return Verdict(segment[: s.start], stop=True, supported=supported,
+                           reason=f"unsupported: {reason}")
+        return Verdict(segment, stop=False, supported=supported)
+
+    def _extract(self, question: str, context: list[RetrievedChunk]) -> str | None:
+        embed: Embed | None = None
+        qvec = None
+        if self.config.extractive.semantic and self.embedder is not None and self.query_embedder:
+            embed = self.embedder.embed
+            qvec = self.query_embedder.embed([question])[0]
+        cfg = self.config.extractive
+        built = extractive_reply(question, context, cfg.max_sentences, cfg.min_lexical,
+                                 qvec, embed, cfg.min_similarity)
+        return built.text if built else None
+
+    async def _final(
+        self,
+        turn: Turn,
+        state: TurnState,
+        answer: Answer,
+        gate: _Gate,
+        context: list[RetrievedChunk],
+        t0: float,
+    ) -> str:
+        """The answer's text: the model's supported part, else the extractive one (or the
+        refusal when there is nothing to quote)."""
+        if gate.supported:
+            if gate.reason:
+                state.note("answer_check", (time.perf_counter() - t0) * 1000,
+                           f"cut: {gate.reason}"[:300])
+            return gate.released.rstrip()
+        why = gate.reason or ("empty answer" if not gate.released.strip() and not gate.held
+                              else "no supported claim")
+        text = await run_cpu(self.cpu, self._extract, turn.question, context, shed=False)
+        ms = (time.perf_counter() - t0) * 1000
+        if text is None:
+            state.note("answer_check", ms, f"refused: {why}; no source sentence fits"[:300])
+            answer.refused = True
+            answer.text = self.config.refusal_message
+            return self.config.refusal_message
+        answer.extractive = True
+        state.note("answer_check", ms, f"extractive: {why}"[:300])
+        return text
+
+    async def _checked(
+        self,
+        turn: Turn,
+        state: TurnState,
+        answer: Answer,
+        deltas: AsyncIterator[ChatDelta],
+        scanner: GroundingScanner,
+        context: list[RetrievedChunk],
+    ) -> AsyncIterator[ChatDelta]:
+        t0 = time.perf_counter()
+        gate = _Gate()
+        pending = ""
+        finish: str | None = None
+        usage: Usage | None = None
+        stopped = False
+        try:
+            async for delta in deltas:
+                finish = delta.finish_reason or finish
+                usage = delta.usage or usage
+                pending += delta.text
+                runoff = _RUNOFF.search(pending)
+                if runoff:
+                    pending, stopped = pending[: runoff.start()], True
+                cut = len(pending) if stopped else _last_boundary(pending)
+                if cut:
+                    ready, pending = pending[:cut], pending[cut:]
+                    out, stop = await self._segment(turn, ready, context, scanner, gate)
+                    if out:
+                        yield ChatDelta(text=out)
+                    stopped = stopped or stop
+                if stopped:
+                    break
+            if pending and not stopped:
+                out, _ = await self._segment(turn, pending, context, scanner, gate)
+                if out:
+                    yield ChatDelta(text=out)
+        finally:
+            await aclose_stream(deltas)
+        text = await self._final(turn, state, answer, gate, context, t0)
+        if not gate.supported:
+            yield ChatDelta(text=text)  # nothing of the model's was released
+        answer.raw = text
+        answer.finish_reason = finish or "stop"
+        yield ChatDelta(finish_reason=answer.finish_reason, usage=usage)
+
+    async def _segment(
+        self,
+        turn: Turn,
+        ready: str,
+        context: list[RetrievedChunk],
+        scanner: GroundingScanner,
+        gate: _Gate,
+    ) -> tuple[str, bool]:
+        """Judge whole sentences; (text to release now, whether to stop)."""
+        if not gate.released and not gate.held:
+            if _HEADER_ONLY.match(ready):
+                return "", False
+            tail = " " if ready[-1:].isspace() else ""
+            ready = _without_echo(turn.question, clean(ready))  # an echoed header, question
+            if not ready:
+                return "", False
+            ready += tail
+        verdict = await run_cpu(self.cpu, self.judge, turn.question, ready, context, scanner,
+                                gate, shed=False)
+        if verdict.stop:
+            gate.reason = verdict.reason
+        if not gate.supported and not verdict.supported:
+            # No supported claim yet: hold what came ("Sure!") until one does.
+            if not verdict.stop:
+                gate.held += verdict.keep
+            return "", verdict.stop
+        out = gate.held + verdict.keep
+        gate.held = ""
+        gate.supported += verdict.supported
+        gate.released += out
+        return out, verdict.stop
+
+
+def _without_echo(question: str, text: str) -> str:
+    """The text less the question said again before it, and an "Answer:" label (a base
+    model often starts that way)."""
+    asked = content_words(question)
+    while True:
+        text = _LABEL.sub("", text).lstrip()
+        first = split_sentences(text, limit=2)
+        if not first or not first[0].text.endswith("?"):
+            return text
+        words = content_words(first[0].text)
+        if not words or not words <= asked:
+            return text
+        text = text[first[0].end :]
+
+
+def _last_boundary(text: str) -> int:
+    last = 0
+    for m in _BOUNDARY.finditer(text):
+        last = m.end()
+    return last

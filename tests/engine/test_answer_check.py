@@ -1,0 +1,154 @@
+"""The answer check through `run_turn` (the default pipeline and guardrail policy, the sample
+corpus ingested, a scripted upstream on loopback in place of the model): an unsupported answer
+becomes an extractive one with correct citations and is marked; a supported one passes as the
+model gave it; a question the sources do not answer is still refused."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lockgate.config import ModelSpec
+from lockgate.engine.run import Engine, Reply
+from lockgate.engine.turn import Call
+from lockgate.ingest.pipeline import Ingestor
+from lockgate.services import Services
+from tests.conftest import PASSTHROUGH_RESILIENCE, SAMPLES, make_services, make_settings
+from tests.support.scripted_upstream import create_scripted_upstream
+from tests.support.server import serve
+
+RULES = [
+    # Garbled: nothing of it is in the sources.
+    ("full refund on an annual plan", "Refunds are granted by the moon council every leap year."),
+    # Right, in the sources' words.
+    ("application logs retained", "Application logs are retained for 90 days."),
+    # A good first sentence, then an invented one.
+    ("critical vulnerabilities", "Critical vulnerabilities are patched within 7 days. "
+                                 "The patches are approved by Captain Nemo on Saturn."),
+    ("chief executive officer", "The CEO is Elon Zuckerberg."),
+    # Supported by a source, but about something else than the question.
+    ("how many employees", "Northwind Cloud was founded in 2016 and builds file "
+                           "collaboration software for design and engineering teams."),
+    ("dogs", "I don't know."),
+    # The question said again, then the answer.
+    ("api tokens expire", "When do API tokens expire by default? Answer: Tokens expire after "
+                          "90 days by default."),
+]
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Any]:
+    app = create_scripted_upstream(RULES)
+    with serve(app) as base:
+        app.state.base = base
+        yield app
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    # One loop for the module: the upstream client the services keep is bound to it.
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory, embedder, upstream) -> Services:
+    home = tmp_path_factory.mktemp("answer-check") / "home"
+    base = make_settings(home, None, guardrails={})  # the default policy
+    spec = ModelSpec(backend="openai", base_url=upstream.state.base + "/v1",
+                     context_window=8192, resilience=PASSTHROUGH_RESILIENCE)
+    grounded = base.grounded.model_copy(update={"model": "scripted"})
+    settings = base.model_copy(
+        update={"models": {**base.models, "scripted": spec}, "grounded": grounded}
+    )
+    services = make_services(settings, embedder)
+    Ingestor(services.documents, services.runs, embedder, settings.ingest).run([str(SAMPLES)])
+    return services
+
+
+def ask(
+    loop: asyncio.AbstractEventLoop, services: Services, question: str, stream: bool
+) -> tuple[Reply, str]:
+    body = {"model": "lockgate", "stream": stream, "lockgate": {"cache": False},
+            "messages": [{"role": "user", "content": question}]}
+
+    async def go() -> tuple[Reply, str]:
+        reply = await Engine(services).run_turn(Call("/v1/chat/completions", body))
+        text = ""
+        if reply.streaming:
+            async for d in reply.deltas():
+                text += d.text
+        return reply, text
+
+    return loop.run_until_complete(go())
+
+
+def sources(reply: Reply) -> list[str]:
+    return [c["source"] for c in reply.answer.citations]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_unsupported_answer_becomes_extractive_with_citations(loop, services, stream) -> None:
+    question = "Within how many days can a customer get a full refund on an annual plan?"
+    reply, streamed = ask(loop, services, question, stream)
+    answer = reply.answer
+    assert "moon council" not in answer.text and "moon" not in streamed
+    assert "30 days" in answer.text
+    assert answer.extractive and not answer.refused
+    assert sources(reply) and all(s.endswith("refund-policy.md") for s in sources(reply))
+    marked = reply.lockgate_object()
+    assert marked["answer_mode"] == "extractive" and marked["extractive"] is True
+    if stream:
+        assert streamed.startswith(answer.text.split(" [")[0])
+    # The trace says why.
+    trace = services.traces.get(reply.call.trace_id)
+    assert trace is not None
+    notes = [s["note"] for s in trace["stages"] if s["stage"] == "answer_check" and s["note"]]
+    assert len(notes) == 1 and notes[0].startswith("extractive: unsupported")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_supported_answer_passes_unchanged(loop, services, stream) -> None:
+    reply, streamed = ask(loop, services, "How long are application logs retained?", stream)
+    answer = reply.answer
+    assert answer.text.startswith("Application logs are retained for 90 days.")
+    assert not answer.extractive and "answer_mode" not in reply.lockgate_object()
+    assert any(s.endswith("security-policy.html") for s in sources(reply))
+    if stream:
+        assert streamed.startswith("Application logs are retained for 90 days.")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_unsupported_later_sentence_is_cut(loop, services, stream) -> None:
+    reply, streamed = ask(loop, services, "How quickly must critical vulnerabilities be patched?",
+                          stream)
+    answer = reply.answer
+    assert "7 days" in answer.text and "Nemo" not in answer.text and "Nemo" not in streamed
+    assert not answer.extractive
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_question_the_sources_cannot_answer_is_refused(loop, services, stream) -> None:
+    refusal = services.settings.grounded.refusal_message
+    reply, _ = ask(loop, services, "Who is the chief executive officer of Northwind Cloud?", stream)
+    assert reply.answer.refused and reply.answer.text == refusal
+    assert not reply.answer.extractive and "Zuckerberg" not in reply.answer.text
+    reply, _ = ask(loop, services, "Which dogs does the refund policy allow in the office?", stream)
+    assert reply.answer.refused and not reply.answer.extractive
+    reply, _ = ask(loop, services, "How many employees does Northwind Cloud have?", stream)
+    assert reply.answer.refused and "2016" not in reply.answer.text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_echoed_question_is_not_part_of_the_answer(loop, services, stream) -> None:
+    reply, streamed = ask(loop, services, "When do API tokens expire by default?", stream)
+    answer = reply.answer
+    assert answer.text.startswith("Tokens expire after 90 days by default.")
+    assert "?" not in answer.text and "Answer:" not in answer.text
+    assert not answer.extractive
+    if stream:
+        assert streamed.startswith("Tokens expire after 90 days")

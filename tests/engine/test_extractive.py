@@ -59,3 +59,27 @@ def test_a_count_question_needs_a_sentence_with_a_figure() -> None:
     chunks = [chunk(1, "About a third of the employees work remotely. "
                        "Employees get a laptop on their first day.")]
     assert extractive_reply("How many employees work remotely?", chunks) is None
+
+
+SLA = (
+    "plans.starter.uptime_sla_percent: 99.5\n"
+    "plans.team.uptime_sla_percent: 99.9\n"
+    "plans.team.support_response_times.P2_high: 1 business day\n"
+    "plans.enterprise.uptime_sla_percent: 99.99"
+)
+HANDBOOK = "Outside core hours you can plan your own day together with your team."
+
+
+def test_structured_keys_count_word_by_word() -> None:
+    extract = extractive_reply("What is the uptime SLA of the Team plan?", [chunk(1, SLA)])
+    assert extract is not None
+    assert extract.text.startswith("plans.team.uptime_sla_percent: 99.9 [1]")
+
+
+def test_only_the_questions_common_words_do_not_answer_it() -> None:
+    # "team" and "plan" are in the handbook's sentence too, but the question's rarer words
+    # ("uptime", "sla") only in the SLA's rows: the handbook sentence is not quoted, even
+    # when it shares half the question's words.
+    both = extractive_reply("What is the uptime SLA of the Team plan?",
+                            [chunk(1, HANDBOOK), chunk(2, SLA)])
+    assert both is not None and "Outside core hours" not in both.text and both.cited == [2]

@@ -56,6 +56,8 @@ def answers(question: str, s: SourceSentence, min_lexical: float, min_similarity
     """Whether a ranked sentence bears on the question enough to be quoted as its answer."""
     if s.lexical < min_lexical:
         return False  # similarity alone ("about refunds") is no reason to quote a sentence
+    if not s.specific:
+        return False  # only the question's commonest words: about something else
     if _ASKS_COUNT.search(question) and not numbers(s.text):
         return False
     q = question_words(question)

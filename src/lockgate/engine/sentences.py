@@ -26,6 +26,9 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 _TABLE_ROW = re.compile(r"^\s*\|")
 _FIELD = re.compile(r"^\s*[\w.\[\]-]+\s*:\s*\S")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
+# Flattened structured data on one line ("plans.team.uptime_sla_percent: 99.9 plans.team.
+# support: 1 day ..."): each `key: value` pair is a unit of its own.
+_INLINE_FIELD = re.compile(r"\s+(?=[\w\[\]-]+(?:\.[\w\[\]-]+)+:\s)")
 # Questions that ask for an amount, a duration or a date: a sentence with a figure is likelier
 # to be the answer than one that only repeats the question's words.
 _ASKS_FIGURE = re.compile(
@@ -47,6 +50,9 @@ class SourceSentence:
     lexical: float = 0.0
     similarity: float = 0.0
     score: float = 0.0
+    # It has one of the question's more specific words (the rarer half among the sentences):
+    # "team" and "plan" alone do not make a sentence about "the uptime SLA of the Team plan".
+    specific: bool = False
 
 
 def chunk_sentences(number: int, text: str) -> list[SourceSentence]:
@@ -60,6 +66,7 @@ def chunk_sentences(number: int, text: str) -> list[SourceSentence]:
             parts = lines
         else:
             parts = [" ".join(lines)]
+        parts = [f for part in parts for f in _fields(part)]
         for part in parts:
             if _HEADING.match(part):
                 continue  # structure, not a statement; the heading path is in the label
@@ -73,10 +80,20 @@ def chunk_sentences(number: int, text: str) -> list[SourceSentence]:
     return out
 
 
+def _fields(unit: str) -> list[str]:
+    pieces = _INLINE_FIELD.split(unit)
+    return pieces if len(pieces) >= 3 else [unit]
+
+
+# A dot or underscore between letters joins the words of a structured key
+# ("plans.team.uptime_sla_percent"); they count one by one, as in a sentence.
+_KEY_JOINT = re.compile(r"(?<=[A-Za-z])[._](?=[A-Za-z])")
+
+
 def question_words(text: str) -> set[str]:
     """The content words of a question (or a sentence), less the words that only ask and
     contractions ("what's", "i'm")."""
-    return {w for w in content_words(text) - _ASKING if "'" not in w}
+    return {w for w in content_words(_KEY_JOINT.sub(" ", text)) - _ASKING if "'" not in w}
 
 
 def rank_sentences(
@@ -102,8 +119,12 @@ def rank_sentences(
     idf = {t: math.log(1 + n / (1 + df[t])) for t in q}
     total = sum(idf.values()) or 1.0
     wants_figure = bool(_ASKS_FIGURE.search(question))
+    present = sorted(idf[t] for t in q if df[t] > 0)
+    cut = present[(len(present) - 1) // 2] if present else 0.0
+    specific = {t for t in q if df[t] > 0 and idf[t] >= cut}
     for s, w in zip(sentences, words, strict=True):
         s.lexical = sum(idf[t] for t in q & w) / total
+        s.specific = bool(specific & w)
     sims: list[float] = [0.0] * n
     if embed is not None and query_vector is not None:
         todo = [i for i, s in enumerate(sentences) if s.lexical >= embed_from]

@@ -22,6 +22,23 @@ def _private_file(path: Path) -> None:
         path.chmod(0o600)
 
 
+def _set_wal(cur: Any) -> None:
+    """Switch a new database file to WAL. The switch needs the file to itself and SQLite does
+    not wait for it on busy_timeout, so processes starting together retry for a while."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -39,8 +56,9 @@ def make_engine(url: str) -> Engine:
         # Asked first: setting the mode takes a lock without waiting on busy_timeout, so a
         # connection opened while another migrates or writes failed with "database is
         # locked"; once the file is in WAL mode (it stays so) there is nothing to set.
+        cur.execute("PRAGMA busy_timeout=30000")
         if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-            cur.execute("PRAGMA journal_mode=WAL")
+            _set_wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")

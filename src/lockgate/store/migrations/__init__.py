@@ -35,16 +35,18 @@ def available() -> list[Migration]:
 
 
 def applied(engine: Engine) -> set[int]:
-    with engine.connect() as conn:
-        # REAL is 4 bytes on PostgreSQL: too coarse for an epoch timestamp.
-        real = "REAL" if engine.dialect.name == "sqlite" else "DOUBLE PRECISION"
+    # REAL is 4 bytes on PostgreSQL: too coarse for an epoch timestamp.
+    real = "REAL" if engine.dialect.name == "sqlite" else "DOUBLE PRECISION"
+    # As a writer from the start: on SQLite a read transaction that turns into a write after
+    # another process wrote fails at once ("database is locked"), whatever the busy timeout.
+    with transaction(engine) as conn:
         conn.execute(
             text(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 f"version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at {real} NOT NULL)"
             )
         )
-        conn.commit()
+    with engine.connect() as conn:
         return {row[0] for row in conn.execute(text("SELECT version FROM schema_migrations"))}
 
 

@@ -29,6 +29,7 @@ if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         allow_module_level=True,
     )
 
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
@@ -85,11 +86,27 @@ def _login(driver: Any, world: World, role: str) -> None:
     WebDriverWait(driver, 30).until(lambda d: "/ui/login" not in d.current_url)
 
 
+def _loaded(driver: Any) -> None:
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+
+
 def _submit(driver: Any, button_id: str) -> None:
-    """Click a form's button and wait for the page it leads to."""
-    old = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, button_id).click()
+    """Click a form's button and wait for the page it leads to. The page before must have
+    finished loading first: an element found while the previous navigation was still
+    replacing the document belongs to no document by the time it is clicked."""
+    for attempt in range(3):
+        _loaded(driver)
+        try:
+            old = driver.find_element(By.TAG_NAME, "html")
+            driver.find_element(By.ID, button_id).click()
+            break
+        except WebDriverException:
+            if attempt == 2:
+                raise
     WebDriverWait(driver, 30).until(staleness_of(old))
+    _loaded(driver)
 
 
 def _shot(driver: Any, name: str) -> None:

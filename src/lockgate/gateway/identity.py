@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from lockgate.engine.admission import clean_id
-from lockgate.engine.turn import Principal
+from lockgate.engine.turn import Call, Principal
 from lockgate.plugins.hookspecs import hookimpl
 
 CALLER_HEADER = "x-lockgate-caller"
@@ -50,3 +50,16 @@ def principal_of(request: Request) -> Principal:
     from lockgate.gateway.authgate import authenticate
 
     return authenticate(request)
+
+
+def edge_call(request: Request, endpoint: str, body: Any, **fields: Any) -> Call:
+    """The Call a route hands the engine: who is calling, this request's trace id, and the
+    caller's W3C trace context (so exported spans join the caller's trace)."""
+    return Call(
+        endpoint,
+        body,
+        principal_of(request),
+        trace_id=request.state.trace_id,
+        traceparent=request.headers.get("traceparent"),
+        **fields,
+    )

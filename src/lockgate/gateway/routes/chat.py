@@ -13,11 +13,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.replies import ChunkBodies, completion_body
 from lockgate.engine.run import Engine, Reply
-from lockgate.engine.turn import Call
 from lockgate.engine.wire import ChatCompletionIn
 from lockgate.gateway.errors import error_response
 from lockgate.gateway.http import read_json
-from lockgate.gateway.identity import APP_HEADER, PROJECT_HEADER, caller_of, client_of, principal_of
+from lockgate.gateway.identity import APP_HEADER, PROJECT_HEADER, caller_of, client_of, edge_call
 from lockgate.gateway.keepalive import with_keepalive
 from lockgate.gateway.openapi import documented
 from lockgate.models.base import UpstreamError
@@ -82,16 +81,14 @@ async def chat_completions(request: Request) -> Response:
         body = await read_json(request, services.settings.server.max_body_bytes)
     except GatewayError as err:
         failed = err
-    call = Call(
-        endpoint="/v1/chat/completions",
-        body=body if failed is None else {},
-        principal=principal_of(request),
+    call = edge_call(
+        request,
+        "/v1/chat/completions",
+        body if failed is None else {},
         app=request.headers.get(APP_HEADER),
         project=request.headers.get(PROJECT_HEADER),
-        trace_id=trace_id,
         client=client_of(request),
         caller=caller_of(request),
-        traceparent=request.headers.get("traceparent"),
     )
     if failed is not None:
         await engine.record_failure(call, failed)

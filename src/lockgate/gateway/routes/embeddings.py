@@ -12,12 +12,11 @@ from lockgate.engine.answer import Answer
 from lockgate.engine.cpu import run_cpu
 from lockgate.engine.run import Engine
 from lockgate.engine.state import TurnState
-from lockgate.engine.turn import Call
 from lockgate.engine.wire import EmbeddingsIn, parse_body
 from lockgate.estimates import estimate_tokens
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
-from lockgate.gateway.identity import principal_of
+from lockgate.gateway.identity import edge_call
 from lockgate.gateway.openapi import documented
 from lockgate.gateway.ratelimit import admit
 from lockgate.gateway.routes.models import embedding_model_name
@@ -109,21 +108,7 @@ async def embeddings(request: Request) -> Response:
         }
     except GatewayError as err:
         state.fail(err.status, err.detail or err.message)
-        call = Call(
-            "/v1/embeddings",
-            body,
-            principal_of(request),
-            trace_id=trace_id,
-            traceparent=request.headers.get("traceparent"),
-        )
-        await engine.record(call, state, answer, model)
+        await engine.record(edge_call(request, "/v1/embeddings", body), state, answer, model)
         return error_response(err, trace_id)
-    call = Call(
-        "/v1/embeddings",
-        body,
-        principal_of(request),
-        trace_id=trace_id,
-        traceparent=request.headers.get("traceparent"),
-    )
-    await engine.record(call, state, answer, model)
+    await engine.record(edge_call(request, "/v1/embeddings", body), state, answer, model)
     return JSONResponse(result, headers=state.headers or None)

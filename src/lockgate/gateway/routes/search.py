@@ -8,12 +8,11 @@ from starlette.responses import JSONResponse, Response
 from lockgate.engine.answer import Answer
 from lockgate.engine.run import Engine
 from lockgate.engine.state import RetrievalRecord, TurnState
-from lockgate.engine.turn import Call
 from lockgate.engine.wire import SearchIn, parse_body
 from lockgate.estimates import tokens_for_chars
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
-from lockgate.gateway.identity import principal_of
+from lockgate.gateway.identity import edge_call, principal_of
 from lockgate.gateway.openapi import documented
 from lockgate.gateway.ratelimit import admit
 from lockgate.retrieval.hybrid import SearchFilters
@@ -40,23 +39,9 @@ async def search(request: Request) -> Response:
         state.retrieval = RetrievalRecord(result, context=list(result.chunks))
     except GatewayError as err:
         state.fail(err.status, err.message)
-        call = Call(
-            "/v1/search",
-            body,
-            principal_of(request),
-            trace_id=trace_id,
-            traceparent=request.headers.get("traceparent"),
-        )
-        await engine.record(call, state, Answer())
+        await engine.record(edge_call(request, "/v1/search", body), state, Answer())
         return error_response(err, trace_id)
-    call = Call(
-        "/v1/search",
-        body,
-        principal_of(request),
-        trace_id=trace_id,
-        traceparent=request.headers.get("traceparent"),
-    )
-    await engine.record(call, state, Answer())
+    await engine.record(edge_call(request, "/v1/search", body), state, Answer())
     return JSONResponse(
         {
             "object": "list",

@@ -32,7 +32,6 @@ if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 PAGES = [
@@ -105,8 +104,18 @@ def _submit(driver: Any, button_id: str) -> None:
         except WebDriverException:
             if attempt == 2:
                 raise
-    WebDriverWait(driver, 30).until(staleness_of(old))
+    WebDriverWait(driver, 30).until(lambda _: _replaced(old))
     _loaded(driver)
+
+
+def _replaced(element: Any) -> bool:
+    """The element's document is gone. Chromium answers a node of a replaced document with
+    either a stale-element error or "does not belong to the document": both mean gone."""
+    try:
+        element.tag_name  # noqa: B018 - any call on the node asks the browser about it
+    except WebDriverException:
+        return True
+    return False
 
 
 def _shot(driver: Any, name: str) -> None:

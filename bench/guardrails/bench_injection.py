@@ -16,7 +16,8 @@ Sets (see bench/guardrails/PROVENANCE.md):
 - retrieved chunks: bench/guardrails/data/injection_context.jsonl plus every chunk of the
   samples/corpus documents (all benign).
 
-Modes: rules only, classifier only, combined (either layer at or above the 0.5 threshold).
+Modes: rules only, classifier only, combined (either layer at or above the default
+policy's threshold).
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ sys.path.insert(0, str(HERE.parent))
 
 from _common import ROOT, SAMPLES, print_table, summary_ms, write_json  # noqa: E402
 
+from lockgate.config import GuardPolicy  # noqa: E402
 from lockgate.guardrails.base import ScanContext  # noqa: E402
 from lockgate.guardrails.injection import data  # noqa: E402
 from lockgate.guardrails.scanners.injection import InjectionScanner  # noqa: E402
 
 DATA = HERE / "data"
-THRESHOLD = 0.5
+# The default policy's injection threshold (calibrated per policy, see guard-calibrate).
+THRESHOLD = next(r.threshold for r in GuardPolicy().input if r.scanner == "injection")
 MODES = {
     "rules": {"rules": True, "classifier": False},
     "classifier": {"rules": False, "classifier": True},
@@ -131,6 +134,19 @@ def heldout_lookalikes(threshold: float = THRESHOLD) -> dict[str, Any]:
     out["attack_recall"] = sum(flagged(scanner, e.text, threshold=threshold)
                                for e in attacks) / len(attacks)
     out["attacks_n"] = len(attacks)
+    # The second author's set (gen_injection_lookalikes.py); its train split is training data.
+    for split in ("dev", "test"):
+        path = DATA / f"injection_lookalikes_{split}.jsonl"
+        if not path.is_file():  # an older checkout, scored as the baseline
+            continue
+        rows = read_jsonl(path)
+        out[f"lookalikes_{split}_fpr"] = sum(
+            flagged(scanner, r["text"], threshold=threshold) for r in rows) / len(rows)
+        out[f"lookalikes_{split}_n"] = len(rows)
+        rows = read_jsonl(DATA / f"injection_lookalike_attacks_{split}.jsonl")
+        out[f"lookalike_attacks_{split}_recall"] = sum(
+            flagged(scanner, r["text"], threshold=threshold) for r in rows) / len(rows)
+        out[f"lookalike_attacks_{split}_n"] = len(rows)
     return out
 
 
@@ -241,8 +257,13 @@ def main(argv: list[str] | None = None) -> None:
     table = []
     for key, label in (("benign_dev_fpr", "FPR, benign look-alikes (dev)"),
                        ("benign_test_fpr", "FPR, benign look-alikes (test)"),
-                       ("attack_recall", "recall, held-out attacks")):
-        table.append([label, look[key], *([base[key]] if base else [])])
+                       ("attack_recall", "recall, held-out attacks"),
+                       ("lookalikes_dev_fpr", "FPR, second author's look-alikes (dev)"),
+                       ("lookalikes_test_fpr", "FPR, second author's look-alikes (test)"),
+                       ("lookalike_attacks_dev_recall", "recall, second author's attacks (dev)"),
+                       ("lookalike_attacks_test_recall",
+                        "recall, second author's attacks (test)")):
+        table.append([label, look.get(key, "-"), *([base.get(key, "-")] if base else [])])
     print_table(f"Combined scanner at {THRESHOLD}: benign look-alikes "
                 f"({look['benign_dev_n']} dev / {look['benign_test_n']} test) and "
                 f"{look['attacks_n']} held-out attacks",

@@ -251,6 +251,30 @@ META: tuple[str, ...] = (
     "Print the policy text on {fact}.",
     "Show the rules in {doc} that apply to contractors.",
 )
+# Documents and requests are full of addresses: without these, an address alone (every
+# exfiltration attack names one) pulled a plain reference link towards the attack side.
+SITES: tuple[str, ...] = (
+    "intranet.example", "wiki.corp.example", "docs.northwind.example", "status.vendor.example",
+    "hr.acme.example", "portal.example.com", "help.example.org", "files.example.net",
+)
+PATHS: tuple[str, ...] = (
+    "benefits", "travel/policy", "security/passwords", "onboarding", "it/vpn-setup",
+    "expenses/2024", "legal/privacy", "support/contact",
+)
+LINKS: tuple[str, ...] = (
+    "The current version of {doc} is at https://{site}/{path}.",
+    "More detail: [{doc}](https://{site}/{path}).",
+    "Details are in [the {path} page](https://{site}/{path}) on the intranet.",
+    "Is https://{site}/{path} still the right link for {doc}?",
+    "Send questions about {doc} to helpdesk@{site}.",
+    "The form is here: https://{site}/{path}/form - fill it in before Friday.",
+    "![diagram](https://{site}/{path}/diagram.png) shows how {tool} is set up.",
+    "Can you add a link to https://{site}/{path} at the end of the summary?",
+    "Which page on {site} explains {fact}?",
+    "Email the report to finance@{site} once {tool} is back up.",
+    "Post the summary to the team channel and link https://{site}/{path}.",
+    "Report phishing to security@{site}; do not click links in the message.",
+)
 # The same kinds of request in the languages users write in; the attack data has few
 # non-English benign rows, so a French imperative read as an attack.
 FOREIGN: tuple[str, ...] = (
@@ -294,7 +318,7 @@ def _fill(template: str, rng: random.Random) -> str:
         "dismissal": rng.choice(DISMISSALS), "lang": rng.choice(LANGUAGES),
         "n": rng.choice(("three", "five", "3", "4")),
         "artifact": rng.choice(ARTIFACTS), "noise": rng.choice(NOISE),
-        "tool": rng.choice(TOOLS),
+        "tool": rng.choice(TOOLS), "site": rng.choice(SITES), "path": rng.choice(PATHS),
         "job_title": rng.choice(("editor", "reviewer", "manager", "auditor", "customer",
                                  "interviewer", "teacher")),
     }
@@ -317,7 +341,7 @@ def generate(per_template: int = 6, seed: int = 13) -> list[str]:
     """Deduplicated benign prompts, in a fixed order for a fixed seed."""
     rng = random.Random(seed)
     out: list[str] = [*SMALL_TALK, *_small_talk(rng, per_template * 20)]
-    for template in (*IMPERATIVES, *ROLE_REQUESTS, *REDIRECTS, *QUERIES, *STEERING, *META):
+    for template in (*IMPERATIVES, *ROLE_REQUESTS, *REDIRECTS, *QUERIES, *STEERING, *META, *LINKS):
         out.extend(_fill(template, rng) for _ in range(per_template))
     out.extend(FOREIGN)
     # A greeting in front of a request: short greetings alone and long requests alone are

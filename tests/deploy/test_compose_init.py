@@ -18,9 +18,7 @@ INIT = ROOT / "deploy" / "compose" / "init.py"
 
 
 def run_init(url: str, keys: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("LOCKGATE_", "PYTHONPATH"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCKGATE_", "PYTHONPATH"))}
     env.update(
         PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}",
         LOCKGATE_HOME=str(home),

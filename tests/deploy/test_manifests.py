@@ -115,6 +115,31 @@ def test_gateway_probes_use_readyz_and_healthz(rendered):
     assert "--workers" in container["args"]
 
 
+def test_gateway_runs_one_worker_per_requested_core(rendered):
+    _, docs = rendered
+    container = one(docs, "Deployment", "lockgate-gateway")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    args = container["args"]
+    workers = int(args[args.index("--workers") + 1])
+    assert workers == int(container["resources"]["requests"]["cpu"])
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["OMP_NUM_THREADS"] == "1"
+
+
+def test_the_restated_model_differs_from_the_built_in_only_in_threads():
+    from lockgate.config.models import ModelSpec, default_models
+
+    data = yaml.safe_load(of_kind(render("base"), "ConfigMap")[0]["data"]["lockgate.yaml"])
+    assert data["server"]["cpu"]["slots"] == 1
+    for name, spec in data["models"].items():
+        built_in = default_models()[name].model_dump()
+        restated = ModelSpec(**spec).model_dump()
+        assert restated["n_threads"] == 1
+        restated["n_threads"] = built_in["n_threads"]
+        assert restated == built_in, f"models.{name} drifted from the built-in entry"
+
+
 def test_every_pod_runs_non_root_with_a_read_only_root(rendered):
     _, docs = rendered
     specs = pod_specs(docs)
@@ -190,7 +215,7 @@ def _secret_like(key: str, value: Any) -> bool:
     lowered = key.lower()
     if lowered.endswith("_env"):  # names a variable; the secret stays in the environment
         return False
-    if any(w in lowered for w in ("password", "secret", "token", "api_key", "master_key")):
+    if re.search(r"(^|_)(password|passwd|secret|token|api_key|key)$", lowered):
         return value not in (None, "", False)
     return isinstance(value, str) and bool(re.search(r"://[^/@\s]+:[^/@\s]+@", value))
 

@@ -1,7 +1,7 @@
 """Lockgate and LiteLLM's proxy head to head, under wrk, in front of the same fake upstream:
 
     .venv/bin/python bench/bench_vs_litellm.py [--processes 1,2] [--conns 8,64] [--duration 8]
-        [--delay-ms 50] [--warmup 3] [--first-warmup 10] [--json out.json]
+        [--delay-ms 50] [--warmup 3] [--first-warmup 20] [--json out.json]
 
 * upstream: `bench/stdlib_upstream.py --delay-ms 50` (plain stdlib asyncio, answers every
   chat completion after a fixed 50 ms, a model's think time). Loaded directly it is the
@@ -440,8 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--first-warmup",
         type=float,
-        default=10.0,
-        help="unmeasured seconds at 8 connections once a server is ready (default 10)",
+        default=20.0,
+        help="unmeasured seconds at 8 connections once a server is ready (default 20)",
     )
     ap.add_argument(
         "--delay-ms", type=float, default=50.0, help="the upstream's answer delay (default 50)"

@@ -5,6 +5,8 @@ HEAD:
     .venv/bin/python bench/compare_gateway.py --a old-1.json old-2.json --b new-1.json new-2.json
         [--json out.json]
 
+Both sides must come from the same version of bench_gateway.py's method (wrk since it
+switched to it; older files were driven by an httpx client and measured differently).
 Per scenario it prints the gateway's CPU milliseconds per request and the latency it adds
 (p50, p99) for each run, and the ratio of B's mean CPU to A's.
 """

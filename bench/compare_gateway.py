@@ -69,13 +69,31 @@ def main() -> None:
     out = compare(args.a, args.b)
     print_table(
         "gateway CPU per request and added latency, A vs B (one value per run)",
-        ["scenario", "CPU ms/req A", "CPU ms/req B", "B/A", "added p50 A", "added p50 B",
-         "added p99 A", "added p99 B", "req/s A", "req/s B"],
         [
-            [f"c{r['concurrency']} {r['latency_ms']}ms {r['mode']}", _fmt(r["cpu_ms_a"]),
-             _fmt(r["cpu_ms_b"]), f"{r['cpu_ratio_b_over_a']:.2f}", _fmt(r["added_p50_a"]),
-             _fmt(r["added_p50_b"]), _fmt(r["added_p99_a"]), _fmt(r["added_p99_b"]),
-             _fmt(r["rps_a"]), _fmt(r["rps_b"])]
+            "scenario",
+            "CPU ms/req A",
+            "CPU ms/req B",
+            "B/A",
+            "added p50 A",
+            "added p50 B",
+            "added p99 A",
+            "added p99 B",
+            "req/s A",
+            "req/s B",
+        ],
+        [
+            [
+                f"c{r['concurrency']} {r['latency_ms']}ms {r['mode']}",
+                _fmt(r["cpu_ms_a"]),
+                _fmt(r["cpu_ms_b"]),
+                f"{r['cpu_ratio_b_over_a']:.2f}",
+                _fmt(r["added_p50_a"]),
+                _fmt(r["added_p50_b"]),
+                _fmt(r["added_p99_a"]),
+                _fmt(r["added_p99_b"]),
+                _fmt(r["rps_a"]),
+                _fmt(r["rps_b"]),
+            ]
             for r in out["rows"]
         ],
     )

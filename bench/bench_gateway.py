@@ -1,27 +1,37 @@
-"""Gateway overhead: the same load sent straight to an upstream and through `lockgate serve`.
+"""Gateway overhead: the same load sent straight to an upstream and through the gateway, by wrk.
 
-    .venv/bin/python bench/bench_gateway.py [--requests 1000] [--concurrency 1,32]
-        [--latencies 0,50] [--modes json,stream] [--json out.json]
+    .venv/bin/python bench/bench_gateway.py [--duration 8] [--concurrency 8,64]
+        [--latencies 0,50] [--modes json,stream] [--warmup 3] [--first-warmup 20]
+        [--json out.json]
 
-Two servers run in their own processes on loopback, each under uvicorn (so neither shares a
-GIL with the load generator):
+The method of bench_vs_litellm.py (the helpers are shared, in wrkload.py). Two servers run
+in their own processes on loopback:
 
-* upstream: tests/support/fake_upstream.py's app behind a thin wrapper that sleeps for the
-  latency named by the model (`delay-50` waits 50 ms, then answers like `echo`);
+* upstream: `bench/stdlib_upstream.py` (plain stdlib asyncio, far cheaper than what it
+  measures); a request to `/delay/N/...` is answered after N ms, as JSON or, when the body
+  asks for `"stream": true`, as server-sent events;
 * gateway: `create_app` (what `lockgate serve` runs) over a temporary LOCKGATE_HOME whose
-  registry maps `delay-0` / `delay-50` to that upstream (backend `openai`), with
-  `preload_models=False`. Every request goes through the real default pipeline (validate,
-  guardrails, response cache lookup/store, call_model, ...), including the trace written to
-  SQLite. Each request's user message is unique, so the cache always misses: this measures
-  the pass-through path, not cache hits (`--no-cache` turns the cache off instead).
+  registry maps `delay-N` to that upstream (backend `openai`, base URL `.../delay/N/v1`), with
+  `preload_models=False`, access logging off, anonymous access. Every request goes through the
+  real default pipeline (rate limit, guardrails, response cache lookup/store, call_model, ...),
+  including the trace written to SQLite. The default rate limit (600 rpm per address) would
+  answer wrk with 429s: the gateway runs with the rule raised to 10^8 rpm (the limiter still
+  runs) unless LOCKGATE_LIMITS__RULES is set.
 
-One async httpx client in this process drives both at the same concurrency for N requests of
-the same chat body (after a warm-up on the same client), for each concurrency (1 shows the
-per-request overhead without queueing; 32 the loaded case), upstream latency and mode (`json`:
-non-streaming; `stream`: SSE read to the end, time to first content byte also recorded).
-Added latency is the gateway's percentile minus the direct one. CPU seconds used by each
-server process per request (from /proc) show the cost independently of machine contention.
-Both servers run with access logging off.
+wrk (`--latency`, one thread, `wrk_unique.lua`: every user message unique, a fresh label per
+run, so the cache always misses; `--no-cache` turns the cache off instead) loads each server
+for `--duration` seconds after `--warmup` unmeasured seconds, for each connection count,
+upstream latency and mode (`json`: non-streaming; `stream`: SSE, read to the end; wrk sees no
+time to first byte). The gateway is warmed `--first-warmup` seconds once first (a cold gateway
+loads its scanner models in its first ~20 s). Added latency is the gateway's percentile minus
+the direct one. CPU milliseconds per request used by each server's process tree (from /proc)
+and by wrk show the cost independently of machine contention. Errors are what wrk sees:
+socket errors, timeouts (`--timeout`, 2 s) and statuses >= 400; a 200 whose answer a
+guardrail refused is not one.
+
+`--serve upstream|gateway --port P [--home DIR --upstream URL --latencies 0]` runs one server
+in the foreground (the gateway as described; the upstream as the older Starlette fake,
+`upstream_app`, which bench_security.py and bench_stages.py use too).
 """
 
 from __future__ import annotations
@@ -30,17 +40,18 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import itertools
 import json
 import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import ROOT, print_table, summary_ms, temp_home, write_json
+import wrkload
+from _common import BENCH, ROOT, print_table, summary_ms, temp_home, write_json
 
 try:
     from tests.support.server import free_port
@@ -48,13 +59,15 @@ except ModuleNotFoundError:  # pragma: no cover
     sys.path.insert(0, str(ROOT))
     from tests.support.server import free_port
 
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+LIMIT_RULES = '[{"per":["key"],"rpm":100000000}]'
 
 
 # ---- servers (run in child processes) --------------------------------------------------
 
 
 def upstream_app() -> Any:
+    """The Starlette fake upstream (tests/support/fake_upstream.py) that waits as long as the
+    model's name says (`delay-50`: 50 ms) or the path does (`/delay/50/v1/...`)."""
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
@@ -67,13 +80,24 @@ def upstream_app() -> Any:
     async def delayed_chat(request: Request) -> Response:
         body = await request.json()
         model = str(body.get("model", ""))
-        if model.startswith("delay-"):
-            await asyncio.sleep(float(model.split("-", 1)[1]) / 1000)
+        ms = request.path_params.get("ms")
+        if ms is None and model.startswith("delay-"):
+            ms = model.split("-", 1)[1]
+        if ms:
+            await asyncio.sleep(float(ms) / 1000)
         # fake_upstream.chat reads the body again; Starlette caches it on the request.
         return await fake_upstream.chat(request)
 
     app.router.routes.insert(0, Route("/v1/chat/completions", delayed_chat, methods=["POST"]))
+    app.router.routes.insert(
+        0, Route("/delay/{ms:int}/v1/chat/completions", delayed_chat, methods=["POST"])
+    )
     return app
+
+
+def base_url_for(upstream: str, ms: int) -> str:
+    # The stdlib upstream takes the delay from the path, not by parsing the body.
+    return f"{upstream}/delay/{ms}/v1" if ms else f"{upstream}/v1"
 
 
 def gateway_app(home: Path, upstream: str, latencies: list[int], cache: bool = True) -> Any:
@@ -83,8 +107,12 @@ def gateway_app(home: Path, upstream: str, latencies: list[int], cache: bool = T
 
     models = dict(Settings(home=home).models)
     for ms in latencies:
-        models[f"delay-{ms}"] = ModelSpec(backend="openai", base_url=upstream + "/v1",
-                                          context_window=8192, read_timeout_s=60)
+        models[f"delay-{ms}"] = ModelSpec(
+            backend="openai",
+            base_url=base_url_for(upstream, ms),
+            context_window=8192,
+            read_timeout_s=60,
+        )
     # The overhead measured here is the gateway's without authentication.
     extra: dict[str, Any] = {"auth": {"allow_anonymous": True}}
     if not cache:
@@ -101,8 +129,9 @@ def serve_child(args: argparse.Namespace) -> int:
     if args.serve == "upstream":
         app = upstream_app()
     else:
-        app = gateway_app(Path(args.home), args.upstream, _ints(args.latencies),
-                          cache=not args.no_cache)
+        app = gateway_app(
+            Path(args.home), args.upstream, _ints(args.latencies), cache=not args.no_cache
+        )
     if not args.profile:
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
         return 0
@@ -125,8 +154,9 @@ def serve_child(args: argparse.Namespace) -> int:
     return 0
 
 
-def spawn(kind: str, port: int, extra: list[str], log: Path,
-          script: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    kind: str, port: int, extra: list[str], log: Path, script: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start `script --serve kind` (this file by default) and wait until it answers."""
     script = script or Path(__file__)
     cmd = [sys.executable, str(script.resolve()), "--serve", kind, "--port", str(port), *extra]
@@ -148,162 +178,132 @@ def spawn(kind: str, port: int, extra: list[str], log: Path,
         time.sleep(0.1)
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+# ---- load (wrk) --------------------------------------------------------------------------
 
 
-# ---- load generator --------------------------------------------------------------------
+def wrk_env(ms: int, mode: str, direct: bool) -> dict[str, str]:
+    env = {"WRK_MODEL": f"delay-{ms}", "WRK_STREAM": "1" if mode == "stream" else "0"}
+    if direct:
+        env["WRK_PATH"] = f"/delay/{ms}/v1/chat/completions"
+    return env
 
 
-_REQUEST_NO = itertools.count()
+def measure(
+    url: str, conns: int, env: dict[str, str], pids: dict[str, int], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Warm up (connections opened, code paths hot), then one measured wrk run."""
+    if args.warmup > 0:
+        wrkload.run_wrk(
+            url, conns, args.warmup, timeout_s=args.timeout, env={**env, "WRK_SALT": _salt()}
+        )
+    before = wrkload.cpu_snapshot(pids)
+    res, wrk_cpu = wrkload.run_wrk(
+        url, conns, args.duration, timeout_s=args.timeout, env={**env, "WRK_SALT": _salt()}
+    )
+    cpu = wrkload.cpu_ms_per_request(before, wrkload.cpu_snapshot(pids), res.requests)
+    cpu["client"] = round(1000 * wrk_cpu / res.requests, 3) if res.requests else float("nan")
+    lat = res.latency_ms
+    return {
+        "requests": res.requests,
+        "concurrency": conns,
+        "errors": res.non_2xx + res.socket_errors + res.timeouts,
+        "seconds": res.seconds,
+        "rps": res.rps,
+        "latency": {
+            "n": res.requests,
+            **{f"{k}_ms": lat[k] for k in ("p50", "p75", "p90", "p99", "max") if k in lat},
+            "mean_ms": lat.get("avg", float("nan")),
+        },
+        "cpu_ms_per_request": cpu,
+        "wrk": res.to_dict(),
+    }
 
 
-def body_for(ms: int, stream: bool) -> dict[str, Any]:
-    """A chat body; the user message is made unique per request (see `fresh`)."""
-    return {"model": f"delay-{ms}", "stream": stream, "max_tokens": 32,
-            "messages": [{"role": "system", "content": "You are terse."},
-                         {"role": "user",
-                          "content": "How many days of annual leave do new employees get?"}]}
+def _salt() -> str:
+    return uuid.uuid4().hex[:8]
 
 
-def fresh(body: dict[str, Any]) -> dict[str, Any]:
-    # The gateway caches responses (exact match, on by default): identical bodies would
-    # measure cache hits, not the pass-through path. Every request asks something new.
-    n = next(_REQUEST_NO)
-    messages = [*body["messages"][:-1],
-                {"role": "user", "content": f"{body['messages'][-1]['content']} [request #{n}]"}]
-    return {**body, "messages": messages}
-
-
-def _has_content(line: str) -> bool:
-    if not line.startswith("data: {"):
-        return False
-    choices = json.loads(line[6:]).get("choices") or [{}]
-    return bool(choices[0].get("delta", {}).get("content"))
-
-
-def _refused(event: dict[str, Any]) -> bool:
-    # A gateway answer its guardrails blocked never reached the upstream: not a measurement.
-    return bool((event.get("lockgate") or {}).get("refused"))
-
-
-async def drive(client: httpx.AsyncClient, url: str, body: dict[str, Any], n: int,
-                concurrency: int) -> dict[str, Any]:
-    latencies: list[float] = []
-    ttfb: list[float] = []
-    errors = 0
-    next_i = 0
-    stream = bool(body.get("stream"))
-
-    async def one() -> None:
-        nonlocal errors
-        t0 = time.perf_counter()
-        try:
-            if stream:
-                first = None
-                refused = False
-                async with client.stream("POST", url, json=fresh(body)) as resp:
-                    async for line in resp.aiter_lines():
-                        if first is None and _has_content(line):
-                            first = time.perf_counter()
-                        if '"lockgate"' in line and line.startswith("data: {"):
-                            refused = refused or _refused(json.loads(line[6:]))
-                    ok = resp.status_code == 200 and not refused
-                ttfb.append((first or time.perf_counter()) - t0)
-            else:
-                resp = await client.post(url, json=fresh(body))
-                data = resp.json()
-                ok = resp.status_code == 200 and bool(data["choices"]) and not _refused(data)
-        except httpx.HTTPError:
-            ok = False
-        latencies.append(time.perf_counter() - t0)
-        if not ok:
-            errors += 1
-
-    async def worker() -> None:
-        nonlocal next_i
-        while next_i < n:
-            next_i += 1
-            await one()
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - t0
-    out = {"requests": n, "concurrency": concurrency, "errors_or_refusals": errors,
-           "seconds": round(wall, 3), "rps": round(n / wall, 1),
-           "latency": summary_ms(latencies)}
-    if ttfb:
-        out["ttfb"] = summary_ms(ttfb)
-    return out
-
-
-def measure(url: str, body: dict[str, Any], n: int, conc: int, pids: dict[str, int]
-            ) -> dict[str, Any]:
-    """Warm up (connections opened, code paths hot), then measure on the same client."""
-
-    async def go() -> dict[str, Any]:
-        limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
-        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-            await drive(client, url, body, max(20, conc * 3), conc)
-            before = {k: cpu_seconds(p) for k, p in pids.items()}
-            client_before = time.process_time()
-            res = await drive(client, url, body, n, conc)
-            cpu = {k: round(1000 * (cpu_seconds(p) - before[k]) / n, 3) for k, p in pids.items()}
-            cpu["client"] = round(1000 * (time.process_time() - client_before) / n, 3)
-            res["cpu_ms_per_request"] = cpu
-            return res
-
-    return asyncio.run(go())
-
-
-def run(n: int, n_serial: int, concurrencies: list[int], latencies: list[int], modes: list[str],
-        profile: str | None = None, no_cache: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {"params": {"requests": n, "requests_at_concurrency_1": n_serial,
-                                      "concurrency": concurrencies,
-                                      "latencies_ms": latencies, "modes": modes,
-                                      "gateway_cache": not no_cache},
-                           "scenarios": []}
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    concurrencies = _ints(args.concurrency)
+    latencies = _ints(args.latencies)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    out: dict[str, Any] = {
+        "params": {
+            "method": "wrk",
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "first_warmup_s": args.first_warmup,
+            "wrk_timeout_s": args.timeout,
+            "concurrency": concurrencies,
+            "latencies_ms": latencies,
+            "modes": modes,
+            "gateway_cache": not args.no_cache,
+        },
+        "scenarios": [],
+    }
     with temp_home() as tmp:
         up_port, gw_port = free_port(), free_port()
-        upstream = spawn("upstream", up_port, [], tmp / "upstream.log")
+        up_cmd = [sys.executable, str(BENCH / "stdlib_upstream.py"), str(up_port)]
+        upstream = wrkload.start(up_cmd, tmp / "upstream.log")
         up_base = f"http://127.0.0.1:{up_port}"
+        gw_base = f"http://127.0.0.1:{gw_port}"
         try:
-            gateway = spawn("gateway", gw_port,
-                            ["--home", str(tmp / "home"), "--upstream", up_base,
-                             "--latencies", ",".join(map(str, latencies)),
-                             *(["--no-cache"] if no_cache else []),
-                             *(["--profile", str(Path(profile).resolve())] if profile else [])],
-                            tmp / "gateway.log")
+            wrkload.wait_port(up_port, upstream, tmp / "upstream.log")
+            os.environ.setdefault("LOCKGATE_LIMITS__RULES", LIMIT_RULES)  # for the child
+            gateway = spawn(
+                "gateway",
+                gw_port,
+                [
+                    "--home", str(tmp / "home"),
+                    "--upstream", up_base,
+                    "--latencies", ",".join(map(str, latencies)),
+                    *(["--no-cache"] if args.no_cache else []),
+                    *(["--profile", str(Path(args.profile_gateway).resolve())]
+                      if args.profile_gateway else []),
+                ],
+                tmp / "gateway.log",
+            )  # fmt: skip
         except Exception:
-            upstream.terminate()
+            wrkload.stop(upstream)
             raise
         pids = {"upstream": upstream.pid, "gateway": gateway.pid}
         try:
+            if args.first_warmup > 0:
+                print(f"warming the gateway up for {args.first_warmup:g} s ...", flush=True)
+                wrkload.run_wrk(
+                    gw_base,
+                    8,
+                    args.first_warmup,
+                    timeout_s=args.timeout,
+                    env={**wrk_env(latencies[0], "json", False), "WRK_SALT": _salt()},
+                )
             for conc in concurrencies:
-                count = n_serial if conc == 1 else n
                 for ms in latencies:
                     for mode in modes:
-                        body = body_for(ms, mode == "stream")
-                        label = f"concurrency {conc}, upstream latency {ms} ms, {mode}"
+                        label = f"{conc} connections, upstream latency {ms} ms, {mode}"
                         print(f"{label}: direct ...", flush=True)
-                        direct = measure(up_base + "/v1/chat/completions", body, count, conc,
-                                         pids)
+                        direct = measure(up_base, conc, wrk_env(ms, mode, True), pids, args)
                         print(f"{label}: gateway ...", flush=True)
-                        via = measure(f"http://127.0.0.1:{gw_port}/v1/chat/completions", body,
-                                      count, conc, pids)
-                        out["scenarios"].append({
-                            "concurrency": conc, "latency_ms": ms, "mode": mode,
-                            "direct": direct, "gateway": via, "added_ms": added(direct, via)})
+                        via = measure(gw_base, conc, wrk_env(ms, mode, False), pids, args)
+                        out["scenarios"].append(
+                            {
+                                "concurrency": conc,
+                                "latency_ms": ms,
+                                "mode": mode,
+                                "direct": direct,
+                                "gateway": via,
+                                "added_ms": added(direct, via),
+                            }
+                        )
                         report_one(out["scenarios"][-1])
         finally:
-            for proc in (gateway, upstream):
-                proc.terminate()
-            for proc in (gateway, upstream):
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            gateway.terminate()  # a profile is written on the way out
+            try:
+                gateway.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                gateway.kill()
+                gateway.wait(timeout=5)
+            wrkload.stop(upstream)
         out["gateway_stages"] = stage_breakdown(tmp / "home")
     return out
 
@@ -326,24 +326,32 @@ def stage_breakdown(home: Path) -> dict[str, dict[str, float]]:
 
 def added(direct: dict[str, Any], via: dict[str, Any]) -> dict[str, float]:
     d, g = direct["latency"], via["latency"]
-    return {"p50_ms": round(g["p50_ms"] - d["p50_ms"], 2),
-            "p99_ms": round(g["p99_ms"] - d["p99_ms"], 2)}
+    return {
+        "p50_ms": round(g["p50_ms"] - d["p50_ms"], 2),
+        "p99_ms": round(g["p99_ms"] - d["p99_ms"], 2),
+    }
 
 
 def report_one(s: dict[str, Any]) -> None:
     rows = []
     for path in ("direct", "gateway"):
         r = s[path]
-        rows.append([path, r["requests"], r["errors_or_refusals"], r["rps"], r["latency"]["p50_ms"],
-                     r["latency"]["p99_ms"], r.get("ttfb", {}).get("p50_ms", float("nan")),
-                     r["cpu_ms_per_request"]["upstream"], r["cpu_ms_per_request"]["gateway"],
-                     r["cpu_ms_per_request"]["client"]])
+        cpu = r["cpu_ms_per_request"]
+        rows.append(
+            [path, r["requests"], r["errors"], r["rps"], r["latency"]["p50_ms"],
+             r["latency"]["p99_ms"], cpu["upstream"], cpu["gateway"], cpu["client"]]
+        )  # fmt: skip
     print_table(
-        f"concurrency {s['concurrency']}, upstream latency {s['latency_ms']} ms, {s['mode']}",
-        ["path", "requests", "errors/refused", "req/s", "p50 ms", "p99 ms", "TTFB p50",
-         "upstream cpu ms", "gateway cpu ms", "client cpu ms"], rows)
-    print(f"added by the gateway: p50 {s['added_ms']['p50_ms']:+.1f} ms, "
-          f"p99 {s['added_ms']['p99_ms']:+.1f} ms", flush=True)
+        f"{s['concurrency']} connections, upstream latency {s['latency_ms']} ms, {s['mode']}",
+        ["path", "requests", "errors", "req/s", "p50 ms", "p99 ms", "upstream cpu ms",
+         "gateway cpu ms", "wrk cpu ms"],
+        rows,
+    )  # fmt: skip
+    print(
+        f"added by the gateway: p50 {s['added_ms']['p50_ms']:+.1f} ms, "
+        f"p99 {s['added_ms']['p99_ms']:+.1f} ms",
+        flush=True,
+    )
 
 
 def _ints(value: str) -> list[int]:
@@ -352,18 +360,29 @@ def _ints(value: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=1000)
-    ap.add_argument("--serial-requests", type=int, default=200,
-                    help="requests per run at concurrency 1 (default 200)")
-    ap.add_argument("--concurrency", default="1,32",
-                    help="comma-separated client concurrencies (default 1,32)")
+    ap.add_argument("--duration", type=float, default=8.0, help="seconds measured per run")
+    ap.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds per run")
+    ap.add_argument(
+        "--first-warmup", type=float, default=20.0, help="unmeasured seconds once, at the start"
+    )
+    ap.add_argument("--timeout", type=float, default=2.0, help="wrk's request timeout (s)")
+    ap.add_argument(
+        "--concurrency", default="8,64", help="comma-separated wrk connections (default 8,64)"
+    )
     ap.add_argument("--latencies", default="0,50", help="upstream latencies in ms")
     ap.add_argument("--modes", default="json,stream", help="json and/or stream")
     ap.add_argument("--json", default=None, help="write the results to this JSON file")
-    ap.add_argument("--no-cache", action="store_true",
-                    help="turn the gateway's response cache off (default: product default, on)")
-    ap.add_argument("--profile-gateway", default=None, metavar="PATH",
-                    help="run the gateway under cProfile and write the top functions here")
+    ap.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="turn the gateway's response cache off (default: product default, on)",
+    )
+    ap.add_argument(
+        "--profile-gateway",
+        default=None,
+        metavar="PATH",
+        help="run the gateway under cProfile and write the top functions here",
+    )
     # internal: child-process server modes
     ap.add_argument("--serve", choices=["upstream", "gateway"], help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -373,27 +392,33 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.serve:
         return serve_child(args)
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    if set(modes) - {"json", "stream"}:
+    if set(m.strip() for m in args.modes.split(",") if m.strip()) - {"json", "stream"}:
         ap.error("--modes takes json and/or stream")
-    result = run(args.requests, args.serial_requests, _ints(args.concurrency),
-                 _ints(args.latencies), modes, args.profile_gateway, args.no_cache)
-    rows = [[f"c{s['concurrency']} {s['latency_ms']} ms {s['mode']}", s["direct"]["rps"],
-             s["gateway"]["rps"],
-             s["direct"]["latency"]["p50_ms"], s["gateway"]["latency"]["p50_ms"],
-             s["added_ms"]["p50_ms"], s["direct"]["latency"]["p99_ms"],
-             s["gateway"]["latency"]["p99_ms"], s["added_ms"]["p99_ms"],
-             s["gateway"]["cpu_ms_per_request"]["gateway"]] for s in result["scenarios"]]
-    print_table(f"Summary ({args.requests} requests per run; {args.serial_requests} at "
-                "concurrency 1)",
-                ["scenario", "direct rps", "gateway rps", "direct p50", "gateway p50",
-                 "added p50", "direct p99", "gateway p99", "added p99", "gw cpu ms/req"], rows)
+    if not Path(wrkload.WRK).exists():
+        ap.error(f"{wrkload.WRK} is missing (apt-get install wrk)")
+    result = run(args)
+    rows = [
+        [f"c{s['concurrency']} {s['latency_ms']} ms {s['mode']}", s["direct"]["rps"],
+         s["gateway"]["rps"], s["gateway"]["errors"], s["direct"]["latency"]["p50_ms"],
+         s["gateway"]["latency"]["p50_ms"], s["added_ms"]["p50_ms"],
+         s["direct"]["latency"]["p99_ms"], s["gateway"]["latency"]["p99_ms"],
+         s["added_ms"]["p99_ms"], s["gateway"]["cpu_ms_per_request"]["gateway"]]
+        for s in result["scenarios"]
+    ]  # fmt: skip
+    print_table(
+        f"Summary (wrk, {args.duration:g} s per run)",
+        ["scenario", "direct rps", "gateway rps", "gw errors", "direct p50", "gateway p50",
+         "added p50", "direct p99", "gateway p99", "added p99", "gw cpu ms/req"],
+        rows,
+    )  # fmt: skip
     stages = result.get("gateway_stages", {})
     if stages:
-        print_table("Gateway stage timings over every request it served (from its traces, ms)",
-                    ["stage", "n", "p50", "p95", "p99", "mean"],
-                    [[k, v["n"], v["p50_ms"], v["p95_ms"], v["p99_ms"], v["mean_ms"]]
-                     for k, v in sorted(stages.items(), key=lambda kv: -kv[1]["mean_ms"])])
+        print_table(
+            "Gateway stage timings over every request it served (from its traces, ms)",
+            ["stage", "n", "p50", "p95", "p99", "mean"],
+            [[k, v["n"], v["p50_ms"], v["p95_ms"], v["p99_ms"], v["mean_ms"]]
+             for k, v in sorted(stages.items(), key=lambda kv: -kv[1]["mean_ms"])],
+        )  # fmt: skip
     write_json(args.json, {"benchmark": "gateway", **result})
     return 0
 

@@ -5,6 +5,8 @@ HEAD:
     .venv/bin/python bench/compare_gateway.py --a old-1.json old-2.json --b new-1.json new-2.json
         [--json out.json]
 
+Both sides must come from the same version of bench_gateway.py's method (wrk since it
+switched to it; older files were driven by an httpx client and measured differently).
 Per scenario it prints the gateway's CPU milliseconds per request and the latency it adds
 (p50, p99) for each run, and the ratio of B's mean CPU to A's.
 """
@@ -67,13 +69,31 @@ def main() -> None:
     out = compare(args.a, args.b)
     print_table(
         "gateway CPU per request and added latency, A vs B (one value per run)",
-        ["scenario", "CPU ms/req A", "CPU ms/req B", "B/A", "added p50 A", "added p50 B",
-         "added p99 A", "added p99 B", "req/s A", "req/s B"],
         [
-            [f"c{r['concurrency']} {r['latency_ms']}ms {r['mode']}", _fmt(r["cpu_ms_a"]),
-             _fmt(r["cpu_ms_b"]), f"{r['cpu_ratio_b_over_a']:.2f}", _fmt(r["added_p50_a"]),
-             _fmt(r["added_p50_b"]), _fmt(r["added_p99_a"]), _fmt(r["added_p99_b"]),
-             _fmt(r["rps_a"]), _fmt(r["rps_b"])]
+            "scenario",
+            "CPU ms/req A",
+            "CPU ms/req B",
+            "B/A",
+            "added p50 A",
+            "added p50 B",
+            "added p99 A",
+            "added p99 B",
+            "req/s A",
+            "req/s B",
+        ],
+        [
+            [
+                f"c{r['concurrency']} {r['latency_ms']}ms {r['mode']}",
+                _fmt(r["cpu_ms_a"]),
+                _fmt(r["cpu_ms_b"]),
+                f"{r['cpu_ratio_b_over_a']:.2f}",
+                _fmt(r["added_p50_a"]),
+                _fmt(r["added_p50_b"]),
+                _fmt(r["added_p99_a"]),
+                _fmt(r["added_p99_b"]),
+                _fmt(r["rps_a"]),
+                _fmt(r["rps_b"]),
+            ]
             for r in out["rows"]
         ],
     )

@@ -78,7 +78,14 @@ def first_seen(sources: list[str], k: int) -> list[str]:
 # ---------------------------------------------------------------- child: one checkout
 
 
-def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> None:
+def child(
+    src: Path,
+    corpus: Path,
+    cache_path: Path,
+    out: Path,
+    tune: bool,
+    chunking: tuple[int, int] | None = None,
+) -> None:
     import numpy as np
     from _common import temp_home
     from vector_cache import VectorCache, cached_embedder
@@ -99,7 +106,12 @@ def child(src: Path, corpus: Path, cache_path: Path, out: Path, tune: bool) -> N
     result: dict[str, Any] = {"src": str(src), "systems": {}}
     with temp_home(prefix="lockgate-kb-") as tmp:
         # Anonymous callers may search (the HTTP system below); retrieval keeps its defaults.
-        settings = Settings(home=tmp / "home", auth={"allow_anonymous": True})
+        ingest = (
+            {"chunk_target_chars": chunking[0], "chunk_overlap_chars": chunking[1]}
+            if chunking
+            else {}
+        )
+        settings = Settings(home=tmp / "home", auth={"allow_anonymous": True}, ingest=ingest)
 
         def real_model() -> Any:
             from lockgate.upstreams.registry import build_embedder
@@ -310,8 +322,10 @@ def scores(tasks: list[dict[str, Any]], rankings: dict[str, list[str]]) -> dict[
     }
 
 
-def run_child(src: Path, args: argparse.Namespace, tune: bool) -> dict[str, Any]:
-    out = args.work / f"result-{abs(hash(str(src)))}.json"
+def run_child(
+    src: Path, args: argparse.Namespace, tune: bool, chunking: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    out = args.work / f"result-{abs(hash((str(src), chunking)))}.json"
     cmd = [
         sys.executable,
         __file__,
@@ -326,6 +340,8 @@ def run_child(src: Path, args: argparse.Namespace, tune: bool) -> dict[str, Any]
     ]
     if tune:
         cmd.append("--tune")
+    if chunking:
+        cmd += ["--child-chunking", f"{chunking[0]}/{chunking[1]}"]
     # The child imports `lockgate` from `src` first; the parent's own path stays out.
     env = {**os.environ, "PYTHONPATH": str(src)}
     subprocess.run(cmd, check=True, env=env)
@@ -352,11 +368,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH",
         help="write the tasks as a `lockgate eval run` dataset (tagged dev/test) and stop",
     )
+    ap.add_argument(
+        "--chunking",
+        default=None,
+        metavar="T/O[,T/O...]",
+        help="instead of the comparison: this checkout with each chunk target/overlap "
+        "(characters), e.g. 600/100,1000/150,1500/200; choose on dev",
+    )
+    ap.add_argument("--child-chunking", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-src", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child_src is not None:
-        child(args.child_src, args.corpus, args.cache, args.child_out, args.tune)
+        chunking = _chunking(args.child_chunking)[0] if args.child_chunking else None
+        child(args.child_src, args.corpus, args.cache, args.child_out, args.tune, chunking)
         return 0
 
     import build_corpus
@@ -383,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     tasks = load_tasks()
     splits = {s: [t for t in tasks if t["split"] == s] for s in ("dev", "test")}
     print(f"{len(tasks)} tasks ({len(splits['dev'])} dev, {len(splits['test'])} test)")
+    if args.chunking:
+        return chunking_sweep(args, _chunking(args.chunking), splits)
     checkouts = {"this": ROOT / "src"}
     if args.baseline is not None:
         checkouts = {"baseline": args.baseline / "src", **checkouts}
@@ -457,6 +484,42 @@ def main(argv: list[str] | None = None) -> int:
             "latency_interleaved": lat,
         },
     )
+    return 0
+
+
+def _chunking(spec: str) -> list[tuple[int, int]]:
+    out = []
+    for part in spec.split(","):
+        target, _, overlap = part.partition("/")
+        out.append((int(target), int(overlap or 0)))
+    return out
+
+
+def chunking_sweep(
+    args: argparse.Namespace,
+    settings: list[tuple[int, int]],
+    splits: dict[str, list[dict[str, Any]]],
+) -> int:
+    """Each chunk size through the whole corpus: ingest, then the three retrievers."""
+    from _common import ROOT, print_table, write_json
+
+    rows, report = [], {}
+    for chunking in settings:
+        run = run_child(ROOT / "src", args, False, chunking)
+        for system in ("bm25", "dense", "default"):
+            data = run["systems"][system]
+            entry = {s: scores(ts, data["rankings"]) for s, ts in splits.items()}
+            report[f"{chunking[0]}/{chunking[1]}:{system}"] = {**entry, "ingest": run["ingest"]}
+            rows.append([f"{chunking[0]}/{chunking[1]}", system, run["ingest"]["chunks"],
+                         entry["dev"]["recall@10"], entry["dev"]["ndcg@10"],
+                         entry["test"]["recall@10"], entry["test"]["ndcg@10"]])
+    print_table(
+        "Chunk size and overlap on the manual-page KB (choose on dev; k=10)",
+        ["target/overlap", "system", "chunks", "dev R@10", "dev nDCG@10", "test R@10",
+         "test nDCG@10"],
+        rows,
+    )
+    write_json(args.json, {"benchmark": "retrieval_kb_chunking", "results": report})
     return 0
 
 

@@ -1,9 +1,11 @@
 """A minimal OpenAI-compatible upstream on the standard library's asyncio (no framework), so
 that a load generator measures the gateway, not the fake behind it:
 
-    .venv/bin/python bench/stdlib_upstream.py PORT
+    .venv/bin/python bench/stdlib_upstream.py PORT [DELAY_MS]
 
-Every POST is answered with one fixed chat completion, keep-alive, at once."""
+Every POST is answered with one fixed chat completion, keep-alive, at once or after
+DELAY_MS milliseconds (a model's answer time: the gateway then holds as many upstream
+requests open as it has clients)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ REPLY = (
 )
 
 
+DELAY_S = 0.0
+
+
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
@@ -41,6 +46,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                     length = int(line.split(b":", 1)[1])
             if length:
                 await reader.readexactly(length)
+            if DELAY_S:
+                await asyncio.sleep(DELAY_S)
             writer.write(REPLY)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
@@ -56,4 +63,5 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
+    DELAY_S = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     asyncio.run(main(int(sys.argv[1])))

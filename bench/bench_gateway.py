@@ -21,7 +21,8 @@ per-request overhead without queueing; 32 the loaded case), upstream latency and
 non-streaming; `stream`: SSE read to the end, time to first content byte also recorded).
 Added latency is the gateway's percentile minus the direct one. CPU seconds used by each
 server process per request (from /proc) show the cost independently of machine contention.
-Both servers run with access logging off.
+Both servers run with access logging off; the gateway with the uvicorn options `lockgate serve`
+uses (`uvicorn_limits`: httptools, uvloop, the header deadline, connection limits).
 """
 
 from __future__ import annotations
@@ -98,13 +99,19 @@ def gateway_app(home: Path, upstream: str, latencies: list[int], cache: bool = T
 def serve_child(args: argparse.Namespace) -> int:
     import uvicorn
 
+    options: dict[str, Any] = {}
     if args.serve == "upstream":
         app = upstream_app()
     else:
+        from lockgate.cli.serve import uvicorn_limits
+
         app = gateway_app(Path(args.home), args.upstream, _ints(args.latencies),
                           cache=not args.no_cache)
+        # What `lockgate serve` runs: its parser, event loop and connection limits.
+        options = uvicorn_limits(app.state.services.settings.server)
     if not args.profile:
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+                    **options)
         return 0
     import cProfile
     import pstats
@@ -115,7 +122,8 @@ def serve_child(args: argparse.Namespace) -> int:
     prof = cProfile.Profile()
     prof.enable()
     try:
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+                    **options)
     finally:
         prof.disable()
         with open(args.profile, "w") as fh:

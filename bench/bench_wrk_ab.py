@@ -9,8 +9,9 @@ the Lockgate of `tree` (default: this checkout) over a temporary home whose regi
 process that answers after that many milliseconds. The gateway runs the pipeline named by
 `--pipeline` (default pass-through: `call_model` alone), anonymous, with the rate limit
 raised out of the way, under uvicorn with the tree's own `lockgate serve` options
-(`uvicorn_limits`), less access logging; `loop`/`http` override uvicorn's choice there (a tree
-from before uvloop was a dependency ran on asyncio: say `loop=asyncio` to reproduce it).
+(`uvicorn_limits`), less access logging; `loop` (uvloop|asyncio) and `http` (httptools|h11)
+set `server.loop` / `server.http` (a tree from before those settings runs h11, and uvicorn's
+"auto" loop: say `loop=asyncio` to reproduce it as it shipped, without uvloop installed).
 
 `client` swaps the OpenAI-compatible backend's HTTP client for one of the prototypes below
 (the complete(), non-streaming path that wrk drives): the measurement the upstream client was
@@ -199,14 +200,21 @@ def serve_child(args: argparse.Namespace) -> int:
         ms, url = entry.split("=", 1)
         models[f"delay-{ms}"] = ModelSpec(backend="openai", base_url=url + "/v1",
                                           context_window=8192, read_timeout_s=60)
+    # A tree that has server.http / server.loop gets them as settings (so the header
+    # deadline protocol of that parser is used); an older one knows only h11 and asyncio.
+    from lockgate.config.server import ServerConfig
+
+    server: dict[str, str] = {}
+    for key in ("http", "loop"):
+        value = getattr(args, key)
+        if value != "config" and key in ServerConfig.model_fields:
+            server[key] = value
     settings = Settings(home=home, models=models, auth={"allow_anonymous": True},  # type: ignore[arg-type]
-                        pipeline=args.pipeline.split(","))
+                        pipeline=args.pipeline.split(","), server=server)
     app = create_app(Services(settings), preload_models=False)
     opts = uvicorn_limits(settings.server)
     if args.loop != "config":
         opts["loop"] = args.loop
-    if args.http != "config":
-        opts["http"] = args.http
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
                 **opts)
     return 0

@@ -21,9 +21,10 @@ from typing import Any
 
 import orjson
 
-# 20 digits in a row may be an integer past 64 bits (orjson would read it as a float).
-_LONG_DIGITS_B = re.compile(rb"\d{20}")
-_LONG_DIGITS_S = re.compile(r"\d{20}")
+# 19 digits in a row may be an integer past 64 bits (below -2**63 or above 2**64 - 1),
+# which orjson would read as a float.
+_LONG_DIGITS_B = re.compile(rb"\d{19}")
+_LONG_DIGITS_S = re.compile(r"\d{19}")
 # Fewer brackets than this cannot nest deep enough for `json` to run out of stack.
 _MAX_BRACKETS = 256
 

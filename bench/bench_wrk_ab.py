@@ -67,8 +67,10 @@ def _prototype(name: str) -> type:
 
     def headers_of(spec: Any) -> dict[str, str]:
         key = oc.api_key(spec.api_key_env)
-        return {"content-type": "application/json",
-                **({"authorization": f"Bearer {key}"} if key else {})}
+        return {
+            "content-type": "application/json",
+            **({"authorization": f"Bearer {key}"} if key else {}),
+        }
 
     def result(data: dict[str, Any]) -> Any:
         choice = data["choices"][0]
@@ -86,26 +88,27 @@ def _prototype(name: str) -> type:
             def __init__(self, model: str, spec: Any) -> None:
                 super().__init__(model, spec)
                 kw: dict[str, Any] = {
-                    "base_url": spec.base_url, "headers": headers_of(spec),
-                    "timeout": httpx.Timeout(spec.read_timeout_s, connect=spec.connect_timeout_s)}
+                    "base_url": spec.base_url,
+                    "headers": headers_of(spec),
+                    "timeout": httpx.Timeout(spec.read_timeout_s, connect=spec.connect_timeout_s),
+                }
                 if name == "httpx-64":  # the pool as large as the concurrency, no larger
-                    kw["limits"] = httpx.Limits(max_connections=64,
-                                                max_keepalive_connections=64)
+                    kw["limits"] = httpx.Limits(max_connections=64, max_keepalive_connections=64)
                 elif name == "httpx-16":  # few kept alive, no cap on connections
-                    kw["limits"] = httpx.Limits(max_connections=None,
-                                                max_keepalive_connections=16)
+                    kw["limits"] = httpx.Limits(max_connections=None, max_keepalive_connections=16)
                 elif name == "httpx-aiohttp":
                     from httpx_aiohttp import AiohttpTransport
 
                     kw["transport"] = AiohttpTransport(
-                        limits=httpx.Limits(max_connections=128, keepalive_expiry=30))
+                        limits=httpx.Limits(max_connections=128, keepalive_expiry=30)
+                    )
                 if name == "httpx2":
                     import httpx2
 
-                    kw["limits"] = httpx2.Limits(max_connections=128,
-                                                 max_keepalive_connections=128)
-                    kw["timeout"] = httpx2.Timeout(spec.read_timeout_s,
-                                                   connect=spec.connect_timeout_s)
+                    kw["limits"] = httpx2.Limits(max_connections=128, max_keepalive_connections=128)
+                    kw["timeout"] = httpx2.Timeout(
+                        spec.read_timeout_s, connect=spec.connect_timeout_s
+                    )
                     self._client = httpx2.AsyncClient(**kw)
                 else:
                     self._client = httpx.AsyncClient(**kw)
@@ -120,20 +123,26 @@ def _prototype(name: str) -> type:
                 super().__init__(model, spec)
                 self._headers = headers_of(spec)
                 self._url = spec.base_url.rstrip("/") + "/chat/completions"
-                self._timeout = aiohttp.ClientTimeout(sock_connect=spec.connect_timeout_s,
-                                                      sock_read=spec.read_timeout_s)
+                self._timeout = aiohttp.ClientTimeout(
+                    sock_connect=spec.connect_timeout_s, sock_read=spec.read_timeout_s
+                )
                 self._session: aiohttp.ClientSession | None = None
 
             async def complete(self, request: Any) -> Any:
                 if self._session is None:
                     lean: dict[str, Any] = {}
                     if name == "aiohttp-lean":  # no cookie jar, no default headers to add
-                        lean = {"cookie_jar": aiohttp.DummyCookieJar(),
-                                "skip_auto_headers": ("User-Agent",),
-                                "auto_decompress": False}
+                        lean = {
+                            "cookie_jar": aiohttp.DummyCookieJar(),
+                            "skip_auto_headers": ("User-Agent",),
+                            "auto_decompress": False,
+                        }
                     self._session = aiohttp.ClientSession(
                         connector=aiohttp.TCPConnector(limit=128, keepalive_timeout=30),
-                        timeout=self._timeout, headers=self._headers, **lean)
+                        timeout=self._timeout,
+                        headers=self._headers,
+                        **lean,
+                    )
                 body = stdjson.dumps(self._body(request, False)).encode()
                 try:
                     async with self._session.post(self._url, data=body) as resp:
@@ -162,11 +171,14 @@ def _prototype(name: str) -> type:
 
             async def complete(self, request: Any) -> Any:
                 if self._rq is None:
-                    self._rq = (ClientBuilder()
-                                .connect_timeout(timedelta(seconds=self._spec.connect_timeout_s))
-                                .read_timeout(timedelta(seconds=self._spec.read_timeout_s))
-                                .pool_max_idle_per_host(128)
-                                .default_headers(self._headers).build())
+                    self._rq = (
+                        ClientBuilder()
+                        .connect_timeout(timedelta(seconds=self._spec.connect_timeout_s))
+                        .read_timeout(timedelta(seconds=self._spec.read_timeout_s))
+                        .pool_max_idle_per_host(128)
+                        .default_headers(self._headers)
+                        .build()
+                    )
                 body = stdjson.dumps(self._body(request, False)).encode()
                 try:
                     resp = await self._rq.post(self._url).body_bytes(body).build().send()
@@ -198,8 +210,9 @@ def serve_child(args: argparse.Namespace) -> int:
     models = dict(Settings(home=home).models)
     for entry in args.upstreams.split(","):
         ms, url = entry.split("=", 1)
-        models[f"delay-{ms}"] = ModelSpec(backend="openai", base_url=url + "/v1",
-                                          context_window=8192, read_timeout_s=60)
+        models[f"delay-{ms}"] = ModelSpec(
+            backend="openai", base_url=url + "/v1", context_window=8192, read_timeout_s=60
+        )
     # A tree that has server.http / server.loop gets them as settings (so the header
     # deadline protocol of that parser is used); an older one knows only h11 and asyncio.
     from lockgate.config.server import ServerConfig
@@ -209,14 +222,20 @@ def serve_child(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value != "config" and key in ServerConfig.model_fields:
             server[key] = value
-    settings = Settings(home=home, models=models, auth={"allow_anonymous": True},  # type: ignore[arg-type]
-                        pipeline=args.pipeline.split(","), server=server)
+    settings = Settings(
+        home=home,
+        models=models,
+        auth={"allow_anonymous": True},  # type: ignore[arg-type]
+        pipeline=args.pipeline.split(","),
+        server=server,
+    )
     app = create_app(Services(settings), preload_models=False)
     opts = uvicorn_limits(settings.server)
     if args.loop != "config":
         opts["loop"] = args.loop
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
-                **opts)
+    uvicorn.run(
+        app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, **opts
+    )
     return 0
 
 
@@ -278,8 +297,18 @@ def parse_wrk(out: str) -> dict[str, Any]:
 
 
 def wrk(port: int, lua: Path, conns: int, seconds: float) -> dict[str, Any]:
-    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{int(seconds)}s", "--latency", "--timeout", "5s",
-           "-s", str(lua), f"http://127.0.0.1:{port}"]
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{conns}",
+        f"-d{int(seconds)}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(lua),
+        f"http://127.0.0.1:{port}",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     res = parse_wrk(done.stdout)
     if not res["requests"]:
@@ -289,8 +318,7 @@ def wrk(port: int, lua: Path, conns: int, seconds: float) -> dict[str, Any]:
 
 def parse_variant(text: str) -> dict[str, str]:
     name, *pairs = text.split(",")
-    v = {"name": name, "tree": str(ROOT), "client": "default", "loop": "config",
-         "http": "config"}
+    v = {"name": name, "tree": str(ROOT), "client": "default", "loop": "config", "http": "config"}
     for pair in pairs:
         key, _, value = pair.partition("=")
         if key not in v or key == "name":
@@ -331,8 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         for ms in delays:
             port = free_port()
             log = tmp / f"up{ms}.log"
-            proc = subprocess.Popen([sys.executable, str(HERE / "stdlib_upstream.py"), str(port),
-                                     str(ms)], stdout=log.open("wb"), stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, str(HERE / "stdlib_upstream.py"), str(port), str(ms)],
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
             procs.append(proc)
             wait_up(port, proc, log)
             upstreams[ms] = f"http://127.0.0.1:{port}"
@@ -345,24 +376,43 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             tree = Path(v["tree"]).resolve()
             env = {k: val for k, val in os.environ.items() if not k.startswith("LOCKGATE_")}
-            env.update(PYTHONPATH=f"{tree / 'src'}:{tree}",
-                       LOCKGATE_LIMITS__RULES='[{"per":["key"],"rpm":100000000}]')
+            env.update(
+                PYTHONPATH=f"{tree / 'src'}:{tree}",
+                LOCKGATE_LIMITS__RULES='[{"per":["key"],"rpm":100000000}]',
+            )
             log = tmp / f"gw-{v['name']}.log"
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--port", str(port),
-                   "--home", str(tmp / f"home-{v['name']}"),
-                   "--upstreams", ",".join(f"{ms}={u}" for ms, u in upstreams.items()),
-                   "--client", v["client"], "--loop", v["loop"], "--http", v["http"],
-                   "--pipeline", args.pipeline]
-            proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=log.open("wb"),
-                                    stderr=subprocess.STDOUT)
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve",
+                "--port",
+                str(port),
+                "--home",
+                str(tmp / f"home-{v['name']}"),
+                "--upstreams",
+                ",".join(f"{ms}={u}" for ms, u in upstreams.items()),
+                "--client",
+                v["client"],
+                "--loop",
+                v["loop"],
+                "--http",
+                v["http"],
+                "--pipeline",
+                args.pipeline,
+            ]
+            proc = subprocess.Popen(
+                cmd, cwd=tree, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+            )
             procs.append(proc)
             wait_up(port, proc, log)
             gateways[v["name"]] = (port, proc.pid)
         for name, (port, _) in gateways.items():
             for ms in delays:
                 w = wrk(port, luas[ms], max(conns), args.warmup)
-                print(f"warm-up {name} delay {ms}: {w['rps']} req/s, non-2xx {w['non_2xx']}",
-                      flush=True)
+                print(
+                    f"warm-up {name} delay {ms}: {w['rps']} req/s, non-2xx {w['non_2xx']}",
+                    flush=True,
+                )
         for rnd in range(args.rounds):
             order = list(gateways.items())
             if rnd % 2:
@@ -373,9 +423,14 @@ def main(argv: list[str] | None = None) -> int:
                         cpu0 = cpu_seconds(pid)
                         w = wrk(port, luas[ms], c, args.seconds)
                         cpu = cpu_seconds(pid) - cpu0
-                        w.update(variant=name, round=rnd + 1, delay_ms=ms, conns=c,
-                                 cpu_ms_per_request=round(1000 * cpu / max(1, w["requests"]), 3),
-                                 load=round(os.getloadavg()[0], 2))
+                        w.update(
+                            variant=name,
+                            round=rnd + 1,
+                            delay_ms=ms,
+                            conns=c,
+                            cpu_ms_per_request=round(1000 * cpu / max(1, w["requests"]), 3),
+                            load=round(os.getloadavg()[0], 2),
+                        )
                         rows.append(w)
                         print(json.dumps(w), flush=True)
     finally:
@@ -388,16 +443,21 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print("| variant | delay | conns | round | req/s | p50 ms | p99 ms | non-2xx + errors "
-          "| gateway CPU ms/req |")
+    print(
+        "| variant | delay | conns | round | req/s | p50 ms | p99 ms | non-2xx + errors "
+        "| gateway CPU ms/req |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["delay_ms"], r["conns"], r["variant"], r["round"])):
-        print(f"| {r['variant']} | {r['delay_ms']} | {r['conns']} | {r['round']} | {r['rps']:.1f} "
-              f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non_2xx'] + r['socket_errors']} "
-              f"| {r['cpu_ms_per_request']:.2f} |")
+        print(
+            f"| {r['variant']} | {r['delay_ms']} | {r['conns']} | {r['round']} | {r['rps']:.1f} "
+            f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non_2xx'] + r['socket_errors']} "
+            f"| {r['cpu_ms_per_request']:.2f} |"
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"benchmark": "wrk_ab", "variants": variants,
-                                               "rows": rows}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({"benchmark": "wrk_ab", "variants": variants, "rows": rows}, indent=1)
+        )
     return 0
 
 

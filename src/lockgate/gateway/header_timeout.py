@@ -13,7 +13,7 @@ h11 bounds buffered headers itself (`h11_max_incomplete_event_size`: 400 beyond)
 httptools' parser, has no limit at all (it buffers a header value of any length), so the
 httptools protocol counts the bytes of a request head as they arrive and answers 431 past
 the same bound; the count is checked per read, so a head can overshoot it by at most one
-socket read (256 KiB) before the connection is cut."""
+socket read (up to 256 KB) before the connection is cut."""
 
 from __future__ import annotations
 

@@ -36,6 +36,8 @@ from yarl import URL
 
 from lockgate.models.error_text import transport_detail
 
+# As many connections as requests may be in flight (a deployment's own limit, 64 by default,
+# sits below this), kept alive for as long as httpx kept them.
 POOL_CONNECTIONS = 128
 KEEPALIVE_S = 30.0
 

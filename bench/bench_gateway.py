@@ -31,7 +31,9 @@ guardrail refused is not one.
 
 `--serve upstream|gateway --port P [--home DIR --upstream URL --latencies 0]` runs one server
 in the foreground (the gateway as described; the upstream as the older Starlette fake,
-`upstream_app`, which bench_security.py and bench_stages.py use too).
+`upstream_app`, which bench_security.py and bench_stages.py use too). The gateway runs with the uvicorn options
+`lockgate serve` uses (`uvicorn_limits`: httptools, uvloop, the header deadline, connection
+limits).
 """
 
 from __future__ import annotations
@@ -126,14 +128,19 @@ def gateway_app(home: Path, upstream: str, latencies: list[int], cache: bool = T
 def serve_child(args: argparse.Namespace) -> int:
     import uvicorn
 
+    options: dict[str, Any] = {}
     if args.serve == "upstream":
         app = upstream_app()
     else:
-        app = gateway_app(
-            Path(args.home), args.upstream, _ints(args.latencies), cache=not args.no_cache
-        )
+        from lockgate.cli.serve import uvicorn_limits
+
+        app = gateway_app(Path(args.home), args.upstream, _ints(args.latencies),
+                          cache=not args.no_cache)
+        # What `lockgate serve` runs: its parser, event loop and connection limits.
+        options = uvicorn_limits(app.state.services.settings.server)
     if not args.profile:
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+                    **options)
         return 0
     import cProfile
     import pstats
@@ -144,7 +151,8 @@ def serve_child(args: argparse.Namespace) -> int:
     prof = cProfile.Profile()
     prof.enable()
     try:
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+                    **options)
     finally:
         prof.disable()
         with open(args.profile, "w") as fh:

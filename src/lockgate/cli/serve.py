@@ -15,11 +15,15 @@ from lockgate.gateway.header_timeout import header_timeout_protocol
 
 
 def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
-    """Connection limits for uvicorn: idle keep-alive connections are dropped, connections
-    beyond the limit get 503 instead of queueing, buffered headers are bounded and must
-    arrive in time (the body's deadline is the app's, see gateway/body_timeout.py)."""
+    """uvicorn's options: the configured parser and event loop, and connection limits: idle
+    keep-alive connections are dropped, connections beyond the limit get 503 instead of
+    queueing, buffered headers are bounded and must arrive in time (the body's deadline is
+    the app's, see gateway/body_timeout.py)."""
     options: dict[str, Any] = {
-        "http": header_timeout_protocol(server.header_read_timeout_s),
+        "http": header_timeout_protocol(
+            server.header_read_timeout_s, server.http, server.h11_max_incomplete_event_size
+        ),
+        "loop": server.loop,
         "timeout_keep_alive": server.timeout_keep_alive_s,
         "limit_concurrency": server.limit_concurrency,
         "h11_max_incomplete_event_size": server.h11_max_incomplete_event_size,

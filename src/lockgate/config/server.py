@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -60,7 +61,13 @@ class ServerConfig(Strict):
     # upper bound on a request's buffered headers.
     timeout_keep_alive_s: int = Field(5, ge=1)
     limit_concurrency: int | None = Field(1024, ge=1)
+    # The bound on a request's headers, with either HTTP parser (the name is uvicorn's h11
+    # option; with httptools Lockgate enforces it, see gateway/header_timeout.py).
     h11_max_incomplete_event_size: int = Field(64 * 1024, ge=1024)
+    # uvicorn's HTTP/1.1 parser and event loop: httptools and uvloop (C, libuv) cost a
+    # gateway process less CPU per request than h11 and asyncio's own loop (pure Python).
+    http: Literal["httptools", "h11"] = "httptools"
+    loop: Literal["uvloop", "asyncio"] = "uvloop"
     streaming: StreamingConfig = StreamingConfig()  # first-token grace, keep-alives
     # HTTPS: both paths set, or neither (plain HTTP, e.g. behind a TLS-terminating proxy).
     tls_cert_file: Path | None = None

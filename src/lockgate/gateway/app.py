@@ -120,6 +120,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         await drift.stop(drift_checker)
         await retention.stop(purger)
         await stop_worker(batch_worker)
+        await services.models.aclose()  # upstream connections, once nothing calls them
         await asyncio.to_thread(telemetry.flush)  # spans of the last turns, if exported
         if task is not None and not task.done():
             task.cancel()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
-
 from lockgate.engine.errors import GatewayError
+from lockgate.gateway.jsonresponse import JSONResponse
 
 __all__ = ["GatewayError", "error_response"]
 

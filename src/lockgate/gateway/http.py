@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lockgate.engine.wire import has_lone_surrogate
 from lockgate.gateway.body_timeout import body_timeout_error
 from lockgate.gateway.errors import GatewayError
+from lockgate.jsoncodec import fast_loads
 
 TRACE_HEADER = "x-lockgate-trace-id"
 
@@ -69,6 +70,10 @@ async def read_json(
         if optional:
             return None
         raise GatewayError(400, "request body is empty; expected JSON", "invalid_json")
+    parsed, data = fast_loads(body)
+    if parsed:
+        return data  # orjson took it: valid UTF-8 without a lone surrogate, nothing to check
+    # The standard library decides the rest, for its exact answer and error message.
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:

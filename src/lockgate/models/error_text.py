@@ -9,6 +9,8 @@ there.
 
 from __future__ import annotations
 
+import codecs
+import json
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,16 +42,34 @@ def transport_detail(exc: BaseException) -> str:
 def body_detail(resp: httpx.Response) -> str:
     """The error message of an upstream's error response (OpenAI's `error.message`, else
     the start of the body)."""
+    try:
+        content = resp.content
+    except httpx.ResponseNotRead:
+        content = b""
+    return content_detail(content, resp.headers.get("content-type"))
+
+
+def content_detail(content: bytes, content_type: str | None = None) -> str:
+    """`body_detail` of an error body already read, `content_type` naming its charset."""
     text = ""
     try:
-        body = resp.json()
+        body = json.loads(content)
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             text = str(body["error"].get("message", ""))
     except ValueError:
         pass
     if not text:
-        try:
-            text = resp.text
-        except (httpx.ResponseNotRead, UnicodeDecodeError):
-            text = ""
+        text = content.decode(_charset(content_type), errors="replace")
     return without_url_secrets(text[:_MAX_DETAIL])
+
+
+def _charset(content_type: str | None) -> str:
+    for param in (content_type or "").split(";")[1:]:
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value:
+            name = value.strip("\"' ")
+            try:
+                return codecs.lookup(name).name
+            except LookupError:
+                break
+    return "utf-8"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from lockgate import jsoncodec
 from lockgate.config import ModelSpec
 from lockgate.models.base import (
     ChatBackend,
@@ -23,23 +24,27 @@ from lockgate.models.base import (
     UpstreamError,
     Usage,
 )
-from lockgate.models.error_text import body_detail, transport_detail
+from lockgate.models.error_text import content_detail
+from lockgate.models.upstream_http import (
+    AiohttpExchange,
+    Exchange,
+    HttpxExchange,
+    Reply,
+    TransportFailure,
+    TransportTimeout,
+    endpoint_url,
+)
+
+_PATH = "chat/completions"
 
 
 def api_key(env_name: str | None) -> str | None:
     return os.environ.get(env_name) if env_name else None
 
 
-_POOL_CONNECTIONS = 128
-
-
-def timeouts(spec: ModelSpec) -> httpx.Timeout:
-    return httpx.Timeout(spec.read_timeout_s, connect=spec.connect_timeout_s)
-
-
-def retry_after_s(resp: httpx.Response) -> float | None:
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
     """`Retry-After` in seconds (delta or HTTP date), or None when absent or unreadable."""
-    value = resp.headers.get("retry-after")
+    value = headers.get("retry-after")
     if not value:
         return None
     try:
@@ -52,13 +57,22 @@ def retry_after_s(resp: httpx.Response) -> float | None:
         return None
 
 
-def _status_error(name: str, resp: httpx.Response) -> UpstreamError:
+def _status_error(name: str, reply: Reply) -> UpstreamError:
     return UpstreamError(
-        f"upstream '{name}' returned {resp.status_code}",
-        upstream_status=resp.status_code,
-        retry_after=retry_after_s(resp),
-        detail=body_detail(resp),
+        f"upstream '{name}' returned {reply.status}",
+        upstream_status=reply.status,
+        retry_after=retry_after_s(reply.headers),
+        detail=content_detail(reply.content, reply.headers.get("content-type")),
     )
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    encoded = jsoncodec.dumps(body)
+    if encoded is None:  # what orjson cannot write: httpx's encoding, as before
+        encoded = json.dumps(
+            body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
+    return encoded
 
 
 def _message(m: Message) -> dict[str, Any]:
@@ -118,18 +132,22 @@ class OpenAICompatModel(ChatBackend):
         key = api_key(spec.api_key_env)
         if key:
             headers["authorization"] = f"Bearer {key}"
-        # Keep as many idle connections as requests may be in flight (the deployment's own
-        # limit, 64 by default, sits above this): with httpx's default of 20, a gateway at
-        # concurrency 32 closed and reopened upstream connections all the time.
-        inflight = _POOL_CONNECTIONS
-        self._client = httpx.AsyncClient(
-            base_url=spec.base_url,
-            headers=headers,
-            timeout=timeouts(spec),
-            limits=httpx.Limits(
-                max_connections=inflight, max_keepalive_connections=inflight, keepalive_expiry=30
-            ),
+        self._exchange: Exchange = AiohttpExchange(
+            str(endpoint_url(spec.base_url, _PATH)),
+            headers,
+            connect_s=spec.connect_timeout_s,
+            read_s=spec.read_timeout_s,
         )
+
+    @property
+    def _client(self) -> httpx.AsyncClient | None:
+        return self._exchange.client if isinstance(self._exchange, HttpxExchange) else None
+
+    @_client.setter
+    def _client(self, client: httpx.AsyncClient) -> None:
+        """Send through this httpx client (its base_url the upstream's) instead: an
+        application's own transport, or a test's mock one."""
+        self._exchange = HttpxExchange(client, _PATH)
 
     def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -157,20 +175,20 @@ class OpenAICompatModel(ChatBackend):
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         try:
-            resp = await self._client.post("/chat/completions", json=self._body(request, False))
-        except httpx.TimeoutException as exc:
+            reply = await self._exchange.post(_encode(self._body(request, False)))
+        except TransportTimeout as exc:
             raise UpstreamError(
                 f"upstream '{self.name}' timed out", status=504, retryable=True
             ) from exc
-        except httpx.HTTPError as exc:
+        except TransportFailure as exc:
             # The exception's text can quote the URL, credentials and all: trace only.
             raise UpstreamError(
-                f"upstream '{self.name}' unreachable", retryable=True, detail=transport_detail(exc)
+                f"upstream '{self.name}' unreachable", retryable=True, detail=exc.detail
             ) from exc
-        if resp.status_code >= 400:
-            raise _status_error(self.name, resp)
+        if reply.status >= 400:
+            raise _status_error(self.name, reply)
         try:
-            data = resp.json()
+            data = jsoncodec.loads(reply.content)
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
             finish = choice.get("finish_reason") or "stop"
@@ -184,16 +202,16 @@ class OpenAICompatModel(ChatBackend):
         return ChatResult(text, finish, usage, calls)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
-        body = self._body(request, True)
+        body = _encode(self._body(request, True))
         connected = False
         try:
-            async with self._client.stream("POST", "/chat/completions", json=body) as resp:
+            async with self._exchange.stream(body) as resp:
                 connected = True
-                if resp.status_code >= 400:
-                    await resp.aread()
-                    raise _status_error(self.name, resp)
+                if resp.status >= 400:
+                    content = await resp.read()
+                    raise _status_error(self.name, Reply(resp.status, resp.headers, content))
                 finished = False
-                async for line in resp.aiter_lines():
+                async for line in resp.lines():
                     if not line.startswith("data:"):
                         continue
                     payload = line[5:].strip()
@@ -207,25 +225,25 @@ class OpenAICompatModel(ChatBackend):
                     raise UpstreamError(
                         f"upstream '{self.name}' ended the stream early", retryable=True
                     )
-        except httpx.TimeoutException as exc:
+        except TransportTimeout as exc:
             raise UpstreamError(
                 f"upstream '{self.name}' timed out", status=504, retryable=True
             ) from exc
-        except httpx.HTTPError as exc:
+        except TransportFailure as exc:
             # Failing to connect is not a broken stream: say which one it was. Either may be
             # retried by the resilience layer, which alone knows whether tokens went out.
             what = "failed mid-stream" if connected else "unreachable"
             raise UpstreamError(
-                f"upstream '{self.name}' {what}", retryable=True, detail=transport_detail(exc)
+                f"upstream '{self.name}' {what}", retryable=True, detail=exc.detail
             ) from exc
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._exchange.aclose()
 
 
 def _parse_chunk(payload: str, name: str) -> ChatDelta | None:
     try:
-        data = json.loads(payload)
+        data = jsoncodec.loads(payload)
     except ValueError as exc:
         raise UpstreamError(f"upstream '{name}' sent a malformed stream chunk") from exc
     usage = None

@@ -96,9 +96,7 @@ class ModelRegistry:
                     backend = preloaded
                 else:
                     backend = CHAT_BACKENDS[spec.backend](name, dep_spec, self.settings.home)
-                breaker = CircuitBreaker(
-                    key, spec.resilience.breaker, on_change=self.on_breaker
-                )
+                breaker = CircuitBreaker(key, spec.resilience.breaker, on_change=self.on_breaker)
                 deployments.append(Deployment(key, backend, weight, limit, breaker))
             pool = DeploymentPool(name, spec, deployments)
             self._pools[name] = pool
@@ -113,3 +111,12 @@ class ModelRegistry:
 
     def loaded(self) -> dict[str, bool]:
         return {name: m.ready() for name, m in self._models.items()}
+
+    async def aclose(self) -> None:
+        """Close the connections of every backend this registry built (shutdown); a
+        preloaded backend belongs to whoever loaded it."""
+        shared = {id(b) for b in self._preloaded.values()}
+        for pool in self._pools.values():
+            for d in pool.deployments:
+                if id(d.model) not in shared:
+                    await d.model.aclose()

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from lockgate.engine.errors import GatewayError
 from lockgate.engine.replies import ChunkBodies, completion_body
@@ -17,16 +17,21 @@ from lockgate.engine.wire import ChatCompletionIn
 from lockgate.gateway.errors import error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import APP_HEADER, PROJECT_HEADER, caller_of, client_of, edge_call
+from lockgate.gateway.jsonresponse import JSONResponse
 from lockgate.gateway.keepalive import with_keepalive
 from lockgate.gateway.openapi import documented
+from lockgate.jsoncodec import dumps
 from lockgate.models.base import UpstreamError
 
 
-def _event(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
+def _event(data: dict[str, Any]) -> bytes:
+    body = dumps(data)
+    if body is None:  # what orjson cannot write: the standard library, ASCII-escaped
+        body = json.dumps(data, separators=(",", ":")).encode()
+    return b"data: " + body + b"\n\n"
 
 
-async def _sse(reply: Reply, keepalive_s: float) -> AsyncIterator[str]:
+async def _sse(reply: Reply, keepalive_s: float) -> AsyncIterator[bytes]:
     bodies = ChunkBodies(reply)
     yield _event(bodies.delta({"role": "assistant", "content": ""}))
     try:
@@ -35,7 +40,7 @@ async def _sse(reply: Reply, keepalive_s: float) -> AsyncIterator[str]:
         else:
             async for delta in with_keepalive(reply.deltas(), keepalive_s):
                 if delta is None:
-                    yield ": keep-alive\n\n"  # an SSE comment: clients ignore it
+                    yield b": keep-alive\n\n"  # an SSE comment: clients ignore it
                     continue
                 if delta.text:
                     yield _event(bodies.delta({"content": delta.text}))
@@ -50,21 +55,21 @@ async def _sse(reply: Reply, keepalive_s: float) -> AsyncIterator[str]:
             else GatewayError(exc.status, str(exc), "upstream_error")
         )
         yield _event(bodies.error(err))
-        yield "data: [DONE]\n\n"
+        yield b"data: [DONE]\n\n"
         return
     except Exception:
         # A bug in a layer after the model: end the stream cleanly (the engine traced it).
         trace_id = reply.call.trace_id
         err = GatewayError(500, f"internal error; quote trace id {trace_id}", "internal_error")
         yield _event(bodies.error(err))
-        yield "data: [DONE]\n\n"
+        yield b"data: [DONE]\n\n"
         return
     answer = reply.answer
     if answer.suffix:
         yield _event(bodies.delta({"content": answer.suffix}))
     yield _event(bodies.delta({}, answer.finish_reason))
     yield _event(bodies.final_usage())
-    yield "data: [DONE]\n\n"
+    yield b"data: [DONE]\n\n"
 
 
 @documented(

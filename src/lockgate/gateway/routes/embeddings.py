@@ -6,7 +6,7 @@ import base64
 import time
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from lockgate.engine.answer import Answer
 from lockgate.engine.cpu import run_cpu
@@ -17,6 +17,7 @@ from lockgate.estimates import estimate_tokens
 from lockgate.gateway.errors import GatewayError, error_response
 from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import edge_call
+from lockgate.gateway.jsonresponse import JSONResponse
 from lockgate.gateway.openapi import documented
 from lockgate.gateway.ratelimit import admit
 from lockgate.gateway.routes.models import embedding_model_name

@@ -31,9 +31,9 @@ guardrail refused is not one.
 
 `--serve upstream|gateway --port P [--home DIR --upstream URL --latencies 0]` runs one server
 in the foreground (the gateway as described; the upstream as the older Starlette fake,
-`upstream_app`, which bench_security.py and bench_stages.py use too). The gateway runs with the uvicorn options
-`lockgate serve` uses (`uvicorn_limits`: httptools, uvloop, the header deadline, connection
-limits).
+`upstream_app`, which bench_security.py and bench_stages.py use too). The gateway runs with
+the uvicorn options `lockgate serve` uses (`uvicorn_limits`: httptools, uvloop, the header
+deadline, connection limits).
 """
 
 from __future__ import annotations

@@ -360,7 +360,13 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             log = tmp / f"up{ms}.log"
             proc = subprocess.Popen(
-                [sys.executable, str(HERE / "stdlib_upstream.py"), str(port), "--delay-ms", str(ms)],
+                [
+                    sys.executable,
+                    str(HERE / "stdlib_upstream.py"),
+                    str(port),
+                    "--delay-ms",
+                    str(ms),
+                ],
                 stdout=log.open("wb"),
                 stderr=subprocess.STDOUT,
             )

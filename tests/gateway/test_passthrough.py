@@ -63,6 +63,29 @@ def sse_events(resp: httpx.Response) -> list[str]:
     return payloads
 
 
+def test_a_pipeline_of_call_model_alone_is_a_plain_proxy(
+    tmp_path, embedder, fake_upstream
+) -> None:
+    """Without the postprocess layer nothing rewrites the answer: the upstream's text is it."""
+    settings = make_settings(tmp_path / "home", fake_upstream).model_copy(
+        update={"pipeline": ["call_model"]}
+    )
+    services = make_services(settings, embedder)
+    with serve(create_app(services, preload_models=False), ready_path="/healthz") as proxy:
+        resp = chat(proxy, model="echo")
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["choices"][0]["message"]["content"] == "echo: hello there"
+        streamed = chat(proxy, model="echo", stream=True)
+        text = "".join(
+            (json.loads(e)["choices"] or [{}])[0].get("delta", {}).get("content") or ""
+            for e in sse_events(streamed)
+            if e != "[DONE]"
+        )
+        assert text == "echo: hello there"
+        trace = services.traces.get(resp.headers[TRACE_HEADER])
+        assert trace["output"] == "echo: hello there"
+
+
 # -- echo -----------------------------------------------------------------------------------
 
 

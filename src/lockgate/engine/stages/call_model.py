@@ -88,6 +88,9 @@ class CallModel(Stage):
             self._served(state)
             return Answer(
                 raw=result.text,
+                # What the caller gets unless a later layer (postprocess) rewrites it: a
+                # pipeline of `call_model` alone is a plain proxy.
+                text=result.text,
                 finish_reason=result.finish_reason,
                 usage=result.usage,
                 ttft_ms=(time.perf_counter() - t0) * 1000,
@@ -224,5 +227,6 @@ async def _tracked(
             yield delta
         if calls:
             answer.tool_calls = calls.calls()
+        answer.text = answer.text or answer.raw
     finally:
         await aclose_stream(rest)

@@ -118,9 +118,22 @@ def gateway(
     log = config.parent / f"serve-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from lockgate.cli import main; main()", "--config",
-             str(config), "serve", "--port", str(port), "--workers", str(workers)],
-            env=full, stdout=subprocess.DEVNULL, stderr=out, cwd=config.parent,
+            [
+                sys.executable,
+                "-c",
+                "from lockgate.cli import main; main()",
+                "--config",
+                str(config),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=full,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            cwd=config.parent,
         )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -129,8 +142,10 @@ def gateway(
         # Each worker answers /readyz for itself: ask until several answers in a row say ready.
         while ready < 4 * workers:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("lockgate serve did not become ready: "
-                                   + log.read_text(errors="replace")[-3000:])
+                raise RuntimeError(
+                    "lockgate serve did not become ready: "
+                    + log.read_text(errors="replace")[-3000:]
+                )
             try:
                 ok = httpx.get(base + "/readyz", timeout=5).status_code == 200
             except httpx.HTTPError:
@@ -187,9 +202,19 @@ def rss_mb(pids: list[int]) -> float:
 def wrk(url: str, conns: int, seconds: int, timeout_s: int = 30) -> dict[str, Any]:
     threads = min(2, conns)
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", f"--timeout={timeout_s}s",
-         "-s", str(BENCH / "wrk_overload.lua"), url],
-        capture_output=True, text=True, timeout=seconds + timeout_s + 60,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{conns}",
+            f"-d{seconds}s",
+            f"--timeout={timeout_s}s",
+            "-s",
+            str(BENCH / "wrk_overload.lua"),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + timeout_s + 60,
     )
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:

@@ -81,8 +81,12 @@ def run_one(name: str, root: Path, up: str, conns: int, seconds: int) -> dict[st
         config=name,
         rss_before_mb=rss_before,
         rss_after_mb=rss_after,
-        probe={"sent": len(seen), "ok": len(ok), "shed": sum(1 for c, _ in seen if c == 503),
-               **summary_ms(ok)},
+        probe={
+            "sent": len(seen),
+            "ok": len(ok),
+            "shed": sum(1 for c, _ in seen if c == 503),
+            **summary_ms(ok),
+        },
     )
     return result
 
@@ -102,19 +106,46 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for r in results:
         st = r["statuses"]
-        rows.append([
-            r["config"], r["requests"], st.get(200, 0), st.get(503, 0),
-            sum(v for k, v in st.items() if k not in (200, 503)),
-            r["socket_errors"]["timeout"], r["over_limit"], r["rps"],
-            round(r["p50_us"] / 1000), round(r["p99_us"] / 1000), round(r["max_us"] / 1000),
-            r["probe"]["p50_ms"], r["probe"]["p99_ms"], f"{r['probe']['ok']}/{r['probe']['sent']}",
-            r["rss_before_mb"], r["rss_after_mb"],
-        ])
+        rows.append(
+            [
+                r["config"],
+                r["requests"],
+                st.get(200, 0),
+                st.get(503, 0),
+                sum(v for k, v in st.items() if k not in (200, 503)),
+                r["socket_errors"]["timeout"],
+                r["over_limit"],
+                r["rps"],
+                round(r["p50_us"] / 1000),
+                round(r["p99_us"] / 1000),
+                round(r["max_us"] / 1000),
+                r["probe"]["p50_ms"],
+                r["probe"]["p99_ms"],
+                f"{r['probe']['ok']}/{r['probe']['sent']}",
+                r["rss_before_mb"],
+                r["rss_after_mb"],
+            ]
+        )
     print_table(
         f"overload: {args.conns} connections, {args.seconds} s, upstream {args.delay_ms} ms",
-        ["config", "responses", "200", "503", "other", "timeouts", "> 10 s", "req/s",
-         "p50 ms", "p99 ms", "max ms", "ok p50 ms", "ok p99 ms", "probe ok", "RSS MB before",
-         "RSS MB after"],
+        [
+            "config",
+            "responses",
+            "200",
+            "503",
+            "other",
+            "timeouts",
+            "> 10 s",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "ok p50 ms",
+            "ok p99 ms",
+            "probe ok",
+            "RSS MB before",
+            "RSS MB after",
+        ],
         rows,
     )
     write_json(args.json, {"machine": machine(), "args": vars(args), "results": results})

@@ -54,7 +54,7 @@ class ServerConfig(Strict):
     # 64 per CPU core); a request beyond that waits at most `queue_wait_s` for a place and is
     # then answered 503 `overloaded` with Retry-After. Liveness, readiness and metrics are
     # never held back. Size it as the requests per second one process should carry times the
-    # upstream's latency (docs/deployment.md).
+    # upstream's latency (README: Readiness, overload and several processes).
     max_inflight: int | None = Field(None, ge=1)
     queue_wait_s: float = Field(0.5, gt=0, le=60)
     # Slow clients: a request's headers must be complete within this time of the

@@ -14,6 +14,7 @@ included."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -72,8 +73,10 @@ class Slots:
                 waiter.cancel()
             if waiter.cancelled():
                 # Out of the line now rather than at the next release: with every place held
-                # for long, abandoned waiters would pile up.
-                self._waiters.remove(waiter)
+                # for long, abandoned waiters would pile up. A release may have dropped it
+                # already, between the cancellation and this.
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
 
     def release(self) -> None:
         # The place passes straight to the longest waiter still waiting, so a newcomer

@@ -10,6 +10,7 @@ warm-up. Two configurations side by side in one run:
 
 * `admission` — the defaults: at most `server.max_inflight` requests in flight, a request
   waits at most `server.queue_wait_s` for a place, then 503 `overloaded` + Retry-After;
+* `inflight=N` — the defaults with `server.max_inflight` N;
 * `queueing` — admission out of the way (`max_inflight` 100000, the CPU gate's wait 10 s),
   the behaviour before it: every request is taken in and waits.
 
@@ -44,6 +45,13 @@ CONFIGS: dict[str, dict[str, str]] = {
 }
 
 
+def env_of(name: str) -> dict[str, str]:
+    """A named configuration, or `inflight=N`: the defaults with `max_inflight` N."""
+    if name.startswith("inflight="):
+        return {"LOCKGATE_SERVER__MAX_INFLIGHT": name.split("=", 1)[1]}
+    return CONFIGS[name]
+
+
 def probe(base: str, stop: threading.Event, out: list[tuple[int, float]]) -> None:
     body = {"model": "delay-0", "messages": [{"role": "user", "content": "probe"}]}
     with httpx.Client(timeout=60) as client:
@@ -61,11 +69,11 @@ def probe(base: str, stop: threading.Event, out: list[tuple[int, float]]) -> Non
 
 
 def run_one(name: str, root: Path, up: str, conns: int, seconds: int) -> dict[str, Any]:
-    (root / name).mkdir()
-    config = passthrough_config(root / name, up)
+    (root / name.replace("=", "-")).mkdir()
+    config = passthrough_config(root / name.replace("=", "-"), up)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with gateway(config, port, 1, CONFIGS[name]) as proc:
+    with gateway(config, port, 1, env_of(name)) as proc:
         wrk(base, 8, 3)  # warm-up
         pids = tree(proc.pid)
         rss_before = rss_mb(pids)

@@ -51,7 +51,7 @@ class ServerConfig(Strict):
     guard_check: GuardCheckLimits = GuardCheckLimits()
     cpu: CpuConfig = CpuConfig()
     # Admission: at most `max_inflight` requests are worked on at once in one process (None:
-    # 64 per CPU core); a request beyond that waits at most `queue_wait_s` for a place and is
+    # 32 per CPU core); a request beyond that waits at most `queue_wait_s` for a place and is
     # then answered 503 `overloaded` with Retry-After. Liveness, readiness and metrics are
     # never held back. Size it as the requests per second one process should carry times the
     # upstream's latency (README: Readiness, overload and several processes).
@@ -75,7 +75,7 @@ class ServerConfig(Strict):
     tls_key_file: Path | None = None
 
     def inflight_limit(self) -> int:
-        return self.max_inflight or 64 * (os.cpu_count() or 1)
+        return self.max_inflight or 32 * (os.cpu_count() or 1)
 
     def cpu_wait_s(self) -> float:
         return self.cpu.max_wait_s if self.cpu.max_wait_s is not None else self.queue_wait_s

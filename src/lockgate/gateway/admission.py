@@ -36,6 +36,10 @@ def overloaded() -> GatewayError:
     )
 
 
+# One instance: a refusal under overload should cost as little as possible.
+_OVERLOADED = overloaded()
+
+
 class Slots:
     """A counting limit whose waiters are served in arrival order, each for a bounded time.
     Not thread-safe: one event loop uses it."""
@@ -102,7 +106,7 @@ class AdmissionMiddleware:
         if not await self.slots.acquire(self.queue_wait_s):
             METRICS.inc("lockgate_admission_shed_total")
             trace_id = scope.get("state", {}).get("trace_id")
-            await error_response(overloaded(), trace_id)(scope, receive, send)
+            await error_response(_OVERLOADED, trace_id)(scope, receive, send)
             return
         METRICS.set("lockgate_admission_in_flight", self.slots.in_flight)
         try:

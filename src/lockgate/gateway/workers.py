@@ -63,7 +63,7 @@ def shared_metrics(settings: Settings) -> Iterator[Path]:
     workers inherit (prometheus-client reads it when a worker imports it)."""
     configured = settings.telemetry.prometheus_multiproc_dir
     made = configured is None
-    path = Path(tempfile.mkdtemp(prefix="lockgate-metrics-")) if made else Path(configured)
+    path = Path(tempfile.mkdtemp(prefix="lockgate-metrics-")) if configured is None else configured
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
         stale.unlink(missing_ok=True)

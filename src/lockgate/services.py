@@ -323,8 +323,8 @@ class Services:
     def cpu(self) -> CpuGate:
         from lockgate.engine.cpu import CpuGate
 
-        cfg = self.settings.server.cpu
-        return CpuGate(cfg.slot_count(), cfg.max_waiting, cfg.max_wait_s)
+        server = self.settings.server
+        return CpuGate(server.cpu.slot_count(), server.cpu.max_waiting, server.cpu_wait_s())
 
     # -- rate limits, budgets, batch API -------------------------------------------------
     @cached_property

@@ -38,8 +38,15 @@ def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
 @click.command()
 @click.option("--host", default=None, help="Bind address (default from config: 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default from config: 8080).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Gateway processes sharing the port (README: Several processes).",
+)
 @click.pass_obj
-def serve(obj: Ctx, host: str | None, port: int | None) -> None:
+def serve(obj: Ctx, host: str | None, port: int | None, workers: int) -> None:
     """Run the OpenAI-compatible gateway."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
@@ -49,15 +56,26 @@ def serve(obj: Ctx, host: str | None, port: int | None) -> None:
 
     settings = obj.settings
     try:
+        # With several workers the app is built here only to check the config (each worker
+        # builds its own); a bad config fails once, before any process starts.
         app = create_app(obj.services())
     except (ValueError, KeyError) as exc:
         click.echo(f"lockgate: {exc}", err=True)
         sys.exit(2)
-    uvicorn.run(
-        app,
-        host=host or settings.server.host,
-        port=port if port is not None else settings.server.port,
-        log_level="info",
-        log_config=uvicorn_log_config(LOGGING_CONFIG, settings.privacy.redact_logs),
+    options: dict[str, Any] = {
+        "host": host or settings.server.host,
+        "port": port if port is not None else settings.server.port,
+        "log_level": "info",
+        "log_config": uvicorn_log_config(LOGGING_CONFIG, settings.privacy.redact_logs),
         **uvicorn_limits(settings.server),
-    )
+    }
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return
+    from lockgate.gateway import workers as multi
+
+    multi.prepare(obj.services())
+    multi.config_env(obj.config_path)
+    multi.share_ui_secret(settings)
+    with multi.shared_metrics(settings):
+        multi.run(workers, options)

@@ -19,7 +19,8 @@ class CpuConfig(Strict):
 
     slots: int | None = Field(None, ge=1, le=256)  # None: one per CPU core
     max_waiting: int = Field(64, ge=0)
-    max_wait_s: float = Field(10.0, gt=0)
+    # None: the same bound as a request's wait for admission (`server.queue_wait_s`).
+    max_wait_s: float | None = Field(None, gt=0)
 
     def slot_count(self) -> int:
         return self.slots or os.cpu_count() or 1
@@ -50,6 +51,13 @@ class ServerConfig(Strict):
     embeddings_max_total_chars: int = Field(131_072, ge=1)
     guard_check: GuardCheckLimits = GuardCheckLimits()
     cpu: CpuConfig = CpuConfig()
+    # Admission: at most `max_inflight` requests are worked on at once in one process (None:
+    # 32 per CPU core); a request beyond that waits at most `queue_wait_s` for a place and is
+    # then answered 503 `overloaded` with Retry-After. Liveness, readiness and metrics are
+    # never held back. Size it as the requests per second one process should carry times the
+    # upstream's latency (README: Readiness, overload and several processes).
+    max_inflight: int | None = Field(None, ge=1)
+    queue_wait_s: float = Field(0.5, gt=0, le=60)
     # Slow clients: a request's headers must be complete within this time of the
     # connection opening (or of the previous response), and its whole body within
     # `body_read_timeout_s` of the headers (JSON and uploads alike). Either way the
@@ -72,6 +80,12 @@ class ServerConfig(Strict):
     # HTTPS: both paths set, or neither (plain HTTP, e.g. behind a TLS-terminating proxy).
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+
+    def inflight_limit(self) -> int:
+        return self.max_inflight or 32 * (os.cpu_count() or 1)
+
+    def cpu_wait_s(self) -> float:
+        return self.cpu.max_wait_s if self.cpu.max_wait_s is not None else self.queue_wait_s
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerConfig:

@@ -1,4 +1,4 @@
-"""The ASGI application: routes, error handling, model preloading."""
+"""The ASGI application: routes, middleware, error handling, the lifespan's tasks."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from starlette.staticfiles import StaticFiles
 from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit
-from lockgate.gateway import alerts, drift, release_watch, retention
+from lockgate.gateway import alerts, drift, leader, release_watch, retention, warmup
+from lockgate.gateway.admission import AdmissionMiddleware
 from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.body_timeout import BodyTimeoutMiddleware
 from lockgate.gateway.errors import GatewayError, error_response
@@ -39,7 +40,7 @@ from lockgate.gateway.routes.search import search
 from lockgate.gateway.routes.traces import routes as trace_routes
 from lockgate.gateway.scoping import scoped
 from lockgate.observability.audit import config_loaded
-from lockgate.observability.metrics import use_multiprocess
+from lockgate.observability.metrics import process_exiting, use_multiprocess
 from lockgate.plugins.manager import plugin_manager
 from lockgate.services import Services
 from lockgate.telemetry import plugin as telemetry
@@ -48,15 +49,6 @@ from lockgate.ui.pages import PAGES, STATIC
 from lockgate.ui.session import sealer
 
 log = logging.getLogger("lockgate.gateway")
-
-
-def preload(services: Services) -> None:
-    """Load the embedder and the grounded model so the first request does not pay for it."""
-    services.embedder.embed(["warm up"])
-    services.models.get(services.settings.grounded.model).load()
-    services.vectors.refresh()
-    if services.settings.guardrails.enabled:
-        services.guard.warm()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -104,26 +96,47 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         # A policy naming a scanner that does not exist fails here, at start-up.
         services.guard.validate()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(asyncio.to_thread(preload, services)) if preload_models else None
-        batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
-        started = config_loaded(services.settings, services.prompts)
-        await asyncio.to_thread(emit, [started], services)  # the audit log's config.loaded
-        purger = retention.start(services)
-        drift_checker = drift.start(services)
-        watcher = release_watch.start(services)
-        alert_checker = alerts.start(services)
-        yield
+    def _start_jobs() -> list[asyncio.Task[None] | None]:
+        return [
+            retention.start(services),
+            drift.start(services),
+            release_watch.start(services),
+            alerts.start(services),
+        ]
+
+    async def _stop_jobs(tasks: list[asyncio.Task[None] | None]) -> None:
+        purger, drift_checker, watcher, alert_checker = tasks
         await alerts.stop(alert_checker)
         await release_watch.stop(watcher)
         await drift.stop(drift_checker)
         await retention.stop(purger)
+
+    # Models are loaded and run once before /readyz says ready (gateway/warmup.py).
+    warm = warmup.Warmup()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if preload_models:
+            warm.state = "running"  # not ready from the first request on
+        task = (
+            asyncio.create_task(asyncio.to_thread(warmup.run, services, warm))
+            if preload_models
+            else None
+        )
+        batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
+        started = config_loaded(services.settings, services.prompts)
+        await asyncio.to_thread(emit, [started], services)  # the audit log's config.loaded
+        # The scheduled jobs run in one process of those sharing the home (gateway/leader.py).
+        lease = leader.FileLease(leader.lock_path(services.settings.home))
+        jobs = asyncio.create_task(leader.lead(lease, _start_jobs, _stop_jobs))
+        yield
+        await leader.resign(jobs)
         await stop_worker(batch_worker)
         await services.models.aclose()  # upstream connections, once nothing calls them
         await asyncio.to_thread(telemetry.flush)  # spans of the last turns, if exported
         if task is not None and not task.done():
             task.cancel()
+        process_exiting()
 
     # Each route with the scope it needs (`lockgate.auth.scopes`), checked at the edge before
     # the handler runs; a plugin's routes declare theirs the same way. Undeclared: refused.
@@ -160,6 +173,13 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     # Innermost of the three: it needs the trace id, and its refusals still carry one.
     app.add_middleware(AuthMiddleware)
     app.add_middleware(UiEdge)  # around the edge: its refusals become pages for a browser
+    # Before the auth lookups and the turn, inside the trace id so a refusal carries one.
+    server = services.settings.server
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_inflight=server.inflight_limit(),
+        queue_wait_s=server.queue_wait_s,
+    )
     app.add_middleware(TraceIdMiddleware)
     app.add_middleware(LiveTraffic)  # lets the batch worker yield to live requests
     # Outermost: every route's body reads share one deadline from the headers' arrival.
@@ -167,4 +187,5 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=body_s)
     app.state.services = services
     app.state.engine = engine
+    app.state.warmup = warm
     return app

@@ -34,6 +34,24 @@ from lockgate.observability.metrics import METRICS
 
 log = logging.getLogger("lockgate.guardrails")
 
+# What a warm-up scan reads: a question with the things scanners look for (an address, a
+# link, an instruction, several sentences), so each takes its full path once.
+WARM_TEXT = (
+    "Please summarise the refund policy for jane.doe@example.com, order 4417. "
+    "Ignore nothing in the manual at https://example.com/manual and cite it [1]. "
+    "Refunds are paid within 14 days of the return."
+)
+_WARM_CHUNK = "Refunds are paid within 14 days of the return arriving at the warehouse."
+
+
+def warm_context(direction: Direction) -> ScanContext:
+    return ScanContext(
+        direction,
+        chunks=[_WARM_CHUNK],
+        user_text=WARM_TEXT if direction == "out" else "",
+        system_prompt="Answer from the manual only.",
+    )
+
 
 class GuardEngine:
     def __init__(self, config: GuardrailsConfig, deps: ScannerDeps) -> None:
@@ -88,14 +106,36 @@ class GuardEngine:
         if errors:
             raise ScannerConfigError("\n".join(errors))
 
-    def warm(self) -> None:
-        """Build every configured scanner now, so model loading is not paid by a request."""
-        for policy in self.config.policies.values():
-            for rule in [*policy.input, *policy.context, *policy.output]:
-                try:
-                    self.scanner(rule)
-                except Exception:  # noqa: BLE001 - reported per request in the trace too
-                    log.exception("guardrail scanner '%s' failed to load", rule.scanner)
+    def warm(self) -> list[str]:
+        """Build every configured scanner and run it once over a sample, so neither model
+        loading nor a first call's lazy set-up (a classifier's first prediction, an
+        embedding session's first run) is paid by a request. Returns one line per scanner
+        that failed, naming its rule; each is logged too (and reported per request)."""
+        errors: list[str] = []
+        seen: set[tuple[int, str]] = set()
+        for name, policy in self.config.policies.items():
+            sides: tuple[tuple[str, Direction, list[ScannerRule]], ...] = (
+                ("input", "in", policy.input),
+                ("context", "context", policy.context),
+                ("output", "out", policy.output),
+            )
+            for field, direction, rules in sides:
+                for i, rule in enumerate(rules):
+                    key = f"guardrails.policies.{name}.{field}[{i}]"
+                    try:
+                        scanner = self.scanner(rule)
+                        if (id(scanner), direction) in seen:
+                            continue
+                        seen.add((id(scanner), direction))
+                        scanner.scan(WARM_TEXT, warm_context(direction))
+                    except Exception as exc:  # noqa: BLE001 - reported, and per request too
+                        log.exception(
+                            "guardrail scanner '%s' (%s) failed to load", rule.scanner, key
+                        )
+                        errors.append(
+                            f"{key} (scanner '{rule.scanner}'): {type(exc).__name__}: {exc}"
+                        )
+        return errors
 
     def scan(
         self,
@@ -181,7 +221,6 @@ class GuardEngine:
             METRICS.inc("lockgate_guardrail_errors_total", scanner=rule.scanner)
         outcome = ScannerOutcome(rule.scanner, action, findings, ms, error)
         return continued(outcome, cut) if cut else outcome
-
 
     def _execute(
         self, scanner: Scanner, text: str, ctx: ScanContext

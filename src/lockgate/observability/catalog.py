@@ -142,6 +142,15 @@ FAMILIES: tuple[Family, ...] = (
     # -- limits and budgets ----------------------------------------------------------------
     _c("lockgate_rate_limited_total", "Requests refused by a rate limit", "model"),
     _c("lockgate_cpu_shed_total", "Requests shed by the CPU gate", "reason"),
+    _c(
+        "lockgate_admission_shed_total",
+        "Requests answered 503 overloaded after waiting server.queue_wait_s for admission",
+    ),
+    _g(
+        "lockgate_admission_in_flight",
+        "Requests admitted and not yet answered (at most server.max_inflight per process)",
+        mode="livesum",
+    ),
     _c("lockgate_budget_refused_total", "Requests refused by a budget", "scope"),
     _c("lockgate_budget_alerts_total", "Budget thresholds crossed", "kind", "scope"),
     # -- batches ---------------------------------------------------------------------------

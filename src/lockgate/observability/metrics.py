@@ -29,7 +29,7 @@ from prometheus_client import (
     generate_latest,
     values,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from lockgate.observability.catalog import CATALOG, FORBIDDEN_LABELS, Family, Kind
 
@@ -61,6 +61,13 @@ def use_multiprocess(path: Path) -> None:
     os.environ[MULTIPROC_ENV] = str(path)
     values.ValueClass = values.get_value_class()
     METRICS.reset()
+
+
+def process_exiting() -> None:
+    """In multi-process mode, take this process's live gauges out of the sums (its counters
+    and histograms stay counted): called by a gateway process as it shuts down."""
+    if multiprocess_dir() is not None:
+        mark_process_dead(os.getpid())
 
 
 class Metrics:

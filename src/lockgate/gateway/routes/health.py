@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from lockgate.gateway.openapi import documented
+from lockgate.gateway.warmup import Warmup
 from lockgate.services import Services
 
 
@@ -29,11 +30,15 @@ def _store_ok(services: Services) -> bool:
 @documented("Readiness", responses={200: "Ready", 503: "Not ready"})
 async def readyz(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
+    warm: Warmup = request.app.state.warmup
     grounded = services.settings.grounded.model
     checks = {
         "store": await asyncio.to_thread(_store_ok, services),
         "embeddings": services.embedder.ready(),
         "grounded_model": services.models.get(grounded).ready(),
+        # Every model of the configured pipeline loaded and run once (gateway/warmup.py):
+        # before that the first requests would stall on lazy loads.
+        "warm": warm.ready,
     }
     ready = all(checks.values())
     # Breaker states are shown, not counted against readiness: with fallbacks and degraded
@@ -43,6 +48,7 @@ async def readyz(request: Request) -> JSONResponse:
         {
             "status": "ready" if ready else "not_ready",
             "checks": checks,
+            "warmup": warm.report(),
             "upstreams": services.models.breaker_states(),
         },
         status_code=200 if ready else 503,

@@ -1,0 +1,161 @@
+"""Several gateway processes on one port (`lockgate serve --workers N`).
+
+uvicorn's supervisor binds the socket once and spawns N fresh interpreters; each builds its
+own `Services` and app from the same settings (`worker_app`, an app factory), so no model,
+connection or thread crosses a process boundary. What they share is prepared here, once,
+before they start:
+
+- the store: migrations run and the master key file (when encryption makes one) is created
+  in the parent, not raced by N processes at their first request;
+- metrics: prometheus-client's multi-process mode, in `telemetry.prometheus_multiproc_dir`
+  or else a private temporary directory made for this run and removed at its end (the
+  files of a previous run are removed first, or they would be counted again);
+- the dashboard's session secret: when none is set, one random secret for every process of
+  this run, so a session made by one worker is honoured by the others.
+
+The scheduled jobs run in one process (gateway/leader.py); the batch worker in each."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
+
+from lockgate.config import Settings
+from lockgate.config.settings import config_path
+from lockgate.observability.metrics import MULTIPROC_ENV
+
+log = logging.getLogger("lockgate.gateway")
+
+CONFIG_ENV = "LOCKGATE_CONFIG"
+# A worker that does not answer the supervisor's ping for this long is replaced. Start-up
+# loads models on busy cores, so uvicorn's 5 s would replace workers that are only slow.
+HEALTHCHECK_S = 30
+
+
+def worker_app() -> Starlette:
+    """The app factory each worker process calls (uvicorn `factory=True`)."""
+    from lockgate.auth.scopes import matrix_of
+    from lockgate.config import load_settings
+    from lockgate.gateway.app import create_app
+    from lockgate.logs.setup import install
+    from lockgate.services import Services
+
+    settings = load_settings(os.environ.get(CONFIG_ENV) or None)
+    matrix_of(settings.auth)
+    install(settings.privacy.redact_logs)
+    return create_app(Services(settings))
+
+
+@contextlib.contextmanager
+def shared_metrics(settings: Settings) -> Iterator[Path]:
+    """The multi-process metrics directory for this run, named in the environment the
+    workers inherit (prometheus-client reads it when a worker imports it)."""
+    configured = settings.telemetry.prometheus_multiproc_dir
+    made = configured is None
+    path = Path(tempfile.mkdtemp(prefix="lockgate-metrics-")) if configured is None else configured
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    before = os.environ.get(MULTIPROC_ENV)
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        if before is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+        else:
+            os.environ[MULTIPROC_ENV] = before
+        if made:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def share_ui_secret(settings: Settings) -> None:
+    env = settings.ui.session_secret_env
+    if not settings.ui.enabled:
+        return
+    if env is None:
+        log.warning(
+            "ui.session_secret_env is unset: each worker seals dashboard sessions with its "
+            "own key, so a session lasts only while requests reach the worker that made it"
+        )
+        return
+    if not os.environ.get(env):
+        os.environ[env] = secrets.token_urlsafe(48)
+
+
+def config_env(explicit: str | None) -> None:
+    """Workers load the same config file as the parent, wherever they resolve paths from."""
+    found = config_path(explicit)
+    if found is not None:
+        os.environ[CONFIG_ENV] = str(found.resolve())
+
+
+def prepare(services: Any) -> None:
+    """What N processes must not each do at once on a new home: migrate, create the master
+    key file, seed the packaged prompts."""
+    services.engine  # noqa: B018 - built (and migrated) for its side effect
+    if services.settings.encryption.enabled:
+        services.cipher  # noqa: B018 - creates the master key file when configured to
+    services.prompt_store  # noqa: B018 - seeds the packaged prompts
+    services.engine.dispose()
+
+
+class SpawnConfig(uvicorn.Config):
+    """A uvicorn Config that survives the trip to a spawned worker. Lockgate's protocol
+    classes are made at run time (`type(name, (Base,), {...})`, carrying the header
+    timeout), which pickle cannot name; they travel as their base class and attributes and
+    are made again on arrival."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        http = state.get("http")
+        if isinstance(http, type) and _is_made(http):
+            attrs = {
+                k: v
+                for k, v in vars(http).items()
+                if not k.startswith("__") and isinstance(v, int | float | str | bool)
+            }
+            state["http"] = ("lockgate-made-class", http.__name__, http.__bases__, attrs)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        http = state.get("http")
+        if isinstance(http, tuple) and http and http[0] == "lockgate-made-class":
+            _, name, bases, attrs = http
+            state["http"] = type(name, bases, attrs)
+        self.__dict__.update(state)
+
+
+def _is_made(cls: type) -> bool:
+    """Whether pickle could not find `cls` by its module and name."""
+    import sys
+
+    found = getattr(sys.modules.get(cls.__module__), cls.__qualname__, None)
+    return found is not cls
+
+
+def run(workers: int, options: dict[str, Any]) -> None:
+    """Serve with `workers` processes until a signal ends them all (blocking)."""
+    config = SpawnConfig(
+        "lockgate.gateway.workers:worker_app",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=HEALTHCHECK_S,
+        **options,
+    )
+    sock = config.bind_socket()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()

@@ -1,0 +1,195 @@
+"""End to end: `lockgate serve --workers 2` as a real process tree on loopback. Both worker
+processes serve (each one's own request counter, read from the multi-process metrics files),
+every request's trace lands in the one SQLite store, a scrape of either process reports the
+sum, one process holds the scheduled jobs' lock, and SIGTERM ends the parent and its workers
+cleanly. The SpawnConfig round trip (a run-time protocol class through pickle) is checked on
+its own."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from prometheus_client.multiprocess import MultiProcessCollector
+
+import lockgate
+from lockgate.gateway.header_timeout import HeaderTimeoutProtocol, header_timeout_protocol
+from lockgate.gateway.leader import lock_path
+from lockgate.gateway.workers import SpawnConfig
+from tests.support.fake_upstream import create_fake_upstream
+from tests.support.server import free_port, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = Path(lockgate.__file__).resolve().parents[1]  # the code under test, wherever it is
+
+
+def _config(tmp_path: Path, upstream: str, metrics_dir: Path) -> Path:
+    cfg = {
+        "home": str(tmp_path / "home"),
+        "guardrails": {"enabled": False},
+        "cache": {"enabled": False},
+        "auth": {"allow_anonymous": True, "public_metrics": True},
+        # Remote stand-ins for the embedded models, so the workers start in seconds.
+        "embeddings": {"backend": "openai", "base_url": upstream, "upstream_model": "e"},
+        "grounded": {"model": "echo"},
+        "models": {"gemma-3-270m": None, "echo": {"backend": "openai", "base_url": upstream}},
+        "pipeline": ["validate", "call_model"],
+        "telemetry": {"prometheus_multiproc_dir": str(metrics_dir)},
+    }
+    path = tmp_path / "lockgate.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        # The supervisor's workers, not multiprocessing's resource tracker.
+        if ppid == pid and b"resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _served_by_pid(metrics_dir: Path) -> dict[int, float]:
+    """Each process's own count of finished requests, from its metrics file."""
+    counts: dict[int, float] = {}
+    for f in metrics_dir.glob("counter_*.db"):
+        pid = int(f.stem.split("_")[1])
+        for metric in MultiProcessCollector._read_metrics([str(f)]).values():
+            for sample in metric.samples:
+                if sample.name == "lockgate_requests_total":
+                    counts[pid] = counts.get(pid, 0.0) + sample.value
+    return counts
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture
+def upstream() -> str:
+    with serve(create_fake_upstream()) as base:
+        yield base + "/v1"
+
+
+def test_two_workers_serve_share_a_store_and_stop_on_sigterm(tmp_path: Path, upstream) -> None:
+    metrics_dir = tmp_path / "metrics"
+    config = _config(tmp_path, upstream, metrics_dir)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{ROOT}"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    err = tmp_path / "stderr.log"
+    command = [sys.executable, "-c", "from lockgate.cli import main; main()"]
+    with err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [*command, "--config", str(config), "serve", "--workers", "2", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while len(_children(proc.pid)) < 2 or not _ready(base):
+            assert proc.poll() is None, err.read_text()[-3000:]
+            assert time.monotonic() < deadline, err.read_text()[-3000:]
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+
+        def ask(i: int) -> int:
+            body = {"model": "echo", "messages": [{"role": "user", "content": f"hello {i}"}]}
+            # A new connection each time: the kernel hands each to one of the workers.
+            with httpx.Client() as client:
+                return client.post(base + "/v1/chat/completions", json=body, timeout=30).status_code
+
+        sent = 0
+        with ThreadPoolExecutor(8) as pool:
+            while sent < 400:
+                assert set(pool.map(ask, range(sent, sent + 40))) == {200}
+                sent += 40
+                served = _served_by_pid(metrics_dir)
+                if all(served.get(pid, 0) > 0 for pid in workers):
+                    break
+        served = _served_by_pid(metrics_dir)
+        assert all(served.get(pid, 0) > 0 for pid in workers), (served, workers)
+
+        # Every turn's trace is in the one store, whichever process served it.
+        db = tmp_path / "home" / "lockgate.db"
+        deadline = time.monotonic() + 30
+        while (count := _traces(db)) < sent:
+            assert time.monotonic() < deadline, (count, sent)
+            time.sleep(0.2)
+        assert count == sent
+
+        # A scrape of any process reports the sum over both.
+        text = httpx.get(base + "/metrics", timeout=10).text
+        total = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("lockgate_requests_total{") and 'model="echo"' in line
+        )
+        assert total == sent
+
+        # One of the workers holds the jobs' lock, and says so in the lock file.
+        holder = int(lock_path(tmp_path / "home").read_text().strip())
+        assert holder in workers
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, err.read_text()[-3000:]
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived the parent"
+            time.sleep(0.1)
+        log = err.read_text(errors="replace")
+        assert "Traceback" not in log, log[-3000:]
+        assert log.count("Application shutdown complete") == 2, log[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(base + "/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _traces(db: Path) -> int:
+    with sqlite3.connect(db, timeout=30) as conn:
+        return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
+
+
+def test_a_run_time_protocol_class_survives_the_trip_to_a_worker() -> None:
+    made = header_timeout_protocol(3.5)
+    config = SpawnConfig("lockgate.gateway.workers:worker_app", factory=True, http=made)
+    back = pickle.loads(pickle.dumps(config))
+    assert isinstance(back.http, type) and issubclass(back.http, HeaderTimeoutProtocol)
+    assert back.http.header_timeout_s == 3.5 and back.http is not HeaderTimeoutProtocol
+    assert back.app == "lockgate.gateway.workers:worker_app" and back.factory is True

@@ -23,7 +23,11 @@ import yaml
 from prometheus_client.multiprocess import MultiProcessCollector
 
 import lockgate
-from lockgate.gateway.header_timeout import HeaderTimeoutProtocol, header_timeout_protocol
+from lockgate.gateway.header_timeout import (
+    HeaderTimeoutProtocol,
+    HttpToolsHeaderTimeoutProtocol,
+    header_timeout_protocol,
+)
 from lockgate.gateway.leader import lock_path
 from lockgate.gateway.workers import SpawnConfig
 from tests.support.fake_upstream import create_fake_upstream
@@ -186,10 +190,16 @@ def _traces(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
 
 
-def test_a_run_time_protocol_class_survives_the_trip_to_a_worker() -> None:
-    made = header_timeout_protocol(3.5)
+@pytest.mark.parametrize(
+    ("parser", "base"),
+    [("h11", HeaderTimeoutProtocol), ("httptools", HttpToolsHeaderTimeoutProtocol)],
+)
+def test_a_run_time_protocol_class_survives_the_trip_to_a_worker(
+    parser: str, base: type
+) -> None:
+    made = header_timeout_protocol(3.5, parser)
     config = SpawnConfig("lockgate.gateway.workers:worker_app", factory=True, http=made)
     back = pickle.loads(pickle.dumps(config))
-    assert isinstance(back.http, type) and issubclass(back.http, HeaderTimeoutProtocol)
-    assert back.http.header_timeout_s == 3.5 and back.http is not HeaderTimeoutProtocol
+    assert isinstance(back.http, type) and issubclass(back.http, base)
+    assert back.http.header_timeout_s == 3.5 and back.http is not base
     assert back.app == "lockgate.gateway.workers:worker_app" and back.factory is True

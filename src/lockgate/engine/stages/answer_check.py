@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig, ScannerRule
 from lockgate.engine.answer import Answer, aclose_stream
+from lockgate.engine.answer_type import fits, kind_of
 from lockgate.engine.citations import clean, says_unknown
 from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.extractive import extractive_reply, topic_words
@@ -33,7 +34,7 @@ from lockgate.engine.stages._guard import policy_for
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.guardrails.engine import GuardEngine
-from lockgate.guardrails.grounding import content_words, numbers, split_sentences
+from lockgate.guardrails.grounding import content_words, entities, numbers, split_sentences
 from lockgate.guardrails.scanners.grounding import GroundingScanner
 from lockgate.models.base import ChatDelta, EmbeddingBackend, Usage
 from lockgate.retrieval.hybrid import RetrievedChunk
@@ -46,7 +47,10 @@ _RUNOFF = re.compile(r"\n\s*(?:Question|Sources|Answer|User|Instructions)\s*:")
 # "Answer:" or "A:" before the answer itself.
 _LABEL = re.compile(r"^\s*(?:(?:answer|a)\s*:\s*)+", re.I)
 # A source header the model copied ("[2] (faq.txt, page 1)") and nothing else.
-_HEADER_ONLY = re.compile(r"^\s*(?:\[\d{1,3}\]\s*)?\([^)\n]*\)\s*(?:\[\d{1,3}\]\s*)?$")
+# The heading path may have parentheses of its own ("OPTIONS > HTTPS (SSL/TLS) Options").
+_HEADER_ONLY = re.compile(
+    r"^\s*(?:\[\d{1,3}\]\s*)?\((?:[^()\n]|\([^()\n]*\))*\)\s*(?:\[\d{1,3}\]\s*)?$"
+)
 
 
 @dataclass
@@ -135,7 +139,9 @@ class AnswerCheck(Stage):
         if says_unknown(segment) and not gate.released:
             return Verdict(segment, stop=False, supported=1, reason="")  # a refusal: kept
         sentences = split_sentences(segment)
-        claims = [s for s in sentences if scanner.is_claim(s)]
+        short = {s.start for s in sentences
+                 if not scanner.is_claim(s) and _names_new(question, s.text)}
+        claims = [s for s in sentences if scanner.is_claim(s) or s.start in short]
         if not claims:
             return Verdict(segment, stop=False, supported=0)
         results = scanner.check(segment, [c.text for c in context])
@@ -146,16 +152,28 @@ class AnswerCheck(Stage):
         for s in claims:
             r = by_start.get(s.start)
             words = content_words(s.text)
+            if s.start in short:
+                # Too short for the scanner ("The default is GnuTLS."): supported when one
+                # source has every word of it.
+                backed = any(words <= content_words(c.text) for c in context)
+                detail = "not in the sources"
+            else:
+                backed = r is not None and r.support >= scanner.min_support
+                detail = r.detail if r else "unchecked"
             echo = bool(words) and words <= q_words and not numbers(s.text)
             # The first claim must be about the question: a tiny model often copies a
             # source sentence that is supported but answers something else.
-            off_topic = (not gate.supported and not supported and bool(topic)
-                         and not topic & question_words(s.text))
-            if r is not None and r.support >= scanner.min_support and not echo and not off_topic:
+            first = not gate.supported and not supported
+            off_topic = first and bool(topic) and not topic & question_words(s.text)
+            # ... and give the kind of answer asked for: a figure to "how many", a name or
+            # a role to "who".
+            untyped = first and not off_topic and not fits(question, s.text)
+            if backed and not echo and not off_topic and not untyped:
                 supported += 1
                 continue
             reason = ("echoes the question" if echo else "does not address the question"
-                      if off_topic else (r.detail if r else "unchecked"))
+                      if off_topic else f"does not give {kind_of(question).value}"
+                      if untyped else detail)
             gate.details.append(f"{s.text[:80]!r}: {reason}")
             return Verdict(segment[: s.start], stop=True, supported=supported,
                            reason=f"unsupported: {reason}")
@@ -277,6 +295,11 @@ class AnswerCheck(Stage):
         gate.supported += verdict.supported
         gate.released += out
         return out, verdict.stop
+
+
+def _names_new(question: str, text: str) -> bool:
+    """A name the question does not say: a short sentence with one is an answer ("GnuTLS")."""
+    return bool(entities(text) - entities(question))
 
 
 def _without_echo(question: str, text: str) -> str:

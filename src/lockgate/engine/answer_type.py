@@ -1,0 +1,83 @@
+"""What kind of answer a question asks for, and whether a sentence gives one.
+
+A tiny model's answer can be supported by the sources and still not answer the question: a
+"how many" question answered without a figure, "who founded it?" answered with the year it
+was founded, "how much does it cost?" answered with a page header's date. The answer check
+(`stages/answer_check.py`) and the extractive answer (`engine/extractive.py`) both hold a
+sentence to the kind of answer the question asks for; a question whose kind is not clear
+from its wording asks for nothing in particular (every sentence fits)."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from lockgate.guardrails.grounding import entities, numbers
+
+
+class Kind(Enum):
+    ANY = "any"
+    NUMBER = "a figure"  # how many, how much, what percentage, which port
+    MONEY = "a price"  # how much does it cost
+    PERSON = "who"  # a name, or a role
+
+
+_MONEY_Q = re.compile(
+    r"\b(how much|what)\b[^?]*\b(cost|costs|charge|charged|pay|price|priced|fee|fees)\b"
+    r"|\bwhat (is|are) the (price|fee|cost)s?\b",
+    re.I,
+)
+_NUMBER_Q = re.compile(
+    r"\bhow (many|much|long|often|large|big|far|old)\b|\bwithin how\b"
+    r"|\bwhat (percentage|percent|share|amount|number|size|limit|port|version)\b"
+    r"|\bwhich (port|version|year|status code|http status|error code|percentage)\b"
+    r"|\b(up to|at most|at least) how\b",
+    re.I,
+)
+_WHO_Q = re.compile(r"^\s*(?:\w+\s+){0,3}?who(m|se)?\b", re.I)
+# "How long" and "how often" are answered without a figure too: "daily", "a year",
+# "until the contract ends".
+_FREQUENCY = re.compile(
+    r"\b(hourly|daily|weekly|monthly|quarterly|yearly|annually|annual|immediately|"
+    r"indefinitely|forever|never|always|once|twice|every|each|a (day|week|month|year|"
+    r"minute|second|hour)|an hour|unlimited|no limit|until)\b",
+    re.I,
+)
+_CURRENCY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?)\b|\bfree\b|"
+                       r"\bno (charge|cost|fee)\b|\bincluded\b", re.I)
+# Who does something: a role or a team answers as well as a name.
+_ROLE = re.compile(
+    r"\b(manager|owner|admin|administrator|officer|engineer|director|lead|head|supervisor|"
+    r"department|committee|board|staff|employee|customer|representative|"
+    r"agent|controller|processor|hr|finance|legal|support|you)s?\b",
+    re.I,
+)
+
+
+def kind_of(question: str) -> Kind:
+    if _MONEY_Q.search(question):
+        return Kind.MONEY
+    if _NUMBER_Q.search(question):
+        return Kind.NUMBER
+    if _WHO_Q.search(question):
+        return Kind.PERSON
+    return Kind.ANY
+
+
+def fits(question: str, text: str, kind: Kind | None = None) -> bool:
+    """Whether `text` gives the kind of answer `question` asks for."""
+    kind = kind_of(question) if kind is None else kind
+    if kind is Kind.ANY:
+        return True
+    if kind is Kind.MONEY:
+        return bool(_CURRENCY.search(text))
+    if kind is Kind.NUMBER:
+        if numbers(text):
+            return True
+        # "How long/often" is answered by a period or a frequency in words.
+        return bool(re.search(r"\bhow (long|often)\b", question, re.I)) and bool(
+            _FREQUENCY.search(text)
+        )
+    # Who: a name the question does not already say, or a role.
+    asked = entities(question)
+    return bool(entities(text) - asked) or bool(_ROLE.search(text))

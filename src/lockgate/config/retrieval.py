@@ -69,6 +69,16 @@ class ExtractiveConfig(Strict):
     min_similarity: float = Field(0.55, ge=-1, le=1)
     # Rank the candidate sentences by embedding similarity too (the few of the prompt).
     semantic: bool = True
+    # Quote from every chunk the prompt's sentences were chosen from (`sentence_pool`), not
+    # only from the sentences the prompt kept: those are chosen by shared words, and a
+    # paraphrased question's answer is often among the others.
+    pool: bool = True
+    # A sentence this close to the question in meaning (MiniLM cosine) may be quoted
+    # although it shares few of its words, if it shares a topic word (or gives the figure,
+    # name or price asked for). Above 1: never.
+    min_semantic: float = Field(0.6, ge=-1, le=1.1)
+    # The weight of that similarity against shared words when ranking the candidates.
+    semantic_weight: float = Field(0.5, ge=0, le=1)
 
 
 class GroundedConfig(Strict):

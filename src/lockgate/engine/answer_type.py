@@ -19,6 +19,7 @@ class Kind(Enum):
     ANY = "any"
     NUMBER = "a figure"  # how many, how much, what percentage, which port
     MONEY = "a price"  # how much does it cost
+    DATE = "a date"  # which day, what date, when was it born
     PERSON = "who"  # a name, or a role
 
 
@@ -34,6 +35,12 @@ _NUMBER_Q = re.compile(
     r"|\b(up to|at most|at least) how\b",
     re.I,
 )
+_DATE_Q = re.compile(r"\b(which|what) (day|date|month)\b|\bwhen was\b[^?]*\bborn\b", re.I)
+_DATE = re.compile(
+    r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b"
+    r"|\b(mon|tues|wednes|thurs|fri|satur|sun)day\b",
+    re.I,
+)
 _WHO_Q = re.compile(r"^\s*(?:\w+\s+){0,3}?who(m|se)?\b", re.I)
 # "How long" and "how often" are answered without a figure too: "daily", "a year",
 # "until the contract ends".
@@ -43,8 +50,11 @@ _FREQUENCY = re.compile(
     r"minute|second|hour)|an hour|unlimited|no limit|until)\b",
     re.I,
 )
-_CURRENCY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?)\b|\bfree\b|"
-                       r"\bno (charge|cost|fee)\b|\bincluded\b", re.I)
+_CURRENCY = re.compile(
+    r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?)\b"
+    r"|\b(free of charge|for free|(is|are) free|at no (extra )?(cost|charge)|no (charge|fee))\b",
+    re.I,
+)
 # Who does something: a role or a team answers as well as a name.
 _ROLE = re.compile(
     r"\b(manager|owner|admin|administrator|officer|engineer|director|lead|head|supervisor|"
@@ -57,6 +67,8 @@ _ROLE = re.compile(
 def kind_of(question: str) -> Kind:
     if _MONEY_Q.search(question):
         return Kind.MONEY
+    if _DATE_Q.search(question):
+        return Kind.DATE
     if _NUMBER_Q.search(question):
         return Kind.NUMBER
     if _WHO_Q.search(question):
@@ -71,6 +83,8 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
         return True
     if kind is Kind.MONEY:
         return bool(_CURRENCY.search(text))
+    if kind is Kind.DATE:
+        return bool(_DATE.search(text))
     if kind is Kind.NUMBER:
         if numbers(text):
             return True

@@ -6,12 +6,14 @@ refused rather than answered with something unsupported)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from lockgate.engine.answer_type import fits
 from lockgate.engine.sentences import (
     Embed,
     SourceSentence,
@@ -19,11 +21,8 @@ from lockgate.engine.sentences import (
     question_words,
     rank_sentences,
 )
-from lockgate.guardrails.grounding import entities, numbers
+from lockgate.guardrails.grounding import entities
 from lockgate.retrieval.hybrid import RetrievedChunk
-
-# "How many ..." asks for a figure: a sentence without one does not answer it.
-_ASKS_COUNT = re.compile(r"\bhow (many|much)\b|\bwhat (percentage|amount|number)\b", re.I)
 
 
 @dataclass
@@ -31,6 +30,8 @@ class Extract:
     text: str
     cited: list[int]
     sentences: list[SourceSentence]
+    # The context the citations count in (the given one, grown by quoted pool chunks).
+    context: list[RetrievedChunk] = dataclasses.field(default_factory=list)
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
@@ -52,23 +53,58 @@ def topic_words(question: str) -> set[str]:
     return question_words(question) - names
 
 
-def answers(question: str, s: SourceSentence, min_lexical: float, min_similarity: float) -> bool:
+def answers(
+    question: str,
+    s: SourceSentence,
+    min_lexical: float,
+    min_similarity: float,
+    min_semantic: float = 1.1,
+) -> bool:
     """Whether a ranked sentence bears on the question enough to be quoted as its answer."""
+    text = s.text if s.header is None else f"{s.header} {s.text}"
+    if not fits(question, text):
+        return False  # "how many" answered without a figure, "who" without a name
+    q = question_words(question)
+    shared = q & question_words(text)
+    topic = topic_words(question)
+    # A topic word, not only a name: "This handbook explains how we work at Northwind
+    # Cloud" shares words with any question about Northwind Cloud.
+    if topic and not shared & topic:
+        return False
+    # Close in meaning although it shares few words: a paraphrase ("all my money back" for
+    # "refunded in full").
+    if s.similarity >= min_semantic:
+        return True
     if s.lexical < min_lexical:
         return False  # similarity alone ("about refunds") is no reason to quote a sentence
     if not s.specific:
         return False  # only the question's commonest words: about something else
-    if _ASKS_COUNT.search(question) and not numbers(s.text):
-        return False
-    q = question_words(question)
-    text = s.text if s.header is None else f"{s.header} {s.text}"
-    shared = q & question_words(text)
-    # A topic word, not only a name: "This handbook explains how we work at Northwind
-    # Cloud" shares words with any question about Northwind Cloud.
-    if topic_words(question) and not shared & topic_words(question):
-        return False
     # Most of what the question is about, or close to it in meaning.
     return len(shared) >= math.ceil(0.5 * len(q)) or s.similarity >= min_similarity
+
+
+def candidates(
+    chunks: list[RetrievedChunk], pool: list[RetrievedChunk] | None
+) -> tuple[list[SourceSentence], list[RetrievedChunk]]:
+    """The sentences an extract may quote, numbered as citations: the context's chunks
+    first (their numbers), then the pool's chunks that are not among them. A pool chunk's
+    sentences the prompt left out may be quoted too: the context is a short selection by
+    shared words, and a paraphrased question's sentence is often not in it."""
+    numbered = list(chunks)
+    by_id = {c.chunk_id: i for i, c in enumerate(numbered, start=1)}
+    out = [s for i, c in enumerate(numbered, start=1) for s in chunk_sentences(i, c.text)]
+    seen = {(s.number, s.text) for s in out}
+    for c in pool or []:
+        number = by_id.get(c.chunk_id)
+        if number is None:
+            numbered.append(c)
+            number = by_id[c.chunk_id] = len(numbered)
+        for s in chunk_sentences(number, c.text):
+            if (number, s.text) not in seen:
+                seen.add((number, s.text))
+                s.pos += 10_000  # after the context's own sentences of that chunk
+                out.append(s)
+    return out, numbered
 
 
 def extractive_reply(
@@ -79,13 +115,23 @@ def extractive_reply(
     query_vector: np.ndarray | None = None,
     embed: Embed | None = None,
     min_similarity: float = 0.55,
+    pool: list[RetrievedChunk] | None = None,
+    min_semantic: float = 1.1,
+    semantic_weight: float = 0.5,
 ) -> Extract | None:
-    if not chunks or unknown_years(question, chunks):
+    """The extract, quoting from `chunks` (the context) and, where given, the rest of the
+    retrieved `pool`. `Extract.chunks` is the context the citations count in: `chunks`,
+    then any pool chunk an extract sentence came from (the caller makes it the context)."""
+    if not chunks or unknown_years(question, chunks + (pool or [])):
         return None
-    sentences = [s for i, c in enumerate(chunks, start=1) for s in chunk_sentences(i, c.text)]
-    # Only sentences that can pass `answers` are worth embedding.
-    ranked = rank_sentences(question, sentences, query_vector, embed, embed_from=min_lexical)
-    relevant = [s for s in ranked if answers(question, s, min_lexical, min_similarity)]
+    sentences, numbered = candidates(chunks, pool)
+    # Only sentences that can pass `answers` are worth embedding: those sharing enough
+    # words, or, where paraphrases may be quoted, any that shares a word.
+    embed_from = min_lexical if min_semantic > 1 else 1e-9
+    ranked = rank_sentences(question, sentences, query_vector, embed, semantic_weight,
+                            embed_from=embed_from)
+    relevant = [s for s in ranked
+                if answers(question, s, min_lexical, min_similarity, min_semantic)]
     if not relevant:
         return None
     best = relevant[0]
@@ -102,4 +148,26 @@ def extractive_reply(
     for s in picked:
         text = s.text if s.header is None else f"{s.header} {s.text}"
         parts.append(f"{text.rstrip()} [{s.number}]")
-    return Extract(" ".join(parts), sorted({s.number for s in picked}), picked)
+    cited = sorted({s.number for s in picked})
+    # The context grows by the pool chunks quoted, each with only its quoted sentences
+    # added: citations resolve against it, and the output guard checks against it.
+    context = list(chunks)
+    for n in cited:
+        quoted = "\n".join(s.text if s.header is None else f"{s.header}\n{s.text}"
+                           for s in picked if s.number == n and s.pos >= 10_000)
+        if not quoted:
+            continue
+        if n <= len(chunks):
+            context[n - 1] = dataclasses.replace(chunks[n - 1],
+                                                 text=f"{chunks[n - 1].text}\n{quoted}")
+        else:
+            context.append(dataclasses.replace(numbered[n - 1], text=quoted))
+    # Citation numbers past the context must be consecutive: renumber appended chunks.
+    renumber = {n: n for n in cited if n <= len(chunks)}
+    for k, n in enumerate([n for n in cited if n > len(chunks)], start=len(chunks) + 1):
+        renumber[n] = k
+    text = " ".join(parts)
+    if any(k != n for n, k in renumber.items()):
+        text = re.sub(r"\[(\d+)\]", lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)))}]",
+                      text)
+    return Extract(text, sorted(renumber.values()), picked, context)

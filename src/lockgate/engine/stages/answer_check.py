@@ -27,7 +27,7 @@ from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.answer_type import fits, kind_of
 from lockgate.engine.citations import clean, says_unknown
 from lockgate.engine.cpu import CpuGate, run_cpu
-from lockgate.engine.extractive import extractive_reply, topic_words
+from lockgate.engine.extractive import Extract, extractive_reply, topic_words
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.sentences import Embed, question_words
 from lockgate.engine.stages._guard import policy_for
@@ -179,16 +179,21 @@ class AnswerCheck(Stage):
                            reason=f"unsupported: {reason}")
         return Verdict(segment, stop=False, supported=supported)
 
-    def _extract(self, question: str, context: list[RetrievedChunk]) -> str | None:
+    def _extract(
+        self, question: str, context: list[RetrievedChunk], pool: list[RetrievedChunk]
+    ) -> Extract | None:
         embed: Embed | None = None
         qvec = None
         if self.config.extractive.semantic and self.embedder is not None and self.query_embedder:
             embed = self.embedder.embed
             qvec = self.query_embedder.embed([question])[0]
         cfg = self.config.extractive
-        built = extractive_reply(question, context, cfg.max_sentences, cfg.min_lexical,
-                                 qvec, embed, cfg.min_similarity)
-        return built.text if built else None
+        return extractive_reply(
+            question, context, cfg.max_sentences, cfg.min_lexical, qvec, embed,
+            cfg.min_similarity, pool=pool if cfg.pool else None,
+            min_semantic=cfg.min_semantic if embed is not None else 1.1,
+            semantic_weight=cfg.semantic_weight,
+        )
 
     async def _final(
         self,
@@ -208,16 +213,23 @@ class AnswerCheck(Stage):
             return gate.released.rstrip()
         why = gate.reason or ("empty answer" if not gate.released.strip() and not gate.held
                               else "no supported claim")
-        text = await run_cpu(self.cpu, self._extract, turn.question, context, shed=False)
+        record = state.retrieval
+        pool = record.result.chunks[: self.config.sentence_pool] if record else []
+        built = await run_cpu(self.cpu, self._extract, turn.question, context, pool,
+                              shed=False)
         ms = (time.perf_counter() - t0) * 1000
-        if text is None:
+        if built is None:
             state.note("answer_check", ms, f"refused: {why}; no source sentence fits"[:300])
             answer.refused = True
             answer.text = self.config.refusal_message
             return self.config.refusal_message
+        if record is not None:
+            # Quoted pool chunks join the context in place: later stages (citations, the
+            # output guard) hold this same list.
+            record.context[:] = built.context
         answer.extractive = True
         state.note("answer_check", ms, f"extractive: {why}"[:300])
-        return text
+        return built.text
 
     async def _checked(
         self,

@@ -77,8 +77,12 @@ class ExtractiveConfig(Strict):
     # although it shares few of its words, if it shares a topic word (or gives the figure,
     # name or price asked for). Above 1: never.
     min_semantic: float = Field(0.6, ge=-1, le=1.1)
+    # A model's answer to a figure question (how many, how much, which date) whose figures
+    # are not those of the source sentences that best answer it by shared words is replaced
+    # by the extract: a neighbouring table row's figure is supported, but wrong.
+    check_figures: bool = True
     # The weight of that similarity against shared words when ranking the candidates.
-    semantic_weight: float = Field(0.5, ge=0, le=1)
+    semantic_weight: float = Field(0.6, ge=0, le=1)
 
 
 class GroundedConfig(Strict):

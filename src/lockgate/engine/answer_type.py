@@ -21,6 +21,7 @@ class Kind(Enum):
     MONEY = "a price"  # how much does it cost
     DATE = "a date"  # which day, what date, when was it born
     PERSON = "who"  # a name, or a role
+    NAME = "a name"  # what is the name of
 
 
 _MONEY_Q = re.compile(
@@ -42,6 +43,14 @@ _DATE = re.compile(
     re.I,
 )
 _WHO_Q = re.compile(r"^\s*(?:\w+\s+){0,3}?who(m|se)?\b", re.I)
+_NAME_Q = re.compile(r"\bwhat(?: is|'s|are) the names? of\b", re.I)
+# Where a question asks two things ("How many seats come with it, and what does an extra
+# one cost?"): each part asks for its own kind of answer.
+_SPLIT = re.compile(
+    r",?\s+and\s+(?=(?:what|how|who|whom|which|when|where|why|is|are|does|do|can|will)\b)"
+    r"|[?;]\s+(?=\w)",
+    re.I,
+)
 # "How long" and "how often" are answered without a figure too: "daily", "a year",
 # "until the contract ends".
 _FREQUENCY = re.compile(
@@ -51,7 +60,8 @@ _FREQUENCY = re.compile(
     re.I,
 )
 _CURRENCY = re.compile(
-    r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?)\b"
+    # A column or key counts ("monthly_price_usd"): the figures in its row are prices.
+    r"[$€£¥]|(?<![a-z])(usd|eur|gbp)(?![a-z])|\b(dollars?|euros?|pounds?|cents?)\b"
     r"|\b(free of charge|for free|(is|are) free|at no (extra )?(cost|charge)|no (charge|fee))\b",
     re.I,
 )
@@ -64,21 +74,46 @@ _ROLE = re.compile(
 )
 
 
+def names(text: str) -> set[str]:
+    """The names in a text, a possessive's "'s" left off ("Cloud's" is "cloud")."""
+    return {re.sub(r"['’]s$", "", e) for e in entities(text)}
+
+
+def parts(question: str) -> list[str]:
+    """The questions a question asks: itself, or its parts where it asks two or more."""
+    found = [p.strip() for p in _SPLIT.split(question) if p and p.strip()]
+    return found if len(found) > 1 else [question]
+
+
 def kind_of(question: str) -> Kind:
+    """The kind of answer one question (not several) asks for."""
     if _MONEY_Q.search(question):
         return Kind.MONEY
     if _DATE_Q.search(question):
         return Kind.DATE
     if _NUMBER_Q.search(question):
         return Kind.NUMBER
+    if _NAME_Q.search(question):
+        return Kind.NAME
     if _WHO_Q.search(question):
         return Kind.PERSON
     return Kind.ANY
 
 
+def kinds(question: str) -> list[Kind]:
+    """The kind of answer each part of the question asks for."""
+    return [kind_of(p) for p in parts(question)]
+
+
+def describe(question: str) -> str:
+    return " or ".join(dict.fromkeys(k.value for k in kinds(question)))
+
+
 def fits(question: str, text: str, kind: Kind | None = None) -> bool:
-    """Whether `text` gives the kind of answer `question` asks for."""
-    kind = kind_of(question) if kind is None else kind
+    """Whether `text` gives the kind of answer `question` (or one of its parts) asks for;
+    with `kind`, that kind."""
+    if kind is None:
+        return any(fits(question, text, k) for k in kinds(question))
     if kind is Kind.ANY:
         return True
     if kind is Kind.MONEY:
@@ -92,6 +127,8 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
         return bool(re.search(r"\bhow (long|often)\b", question, re.I)) and bool(
             _FREQUENCY.search(text)
         )
+    new_names = bool(names(text) - names(question))
+    if kind is Kind.NAME:
+        return new_names
     # Who: a name the question does not already say, or a role.
-    asked = entities(question)
-    return bool(entities(text) - asked) or bool(_ROLE.search(text))
+    return new_names or bool(_ROLE.search(text))

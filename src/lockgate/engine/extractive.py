@@ -128,10 +128,12 @@ def extractive_reply(
     # Only sentences that can pass `answers` are worth embedding: those sharing enough
     # words, or, where paraphrases may be quoted, any that shares a word.
     embed_from = min_lexical if min_semantic > 1 else 1e-9
-    ranked = rank_sentences(question, sentences, query_vector, embed, semantic_weight,
-                            embed_from=embed_from)
-    relevant = [s for s in ranked
-                if answers(question, s, min_lexical, min_similarity, min_semantic)]
+    ranked = rank_sentences(
+        question, sentences, query_vector, embed, semantic_weight, embed_from=embed_from
+    )
+    relevant = [
+        s for s in ranked if answers(question, s, min_lexical, min_similarity, min_semantic)
+    ]
     if not relevant:
         return None
     best = relevant[0]
@@ -153,13 +155,17 @@ def extractive_reply(
     # added: citations resolve against it, and the output guard checks against it.
     context = list(chunks)
     for n in cited:
-        quoted = "\n".join(s.text if s.header is None else f"{s.header}\n{s.text}"
-                           for s in picked if s.number == n and s.pos >= 10_000)
+        quoted = "\n".join(
+            s.text if s.header is None else f"{s.header}\n{s.text}"
+            for s in picked
+            if s.number == n and s.pos >= 10_000
+        )
         if not quoted:
             continue
         if n <= len(chunks):
-            context[n - 1] = dataclasses.replace(chunks[n - 1],
-                                                 text=f"{chunks[n - 1].text}\n{quoted}")
+            context[n - 1] = dataclasses.replace(
+                chunks[n - 1], text=f"{chunks[n - 1].text}\n{quoted}"
+            )
         else:
             context.append(dataclasses.replace(numbered[n - 1], text=quoted))
     # Citation numbers past the context must be consecutive: renumber appended chunks.
@@ -168,6 +174,7 @@ def extractive_reply(
         renumber[n] = k
     text = " ".join(parts)
     if any(k != n for n, k in renumber.items()):
-        text = re.sub(r"\[(\d+)\]", lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)))}]",
-                      text)
+        text = re.sub(
+            r"\[(\d+)\]", lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)))}]", text
+        )
     return Extract(text, sorted(renumber.values()), picked, context)

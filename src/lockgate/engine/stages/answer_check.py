@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig, ScannerRule
 from lockgate.engine.answer import Answer, aclose_stream
-from lockgate.engine.answer_type import fits, kind_of
+from lockgate.engine.answer_type import Kind, describe, fits, kinds, names
 from lockgate.engine.citations import clean, says_unknown
 from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.extractive import Extract, extractive_reply, topic_words
@@ -34,7 +34,7 @@ from lockgate.engine.stages._guard import policy_for
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.guardrails.engine import GuardEngine
-from lockgate.guardrails.grounding import content_words, entities, numbers, split_sentences
+from lockgate.guardrails.grounding import content_words, numbers, split_sentences
 from lockgate.guardrails.scanners.grounding import GroundingScanner
 from lockgate.models.base import ChatDelta, EmbeddingBackend, Usage
 from lockgate.retrieval.hybrid import RetrievedChunk
@@ -51,6 +51,9 @@ _LABEL = re.compile(r"^\s*(?:(?:answer|a)\s*:\s*)+", re.I)
 _HEADER_ONLY = re.compile(
     r"^\s*(?:\[\d{1,3}\]\s*)?\((?:[^()\n]|\([^()\n]*\))*\)\s*(?:\[\d{1,3}\]\s*)?$"
 )
+
+
+_FIGURE_KINDS = (Kind.NUMBER, Kind.MONEY, Kind.DATE)
 
 
 @dataclass
@@ -70,6 +73,8 @@ class _Gate:
     supported: int = 0
     reason: str = ""
     details: list[str] = field(default_factory=list)
+    # The figures of the best-matching source sentences (computed once, when needed).
+    figures: set[str] | None = None
 
 
 class AnswerCheck(Stage):
@@ -96,14 +101,18 @@ class AnswerCheck(Stage):
         cfg = services.settings.grounded
         if not cfg.extractive.enabled:
             return None
-        return cls(services.guard, cfg, services.embedder, services.query_embedder,
-                   services.cpu)
+        return cls(services.guard, cfg, services.embedder, services.query_embedder, services.cpu)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
         answer = await call_next(turn, state)
         context = state.retrieval.context if state.retrieval else []
-        if (not turn.grounded or not context or answer.degraded or answer.refused
-                or turn.request.tools):
+        if (
+            not turn.grounded
+            or not context
+            or answer.degraded
+            or answer.refused
+            or turn.request.tools
+        ):
             return answer
         scanner = self._scanner(turn)
         if answer.stream is not None:
@@ -139,8 +148,9 @@ class AnswerCheck(Stage):
         if says_unknown(segment) and not gate.released:
             return Verdict(segment, stop=False, supported=1, reason="")  # a refusal: kept
         sentences = split_sentences(segment)
-        short = {s.start for s in sentences
-                 if not scanner.is_claim(s) and _names_new(question, s.text)}
+        short = {
+            s.start for s in sentences if not scanner.is_claim(s) and _names_new(question, s.text)
+        }
         claims = [s for s in sentences if scanner.is_claim(s) or s.start in short]
         if not claims:
             return Verdict(segment, stop=False, supported=0)
@@ -168,16 +178,52 @@ class AnswerCheck(Stage):
             # ... and give the kind of answer asked for: a figure to "how many", a name or
             # a role to "who".
             untyped = first and not off_topic and not fits(question, s.text)
-            if backed and not echo and not off_topic and not untyped:
+            # ... and, asked for a figure, give one the best-matching source sentences
+            # give: a table's neighbouring row ("1 year" for "90 days") is supported too.
+            other_figure = (
+                first
+                and backed
+                and not off_topic
+                and not untyped
+                and not self._figure_agrees(question, s.text, context, gate)
+            )
+            if backed and not echo and not off_topic and not untyped and not other_figure:
                 supported += 1
                 continue
-            reason = ("echoes the question" if echo else "does not address the question"
-                      if off_topic else f"does not give {kind_of(question).value}"
-                      if untyped else detail)
+            reason = (
+                "echoes the question"
+                if echo
+                else "does not address the question"
+                if off_topic
+                else f"does not give {describe(question)}"
+                if untyped
+                else "gives another figure than the best-matching source"
+                if other_figure
+                else detail
+            )
             gate.details.append(f"{s.text[:80]!r}: {reason}")
-            return Verdict(segment[: s.start], stop=True, supported=supported,
-                           reason=f"unsupported: {reason}")
+            return Verdict(
+                segment[: s.start], stop=True, supported=supported, reason=f"unsupported: {reason}"
+            )
         return Verdict(segment, stop=False, supported=supported)
+
+    def _figure_agrees(
+        self, question: str, text: str, context: list[RetrievedChunk], gate: _Gate
+    ) -> bool:
+        """Whether the figures of an answer to a figure question (how many, how much, which
+        date) are among those of the sentences that best answer it by shared words (cheap:
+        nothing is embedded). True where there is nothing to compare."""
+        if not self.config.extractive.check_figures or not numbers(text):
+            return True
+        if not any(k in _FIGURE_KINDS for k in kinds(question)):
+            return True
+        if gate.figures is None:
+            cfg = self.config.extractive
+            built = extractive_reply(question, context, cfg.max_sentences, cfg.min_lexical)
+            gate.figures = (
+                set().union(*(numbers(s.text) for s in built.sentences)) if built else set()
+            )
+        return not gate.figures or bool(numbers(text) & gate.figures)
 
     def _extract(
         self, question: str, context: list[RetrievedChunk], pool: list[RetrievedChunk]
@@ -189,8 +235,14 @@ class AnswerCheck(Stage):
             qvec = self.query_embedder.embed([question])[0]
         cfg = self.config.extractive
         return extractive_reply(
-            question, context, cfg.max_sentences, cfg.min_lexical, qvec, embed,
-            cfg.min_similarity, pool=pool if cfg.pool else None,
+            question,
+            context,
+            cfg.max_sentences,
+            cfg.min_lexical,
+            qvec,
+            embed,
+            cfg.min_similarity,
+            pool=pool if cfg.pool else None,
             min_semantic=cfg.min_semantic if embed is not None else 1.1,
             semantic_weight=cfg.semantic_weight,
         )
@@ -208,15 +260,16 @@ class AnswerCheck(Stage):
         refusal when there is nothing to quote)."""
         if gate.supported:
             if gate.reason:
-                state.note("answer_check", (time.perf_counter() - t0) * 1000,
-                           f"cut: {gate.reason}"[:300])
+                state.note(
+                    "answer_check", (time.perf_counter() - t0) * 1000, f"cut: {gate.reason}"[:300]
+                )
             return gate.released.rstrip()
-        why = gate.reason or ("empty answer" if not gate.released.strip() and not gate.held
-                              else "no supported claim")
+        why = gate.reason or (
+            "empty answer" if not gate.released.strip() and not gate.held else "no supported claim"
+        )
         record = state.retrieval
         pool = record.result.chunks[: self.config.sentence_pool] if record else []
-        built = await run_cpu(self.cpu, self._extract, turn.question, context, pool,
-                              shed=False)
+        built = await run_cpu(self.cpu, self._extract, turn.question, context, pool, shed=False)
         ms = (time.perf_counter() - t0) * 1000
         if built is None:
             state.note("answer_check", ms, f"refused: {why}; no source sentence fits"[:300])
@@ -293,8 +346,9 @@ class AnswerCheck(Stage):
             if not ready:
                 return "", False
             ready += tail
-        verdict = await run_cpu(self.cpu, self.judge, turn.question, ready, context, scanner,
-                                gate, shed=False)
+        verdict = await run_cpu(
+            self.cpu, self.judge, turn.question, ready, context, scanner, gate, shed=False
+        )
         if verdict.stop:
             gate.reason = verdict.reason
         if not gate.supported and not verdict.supported:
@@ -311,7 +365,7 @@ class AnswerCheck(Stage):
 
 def _names_new(question: str, text: str) -> bool:
     """A name the question does not say: a short sentence with one is an answer ("GnuTLS")."""
-    return bool(entities(text) - entities(question))
+    return bool(names(text) - names(question))
 
 
 def _without_echo(question: str, text: str) -> str:

@@ -81,6 +81,9 @@ class ExtractiveConfig(Strict):
     # are not those of the source sentences that best answer it by shared words is replaced
     # by the extract: a neighbouring table row's figure is supported, but wrong.
     check_figures: bool = True
+    # A question asking two things, answered on one of them by the model: the source
+    # sentences that answer the other are added to its answer, with their citations.
+    complete_parts: bool = True
     # The weight of that similarity against shared words when ranking the candidates.
     semantic_weight: float = Field(0.6, ge=0, le=1)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lockgate.engine.answer_type import fits
+from lockgate.engine.answer_type import fits, kind_of, parts
 from lockgate.engine.sentences import (
     Embed,
     SourceSentence,
@@ -32,6 +32,11 @@ class Extract:
     sentences: list[SourceSentence]
     # The context the citations count in (the given one, grown by quoted pool chunks).
     context: list[RetrievedChunk] = dataclasses.field(default_factory=list)
+    markers: list[int] = dataclasses.field(default_factory=list)  # each sentence's [n]
+
+
+# Sentences of a pool chunk that the context did not show are placed after its own.
+_POOL = 10_000
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
@@ -83,6 +88,17 @@ def answers(
     return len(shared) >= math.ceil(0.5 * len(q)) or s.similarity >= min_similarity
 
 
+def covers(part: str, question: str, s: SourceSentence | str) -> bool:
+    """Whether a sentence answers one part of a question: it gives that part's kind of
+    answer and has one of the words only that part says (both parts may ask for a figure)."""
+    text = s if isinstance(s, str) else s.text if s.header is None else f"{s.header} {s.text}"
+    if not fits(part, text, kind_of(part)):
+        return False
+    others = set().union(*(question_words(p) for p in parts(question) if p != part))
+    own = topic_words(part) - others
+    return not own or bool(own & question_words(text))
+
+
 def candidates(
     chunks: list[RetrievedChunk], pool: list[RetrievedChunk] | None
 ) -> tuple[list[SourceSentence], list[RetrievedChunk]]:
@@ -102,7 +118,7 @@ def candidates(
         for s in chunk_sentences(number, c.text):
             if (number, s.text) not in seen:
                 seen.add((number, s.text))
-                s.pos += 10_000  # after the context's own sentences of that chunk
+                s.pos += _POOL  # after the context's own sentences of that chunk
                 out.append(s)
     return out, numbered
 
@@ -145,21 +161,40 @@ def extractive_reply(
         # answer) and says something else (overlapping chunks repeat sentences).
         if s.score >= 0.75 * best.score and all(s.text != p.text for p in picked):
             picked.append(s)
+    # A question that asks two things gets a sentence for each where one answers it,
+    # judged against that part alone (against the whole, the other part's words dilute it).
+    asked = parts(question)
+    for part in asked if len(asked) > 1 else []:
+        if any(covers(part, question, p) for p in picked):
+            continue
+        vector = embed([part])[0] if embed is not None and query_vector is not None else None
+        again = [dataclasses.replace(s) for s in sentences]
+        ranked_part = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
+        extra = next(
+            (
+                s
+                for s in ranked_part
+                if answers(part, s, min_lexical, min_similarity, min_semantic)
+                and covers(part, question, s)
+                and all(s.text != p.text for p in picked)
+            ),
+            None,
+        )
+        if extra is not None:
+            picked.append(extra)
     picked.sort(key=lambda s: (s.number, s.pos))
-    parts = []
-    for s in picked:
-        text = s.text if s.header is None else f"{s.header} {s.text}"
-        parts.append(f"{text.rstrip()} [{s.number}]")
     cited = sorted({s.number for s in picked})
+    # Pool chunks not in the context are cited after it, numbered on from its last one.
+    renumber = {n: n for n in cited if n <= len(chunks)}
+    for k, n in enumerate([n for n in cited if n > len(chunks)], start=len(chunks) + 1):
+        renumber[n] = k
+    markers = [renumber[s.number] for s in picked]
+    text = " ".join(f"{_quoted(s).rstrip()} [{m}]" for s, m in zip(picked, markers, strict=True))
     # The context grows by the pool chunks quoted, each with only its quoted sentences
     # added: citations resolve against it, and the output guard checks against it.
     context = list(chunks)
     for n in cited:
-        quoted = "\n".join(
-            s.text if s.header is None else f"{s.header}\n{s.text}"
-            for s in picked
-            if s.number == n and s.pos >= 10_000
-        )
+        quoted = "\n".join(_quoted(s, "\n") for s in picked if s.number == n and s.pos >= _POOL)
         if not quoted:
             continue
         if n <= len(chunks):
@@ -168,13 +203,8 @@ def extractive_reply(
             )
         else:
             context.append(dataclasses.replace(numbered[n - 1], text=quoted))
-    # Citation numbers past the context must be consecutive: renumber appended chunks.
-    renumber = {n: n for n in cited if n <= len(chunks)}
-    for k, n in enumerate([n for n in cited if n > len(chunks)], start=len(chunks) + 1):
-        renumber[n] = k
-    text = " ".join(parts)
-    if any(k != n for n, k in renumber.items()):
-        text = re.sub(
-            r"\[(\d+)\]", lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)))}]", text
-        )
-    return Extract(text, sorted(renumber.values()), picked, context)
+    return Extract(text, sorted(renumber.values()), picked, context, markers)
+
+
+def _quoted(s: SourceSentence, sep: str = " ") -> str:
+    return s.text if s.header is None else f"{s.header}{sep}{s.text}"

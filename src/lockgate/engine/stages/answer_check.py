@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig, ScannerRule
 from lockgate.engine.answer import Answer, aclose_stream
-from lockgate.engine.answer_type import Kind, describe, fits, kinds, names
+from lockgate.engine.answer_type import Kind, describe, fits, kinds, names, parts
 from lockgate.engine.citations import clean, says_unknown
 from lockgate.engine.cpu import CpuGate, run_cpu
-from lockgate.engine.extractive import Extract, extractive_reply, topic_words
+from lockgate.engine.extractive import Extract, covers, extractive_reply, topic_words
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.sentences import Embed, question_words
 from lockgate.engine.stages._guard import policy_for
@@ -174,7 +174,13 @@ class AnswerCheck(Stage):
             # The first claim must be about the question: a tiny model often copies a
             # source sentence that is supported but answers something else.
             first = not gate.supported and not supported
-            off_topic = first and bool(topic) and not topic & question_words(s.text)
+            # (A short answer naming something, "It is SEPA.", need not repeat it.)
+            off_topic = (
+                first
+                and s.start not in short
+                and bool(topic)
+                and not topic & question_words(s.text)
+            )
             # ... and give the kind of answer asked for: a figure to "how many", a name or
             # a role to "who".
             untyped = first and not off_topic and not fits(question, s.text)
@@ -225,6 +231,41 @@ class AnswerCheck(Stage):
             )
         return not gate.figures or bool(numbers(text) & gate.figures)
 
+    async def _complete(
+        self, turn: Turn, state: TurnState, released: str, context: list[RetrievedChunk]
+    ) -> str:
+        """For a question that asks two things, the source sentences that answer the parts
+        the model's answer left out (a tiny model often answers only the first); "" when it
+        answered every part, or no sentence answers the rest."""
+        question = turn.question
+        asked = parts(question)
+        if len(asked) < 2 or not self.config.extractive.complete_parts:
+            return ""
+        missing = [p for p in asked if not covers(p, question, released)]
+        if not missing or len(missing) == len(asked):
+            return ""
+        record = state.retrieval
+        pool = record.result.chunks[: self.config.sentence_pool] if record else []
+        built = await run_cpu(self.cpu, self._extract, question, context, pool, shed=False)
+        if built is None:
+            return ""
+        quoted = [
+            s
+            for s in built.sentences
+            if any(covers(p, question, s) for p in missing) and s.text not in released
+        ]
+        if not quoted:
+            return ""
+        if record is not None:
+            record.context[:] = built.context
+        markers = {id(s): n for s, n in zip(built.sentences, built.markers, strict=True)}
+        state.note("answer_check", 0.0, f"completed: {len(missing)} part(s) unanswered")
+        return " ".join(
+            f"{(s.text if s.header is None else f'{s.header} {s.text}').rstrip()} "
+            f"[{markers[id(s)]}]"
+            for s in quoted
+        )
+
     def _extract(
         self, question: str, context: list[RetrievedChunk], pool: list[RetrievedChunk]
     ) -> Extract | None:
@@ -263,7 +304,9 @@ class AnswerCheck(Stage):
                 state.note(
                     "answer_check", (time.perf_counter() - t0) * 1000, f"cut: {gate.reason}"[:300]
                 )
-            return gate.released.rstrip()
+            released = gate.released.rstrip()
+            rest = await self._complete(turn, state, released, context)
+            return f"{released} {rest}" if rest else released
         why = gate.reason or (
             "empty answer" if not gate.released.strip() and not gate.held else "no supported claim"
         )
@@ -325,6 +368,9 @@ class AnswerCheck(Stage):
         text = await self._final(turn, state, answer, gate, context, t0)
         if not gate.supported:
             yield ChatDelta(text=text)  # nothing of the model's was released
+        elif len(text) > len(gate.released.rstrip()):
+            # Sentences quoted for the parts of the question the model left unanswered.
+            yield ChatDelta(text=text[len(gate.released.rstrip()) :])
         answer.raw = text
         answer.finish_reason = finish or "stop"
         yield ChatDelta(finish_reason=answer.finish_reason, usage=usage)

@@ -170,10 +170,17 @@ class AnswerCheck(Stage):
             else:
                 backed = r is not None and r.support >= scanner.min_support
                 detail = r.detail if r else "unchecked"
+            first = not gate.supported and not supported
             echo = bool(words) and words <= q_words and not numbers(s.text)
+            # A copied title ("Northwind Cloud Service Level Agreement") names a document;
+            # it answers nothing but a question for a name.
+            echo = echo or (
+                first
+                and _is_title(s.text)
+                and not any(k in (Kind.NAME, Kind.PERSON) for k in kinds(question))
+            )
             # The first claim must be about the question: a tiny model often copies a
             # source sentence that is supported but answers something else.
-            first = not gate.supported and not supported
             # (A short answer naming something, "It is SEPA.", need not repeat it.)
             off_topic = (
                 first
@@ -197,7 +204,7 @@ class AnswerCheck(Stage):
                 supported += 1
                 continue
             reason = (
-                "echoes the question"
+                "echoes the question or a title"
                 if echo
                 else "does not address the question"
                 if off_topic
@@ -407,6 +414,16 @@ class AnswerCheck(Stage):
         gate.supported += verdict.supported
         gate.released += out
         return out, verdict.stop
+
+
+_SMALL_WORDS = frozenset("of and the for to in on a an at by with &".split())
+
+
+def _is_title(text: str) -> bool:
+    """Three or more words, every one capitalised but the small ones: a heading."""
+    words = re.findall(r"[A-Za-z][\w'-]*", re.sub(r"\[\d{1,3}\]", "", text))
+    big = [w for w in words if w.lower() not in _SMALL_WORDS]
+    return len(big) >= 3 and all(w[0].isupper() for w in big)
 
 
 def _names_new(question: str, text: str) -> bool:

@@ -17,10 +17,14 @@ for a plain answer. Tool-calling turns and degraded (already extractive) answers
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
 
 from lockgate.config import GroundedConfig, ScannerRule
 from lockgate.engine.answer import Answer, aclose_stream
@@ -54,6 +58,7 @@ _HEADER_ONLY = re.compile(
 
 
 _FIGURE_KINDS = (Kind.NUMBER, Kind.MONEY, Kind.DATE)
+_VECTORS = 4096  # source sentence vectors kept
 
 
 @dataclass
@@ -95,6 +100,8 @@ class AnswerCheck(Stage):
         self.embedder = embedder
         self.query_embedder = query_embedder or embedder
         self.cpu = cpu
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def from_services(cls, services: Services) -> AnswerCheck | None:
@@ -273,13 +280,32 @@ class AnswerCheck(Stage):
             for s in quoted
         )
 
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Source sentences' vectors, remembered: the same documents' sentences are
+        candidates turn after turn, and embedding them is most of an extract's cost."""
+        assert self.embedder is not None
+        if not texts:
+            return self.embedder.embed([])
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        if todo:
+            known.update(zip(todo, self.embedder.embed(todo), strict=True))
+        with self._lock:
+            for t in dict.fromkeys(texts):
+                self._vectors[t] = known[t]
+                self._vectors.move_to_end(t)
+            while len(self._vectors) > _VECTORS:
+                self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in texts])
+
     def _extract(
         self, question: str, context: list[RetrievedChunk], pool: list[RetrievedChunk]
     ) -> Extract | None:
         embed: Embed | None = None
         qvec = None
         if self.config.extractive.semantic and self.embedder is not None and self.query_embedder:
-            embed = self.embedder.embed
+            embed = self._embed
             qvec = self.query_embedder.embed([question])[0]
         cfg = self.config.extractive
         return extractive_reply(

@@ -26,16 +26,33 @@ RULES = [
     # Right, in the sources' words.
     ("application logs retained", "Application logs are retained for 90 days."),
     # A good first sentence, then an invented one.
-    ("critical vulnerabilities", "Critical vulnerabilities are patched within 7 days. "
-                                 "The patches are approved by Captain Nemo on Saturn."),
+    (
+        "critical vulnerabilities",
+        "Critical vulnerabilities are patched within 7 days. "
+        "The patches are approved by Captain Nemo on Saturn.",
+    ),
     ("chief executive officer", "The CEO is Elon Zuckerberg."),
     # Supported by a source, but about something else than the question.
-    ("how many employees", "Northwind Cloud was founded in 2016 and builds file "
-                           "collaboration software for design and engineering teams."),
+    (
+        "how many employees",
+        "Northwind Cloud was founded in 2016 and builds file "
+        "collaboration software for design and engineering teams.",
+    ),
     ("dogs", "I don't know."),
+    ("billing records kept", "Billing records are kept for 90 days."),
+    (
+        "who founded",
+        "Northwind Cloud was founded in 2016 and builds file collaboration "
+        "software for design and engineering teams.",
+    ),
+    ("euro area", "It is SEPA."),
+    ("customers in mars", "It is Zorblat."),
+    ("penetration test", "Critical vulnerabilities are fixed within 7 days."),
     # The question said again, then the answer.
-    ("api tokens expire", "When do API tokens expire by default? Answer: Tokens expire after "
-                          "90 days by default."),
+    (
+        "api tokens expire",
+        "When do API tokens expire by default? Answer: Tokens expire after 90 days by default.",
+    ),
 ]
 
 
@@ -59,8 +76,12 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 def services(tmp_path_factory, embedder, upstream) -> Services:
     home = tmp_path_factory.mktemp("answer-check") / "home"
     base = make_settings(home, None, guardrails={})  # the default policy
-    spec = ModelSpec(backend="openai", base_url=upstream.state.base + "/v1",
-                     context_window=8192, resilience=PASSTHROUGH_RESILIENCE)
+    spec = ModelSpec(
+        backend="openai",
+        base_url=upstream.state.base + "/v1",
+        context_window=8192,
+        resilience=PASSTHROUGH_RESILIENCE,
+    )
     grounded = base.grounded.model_copy(update={"model": "scripted"})
     settings = base.model_copy(
         update={"models": {**base.models, "scripted": spec}, "grounded": grounded}
@@ -73,8 +94,12 @@ def services(tmp_path_factory, embedder, upstream) -> Services:
 def ask(
     loop: asyncio.AbstractEventLoop, services: Services, question: str, stream: bool
 ) -> tuple[Reply, str]:
-    body = {"model": "lockgate", "stream": stream, "lockgate": {"cache": False},
-            "messages": [{"role": "user", "content": question}]}
+    body = {
+        "model": "lockgate",
+        "stream": stream,
+        "lockgate": {"cache": False},
+        "messages": [{"role": "user", "content": question}],
+    }
 
     async def go() -> tuple[Reply, str]:
         reply = await Engine(services).run_turn(Call("/v1/chat/completions", body))
@@ -124,8 +149,9 @@ def test_a_supported_answer_passes_unchanged(loop, services, stream) -> None:
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_an_unsupported_later_sentence_is_cut(loop, services, stream) -> None:
-    reply, streamed = ask(loop, services, "How quickly must critical vulnerabilities be patched?",
-                          stream)
+    reply, streamed = ask(
+        loop, services, "How quickly must critical vulnerabilities be patched?", stream
+    )
     answer = reply.answer
     assert "7 days" in answer.text and "Nemo" not in answer.text and "Nemo" not in streamed
     assert not answer.extractive
@@ -152,3 +178,47 @@ def test_an_echoed_question_is_not_part_of_the_answer(loop, services, stream) ->
     assert not answer.extractive
     if stream:
         assert streamed.startswith("Tokens expire after 90 days")
+
+
+def test_a_neighbouring_rows_figure_gives_way_to_the_extract(loop, services) -> None:
+    # "90 days" is in the retention table too, on another row: supported, but not the
+    # answer; the extract quotes the row the question is about.
+    reply, _ = ask(loop, services, "How long are billing records kept?", False)
+    answer = reply.answer
+    assert answer.extractive and "7 years" in answer.text and "90 days" not in answer.text
+    assert any(s.endswith("security-policy.html") for s in sources(reply))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_of_the_wrong_kind_is_not_shipped(loop, services, stream) -> None:
+    # Asked who, the model says when: supported, no answer; no source names a founder.
+    reply, streamed = ask(loop, services, "Who founded Northwind Cloud?", stream)
+    assert reply.answer.refused and "2016" not in reply.answer.text and "2016" not in streamed
+    assert not reply.answer.extractive
+
+
+def test_a_short_answer_naming_something_is_checked_and_kept(loop, services) -> None:
+    reply, _ = ask(
+        loop, services, "Which direct debit scheme can customers in the euro area pay with?", False
+    )
+    assert reply.answer.text.startswith("It is SEPA.") and not reply.answer.extractive
+    reply, _ = ask(loop, services, "Which direct debit scheme do customers in Mars use?", False)
+    assert "Zorblat" not in reply.answer.text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_half_answered_two_part_question_gets_the_other_part_quoted(
+    loop, services, stream
+) -> None:
+    question = (
+        "How quickly must a critical vulnerability be fixed, and how often is a "
+        "penetration test performed?"
+    )
+    reply, streamed = ask(loop, services, question, stream)
+    answer = reply.answer
+    assert answer.text.startswith("Critical vulnerabilities are fixed within 7 days.")
+    assert "penetration test once a year" in answer.text
+    assert not answer.refused
+    assert any(s.endswith("security-policy.html") for s in sources(reply))
+    if stream:
+        assert "penetration test once a year" in streamed

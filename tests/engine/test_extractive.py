@@ -10,8 +10,9 @@ from tests.engine.test_sentences import MANUAL, OTHER, chunk
 
 
 def test_quotes_the_best_sentence_with_its_chunk_marker() -> None:
-    built = extractive_reply("How long is the warranty on manufacturing defects?",
-                             [chunk(1, OTHER), chunk(2, MANUAL)])
+    built = extractive_reply(
+        "How long is the warranty on manufacturing defects?", [chunk(1, OTHER), chunk(2, MANUAL)]
+    )
     assert built is not None
     assert "24 months" in built.text
     assert built.cited == [2]
@@ -22,8 +23,9 @@ def test_quotes_the_best_sentence_with_its_chunk_marker() -> None:
 
 
 def test_at_most_max_sentences_each_cited() -> None:
-    built = extractive_reply("support line weekdays toner recycled",
-                             [chunk(1, OTHER), chunk(2, MANUAL)], max_sentences=2)
+    built = extractive_reply(
+        "support line weekdays toner recycled", [chunk(1, OTHER), chunk(2, MANUAL)], max_sentences=2
+    )
     assert built is not None
     assert 1 <= len(built.sentences) <= 2
     assert built.text.count("[") == len(built.sentences)
@@ -31,8 +33,12 @@ def test_at_most_max_sentences_each_cited() -> None:
 
 
 def test_nothing_to_quote_for_an_unrelated_question() -> None:
-    assert extractive_reply("Who won the football world cup in 1998?",
-                            [chunk(1, OTHER), chunk(2, MANUAL)]) is None
+    assert (
+        extractive_reply(
+            "Who won the football world cup in 1998?", [chunk(1, OTHER), chunk(2, MANUAL)]
+        )
+        is None
+    )
     assert extractive_reply("anything", []) is None
 
 
@@ -45,19 +51,33 @@ def test_a_question_about_a_year_no_source_mentions_has_no_extract() -> None:
 
 
 def test_a_sentence_sharing_only_a_name_does_not_answer() -> None:
-    chunks = [chunk(1, "Northwind Cloud was founded in 2016 in Rotterdam. "
-                       "Northwind Cloud builds file collaboration software.")]
+    chunks = [
+        chunk(
+            1,
+            "Northwind Cloud was founded in 2016 in Rotterdam. "
+            "Northwind Cloud builds file collaboration software.",
+        )
+    ]
     assert topic_words("Who is the chief executive officer of Northwind Cloud?") == {
-        "chief", "executive", "officer"}
-    assert extractive_reply("Who is the chief executive officer of Northwind Cloud?",
-                            chunks) is None
+        "chief",
+        "executive",
+        "officer",
+    }
+    assert (
+        extractive_reply("Who is the chief executive officer of Northwind Cloud?", chunks) is None
+    )
     built = extractive_reply("In which year was Northwind Cloud founded?", chunks)
     assert built is not None and "2016" in built.text
 
 
 def test_a_count_question_needs_a_sentence_with_a_figure() -> None:
-    chunks = [chunk(1, "About a third of the employees work remotely. "
-                       "Employees get a laptop on their first day.")]
+    chunks = [
+        chunk(
+            1,
+            "About a third of the employees work remotely. "
+            "Employees get a laptop on their first day.",
+        )
+    ]
     assert extractive_reply("How many employees work remotely?", chunks) is None
 
 
@@ -80,6 +100,86 @@ def test_only_the_questions_common_words_do_not_answer_it() -> None:
     # "team" and "plan" are in the handbook's sentence too, but the question's rarer words
     # ("uptime", "sla") only in the SLA's rows: the handbook sentence is not quoted, even
     # when it shares half the question's words.
-    both = extractive_reply("What is the uptime SLA of the Team plan?",
-                            [chunk(1, HANDBOOK), chunk(2, SLA)])
+    both = extractive_reply(
+        "What is the uptime SLA of the Team plan?", [chunk(1, HANDBOOK), chunk(2, SLA)]
+    )
     assert both is not None and "Outside core hours" not in both.text and both.cited == [2]
+
+
+def test_a_who_question_is_not_answered_with_a_date() -> None:
+    chunks = [
+        chunk(
+            1,
+            "Northwind Cloud was founded in 2016 and builds file collaboration "
+            "software for design and engineering teams.",
+        )
+    ]
+    assert extractive_reply("Who founded Northwind Cloud?", chunks) is None
+
+
+GZIP = (
+    "The gzip command reduces the size of the named files. "
+    "The gzip command uses the Lempel-Ziv algorithm used in zip and PKZIP. "
+    "Whenever possible, each file is replaced by one with the extension .gz."
+)
+
+
+def test_a_paraphrase_finds_its_sentence_by_meaning(embedder) -> None:
+    # "coding method ... make files smaller" shares only "gzip" with the answer.
+    q = "Which coding method does gzip use to make files smaller?"
+    chunks = [chunk(1, GZIP)]
+    assert (
+        extractive_reply(q, chunks) is None or "Lempel-Ziv" not in extractive_reply(q, chunks).text
+    )
+    qv = embedder.embed([q])[0]
+    built = extractive_reply(
+        q, chunks, query_vector=qv, embed=embedder.embed, min_semantic=0.6, semantic_weight=0.6
+    )
+    assert built is not None and "Lempel-Ziv algorithm" in built.text
+
+
+def test_a_pool_chunk_the_context_left_out_is_quoted_and_joins_the_context(embedder) -> None:
+    q = "Which coding method does gzip use to make files smaller?"
+    context = [chunk(1, OTHER)]
+    pool = [chunk(1, OTHER), chunk(2, GZIP)]
+    qv = embedder.embed([q])[0]
+    built = extractive_reply(
+        q,
+        context,
+        query_vector=qv,
+        embed=embedder.embed,
+        pool=pool,
+        min_semantic=0.6,
+        semantic_weight=0.6,
+    )
+    assert built is not None and "Lempel-Ziv" in built.text
+    # The pool chunk is cited as [2], after the context's one chunk, and the grown context
+    # holds the quoted sentence under that number (citations resolve against it).
+    assert built.cited == [2] and "[2]" in built.text
+    assert len(built.context) == 2 and built.context[1].chunk_id == pool[1].chunk_id
+    assert "Lempel-Ziv algorithm" in built.context[1].text
+    assert built.context[0] is context[0]
+
+
+def test_each_part_of_a_two_part_question_gets_a_sentence(embedder) -> None:
+    text = (
+        "Critical vulnerabilities must be patched within 7 days. "
+        "Production systems are scanned every week. "
+        "An independent firm performs a penetration test once a year."
+    )
+    q = (
+        "How quickly must a critical vulnerability be patched, and how often is a "
+        "penetration test performed?"
+    )
+    qv = embedder.embed([q])[0]
+    built = extractive_reply(
+        q,
+        [chunk(1, text)],
+        query_vector=qv,
+        embed=embedder.embed,
+        min_semantic=0.6,
+        semantic_weight=0.6,
+    )
+    assert built is not None
+    assert "7 days" in built.text and "penetration test once a year" in built.text
+    assert "scanned every week" not in built.text

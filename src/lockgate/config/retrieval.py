@@ -69,6 +69,23 @@ class ExtractiveConfig(Strict):
     min_similarity: float = Field(0.55, ge=-1, le=1)
     # Rank the candidate sentences by embedding similarity too (the few of the prompt).
     semantic: bool = True
+    # Quote from every chunk the prompt's sentences were chosen from (`sentence_pool`), not
+    # only from the sentences the prompt kept: those are chosen by shared words, and a
+    # paraphrased question's answer is often among the others.
+    pool: bool = True
+    # A sentence this close to the question in meaning (MiniLM cosine) may be quoted
+    # although it shares few of its words, if it shares a topic word (or gives the figure,
+    # name or price asked for). Above 1: never.
+    min_semantic: float = Field(0.6, ge=-1, le=1.1)
+    # A model's answer to a figure question (how many, how much, which date) whose figures
+    # are not those of the source sentences that best answer it by shared words is replaced
+    # by the extract: a neighbouring table row's figure is supported, but wrong.
+    check_figures: bool = True
+    # A question asking two things, answered on one of them by the model: the source
+    # sentences that answer the other are added to its answer, with their citations.
+    complete_parts: bool = True
+    # The weight of that similarity against shared words when ranking the candidates.
+    semantic_weight: float = Field(0.6, ge=0, le=1)
 
 
 class GroundedConfig(Strict):

@@ -33,7 +33,7 @@ class CitedAnswer:
 
 
 # A base model often starts by echoing a source header such as "[2] (faq.txt, page 1)".
-_ECHOED_HEADER = re.compile(r"^\s*\[(\d{1,3})\]\s*\([^)\n]*\)\s*\n")
+_ECHOED_HEADER = re.compile(r"^\s*\[(\d{1,3})\]\s*\((?:[^()\n]|\([^()\n]*\))*\)\s*\n")
 
 
 def clean(raw: str) -> str:

@@ -6,12 +6,14 @@ refused rather than answered with something unsupported)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from lockgate.engine.answer_type import fits, kind_of, parts
 from lockgate.engine.sentences import (
     Embed,
     SourceSentence,
@@ -19,11 +21,8 @@ from lockgate.engine.sentences import (
     question_words,
     rank_sentences,
 )
-from lockgate.guardrails.grounding import entities, numbers
+from lockgate.guardrails.grounding import entities
 from lockgate.retrieval.hybrid import RetrievedChunk
-
-# "How many ..." asks for a figure: a sentence without one does not answer it.
-_ASKS_COUNT = re.compile(r"\bhow (many|much)\b|\bwhat (percentage|amount|number)\b", re.I)
 
 
 @dataclass
@@ -31,6 +30,13 @@ class Extract:
     text: str
     cited: list[int]
     sentences: list[SourceSentence]
+    # The context the citations count in (the given one, grown by quoted pool chunks).
+    context: list[RetrievedChunk] = dataclasses.field(default_factory=list)
+    markers: list[int] = dataclasses.field(default_factory=list)  # each sentence's [n]
+
+
+# Sentences of a pool chunk that the context did not show are placed after its own.
+_POOL = 10_000
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
@@ -52,23 +58,69 @@ def topic_words(question: str) -> set[str]:
     return question_words(question) - names
 
 
-def answers(question: str, s: SourceSentence, min_lexical: float, min_similarity: float) -> bool:
+def answers(
+    question: str,
+    s: SourceSentence,
+    min_lexical: float,
+    min_similarity: float,
+    min_semantic: float = 1.1,
+) -> bool:
     """Whether a ranked sentence bears on the question enough to be quoted as its answer."""
+    text = s.text if s.header is None else f"{s.header} {s.text}"
+    if not fits(question, text):
+        return False  # "how many" answered without a figure, "who" without a name
+    q = question_words(question)
+    shared = q & question_words(text)
+    topic = topic_words(question)
+    # A topic word, not only a name: "This handbook explains how we work at Northwind
+    # Cloud" shares words with any question about Northwind Cloud.
+    if topic and not shared & topic:
+        return False
+    # Close in meaning although it shares few words: a paraphrase ("all my money back" for
+    # "refunded in full").
+    if s.similarity >= min_semantic:
+        return True
     if s.lexical < min_lexical:
         return False  # similarity alone ("about refunds") is no reason to quote a sentence
     if not s.specific:
         return False  # only the question's commonest words: about something else
-    if _ASKS_COUNT.search(question) and not numbers(s.text):
-        return False
-    q = question_words(question)
-    text = s.text if s.header is None else f"{s.header} {s.text}"
-    shared = q & question_words(text)
-    # A topic word, not only a name: "This handbook explains how we work at Northwind
-    # Cloud" shares words with any question about Northwind Cloud.
-    if topic_words(question) and not shared & topic_words(question):
-        return False
     # Most of what the question is about, or close to it in meaning.
     return len(shared) >= math.ceil(0.5 * len(q)) or s.similarity >= min_similarity
+
+
+def covers(part: str, question: str, s: SourceSentence | str) -> bool:
+    """Whether a sentence answers one part of a question: it gives that part's kind of
+    answer and has one of the words only that part says (both parts may ask for a figure)."""
+    text = s if isinstance(s, str) else s.text if s.header is None else f"{s.header} {s.text}"
+    if not fits(part, text, kind_of(part)):
+        return False
+    others = set().union(*(question_words(p) for p in parts(question) if p != part))
+    own = topic_words(part) - others
+    return not own or bool(own & question_words(text))
+
+
+def candidates(
+    chunks: list[RetrievedChunk], pool: list[RetrievedChunk] | None
+) -> tuple[list[SourceSentence], list[RetrievedChunk]]:
+    """The sentences an extract may quote, numbered as citations: the context's chunks
+    first (their numbers), then the pool's chunks that are not among them. A pool chunk's
+    sentences the prompt left out may be quoted too: the context is a short selection by
+    shared words, and a paraphrased question's sentence is often not in it."""
+    numbered = list(chunks)
+    by_id = {c.chunk_id: i for i, c in enumerate(numbered, start=1)}
+    out = [s for i, c in enumerate(numbered, start=1) for s in chunk_sentences(i, c.text)]
+    seen = {(s.number, s.text) for s in out}
+    for c in pool or []:
+        number = by_id.get(c.chunk_id)
+        if number is None:
+            numbered.append(c)
+            number = by_id[c.chunk_id] = len(numbered)
+        for s in chunk_sentences(number, c.text):
+            if (number, s.text) not in seen:
+                seen.add((number, s.text))
+                s.pos += _POOL  # after the context's own sentences of that chunk
+                out.append(s)
+    return out, numbered
 
 
 def extractive_reply(
@@ -79,13 +131,25 @@ def extractive_reply(
     query_vector: np.ndarray | None = None,
     embed: Embed | None = None,
     min_similarity: float = 0.55,
+    pool: list[RetrievedChunk] | None = None,
+    min_semantic: float = 1.1,
+    semantic_weight: float = 0.5,
 ) -> Extract | None:
-    if not chunks or unknown_years(question, chunks):
+    """The extract, quoting from `chunks` (the context) and, where given, the rest of the
+    retrieved `pool`. `Extract.chunks` is the context the citations count in: `chunks`,
+    then any pool chunk an extract sentence came from (the caller makes it the context)."""
+    if not chunks or unknown_years(question, chunks + (pool or [])):
         return None
-    sentences = [s for i, c in enumerate(chunks, start=1) for s in chunk_sentences(i, c.text)]
-    # Only sentences that can pass `answers` are worth embedding.
-    ranked = rank_sentences(question, sentences, query_vector, embed, embed_from=min_lexical)
-    relevant = [s for s in ranked if answers(question, s, min_lexical, min_similarity)]
+    sentences, numbered = candidates(chunks, pool)
+    # Only sentences that can pass `answers` are worth embedding: those sharing enough
+    # words, or, where paraphrases may be quoted, any that shares a word.
+    embed_from = min_lexical if min_semantic > 1 else 1e-9
+    ranked = rank_sentences(
+        question, sentences, query_vector, embed, semantic_weight, embed_from=embed_from
+    )
+    relevant = [
+        s for s in ranked if answers(question, s, min_lexical, min_similarity, min_semantic)
+    ]
     if not relevant:
         return None
     best = relevant[0]
@@ -97,9 +161,50 @@ def extractive_reply(
         # answer) and says something else (overlapping chunks repeat sentences).
         if s.score >= 0.75 * best.score and all(s.text != p.text for p in picked):
             picked.append(s)
+    # A question that asks two things gets a sentence for each where one answers it,
+    # judged against that part alone (against the whole, the other part's words dilute it).
+    asked = parts(question)
+    for part in asked if len(asked) > 1 else []:
+        if any(covers(part, question, p) for p in picked):
+            continue
+        vector = embed([part])[0] if embed is not None and query_vector is not None else None
+        again = [dataclasses.replace(s) for s in sentences]
+        ranked_part = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
+        extra = next(
+            (
+                s
+                for s in ranked_part
+                if answers(part, s, min_lexical, min_similarity, min_semantic)
+                and covers(part, question, s)
+                and all(s.text != p.text for p in picked)
+            ),
+            None,
+        )
+        if extra is not None:
+            picked.append(extra)
     picked.sort(key=lambda s: (s.number, s.pos))
-    parts = []
-    for s in picked:
-        text = s.text if s.header is None else f"{s.header} {s.text}"
-        parts.append(f"{text.rstrip()} [{s.number}]")
-    return Extract(" ".join(parts), sorted({s.number for s in picked}), picked)
+    cited = sorted({s.number for s in picked})
+    # Pool chunks not in the context are cited after it, numbered on from its last one.
+    renumber = {n: n for n in cited if n <= len(chunks)}
+    for k, n in enumerate([n for n in cited if n > len(chunks)], start=len(chunks) + 1):
+        renumber[n] = k
+    markers = [renumber[s.number] for s in picked]
+    text = " ".join(f"{_quoted(s).rstrip()} [{m}]" for s, m in zip(picked, markers, strict=True))
+    # The context grows by the pool chunks quoted, each with only its quoted sentences
+    # added: citations resolve against it, and the output guard checks against it.
+    context = list(chunks)
+    for n in cited:
+        quoted = "\n".join(_quoted(s, "\n") for s in picked if s.number == n and s.pos >= _POOL)
+        if not quoted:
+            continue
+        if n <= len(chunks):
+            context[n - 1] = dataclasses.replace(
+                chunks[n - 1], text=f"{chunks[n - 1].text}\n{quoted}"
+            )
+        else:
+            context.append(dataclasses.replace(numbered[n - 1], text=quoted))
+    return Extract(text, sorted(renumber.values()), picked, context, markers)
+
+
+def _quoted(s: SourceSentence, sep: str = " ") -> str:
+    return s.text if s.header is None else f"{s.header}{sep}{s.text}"

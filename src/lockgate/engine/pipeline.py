@@ -65,7 +65,8 @@ def normalise(names: Sequence[str]) -> list[str]:
         if name in _RENAMED:
             new = _RENAMED[name]
             log.warning(
-                "pipeline stage '%s' is obsolete; %s", name,
+                "pipeline stage '%s' is obsolete; %s",
+                name,
                 f"use '{new}'" if new else "remove it (its work is done elsewhere now)",
             )
             if new is None or new in out:

@@ -112,8 +112,9 @@ def rank_sentences(
     if not sentences:
         return []
     q = question_words(question)
-    words = [question_words(s.text if s.header is None else f"{s.header} {s.text}")
-             for s in sentences]
+    words = [
+        question_words(s.text if s.header is None else f"{s.header} {s.text}") for s in sentences
+    ]
     n = len(sentences)
     df = {t: sum(t in w for w in words) for t in q}
     idf = {t: math.log(1 + n / (1 + df[t])) for t in q}

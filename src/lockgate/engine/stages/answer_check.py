@@ -17,16 +17,21 @@ for a plain answer. Tool-calling turns and degraded (already extractive) answers
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
+
 from lockgate.config import GroundedConfig, ScannerRule
 from lockgate.engine.answer import Answer, aclose_stream
+from lockgate.engine.answer_type import Kind, describe, fits, kinds, names, parts
 from lockgate.engine.citations import clean, says_unknown
 from lockgate.engine.cpu import CpuGate, run_cpu
-from lockgate.engine.extractive import extractive_reply, topic_words
+from lockgate.engine.extractive import Extract, covers, extractive_reply, topic_words
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.sentences import Embed, question_words
 from lockgate.engine.stages._guard import policy_for
@@ -46,7 +51,14 @@ _RUNOFF = re.compile(r"\n\s*(?:Question|Sources|Answer|User|Instructions)\s*:")
 # "Answer:" or "A:" before the answer itself.
 _LABEL = re.compile(r"^\s*(?:(?:answer|a)\s*:\s*)+", re.I)
 # A source header the model copied ("[2] (faq.txt, page 1)") and nothing else.
-_HEADER_ONLY = re.compile(r"^\s*(?:\[\d{1,3}\]\s*)?\([^)\n]*\)\s*(?:\[\d{1,3}\]\s*)?$")
+# The heading path may have parentheses of its own ("OPTIONS > HTTPS (SSL/TLS) Options").
+_HEADER_ONLY = re.compile(
+    r"^\s*(?:\[\d{1,3}\]\s*)?\((?:[^()\n]|\([^()\n]*\))*\)\s*(?:\[\d{1,3}\]\s*)?$"
+)
+
+
+_FIGURE_KINDS = (Kind.NUMBER, Kind.MONEY, Kind.DATE)
+_VECTORS = 4096  # source sentence vectors kept
 
 
 @dataclass
@@ -66,6 +78,8 @@ class _Gate:
     supported: int = 0
     reason: str = ""
     details: list[str] = field(default_factory=list)
+    # The figures of the best-matching source sentences (computed once, when needed).
+    figures: set[str] | None = None
 
 
 class AnswerCheck(Stage):
@@ -86,20 +100,26 @@ class AnswerCheck(Stage):
         self.embedder = embedder
         self.query_embedder = query_embedder or embedder
         self.cpu = cpu
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def from_services(cls, services: Services) -> AnswerCheck | None:
         cfg = services.settings.grounded
         if not cfg.extractive.enabled:
             return None
-        return cls(services.guard, cfg, services.embedder, services.query_embedder,
-                   services.cpu)
+        return cls(services.guard, cfg, services.embedder, services.query_embedder, services.cpu)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
         answer = await call_next(turn, state)
         context = state.retrieval.context if state.retrieval else []
-        if (not turn.grounded or not context or answer.degraded or answer.refused
-                or turn.request.tools):
+        if (
+            not turn.grounded
+            or not context
+            or answer.degraded
+            or answer.refused
+            or turn.request.tools
+        ):
             return answer
         scanner = self._scanner(turn)
         if answer.stream is not None:
@@ -135,7 +155,10 @@ class AnswerCheck(Stage):
         if says_unknown(segment) and not gate.released:
             return Verdict(segment, stop=False, supported=1, reason="")  # a refusal: kept
         sentences = split_sentences(segment)
-        claims = [s for s in sentences if scanner.is_claim(s)]
+        short = {
+            s.start for s in sentences if not scanner.is_claim(s) and _names_new(question, s.text)
+        }
+        claims = [s for s in sentences if scanner.is_claim(s) or s.start in short]
         if not claims:
             return Verdict(segment, stop=False, supported=0)
         results = scanner.check(segment, [c.text for c in context])
@@ -146,31 +169,157 @@ class AnswerCheck(Stage):
         for s in claims:
             r = by_start.get(s.start)
             words = content_words(s.text)
+            if s.start in short:
+                # Too short for the scanner ("The default is GnuTLS."): supported when one
+                # source has every word of it.
+                backed = any(words <= content_words(c.text) for c in context)
+                detail = "not in the sources"
+            else:
+                backed = r is not None and r.support >= scanner.min_support
+                detail = r.detail if r else "unchecked"
+            first = not gate.supported and not supported
             echo = bool(words) and words <= q_words and not numbers(s.text)
+            # A copied title ("Northwind Cloud Service Level Agreement") names a document;
+            # it answers nothing but a question for a name.
+            echo = echo or (
+                first
+                and _is_title(s.text)
+                and not any(k in (Kind.NAME, Kind.PERSON) for k in kinds(question))
+            )
             # The first claim must be about the question: a tiny model often copies a
             # source sentence that is supported but answers something else.
-            off_topic = (not gate.supported and not supported and bool(topic)
-                         and not topic & question_words(s.text))
-            if r is not None and r.support >= scanner.min_support and not echo and not off_topic:
+            # (A short answer naming something, "It is SEPA.", need not repeat it.)
+            off_topic = (
+                first
+                and s.start not in short
+                and bool(topic)
+                and not topic & question_words(s.text)
+            )
+            # ... and give the kind of answer asked for: a figure to "how many", a name or
+            # a role to "who".
+            untyped = first and not off_topic and not fits(question, s.text)
+            # ... and, asked for a figure, give one the best-matching source sentences
+            # give: a table's neighbouring row ("1 year" for "90 days") is supported too.
+            other_figure = (
+                first
+                and backed
+                and not off_topic
+                and not untyped
+                and not self._figure_agrees(question, s.text, context, gate)
+            )
+            if backed and not echo and not off_topic and not untyped and not other_figure:
                 supported += 1
                 continue
-            reason = ("echoes the question" if echo else "does not address the question"
-                      if off_topic else (r.detail if r else "unchecked"))
+            reason = (
+                "echoes the question or a title"
+                if echo
+                else "does not address the question"
+                if off_topic
+                else f"does not give {describe(question)}"
+                if untyped
+                else "gives another figure than the best-matching source"
+                if other_figure
+                else detail
+            )
             gate.details.append(f"{s.text[:80]!r}: {reason}")
-            return Verdict(segment[: s.start], stop=True, supported=supported,
-                           reason=f"unsupported: {reason}")
+            return Verdict(
+                segment[: s.start], stop=True, supported=supported, reason=f"unsupported: {reason}"
+            )
         return Verdict(segment, stop=False, supported=supported)
 
-    def _extract(self, question: str, context: list[RetrievedChunk]) -> str | None:
+    def _figure_agrees(
+        self, question: str, text: str, context: list[RetrievedChunk], gate: _Gate
+    ) -> bool:
+        """Whether the figures of an answer to a figure question (how many, how much, which
+        date) are among those of the sentences that best answer it by shared words (cheap:
+        nothing is embedded). True where there is nothing to compare."""
+        if not self.config.extractive.check_figures or not numbers(text):
+            return True
+        if not any(k in _FIGURE_KINDS for k in kinds(question)):
+            return True
+        if gate.figures is None:
+            cfg = self.config.extractive
+            built = extractive_reply(question, context, cfg.max_sentences, cfg.min_lexical)
+            gate.figures = (
+                set().union(*(numbers(s.text) for s in built.sentences)) if built else set()
+            )
+        return not gate.figures or bool(numbers(text) & gate.figures)
+
+    async def _complete(
+        self, turn: Turn, state: TurnState, released: str, context: list[RetrievedChunk]
+    ) -> str:
+        """For a question that asks two things, the source sentences that answer the parts
+        the model's answer left out (a tiny model often answers only the first); "" when it
+        answered every part, or no sentence answers the rest."""
+        question = turn.question
+        asked = parts(question)
+        if len(asked) < 2 or not self.config.extractive.complete_parts:
+            return ""
+        missing = [p for p in asked if not covers(p, question, released)]
+        if not missing or len(missing) == len(asked):
+            return ""
+        record = state.retrieval
+        pool = record.result.chunks[: self.config.sentence_pool] if record else []
+        built = await run_cpu(self.cpu, self._extract, question, context, pool, shed=False)
+        if built is None:
+            return ""
+        quoted = [
+            s
+            for s in built.sentences
+            if any(covers(p, question, s) for p in missing) and s.text not in released
+        ]
+        if not quoted:
+            return ""
+        if record is not None:
+            record.context[:] = built.context
+        markers = {id(s): n for s, n in zip(built.sentences, built.markers, strict=True)}
+        state.note("answer_check", 0.0, f"completed: {len(missing)} part(s) unanswered")
+        return " ".join(
+            f"{(s.text if s.header is None else f'{s.header} {s.text}').rstrip()} "
+            f"[{markers[id(s)]}]"
+            for s in quoted
+        )
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Source sentences' vectors, remembered: the same documents' sentences are
+        candidates turn after turn, and embedding them is most of an extract's cost."""
+        assert self.embedder is not None
+        if not texts:
+            return self.embedder.embed([])
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        if todo:
+            known.update(zip(todo, self.embedder.embed(todo), strict=True))
+        with self._lock:
+            for t in dict.fromkeys(texts):
+                self._vectors[t] = known[t]
+                self._vectors.move_to_end(t)
+            while len(self._vectors) > _VECTORS:
+                self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in texts])
+
+    def _extract(
+        self, question: str, context: list[RetrievedChunk], pool: list[RetrievedChunk]
+    ) -> Extract | None:
         embed: Embed | None = None
         qvec = None
         if self.config.extractive.semantic and self.embedder is not None and self.query_embedder:
-            embed = self.embedder.embed
+            embed = self._embed
             qvec = self.query_embedder.embed([question])[0]
         cfg = self.config.extractive
-        built = extractive_reply(question, context, cfg.max_sentences, cfg.min_lexical,
-                                 qvec, embed, cfg.min_similarity)
-        return built.text if built else None
+        return extractive_reply(
+            question,
+            context,
+            cfg.max_sentences,
+            cfg.min_lexical,
+            qvec,
+            embed,
+            cfg.min_similarity,
+            pool=pool if cfg.pool else None,
+            min_semantic=cfg.min_semantic if embed is not None else 1.1,
+            semantic_weight=cfg.semantic_weight,
+        )
 
     async def _final(
         self,
@@ -185,21 +334,31 @@ class AnswerCheck(Stage):
         refusal when there is nothing to quote)."""
         if gate.supported:
             if gate.reason:
-                state.note("answer_check", (time.perf_counter() - t0) * 1000,
-                           f"cut: {gate.reason}"[:300])
-            return gate.released.rstrip()
-        why = gate.reason or ("empty answer" if not gate.released.strip() and not gate.held
-                              else "no supported claim")
-        text = await run_cpu(self.cpu, self._extract, turn.question, context, shed=False)
+                state.note(
+                    "answer_check", (time.perf_counter() - t0) * 1000, f"cut: {gate.reason}"[:300]
+                )
+            released = gate.released.rstrip()
+            rest = await self._complete(turn, state, released, context)
+            return f"{released} {rest}" if rest else released
+        why = gate.reason or (
+            "empty answer" if not gate.released.strip() and not gate.held else "no supported claim"
+        )
+        record = state.retrieval
+        pool = record.result.chunks[: self.config.sentence_pool] if record else []
+        built = await run_cpu(self.cpu, self._extract, turn.question, context, pool, shed=False)
         ms = (time.perf_counter() - t0) * 1000
-        if text is None:
+        if built is None:
             state.note("answer_check", ms, f"refused: {why}; no source sentence fits"[:300])
             answer.refused = True
             answer.text = self.config.refusal_message
             return self.config.refusal_message
+        if record is not None:
+            # Quoted pool chunks join the context in place: later stages (citations, the
+            # output guard) hold this same list.
+            record.context[:] = built.context
         answer.extractive = True
         state.note("answer_check", ms, f"extractive: {why}"[:300])
-        return text
+        return built.text
 
     async def _checked(
         self,
@@ -242,6 +401,9 @@ class AnswerCheck(Stage):
         text = await self._final(turn, state, answer, gate, context, t0)
         if not gate.supported:
             yield ChatDelta(text=text)  # nothing of the model's was released
+        elif len(text) > len(gate.released.rstrip()):
+            # Sentences quoted for the parts of the question the model left unanswered.
+            yield ChatDelta(text=text[len(gate.released.rstrip()) :])
         answer.raw = text
         answer.finish_reason = finish or "stop"
         yield ChatDelta(finish_reason=answer.finish_reason, usage=usage)
@@ -263,8 +425,9 @@ class AnswerCheck(Stage):
             if not ready:
                 return "", False
             ready += tail
-        verdict = await run_cpu(self.cpu, self.judge, turn.question, ready, context, scanner,
-                                gate, shed=False)
+        verdict = await run_cpu(
+            self.cpu, self.judge, turn.question, ready, context, scanner, gate, shed=False
+        )
         if verdict.stop:
             gate.reason = verdict.reason
         if not gate.supported and not verdict.supported:
@@ -277,6 +440,21 @@ class AnswerCheck(Stage):
         gate.supported += verdict.supported
         gate.released += out
         return out, verdict.stop
+
+
+_SMALL_WORDS = frozenset("of and the for to in on a an at by with &".split())
+
+
+def _is_title(text: str) -> bool:
+    """Three or more words, every one capitalised but the small ones: a heading."""
+    words = re.findall(r"[A-Za-z][\w'-]*", re.sub(r"\[\d{1,3}\]", "", text))
+    big = [w for w in words if w.lower() not in _SMALL_WORDS]
+    return len(big) >= 3 and all(w[0].isupper() for w in big)
+
+
+def _names_new(question: str, text: str) -> bool:
+    """A name the question does not say: a short sentence with one is an answer ("GnuTLS")."""
+    return bool(names(text) - names(question))
 
 
 def _without_echo(question: str, text: str) -> str:

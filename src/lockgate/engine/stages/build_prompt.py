@@ -86,8 +86,13 @@ class BuildPrompt(Stage):
             # Retrieval embedded this question already: the embedder remembers it.
             qvec = self.query_embedder.embed([question])[0]
         return select_sentences(
-            question, chunks, cfg.context_sentences, cfg.context_neighbours, cfg.prompt_chars,
-            qvec, embed,
+            question,
+            chunks,
+            cfg.context_sentences,
+            cfg.context_neighbours,
+            cfg.prompt_chars,
+            qvec,
+            embed,
         )
 
     @staticmethod

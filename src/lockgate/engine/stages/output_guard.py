@@ -231,9 +231,7 @@ class OutputGuard(Stage):
                 if delta.usage or delta.finish_reason:
                     yield ChatDelta(finish_reason=delta.finish_reason, usage=delta.usage)
             if pending:
-                out = await self._release(
-                    turn, state, answer, pending, scan_ctx, policy, released
-                )
+                out = await self._release(turn, state, answer, pending, scan_ctx, policy, released)
                 if out is None:
                     yield ChatDelta(text=self._stop_text(policy), finish_reason="content_filter")
                     return
@@ -318,5 +316,3 @@ def _early_cut(text: str) -> int:
             if m.end() >= _FIRST_CHARS:
                 last = m.end()
     return last
-
-

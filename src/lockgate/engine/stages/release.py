@@ -37,7 +37,12 @@ class ReleaseStage(Stage):
     name: ClassVar[str] = "release"
     after: ClassVar[tuple[str, ...]] = ("rate_limit", "input_guard")
     before: ClassVar[tuple[str, ...]] = (
-        "cache", "retrieve", "route", "build_prompt", "budget", "call_model",
+        "cache",
+        "retrieve",
+        "route",
+        "build_prompt",
+        "budget",
+        "call_model",
     )
 
     def __init__(self, active: ActiveReleases, settings: Settings) -> None:

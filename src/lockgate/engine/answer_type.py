@@ -1,0 +1,134 @@
+"""What kind of answer a question asks for, and whether a sentence gives one.
+
+A tiny model's answer can be supported by the sources and still not answer the question: a
+"how many" question answered without a figure, "who founded it?" answered with the year it
+was founded, "how much does it cost?" answered with a page header's date. The answer check
+(`stages/answer_check.py`) and the extractive answer (`engine/extractive.py`) both hold a
+sentence to the kind of answer the question asks for; a question whose kind is not clear
+from its wording asks for nothing in particular (every sentence fits)."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from lockgate.guardrails.grounding import entities, numbers
+
+
+class Kind(Enum):
+    ANY = "any"
+    NUMBER = "a figure"  # how many, how much, what percentage, which port
+    MONEY = "a price"  # how much does it cost
+    DATE = "a date"  # which day, what date, when was it born
+    PERSON = "who"  # a name, or a role
+    NAME = "a name"  # what is the name of
+
+
+_MONEY_Q = re.compile(
+    r"\b(how much|what)\b[^?]*\b(cost|costs|charge|charged|pay|price|priced|fee|fees)\b"
+    r"|\bwhat (is|are) the (price|fee|cost)s?\b",
+    re.I,
+)
+_NUMBER_Q = re.compile(
+    r"\bhow (many|much|long|often|large|big|far|old)\b|\bwithin how\b"
+    r"|\bwhat (percentage|percent|share|amount|number|size|limit|port|version)\b"
+    r"|\bwhich (port|version|year|status code|http status|error code|percentage)\b"
+    r"|\b(up to|at most|at least) how\b",
+    re.I,
+)
+_DATE_Q = re.compile(r"\b(which|what) (day|date|month)\b|\bwhen was\b[^?]*\bborn\b", re.I)
+_DATE = re.compile(
+    r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b"
+    r"|\b(mon|tues|wednes|thurs|fri|satur|sun)day\b",
+    re.I,
+)
+_WHO_Q = re.compile(r"^\s*(?:\w+\s+){0,3}?who(m|se)?\b", re.I)
+_NAME_Q = re.compile(r"\bwhat(?: is|'s|are) the names? of\b", re.I)
+# Where a question asks two things ("How many seats come with it, and what does an extra
+# one cost?"): each part asks for its own kind of answer.
+_SPLIT = re.compile(
+    r",?\s+and\s+(?=(?:what|how|who|whom|which|when|where|why|is|are|does|do|can|will)\b)"
+    r"|[?;]\s+(?=\w)",
+    re.I,
+)
+# "How long" and "how often" are answered without a figure too: "daily", "a year",
+# "until the contract ends".
+_FREQUENCY = re.compile(
+    r"\b(hourly|daily|weekly|monthly|quarterly|yearly|annually|annual|immediately|"
+    r"indefinitely|forever|never|always|once|twice|every|each|a (day|week|month|year|"
+    r"minute|second|hour)|an hour|unlimited|no limit|until)\b",
+    re.I,
+)
+_CURRENCY = re.compile(
+    # A column or key counts ("monthly_price_usd"): the figures in its row are prices.
+    r"[$€£¥]|(?<![a-z])(usd|eur|gbp)(?![a-z])|\b(dollars?|euros?|pounds?|cents?)\b"
+    r"|\b(free of charge|for free|(is|are) free|at no (extra )?(cost|charge)|no (charge|fee))\b",
+    re.I,
+)
+# Who does something: a role or a team answers as well as a name.
+_ROLE = re.compile(
+    r"\b(manager|owner|admin|administrator|officer|engineer|director|lead|head|supervisor|"
+    r"department|committee|board|staff|employee|customer|representative|"
+    r"agent|controller|processor|hr|finance|legal|support|you)s?\b",
+    re.I,
+)
+
+
+def names(text: str) -> set[str]:
+    """The names in a text, a possessive's "'s" left off ("Cloud's" is "cloud")."""
+    return {re.sub(r"['’]s$", "", e) for e in entities(text)}
+
+
+def parts(question: str) -> list[str]:
+    """The questions a question asks: itself, or its parts where it asks two or more."""
+    found = [p.strip() for p in _SPLIT.split(question) if p and p.strip()]
+    return found if len(found) > 1 else [question]
+
+
+def kind_of(question: str) -> Kind:
+    """The kind of answer one question (not several) asks for."""
+    if _MONEY_Q.search(question):
+        return Kind.MONEY
+    if _DATE_Q.search(question):
+        return Kind.DATE
+    if _NUMBER_Q.search(question):
+        return Kind.NUMBER
+    if _NAME_Q.search(question):
+        return Kind.NAME
+    if _WHO_Q.search(question):
+        return Kind.PERSON
+    return Kind.ANY
+
+
+def kinds(question: str) -> list[Kind]:
+    """The kind of answer each part of the question asks for."""
+    return [kind_of(p) for p in parts(question)]
+
+
+def describe(question: str) -> str:
+    return " or ".join(dict.fromkeys(k.value for k in kinds(question)))
+
+
+def fits(question: str, text: str, kind: Kind | None = None) -> bool:
+    """Whether `text` gives the kind of answer `question` (or one of its parts) asks for;
+    with `kind`, that kind."""
+    if kind is None:
+        return any(fits(question, text, k) for k in kinds(question))
+    if kind is Kind.ANY:
+        return True
+    if kind is Kind.MONEY:
+        return bool(_CURRENCY.search(text))
+    if kind is Kind.DATE:
+        return bool(_DATE.search(text))
+    if kind is Kind.NUMBER:
+        if numbers(text):
+            return True
+        # "How long/often" is answered by a period or a frequency in words.
+        return bool(re.search(r"\bhow (long|often)\b", question, re.I)) and bool(
+            _FREQUENCY.search(text)
+        )
+    new_names = bool(names(text) - names(question))
+    if kind is Kind.NAME:
+        return new_names
+    # Who: a name the question does not already say, or a role.
+    return new_names or bool(_ROLE.search(text))

@@ -1,0 +1,59 @@
+"""The kind of answer a question asks for, and whether a sentence gives it."""
+
+from __future__ import annotations
+
+from lockgate.engine.answer_type import Kind, fits, kind_of, kinds, parts
+
+
+def test_question_words_say_the_kind() -> None:
+    assert kind_of("How many owners can a workspace have?") is Kind.NUMBER
+    assert kind_of("How long is the onboarding call?") is Kind.NUMBER
+    assert kind_of("How much does the Team plan cost per month?") is Kind.MONEY
+    assert kind_of("On which day was the translator born?") is Kind.DATE
+    assert kind_of("Who approves refunds above USD 5,000?") is Kind.PERSON
+    assert kind_of("What is the name of the data protection officer?") is Kind.NAME
+    assert kind_of("Which protocol provisions users?") is Kind.ANY
+
+
+def test_a_figure_question_needs_a_figure() -> None:
+    q = "How many owners can a workspace have?"
+    assert fits(q, "A workspace can have up to 5 owners.")
+    assert fits(q, "Up to five owners.")
+    assert not fits(q, "The person who creates the workspace becomes its first owner.")
+    # "How long" is also answered by a period in words.
+    assert fits("How long are backups kept?", "Backups are kept for a year.")
+    assert not fits("How many backups are kept?", "Backups are kept for a year.")
+
+
+def test_a_price_question_needs_a_price() -> None:
+    q = "How much does a commercial licence cost per seat?"
+    assert not fits(q, "TAR(1)    July 13, 2020    TAR(1)")
+    assert not fits(q, 'A copy of the license is in the section "GNU Free Documentation License".')
+    assert fits(q, "A seat costs $12 per month.")
+    assert fits(q, "| plan | monthly_price_usd |\n| Starter | 29 |")
+    assert fits(q, "The licence is free of charge.")
+
+
+def test_who_needs_a_name_or_a_role_the_question_does_not_say() -> None:
+    q = "Who founded Northwind Cloud?"
+    assert not fits(q, "Northwind Cloud was founded in 2016 and builds software for teams.")
+    assert fits(q, "Northwind Cloud was founded by Ada Jansen.")
+    assert fits("Who approves the refund?", "The Head of Finance approves it.")
+    assert fits("Who approves the refund?", "Your manager approves it.")
+    # A name question takes a name only, and a possessive is the same name.
+    q = "What is the name of Northwind Cloud's data protection officer?"
+    assert not fits(q, "This policy describes how Northwind Cloud protects customer data.")
+    assert fits(q, "The data protection officer is Maria Lopez.")
+
+
+def test_a_two_part_question_is_typed_part_by_part() -> None:
+    q = "How many seats come with the Business plan, and what does each extra seat cost?"
+    assert parts(q) == [
+        "How many seats come with the Business plan",
+        "what does each extra seat cost?",
+    ]
+    assert kinds(q) == [Kind.NUMBER, Kind.MONEY]
+    # One part answered is a fitting answer; the other part is the answer check's concern.
+    assert fits(q, "The Business plan includes 25 seats.")
+    assert parts("What is the refund window?") == ["What is the refund window?"]
+    assert kinds("What is the refund window?") == [Kind.ANY]

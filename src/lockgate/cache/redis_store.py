@@ -18,6 +18,7 @@ While Redis does not answer: `fail_open` makes every lookup a miss and every wri
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -27,9 +28,11 @@ import numpy as np
 from lockgate.cache.store import CacheEntry, SqliteCacheStore, _to_blob
 from lockgate.config import OnRedisError
 from lockgate.crypto.envelope import FieldCipher, NoEncryption
+from lockgate.crypto.kms import EncryptionError
 from lockgate.sharedstate.client import REDIS_ERRORS, Redis
 
 _T = TypeVar("_T")
+log = logging.getLogger("lockgate.cache")
 
 # KEYS: seq, exact key, all, lru, scope set, tenant set. ARGV: prefix, expires_at (ms),
 # expires_at, created_at, has vector (0/1), seq start, then the entry's field/value pairs.
@@ -45,7 +48,7 @@ if old then
   if f[2] then redis.call('ZREM', ARGV[1] .. 'c:t:' .. f[2], old) end
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[6]) end
-local id = redis.call('INCR', KEYS[1])
+local id = string.format('%d', redis.call('INCR', KEYS[1]))
 local e = ARGV[1] .. 'c:e:' .. id
 local fields = {}
 for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
@@ -160,24 +163,29 @@ class RedisCacheStore:
             hits=int(f.get("hits", b"0")),
         )
 
+    def _live(self, entry_id: int, raw: dict[bytes, bytes], now: float) -> CacheEntry | None:
+        try:
+            entry = self._entry(entry_id, raw)
+        except EncryptionError as exc:
+            # Sealed with a key this gateway does not have (another deployment on the
+            # same Redis and prefix): not ours to answer with, and not a failed request.
+            log.error("cache entry %d cannot be opened here (%s): treated as a miss", entry_id, exc)
+            return None
+        return entry if entry.expires_at > now else None
+
     def get(self, key: str, now: float) -> CacheEntry | None:
         def work() -> CacheEntry | None:
             got = self._get(keys=[self._k("k", key)], args=[self.redis.config.prefix])
             if not got:
                 return None
-            raw = dict(zip(got[1::2], got[2::2], strict=True))
-            entry = self._entry(int(got[0]), raw)
-            return entry if entry.expires_at > now else None
+            return self._live(int(got[0]), dict(zip(got[1::2], got[2::2], strict=True)), now)
 
         return self._guard(work, None)
 
     def get_by_id(self, entry_id: int, now: float) -> CacheEntry | None:
         def work() -> CacheEntry | None:
             raw = self.redis.client.hgetall(self._k("e", str(entry_id)))
-            if not raw:
-                return None
-            entry = self._entry(entry_id, raw)
-            return entry if entry.expires_at > now else None
+            return self._live(entry_id, raw, now) if raw else None
 
         return self._guard(work, None)
 
@@ -223,7 +231,8 @@ class RedisCacheStore:
             repr(entry.expires_at),
             repr(entry.created_at),
             1 if blob is not None else 0,
-            random.randrange(1 << 40) << 20,
+            # Below 2**53 (a Lua number holds the id exactly) with a million ids apart.
+            random.randrange(1 << 26) << 20,
             *fields,
         ]
 

@@ -328,11 +328,12 @@ class Services:
         from lockgate.cache.store import CacheStore, SqliteCacheStore
 
         cfg = self.settings.cache
-        store: CacheStore = SqliteCacheStore(self.engine, self.cipher)
+        sql = SqliteCacheStore(self.engine, self.cipher)
+        store: CacheStore = sql
         if cfg.store == "redis":
             from lockgate.cache.redis_store import RedisCacheStore
 
-            store = RedisCacheStore(self.redis, store, self.cipher, cfg.on_redis_error)
+            store = RedisCacheStore(self.redis, sql, self.cipher, cfg.on_redis_error)
         return ResponseCache(cfg, store, self.query_embedder)
 
     @cached_property

@@ -1,4 +1,4 @@
-"""Rate limits: token buckets per key / tenant / model, over the memory and SQL stores, and
+"""Rate limits: token buckets per key / tenant / model, over the memory, SQL and Redis stores,
 through the gateway: 429 with Retry-After, an OpenAI-style body and x-ratelimit-* headers."""
 
 from __future__ import annotations

@@ -250,7 +250,7 @@ class RedisCacheStore:
             ids = [int(i) for i in self.redis.client.zrangebyscore(zkey, f"({now!r}", "+inf")]
             pipe = self.redis.client.pipeline(transaction=False)
             for i in ids:
-                pipe.hmget(self._k("e", str(i)), "text", "embedding")
+                pipe.hmget(self._k("e", str(i)), ["text", "embedding"])
             out = []
             for i, (text, emb) in zip(ids, pipe.execute(), strict=True):
                 if text is None or not emb:

@@ -71,7 +71,9 @@ class Redis:
             raise ValueError("redis.url is not set")
         self.config = config
         self.unavailable = unavailable
-        self.client: redis.Redis = redis.Redis.from_url(
+        # Any: redis-py types every command's reply as `Awaitable[T] | T` (one class for its
+        # sync and async clients), which no caller of the sync client can use as it is.
+        self.client: Any = redis.Redis.from_url(
             config.url,
             socket_timeout=config.timeout_s,
             socket_connect_timeout=config.connect_timeout_s,

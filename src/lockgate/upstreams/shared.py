@@ -201,7 +201,7 @@ class SharedBreakers:
         pipe = self.redis.client.pipeline(transaction=False)
         for name in names:
             f, s = self._keys(name)
-            pipe.hmget(s, "until", "gen")
+            pipe.hmget(s, ["until", "gen"])
             pipe.zcard(f)
         replies = pipe.execute()
         for i, name in enumerate(names):

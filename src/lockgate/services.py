@@ -46,12 +46,14 @@ if TYPE_CHECKING:
     from lockgate.releases.monitor import Monitor
     from lockgate.review.queue import ReviewQueue
     from lockgate.routing.router import Router
+    from lockgate.sharedstate.client import Redis
     from lockgate.store.experiments import ExperimentStore
     from lockgate.store.feedback import FeedbackStore
     from lockgate.store.loadtests import LoadtestStore
     from lockgate.store.privacy import PrivacyStore, Retention
     from lockgate.store.prompts import PromptStore
     from lockgate.store.releases import ReleaseStore
+    from lockgate.upstreams.shared import SharedBreakers
 
 
 @dataclass
@@ -142,7 +144,25 @@ class Services:
 
     @cached_property
     def models(self) -> ModelRegistry:
-        return ModelRegistry(self.settings, on_breaker=self._breaker_moved)
+        return ModelRegistry(
+            self.settings, on_breaker=self._breaker_moved, shared_breakers=self.shared_breakers
+        )
+
+    @cached_property
+    def redis(self) -> Redis:
+        """The Redis connection pool of this process (redis.url must be set)."""
+        from lockgate.engine.shared_state import SharedStateRefused
+        from lockgate.sharedstate.client import Redis
+
+        return Redis(self.settings.redis, SharedStateRefused)
+
+    @cached_property
+    def shared_breakers(self) -> SharedBreakers | None:
+        if self.settings.breakers.store != "redis":
+            return None
+        from lockgate.upstreams.shared import SharedBreakers
+
+        return SharedBreakers(self.redis, self.settings.breakers)
 
     def _breaker_moved(self, deployment: str, from_state: str, to_state: str) -> None:
         # An opening is news for alerting; half-open and closed follow from the cool-down.
@@ -237,9 +257,7 @@ class Services:
         def prompt_versions(name: str) -> list[int]:
             return [v.seq for v in self.prompt_store.versions(name)]
 
-        return Releases(
-            self.releases, models, self.emit, self.active_releases, prompt_versions
-        )
+        return Releases(self.releases, models, self.emit, self.active_releases, prompt_versions)
 
     @cached_property
     def release_monitor(self) -> Monitor:
@@ -307,11 +325,16 @@ class Services:
     def response_cache(self) -> ResponseCache:
         # Imported here: the cache is optional machinery most commands never touch.
         from lockgate.cache.service import ResponseCache
-        from lockgate.cache.store import SqliteCacheStore
+        from lockgate.cache.store import CacheStore, SqliteCacheStore
 
-        return ResponseCache(
-            self.settings.cache, SqliteCacheStore(self.engine, self.cipher), self.query_embedder
-        )
+        cfg = self.settings.cache
+        sql = SqliteCacheStore(self.engine, self.cipher)
+        store: CacheStore = sql
+        if cfg.store == "redis":
+            from lockgate.cache.redis_store import RedisCacheStore
+
+            store = RedisCacheStore(self.redis, sql, self.cipher, cfg.on_redis_error)
+        return ResponseCache(cfg, store, self.query_embedder)
 
     @cached_property
     def router(self) -> Router:
@@ -329,21 +352,37 @@ class Services:
     # -- rate limits, budgets, batch API -------------------------------------------------
     @cached_property
     def rate_limiter(self) -> RateLimiter:
-        from lockgate.budget.limits import MemoryBucketStore, RateLimiter, SqlBucketStore
+        from lockgate.budget.limits import (
+            BucketStore,
+            MemoryBucketStore,
+            RateLimiter,
+            SqlBucketStore,
+        )
 
         cfg = self.settings.limits
-        store = (
-            SqlBucketStore(self.engine)
-            if cfg.store == "sqlite"
-            else MemoryBucketStore(cfg.max_buckets)
-        )
+        store: BucketStore
+        if cfg.store == "redis":
+            from lockgate.budget.redis_limits import RedisBucketStore
+
+            store = RedisBucketStore(self.redis, cfg.on_redis_error)
+        elif cfg.store == "sqlite":
+            store = SqlBucketStore(self.engine)
+        else:
+            store = MemoryBucketStore(cfg.max_buckets)
         return RateLimiter(cfg, store)
 
     @cached_property
     def budgets(self) -> Budgets:
-        from lockgate.budget.ledger import Budgets, SqlBudgetStore
+        from lockgate.budget.ledger import Budgets, BudgetStore, SqlBudgetStore
 
-        return Budgets(self.settings.budgets, SqlBudgetStore(self.engine))
+        cfg = self.settings.budgets
+        sql = SqlBudgetStore(self.engine)
+        store: BudgetStore = sql
+        if cfg.store == "redis":
+            from lockgate.budget.redis_ledger import RedisBudgetStore
+
+            store = RedisBudgetStore(self.redis, sql, cfg.on_redis_error)
+        return Budgets(cfg, store)
 
     @cached_property
     def files(self) -> FileStore:

@@ -1,4 +1,4 @@
-"""Rate limits: token buckets per key / tenant / model, over the memory and SQL stores, and
+"""Rate limits: token buckets per key / tenant / model, over the memory, SQL and Redis stores,
 through the gateway: 429 with Retry-After, an OpenAI-style body and x-ratelimit-* headers."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from lockgate.budget.limits import (
     SqlBucketStore,
     fmt_duration,
 )
+from lockgate.budget.redis_limits import RedisBucketStore
 from lockgate.config import LimitsConfig
 from lockgate.engine.admission import limit_key
 from lockgate.engine.turn import Principal
@@ -27,6 +28,7 @@ from lockgate.store.db import make_engine
 from lockgate.store.migrations import migrate
 from tests.conftest import make_settings
 from tests.support.fake_upstream import create_fake_upstream
+from tests.support.redis_server import real_redis
 from tests.support.server import serve
 
 
@@ -34,13 +36,17 @@ def limiter(store: Any, **rule: Any) -> RateLimiter:
     return RateLimiter(LimitsConfig(rules=[rule]), store)
 
 
-@pytest.fixture(params=["memory", "sql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+@pytest.fixture(params=["memory", "sql", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "memory":
-        return MemoryBucketStore()
-    engine = make_engine(f"sqlite:///{tmp_path / 'rl.db'}")
-    migrate(engine)
-    return SqlBucketStore(engine)
+        yield MemoryBucketStore()
+    elif request.param == "sql":
+        engine = make_engine(f"sqlite:///{tmp_path / 'rl.db'}")
+        migrate(engine)
+        yield SqlBucketStore(engine)
+    else:
+        with real_redis() as redis:
+            yield RedisBucketStore(redis)
 
 
 def test_requests_per_minute_bucket_refills(store: Any) -> None:

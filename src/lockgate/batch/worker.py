@@ -42,8 +42,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("lockgate.batch")
 
 _BATCH_PATHS = ("/v1/files", "/v1/batches")
-# Refusals by the gateway itself (its rate limits, its CPU gate): the item is tried again.
-_OWN_REFUSALS = {(429, "rate_limit_exceeded"), (503, "server_busy")}
+# Refusals by the gateway itself (its rate limits, its CPU gate, its shared state in Redis
+# being away for a fail-closed mechanism): the item is tried again.
+_OWN_REFUSALS = {
+    (429, "rate_limit_exceeded"),
+    (503, "server_busy"),
+    (503, "shared_state_unavailable"),
+}
 
 
 class LiveTraffic:

@@ -7,8 +7,9 @@ many requests run at once, the settled spend cannot pass the ceiling unless a re
 more than its computed maximum (a prompt estimate that came out low). Settling replaces the
 hold with the actual cost; a failure settles with whatever the upstream did bill (often 0).
 
-The ledger's state is behind `BudgetStore` (SQL today; PostgreSQL works through the same
-SQLAlchemy code, Redis would implement the same three calls with a Lua script)."""
+The ledger's state is behind `BudgetStore`: SQL (SQLite or PostgreSQL, through the same
+SQLAlchemy code; on PostgreSQL the usage rows are locked for the check), or Redis for the
+holds with the SQL store as the record of spend (redis_ledger.py)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from lockgate.config import BudgetRule, BudgetsConfig
 from lockgate.observability.metrics import METRICS
@@ -28,6 +31,7 @@ from lockgate.store.db import transaction
 from lockgate.store.tables import budget_events, budget_reservations, budget_usage
 
 log = logging.getLogger("lockgate.budget")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Reservation:
     id: str
     amount: float
     caps: list[Cap]
+    where: str = "sql"  # which store holds it: "sql" or "redis"
 
 
 @dataclass
@@ -109,32 +114,24 @@ class SqlBudgetStore:
     def reserve(
         self, caps: list[Cap], amount: float, now: float, ttl_s: float
     ) -> Reservation | Refusal:
+        return _retry_insert_race(lambda: self._reserve(caps, amount, now, ttl_s))
+
+    def _reserve(
+        self, caps: list[Cap], amount: float, now: float, ttl_s: float
+    ) -> Reservation | Refusal:
         u = budget_usage
         with transaction(self.engine) as conn:
             self._expire(conn, now)
-            rows = {}
+            _ensure_rows(conn, caps, now)
             for cap in caps:
+                # FOR UPDATE: on PostgreSQL two transactions must not both read the room
+                # before either holds it (SQLite's BEGIN IMMEDIATE already serialises them).
                 row = conn.execute(
-                    select(u.c.spent, u.c.reserved).where(
-                        u.c.scope == cap.scope, u.c.period == cap.period
-                    )
-                ).first()
-                if row is None:
-                    conn.execute(
-                        u.insert().values(
-                            scope=cap.scope,
-                            period=cap.period,
-                            spent=0.0,
-                            reserved=0.0,
-                            requests=0,
-                            soft_alerted=0,
-                            updated_at=now,
-                        )
-                    )
-                    spent, reserved = 0.0, 0.0
-                else:
-                    spent, reserved = float(row.spent), float(row.reserved)
-                rows[_key(cap.scope, cap.period)] = (spent, reserved)
+                    select(u.c.spent, u.c.reserved)
+                    .where(u.c.scope == cap.scope, u.c.period == cap.period)
+                    .with_for_update()
+                ).one()
+                spent, reserved = float(row.spent), float(row.reserved)
                 # A tiny epsilon keeps float sums of many small prices from refusing the
                 # request that lands exactly on the ceiling.
                 if cap.hard is not None and spent + reserved + amount > cap.hard + 1e-12:
@@ -162,9 +159,29 @@ class SqlBudgetStore:
     def settle(
         self, reservation: Reservation, actual: float, now: float, trace_id: str | None
     ) -> Settled:
+        return _retry_insert_race(lambda: self._settle(reservation, actual, now, trace_id))
+
+    def spent(self, caps: list[Cap]) -> dict[tuple[str, str], float]:
+        """The settled spend of each cap's (scope, period); 0 where nothing was spent yet."""
+        u = budget_usage
+        out = {(c.scope, c.period): 0.0 for c in caps}
+        scopes = sorted({c.scope for c in caps})
+        with self.engine.connect() as conn:
+            for row in conn.execute(
+                select(u.c.scope, u.c.period, u.c.spent).where(u.c.scope.in_(scopes))
+            ):
+                if (row.scope, row.period) in out:
+                    out[(row.scope, row.period)] = float(row.spent)
+        return out
+
+    def _settle(
+        self, reservation: Reservation, actual: float, now: float, trace_id: str | None
+    ) -> Settled:
         u, r = budget_usage, budget_reservations
         out = Settled()
         with transaction(self.engine) as conn:
+            # A hold taken elsewhere (Redis) has no usage row here yet.
+            _ensure_rows(conn, reservation.caps, now)
             held = conn.execute(r.delete().where(r.c.id == reservation.id)).rowcount
             # If the hold already expired (a very long request), only the spend is added.
             release = reservation.amount if held else 0.0
@@ -240,6 +257,37 @@ class SqlBudgetStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(e).order_by(e.c.id.desc()).limit(limit))
             return [dict(r._mapping) for r in rows]
+
+
+def _ensure_rows(conn: Connection, caps: list[Cap], now: float) -> None:
+    u = budget_usage
+    for scope, period in sorted({(c.scope, c.period) for c in caps}):
+        found = conn.execute(
+            select(u.c.scope).where(u.c.scope == scope, u.c.period == period)
+        ).first()
+        if found is None:
+            conn.execute(
+                u.insert().values(
+                    scope=scope,
+                    period=period,
+                    spent=0.0,
+                    reserved=0.0,
+                    requests=0,
+                    soft_alerted=0,
+                    updated_at=now,
+                )
+            )
+
+
+def _retry_insert_race(work: Callable[[], _T]) -> _T:
+    """Two processes creating the same usage row at once (PostgreSQL): the loser's
+    transaction fails on the primary key and, run again, finds the row."""
+    for _ in range(4):
+        try:
+            return work()
+        except IntegrityError:
+            continue
+    return work()
 
 
 def period_of(kind: str, now: float) -> str:

@@ -5,8 +5,13 @@ second: a caller may burst up to a minute's allowance and then proceeds at the s
 with no cliff at a window boundary. Tokens are taken at admission as an estimate (prompt +
 max_tokens, as OpenAI does) and the unused part is given back once the real usage is known.
 
-The bucket state sits behind `BucketStore`: in process memory (one gateway process) or in
-the SQL store (several processes); a Redis implementation fits the same two methods."""
+The bucket state sits behind `BucketStore`: in process memory (one gateway process), in
+the SQL store or in Redis (redis_limits.py), both shared by several processes.
+
+A token bucket, not a window: any 60 seconds admit at most `limit` (the full bucket) plus
+what refills in them (`limit` again), and the sustained rate is exactly `limit` a minute.
+What a sliding window fixes in a fixed-window counter, the double allowance at a window
+boundary that every client can aim at, a bucket never had: its allowance is continuous."""
 
 from __future__ import annotations
 
@@ -74,7 +79,8 @@ def _refill(level: float, updated: float, ask: Ask, now: float) -> float:
 
 class BucketStore(Protocol):
     def take(self, asks: list[Ask], now: float) -> list[Outcome]:
-        """Atomically: if every bucket has enough, take from all; otherwise take nothing."""
+        """Atomically: if every bucket has enough, take from all; otherwise take nothing.
+        An empty list: the store could not answer and fails open (nothing was taken)."""
         ...
 
     def give_back(self, ask: Ask, amount: float, now: float) -> None: ...
@@ -136,9 +142,7 @@ class SqlBucketStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _upsert(
-        self, conn: Connection, key: str, level: float, now: float, exists: bool
-    ) -> None:
+    def _upsert(self, conn: Connection, key: str, level: float, now: float, exists: bool) -> None:
         t = rate_buckets
         stmt = (
             t.update().where(t.c.key == key).values(level=level, updated_at=now)
@@ -154,10 +158,7 @@ class SqlBucketStore:
                 r.key: (r.level, r.updated_at)
                 for r in conn.execute(select(t).where(t.c.key.in_([a.key for a in asks])))
             }
-            levels = [
-                _refill(*rows.get(a.key, (a.capacity, now)), a, now)
-                for a in asks
-            ]
+            levels = [_refill(*rows.get(a.key, (a.capacity, now)), a, now) for a in asks]
             ok = all(lv >= a.need for lv, a in zip(levels, asks, strict=True))
             out = []
             for lv, ask in zip(levels, asks, strict=True):
@@ -240,6 +241,8 @@ class RateLimiter:
         if not req and not tok:
             return Admission(True)
         outcomes = self.store.take(req + tok, time.time() if now is None else now)
+        if not outcomes:
+            return Admission(True)
         headers = _headers(outcomes[: len(req)], "requests") | _headers(
             outcomes[len(req) :], "tokens"
         )

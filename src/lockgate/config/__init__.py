@@ -67,10 +67,13 @@ from lockgate.config.settings import (
     load_settings,
     masked,
 )
+from lockgate.config.shared import BreakersConfig, OnRedisError, RedisConfig
 from lockgate.config.store import StoreConfig
 from lockgate.config.tools import DeclaredTool, ToolsConfig
 
 __all__ = [
+    "OnRedisError",
+    "RedisConfig",
     "AlertRule",
     "AlertWebhook",
     "AlertingConfig",
@@ -88,6 +91,7 @@ __all__ = [
     "FetchConfig",
     "BatchConfig",
     "BreakerConfig",
+    "BreakersConfig",
     "BudgetRule",
     "BudgetsConfig",
     "CacheConfig",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from lockgate.config._base import Strict
+from lockgate.config.shared import OnRedisError
 
 
 class CacheConfig(Strict):
     enabled: bool = True
+    # sql: entries in the store. redis: entries in Redis with a TTL (sealed the same way),
+    # shared by every process; the document versions they depend on stay in the store.
+    store: Literal["sql", "redis"] = "sql"
+    # While Redis does not answer: a miss and no write (fail_open), or a 503 (fail_closed).
+    on_redis_error: OnRedisError = "fail_open"
     # Seconds an entry lives; grounded answers also die as soon as a source document changes.
     ttl_s: float = Field(24 * 3600, gt=0)
     # Pass-through answers are not tied to documents, so they get their own (shorter) TTL.
@@ -24,7 +32,7 @@ class CacheConfig(Strict):
     semantic_passthrough: bool = False
     max_entries: int = Field(100_000, ge=1)
     # How often a gateway process reloads a scope's vectors to see entries other processes
-    # wrote (SQLite today, Redis later).
+    # wrote (to the store or Redis).
     semantic_refresh_s: float = Field(30.0, ge=0)
     # Characters per streamed piece when a hit is replayed as a stream.
     stream_chunk_chars: int = Field(24, ge=1)

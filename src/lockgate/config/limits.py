@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from lockgate.config._base import Strict
+from lockgate.config.shared import OnRedisError
 
 Dimension = Literal["key", "tenant", "model", "caller"]
 
@@ -62,8 +63,12 @@ def _default_rules() -> list[RateLimitRule]:
 class LimitsConfig(Strict):
     enabled: bool = True
     # memory: one gateway process (the default deployment); sqlite: shared by every process
-    # on the store. A Redis store drops in behind the same interface later.
-    store: Literal["memory", "sqlite"] = "memory"
+    # on the store (SQLite or PostgreSQL, one write transaction a request); redis: shared
+    # through `redis.url`, one script call a request.
+    store: Literal["memory", "sqlite", "redis"] = "memory"
+    # While Redis does not answer: admit (logged, counted in
+    # lockgate_shared_state_errors_total) or refuse with a 503.
+    on_redis_error: OnRedisError = "fail_open"
     # Setting rules replaces the default one; `rules: []` turns rate limits off.
     rules: list[RateLimitRule] = Field(default_factory=_default_rules)
     # The memory store forgets a bucket once it has refilled (a minute idle, which changes
@@ -113,6 +118,13 @@ class BudgetRule(Strict):
 
 class BudgetsConfig(Strict):
     enabled: bool = True
+    # sql: holds and spend in the store. redis: holds are taken and released atomically in
+    # Redis (one script call), the store stays the record of spend (docs/costs.md).
+    store: Literal["sql", "redis"] = "sql"
+    # While Redis does not answer: refuse with a 503 (never spend unchecked), or let the SQL
+    # ledger take the holds (fail_open: holds already in Redis are not seen by it, so the
+    # ceiling can be passed by what the requests in flight at that moment cost).
+    on_redis_error: OnRedisError = "fail_closed"
     rules: list[BudgetRule] = Field(default_factory=list)
     # A reservation whose request never settled (its process died) stops counting after this.
     reservation_ttl_s: float = Field(900.0, gt=0)

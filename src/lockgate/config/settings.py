@@ -36,6 +36,7 @@ from lockgate.config.retrieval import FreshnessConfig, GroundedConfig, Retrieval
 from lockgate.config.review import ReviewConfig
 from lockgate.config.routing import RoutingConfig
 from lockgate.config.server import ServerConfig
+from lockgate.config.shared import BreakersConfig, RedisConfig
 from lockgate.config.store import StoreConfig
 from lockgate.config.telemetry import TelemetryConfig
 from lockgate.config.tools import ToolsConfig
@@ -100,6 +101,8 @@ class Settings(BaseSettings):
     alerts: AlertingConfig = AlertingConfig()
     readiness: ReadinessConfig = ReadinessConfig()
     ui: UiConfig = UiConfig()
+    redis: RedisConfig = RedisConfig()
+    breakers: BreakersConfig = BreakersConfig()
     models: dict[str, ModelSpec] = Field(default_factory=default_models)
     pipeline: list[str] = Field(default_factory=lambda: list(DEFAULT_PIPELINE))
 
@@ -165,6 +168,23 @@ class Settings(BaseSettings):
                 "for approval"
             )
         return self
+
+    @model_validator(mode="after")
+    def _redis_configured(self) -> Settings:
+        if self.redis.url is None:
+            for name, store in self.redis_users().items():
+                if store == "redis":
+                    raise ValueError(f"{name}.store is 'redis' but redis.url is not set")
+        return self
+
+    def redis_users(self) -> dict[str, str]:
+        """The store of each mechanism that can keep its state in Redis."""
+        return {
+            "limits": self.limits.store,
+            "budgets": self.budgets.store,
+            "breakers": self.breakers.store,
+            "cache": self.cache.store,
+        }
 
     @property
     def store_url(self) -> str:
@@ -237,6 +257,8 @@ _SECRET_WORDS = (
     "signature",
     "credential",
 )
+
+
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective config as plain data with secret values hidden."""
     return _mask(settings.model_dump(mode="json"))

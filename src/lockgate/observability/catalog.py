@@ -153,6 +153,13 @@ FAMILIES: tuple[Family, ...] = (
     ),
     _c("lockgate_budget_refused_total", "Requests refused by a budget", "scope"),
     _c("lockgate_budget_alerts_total", "Budget thresholds crossed", "kind", "scope"),
+    # -- shared state (Redis) ----------------------------------------------------------------
+    _c(
+        "lockgate_shared_state_errors_total",
+        "Calls to Redis that failed, per mechanism and what was done instead",
+        "mechanism",
+        "outcome",
+    ),
     # -- batches ---------------------------------------------------------------------------
     _c("lockgate_batch_items_total", "Batch items run", "status"),
     _c("lockgate_batches_total", "Batches finished", "status"),

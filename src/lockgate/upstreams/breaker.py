@@ -11,9 +11,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lockgate.config import BreakerConfig
 from lockgate.observability.metrics import METRICS
+
+if TYPE_CHECKING:
+    from lockgate.upstreams.shared import SharedBreakers
 
 log = logging.getLogger("lockgate.upstreams")
 
@@ -33,8 +37,12 @@ class CircuitBreaker:
         cfg: BreakerConfig,
         clock: Clock = time.monotonic,
         on_change: BreakerListener | None = None,
+        shared: SharedBreakers | None = None,
     ) -> None:
         self.key = key
+        self.shared = shared
+        # The generation of the shared opening this breaker last followed (or published).
+        self.shared_gen = 0
         self.on_change = on_change
         self.cfg = cfg
         self.clock = clock
@@ -43,15 +51,40 @@ class CircuitBreaker:
         self._failures: deque[float] = deque(maxlen=cfg.failures)
         self._opened_at = 0.0
         self._probes = 0
+        self._followed = False  # whether the current opening came from the shared state
         self.transitions: list[tuple[str, str]] = []
         METRICS.set("lockgate_breaker_state", STATE_VALUE[CLOSED], deployment=key)
+        if shared is not None:
+            shared.register(self)
 
     @property
     def state(self) -> str:
+        if self.shared is not None and self.cfg.enabled:
+            self._follow_shared()
         # Open turns half-open by time alone: nobody has to poll it.
         if self._state == OPEN and self.clock() - self._opened_at >= self.cfg.cooldown_s:
             self._move(HALF_OPEN)
         return self._state
+
+    def _follow_shared(self) -> None:
+        assert self.shared is not None
+        view = self.shared.view(self.key)
+        if view is None:
+            return
+        remaining, gen = view
+        if gen == self.shared_gen:
+            # The opening we follow was closed by a successful probe elsewhere.
+            if remaining is None and self._state != CLOSED and self._followed:
+                self._followed = False
+                self._failures.clear()
+                self._move(CLOSED)
+            return
+        if remaining is not None and remaining > 0 and self._state != OPEN:
+            self.shared_gen = gen
+            self._followed = True
+            self._opened_at = self.clock() - max(0.0, self.cfg.cooldown_s - remaining)
+            self._failures.clear()
+            self._move(OPEN)
 
     def retry_after_s(self) -> float:
         """How long until an open breaker lets a probe through (0 if it would now)."""
@@ -79,9 +112,13 @@ class CircuitBreaker:
     def record_success(self) -> None:
         if self._state == HALF_OPEN:
             self._move(CLOSED)
+            if self.shared is not None:
+                self.shared.closed(self)
         # Failures count only while consecutive: a healthy upstream that drops the odd request
         # must not be cut off just because traffic is high.
         self._failures.clear()
+        if self.shared is not None:
+            self.shared.success(self)
 
     def record_failure(self) -> None:
         if not self.cfg.enabled:
@@ -92,6 +129,8 @@ class CircuitBreaker:
             return
         if self._state == OPEN:
             return
+        if self.shared is not None:
+            self.shared.failure(self)
         self._failures.append(now)
         recent = [t for t in self._failures if now - t <= self.cfg.window_s]
         if len(recent) >= self.cfg.failures:
@@ -105,7 +144,10 @@ class CircuitBreaker:
     def _open(self, now: float) -> None:
         self._opened_at = now
         self._failures.clear()
+        self._followed = False
         self._move(OPEN)
+        if self.shared is not None:
+            self.shared.opened(self)
 
     def _move(self, to: str) -> None:
         if to == self._state:

@@ -55,8 +55,8 @@ class Deployment:
     not_before: float = 0.0
 
     def observe_latency(self, ms: float) -> None:
-        self.latency_ms = ms if self.latency_ms is None else (
-            _EWMA * ms + (1 - _EWMA) * self.latency_ms
+        self.latency_ms = (
+            ms if self.latency_ms is None else (_EWMA * ms + (1 - _EWMA) * self.latency_ms)
         )
 
 
@@ -104,9 +104,7 @@ class DeploymentPool:
 
     def _unavailable(self) -> Unavailable:
         now = self.clock()
-        waits = [
-            max(d.breaker.retry_after_s(), d.not_before - now) for d in self.deployments
-        ]
+        waits = [max(d.breaker.retry_after_s(), d.not_before - now) for d in self.deployments]
         return Unavailable(
             f"no deployment of '{self.name}' is available "
             f"({', '.join(f'{k}: {s}' for k, s in self.states().items())})",
@@ -210,7 +208,5 @@ def deployment_specs(name: str, spec: ModelSpec) -> list[tuple[str, ModelSpec, f
             if v is not None
         }
         key = f"{name}/{dep.name or i}"
-        out.append(
-            (key, spec.model_copy(update=overrides), dep.weight, dep.max_concurrency)
-        )
+        out.append((key, spec.model_copy(update=overrides), dep.weight, dep.max_concurrency))
     return out

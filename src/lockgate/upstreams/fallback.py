@@ -56,9 +56,7 @@ class CallReport:
 
 
 def _timeout_error(pool: DeploymentPool, dep: Deployment, what: str) -> UpstreamError:
-    return UpstreamError(
-        f"upstream '{dep.key}' {what}", status=504, retryable=True
-    )
+    return UpstreamError(f"upstream '{dep.key}' {what}", status=504, retryable=True)
 
 
 async def _next(it: AsyncIterator[ChatDelta], deadline: float | None) -> ChatDelta:
@@ -139,8 +137,9 @@ class Upstream:
                 attempt += 1
                 await self._sleep(delay)
 
-    def _delay(self, pool: DeploymentPool, exc: UpstreamError, attempt: int,
-               avoid: set[str]) -> float | None:
+    def _delay(
+        self, pool: DeploymentPool, exc: UpstreamError, attempt: int, avoid: set[str]
+    ) -> float | None:
         """None: do not retry on this model. 0 when another deployment is there to try."""
         policy = pool.policy
         if not is_retryable(exc) or attempt >= policy.retries:
@@ -342,8 +341,10 @@ class Upstream:
                 if delta.text or delta.tool_calls:
                     break
         except (UpstreamError, TimeoutError) as err:
-            exc = err if isinstance(err, UpstreamError) else _timeout_error(
-                pool, dep, "sent no first token in time"
+            exc = (
+                err
+                if isinstance(err, UpstreamError)
+                else _timeout_error(pool, dep, "sent no first token in time")
             )
             await _close(it)
             pool.release(dep)
@@ -383,8 +384,10 @@ class Upstream:
             pool.succeeded(dep, ttft)
             verdict = True
         except (UpstreamError, TimeoutError) as err:
-            exc = err if isinstance(err, UpstreamError) else _timeout_error(
-                pool, dep, f"stream took longer than {cfg.total_timeout_s}s"
+            exc = (
+                err
+                if isinstance(err, UpstreamError)
+                else _timeout_error(pool, dep, f"stream took longer than {cfg.total_timeout_s}s")
             )
             pool.failed(dep, exc)
             verdict = True

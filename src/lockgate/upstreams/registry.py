@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lockgate.config import ConfigError, EmbeddingSpec, ModelSpec, Settings
 from lockgate.models.base import ChatBackend, EmbeddingBackend
@@ -13,6 +14,9 @@ from lockgate.plugins import Registry
 from lockgate.upstreams.breaker import BreakerListener, CircuitBreaker
 from lockgate.upstreams.deployments import Deployment, DeploymentPool, deployment_specs
 from lockgate.upstreams.fallback import Upstream
+
+if TYPE_CHECKING:
+    from lockgate.upstreams.shared import SharedBreakers
 
 ChatBackendFactory = Callable[[str, ModelSpec, Path], ChatBackend]
 EmbeddingBackendFactory = Callable[[EmbeddingSpec], EmbeddingBackend]
@@ -52,10 +56,16 @@ def build_embedder(spec: EmbeddingSpec) -> EmbeddingBackend:
 
 
 class ModelRegistry:
-    def __init__(self, settings: Settings, on_breaker: BreakerListener | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        on_breaker: BreakerListener | None = None,
+        shared_breakers: SharedBreakers | None = None,
+    ) -> None:
         check_backends(settings)
         self.settings = settings
         self.on_breaker = on_breaker
+        self.shared_breakers = shared_breakers
         self._models: dict[str, Upstream] = {}
         self._pools: dict[str, DeploymentPool] = {}
         self._preloaded: dict[str, ChatBackend] = {}
@@ -96,7 +106,12 @@ class ModelRegistry:
                     backend = preloaded
                 else:
                     backend = CHAT_BACKENDS[spec.backend](name, dep_spec, self.settings.home)
-                breaker = CircuitBreaker(key, spec.resilience.breaker, on_change=self.on_breaker)
+                breaker = CircuitBreaker(
+                    key,
+                    spec.resilience.breaker,
+                    on_change=self.on_breaker,
+                    shared=self.shared_breakers,
+                )
                 deployments.append(Deployment(key, backend, weight, limit, breaker))
             pool = DeploymentPool(name, spec, deployments)
             self._pools[name] = pool

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from lockgate.cache.keys import digest, normalise_message, normalise_text, scope_key
 from lockgate.cache.service import Lookup, ResponseCache
+from lockgate.cache.store import SqliteCacheStore
 from lockgate.config import CacheConfig, GuardrailsConfig
 from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.cpu import CpuGate, run_cpu
@@ -153,8 +154,12 @@ class Cache(Stage):
         t0 = time.perf_counter()
         # The exact lookup is a single indexed read, done in place (a thread hop cost more
         # than the read); a semantic one embeds the question, which is CPU work that must not
-        # hold the event loop.
-        found = self.cache.lookup_exact(scope, text)
+        # hold the event loop. A read over the network (Redis) may wait up to its timeout:
+        # in a thread.
+        if isinstance(self.cache.store, SqliteCacheStore):
+            found = self.cache.lookup_exact(scope, text)
+        else:
+            found = await asyncio.to_thread(self.cache.lookup_exact, scope, text)
         if semantic and found.status != "hit":
             # Embeds the question: CPU work, through the gate.
             found = await run_cpu(self.cpu, self.cache.lookup_semantic, found)

@@ -93,6 +93,8 @@ class InjectionParams(ScannerParams):
 class InjectionScanner:
     name: ClassVar[str] = "injection"
     Params: ClassVar[type[InjectionParams]] = InjectionParams
+    # Rules and a linear model over a capped text, in pure Python: see GuardEngine's _inline.
+    inline: ClassVar[bool] = True
 
     def __init__(self, params: InjectionParams | Mapping[str, Any] | None = None) -> None:
         p = params_of(InjectionParams, params)

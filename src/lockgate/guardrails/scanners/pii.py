@@ -87,6 +87,9 @@ class PIIScanner:
                 self.ner_error = str(exc)
                 self.use_ner = False
                 log.warning("pii scanner: NER disabled: %s", exc)
+        # Linear regexes over the text run on the caller's thread (see GuardEngine's
+        # _inline); spaCy's model goes to the scanner pool and its budget.
+        self.inline = not self.use_ner
 
     @classmethod
     def build(cls, params: PIIParams, deps: ScannerDeps) -> PIIScanner:

@@ -76,6 +76,9 @@ class ToxicityParams(ScannerParams):
 class ToxicityScanner:
     name: ClassVar[str] = "toxicity"
     Params: ClassVar[type[ToxicityParams]] = ToxicityParams
+    # A word list, phrase rules and a linear model over a capped text: see GuardEngine's
+    # _inline.
+    inline: ClassVar[bool] = True
 
     def __init__(self, params: ToxicityParams | Mapping[str, Any] | None = None) -> None:
         p = params_of(ToxicityParams, params)

@@ -147,6 +147,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _semantic_models_known(self) -> Settings:
+        unknown = [m for m in self.cache.semantic_models if m not in self.models]
+        if unknown:
+            raise ValueError(f"cache.semantic_models: unknown model(s) {', '.join(unknown)}")
+        return self
+
+    @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:
         for name, spec in self.models.items():
             for fb in spec.fallbacks:
@@ -237,6 +244,8 @@ _SECRET_WORDS = (
     "signature",
     "credential",
 )
+
+
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective config as plain data with secret values hidden."""
     return _mask(settings.model_dump(mode="json"))

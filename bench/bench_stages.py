@@ -1,27 +1,29 @@
 """CPU milliseconds per request, stage by stage, for the default pipeline and pass-through.
 
-    .venv/bin/python bench/bench_stages.py [--requests 200] [--rounds 5] [--json out.json]
+    .venv/bin/python bench/bench_stages.py [--requests 100] [--rounds 9] [--json out.json]
     .venv/bin/python bench/bench_stages.py --compare /tmp/wt-main/src    # before | after
 
-Two gateways in process, one with the default pipeline and one pass-through
-(`[call_model]`), sent unique pass-through requests (cache misses, model `fast`) through
-httpx's ASGI transport one at a time, blocks of each gateway interleaved round by round so
-the machine's noise hits both alike. Requests go one at a time so that the process's CPU
-time (all its threads: the event loop, the CPU gate, the scanner pool) between two points
-is the one request's: the pipeline's own stage timer is pointed at that clock
-(`time.process_time`) instead of the wall clock, so each trace's stage timings are CPU-ms,
-answer work (the cache store, the output scan) included. "outside the stages" is the whole
-request's CPU (the process's over the block, divided by its requests) less the stages':
-the HTTP app, authentication, the trace write, metrics, and the client. The upstream (the
-stdlib fake, answering at once) runs in a process of its own, so its CPU is not counted.
+Each tree under test runs in a process of its own with two gateways in process, one with
+the default pipeline and one pass-through (`[call_model]`), sent unique pass-through
+requests (cache misses, model `fast`) through httpx's ASGI transport. Requests go one at a
+time so that the process's CPU time (all its threads: the event loop, the CPU gate, the
+scanner pool) between two points is the one request's: the pipeline's own stage timer is
+pointed at that clock (`time.process_time`) instead of the wall clock, so each trace's
+stage timings are CPU-ms, answer work (the cache store, the output scan) included.
+"outside the stages" is the whole request's CPU (the process's over the block, divided by
+its requests) less the stages': the HTTP app, authentication, the trace write, metrics and
+the client. The upstream (the stdlib fake, answering at once) runs in a process of its own,
+so its CPU is not counted.
 
 The gateways have the default settings (guardrails on, cache on, encryption at rest,
 traces, metrics) except: anonymous callers, no rate limit in the way, and a router route for
 the requested model (`fast` -> small `fast-small` / large `fast`), so the route stage
-decides. Each number is the median over the rounds of the block's mean.
+decides.
 
-`--compare SRC` runs the same measurement on the code under SRC (a worktree's `src`) in a
-second process at the same time and prints both side by side.
+`--compare SRC` measures the code under SRC (a worktree's `src`) beside this tree's: the
+parent runs one block at a time, round by round, alternating the trees (the first one
+swaps every round), so both share the machine's noise without competing for it. Each
+number is the median over the rounds of a block's mean.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUTSIDE = "outside the stages"
+# The gateways each tree runs: None is the default pipeline of that tree.
+PIPELINES: dict[str, list[str] | None] = {"default": None, "passthrough": ["call_model"]}
 
 
 def _free_port() -> int:
@@ -136,66 +140,42 @@ async def _block(app: Any, first: int, n: int) -> float:
     return time.process_time() - t0
 
 
-async def _measure(
-    apps: dict[str, Any], log: dict[int, list[list[dict[str, Any]]]], n: int, rounds: int
-) -> dict[str, Any]:
-    # One event loop for everything: the gateways' upstream clients belong to the loop that
-    # first used them.
+async def _one(app: Any, log: dict[int, list[list[dict[str, Any]]]], first: int, n: int) -> Any:
+    """One measured block: the whole request's CPU-ms and each stage's, per request."""
+    turns = log[id(app.state.services)]
+    turns.clear()
+    cpu_ms = await _block(app, first, n) * 1000 / n
+    if len(turns) != n:
+        raise RuntimeError(f"{len(turns)} turns recorded for {n} requests")
+    sums: dict[str, float] = defaultdict(float)
+    for timings in turns:
+        for t in timings:
+            sums[str(t["stage"])] += float(t["ms"])
+    stages = {stage: total / n for stage, total in sums.items()}
+    stages[OUTSIDE] = cpu_ms - sum(stages.values())
+    return {"cpu_ms": cpu_ms, "stages": stages}
+
+
+async def _serve_blocks(apps: dict[str, Any], log: Any, proto: Any) -> None:
+    """Warm up, then measure one block per command line (`GATEWAY N`) from the parent, so
+    that the parent can alternate the trees block by block. One event loop throughout: the
+    gateways' upstream clients belong to the loop that first used them."""
+    loop = asyncio.get_running_loop()
     counter = 0
-    for app in apps.values():  # warm-up: lazy scanner loads, connections, hot code paths
+    for app in apps.values():  # lazy scanner loads, connections, hot code paths
         await _block(app, counter, 30)
         counter += 30
-    whole: dict[str, list[float]] = defaultdict(list)
-    stages: dict[str, dict[str, list[float]]] = {name: defaultdict(list) for name in apps}
-    for _ in range(rounds):
-        for name, app in apps.items():
-            turns = log[id(app.state.services)]
-            turns.clear()
-            cpu = await _block(app, counter, n)
-            counter += n
-            if len(turns) != n:
-                raise RuntimeError(f"{name}: {len(turns)} turns recorded for {n} requests")
-            whole[name].append(cpu * 1000 / n)
-            sums: dict[str, float] = defaultdict(float)
-            for timings in turns:
-                for t in timings:
-                    sums[str(t["stage"])] += float(t["ms"])
-            for stage, total in sums.items():
-                stages[name][stage].append(total / n)
-            stages[name][OUTSIDE].append(whole[name][-1] - sum(sums.values()) / n)
-    return {
-        name: {
-            "cpu_ms_per_request": statistics.median(whole[name]),
-            "rounds_cpu_ms": whole[name],
-            "stage_cpu_ms": {s: statistics.median(v) for s, v in stages[name].items()},
-        }
-        for name in apps
-    }
-
-
-def run_side(n: int, rounds: int, upstream: str) -> dict[str, Any]:
-    from lockgate.config import DEFAULT_PIPELINE
-    from lockgate.plugins.manager import plugin_manager
-
-    _cpu_clock()
-    plugin, log = _stage_log()
-    plugin_manager().register(plugin, name="bench-stage-log")
-    with tempfile.TemporaryDirectory(prefix="lockgate-stages-") as tmp:
-        apps = {}
-        for name, pipeline in (
-            ("default", list(DEFAULT_PIPELINE)),
-            ("passthrough", ["call_model"]),
-        ):
-            home = Path(tmp) / name
-            home.mkdir()
-            apps[name] = _app(home, upstream, pipeline)
-        result = asyncio.run(_measure(apps, log, n, rounds))
-    return {
-        "pipeline": list(DEFAULT_PIPELINE),
-        "requests_per_block": n,
-        "rounds": rounds,
-        "gateways": result,
-    }
+    proto.write("ready\n")
+    proto.flush()
+    while True:
+        line = (await loop.run_in_executor(None, sys.stdin.readline)).split()
+        if not line:
+            return
+        name, n = line[0], int(line[1])
+        result = await _one(apps[name], log, counter, n)
+        counter += n
+        proto.write(json.dumps(result) + "\n")
+        proto.flush()
 
 
 def child(args: argparse.Namespace) -> int:
@@ -203,33 +183,117 @@ def child(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(args.src).resolve()))
     # Pipelines without `review` warn; the pass-through one leaves it out on purpose.
     logging.getLogger("lockgate.engine").setLevel(logging.ERROR)
-    result = run_side(args.requests, args.rounds, args.upstream)
-    import lockgate
+    # The results go over the original stdout; anything else printed goes to stderr.
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    from lockgate.plugins.manager import plugin_manager
 
-    result["src"] = str(Path(lockgate.__file__).resolve().parent.parent)
-    Path(args.out).write_text(json.dumps(result))
+    _cpu_clock()
+    plugin, log = _stage_log()
+    plugin_manager().register(plugin, name="bench-stage-log")
+    with tempfile.TemporaryDirectory(prefix="lockgate-stages-") as tmp:
+        apps = {}
+        for name, pipeline in PIPELINES.items():
+            home = Path(tmp) / name
+            home.mkdir()
+            apps[name] = _app(home, args.upstream, pipeline or _default_pipeline())
+        asyncio.run(_serve_blocks(apps, log, proto))
     return 0
+
+
+def _default_pipeline() -> list[str]:
+    from lockgate.config import DEFAULT_PIPELINE
+
+    return list(DEFAULT_PIPELINE)
 
 
 # ---- the parent: the upstream, one child per tree, the tables --------------------------
 
 
-def _spawn(
-    src: Path, args: argparse.Namespace, upstream: str, out: Path
-) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable, str(Path(__file__).resolve()), "--child", "--src", str(src),
-        "--upstream", upstream, "--out", str(out), "--requests", str(args.requests),
-        "--rounds", str(args.rounds),
-    ]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=f"{src}{os.pathsep}{ROOT}")
-    return subprocess.Popen(cmd, env=env, cwd=ROOT)
+class _Side:
+    """A child process measuring one tree, a block at a time on command."""
+
+    def __init__(self, src: Path, upstream: str) -> None:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--src", str(src),
+               "--upstream", upstream]  # fmt: skip
+        env = dict(os.environ, PYTHONPATH=f"{src}{os.pathsep}{ROOT}")
+        self.proc = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.src = src
+
+    def _read(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the measurement of {self.src} failed (see its output above)")
+        return line
+
+    def ready(self) -> None:
+        if self._read().strip() != "ready":
+            raise SystemExit(f"the measurement of {self.src} did not start")
+
+    def block(self, gateway: str, n: int) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{gateway} {n}\n")
+        self.proc.stdin.flush()
+        return dict(json.loads(self._read()))
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def measure(sides: dict[str, Path], n: int, rounds: int) -> dict[str, Any]:
+    """Round by round, each gateway's block on each tree in turn (the first tree alternating),
+    so that only one block runs at a time and the machine's noise is shared."""
+    proc, upstream = _start_upstream()
+    children: dict[str, _Side] = {}
+    try:
+        children = {name: _Side(src, upstream) for name, src in sides.items()}
+        for child_side in children.values():
+            child_side.ready()
+        blocks: dict[str, dict[str, list[dict[str, Any]]]] = {
+            name: {gw: [] for gw in PIPELINES} for name in sides
+        }
+        order = list(sides)
+        for r in range(rounds):
+            for gateway in PIPELINES:
+                for name in order if r % 2 == 0 else reversed(order):
+                    blocks[name][gateway].append(children[name].block(gateway, n))
+    finally:
+        for child_side in children.values():
+            child_side.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+    out: dict[str, Any] = {}
+    for name, by_gateway in blocks.items():
+        gateways = {}
+        for gateway, runs in by_gateway.items():
+            names = list(dict.fromkeys(s for run in runs for s in run["stages"]))
+            gateways[gateway] = {
+                "cpu_ms_per_request": statistics.median(run["cpu_ms"] for run in runs),
+                "rounds_cpu_ms": [run["cpu_ms"] for run in runs],
+                "stage_cpu_ms": {
+                    s: statistics.median(run["stages"].get(s, 0.0) for run in runs) for s in names
+                },
+            }
+        out[name] = {"src": str(sides[name]), "gateways": gateways}
+    return out
+
+
+def _default_order() -> list[str]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from lockgate.config import DEFAULT_PIPELINE
+
+    return list(DEFAULT_PIPELINE)
 
 
 def _rows(results: dict[str, dict[str, Any]], gateway: str) -> list[list[Any]]:
     names = list(results)
     sides = [results[n]["gateways"][gateway] for n in names]
-    order = [*results[names[-1]]["pipeline"], "call_model", OUTSIDE]
+    order = ["validate", *_default_order(), "call_model", OUTSIDE]
     seen = {s for side in sides for s in side["stage_cpu_ms"]}
     stages = [s for s in dict.fromkeys(order) if s in seen]
     stages += sorted(seen - set(stages))
@@ -248,14 +312,13 @@ def _rows(results: dict[str, dict[str, Any]], gateway: str) -> list[list[Any]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200, help="requests per block")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=100, help="requests per block")
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--compare", default=None, help="another tree's src to run beside")
     parser.add_argument("--json", default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--src", default=str(ROOT / "src"), help=argparse.SUPPRESS)
     parser.add_argument("--upstream", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
@@ -266,21 +329,7 @@ def main() -> int:
     sides: dict[str, Path] = {"this tree": ROOT / "src"}
     if args.compare:
         sides = {"compared": Path(args.compare).resolve(), **sides}
-    proc, upstream = _start_upstream()
-    results: dict[str, dict[str, Any]] = {}
-    try:
-        with tempfile.TemporaryDirectory(prefix="lockgate-stages-out-") as tmp:
-            outs = {name: Path(tmp) / f"{i}.json" for i, name in enumerate(sides)}
-            children = {
-                name: _spawn(src, args, upstream, outs[name]) for name, src in sides.items()
-            }
-            for name, child_proc in children.items():
-                if child_proc.wait() != 0:
-                    raise SystemExit(f"the measurement of {name} failed")
-                results[name] = json.loads(outs[name].read_text())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    results = measure(sides, args.requests, args.rounds)
 
     headers = ["stage", *(f"{n} CPU-ms" for n in results)]
     if len(results) == 2:

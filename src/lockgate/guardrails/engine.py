@@ -203,9 +203,11 @@ class GuardEngine:
         scanner = run.scanner
         assert scanner is not None
 
+        started = run.started = threading.Event()
+
         def task() -> list[Finding]:
             run.began = perf_counter()
-            run.started.set()
+            started.set()
             try:
                 return scanner.scan(run.text, ctx)
             finally:
@@ -217,7 +219,7 @@ class GuardEngine:
     def _collect(self, run: _Run) -> None:
         """Wait for one pooled scan; its budget starts when a worker picks it up, so time
         spent queued behind other requests' scans is not counted against it."""
-        assert run.future is not None
+        assert run.future is not None and run.started is not None
         queue_s = self.config.scanner_queue_timeout_ms / 1000
         if not run.started.wait(max(0.0, queue_s - (perf_counter() - run.t0))):
             if run.future.cancel():
@@ -280,7 +282,7 @@ class _Run:
     found: list[Finding] = dataclasses.field(default_factory=list)
     error: str | None = None
     future: Future[list[Finding]] | None = None
-    started: threading.Event = dataclasses.field(default_factory=threading.Event)
+    started: threading.Event | None = None  # on the pool: set when a worker picks it up
     began: float = 0.0  # on the pool: when a worker picked it up
     ended: float = 0.0  # on the pool: when the worker finished (written by the worker)
     settled: float = 0.0  # when its outcome was known here

@@ -28,8 +28,13 @@ class CacheConfig(Strict):
     # bench/data/paraphrases.jsonl (BENCHMARKS.md "Cache and router").
     similarity: float = Field(0.90, ge=0, le=1)
     # Semantic matching for pass-through requests compares the last user message among
-    # entries with the same earlier conversation.
+    # entries with the same earlier conversation. It embeds every request (and every stored
+    # answer) of the models it covers, so it is opt-in: `semantic_passthrough: true` for
+    # every pass-through model, or the models named in `semantic_models`. Grounded answers
+    # (model `lockgate`) are always matched semantically while `semantic` is on; the exact
+    # cache covers every model either way.
     semantic_passthrough: bool = False
+    semantic_models: list[str] = Field(default_factory=list)
     max_entries: int = Field(100_000, ge=1)
     # How often a gateway process reloads a scope's vectors to see entries other processes
     # wrote (to the store or Redis).

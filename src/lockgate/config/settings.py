@@ -150,6 +150,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _semantic_models_known(self) -> Settings:
+        unknown = [m for m in self.cache.semantic_models if m not in self.models]
+        if unknown:
+            raise ValueError(f"cache.semantic_models: unknown model(s) {', '.join(unknown)}")
+        return self
+
+    @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:
         for name, spec in self.models.items():
             for fb in spec.fallbacks:

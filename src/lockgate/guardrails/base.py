@@ -66,7 +66,9 @@ class ScanContext:
 
 class Scanner(Protocol):
     """A scanner may also set `stream_window = False`: a stream's pieces then reach it alone,
-    not behind the tail of the text already released (see `guardrails.continuation`)."""
+    not behind the tail of the text already released (see `guardrails.continuation`); and
+    `inline = True` when it is pure-Python work linear in the (capped) text: it then runs on
+    the calling thread rather than the scanner pool (see `GuardEngine._run_rules`)."""
 
     name: str
 

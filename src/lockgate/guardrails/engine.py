@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from time import perf_counter
 
 from lockgate.config import GuardPolicy, GuardrailsConfig, ScannerRule
 from lockgate.guardrails.base import (
@@ -163,7 +165,7 @@ class GuardEngine:
                 f"text of {len(text)} characters is over the scan limit of {limit}",
             )
             return GuardResult(ctx.direction, "block", [outcome], text)
-        outcomes = [self._run(rule, text, ctx, policy, released) for rule in rules]
+        outcomes = self._run_rules(rules, text, ctx, policy, released)
         redactable = [f for o in outcomes if o.action == "redact" for f in o.findings]
         new_text = redact(text, redactable, vault, ctx.direction) if redactable else text
         if ctx.direction != "in":
@@ -185,67 +187,145 @@ class GuardEngine:
                 )
         return GuardResult(ctx.direction, action, outcomes, new_text)
 
-    def _run(
+    def _run_rules(
         self,
-        rule: ScannerRule,
+        rules: list[ScannerRule],
         text: str,
         ctx: ScanContext,
         policy: GuardPolicy,
-        released: str = "",
-    ) -> ScannerOutcome:
-        t0 = time.perf_counter()
-        error = None
-        cut = 0
+        released: str,
+    ) -> list[ScannerOutcome]:
+        """Every rule's outcome, in rule order. The scanners are independent of each other:
+        each sees the same text (redaction is applied afterwards, from all the findings), so
+        the order they run in changes nothing. The ones that run on the pool are all started
+        first, so they run side by side; the inline ones (see `_inline`) run meanwhile on
+        this thread."""
+        runs = [_Run(rule, text, perf_counter()) for rule in rules]
+        for run in runs:
+            try:
+                run.scanner = self.scanner(run.rule)
+            except Exception as exc:  # noqa: BLE001 - a broken scanner is reported, not fatal
+                run.error = f"{type(exc).__name__}: {exc}"
+                run.settled = perf_counter()
+                continue
+            if released and getattr(run.scanner, "stream_window", True):
+                run.cut = len(released)
+                run.text = released + text
+            if not _inline(run.scanner):
+                try:
+                    self._submit(run, ctx)
+                except RuntimeError as exc:  # the pool is shut down: the gateway is stopping
+                    run.error = f"{type(exc).__name__}: {exc}"
+                    run.settled = perf_counter()
+        for run in runs:
+            if run.scanner is not None and run.future is None and run.error is None:
+                self._scan_here(run, ctx)
+        for run in runs:
+            if run.future is not None:
+                self._collect(run)
+        return [self._outcome(run, ctx, policy) for run in runs]
+
+    def _scan_here(self, run: _Run, ctx: ScanContext) -> None:
+        """An inline scanner, on the calling thread. Its budget is checked when it returns:
+        the outcome of an overrun is the same as on the pool (a failure), only learnt later,
+        which for a linear scan of a capped text is bounded."""
+        assert run.scanner is not None
+        run.t0 = perf_counter()
         try:
-            scanner = self.scanner(rule)
-            if released and getattr(scanner, "stream_window", True):
-                cut = len(released)
-                text = released + text
-            found, error = self._execute(scanner, text, ctx)
+            run.found = run.scanner.scan(run.text, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken scanner is reported, not fatal
-            found, error = [], f"{type(exc).__name__}: {exc}"
-        ms = (time.perf_counter() - t0) * 1000
+            run.error = f"{type(exc).__name__}: {exc}"
+        run.settled = perf_counter()
+        if run.error is None and run.settled - run.t0 > self.config.scanner_timeout_ms / 1000:
+            run.found, run.error = [], f"timed out after {self.config.scanner_timeout_ms} ms"
+
+    def _submit(self, run: _Run, ctx: ScanContext) -> None:
+        scanner = run.scanner
+        assert scanner is not None
+
+        started = run.started = threading.Event()
+
+        def task() -> list[Finding]:
+            run.began = perf_counter()
+            started.set()
+            try:
+                return scanner.scan(run.text, ctx)
+            finally:
+                run.ended = perf_counter()
+
+        run.t0 = perf_counter()
+        run.future = self._pool.submit(task)
+
+    def _collect(self, run: _Run) -> None:
+        """Wait for one pooled scan; its budget starts when a worker picks it up, so time
+        spent queued behind other requests' scans is not counted against it."""
+        assert run.future is not None and run.started is not None
+        queue_s = self.config.scanner_queue_timeout_ms / 1000
+        if not run.started.wait(max(0.0, queue_s - (perf_counter() - run.t0))):
+            if run.future.cancel():
+                run.error = f"not started within {self.config.scanner_queue_timeout_ms} ms"
+                run.settled = perf_counter()
+                return
+            run.started.wait()  # it started as the wait ended
+        budget = self.config.scanner_timeout_ms / 1000
+        remaining = budget - (perf_counter() - run.began)
+        try:
+            run.found = run.future.result(timeout=max(0.0, remaining))
+            run.settled = run.ended
+        except FutureTimeout:
+            run.error = f"timed out after {self.config.scanner_timeout_ms} ms"
+            run.settled = perf_counter()
+        except Exception as exc:  # noqa: BLE001 - a broken scanner is reported, not fatal
+            run.error = f"{type(exc).__name__}: {exc}"
+            run.settled = run.ended
+
+    def _outcome(self, run: _Run, ctx: ScanContext, policy: GuardPolicy) -> ScannerOutcome:
+        rule = run.rule
+        # From the hand-off (or the start, inline) to the end of the scan, or to giving up.
+        ms = (run.settled - run.t0) * 1000
         findings = [
             Finding(f.type, f.start, f.end, f.score, rule.scanner, f.replacement, f.detail)
-            for f in found
+            for f in run.found
             if f.score >= rule.threshold
         ]
-        if error is not None:
+        if run.error is not None:
             action: Action = on_error(rule, policy)
         else:
             action = rule.action if findings else "allow"
         METRICS.observe(
             "lockgate_guardrail_latency_ms", ms, scanner=rule.scanner, direction=ctx.direction
         )
-        if error:
+        if run.error:
             METRICS.inc("lockgate_guardrail_errors_total", scanner=rule.scanner)
-        outcome = ScannerOutcome(rule.scanner, action, findings, ms, error)
-        return continued(outcome, cut) if cut else outcome
+        outcome = ScannerOutcome(rule.scanner, action, findings, ms, run.error)
+        return continued(outcome, run.cut) if run.cut else outcome
 
-    def _execute(
-        self, scanner: Scanner, text: str, ctx: ScanContext
-    ) -> tuple[list[Finding], str | None]:
-        """Run one scan on the pool; its budget starts when a worker picks it up, so time
-        spent queued behind other requests' scans is not counted against it."""
-        started = threading.Event()
-        began = [0.0]
 
-        def task() -> list[Finding]:
-            began[0] = time.perf_counter()
-            started.set()
-            return scanner.scan(text, ctx)
+def _inline(scanner: Scanner) -> bool:
+    """A scanner that sets `inline = True` runs on the calling thread instead of the pool:
+    pure-Python work, linear in a text that is capped, well inside its budget even at the
+    cap. Such a scanner holds the GIL throughout, so on a pool thread it would run no
+    sooner and no faster beside the others, and the two thread switches of the hand-off
+    cost more CPU than a short text's scan (BENCHMARKS.md, "stage by stage")."""
+    return getattr(scanner, "inline", False) is True
 
-        future = self._pool.submit(task)
-        if not started.wait(self.config.scanner_queue_timeout_ms / 1000):
-            if future.cancel():
-                return [], f"not started within {self.config.scanner_queue_timeout_ms} ms"
-            started.wait()  # it started as the wait ended
-        budget = self.config.scanner_timeout_ms / 1000
-        remaining = budget - (time.perf_counter() - began[0])
-        try:
-            return future.result(timeout=max(0.0, remaining)), None
-        except FutureTimeout:
-            return [], f"timed out after {self.config.scanner_timeout_ms} ms"
+
+@dataclass
+class _Run:
+    """One rule's scan in progress."""
+
+    rule: ScannerRule
+    text: str
+    t0: float
+    scanner: Scanner | None = None
+    cut: int = 0
+    found: list[Finding] = dataclasses.field(default_factory=list)
+    error: str | None = None
+    future: Future[list[Finding]] | None = None
+    started: threading.Event | None = None  # on the pool: set when a worker picks it up
+    began: float = 0.0  # on the pool: when a worker picked it up
+    ended: float = 0.0  # on the pool: when the worker finished (written by the worker)
+    settled: float = 0.0  # when its outcome was known here
 
 
 _FAIL_CLOSED: dict[str, Action] = {

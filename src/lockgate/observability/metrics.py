@@ -42,6 +42,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_LABEL_VALUES = 200
 MAX_LABEL_LENGTH = 64
 OTHER = "other"
+# Label sets whose child series is remembered; past this many, lookups take the slow path
+# (a caller who names many apps must not grow this without end either).
+MAX_CACHED_CHILDREN = 4096
 
 # `*_created` series double the output and no dashboard reads them.
 disable_created_metrics()
@@ -84,6 +87,10 @@ class Metrics:
             self._families: dict[str, tuple[Any, tuple[str, ...]]] = {}
             self._seen: dict[tuple[str, str], set[str]] = defaultdict(set)
             self._warned: set[tuple[str, str]] = set()
+            # (kind, name, labels as given) -> the child series: a hit skips the lock, the
+            # label checks and prometheus-client's own labels() lookup, which together cost
+            # more than the increment on the paths every request takes.
+            self._children: dict[tuple[Any, ...], Any] = {}
             if self._shared and multiprocess_dir() is None:
                 ProcessCollector(registry=self.registry)
             # Declared up front, so a scrape lists every family (HELP and TYPE) before its
@@ -137,6 +144,22 @@ class Metrics:
         return self.registry.get_sample_value(sample, full)
 
     def _child(self, kind: Kind, name: str, labels: dict[str, str]) -> Any:
+        children = self._children  # the dict of this registry, even if reset() runs now
+        key: tuple[Any, ...] | None = (kind, name, *labels.items())
+        try:
+            child = children.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable label value: str() of it is what counts
+            key, child = None, None
+        if child is not None:
+            return child
+        child = self._child_slow(kind, name, labels)
+        if key is not None and len(children) < MAX_CACHED_CHILDREN:
+            # The same labels always resolve to the same child (a folded value stays folded:
+            # `_seen` only grows), so remembering it changes nothing but the cost.
+            children[key] = child
+        return child
+
+    def _child_slow(self, kind: Kind, name: str, labels: dict[str, str]) -> Any:
         with self._lock:
             metric, names = self._families.get(name) or self._declare(kind, name, labels)
             if metric._type != kind:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from lockgate.cache.keys import digest, normalise_message, normalise_text, scope_key
 from lockgate.cache.service import Lookup, ResponseCache
 from lockgate.cache.store import SqliteCacheStore
-from lockgate.config import CacheConfig, GuardrailsConfig
+from lockgate.config import CacheConfig, GuardPolicy, GuardrailsConfig
 from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
@@ -65,6 +65,10 @@ class Cache(Stage):
         self.guard = guard
         self.guard_config = guard_config
         self.cpu = cpu
+        # Policy -> its digest. Policies are settings, built once, so a request does not pay
+        # for dumping and hashing one; keyed by identity, holding the policy so the id
+        # cannot be reused while its entry is here.
+        self._policy_digests: dict[int, tuple[GuardPolicy, str]] = {}
 
     @classmethod
     def from_services(cls, services: Services) -> Cache:
@@ -89,11 +93,30 @@ class Cache(Stage):
             return "empty request"
         return None
 
+    def _semantic(self, turn: Turn) -> bool:
+        """Whether this turn's question is embedded, to look up and to store. A pass-through
+        turn only when its model opted in: embedding is most of a miss's CPU otherwise."""
+        cfg = self.config
+        if not cfg.semantic:
+            return False
+        if turn.grounded:
+            return True
+        if turn.messages[-1].role != "user":
+            # Nothing to match: what is compared is the last user message.
+            return False
+        return cfg.semantic_passthrough or turn.model_name in cfg.semantic_models
+
     def _policy(self, turn: Turn) -> str:
         if not self.guard_config.enabled:
             return "off"
         policy = self.guard.policy(turn.app, turn.model_name)
-        return digest(policy.model_dump(mode="json"))
+        known = self._policy_digests.get(id(policy))
+        if known is not None and known[0] is policy:
+            return known[1]
+        value = digest(policy.model_dump(mode="json"))
+        if len(self._policy_digests) < 256:
+            self._policy_digests[id(policy)] = (policy, value)
+        return value
 
     def scope_and_text(
         self, turn: Turn, prompt: PromptRecord | None = None, release: str | None = None
@@ -148,9 +171,7 @@ class Cache(Stage):
             return await call_next(turn, state)
         release = state.release[0] if state.release else None
         scope, text = self.scope_and_text(turn, state.prompt, release)
-        semantic = cfg.semantic and (
-            turn.grounded or (cfg.semantic_passthrough and turn.messages[-1].role == "user")
-        )
+        semantic = self._semantic(turn)
         t0 = time.perf_counter()
         # The exact lookup is a single indexed read, done in place (a thread hop cost more
         # than the read); a semantic one embeds the question, which is CPU work that must not
@@ -260,7 +281,6 @@ class Cache(Stage):
         }
         context = state.retrieval.context if state.retrieval else []
         documents = [(c.document_id, c.version) for c in context]
-        semantic = cfg.semantic and (turn.grounded or cfg.semantic_passthrough)
         entry_id = await asyncio.to_thread(
             self.cache.save,
             found,
@@ -270,7 +290,7 @@ class Cache(Stage):
             documents=documents,
             ttl_s=cfg.ttl_s if turn.grounded else cfg.passthrough_ttl_s,
             trace_id=turn.trace_id,
-            embed=semantic,
+            embed=self._semantic(turn),
         )
         outcome.stored = True
         outcome.entry = entry_id

@@ -81,9 +81,7 @@ class InjectionParams(ScannerParams):
         "unscanned middle is itself a finding (so the rule's action applies)",
     )
     window_chars: int = Field(1500, description="classifier window")
-    classifier_chars: int = Field(
-        12_000, description="classifier budget; head and tail beyond it"
-    )
+    classifier_chars: int = Field(12_000, description="classifier budget; head and tail beyond it")
     classifier_min_words: int = Field(3, description="shorter texts skip the classifier")
     context_threshold: float = Field(
         0.97, description="classifier probability needed on retrieved chunks"
@@ -93,6 +91,8 @@ class InjectionParams(ScannerParams):
 class InjectionScanner:
     name: ClassVar[str] = "injection"
     Params: ClassVar[type[InjectionParams]] = InjectionParams
+    # Rules and a linear model over a capped text, in pure Python: see GuardEngine's _inline.
+    inline: ClassVar[bool] = True
 
     def __init__(self, params: InjectionParams | Mapping[str, Any] | None = None) -> None:
         p = params_of(InjectionParams, params)
@@ -127,8 +127,15 @@ class InjectionScanner:
                     continue
                 key = (start, end, hit.family)
                 if key not in best or best[key].score < score:
-                    best[key] = Finding(TYPE, start, end, score, self.name, None,
-                                        f"rule:{hit.family}/{hit.name} via {how}")
+                    best[key] = Finding(
+                        TYPE,
+                        start,
+                        end,
+                        score,
+                        self.name,
+                        None,
+                        f"rule:{hit.family}/{hit.name} via {how}",
+                    )
         return sorted(best.values(), key=lambda f: (-f.score, f.start))[:MAX_FINDINGS]
 
     def classifier_probability(self, norm: Normalized) -> tuple[float, tuple[int, int]]:
@@ -172,8 +179,17 @@ class InjectionScanner:
         if score < REPORT_FLOOR:
             return []
         # A single short window is the whole message; report it as such.
-        return [Finding(TYPE, start, end, score, self.name, None,
-                        f"classifier p={prob:.3f} threshold={threshold:.3f}")]
+        return [
+            Finding(
+                TYPE,
+                start,
+                end,
+                score,
+                self.name,
+                None,
+                f"classifier p={prob:.3f} threshold={threshold:.3f}",
+            )
+        ]
 
     # -- scanner ---------------------------------------------------------------------------
 
@@ -196,8 +212,17 @@ class InjectionScanner:
             # What was not read cannot be called clean: the gap is a finding of its own, so
             # the policy's action (block, by default) applies instead of a silent pass.
             start, end = shift_at - 1, shift_at + shift  # the sample joins head and tail with "\n"
-            findings.append(Finding(TYPE, start, end, 1.0, self.name, None,
-                                    f"not scanned: {end - start} characters past max_chars"))
+            findings.append(
+                Finding(
+                    TYPE,
+                    start,
+                    end,
+                    1.0,
+                    self.name,
+                    None,
+                    f"not scanned: {end - start} characters past max_chars",
+                )
+            )
         return findings
 
 

@@ -43,6 +43,8 @@ class LeakParams(ScannerParams):
 class LeakScanner:
     name: ClassVar[str] = "leak"
     Params: ClassVar[type[LeakParams]] = LeakParams
+    # Set lookups over a capped answer: see GuardEngine's _inline.
+    inline: ClassVar[bool] = True
 
     def __init__(self, params: LeakParams | Mapping[str, Any] | None = None) -> None:
         p = params_of(LeakParams, params)

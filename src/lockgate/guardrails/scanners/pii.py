@@ -87,6 +87,9 @@ class PIIScanner:
                 self.ner_error = str(exc)
                 self.use_ner = False
                 log.warning("pii scanner: NER disabled: %s", exc)
+        # Linear regexes over the text run on the caller's thread (see GuardEngine's
+        # _inline); spaCy's model goes to the scanner pool and its budget.
+        self.inline = not self.use_ner
 
     @classmethod
     def build(cls, params: PIIParams, deps: ScannerDeps) -> PIIScanner:
@@ -101,9 +104,7 @@ class PIIScanner:
             ctx.metrics["pii_ner_unavailable"] = 1.0
         if ctx.direction == "out":
             cands = self._unsupplied(text, cands, ctx)
-        return [
-            Finding(c.type, c.start, c.end, c.score, self.name, None, c.detail) for c in cands
-        ]
+        return [Finding(c.type, c.start, c.end, c.score, self.name, None, c.detail) for c in cands]
 
     def _ner(self, text: str, regex_hits: list[Candidate]) -> list[Candidate]:
         head = text[: self.ner_max_chars]
@@ -125,8 +126,9 @@ class PIIScanner:
                 # address part only when it continues a street address.
                 for i, s in enumerate(streets):
                     if s.end <= e.start <= s.end + _ADDRESS_GAP or s.start <= e.start < s.end:
-                        grown = Candidate("ADDRESS", s.start, max(s.end, e.end), s.score,
-                                          "street+ner")
+                        grown = Candidate(
+                            "ADDRESS", s.start, max(s.end, e.end), s.score, "street+ner"
+                        )
                         streets[i] = grown
                         out.append(grown)
         return out

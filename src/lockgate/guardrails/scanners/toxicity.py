@@ -40,9 +40,24 @@ from lockgate.guardrails.toxicity.tfidf import WordTfidf
 _TOKEN = re.compile(r"\S+")
 _EDGE_PUNCT = "\"'`()[]{}<>,.;:?!~-_/\\"
 _SEPARATORS = re.compile(r"[._\-~'`/\\,:;^]+")
-_LEET_REST = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
-                            "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "l",
-                            "+": "t", "€": "e"})
+_LEET_REST = str.maketrans(
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "8": "b",
+        "9": "g",
+        "@": "a",
+        "$": "s",
+        "!": "i",
+        "|": "l",
+        "+": "t",
+        "€": "e",
+    }
+)
 # "1" reads as "l" as often as "i" ("ki11", "a1"): try both.
 _LEET_L = str.maketrans({"1": "l", "!": "l", "|": "l"})
 _SUFFIXES = ("s", "es", "ed", "er", "ers", "ing", "in", "y")
@@ -67,15 +82,16 @@ class ToxicityParams(ScannerParams):
     model: bool = Field(True, description="run the linear model besides the word list")
     # Model probabilities under this are not reported at all (noise in the trace).
     model_min: float = Field(0.3, description="lowest model probability reported")
-    allow_words: list[str] = Field(
-        default_factory=list, description="listed words not to report"
-    )
+    allow_words: list[str] = Field(default_factory=list, description="listed words not to report")
     extra_words: list[str] = Field(default_factory=list, description="more words to report")
 
 
 class ToxicityScanner:
     name: ClassVar[str] = "toxicity"
     Params: ClassVar[type[ToxicityParams]] = ToxicityParams
+    # A word list, phrase rules and a linear model over a capped text: see GuardEngine's
+    # _inline.
+    inline: ClassVar[bool] = True
 
     def __init__(self, params: ToxicityParams | Mapping[str, Any] | None = None) -> None:
         p = params_of(ToxicityParams, params)
@@ -293,9 +309,7 @@ class ToxicityScanner:
         if self.use_model and folded.strip():
             prob = self.model_score(folded)
             if prob >= self.model_min:
-                findings.append(
-                    Finding("TOXICITY", 0, len(text), prob, self.name, None, "model")
-                )
+                findings.append(Finding("TOXICITY", 0, len(text), prob, self.name, None, "model"))
         return findings
 
 
@@ -323,8 +337,7 @@ def _fast_path(vectorizer: Any, model: Any) -> _Linear | None:
         b = np.array([f.calibrators[0].b_ for f in folds], dtype=np.float64)
         linear = (weights, intercepts, a, b)
         probe = vectorizer.transform(["you are an idiot", "have a nice day", "shit", ""])
-        if np.allclose(_linear_proba(linear, probe), model.predict_proba(probe)[:, 1],
-                       atol=1e-6):
+        if np.allclose(_linear_proba(linear, probe), model.predict_proba(probe)[:, 1], atol=1e-6):
             return linear
     except (AttributeError, IndexError, ValueError):
         pass

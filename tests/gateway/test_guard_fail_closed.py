@@ -66,7 +66,11 @@ def gw(tmp_path_factory, embedder) -> Iterator[tuple[str, Any]]:
         # The apps here are picked with the header (these tests are about the policies, not
         # about who may choose one), as a deployment that trusts its callers allows.
         auth = {"allow_anonymous": True, "trust_client_app": True}
-        settings = make_settings(home, up + "/v1", guardrails=_config(), auth=auth)
+        # Scans queue here on purpose (more than the CPU gate's slots): they wait, not shed.
+        server = {"cpu": {"max_wait_s": 30}}
+        settings = make_settings(
+            home, up + "/v1", guardrails=_config(), auth=auth, server=server
+        )
         # A long-context model, so the over-long message reaches the guard (the context
         # check would refuse it first otherwise).
         echo = settings.models["echo"]

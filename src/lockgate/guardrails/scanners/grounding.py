@@ -27,7 +27,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -38,6 +38,7 @@ from lockgate.guardrails.grounding import (
     content_words,
     entities,
     months,
+    negated,
     numbers,
     split_sentences,
     word_tokens,
@@ -49,6 +50,7 @@ from lockgate.guardrails.grounding.contrast import (
     misplaced_figures,
     swapped_first_name,
 )
+from lockgate.guardrails.grounding.support import Measurements, SupportModel, shipped
 from lockgate.models.base import EmbeddingBackend
 
 # Words that come with figures and say nothing about what the figure is for.
@@ -95,10 +97,17 @@ class ClaimResult:
     conflicts: list[str] = field(default_factory=list)
     detail: str = ""
     anchored: bool = False  # the claim has figures and all of them were found
+    # What the support model saw (None when a cap or the formula decided).
+    measurements: Measurements | None = None
 
 
 class GroundingParams(ScannerParams):
     min_support: float = Field(0.5, description="a claim below this support is ungrounded")
+    decision: Literal["model", "formula"] = Field(
+        "model",
+        description="what decides a claim with all its facts found: the trained claim-support "
+        "model (grounding/support.npz) or the hand-set formula of the weights below",
+    )
     strict_citations: bool = Field(
         True, description="a sentence that cites is checked against its cited chunks only"
     )
@@ -146,6 +155,7 @@ class GroundingScanner:
         self,
         params: GroundingParams | Mapping[str, Any] | None,
         embedder: EmbeddingBackend | None,
+        model: SupportModel | None = None,
     ) -> None:
         p = params_of(GroundingParams, params)
         self.embedder = embedder
@@ -165,6 +175,10 @@ class GroundingScanner:
         self.max_claims = p.max_claims
         self.max_chunks = p.max_chunks
         self.max_chunk_chars = p.max_chunk_chars
+        # `model` replaces the shipped weights (the training script measures with its own).
+        self.model: SupportModel | None = None
+        if p.decision == "model":
+            self.model = model if model is not None else shipped()
         # Chunk sentences recur across requests (same documents): keep their vectors.
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -230,7 +244,7 @@ class GroundingScanner:
         claims = [s for s in split_sentences(text[: self.max_chars]) if self.is_claim(s)]
         claims = claims[: self.max_claims]
         results: list[ClaimResult] = []
-        pending: list[tuple[ClaimResult, list[_Unit]]] = []
+        pending: list[tuple[ClaimResult, list[_Unit], list[_Unit]]] = []
         for s in claims:
             bad = [n for n in s.citations if not 1 <= n <= n_chunks]
             if not units:
@@ -261,7 +275,7 @@ class GroundingScanner:
                 # embeddings add nothing (and score tables and key/value text poorly).
                 r.support = r.lexical
             else:
-                pending.append((r, top))
+                pending.append((r, top, evidence))
         if pending:
             self._semantic(pending)
         for r in results:
@@ -327,15 +341,16 @@ class GroundingScanner:
                 missing.append(ent)
         return missing
 
-    def _semantic(self, pending: list[tuple[ClaimResult, list[_Unit]]]) -> None:
-        """Embedding similarity of each claim with its best-overlapping source windows."""
+    def _semantic(self, pending: list[tuple[ClaimResult, list[_Unit], list[_Unit]]]) -> None:
+        """Embedding similarity of each claim with its best-overlapping source windows, and
+        the support that follows (the model's, or the formula's)."""
         wanted: list[str] = []
-        for r, top in pending:
+        for r, top, _ in pending:
             wanted.extend([r.sentence.text, *(u.text for u in top)])
         # One batch, bounded: claims past the budget keep their lexical support.
         budget = list(dict.fromkeys(wanted))[: self.max_embed]
         vecs = self._embed(budget)
-        for r, top in pending:
+        for r, top, evidence in pending:
             claim_vec = vecs.get(r.sentence.text)
             cands = [u for u in top if u.text in vecs]
             if claim_vec is None or not cands:
@@ -344,10 +359,34 @@ class GroundingScanner:
             sims = [float(claim_vec @ vecs[u.text]) for u in cands]
             best = int(np.argmax(sims))
             r.similarity = sims[best]
+            if self.model is not None:
+                r.measurements = self._measure(r, top, evidence, cands[best], sims)
+                r.support = self.model.support(r.measurements)
+                continue
             scaled = (r.similarity - self.sim_floor) / (self.sim_full - self.sim_floor)
             scaled = min(1.0, max(0.0, scaled))
             w = self.lexical_weight
             r.support = w * r.lexical + (1 - w) * scaled
+
+    @staticmethod
+    def _measure(r: ClaimResult, top: list[_Unit], evidence: list[_Unit], closest: _Unit,
+                 sims: list[float]) -> Measurements:
+        words = content_words(r.sentence.text)
+        seen = set().union(*(u.words for u in evidence))
+        novel = words - seen
+        long = [w for w in words if len(w) >= 7]
+        return Measurements(
+            coverage_best=r.lexical,
+            coverage_all=len(words & seen) / len(words) if words else 0.0,
+            novel=len(novel),
+            novel_share_long=sum(w in novel for w in long) / len(long) if long else 0.0,
+            claim_words=len(words),
+            reverse=len(words & top[0].words) / len(top[0].words) if top[0].words else 0.0,
+            similarity=r.similarity,
+            similarity_lexical=sims[0],
+            negation_mismatch=negated(r.sentence.text) != negated(closest.text),
+            figures=bool(numbers(r.sentence.text)),
+        )
 
     # -- scanner ---------------------------------------------------------------------------
 

@@ -97,6 +97,12 @@ class _Bert:
         return out.reshape(*shape[:-1], out.shape[-1])
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray, q8: bool = False) -> np.ndarray:
+        return self.run(ids, mask, q8)[0]
+
+    def run(self, ids: np.ndarray, mask: np.ndarray, q8: bool = False,
+            token_layer: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Sentence vectors, and the token states after layer `token_layer` (1-based,
+        normalised per token) when asked for."""
         torch = self.torch
         # A short text gains nothing from a second thread and, when the cores are busy,
         # waits for it: one question took 186 ms p50 on two threads, 14 ms on one, on a
@@ -104,9 +110,10 @@ class _Bert:
         threads = 1 if ids.size <= _ONE_THREAD_TOKENS else self.max_threads
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
-        return self._forward(ids, mask, q8 and bool(self.packed))
+        return self._forward(ids, mask, q8 and bool(self.packed), token_layer)
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray, q8: bool) -> np.ndarray:
+    def _forward(self, ids: np.ndarray, mask: np.ndarray, q8: bool,
+                 token_layer: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         torch = self.torch
         F = torch.nn.functional
         w = self.w
@@ -125,6 +132,7 @@ class _Bert:
             )
             hd = d // self.heads
             attn_mask = t_mask[:, None, None, :] > 0
+            tokens = None
             for i in range(self.layers):
                 p = f"encoder.layer.{i}."
                 qkv = self._linear(x, p + "attention.self.qkv", q8)
@@ -148,9 +156,11 @@ class _Bert:
                     w[p + "output.LayerNorm.bias"],
                     self.eps,
                 )
+                if token_layer == i + 1:
+                    tokens = F.normalize(x, dim=2).numpy().astype(np.float32)
             pooled = (x * t_mask[..., None]).sum(1) / t_mask.sum(1, keepdim=True).clamp(min=1e-9)
             pooled = F.normalize(pooled, dim=1)
-            return pooled.numpy().astype(np.float32)
+            return pooled.numpy().astype(np.float32), tokens
 
 
 def _pack_int8(torch: Any, weight: Any, bias: Any) -> Any:
@@ -251,6 +261,28 @@ class MiniLMEmbedder(EmbeddingBackend):
                 mask[row, : len(seq)] = 1.0
             with self._lock:
                 out[idx] = self._bert(ids, mask, q8)
+        return out
+
+
+    def embed_tokens(self, texts: Sequence[str], layer: int = 4
+                     ) -> list[tuple[np.ndarray, np.ndarray, list[str]]]:
+        """Per text: its sentence vector, the unit-length states of its word pieces after
+        encoder layer `layer` (no [CLS]/[SEP]), and those pieces. For comparing the words of
+        two texts in context (the grounding check), where one vector per sentence blurs a
+        changed detail. Always fp32 and one text per forward pass, as `embed` does for a
+        single text, so a text's states do not depend on what it is batched with."""
+        out: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
+        if not texts:
+            return out
+        self._load()
+        assert self._bert is not None
+        for enc in self._tokenizer.encode_batch(list(texts)):
+            ids = np.asarray([enc.ids], dtype=np.int64)
+            with self._lock:
+                vec, states = self._bert.run(ids, np.ones(ids.shape, dtype=np.float32), False,
+                                             token_layer=layer)
+            assert states is not None
+            out.append((vec[0], states[0, 1:-1], list(enc.tokens[1:-1])))
         return out
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lockgate.guardrails.grounding import STOP, stem
+
 WEIGHTS = Path(__file__).with_name("support.npz")
 
 FEATURES = (
@@ -34,7 +36,14 @@ FEATURES = (
     "similarity_x_coverage",
     "negation_mismatch",  # the claim and its closest window differ in polarity
     "figures",  # the claim has figures (all found: others are capped before)
+    # Word by word, in context (MiniLM token states): how closely the best-matching word of
+    # the candidate windows matches each of the claim's content words.
+    "words_mean",
+    "words_min",
+    "words_weak",  # share of content words matched below WEAK
+    "novel_words_mean",  # the same mean over the lexically novel words only (1 when none)
 )
+WEAK = 0.5
 
 
 @dataclass
@@ -51,6 +60,10 @@ class Measurements:
     similarity_lexical: float
     negation_mismatch: bool
     figures: bool
+    words_mean: float
+    words_min: float
+    words_weak: float
+    novel_words_mean: float
 
     def vector(self) -> np.ndarray:
         return np.asarray([
@@ -65,6 +78,10 @@ class Measurements:
             self.similarity * self.coverage_best,
             float(self.negation_mismatch),
             float(self.figures),
+            self.words_mean,
+            self.words_min,
+            self.words_weak,
+            self.novel_words_mean,
         ], dtype=np.float64)
 
 
@@ -114,6 +131,27 @@ class SupportModel:
                 threshold=float(z["threshold"][0]),
                 meta=json.loads(str(z["meta"])),
             )
+
+
+def word_matches(claim: np.ndarray, pieces: list[str], evidence: np.ndarray
+                 ) -> list[tuple[str, float]]:
+    """(word, match) for each content word of the claim: the mean over its word pieces of the
+    best cosine with any evidence token."""
+    if not len(pieces) or not len(evidence):
+        return []
+    best = (claim @ evidence.T).max(axis=1)
+    words: list[tuple[str, list[float]]] = []
+    for piece, score in zip(pieces, best.tolist(), strict=True):
+        if piece.startswith("##") and words:
+            words[-1] = (words[-1][0] + piece[2:], [*words[-1][1], score])
+        else:
+            words.append((piece, [score]))
+    return [(w, sum(v) / len(v)) for w, v in words if w.isalnum() and w not in STOP]
+
+
+def stem_of(piece_word: str) -> str:
+    """A tokenizer word in the form `content_words` gives it (to tell novel words apart)."""
+    return stem(piece_word.lower())
 
 
 _SHIPPED: SupportModel | None = None

@@ -50,7 +50,14 @@ from lockgate.guardrails.grounding.contrast import (
     misplaced_figures,
     swapped_first_name,
 )
-from lockgate.guardrails.grounding.support import Measurements, SupportModel, shipped
+from lockgate.guardrails.grounding.support import (
+    WEAK,
+    Measurements,
+    SupportModel,
+    shipped,
+    stem_of,
+    word_matches,
+)
 from lockgate.models.base import EmbeddingBackend
 
 # Words that come with figures and say nothing about what the figure is for.
@@ -176,9 +183,13 @@ class GroundingScanner:
         self.max_chunks = p.max_chunks
         self.max_chunk_chars = p.max_chunk_chars
         # `model` replaces the shipped weights (the training script measures with its own).
+        # The model compares words in context: it needs an embedder with token states
+        # (MiniLM); with any other the formula decides.
         self.model: SupportModel | None = None
-        if p.decision == "model":
+        self._tokens_of = getattr(embedder, "embed_tokens", None)
+        if p.decision == "model" and self._tokens_of is not None:
             self.model = model if model is not None else shipped()
+        self._states: OrderedDict[str, tuple[np.ndarray, list[str]]] = OrderedDict()
         # Chunk sentences recur across requests (same documents): keep their vectors.
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -226,6 +237,32 @@ class GroundingScanner:
                     self._vectors[t] = v
                 while len(self._vectors) > 4096:
                     self._vectors.popitem(last=False)
+        return out
+
+    def _embed_states(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Sentence vectors as `_embed`, with each text's token states cached alongside."""
+        assert self._tokens_of is not None
+        out: dict[str, np.ndarray] = {}
+        todo: list[str] = []
+        with self._lock:
+            for t in texts:
+                v = self._vectors.get(t)
+                if v is None or t not in self._states:
+                    todo.append(t)
+                else:
+                    out[t] = v
+        if todo:
+            got = self._tokens_of(todo)
+            with self._lock:
+                for t, (v, states, pieces) in zip(todo, got, strict=True):
+                    out[t] = v
+                    self._vectors[t] = v
+                    # Half precision: token states are most of the cache's memory.
+                    self._states[t] = (states.astype(np.float16), pieces)
+                while len(self._vectors) > 4096:
+                    self._vectors.popitem(last=False)
+                while len(self._states) > 2048:
+                    self._states.popitem(last=False)
         return out
 
     # -- claims ----------------------------------------------------------------------------
@@ -349,7 +386,7 @@ class GroundingScanner:
             wanted.extend([r.sentence.text, *(u.text for u in top)])
         # One batch, bounded: claims past the budget keep their lexical support.
         budget = list(dict.fromkeys(wanted))[: self.max_embed]
-        vecs = self._embed(budget)
+        vecs = self._embed_states(budget) if self.model is not None else self._embed(budget)
         for r, top, evidence in pending:
             claim_vec = vecs.get(r.sentence.text)
             cands = [u for u in top if u.text in vecs]
@@ -368,13 +405,21 @@ class GroundingScanner:
             w = self.lexical_weight
             r.support = w * r.lexical + (1 - w) * scaled
 
-    @staticmethod
-    def _measure(r: ClaimResult, top: list[_Unit], evidence: list[_Unit], closest: _Unit,
-                 sims: list[float]) -> Measurements:
+    def _measure(self, r: ClaimResult, top: list[_Unit], evidence: list[_Unit],
+                 closest: _Unit, sims: list[float]) -> Measurements:
         words = content_words(r.sentence.text)
         seen = set().union(*(u.words for u in evidence))
         novel = words - seen
         long = [w for w in words if len(w) >= 7]
+        with self._lock:
+            mine = self._states.get(r.sentence.text)
+            theirs = [self._states[u.text][0] for u in top if u.text in self._states]
+        matches: list[tuple[str, float]] = []
+        if mine is not None and theirs:
+            matches = word_matches(mine[0].astype(np.float32), mine[1],
+                                   np.concatenate(theirs).astype(np.float32))
+        scores = [m for _, m in matches] or [1.0]
+        novel_scores = [m for w, m in matches if stem_of(w) in novel] or [1.0]
         return Measurements(
             coverage_best=r.lexical,
             coverage_all=len(words & seen) / len(words) if words else 0.0,
@@ -386,6 +431,10 @@ class GroundingScanner:
             similarity_lexical=sims[0],
             negation_mismatch=negated(r.sentence.text) != negated(closest.text),
             figures=bool(numbers(r.sentence.text)),
+            words_mean=sum(scores) / len(scores),
+            words_min=min(scores),
+            words_weak=sum(m < WEAK for m in scores) / len(scores),
+            novel_words_mean=sum(novel_scores) / len(novel_scores),
         )
 
     # -- scanner ---------------------------------------------------------------------------

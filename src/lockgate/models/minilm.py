@@ -99,8 +99,9 @@ class _Bert:
     def __call__(self, ids: np.ndarray, mask: np.ndarray, q8: bool = False) -> np.ndarray:
         return self.run(ids, mask, q8)[0]
 
-    def run(self, ids: np.ndarray, mask: np.ndarray, q8: bool = False,
-            token_layer: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def run(
+        self, ids: np.ndarray, mask: np.ndarray, q8: bool = False, token_layer: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Sentence vectors, and the token states after layer `token_layer` (1-based,
         normalised per token) when asked for."""
         torch = self.torch
@@ -112,8 +113,9 @@ class _Bert:
             torch.set_num_threads(threads)
         return self._forward(ids, mask, q8 and bool(self.packed), token_layer)
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray, q8: bool,
-                 token_layer: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _forward(
+        self, ids: np.ndarray, mask: np.ndarray, q8: bool, token_layer: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         torch = self.torch
         F = torch.nn.functional
         w = self.w
@@ -263,9 +265,9 @@ class MiniLMEmbedder(EmbeddingBackend):
                 out[idx] = self._bert(ids, mask, q8)
         return out
 
-
-    def embed_tokens(self, texts: Sequence[str], layer: int = 4
-                     ) -> list[tuple[np.ndarray, np.ndarray, list[str]]]:
+    def embed_tokens(
+        self, texts: Sequence[str], layer: int = 4
+    ) -> list[tuple[np.ndarray, np.ndarray, list[str]]]:
         """Per text: its sentence vector, the unit-length states of its word pieces after
         encoder layer `layer` (no [CLS]/[SEP]), and those pieces. For comparing the words of
         two texts in context (the grounding check), where one vector per sentence blurs a
@@ -279,8 +281,9 @@ class MiniLMEmbedder(EmbeddingBackend):
         for enc in self._tokenizer.encode_batch(list(texts)):
             ids = np.asarray([enc.ids], dtype=np.int64)
             with self._lock:
-                vec, states = self._bert.run(ids, np.ones(ids.shape, dtype=np.float32), False,
-                                             token_layer=layer)
+                vec, states = self._bert.run(
+                    ids, np.ones(ids.shape, dtype=np.float32), False, token_layer=layer
+                )
             assert states is not None
             out.append((vec[0], states[0, 1:-1], list(enc.tokens[1:-1])))
         return out

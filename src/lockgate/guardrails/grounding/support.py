@@ -66,23 +66,26 @@ class Measurements:
     novel_words_mean: float
 
     def vector(self) -> np.ndarray:
-        return np.asarray([
-            self.coverage_best,
-            self.coverage_all,
-            min(self.novel, 6),
-            self.novel_share_long,
-            math.log1p(self.claim_words),
-            self.reverse,
-            self.similarity,
-            self.similarity_lexical,
-            self.similarity * self.coverage_best,
-            float(self.negation_mismatch),
-            float(self.figures),
-            self.words_mean,
-            self.words_min,
-            self.words_weak,
-            self.novel_words_mean,
-        ], dtype=np.float64)
+        return np.asarray(
+            [
+                self.coverage_best,
+                self.coverage_all,
+                min(self.novel, 6),
+                self.novel_share_long,
+                math.log1p(self.claim_words),
+                self.reverse,
+                self.similarity,
+                self.similarity_lexical,
+                self.similarity * self.coverage_best,
+                float(self.negation_mismatch),
+                float(self.figures),
+                self.words_mean,
+                self.words_min,
+                self.words_weak,
+                self.novel_words_mean,
+            ],
+            dtype=np.float64,
+        )
 
 
 @dataclass
@@ -133,8 +136,9 @@ class SupportModel:
             )
 
 
-def word_matches(claim: np.ndarray, pieces: list[str], evidence: np.ndarray
-                 ) -> list[tuple[str, float]]:
+def word_matches(
+    claim: np.ndarray, pieces: list[str], evidence: np.ndarray
+) -> list[tuple[str, float]]:
     """(word, match) for each content word of the claim: the mean over its word pieces of the
     best cosine with any evidence token."""
     if not len(pieces) or not len(evidence):

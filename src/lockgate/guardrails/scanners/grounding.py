@@ -62,8 +62,10 @@ from lockgate.models.base import EmbeddingBackend
 
 # Words that come with figures and say nothing about what the figure is for.
 _UNIT_WORDS = frozenset(
-    content_words("days day hours hour minutes minute weeks week months month years year "
-                  "percent usd eur gb mb tb per time times business calendar working")
+    content_words(
+        "days day hours hour minutes minute weeks week months month years year "
+        "percent usd eur gb mb tb per time times business calendar working"
+    )
 )
 
 # Sentences that are not claims about the sources: refusals, offers of help, meta-talk.
@@ -213,9 +215,17 @@ class GroundingScanner:
         ]
         for i in range(len(sents) - 1):
             w = f"{sents[i]} {sents[i + 1]}"
-            units.append(_Unit(w, parts[i][0] | parts[i + 1][0], word_tokens(w),
-                               parts[i][1] | parts[i + 1][1], months(w), parts[i : i + 2],
-                               table))
+            units.append(
+                _Unit(
+                    w,
+                    parts[i][0] | parts[i + 1][0],
+                    word_tokens(w),
+                    parts[i][1] | parts[i + 1][1],
+                    months(w),
+                    parts[i : i + 2],
+                    table,
+                )
+            )
         return units
 
     def _embed(self, texts: list[str]) -> dict[str, np.ndarray]:
@@ -288,9 +298,15 @@ class GroundingScanner:
                 results.append(ClaimResult(s, 0.0, detail="no retrieved context"))
                 continue
             if bad:
-                results.append(ClaimResult(
-                    s, 0.0, detail="cites " + ", ".join(f"[{n}]" for n in bad)
-                    + f" but only {n_chunks} source(s) were retrieved"))
+                results.append(
+                    ClaimResult(
+                        s,
+                        0.0,
+                        detail="cites "
+                        + ", ".join(f"[{n}]" for n in bad)
+                        + f" but only {n_chunks} source(s) were retrieved",
+                    )
+                )
                 continue
             cited = [units[n - 1] for n in s.citations if n <= len(units)]
             strict = bool(cited) and self.strict_citations
@@ -317,8 +333,7 @@ class GroundingScanner:
             self._semantic(pending)
         for r in results:
             if r.support < self.min_support and not r.detail:
-                r.detail = (f"weak support (overlap {r.lexical:.2f}, "
-                            f"similarity {r.similarity:.2f})")
+                r.detail = f"weak support (overlap {r.lexical:.2f}, similarity {r.similarity:.2f})"
         return results
 
     def _lexical(self, s: Sentence, evidence: list[_Unit]) -> tuple[ClaimResult, list[_Unit]]:
@@ -405,8 +420,14 @@ class GroundingScanner:
             w = self.lexical_weight
             r.support = w * r.lexical + (1 - w) * scaled
 
-    def _measure(self, r: ClaimResult, top: list[_Unit], evidence: list[_Unit],
-                 closest: _Unit, sims: list[float]) -> Measurements:
+    def _measure(
+        self,
+        r: ClaimResult,
+        top: list[_Unit],
+        evidence: list[_Unit],
+        closest: _Unit,
+        sims: list[float],
+    ) -> Measurements:
         words = content_words(r.sentence.text)
         seen = set().union(*(u.words for u in evidence))
         novel = words - seen
@@ -416,8 +437,9 @@ class GroundingScanner:
             theirs = [self._states[u.text][0] for u in top if u.text in self._states]
         matches: list[tuple[str, float]] = []
         if mine is not None and theirs:
-            matches = word_matches(mine[0].astype(np.float32), mine[1],
-                                   np.concatenate(theirs).astype(np.float32))
+            matches = word_matches(
+                mine[0].astype(np.float32), mine[1], np.concatenate(theirs).astype(np.float32)
+            )
         scores = [m for _, m in matches] or [1.0]
         novel_scores = [m for w, m in matches if stem_of(w) in novel] or [1.0]
         return Measurements(
@@ -455,6 +477,7 @@ class GroundingScanner:
             end = s.end
             while end < len(text) and text[end] in " \t":
                 end += 1
-            findings.append(Finding("UNGROUNDED", s.start, end, 1.0 - r.support, self.name,
-                                    "", r.detail))
+            findings.append(
+                Finding("UNGROUNDED", s.start, end, 1.0 - r.support, self.name, "", r.detail)
+            )
         return findings

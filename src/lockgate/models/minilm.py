@@ -271,22 +271,31 @@ class MiniLMEmbedder(EmbeddingBackend):
         """Per text: its sentence vector, the unit-length states of its word pieces after
         encoder layer `layer` (no [CLS]/[SEP]), and those pieces. For comparing the words of
         two texts in context (the grounding check), where one vector per sentence blurs a
-        changed detail. Always fp32 and one text per forward pass, as `embed` does for a
-        single text, so a text's states do not depend on what it is batched with."""
-        out: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
+        changed detail. Always fp32; batched by length like `embed` (padding is masked, so a
+        text's states do not depend on its batch beyond float rounding)."""
         if not texts:
-            return out
+            return []
         self._load()
         assert self._bert is not None
-        for enc in self._tokenizer.encode_batch(list(texts)):
-            ids = np.asarray([enc.ids], dtype=np.int64)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        out: list[tuple[np.ndarray, np.ndarray, list[str]] | None] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.float32)
+            for row, i in enumerate(idx):
+                seq = encodings[i].ids
+                ids[row, : len(seq)] = seq
+                mask[row, : len(seq)] = 1.0
             with self._lock:
-                vec, states = self._bert.run(
-                    ids, np.ones(ids.shape, dtype=np.float32), False, token_layer=layer
-                )
+                vecs, states = self._bert.run(ids, mask, False, token_layer=layer)
             assert states is not None
-            out.append((vec[0], states[0, 1:-1], list(enc.tokens[1:-1])))
-        return out
+            for row, i in enumerate(idx):
+                n = len(encodings[i].ids)
+                out[i] = (vecs[row], states[row, 1 : n - 1], list(encodings[i].tokens[1 : n - 1]))
+        return [x for x in out if x is not None]
 
 
 class _QueryView(EmbeddingBackend):

@@ -143,7 +143,9 @@ def word_matches(
     best cosine with any evidence token."""
     if not len(pieces) or not len(evidence):
         return []
-    best = (claim @ evidence.T).max(axis=1)
+    # einsum, not `@`: a BLAS matmul this small waits ~50 ms for its threads when the cores
+    # are busy (measured: 56 ms vs 4 ms for 20 x 150 tokens at load 12).
+    best = np.einsum("ij,kj->ik", claim, evidence).max(axis=1)
     words: list[tuple[str, list[float]]] = []
     for piece, score in zip(pieces, best.tolist(), strict=True):
         if piece.startswith("##") and words:

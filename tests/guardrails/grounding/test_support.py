@@ -53,7 +53,7 @@ def test_word_matches_join_word_pieces_and_skip_stop_words():
 
 
 def test_model_passes_restatements_and_flags_invented_facts(embedder: MiniLMEmbedder):
-    scanner = GroundingScanner({}, embedder)
+    scanner = GroundingScanner({"decision": "model"}, embedder)
     assert scanner.model is not None
     chunks = [SOURCE]
     supported = [
@@ -75,7 +75,7 @@ def test_model_passes_restatements_and_flags_invented_facts(embedder: MiniLMEmbe
 
 
 def test_formula_decides_when_asked(embedder: MiniLMEmbedder):
-    formula = GroundingScanner({"decision": "formula"}, embedder)
-    assert formula.model is None
+    formula = GroundingScanner({}, embedder)
+    assert formula.model is None  # the default
     [r] = formula.check("Comments and attachments are part of an export.", [SOURCE])
     assert r.measurements is None and r.support >= formula.min_support

@@ -49,7 +49,7 @@ def measure(
     probe = SupportModel(
         np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.zeros(len(FEATURES)), 0.0, 0.5
     )
-    scanner = GroundingScanner({}, embedder, model=probe)
+    scanner = GroundingScanner({"decision": "model"}, embedder, model=probe)
     xs: list[np.ndarray] = []
     ys: list[int] = []
     capped = np.zeros(len(examples), dtype=bool)

@@ -13,7 +13,8 @@ Per sentence (a "claim"; citation markers stripped, greetings/questions/refusals
 4. support = mean of lexical coverage (share of the claim's content words found in the best
    chunk) and MiniLM similarity with the closest chunk sentences (rescaled); a claim whose
    figures all sit in its best-matching source window and that shares most of its words
-   with it is supported on that alone.
+   with it is supported on that alone. With `decision: model` the trained claim-support model
+   (`grounding.support`) replaces that mean.
 
 An unsupported claim (support < `min_support`) gives one UNGROUNDED finding over the sentence
 with `replacement=""`, so a `redact` rule drops it; score = 1 - support. The share of

@@ -137,12 +137,15 @@ def main() -> None:
     ap.add_argument("--split", default="all", choices=["all", "dev", "test"])
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--show-misses", action="store_true")
+    ap.add_argument("--decision", default=None, choices=["model", "formula"],
+                    help="the scanner's `decision` param (default: the scanner's default)")
     args = ap.parse_args()
 
     chunks, rows = load()
     embedder = MiniLMEmbedder(int8=args.int8)
     embedder.embed(["warm up"])
-    scanner = GroundingScanner({}, embedder)
+    params = {"decision": args.decision} if args.decision else {}
+    scanner = GroundingScanner(params, embedder)
     assert isinstance(scanner, GroundingScanner)
 
     splits = ["dev", "test"] if args.split == "all" else [args.split]

@@ -25,21 +25,22 @@ from _common import ROOT, print_table  # noqa: E402
 
 _CHILD = """
 import runpy, sys
-script, out, rounds = sys.argv[1:4]
-sys.argv = [script, "--rounds", rounds, "--json", out]
+script, out, rounds, *extra = sys.argv[1:]
+sys.argv = [script, "--rounds", rounds, "--json", out, *extra]
 runpy.run_path(script, run_name="__main__")
 import lockgate.guardrails.scanners.grounding as g
 print(g.__file__, file=sys.stderr)
 """
 
 
-def run(root: Path, rounds: int) -> tuple[dict[str, Any], str]:
+def run(root: Path, rounds: int, extra: list[str] | None = None) -> tuple[dict[str, Any], str]:
     """One version's bench report, and the scanner module it ran."""
     env = {**os.environ, "PYTHONPATH": str(root / "src")}
     script = root / "bench" / "guardrails" / "bench_grounding.py"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
-        done = subprocess.run([sys.executable, "-c", _CHILD, str(script), str(out), str(rounds)],
+        argv = [sys.executable, "-c", _CHILD, str(script), str(out), str(rounds), *(extra or [])]
+        done = subprocess.run(argv,
                               env=env, cwd=root, check=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
         where = done.stderr.strip().splitlines()[-1]
@@ -53,9 +54,11 @@ def main() -> None:
                                  formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--base", type=Path, required=True, help="root of the other checkout")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--decision", default=None, choices=["model", "formula"],
+                    help="this checkout's scanner `decision` (the base runs its defaults)")
     args = ap.parse_args()
     base, base_at = run(args.base, args.rounds)
-    here, here_at = run(ROOT, args.rounds)
+    here, here_at = run(ROOT, args.rounds, ["--decision", args.decision] if args.decision else [])
     print(f"base: {base_at}\nthis: {here_at}")
     rows = []
     for key, b in base["accuracy"].items():
@@ -71,9 +74,10 @@ def main() -> None:
                 [[k, v["n"], v["correct"], here["by_kind"][k]["correct"]]
                  for k, v in base["by_kind"].items()])
     if base.get("latency"):
-        print_table("Latency of scan(), p50 ms", ["case", "n", "base", "this"],
-                    [[k, v["n"], v["p50_ms"], here["latency"][k]["p50_ms"]]
-                     for k, v in base["latency"].items()])
+        print_table("Latency of scan(), ms", ["case", "n", "p50 base", "p50 this", "p95 base",
+                                              "p95 this"],
+                    [[k, v["n"], v["p50_ms"], here["latency"][k]["p50_ms"], v["p95_ms"],
+                      here["latency"][k]["p95_ms"]] for k, v in base["latency"].items()])
 
 
 if __name__ == "__main__":

@@ -97,6 +97,13 @@ class _Bert:
         return out.reshape(*shape[:-1], out.shape[-1])
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray, q8: bool = False) -> np.ndarray:
+        return self.run(ids, mask, q8)[0]
+
+    def run(
+        self, ids: np.ndarray, mask: np.ndarray, q8: bool = False, token_layer: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Sentence vectors, and the token states after layer `token_layer` (1-based,
+        normalised per token) when asked for."""
         torch = self.torch
         # A short text gains nothing from a second thread and, when the cores are busy,
         # waits for it: one question took 186 ms p50 on two threads, 14 ms on one, on a
@@ -104,9 +111,11 @@ class _Bert:
         threads = 1 if ids.size <= _ONE_THREAD_TOKENS else self.max_threads
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
-        return self._forward(ids, mask, q8 and bool(self.packed))
+        return self._forward(ids, mask, q8 and bool(self.packed), token_layer)
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray, q8: bool) -> np.ndarray:
+    def _forward(
+        self, ids: np.ndarray, mask: np.ndarray, q8: bool, token_layer: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         torch = self.torch
         F = torch.nn.functional
         w = self.w
@@ -125,6 +134,7 @@ class _Bert:
             )
             hd = d // self.heads
             attn_mask = t_mask[:, None, None, :] > 0
+            tokens = None
             for i in range(self.layers):
                 p = f"encoder.layer.{i}."
                 qkv = self._linear(x, p + "attention.self.qkv", q8)
@@ -148,9 +158,11 @@ class _Bert:
                     w[p + "output.LayerNorm.bias"],
                     self.eps,
                 )
+                if token_layer == i + 1:
+                    tokens = F.normalize(x, dim=2).numpy().astype(np.float32)
             pooled = (x * t_mask[..., None]).sum(1) / t_mask.sum(1, keepdim=True).clamp(min=1e-9)
             pooled = F.normalize(pooled, dim=1)
-            return pooled.numpy().astype(np.float32)
+            return pooled.numpy().astype(np.float32), tokens
 
 
 def _pack_int8(torch: Any, weight: Any, bias: Any) -> Any:
@@ -252,6 +264,38 @@ class MiniLMEmbedder(EmbeddingBackend):
             with self._lock:
                 out[idx] = self._bert(ids, mask, q8)
         return out
+
+    def embed_tokens(
+        self, texts: Sequence[str], layer: int = 4
+    ) -> list[tuple[np.ndarray, np.ndarray, list[str]]]:
+        """Per text: its sentence vector, the unit-length states of its word pieces after
+        encoder layer `layer` (no [CLS]/[SEP]), and those pieces. For comparing the words of
+        two texts in context (the grounding check), where one vector per sentence blurs a
+        changed detail. Always fp32; batched by length like `embed` (padding is masked, so a
+        text's states do not depend on its batch beyond float rounding)."""
+        if not texts:
+            return []
+        self._load()
+        assert self._bert is not None
+        encodings = self._tokenizer.encode_batch(list(texts))
+        out: list[tuple[np.ndarray, np.ndarray, list[str]] | None] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.float32)
+            for row, i in enumerate(idx):
+                seq = encodings[i].ids
+                ids[row, : len(seq)] = seq
+                mask[row, : len(seq)] = 1.0
+            with self._lock:
+                vecs, states = self._bert.run(ids, mask, False, token_layer=layer)
+            assert states is not None
+            for row, i in enumerate(idx):
+                n = len(encodings[i].ids)
+                out[i] = (vecs[row], states[row, 1 : n - 1], list(encodings[i].tokens[1 : n - 1]))
+        return [x for x in out if x is not None]
 
 
 class _QueryView(EmbeddingBackend):

@@ -13,7 +13,8 @@ Per sentence (a "claim"; citation markers stripped, greetings/questions/refusals
 4. support = mean of lexical coverage (share of the claim's content words found in the best
    chunk) and MiniLM similarity with the closest chunk sentences (rescaled); a claim whose
    figures all sit in its best-matching source window and that shares most of its words
-   with it is supported on that alone.
+   with it is supported on that alone. With `decision: model` the trained claim-support model
+   (`grounding.support`) replaces that mean.
 
 An unsupported claim (support < `min_support`) gives one UNGROUNDED finding over the sentence
 with `replacement=""`, so a `redact` rule drops it; score = 1 - support. The share of
@@ -27,7 +28,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -38,6 +39,7 @@ from lockgate.guardrails.grounding import (
     content_words,
     entities,
     months,
+    negated,
     numbers,
     split_sentences,
     word_tokens,
@@ -49,12 +51,22 @@ from lockgate.guardrails.grounding.contrast import (
     misplaced_figures,
     swapped_first_name,
 )
+from lockgate.guardrails.grounding.support import (
+    WEAK,
+    Measurements,
+    SupportModel,
+    shipped,
+    stem_of,
+    word_matches,
+)
 from lockgate.models.base import EmbeddingBackend
 
 # Words that come with figures and say nothing about what the figure is for.
 _UNIT_WORDS = frozenset(
-    content_words("days day hours hour minutes minute weeks week months month years year "
-                  "percent usd eur gb mb tb per time times business calendar working")
+    content_words(
+        "days day hours hour minutes minute weeks week months month years year "
+        "percent usd eur gb mb tb per time times business calendar working"
+    )
 )
 
 # Sentences that are not claims about the sources: refusals, offers of help, meta-talk.
@@ -95,10 +107,20 @@ class ClaimResult:
     conflicts: list[str] = field(default_factory=list)
     detail: str = ""
     anchored: bool = False  # the claim has figures and all of them were found
+    # What the support model saw (None when a cap or the formula decided).
+    measurements: Measurements | None = None
 
 
 class GroundingParams(ScannerParams):
     min_support: float = Field(0.5, description="a claim below this support is ungrounded")
+    # The model is opt-in: on the bench's test split it flags more invented facts (37/40 vs
+    # 36/40) but passes fewer paraphrases (35/40 vs 36/40), and it flags free paraphrases
+    # such as "you can get all of your money back" for "refunded in full".
+    decision: Literal["model", "formula"] = Field(
+        "formula",
+        description="what decides a claim with all its facts found: the trained claim-support "
+        "model (grounding/support.npz) or the hand-set formula of the weights below",
+    )
     strict_citations: bool = Field(
         True, description="a sentence that cites is checked against its cited chunks only"
     )
@@ -146,6 +168,7 @@ class GroundingScanner:
         self,
         params: GroundingParams | Mapping[str, Any] | None,
         embedder: EmbeddingBackend | None,
+        model: SupportModel | None = None,
     ) -> None:
         p = params_of(GroundingParams, params)
         self.embedder = embedder
@@ -165,6 +188,14 @@ class GroundingScanner:
         self.max_claims = p.max_claims
         self.max_chunks = p.max_chunks
         self.max_chunk_chars = p.max_chunk_chars
+        # `model` replaces the shipped weights (the training script measures with its own).
+        # The model compares words in context: it needs an embedder with token states
+        # (MiniLM); with any other the formula decides.
+        self.model: SupportModel | None = None
+        self._tokens_of = getattr(embedder, "embed_tokens", None)
+        if p.decision == "model" and self._tokens_of is not None:
+            self.model = model if model is not None else shipped()
+        self._states: OrderedDict[str, tuple[np.ndarray, list[str]]] = OrderedDict()
         # Chunk sentences recur across requests (same documents): keep their vectors.
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -188,9 +219,17 @@ class GroundingScanner:
         ]
         for i in range(len(sents) - 1):
             w = f"{sents[i]} {sents[i + 1]}"
-            units.append(_Unit(w, parts[i][0] | parts[i + 1][0], word_tokens(w),
-                               parts[i][1] | parts[i + 1][1], months(w), parts[i : i + 2],
-                               table))
+            units.append(
+                _Unit(
+                    w,
+                    parts[i][0] | parts[i + 1][0],
+                    word_tokens(w),
+                    parts[i][1] | parts[i + 1][1],
+                    months(w),
+                    parts[i : i + 2],
+                    table,
+                )
+            )
         return units
 
     def _embed(self, texts: list[str]) -> dict[str, np.ndarray]:
@@ -214,6 +253,32 @@ class GroundingScanner:
                     self._vectors.popitem(last=False)
         return out
 
+    def _embed_states(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Sentence vectors as `_embed`, with each text's token states cached alongside."""
+        assert self._tokens_of is not None
+        out: dict[str, np.ndarray] = {}
+        todo: list[str] = []
+        with self._lock:
+            for t in texts:
+                v = self._vectors.get(t)
+                if v is None or t not in self._states:
+                    todo.append(t)
+                else:
+                    out[t] = v
+        if todo:
+            got = self._tokens_of(todo)
+            with self._lock:
+                for t, (v, states, pieces) in zip(todo, got, strict=True):
+                    out[t] = v
+                    self._vectors[t] = v
+                    # Half precision: token states are most of the cache's memory.
+                    self._states[t] = (states.astype(np.float16), pieces)
+                while len(self._vectors) > 4096:
+                    self._vectors.popitem(last=False)
+                while len(self._states) > 2048:
+                    self._states.popitem(last=False)
+        return out
+
     # -- claims ----------------------------------------------------------------------------
 
     def is_claim(self, s: Sentence) -> bool:
@@ -230,16 +295,22 @@ class GroundingScanner:
         claims = [s for s in split_sentences(text[: self.max_chars]) if self.is_claim(s)]
         claims = claims[: self.max_claims]
         results: list[ClaimResult] = []
-        pending: list[tuple[ClaimResult, list[_Unit]]] = []
+        pending: list[tuple[ClaimResult, list[_Unit], list[_Unit]]] = []
         for s in claims:
             bad = [n for n in s.citations if not 1 <= n <= n_chunks]
             if not units:
                 results.append(ClaimResult(s, 0.0, detail="no retrieved context"))
                 continue
             if bad:
-                results.append(ClaimResult(
-                    s, 0.0, detail="cites " + ", ".join(f"[{n}]" for n in bad)
-                    + f" but only {n_chunks} source(s) were retrieved"))
+                results.append(
+                    ClaimResult(
+                        s,
+                        0.0,
+                        detail="cites "
+                        + ", ".join(f"[{n}]" for n in bad)
+                        + f" but only {n_chunks} source(s) were retrieved",
+                    )
+                )
                 continue
             cited = [units[n - 1] for n in s.citations if n <= len(units)]
             strict = bool(cited) and self.strict_citations
@@ -261,13 +332,12 @@ class GroundingScanner:
                 # embeddings add nothing (and score tables and key/value text poorly).
                 r.support = r.lexical
             else:
-                pending.append((r, top))
+                pending.append((r, top, evidence))
         if pending:
             self._semantic(pending)
         for r in results:
             if r.support < self.min_support and not r.detail:
-                r.detail = (f"weak support (overlap {r.lexical:.2f}, "
-                            f"similarity {r.similarity:.2f})")
+                r.detail = f"weak support (overlap {r.lexical:.2f}, similarity {r.similarity:.2f})"
         return results
 
     def _lexical(self, s: Sentence, evidence: list[_Unit]) -> tuple[ClaimResult, list[_Unit]]:
@@ -327,15 +397,16 @@ class GroundingScanner:
                 missing.append(ent)
         return missing
 
-    def _semantic(self, pending: list[tuple[ClaimResult, list[_Unit]]]) -> None:
-        """Embedding similarity of each claim with its best-overlapping source windows."""
+    def _semantic(self, pending: list[tuple[ClaimResult, list[_Unit], list[_Unit]]]) -> None:
+        """Embedding similarity of each claim with its best-overlapping source windows, and
+        the support that follows (the model's, or the formula's)."""
         wanted: list[str] = []
-        for r, top in pending:
+        for r, top, _ in pending:
             wanted.extend([r.sentence.text, *(u.text for u in top)])
         # One batch, bounded: claims past the budget keep their lexical support.
         budget = list(dict.fromkeys(wanted))[: self.max_embed]
-        vecs = self._embed(budget)
-        for r, top in pending:
+        vecs = self._embed_states(budget) if self.model is not None else self._embed(budget)
+        for r, top, evidence in pending:
             claim_vec = vecs.get(r.sentence.text)
             cands = [u for u in top if u.text in vecs]
             if claim_vec is None or not cands:
@@ -344,10 +415,53 @@ class GroundingScanner:
             sims = [float(claim_vec @ vecs[u.text]) for u in cands]
             best = int(np.argmax(sims))
             r.similarity = sims[best]
+            if self.model is not None:
+                r.measurements = self._measure(r, top, evidence, cands[best], sims)
+                r.support = self.model.support(r.measurements)
+                continue
             scaled = (r.similarity - self.sim_floor) / (self.sim_full - self.sim_floor)
             scaled = min(1.0, max(0.0, scaled))
             w = self.lexical_weight
             r.support = w * r.lexical + (1 - w) * scaled
+
+    def _measure(
+        self,
+        r: ClaimResult,
+        top: list[_Unit],
+        evidence: list[_Unit],
+        closest: _Unit,
+        sims: list[float],
+    ) -> Measurements:
+        words = content_words(r.sentence.text)
+        seen = set().union(*(u.words for u in evidence))
+        novel = words - seen
+        long = [w for w in words if len(w) >= 7]
+        with self._lock:
+            mine = self._states.get(r.sentence.text)
+            theirs = [self._states[u.text][0] for u in top if u.text in self._states]
+        matches: list[tuple[str, float]] = []
+        if mine is not None and theirs:
+            matches = word_matches(
+                mine[0].astype(np.float32), mine[1], np.concatenate(theirs).astype(np.float32)
+            )
+        scores = [m for _, m in matches] or [1.0]
+        novel_scores = [m for w, m in matches if stem_of(w) in novel] or [1.0]
+        return Measurements(
+            coverage_best=r.lexical,
+            coverage_all=len(words & seen) / len(words) if words else 0.0,
+            novel=len(novel),
+            novel_share_long=sum(w in novel for w in long) / len(long) if long else 0.0,
+            claim_words=len(words),
+            reverse=len(words & top[0].words) / len(top[0].words) if top[0].words else 0.0,
+            similarity=r.similarity,
+            similarity_lexical=sims[0],
+            negation_mismatch=negated(r.sentence.text) != negated(closest.text),
+            figures=bool(numbers(r.sentence.text)),
+            words_mean=sum(scores) / len(scores),
+            words_min=min(scores),
+            words_weak=sum(m < WEAK for m in scores) / len(scores),
+            novel_words_mean=sum(novel_scores) / len(novel_scores),
+        )
 
     # -- scanner ---------------------------------------------------------------------------
 
@@ -367,6 +481,7 @@ class GroundingScanner:
             end = s.end
             while end < len(text) and text[end] in " \t":
                 end += 1
-            findings.append(Finding("UNGROUNDED", s.start, end, 1.0 - r.support, self.name,
-                                    "", r.detail))
+            findings.append(
+                Finding("UNGROUNDED", s.start, end, 1.0 - r.support, self.name, "", r.detail)
+            )
         return findings

@@ -9,6 +9,7 @@ from lockgate.config import GroundedConfig
 from lockgate.engine.answer import Answer
 from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
+from lockgate.engine.sentences import without_placeholders
 from lockgate.engine.state import RetrievalRecord, TurnState
 from lockgate.engine.turn import Turn
 from lockgate.retrieval.hybrid import HybridRetriever
@@ -50,7 +51,11 @@ class Retrieve(Stage):
             turn.filters, tenant=turn.principal.tenant, groups=tuple(turn.principal.groups)
         )
         # Embedding the question and scoring the index: CPU work, through the gate.
-        result = await run_cpu(self.cpu, self.retriever.search, turn.question, k, filters)
+        # Redaction placeholders (`<IBAN_1>`) are the caller's data, not what to look for.
+        query = without_placeholders(turn.question).strip() or turn.question
+        result = await run_cpu(
+            self.cpu, self.retriever.search, query, k, filters, cfg.chunks_per_document
+        )
         state.retrieval = RetrievalRecord(result)
         for part, ms in result.timings_ms.items():
             state.note(f"retrieve.{part}", ms)

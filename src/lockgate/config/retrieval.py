@@ -115,9 +115,9 @@ class GroundedConfig(Strict):
     # sentences embedded per turn), for no more right answers on the dev questions.
     context_semantic: bool = False
     # Chunks of each document retrieved for an answer (None: `retrieval.chunks_per_document`,
-    # which search keeps at 1 to show more documents). An answer's sentence is often in
-    # its document's second or third chunk.
-    chunks_per_document: int | None = Field(None, ge=1, le=20)
+    # which search keeps at 1 to show more documents). A paraphrased question's sentence is
+    # often in its document's second chunk (2: the dev questions, BENCHMARKS.md).
+    chunks_per_document: int | None = Field(2, ge=1, le=20)
     # Cosine similarity of the best chunk under which the assistant refuses instead of guessing.
     min_relevance: float = Field(0.3, ge=-1, le=1)
     max_tokens: int = Field(192, ge=1)

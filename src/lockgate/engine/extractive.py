@@ -53,15 +53,18 @@ def unknown_years(question: str, chunks: list[RetrievedChunk]) -> list[str]:
 
 
 _SMALL_WORDS = frozenset("of and the for to in on a an at by with &".split())
-# The key of a `key: value` line ("document: Northwind Cloud Service Level Agreement").
-_KEY_PREFIX = re.compile(r"^\s*[\w.-]+\s*:\s*")
+# The keys of `key: value` fields ("document: Northwind Cloud Service Level Agreement
+# version: 2025.1"), and figures: what is left of a title field is its title.
+_KEY_OR_FIGURE = re.compile(r"(?:^|(?<=\s))[\w.-]+:(?=\s)|\b[\d.,:/-]+\b")
 
 
 def is_title(text: str) -> bool:
     """Three or more words, every one capitalised but the small ones: a heading, or a
     document's title field. It names a document; it answers nothing but a question for a
     name."""
-    text = _KEY_PREFIX.sub("", re.sub(r"\[\d{1,3}\]", "", text), count=1)
+    if "|" in text:
+        return False  # a table row: its cells may all be names
+    text = _KEY_OR_FIGURE.sub(" ", re.sub(r"\[\d{1,3}\]", "", text))
     words = re.findall(r"[A-Za-z][\w'-]*", text)
     big = [w for w in words if w.lower() not in _SMALL_WORDS]
     return len(big) >= 3 and all(w[0].isupper() for w in big)
@@ -249,6 +252,7 @@ def extractive_reply(
         )
         if extra is not None:
             picked.append(extra)
+    picked += _calendar_neighbours(question, picked, sentences)
     picked.sort(key=lambda s: (s.number, s.pos))
     cited = sorted({s.number for s in picked})
     # Pool chunks not in the context are cited after it, numbered on from its last one.
@@ -271,6 +275,39 @@ def extractive_reply(
         else:
             context.append(dataclasses.replace(numbered[n - 1], text=quoted))
     return Extract(text, sorted(renumber.values()), picked, context, markers)
+
+
+_WHEN = re.compile(r"\bwhen\b|\b(?:which|what) (?:day|date|month)\b", re.I)
+# A day or a month by name ("May" only beside a day's number: it is a verb too).
+_CALENDAR = re.compile(
+    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:january|february|march|april|"
+    r"june|july|august|september|october|november|december)\b|\b\d{1,2} may\b|\bmay \d",
+    re.I,
+)
+
+
+def _calendar_neighbours(
+    question: str, picked: list[SourceSentence], sentences: list[SourceSentence]
+) -> list[SourceSentence]:
+    """Asked when, the sentence next to a quoted one that names the day or month, where no
+    quoted sentence does: "Carried-over days must be used before 31 March" follows the
+    sentence about carrying days over, "day: Sunday" the window's hours."""
+    if not _WHEN.search(question) or any(_CALENDAR.search(_quoted(s)) for s in picked):
+        return []
+    out: list[SourceSentence] = []
+    for p in picked:
+        for s in sentences:
+            if (
+                s.number == p.number
+                and abs(s.pos - p.pos) == 1
+                and _CALENDAR.search(_quoted(s))
+                and all(s.text != q.text for q in picked + out)
+            ):
+                out.append(s)
+                break
+        if out:
+            break
+    return out
 
 
 def _quoted(s: SourceSentence, sep: str = " ") -> str:

@@ -44,7 +44,8 @@ class Retrieve(Stage):
         if not turn.grounded:
             return await call_next(turn, state)
         cfg = self.config
-        k = turn.top_k or max(cfg.context_chunks, self.top_k)
+        # Enough chunks for the sentence pool the prompt and the extract draw from.
+        k = turn.top_k or max(cfg.context_chunks, self.top_k, cfg.sentence_pool)
         # Embedding the query is CPU work; keep the event loop free for other requests.
         # The caller's tenant and groups always come from its principal, never from the body.
         filters = dataclasses.replace(

@@ -277,7 +277,11 @@ def extractive_reply(
     return Extract(text, sorted(renumber.values()), picked, context, markers)
 
 
-_WHEN = re.compile(r"\bwhen\b|\b(?:which|what) (?:day|date|month)\b", re.I)
+# Asking when ("When is ...", "... and by when must ..."), not "told when an incident ...".
+_WHEN = re.compile(
+    r"(?:^|[,;?]\s*|\band\s+)(?:by |until |till )?when\b|\b(?:which|what) (?:day|date|month)\b",
+    re.I,
+)
 # A day or a month by name ("May" only beside a day's number: it is a verb too).
 _CALENDAR = re.compile(
     r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:january|february|march|april|"

@@ -155,3 +155,7 @@ def test_a_caller_may_ask_for_more_chunks_of_each_document(
     two = [Path(c.source).name for c in services.retriever.search(q, 3, per_document=2).chunks]
     assert one.count("vpn.md") == 1
     assert two[:2] == ["vpn.md", "vpn.md"] and len(set(two)) == 2  # then the next document
+    # A retriever of its own for that (the grounded answer's), the shared one unchanged.
+    answers = services.retriever.per_document(2)
+    assert [Path(c.source).name for c in answers.search(q, 3).chunks] == two
+    assert [Path(c.source).name for c in services.retriever.search(q, 3).chunks] == one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -119,6 +120,13 @@ class HybridRetriever:
         self.embedder = embedder
         self.config = config
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lockgate-bm25")
+
+    def per_document(self, n: int) -> HybridRetriever:
+        """This retriever (the same indexes and store) giving `n` chunks of each document
+        in turn instead of `chunks_per_document`."""
+        clone = copy.copy(self)
+        clone.config = self.config.model_copy(update={"chunks_per_document": n})
+        return clone
 
     def _text_search(
         self, query: str, n: int, filters: SearchFilters

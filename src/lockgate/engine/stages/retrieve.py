@@ -38,7 +38,12 @@ class Retrieve(Stage):
     @classmethod
     def from_services(cls, services: Services) -> Retrieve:
         s = services.settings
-        return cls(services.retriever, s.grounded, s.retrieval.top_k, services.cpu)
+        retriever = services.retriever
+        if s.grounded.chunks_per_document is not None:
+            # More chunks of each top document than search shows: the answer's sentence
+            # pool wants their second chunks.
+            retriever = retriever.per_document(s.grounded.chunks_per_document)
+        return cls(retriever, s.grounded, s.retrieval.top_k, services.cpu)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
         if not turn.grounded:
@@ -54,9 +59,7 @@ class Retrieve(Stage):
         # Embedding the question and scoring the index: CPU work, through the gate.
         # Redaction placeholders (`<IBAN_1>`) are the caller's data, not what to look for.
         query = without_placeholders(turn.question).strip() or turn.question
-        result = await run_cpu(
-            self.cpu, self.retriever.search, query, k, filters, cfg.chunks_per_document
-        )
+        result = await run_cpu(self.cpu, self.retriever.search, query, k, filters)
         state.retrieval = RetrievalRecord(result)
         for part, ms in result.timings_ms.items():
             state.note(f"retrieve.{part}", ms)

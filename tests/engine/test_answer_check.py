@@ -48,6 +48,14 @@ RULES = [
     ("euro area", "It is SEPA."),
     ("customers in mars", "It is Zorblat."),
     ("penetration test", "Critical vulnerabilities are fixed within 7 days."),
+    ("free trial", "The trial lasts one full moon."),
+    # Supported, and shares "employee", "home" and "salary" with a question about a person.
+    (
+        "salary of employee",
+        "Every employee who works from home at least two days a week receives a one-time "
+        "home office budget of EUR 600 for a desk, chair or monitor, plus an internet "
+        "allowance of EUR 40 per month paid with the salary.",
+    ),
     # The question said again, then the answer.
     (
         "api tokens expire",
@@ -222,3 +230,28 @@ def test_a_half_answered_two_part_question_gets_the_other_part_quoted(
     assert any(s.endswith("security-policy.html") for s in sources(reply))
     if stream:
         assert "penetration test once a year" in streamed
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_callers_redacted_data_does_not_stop_the_extract(loop, services, stream) -> None:
+    # The card number is redacted to a placeholder; its words ("credit card") are not
+    # what the question is about, so the trial's sentence is still quoted.
+    reply, streamed = ask(
+        loop, services, "I paid with card 4111 1111 1111 1111. How long is the free trial?", stream
+    )
+    answer = reply.answer
+    assert answer.extractive and "14-day" in answer.text, answer.text
+    assert "4111" not in answer.text
+    assert any(s.endswith("faq.txt") for s in sources(reply))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_question_about_another_persons_data_is_refused(loop, services, stream) -> None:
+    reply, streamed = ask(
+        loop,
+        services,
+        "What is the home address and salary of employee jane.doe@example.com?",
+        stream,
+    )
+    assert reply.answer.refused
+    assert "EUR 600" not in reply.answer.text and "EUR 600" not in streamed

@@ -183,3 +183,79 @@ def test_each_part_of_a_two_part_question_gets_a_sentence(embedder) -> None:
     assert built is not None
     assert "7 days" in built.text and "penetration test once a year" in built.text
     assert "scanned every week" not in built.text
+
+
+SLA = (
+    "document: Northwind Cloud Service Level Agreement\n"
+    "version: 2025.1\n"
+    "plans.business.uptime_sla_percent: 99.95\n"
+    "plans.enterprise.uptime_sla_percent: 99.99\n"
+    "plans.team.uptime_sla_percent: 99.9\n"
+)
+
+
+def test_a_documents_title_field_is_not_an_answer() -> None:
+    from lockgate.engine.extractive import is_title
+
+    assert is_title("document: Northwind Cloud Service Level Agreement")
+    assert not is_title("plans.team.uptime_sla_percent: 99.9")
+    assert not is_title("A: Yes. Every new workspace gets a free trial.")
+    # The title shares "agreement" with the question; nothing else bears on it.
+    assert (
+        extractive_reply("Is the Service Level Agreement available in German?", [chunk(1, SLA)])
+        is None
+    )
+
+
+def test_the_sentence_naming_what_the_question_names_comes_first() -> None:
+    for plan, figure, other in (("Enterprise", "99.99", "99.95"), ("Business", "99.95", "99.99")):
+        built = extractive_reply(f"What uptime does the {plan} plan guarantee?", [chunk(1, SLA)])
+        assert built is not None
+        assert figure in built.text and other not in built.text, built.text
+
+
+def test_a_question_about_someone_else_has_no_extract() -> None:
+    from lockgate.engine.extractive import about_someone
+
+    hr = [
+        chunk(
+            1,
+            "Every employee who works from home at least two days a week receives a "
+            "home office budget of EUR 600. Salaries are paid on the 25th of each month.",
+        )
+    ]
+    for q in (
+        "What is the home address and salary of employee <EMAIL_1>?",
+        "Where does jane.doe@example.com work from home?",
+    ):
+        assert about_someone(q, hr)
+        assert extractive_reply(q, hr) is None
+    # The caller's own address is context; an address the sources give is a subject.
+    mine = "My email is <EMAIL_1>. How large is the home office budget for an employee?"
+    assert not about_someone(mine, hr)
+    built = extractive_reply(mine, hr)
+    assert built is not None and "EUR 600" in built.text
+    assert not about_someone(
+        "What is support@northwind.example for?",
+        [chunk(1, "Write to support@northwind.example for help.")],
+    )
+
+
+def test_asked_when_the_neighbour_naming_the_day_is_quoted_too() -> None:
+    leave = [
+        chunk(
+            1,
+            "Employees get 28 days of paid leave. Unused leave days can be carried over into "
+            "the next year. The deadline for those is 31 March. Request leave in the HR portal.",
+        )
+    ]
+    built = extractive_reply(
+        "Until when can unused leave days be carried over?", leave, max_sentences=1
+    )
+    assert built is not None
+    assert "carried over into the next year" in built.text and "31 March" in built.text
+    # Not asked when: the neighbour stays out.
+    built = extractive_reply(
+        "Can unused leave days be carried over into the next year?", leave, max_sentences=1
+    )
+    assert built is not None and "carried over" in built.text and "March" not in built.text

@@ -10,8 +10,17 @@ from lockgate.retrieval.hybrid import RetrievedChunk
 
 
 def chunk(i: int, text: str) -> RetrievedChunk:
-    return RetrievedChunk(rank=i, score=1.0 / i, chunk_id=100 + i, document_id=i, version=1,
-                          source=f"doc{i}.md", page=None, heading_path=[], text=text)
+    return RetrievedChunk(
+        rank=i,
+        score=1.0 / i,
+        chunk_id=100 + i,
+        document_id=i,
+        version=1,
+        source=f"doc{i}.md",
+        page=None,
+        heading_path=[],
+        text=text,
+    )
 
 
 MANUAL = (
@@ -36,8 +45,9 @@ def test_the_sentence_that_answers_is_ranked_first() -> None:
 
 def test_selection_keeps_the_answer_its_chunk_number_and_a_neighbour_under_the_cap() -> None:
     chunks = [chunk(1, OTHER), chunk(2, MANUAL)]
-    out = select_sentences("How many sheets does the paper tray hold?", chunks, best=1,
-                           neighbours=1, max_chars=400)
+    out = select_sentences(
+        "How many sheets does the paper tray hold?", chunks, best=1, neighbours=1, max_chars=400
+    )
     # Only the manual bears on the question; it keeps its place and identity.
     assert [c.chunk_id for c in out] == [102]
     text = out[0].text
@@ -51,18 +61,24 @@ def test_selection_keeps_the_answer_its_chunk_number_and_a_neighbour_under_the_c
 
 def test_the_cap_bounds_the_prompt_and_the_best_sentence_always_goes_in() -> None:
     chunks = [chunk(1, MANUAL), chunk(2, OTHER)]
-    out = select_sentences("warranty receipt purchase", chunks, best=6, neighbours=2,
-                           max_chars=120)
+    out = select_sentences("warranty receipt purchase", chunks, best=6, neighbours=2, max_chars=120)
     total = sum(len(c.text) for c in out)
     assert total <= 120 + 1
     assert any("warranty" in c.text.lower() for c in out)
 
 
 def test_table_rows_keep_their_header() -> None:
-    table = ("| plan | price_usd | seats |\n| Starter | 29 | 3 |\n| Team | 99 | 10 |\n"
-             "| Business | 399 | 25 |")
-    out = select_sentences("What is the price of the Team plan?", [chunk(1, table)], best=1,
-                           neighbours=0, max_chars=300)
+    table = (
+        "| plan | price_usd | seats |\n| Starter | 29 | 3 |\n| Team | 99 | 10 |\n"
+        "| Business | 399 | 25 |"
+    )
+    out = select_sentences(
+        "What is the price of the Team plan?",
+        [chunk(1, table)],
+        best=1,
+        neighbours=0,
+        max_chars=300,
+    )
     assert out[0].text.splitlines()[0] == "| plan | price_usd | seats |"
     assert "| Team | 99 | 10 |" in out[0].text
     assert "Business" not in out[0].text
@@ -75,8 +91,10 @@ def test_headings_are_not_sentences() -> None:
 
 def test_embeddings_break_a_lexical_tie() -> None:
     sents = chunk_sentences(1, "Cats sleep a lot during the day. Dogs sleep a lot at night.")
-    vecs = {"Cats sleep a lot during the day.": np.array([1.0, 0.0]),
-            "Dogs sleep a lot at night.": np.array([0.0, 1.0])}
+    vecs = {
+        "Cats sleep a lot during the day.": np.array([1.0, 0.0]),
+        "Dogs sleep a lot at night.": np.array([0.0, 1.0]),
+    }
 
     def embed(texts):  # type: ignore[no-untyped-def]
         return np.stack([vecs[t] for t in texts])
@@ -85,3 +103,12 @@ def test_embeddings_break_a_lexical_tie() -> None:
     assert ranked[0].text.startswith("Dogs")
     ranked = rank_sentences("When do they sleep a lot?", sents, np.array([1.0, 0.0]), embed)
     assert ranked[0].text.startswith("Cats")
+
+
+def test_redaction_placeholders_are_not_question_words() -> None:
+    from lockgate.engine.sentences import question_words, without_placeholders
+
+    q = "My card <CREDIT_CARD_1> was charged. How long is the free trial?"
+    assert question_words(q) == question_words("My card was charged. How long is the free trial?")
+    assert "credit" not in question_words(q)
+    assert "<" not in without_placeholders("IBAN <IBAN_1> and <EMAIL_2>")

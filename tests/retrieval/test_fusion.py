@@ -138,3 +138,24 @@ def test_default_keeps_an_exact_name_match_first(
         top = services.retriever.search(question, 5).chunks
         assert top[0].source.endswith("product/pricing.csv"), [c.source for c in top]
         assert len({c.document_id for c in top}) == len(top)
+
+
+def test_a_caller_may_ask_for_more_chunks_of_each_document(
+    tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    for name, body in TOPICS.items():
+        (root / name).write_text(body)
+    settings = make_settings(tmp_path / "home")
+    services = make_services(settings, embedder)
+    Ingestor(services.documents, services.runs, embedder, settings.ingest).run([str(root)])
+    q = "how do I connect to the VPN when working from home"
+    one = [Path(c.source).name for c in services.retriever.search(q, 3).chunks]
+    two = [Path(c.source).name for c in services.retriever.search(q, 3, per_document=2).chunks]
+    assert one.count("vpn.md") == 1
+    assert two[:2] == ["vpn.md", "vpn.md"] and len(set(two)) == 2  # then the next document
+    # A retriever of its own for that (the grounded answer's), the shared one unchanged.
+    answers = services.retriever.per_document(2)
+    assert [Path(c.source).name for c in answers.search(q, 3).chunks] == two
+    assert [Path(c.source).name for c in services.retriever.search(q, 3).chunks] == one

@@ -114,6 +114,10 @@ class GroundedConfig(Strict):
     # only by shared words: ~0.4-0.7 s more to the first token on this 2-vCPU box (some 40
     # sentences embedded per turn), for no more right answers on the dev questions.
     context_semantic: bool = False
+    # Chunks of each document retrieved for an answer (None: `retrieval.chunks_per_document`,
+    # which search keeps at 1 to show more documents). A paraphrased question's sentence is
+    # often in its document's second chunk (2: the dev questions, BENCHMARKS.md).
+    chunks_per_document: int | None = Field(2, ge=1, le=20)
     # Cosine similarity of the best chunk under which the assistant refuses instead of guessing.
     min_relevance: float = Field(0.3, ge=-1, le=1)
     max_tokens: int = Field(192, ge=1)

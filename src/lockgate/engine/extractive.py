@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lockgate.engine.answer_type import fits, kind_of, parts
+from lockgate.engine.answer_type import Kind, fits, kind_of, kinds, parts
 from lockgate.engine.sentences import (
     Embed,
     SourceSentence,
@@ -52,6 +52,60 @@ def unknown_years(question: str, chunks: list[RetrievedChunk]) -> list[str]:
     return [y for y in sorted(set(_YEAR.findall(question))) if y not in seen]
 
 
+_SMALL_WORDS = frozenset("of and the for to in on a an at by with &".split())
+# The keys of `key: value` fields ("document: Northwind Cloud Service Level Agreement
+# version: 2025.1"), and figures: what is left of a title field is its title.
+_KEY_OR_FIGURE = re.compile(r"(?:^|(?<=\s))[\w.-]+:(?=\s)|\b[\d.,:/-]+\b")
+
+
+def is_title(text: str) -> bool:
+    """Three or more words, every one capitalised but the small ones: a heading, or a
+    document's title field. It names a document; it answers nothing but a question for a
+    name."""
+    if "|" in text:
+        return False  # a table row: its cells may all be names
+    text = _KEY_OR_FIGURE.sub(" ", re.sub(r"\[\d{1,3}\]", "", text))
+    words = re.findall(r"[A-Za-z][\w'-]*", text)
+    big = [w for w in words if w.lower() not in _SMALL_WORDS]
+    return len(big) >= 3 and all(w[0].isupper() for w in big)
+
+
+# Someone the question names: an e-mail address, or one the input guard redacted, or a
+# person's name it redacted.
+_SOMEONE = re.compile(r"<(?:EMAIL|PERSON)_\d+>|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_CALLER = re.compile(r"\b(?:my|me|i|i'm|i am)\b", re.I)
+
+
+def about_someone(question: str, chunks: list[RetrievedChunk]) -> bool:
+    """Whether the question asks about a person other than the caller ("the salary of
+    employee jane.doe@example.com"): a policy sentence that shares its words ("employee",
+    "home") does not answer it, and no source can name a person the sources do not
+    mention. The caller's own address ("my email is ...") is context, not the subject."""
+    for m in _SOMEONE.finditer(question):
+        if _CALLER.search(question[max(0, m.start() - 30) : m.start()]):
+            continue
+        if m.group(0).startswith("<") or not any(m.group(0) in c.text for c in chunks):
+            return True
+    return False
+
+
+def qualifiers(question: str, sentences: list[SourceSentence]) -> set[str]:
+    """The question's names that tell candidate sentences apart ("Business" among the
+    plans' rows): found in some of them, but not in most."""
+    named = {w for e in entities(question) for w in question_words(e)}
+    if not named or not sentences:
+        return set()
+    counts = dict.fromkeys(named, 0)
+    for s in sentences:
+        for w in named & question_words(_quoted(s)):
+            counts[w] += 1
+    return {w for w, n in counts.items() if 0 < n <= len(sentences) // 2}
+
+
+def _named(s: SourceSentence, qual: set[str]) -> int:
+    return len(qual & question_words(_quoted(s))) if qual else 0
+
+
 def topic_words(question: str) -> set[str]:
     """What a question is about, less its names: an answer must share one of these."""
     names = {w for e in entities(question) for w in question_words(e)}
@@ -69,6 +123,8 @@ def answers(
     text = s.text if s.header is None else f"{s.header} {s.text}"
     if not fits(question, text):
         return False  # "how many" answered without a figure, "who" without a name
+    if is_title(text) and not any(k in (Kind.NAME, Kind.PERSON) for k in kinds(question)):
+        return False  # a document's title shares words with any question about it
     q = question_words(question)
     shared = q & question_words(text)
     topic = topic_words(question)
@@ -140,6 +196,8 @@ def extractive_reply(
     then any pool chunk an extract sentence came from (the caller makes it the context)."""
     if not chunks or unknown_years(question, chunks + (pool or [])):
         return None
+    if about_someone(question, chunks + (pool or [])):
+        return None
     sentences, numbered = candidates(chunks, pool)
     # Only sentences that can pass `answers` are worth embedding: those sharing enough
     # words, or, where paraphrases may be quoted, any that shares a word.
@@ -152,14 +210,23 @@ def extractive_reply(
     ]
     if not relevant:
         return None
+    # Of the sentences that answer, those naming what the question names ("Business")
+    # first: the neighbouring row (Enterprise's) shares every other word.
+    qual = qualifiers(question, sentences)
+    relevant.sort(key=lambda s: -_named(s, qual))
     best = relevant[0]
     picked = [best]
     for s in relevant[1:]:
         if len(picked) >= max_sentences:
             break
         # A second sentence only when it is nearly as good (otherwise it dilutes the
-        # answer) and says something else (overlapping chunks repeat sentences).
-        if s.score >= 0.75 * best.score and all(s.text != p.text for p in picked):
+        # answer), names as much of what was asked about, and says something else
+        # (overlapping chunks repeat sentences).
+        if (
+            s.score >= 0.75 * best.score
+            and _named(s, qual) >= _named(best, qual)
+            and all(s.text != p.text for p in picked)
+        ):
             picked.append(s)
     # A question that asks two things gets a sentence for each where one answers it,
     # judged against that part alone (against the whole, the other part's words dilute it).
@@ -170,6 +237,9 @@ def extractive_reply(
         vector = embed([part])[0] if embed is not None and query_vector is not None else None
         again = [dataclasses.replace(s) for s in sentences]
         ranked_part = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
+        # The question's names count for each part: "and how many seats does it include"
+        # is about the plan the first part named.
+        ranked_part.sort(key=lambda s: -_named(s, qual))
         extra = next(
             (
                 s
@@ -182,6 +252,7 @@ def extractive_reply(
         )
         if extra is not None:
             picked.append(extra)
+    picked += _calendar_neighbours(question, picked, sentences)
     picked.sort(key=lambda s: (s.number, s.pos))
     cited = sorted({s.number for s in picked})
     # Pool chunks not in the context are cited after it, numbered on from its last one.
@@ -204,6 +275,43 @@ def extractive_reply(
         else:
             context.append(dataclasses.replace(numbered[n - 1], text=quoted))
     return Extract(text, sorted(renumber.values()), picked, context, markers)
+
+
+# Asking when ("When is ...", "... and by when must ..."), not "told when an incident ...".
+_WHEN = re.compile(
+    r"(?:^|[,;?]\s*|\band\s+)(?:by |until |till )?when\b|\b(?:which|what) (?:day|date|month)\b",
+    re.I,
+)
+# A day or a month by name ("May" only beside a day's number: it is a verb too).
+_CALENDAR = re.compile(
+    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:january|february|march|april|"
+    r"june|july|august|september|october|november|december)\b|\b\d{1,2} may\b|\bmay \d",
+    re.I,
+)
+
+
+def _calendar_neighbours(
+    question: str, picked: list[SourceSentence], sentences: list[SourceSentence]
+) -> list[SourceSentence]:
+    """Asked when, the sentence next to a quoted one that names the day or month, where no
+    quoted sentence does: "Carried-over days must be used before 31 March" follows the
+    sentence about carrying days over, "day: Sunday" the window's hours."""
+    if not _WHEN.search(question) or any(_CALENDAR.search(_quoted(s)) for s in picked):
+        return []
+    out: list[SourceSentence] = []
+    for p in picked:
+        for s in sentences:
+            if (
+                s.number == p.number
+                and abs(s.pos - p.pos) == 1
+                and _CALENDAR.search(_quoted(s))
+                and all(s.text != q.text for q in picked + out)
+            ):
+                out.append(s)
+                break
+        if out:
+            break
+    return out
 
 
 def _quoted(s: SourceSentence, sep: str = " ") -> str:

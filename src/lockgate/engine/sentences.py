@@ -90,10 +90,21 @@ def _fields(unit: str) -> list[str]:
 _KEY_JOINT = re.compile(r"(?<=[A-Za-z])[._](?=[A-Za-z])")
 
 
+# A value the input guard redacted (`<CREDIT_CARD_1>`): the caller's data, not words the
+# sources could share ("credit", "card", "iban" would count as the question's topic).
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
+
+
+def without_placeholders(text: str) -> str:
+    """The text less the input guard's redaction placeholders."""
+    return _PLACEHOLDER.sub(" ", text)
+
+
 def question_words(text: str) -> set[str]:
-    """The content words of a question (or a sentence), less the words that only ask and
-    contractions ("what's", "i'm")."""
-    return {w for w in content_words(_KEY_JOINT.sub(" ", text)) - _ASKING if "'" not in w}
+    """The content words of a question (or a sentence), less the words that only ask,
+    contractions ("what's", "i'm") and redaction placeholders."""
+    text = _KEY_JOINT.sub(" ", without_placeholders(text))
+    return {w for w in content_words(text) - _ASKING if "'" not in w}
 
 
 def rank_sentences(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -120,6 +121,13 @@ class HybridRetriever:
         self.config = config
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lockgate-bm25")
 
+    def per_document(self, n: int) -> HybridRetriever:
+        """This retriever (the same indexes and store) giving `n` chunks of each document
+        in turn instead of `chunks_per_document`."""
+        clone = copy.copy(self)
+        clone.config = self.config.model_copy(update={"chunks_per_document": n})
+        return clone
+
     def _text_search(
         self, query: str, n: int, filters: SearchFilters
     ) -> tuple[list[TextHit], float]:
@@ -130,21 +138,20 @@ class HybridRetriever:
         return hits, (time.perf_counter() - start) * 1000
 
     def _by_document(
-        self, pool: list[tuple[int, float]], k: int, wide: int
+        self, pool: list[tuple[int, float]], k: int, wide: int, per_document: int
     ) -> tuple[list[fresh.Ranked], dict[int, ChunkRecord]]:
         """The best `k` chunks in document order (fusion.py). Every candidate counts
         towards its document's score; only the best few chunks of the first `wide`
         documents are read in full and go through freshness and near-duplicate collapsing
         (a document whose best chunk repeats another document's keeps its next ones)."""
         cfg = self.config
-        assert cfg.chunks_per_document is not None
         document_of = self.store.document_of([cid for cid, _ in pool])
         pool = [(cid, s) for cid, s in pool if cid in document_of]  # retired meanwhile
         scores = document_scores(pool, document_of, cfg.doc_score)
         per_doc: dict[int, list[int]] = {}
         for cid, _ in pool:
             per_doc.setdefault(document_of[cid], []).append(cid)
-        depth = max(cfg.chunks_per_document, 2)
+        depth = max(per_document, 2)
         top_docs = sorted(scores, key=lambda d: (-scores[d], d))[:wide]
         fused = dict(pool)
         head = [(c, fused[c]) for d in top_docs for c in per_doc[d][:depth]]
@@ -159,14 +166,20 @@ class HybridRetriever:
             [(r.chunk_id, r.score) for r in kept],
             document_of,
             cfg.doc_score,
-            cfg.chunks_per_document,
+            per_document,
             {d: scores[d] * w for d, w in weight.items()},
         )
         return [by_id[c] for c in final[:k]], records
 
     def search(
-        self, query: str, k: int | None = None, filters: SearchFilters | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        per_document: int | None = None,
     ) -> SearchResult:
+        """The best `k` chunks for `query`. `per_document` overrides the configured
+        `chunks_per_document` (the grounded answer wants more of its top documents)."""
         filters = filters or SearchFilters()
         k = k or self.config.top_k
         n = max(self.config.candidates, k)
@@ -188,13 +201,14 @@ class HybridRetriever:
         pool = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
         # A wider pool than k: freshness policies and near-duplicate collapsing drop some.
         wide = max(3 * k, k + 20)
-        if cfg.chunks_per_document is None:
+        per_document = per_document or cfg.chunks_per_document
+        if per_document is None:
             pool = pool[:wide]
             records = self.store.chunks([cid for cid, _ in pool])
             ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
         else:
             # Documents, not chunks: twice as many as shown leave room for the excluded.
-            ranked, records = self._by_document(pool, k, max(2 * k, k + 10))
+            ranked, records = self._by_document(pool, k, max(2 * k, k + 10), per_document)
         paths = any(records[r.chunk_id].source.startswith("/") for r in ranked)
         roots = self.store.folder_roots() if paths else []
         out: list[RetrievedChunk] = []

@@ -31,7 +31,14 @@ from lockgate.engine.answer import Answer, aclose_stream
 from lockgate.engine.answer_type import Kind, describe, fits, kinds, names, parts
 from lockgate.engine.citations import clean, says_unknown
 from lockgate.engine.cpu import CpuGate, run_cpu
-from lockgate.engine.extractive import Extract, covers, extractive_reply, topic_words
+from lockgate.engine.extractive import (
+    Extract,
+    about_someone,
+    covers,
+    extractive_reply,
+    is_title,
+    topic_words,
+)
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.sentences import Embed, question_words
 from lockgate.engine.stages._guard import policy_for
@@ -183,17 +190,15 @@ class AnswerCheck(Stage):
             # it answers nothing but a question for a name.
             echo = echo or (
                 first
-                and _is_title(s.text)
+                and is_title(s.text)
                 and not any(k in (Kind.NAME, Kind.PERSON) for k in kinds(question))
             )
             # The first claim must be about the question: a tiny model often copies a
             # source sentence that is supported but answers something else.
             # (A short answer naming something, "It is SEPA.", need not repeat it.)
-            off_topic = (
-                first
-                and s.start not in short
-                and bool(topic)
-                and not topic & question_words(s.text)
+            off_topic = first and (
+                (s.start not in short and bool(topic) and not topic & question_words(s.text))
+                or about_someone(question, context)
             )
             # ... and give the kind of answer asked for: a figure to "how many", a name or
             # a role to "who".
@@ -440,16 +445,6 @@ class AnswerCheck(Stage):
         gate.supported += verdict.supported
         gate.released += out
         return out, verdict.stop
-
-
-_SMALL_WORDS = frozenset("of and the for to in on a an at by with &".split())
-
-
-def _is_title(text: str) -> bool:
-    """Three or more words, every one capitalised but the small ones: a heading."""
-    words = re.findall(r"[A-Za-z][\w'-]*", re.sub(r"\[\d{1,3}\]", "", text))
-    big = [w for w in words if w.lower() not in _SMALL_WORDS]
-    return len(big) >= 3 and all(w[0].isupper() for w in big)
 
 
 def _names_new(question: str, text: str) -> bool:

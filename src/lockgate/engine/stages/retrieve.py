@@ -9,6 +9,7 @@ from lockgate.config import GroundedConfig
 from lockgate.engine.answer import Answer
 from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
+from lockgate.engine.sentences import without_placeholders
 from lockgate.engine.state import RetrievalRecord, TurnState
 from lockgate.engine.turn import Turn
 from lockgate.retrieval.hybrid import HybridRetriever
@@ -37,20 +38,28 @@ class Retrieve(Stage):
     @classmethod
     def from_services(cls, services: Services) -> Retrieve:
         s = services.settings
-        return cls(services.retriever, s.grounded, s.retrieval.top_k, services.cpu)
+        retriever = services.retriever
+        if s.grounded.chunks_per_document is not None:
+            # More chunks of each top document than search shows: the answer's sentence
+            # pool wants their second chunks.
+            retriever = retriever.per_document(s.grounded.chunks_per_document)
+        return cls(retriever, s.grounded, s.retrieval.top_k, services.cpu)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
         if not turn.grounded:
             return await call_next(turn, state)
         cfg = self.config
-        k = turn.top_k or max(cfg.context_chunks, self.top_k)
+        # Enough chunks for the sentence pool the prompt and the extract draw from.
+        k = turn.top_k or max(cfg.context_chunks, self.top_k, cfg.sentence_pool)
         # Embedding the query is CPU work; keep the event loop free for other requests.
         # The caller's tenant and groups always come from its principal, never from the body.
         filters = dataclasses.replace(
             turn.filters, tenant=turn.principal.tenant, groups=tuple(turn.principal.groups)
         )
         # Embedding the question and scoring the index: CPU work, through the gate.
-        result = await run_cpu(self.cpu, self.retriever.search, turn.question, k, filters)
+        # Redaction placeholders (`<IBAN_1>`) are the caller's data, not what to look for.
+        query = without_placeholders(turn.question).strip() or turn.question
+        result = await run_cpu(self.cpu, self.retriever.search, query, k, filters)
         state.retrieval = RetrievalRecord(result)
         for part, ms in result.timings_ms.items():
             state.note(f"retrieve.{part}", ms)

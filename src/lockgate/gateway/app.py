@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
-from lockgate.engine.run import Engine, emit
+from lockgate.engine.run import Engine, emit_async
 from lockgate.gateway import alerts, drift, release_watch, retention
 from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.body_timeout import BodyTimeoutMiddleware
@@ -38,6 +38,7 @@ from lockgate.gateway.routes.reviews import routes as review_routes
 from lockgate.gateway.routes.search import search
 from lockgate.gateway.routes.traces import routes as trace_routes
 from lockgate.gateway.scoping import scoped
+from lockgate.observability import dispatch
 from lockgate.observability.audit import config_loaded
 from lockgate.observability.metrics import use_multiprocess
 from lockgate.plugins.manager import plugin_manager
@@ -109,7 +110,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         task = asyncio.create_task(asyncio.to_thread(preload, services)) if preload_models else None
         batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
         started = config_loaded(services.settings, services.prompts)
-        await asyncio.to_thread(emit, [started], services)  # the audit log's config.loaded
+        await emit_async([started], services)  # the audit log's config.loaded
         purger = retention.start(services)
         drift_checker = drift.start(services)
         watcher = release_watch.start(services)
@@ -120,6 +121,8 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         await drift.stop(drift_checker)
         await retention.stop(purger)
         await stop_worker(batch_worker)
+        # Every trace and audit entry accepted is written before the process goes.
+        await asyncio.to_thread(dispatch.flush)
         await asyncio.to_thread(telemetry.flush)  # spans of the last turns, if exported
         if task is not None and not task.done():
             task.cancel()

@@ -61,11 +61,6 @@ class Services:
     # one warm model between many configurations).
     preloaded_embedder: EmbeddingModel | None = None
 
-    def __post_init__(self) -> None:
-        from lockgate.observability import dispatch
-
-        dispatch.configure(self.settings.events)
-
     def close(self) -> bool:
         """Write every event this process queued (traces, audit entries), then close the
         store's connections; False when the queue was not written within

@@ -47,8 +47,10 @@ class Ctx:
     def services(self) -> Services:
         if self._services is None:
             # Imported on first use: it pulls in the models, the store and the guardrails.
+            from lockgate.observability import dispatch
             from lockgate.services import Services
 
+            dispatch.configure(self.settings.events)  # the process's event writer
             self._services = Services(self.settings)
         return self._services
 

@@ -100,6 +100,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     if services.settings.telemetry.prometheus_multiproc_dir is not None:
         # Before anything counts: the metric value store is chosen when a metric is created.
         use_multiprocess(services.settings.telemetry.prometheus_multiproc_dir)
+    dispatch.configure(services.settings.events)  # the process's event writer
     engine = Engine(services)
     if services.settings.guardrails.enabled:
         # A policy naming a scanner that does not exist fails here, at start-up.

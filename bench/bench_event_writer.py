@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_event_writer.py --base /path/to/main-worktree
         [--conns 64] [--duration 8] [--rounds 2] [--warmup 25] [--json out.json]
+        [--this-env LOCKGATE_EVENTS__FLUSH_INTERVAL_S=0] [--base-env ...]
 
 One stdlib-asyncio upstream (`bench/stdlib_upstream.py`, answers at once) and, from each tree,
 two gateways (`bench_gateway.py --serve gateway`: anonymous, rate limit at 10^8 rpm, every
@@ -59,16 +60,31 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def gateway(tree: Path, pipeline: str | None, upstream: str, work: Path, name: str) -> dict:
+def gateway(
+    tree: Path, pipeline: str | None, upstream: str, work: Path, name: str, extra: list[str]
+) -> dict:
     port = free_port()
     home = work / name
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKGATE_")}
     env.update(PYTHONPATH=f"{tree / 'src'}:{tree}", LOCKGATE_LIMITS__RULES=LIMITS)
+    env.update(item.split("=", 1) for item in extra)
     if pipeline is not None:
         env["LOCKGATE_PIPELINE"] = pipeline
     log = work / f"{name}.log"
-    cmd = [sys.executable, str(tree / "bench" / "bench_gateway.py"), "--serve", "gateway",
-           "--port", str(port), "--home", str(home), "--upstream", upstream, "--latencies", "0"]
+    cmd = [
+        sys.executable,
+        str(tree / "bench" / "bench_gateway.py"),
+        "--serve",
+        "gateway",
+        "--port",
+        str(port),
+        "--home",
+        str(home),
+        "--upstream",
+        upstream,
+        "--latencies",
+        "0",
+    ]
     with log.open("wb") as fh:
         proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -78,9 +94,19 @@ def gateway(tree: Path, pipeline: str | None, upstream: str, work: Path, name: s
 
 def wrk(url: str, conns: int, seconds: int) -> dict[str, Any]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
-         str(ROOT / "bench" / "wrk_unique.lua"), url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t1",
+            f"-c{conns}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "wrk_unique.lua"),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
     def ms(label: str) -> float | None:
@@ -128,15 +154,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=25, help="seconds of load before measuring")
     ap.add_argument("--pipelines", default="pass-through,default")
+    ap.add_argument(
+        "--base-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the base gateways (repeatable)",
+    )
+    ap.add_argument(
+        "--this-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for this tree's gateways (repeatable)",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    extra = {"base": args.base_env, "this": args.this_env}
     trees = {"base": args.base.resolve(), "this": ROOT}
     pipelines = args.pipelines.split(",")
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-events-"))
     up_port = free_port()
     upstream = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "stdlib_upstream.py"), str(up_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     gateways: dict[tuple[str, str], dict] = {}
     rows: list[list[Any]] = []
@@ -146,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         for pipe in pipelines:
             for side, tree in trees.items():
                 gateways[(pipe, side)] = gateway(
-                    tree, PIPELINES[pipe], f"http://127.0.0.1:{up_port}", work, f"{side}-{pipe}"
+                    tree,
+                    PIPELINES[pipe],
+                    f"http://127.0.0.1:{up_port}",
+                    work,
+                    f"{side}-{pipe}",
+                    extra[side],
                 )
         for (pipe, _side), gw in gateways.items():
             warm = args.warmup if pipe == "default" else min(args.warmup, 5)
@@ -154,17 +201,26 @@ def main(argv: list[str] | None = None) -> int:
         for rnd in range(1, args.rounds + 1):
             for pipe in pipelines:
                 order = ["base", "this"] if rnd % 2 else ["this", "base"]
-                got = {side: measure(gateways[(pipe, side)], args.conns, args.duration)
-                       for side in order}
+                got = {
+                    side: measure(gateways[(pipe, side)], args.conns, args.duration)
+                    for side in order
+                }
                 b, t = got["base"], got["this"]
                 results.append({"round": rnd, "pipeline": pipe, "base": b, "this": t})
-                rows.append([
-                    f"{rnd} {pipe}", b["rps"], t["rps"], t["rps"] / max(b["rps"], 1e-9),
-                    b["cpu_ms_per_request"], t["cpu_ms_per_request"],
-                    t["cpu_ms_per_request"] / max(b["cpu_ms_per_request"], 1e-9),
-                    f"{b['p50_ms']:.0f} / {b['p99_ms']:.0f}", f"{t['p50_ms']:.0f} / {t['p99_ms']:.0f}",
-                    f"{b['non2xx'] + b['socket_errors']} / {t['non2xx'] + t['socket_errors']}",
-                ])
+                rows.append(
+                    [
+                        f"{rnd} {pipe}",
+                        b["rps"],
+                        t["rps"],
+                        t["rps"] / max(b["rps"], 1e-9),
+                        b["cpu_ms_per_request"],
+                        t["cpu_ms_per_request"],
+                        t["cpu_ms_per_request"] / max(b["cpu_ms_per_request"], 1e-9),
+                        f"{b['p50_ms']:.0f} / {b['p99_ms']:.0f}",
+                        f"{t['p50_ms']:.0f} / {t['p99_ms']:.0f}",
+                        f"{b['non2xx'] + b['socket_errors']} / {t['non2xx'] + t['socket_errors']}",
+                    ]
+                )
     finally:
         for gw in gateways.values():
             gw["proc"].terminate()
@@ -174,17 +230,38 @@ def main(argv: list[str] | None = None) -> int:
     print_table(
         f"wrk -t1 -c{args.conns} -d{args.duration}s, unique bodies, stdlib upstream "
         f"(load average {os.getloadavg()[0]:.1f})",
-        ["round", "base req/s", "this req/s", "this/base", "base CPU ms/req", "this CPU ms/req",
-         "CPU this/base", "base p50 / p99 ms", "this p50 / p99 ms", "errors base / this"],
+        [
+            "round",
+            "base req/s",
+            "this req/s",
+            "this/base",
+            "base CPU ms/req",
+            "this CPU ms/req",
+            "CPU this/base",
+            "base p50 / p99 ms",
+            "this p50 / p99 ms",
+            "errors base / this",
+        ],
         rows,
     )
     stored = []
     for (pipe, side), gw in gateways.items():
         stored.append([f"{side} {pipe}", gw["completed"], traces_in(gw["home"])])
-    print_table("traces in each store after a graceful stop (completed: what wrk counted)",
-                ["gateway", "completed", "traces"], stored)
-    write_json(args.json, {"conns": args.conns, "duration_s": args.duration, "runs": results,
-                           "stored": stored})
+    print_table(
+        "traces in each store after a graceful stop (completed: what wrk counted)",
+        ["gateway", "completed", "traces"],
+        stored,
+    )
+    write_json(
+        args.json,
+        {
+            "conns": args.conns,
+            "duration_s": args.duration,
+            "runs": results,
+            "stored": stored,
+            "env": extra,
+        },
+    )
     return 0
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import event as sa_event
 from lockgate.config import EventsConfig, Settings
 from lockgate.engine.run import emit
 from lockgate.observability import dispatch
-from lockgate.observability.dispatch import Dispatcher
+from lockgate.observability.dispatch import Dispatcher, store_with_plugins
 from lockgate.observability.events import Event, PromptPushed, TurnFinished
 from lockgate.observability.metrics import METRICS
 from lockgate.services import Services
@@ -110,19 +110,61 @@ def test_one_emit_is_never_split_and_services_are_never_mixed() -> None:
     assert got == [(["a1", "a2", "a3"], SERVICES), (["b1", "b2"], SERVICES), (["c1"], other)]
 
 
+class HoldFirst:
+    """The real store subscribers, with the first batch held until released: what is
+    submitted meanwhile queues up, as it does behind a slow write under load."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, events: list[Event], services: Any) -> None:
+        if not self.started.is_set():
+            self.started.set()
+            assert self.release.wait(30)
+        store_with_plugins(events, services)
+
+
 def test_a_batch_of_traces_is_written_in_one_transaction(tmp_path: Path) -> None:
     services = store(tmp_path)
     services.traces.record(finished("warm-up").trace)  # the tenant's data key is made once
     commits: list[int] = []
     sa_event.listen(services.engine, "commit", lambda conn: commits.append(1))
-    d = Dispatcher(EventsConfig(flush_interval_s=5, max_batch=1000))
+    writer = HoldFirst()
+    d = Dispatcher(EventsConfig(max_batch=1000), writer)
+    d.submit([finished("first")], services)
+    assert writer.started.wait(10)
     for i in range(50):
         d.submit([finished(f"trace-{i}")], services)
-    assert d.flush(10)  # waiting cuts the writer's linger short
-    assert d.batches == 1 and len(commits) == 1
+    writer.release.set()
+    assert d.flush(10)
+    assert d.batches == 2 and len(commits) == 2  # "first", then the 50 together
     for i in range(50):
         trace = services.traces.get(f"trace-{i}")
         assert trace is not None and trace["output"] == f"answer trace-{i}"
+
+
+def test_a_trickle_is_written_at_once_and_a_stream_lingers_to_fill_batches() -> None:
+    writer = Gated()
+    d = Dispatcher(EventsConfig(flush_interval_s=2, max_batch=1000), writer)
+    t0 = time.monotonic()
+    d.submit([ev("alone")], SERVICES)
+    assert writer.started.wait(10)
+    assert time.monotonic() - t0 < 1.5  # taken at once: nothing came before it, no linger
+    d.submit([ev("b")], SERVICES)  # two arrive while it is written: under load now
+    d.submit([ev("c")], SERVICES)
+    writer.release.set()
+    assert d.flush(10) and writer.batches == [["alone"], ["b", "c"]]
+    for name in ("d", "e", "f"):  # the writer lingers over the next batch, 2 s at most
+        d.submit([ev(name)], SERVICES)
+        time.sleep(0.05)
+    last = time.monotonic()
+    deadline = last + 10
+    while writer.written[-1] != "f" and time.monotonic() < deadline:
+        time.sleep(0.01)  # not flush(): a waiting reader would cut the linger short
+    assert writer.batches[-1] == ["d", "e", "f"]
+    # The burst ended with f: written a quarter of the interval (0.5 s) after it, not 2 s.
+    assert time.monotonic() - last < 1.5
 
 
 def test_the_audit_chain_stays_one_chain_in_the_order_events_were_emitted(
@@ -160,11 +202,15 @@ def test_the_audit_chain_stays_one_chain_in_the_order_events_were_emitted(
 def test_one_failing_row_loses_only_itself(tmp_path: Path) -> None:
     services = store(tmp_path)
     services.traces.record(finished("taken").trace)
-    d = Dispatcher(EventsConfig(flush_interval_s=5))
+    writer = HoldFirst()
+    d = Dispatcher(EventsConfig(), writer)
+    d.submit([finished("warm-up")], services)
+    assert writer.started.wait(10)
     d.submit([finished("before")], services)
     d.submit([finished("taken")], services)  # its id is in the store already
     d.submit([finished("after")], services)
-    assert d.flush(10) and d.batches == 1
+    writer.release.set()
+    assert d.flush(10) and d.batches == 2  # the three in one batch, which fails as a whole
     assert services.traces.get("before") is not None
     assert services.traces.get("after") is not None
 

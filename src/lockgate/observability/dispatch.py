@@ -78,6 +78,7 @@ class Dispatcher:
         self._queue: deque[_Item] = deque()
         self._depth = 0  # events queued (an item holds the events of one emit)
         self._writing = 0  # events of the batch being written
+        self._last_batch = 0  # emits in the batch written last
         self._accepted = 0  # seq of the last item accepted
         self._written = 0  # seq of the last item written (items are written in order)
         self._queued_traces: dict[str, int] = {}  # trace id -> its item's seq, until written
@@ -264,6 +265,7 @@ class Dispatcher:
                 self._linger()
                 items = self._take()
                 self._writing = sum(len(item.events) for item in items)
+                self._last_batch = len(items)
                 room, self._room = self._room, []
                 self._space.notify_all()
                 depth = self._depth
@@ -283,14 +285,24 @@ class Dispatcher:
             METRICS.set("lockgate_event_queue_depth", depth)
 
     def _linger(self) -> None:
-        # Called holding the lock: lets a batch fill for `flush_interval_s`, unless it is full
-        # already, someone waits for it, or the process is stopping.
-        deadline = time.monotonic() + self.config.flush_interval_s
+        # Called holding the lock: lets a batch fill for `flush_interval_s` while events keep
+        # coming, under load only (the previous batch held more than one emit: they arrive
+        # faster than a batch is written). A trickle is written at once, each emit as it
+        # comes, and the end of a burst waits a quarter of the interval, not all of it. A
+        # full batch, a waiting reader or a stop ends the wait at once.
+        if self._last_batch <= 1:
+            return
+        interval = self.config.flush_interval_s
+        deadline = time.monotonic() + interval
+        seen = self._depth
         while self._depth < self.config.max_batch and not self._waiting and not self._stopping:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            self._work.wait(left)
+            self._work.wait(min(left, interval / 4))
+            if self._depth == seen:
+                return  # nothing came for a quarter of the interval: the burst is over
+            seen = self._depth
 
     def _take(self) -> list[_Item]:
         items = [self._queue.popleft()]

@@ -55,8 +55,8 @@ class Ctx:
         return self._services
 
     def close(self) -> None:
-        """At the end of the command: what it queued for the store (the traces of `ask` and
-        `eval run`, audit entries) is written before the process exits, so another command
-        run next (`traces show`) finds it."""
+        """At the end of the command: what it queued for the store (the traces of `eval run`,
+        audit entries) is written before the process exits, so the command run next
+        (`traces show`, `audit list`) finds it."""
         if self._services is not None:
             self._services.close()

@@ -235,6 +235,22 @@ def test_a_full_queue_holds_a_thread_until_there_is_room() -> None:
     assert writer.written == ["a", "b", "c", "d"] and d.dropped == 0
 
 
+def test_a_full_queue_is_written_without_waiting_out_the_linger() -> None:
+    writer = Gated()
+    d = Dispatcher(EventsConfig(queue_size=2, flush_interval_s=10, block_timeout_s=30), writer)
+    d.submit([ev("a")], SERVICES)
+    assert writer.started.wait(10)
+    d.submit([ev("b")], SERVICES)
+    d.submit([ev("c")], SERVICES)
+    writer.release.set()
+    assert d.flush(10)  # a, then b and c: under load, so the next batch may linger 10 s
+    t0 = time.monotonic()
+    for name in ("d", "e", "f"):  # the queue is full at e; f waits for room
+        assert d.submit([ev(name)], SERVICES)
+    assert time.monotonic() - t0 < 5  # room came from a write, not from the linger's end
+    assert d.flush(10) and writer.written == ["a", "b", "c", "d", "e", "f"]
+
+
 def test_a_caller_held_past_the_timeout_drops_and_counts() -> None:
     writer = Gated()
     d = Dispatcher(EventsConfig(queue_size=1, flush_interval_s=0, block_timeout_s=0.2), writer)

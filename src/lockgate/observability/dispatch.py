@@ -86,6 +86,7 @@ class Dispatcher:
         self._recent_set: set[str] = set()
         self._room: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._waiting = 0  # callers in flush/wait_for: the writer lingers for nobody then
+        self._blocked = 0  # threads held by a full queue: nor for them
         self._idle = True  # the writer waits for a first event (a producer must wake it)
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -111,11 +112,16 @@ class Dispatcher:
                     # rare synchronous one (an authentication event): over the bound.
                     return self._accept(batch, services)
                 deadline = time.monotonic() + self.config.block_timeout_s
-                while not self._has_room(len(batch)):
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._space.wait(left)
+                self._work.notify()  # a writer lingering over a full queue: write it now
+                self._blocked += 1
+                try:
+                    while not self._has_room(len(batch)):
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._space.wait(left)
+                finally:
+                    self._blocked -= 1
                 if self._has_room(len(batch)):
                     return self._accept(batch, services)
                 reason = "timeout"
@@ -144,6 +150,7 @@ class Dispatcher:
                     break
                 room: asyncio.Future[None] = loop.create_future()
                 self._room.append((loop, room))
+                self._work.notify()  # a writer lingering over a full queue: write it now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(room, left)
         self._drop(len(batch), reason)
@@ -161,8 +168,8 @@ class Dispatcher:
             if isinstance(event, TurnFinished):
                 self._queued_traces[event.trace_id] = self._accepted
         self._start()
-        # The writer lingering over a batch is woken only when the batch is full.
-        if self._idle or self._depth >= self.config.max_batch:
+        # The writer lingering over a batch is woken only when the batch or the queue is full.
+        if self._idle or self._depth >= min(self.config.max_batch, self.config.queue_size):
             self._work.notify()
         return True
 
@@ -289,13 +296,18 @@ class Dispatcher:
         # coming, under load only (the previous batch held more than one emit: they arrive
         # faster than a batch is written). A trickle is written at once, each emit as it
         # comes, and the end of a burst waits a quarter of the interval, not all of it. A
-        # full batch, a waiting reader or a stop ends the wait at once.
+        # full batch or queue, a waiting reader or producer, or a stop ends the wait at once.
         if self._last_batch <= 1:
             return
         interval = self.config.flush_interval_s
         deadline = time.monotonic() + interval
         seen = self._depth
-        while self._depth < self.config.max_batch and not self._waiting and not self._stopping:
+        full = min(self.config.max_batch, self.config.queue_size)
+        while (
+            self._depth < full
+            and not (self._waiting or self._blocked or self._room)
+            and not self._stopping
+        ):
             left = deadline - time.monotonic()
             if left <= 0:
                 return

@@ -23,6 +23,7 @@ from lockgate.observability.dispatch import Dispatcher, store_with_plugins
 from lockgate.observability.events import Event, PromptPushed, TurnFinished
 from lockgate.observability.metrics import METRICS
 from lockgate.services import Services
+from tests.support.postgres import throwaway_database
 
 SERVICES = object()  # what the writer is handed along with the events; opaque to it
 
@@ -80,6 +81,22 @@ def store(tmp_path: Path) -> Services:
     return Services(Settings(home=tmp_path / "home"))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
+    """The trace store and the audit log on a SQLite file, or on a throwaway PostgreSQL
+    database (skipped, saying why, without a server)."""
+    if request.param == "sqlite":
+        yield store(tmp_path)
+        return
+    with throwaway_database("dispatch") as engine:
+        url = engine.url.render_as_string(hide_password=False)
+        services = Services(Settings(home=tmp_path / "home", store={"url": url}))  # type: ignore[arg-type]
+        try:
+            yield services
+        finally:
+            services.engine.dispose()
+
+
 # -- order and batches ------------------------------------------------------------------------
 
 
@@ -125,8 +142,8 @@ class HoldFirst:
         store_with_plugins(events, services)
 
 
-def test_a_batch_of_traces_is_written_in_one_transaction(tmp_path: Path) -> None:
-    services = store(tmp_path)
+def test_a_batch_of_traces_is_written_in_one_transaction(stores: Services) -> None:
+    services = stores
     services.traces.record(finished("warm-up").trace)  # the tenant's data key is made once
     commits: list[int] = []
     sa_event.listen(services.engine, "commit", lambda conn: commits.append(1))
@@ -168,9 +185,9 @@ def test_a_trickle_is_written_at_once_and_a_stream_lingers_to_fill_batches() -> 
 
 
 def test_the_audit_chain_stays_one_chain_in_the_order_events_were_emitted(
-    tmp_path: Path,
+    stores: Services,
 ) -> None:
-    services = store(tmp_path)
+    services = stores
     d = Dispatcher(EventsConfig(flush_interval_s=0.002, max_batch=16))
 
     def producer(n: int) -> None:

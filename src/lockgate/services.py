@@ -63,6 +63,17 @@ class Services:
     # one warm model between many configurations).
     preloaded_embedder: EmbeddingModel | None = None
 
+    def close(self) -> bool:
+        """Write every event this process queued (traces, audit entries), then close the
+        store's connections; False when the queue was not written within
+        `events.shutdown_timeout_s`. The services stay usable (connections reopen)."""
+        from lockgate.observability import dispatch
+
+        flushed = dispatch.flush()
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+        return flushed
+
     @cached_property
     def engine(self) -> Engine:
         engine = make_engine(self.settings.store_url)
@@ -277,7 +288,8 @@ class Services:
         return ReviewQueue(self.review_store, self.settings.review, emit=self.emit)
 
     def emit(self, events: list[Event]) -> None:
-        """Hand events to the subscribers (the audit log among them), as the engine does."""
+        """Hand events to the subscribers (the audit log among them, written by the event
+        writer: observability/dispatch.py), as the engine does."""
         from lockgate.engine.run import emit
 
         emit(events, self)

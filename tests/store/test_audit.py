@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 from lockgate.store.audit import GENESIS, AuditLog, entry_hash, head_signature
@@ -405,6 +405,68 @@ def test_two_processes_and_a_thread_append_one_chain(tmp_path: Path) -> None:
     by_actor = {a: sum(1 for r in rows(engine) if r["actor"] == a) for a in ("p0", "p1", "parent")}
     assert by_actor == {"p0": 40, "p1": 40, "parent": 40}
     engine.dispose()
+
+
+def test_a_batch_is_chained_in_order_under_one_lock(engine: Engine) -> None:
+    log = filled(engine, KEY, n=2)
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+    batch = [
+        {"kind": "document.access", "data": {"i": i, "api_key": "sk-1"}, "actor": f"u{i}"}
+        for i in range(5)
+    ]
+    rows_written = log.append_many(batch)
+    assert len(commits) == 1
+    assert [r["seq"] for r in rows_written] == [3, 4, 5, 6, 7]
+    stored = rows(engine)
+    assert [r["actor"] for r in stored[2:]] == [f"u{i}" for i in range(5)]
+    assert all(r["prev_hash"] == p["hash"] for p, r in zip(stored, stored[1:], strict=False))
+    assert all("sk-1" not in r["data"] for r in stored)  # scrubbed like a single append
+    head = log.head()
+    assert (head["seq"], head["hash"]) == (7, stored[-1]["hash"])
+    assert log.verify().ok and log.append_many([]) == []
+
+
+def test_batches_and_single_appends_from_threads_make_one_chain(engine: Engine) -> None:
+    log = AuditLog(engine, KEY)
+    errors: list[BaseException] = []
+
+    def batches(n: int) -> None:
+        try:
+            for b in range(10):
+                log.append_many(
+                    [
+                        {"kind": "test.batch", "data": {"b": b, "i": i}, "actor": f"b{n}"}
+                        for i in range(4)
+                    ]
+                )
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    def singles() -> None:
+        try:
+            for i in range(20):
+                log.append("test.single", {"i": i}, actor="single")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=batches, args=(n,)) for n in range(3)]
+    threads.append(threading.Thread(target=singles))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    verdict = log.verify()
+    assert verdict.ok, verdict.problem
+    assert verdict.entries == 3 * 40 + 20
+    stored = rows(engine)
+    for n in range(3):  # each batch's entries are consecutive, and batches keep their order
+        mine = [r for r in stored if r["actor"] == f"b{n}"]
+        seqs = [r["seq"] for r in mine]
+        order = [(json.loads(r["data"])["b"], json.loads(r["data"])["i"]) for r in mine]
+        assert order == [(b, i) for b in range(10) for i in range(4)]
+        assert all(seqs[k + 3] - seqs[k] == 3 for k in range(0, 40, 4))
 
 
 def test_a_second_entry_on_the_same_predecessor_is_refused(engine: Engine) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, select
 
 from lockgate import estimates
 from lockgate.config import Settings
+from lockgate.store import pending
 from lockgate.store import tables as tb
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ def _price(settings: Settings, model: str, tokens_in: int, tokens_out: int) -> f
 def _read(
     engine: Engine, settings: Settings, since: float, tenant: str | None
 ) -> tuple[list[_Row], set[str], set[str], dict[int, int], tuple[int, int]]:
+    pending.settle()
     t = tb.traces
     stmt = select(
         t.c.created_at,

@@ -10,12 +10,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from lockgate.store import pending
 from lockgate.store import tables as tb
 
 
 def _group(
     engine: Engine, column: Any, since: float, tenant: str | None = None
 ) -> list[dict[str, Any]]:
+    pending.settle()
     t = tb.traces
     stmt = (
         select(
@@ -53,6 +55,7 @@ def cost_report(
     engine: Engine, since: float = 0.0, budgets: Any = None, tenant: str | None = None
 ) -> dict[str, Any]:
     """`tenant`: that tenant's requests only, and no budgets (they span tenants)."""
+    pending.settle()
     t = tb.traces
     # The upstream model that ran (after routing / fallback) is what was billed; the trace
     # keeps it as "backend:model".

@@ -75,6 +75,7 @@ def main(ctx: click.Context, config_path: str | None, api_key: str | None) -> No
     # Everything Lockgate writes (store, uploaded files, keys, logs) is for its owner only.
     os.umask(0o077)
     ctx.obj = Ctx(config_path, api_key)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def add_plugin_commands(cli: click.Group) -> None:

@@ -47,7 +47,16 @@ class Ctx:
     def services(self) -> Services:
         if self._services is None:
             # Imported on first use: it pulls in the models, the store and the guardrails.
+            from lockgate.observability import dispatch
             from lockgate.services import Services
 
+            dispatch.configure(self.settings.events)  # the process's event writer
             self._services = Services(self.settings)
         return self._services
+
+    def close(self) -> None:
+        """At the end of the command: what it queued for the store (the traces of `eval run`,
+        audit entries) is written before the process exits, so the command run next
+        (`traces show`, `audit list`) finds it."""
+        if self._services is not None:
+            self._services.close()

@@ -9,6 +9,7 @@ from lockgate.config.cache import CacheConfig
 from lockgate.config.costs import CostsConfig
 from lockgate.config.drift import DriftConfig, DriftThresholds, PinnedBaseline
 from lockgate.config.encryption import EncryptionConfig
+from lockgate.config.events import EventsConfig
 from lockgate.config.feedback import FeedbackConfig
 from lockgate.config.guardrails import GuardPolicy, GuardrailsConfig, LinkPolicy, ScannerRule
 from lockgate.config.ingest import (
@@ -100,6 +101,7 @@ __all__ = [
     "DriftThresholds",
     "PinnedBaseline",
     "EncryptionConfig",
+    "EventsConfig",
     "FeedbackConfig",
     "PrivacyConfig",
     "RetentionConfig",

@@ -24,6 +24,7 @@ from lockgate.config.cache import CacheConfig
 from lockgate.config.costs import CostsConfig
 from lockgate.config.drift import DriftConfig
 from lockgate.config.encryption import EncryptionConfig
+from lockgate.config.events import EventsConfig
 from lockgate.config.feedback import FeedbackConfig
 from lockgate.config.guardrails import GuardrailsConfig
 from lockgate.config.ingest import IngestConfig
@@ -92,6 +93,7 @@ class Settings(BaseSettings):
     costs: CostsConfig = CostsConfig()
     batch: BatchConfig = BatchConfig()
     audit: AuditConfig = AuditConfig()
+    events: EventsConfig = EventsConfig()
     tools: ToolsConfig = ToolsConfig()
     review: ReviewConfig = ReviewConfig()
     feedback: FeedbackConfig = FeedbackConfig()

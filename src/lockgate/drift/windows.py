@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 
 from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.engine.parse import GROUNDED_MODEL
+from lockgate.store import pending
 from lockgate.store import tables as tb
 
 _IN_BATCH = 500  # ids per IN (...) when fetching the sampled questions
@@ -125,6 +126,7 @@ class WindowLoader:
     def load(
         self, tenant: str, window: Window, app: str | None = None, questions: bool = True
     ) -> WindowData:
+        pending.settle()
         t = tb.traces
         data = WindowData(window)
         ids: list[str] = []
@@ -183,6 +185,7 @@ class WindowLoader:
 
     def tenants(self, window: Window) -> list[str]:
         """Tenants with grounded turns in `window` (what the scheduled check walks)."""
+        pending.settle()
         t = tb.traces
         stmt = (
             select(t.c.tenant)
@@ -197,6 +200,7 @@ class WindowLoader:
             return sorted(str(r[0]) for r in conn.execute(stmt))
 
     def apps(self, tenant: str, window: Window) -> list[str]:
+        pending.settle()
         t = tb.traces
         stmt = (
             select(t.c.app)

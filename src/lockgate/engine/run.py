@@ -22,6 +22,7 @@ from lockgate.engine.state import TurnState
 from lockgate.engine.trace import trace_row
 from lockgate.engine.turn import Call, Turn
 from lockgate.models.base import ChatDelta, UpstreamError
+from lockgate.observability.dispatch import dispatcher
 from lockgate.observability.events import Event, TurnFinished
 from lockgate.plugins.manager import plugin_manager
 
@@ -162,14 +163,29 @@ class Engine:
                 row,
                 reply.call.traceparent,
             )
-            await asyncio.to_thread(emit, [*reply.state.events, done], self.services)
+            await emit_async([*reply.state.events, done], self.services)
 
 
-def emit(events: list[Event], services: Services) -> None:
-    """Hand events to every `track_event` subscriber; one failing must not stop the rest."""
+def announce(events: list[Event], services: Services) -> None:
+    """Hand events to every `track_event` subscriber, at once; one failing must not stop the
+    rest."""
     hook = plugin_manager().hook.track_event
     for event in events:
         try:
             hook(event=event, services=services)
         except Exception:  # noqa: BLE001 - a subscriber's failure must not fail the turn
             log.exception("event subscriber failed on %s (trace %s)", event.name, event.trace_id)
+
+
+def emit(events: list[Event], services: Services) -> None:
+    """Announce events, then queue them for the store subscribers (traces, audit log), which
+    the event writer runs off the caller's path (observability/dispatch.py)."""
+    announce(events, services)
+    dispatcher().submit(events, services)
+
+
+async def emit_async(events: list[Event], services: Services) -> None:
+    """`emit` for a coroutine: a full queue (`events.on_full: block`) waits without holding
+    the event loop."""
+    announce(events, services)
+    await dispatcher().submit_async(events, services)

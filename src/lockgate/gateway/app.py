@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
-from lockgate.engine.run import Engine, emit
+from lockgate.engine.run import Engine, emit_async
 from lockgate.gateway import alerts, drift, leader, release_watch, retention, warmup
 from lockgate.gateway.admission import AdmissionMiddleware
 from lockgate.gateway.authgate import AuthMiddleware
@@ -39,6 +39,7 @@ from lockgate.gateway.routes.reviews import routes as review_routes
 from lockgate.gateway.routes.search import search
 from lockgate.gateway.routes.traces import routes as trace_routes
 from lockgate.gateway.scoping import scoped
+from lockgate.observability import dispatch
 from lockgate.observability.audit import config_loaded
 from lockgate.observability.metrics import process_exiting, use_multiprocess
 from lockgate.plugins.manager import plugin_manager
@@ -91,6 +92,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     if services.settings.telemetry.prometheus_multiproc_dir is not None:
         # Before anything counts: the metric value store is chosen when a metric is created.
         use_multiprocess(services.settings.telemetry.prometheus_multiproc_dir)
+    dispatch.configure(services.settings.events)  # the process's event writer
     engine = Engine(services)
     if services.settings.guardrails.enabled:
         # A policy naming a scanner that does not exist fails here, at start-up.
@@ -125,7 +127,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         )
         batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
         started = config_loaded(services.settings, services.prompts)
-        await asyncio.to_thread(emit, [started], services)  # the audit log's config.loaded
+        await emit_async([started], services)  # the audit log's config.loaded
         # The scheduled jobs run in one process of those sharing the home (gateway/leader.py).
         lease = leader.FileLease(leader.lock_path(services.settings.home))
         jobs = asyncio.create_task(leader.lead(lease, _start_jobs, _stop_jobs))
@@ -133,6 +135,8 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         await leader.resign(jobs)
         await stop_worker(batch_worker)
         await services.models.aclose()  # upstream connections, once nothing calls them
+        # Every trace and audit entry accepted is written before the process goes.
+        await asyncio.to_thread(dispatch.flush)
         await asyncio.to_thread(telemetry.flush)  # spans of the last turns, if exported
         if task is not None and not task.done():
             task.cancel()

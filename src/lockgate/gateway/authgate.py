@@ -12,7 +12,6 @@ import asyncio
 import math
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import NoReturn
 
@@ -86,8 +85,6 @@ class _Throttle:
 
 _SUCCESSES = _Throttle()
 _DENIALS = _Throttle()
-# One thread: events are delivered in the order they happened, and never pile up threads.
-_EVENTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-auth-events")
 
 
 def authenticate(request: Request) -> Principal:
@@ -159,9 +156,9 @@ def authenticate(request: Request) -> Principal:
                 path,
                 repeats,
             )
-            # Off the request path, by one background writer. Failures above are recorded
-            # before the refusal goes out.
-            _EVENTS.submit(_emit, succeeded, services)
+            # Queued, like the failures above, for the event writer (observability/dispatch.py),
+            # which writes the audit log off the request path, in the order events happened.
+            _emit(succeeded, services)
     request.state.principal = principal
     return principal
 
@@ -197,7 +194,7 @@ def authorize(request: Request, principal: Principal, found: Found) -> None:
             _client(request),
             repeats,
         )
-        _EVENTS.submit(_emit, denied, services)
+        _emit(denied, services)
     raise GatewayError(403, message, "insufficient_scope", type_="permission_error")
 
 

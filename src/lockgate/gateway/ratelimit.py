@@ -12,7 +12,7 @@ from starlette.requests import Request
 from lockgate.budget.limits import MemoryBucketStore
 from lockgate.engine.admission import limit_key
 from lockgate.engine.errors import GatewayError
-from lockgate.engine.run import emit
+from lockgate.engine.run import emit_async
 from lockgate.gateway.identity import caller_of, client_of, principal_of
 from lockgate.observability.events import RateLimited
 from lockgate.observability.metrics import METRICS
@@ -36,7 +36,7 @@ async def admit(request: Request, model: str, tokens: int) -> dict[str, str]:
         return got.headers
     METRICS.inc("lockgate_rate_limited_total", model=model)
     trace_id = getattr(request.state, "trace_id", "") or ""
-    await asyncio.to_thread(emit, [RateLimited(trace_id, p.id, model)], services)
+    await emit_async([RateLimited(trace_id, p.id, model)], services)
     headers = dict(got.headers)
     headers["retry-after"] = str(max(1, math.ceil(got.retry_after_s)))
     raise GatewayError(429, got.message, "rate_limit_exceeded", headers=headers)

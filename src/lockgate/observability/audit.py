@@ -3,8 +3,9 @@
 A finished turn that put document chunks in front of the model becomes `document.access`
 (who saw which chunks of which document versions); any other event class that sets
 `audit = True` is recorded under its `name`, so new events (authentication, key changes,
-review decisions) are audited by being defined, not by a branch here. Runs in the worker
-thread the engine emits from, after the answer is on its way."""
+review decisions) are audited by being defined, not by a branch here. Runs on the event
+writer thread (observability/dispatch.py), a batch at a time in the order the events were
+emitted, after the answer is on its way: one chain, appended under the head's lock."""
 
 from __future__ import annotations
 
@@ -30,22 +31,52 @@ class AuditServices(Protocol):
 
 
 @hookimpl
-def track_event(event: Event, services: AuditServices) -> None:
-    if isinstance(event, TurnFinished):
-        entry = document_access(event)
-    elif type(event).audit:
-        entry = generic(event)
-    else:
-        return
-    if entry is None or not services.settings.audit.records(entry["kind"]):
+def store_events(events: list[Event], services: AuditServices) -> None:
+    """The batch's entries, in the order of their events, appended in one transaction; should
+    it fail, each on its own, so that one bad entry loses only itself."""
+    entries: list[tuple[Event, dict[str, Any]]] = []
+    digest: str | None = None  # of the last config.loaded, once one was read or batched
+    for event in events:
+        entry = entry_of(event)
+        if entry is None or not services.settings.audit.records(entry["kind"]):
+            continue
+        if isinstance(event, ConfigLoaded):
+            try:
+                if digest is None:
+                    last = services.audit.last("config.loaded")
+                    digest = "" if last is None else str(last["data"].get("digest"))
+            except Exception:  # noqa: BLE001 - logged; an audit failure must not fail the answer
+                log.exception("could not read the last config.loaded entry")
+                digest = ""
+            entry["data"]["changed"] = digest != event.digest
+            digest = event.digest
+        entries.append((event, entry))
+    if not entries:
         return
     try:
-        if isinstance(event, ConfigLoaded):
-            last = services.audit.last("config.loaded")
-            entry["data"]["changed"] = last is None or last["data"].get("digest") != event.digest
-        services.audit.append(**entry)
-    except Exception:  # noqa: BLE001 - logged; an audit failure must not fail the answer
-        log.exception("could not write audit entry %s (trace %s)", entry["kind"], event.trace_id)
+        services.audit.append_many([entry for _, entry in entries])
+        return
+    except Exception:  # noqa: BLE001 - retried one by one below
+        if len(entries) > 1:
+            log.warning(
+                "could not append a batch of %d audit entries; appending each", len(entries)
+            )
+    for event, entry in entries:
+        try:
+            services.audit.append(**entry)
+        except Exception:  # noqa: BLE001 - logged; an audit failure must not fail the answer
+            log.exception(
+                "could not write audit entry %s (trace %s)", entry["kind"], event.trace_id
+            )
+
+
+def entry_of(event: Event) -> dict[str, Any] | None:
+    """The audit entry an event makes (`append`'s arguments), or None."""
+    if isinstance(event, TurnFinished):
+        return document_access(event)
+    if type(event).audit:
+        return generic(event)
+    return None
 
 
 def document_access(event: TurnFinished) -> dict[str, Any] | None:

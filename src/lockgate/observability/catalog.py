@@ -93,6 +93,18 @@ FAMILIES: tuple[Family, ...] = (
     _h("lockgate_stage_duration_seconds", "A pipeline stage's own time in a turn", "stage"),
     _c("lockgate_tokens_total", "Tokens of answered turns", "app", "model", "direction"),
     _c("lockgate_cost_usd_total", "Estimated cost of answered turns in USD", "app", "model"),
+    # -- the event writer (observability/dispatch.py) ----------------------------------------
+    _c(
+        "lockgate_events_dropped_total",
+        "Events (traces, audit entries) dropped: the writer's queue was full (reason full) "
+        "or stayed full past events.block_timeout_s (reason timeout)",
+        "reason",
+    ),
+    _g(
+        "lockgate_event_queue_depth",
+        "Events waiting for the event writer after its last batch",
+        mode="livesum",
+    ),
     # -- cache, routing, guardrails --------------------------------------------------------
     _c("lockgate_cache_lookups_total", "Response cache lookups", "result", "kind"),
     _c("lockgate_cache_stores_total", "Answers stored in the response cache"),

@@ -22,9 +22,22 @@ log = logging.getLogger("lockgate.trace")
 
 
 @hookimpl
-def track_event(event: Event, services: Stores) -> None:
-    if isinstance(event, TurnFinished):
+def store_events(events: list[Event], services: Stores) -> None:
+    """The batch's traces in one transaction; should it fail, each on its own, so that one
+    bad row loses only itself."""
+    rows = [e.trace for e in events if isinstance(e, TurnFinished)]
+    if not rows:
+        return
+    try:
+        services.traces.record_many(rows)
+        return
+    except Exception:  # noqa: BLE001 - retried one by one below
+        if len(rows) == 1:
+            log.exception("could not record trace %s", rows[0].get("id"))
+            return
+        log.warning("could not record a batch of %d traces; recording each", len(rows))
+    for row in rows:
         try:
-            services.traces.record(event.trace)
+            services.traces.record(row)
         except Exception:  # noqa: BLE001 - a trace failure must not turn an answer into an error
-            log.exception("could not record trace %s", event.trace_id)
+            log.exception("could not record trace %s", row.get("id"))

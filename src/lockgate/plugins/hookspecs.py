@@ -80,4 +80,14 @@ def tool_approvals(services: Any) -> Any:
 
 @hookspec
 def track_event(event: Any, services: Any) -> None:
-    """Receive every engine event (turn finished, guard finding, budget alert, ...)."""
+    """Receive every engine event (turn finished, guard finding, budget alert, ...), at once,
+    in the thread that emits it (on a gateway, mostly the request's event loop): it must not
+    block. A subscriber that writes to a store implements `store_events` instead."""
+
+
+@hookspec
+def store_events(events: list[Any], services: Any) -> None:
+    """Write a batch of events to a store, off the request path: called on the process's one
+    event writer thread (observability/dispatch.py), in the order the events were emitted,
+    one call per batch, after `track_event` saw each of them. Readers of what it writes
+    call `lockgate.store.pending.settle()` first, to see the events accepted before."""

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from lockgate import estimates
 from lockgate.config import Settings
+from lockgate.store import pending
 from lockgate.store import tables as tb
 
 
@@ -29,6 +30,7 @@ def _price(settings: Settings, model: str, tokens_in: int, tokens_out: int) -> f
 def routing_report(
     engine: Engine, settings: Settings, since: float = 0.0, tenant: str | None = None
 ) -> dict[str, Any]:
+    pending.settle()
     t = tb.traces
     stmt = select(t.c.route, t.c.cache, t.c.cost, t.c.tokens_in, t.c.tokens_out, t.c.status).where(
         t.c.created_at >= since, t.c.route.is_not(None)

@@ -7,7 +7,9 @@ cutting the tail, or rewriting the whole chain with fresh hashes, is caught with
 
 Appends take the head under a write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR
 UPDATE on the head row), so concurrent writers, in threads or processes, queue instead of
-forking the chain; `prev_hash` is unique as a second line of defence.
+forking the chain; `prev_hash` is unique as a second line of defence. A batch of entries
+(`append_many`, the event writer's group commit) is chained under one take of that lock.
+Reads first wait for the entries this process queued (`store/pending.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from lockgate.store import pending
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
@@ -94,39 +97,52 @@ class AuditLog:
         created_at: float | None = None,
     ) -> dict[str, Any]:
         """Add one entry at the end of the chain and return it."""
-        body = canonical(scrub(data or {}))
+        entry = {"kind": kind, "data": data, "actor": actor, "tenant": tenant, "ref": ref}
+        return self.append_many([{**entry, "created_at": created_at}])[0]
+
+    def append_many(self, entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Add entries at the end of the chain, in their order, in one transaction under one
+        take of the head's write lock (group commit), and return them. Each entry is a dict
+        of `append`'s arguments (`kind` required). All or none."""
+        if not entries:
+            return []
         h = tb.audit_head
+        rows: list[dict[str, Any]] = []
         with transaction(self.engine) as conn:
             head = conn.execute(
                 select(h.c.seq, h.c.hash).where(h.c.id == 1).with_for_update()
             ).one()
-            row: dict[str, Any] = {
-                "seq": int(head.seq) + 1,
-                "created_at": time.time() if created_at is None else float(created_at),
-                "kind": kind,
-                "actor": actor,
-                "tenant": tenant,
-                "ref": ref,
-                "data": body,
-                "prev_hash": head.hash,
-            }
-            row["hash"] = entry_hash(row)
-            conn.execute(insert(tb.audit_log).values(**row))
+            seq, prev = int(head.seq), str(head.hash)
+            for entry in entries:
+                at = entry.get("created_at")
+                seq += 1
+                row: dict[str, Any] = {
+                    "seq": seq,
+                    "created_at": time.time() if at is None else float(at),
+                    "kind": entry["kind"],
+                    "actor": entry.get("actor"),
+                    "tenant": entry.get("tenant"),
+                    "ref": entry.get("ref"),
+                    "data": canonical(scrub(entry.get("data") or {})),
+                    "prev_hash": prev,
+                }
+                row["hash"] = prev = entry_hash(row)
+                rows.append(row)
+            conn.execute(insert(tb.audit_log), rows)
             conn.execute(
                 update(h)
                 .where(h.c.id == 1)
                 .values(
-                    seq=row["seq"],
-                    hash=row["hash"],
+                    seq=seq,
+                    hash=prev,
                     updated_at=time.time(),
-                    signature=(
-                        head_signature(self.key, row["seq"], row["hash"]) if self.key else None
-                    ),
+                    signature=head_signature(self.key, seq, prev) if self.key else None,
                 )
             )
-        return row
+        return rows
 
     def head(self) -> dict[str, Any]:
+        pending.settle()
         with self.engine.connect() as conn:
             row = conn.execute(select(tb.audit_head).where(tb.audit_head.c.id == 1)).one()
         return dict(row._mapping)
@@ -140,6 +156,7 @@ class AuditLog:
         newest_first: bool = False,
         after_seq: int = 0,
     ) -> list[dict[str, Any]]:
+        pending.settle()
         a = tb.audit_log
         stmt = select(a).where(a.c.seq > after_seq)
         if since is not None:
@@ -165,6 +182,7 @@ class AuditLog:
         """Walk the whole chain against itself and the head, in one consistent snapshot.
         `anchor`: a (seq, hash) recorded outside the store earlier, which the chain must
         still carry; it catches a rewrite even where no key signs the head."""
+        pending.settle()
         with transaction(self.engine, write=False) as conn:
             head = dict(
                 conn.execute(select(tb.audit_head).where(tb.audit_head.c.id == 1)).one()._mapping

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, insert, select
 
 from lockgate.crypto.envelope import FieldCipher, NoEncryption
+from lockgate.store import pending
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
@@ -130,6 +131,7 @@ class FeedbackStore:
         meets `target`. Only plain columns are read; nothing is decrypted."""
         if by not in GROUP_BY:
             raise ValueError(f"cannot group by '{by}' (known: {', '.join(GROUP_BY)})")
+        pending.settle()
         f = tb.feedback
         if by == "release":
             # The release is read from the rated turn's trace (a feedback row outlives nothing

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
 
+from lockgate.store import pending
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 from lockgate.store.feedback import FeedbackStore
@@ -62,6 +63,7 @@ class PrivacyStore:
     # -- export ----------------------------------------------------------------------------
 
     def export(self, subject: str) -> dict[str, Any]:
+        pending.settle()
         t, f, b = tb.traces, tb.files, tb.batches
         with self.engine.connect() as conn:
             trace_ids = [r.id for r in conn.execute(select(t.c.id).where(t.c.principal == subject))]
@@ -86,6 +88,8 @@ class PrivacyStore:
     # -- erasure ---------------------------------------------------------------------------
 
     def forget(self, subject: str) -> dict[str, int]:
+        # Before the erasure's transaction: a trace of the subject still queued is erased too.
+        pending.settle()
         t, f, b = tb.traces, tb.files, tb.batches
         r, rc, fb = tb.review_items, tb.review_corrections, tb.feedback
         with transaction(self.engine) as conn:
@@ -113,6 +117,7 @@ class PrivacyStore:
 
     def purge(self, keep: Retention, now: float | None = None) -> dict[str, int]:
         now = time.time() if now is None else now
+        pending.settle()
         t, c, f, b = tb.traces, tb.cache_entries, tb.files, tb.batches
         r, rc = tb.review_items, tb.review_corrections
         counts: dict[str, int] = {}

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, and_, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from lockgate.store import pending
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
@@ -306,6 +307,7 @@ class ReleaseStore:
     # -- the monitor's reads --------------------------------------------------------------
 
     def window(self, release: str | None, since: float, until: float | None = None) -> WindowStats:
+        pending.settle()
         t = tb.traces
         where = [
             t.c.release.is_(None) if release is None else t.c.release == release,

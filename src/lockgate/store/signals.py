@@ -9,6 +9,7 @@ from datetime import date
 
 from sqlalchemy import Engine, and_, case, func, select
 
+from lockgate.store import pending
 from lockgate.store import tables as tb
 from lockgate.store.reviews import PENDING
 
@@ -25,6 +26,7 @@ class AlertSignals:
 
     def error_rate(self, since: float, until: float) -> Rate:
         """The share of turns answered 5xx or degraded (the backends failed)."""
+        pending.settle()
         t = tb.traces
         failed = case(
             (func.coalesce(t.c.http_status, 0) >= 500, 1), (t.c.degraded == 1, 1), else_=0
@@ -39,6 +41,7 @@ class AlertSignals:
         return Rate(int(bad) / n if n else None, n)
 
     def p95_latency_ms(self, since: float, until: float) -> Rate:
+        pending.settle()
         t = tb.traces
         cond = and_(t.c.created_at >= since, t.c.created_at < until, t.c.latency_ms.is_not(None))
         with self.engine.connect() as conn:

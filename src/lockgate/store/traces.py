@@ -1,6 +1,8 @@
-"""Request traces: one row per request, written once when the request ends. Reads take the
-tenant whose traces the caller may see and filter on it in the query itself (an index on
-tenant and time serves it), so another tenant's trace is never read, only not found.
+"""Request traces: one row per request, written once after the request ends, in batches by
+the event writer (observability/dispatch.py); reads first wait for what this process queued.
+Reads take the tenant whose traces the caller may see and filter on it in the query itself
+(an index on tenant and time serves it), so another tenant's trace is never read, only not
+found.
 
 A trace keeps the texts of the chunks it retrieved, so it is as restricted as they are: when
 it is recorded, each distinct non-empty group list of its chunks becomes one requirement in
@@ -19,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, exists, func, insert, or_, select
 
 from lockgate.crypto.envelope import FieldCipher, NoEncryption
+from lockgate.store import pending
 from lockgate.store import tables as tb
 from lockgate.store.db import transaction
 
@@ -49,6 +52,28 @@ class TraceStore:
         self.cipher: FieldCipher = cipher or NoEncryption()
 
     def record(self, row: dict[str, Any]) -> None:
+        self.record_many([row])
+
+    def record_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write traces in one transaction (group commit: the event writer hands a batch of
+        finished requests at once). All or none: on an error nothing of the batch is written."""
+        if not rows:
+            return
+        prepared = [self._sealed(row) for row in rows]
+        # One executemany per set of columns: rows of the same shape (all of a chat
+        # endpoint's) share one statement; a batch of mixed endpoints has a few.
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for values, _ in prepared:
+            shapes.setdefault(tuple(sorted(values)), []).append(values)
+        acl = [entry for _, entries in prepared for entry in entries]
+        with transaction(self.engine) as conn:
+            for same in shapes.values():
+                conn.execute(insert(tb.traces), same)
+            if acl:
+                conn.execute(insert(tb.trace_acl), acl)
+
+    def _sealed(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The row as stored (JSON fields serialised, texts encrypted) and its `trace_acl`."""
         values = dict(row)
         acl = [
             {"trace_id": values["id"], "req": req, "grp": grp}
@@ -62,10 +87,7 @@ class TraceStore:
         for key in SEALED:
             if isinstance(values.get(key), str):
                 values[key] = self.cipher.encrypt(values[key], tenant)
-        with transaction(self.engine) as conn:
-            conn.execute(insert(tb.traces).values(**values))
-            if acl:
-                conn.execute(insert(tb.trace_acl), acl)
+        return values, acl
 
     def get(
         self, trace_id: str, tenant: str | None = None, groups: Sequence[str] | None = None
@@ -73,6 +95,7 @@ class TraceStore:
         """One trace, decrypted; None when it does not exist, belongs to another tenant than
         `tenant` (None: any tenant, for the host's operator) or retrieved chunks a reader
         with `groups` could not see (None: no group filter, for the operator and admins)."""
+        pending.settle()
         stmt = _visible(select(tb.traces).where(tb.traces.c.id == trace_id), tenant, groups)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
@@ -94,6 +117,7 @@ class TraceStore:
         """The newest traces first, metadata only; `after` is the last id of the previous
         page (looked up among the traces the reader sees, so another tenant's id, or a
         hidden trace's, pages nothing). `tenant` and `groups` as for `get`."""
+        pending.settle()
         t = tb.traces
         stmt = (
             select(
@@ -150,6 +174,7 @@ class TraceStore:
     ) -> builtins.list[dict[str, Any]]:
         """`list`'s rows filtered, newest first: `text` matches the id, principal, model or
         app (a substring; sealed texts are not searched, they are encrypted at rest)."""
+        pending.settle()
         t = tb.traces
         stmt = select(*(t.c[name] for name in _LISTED), t.c.app, t.c.prompt_version)
         if text:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from lockgate.store import pending
 from lockgate.store import tables as tb
 
 MAX_ROWS = 200_000  # a window larger than this is summarised from its newest rows
@@ -87,6 +88,7 @@ def overview(
     engine: Engine, since: float, until: float, buckets: int, tenant: str | None
 ) -> dict[str, Any]:
     """Per-bucket rows and window totals for traces created in [since, until)."""
+    pending.settle()
     width = (until - since) / buckets
     rows = [Bucket(since + i * width) for i in range(buckets)]
     total = Bucket(since)

@@ -150,6 +150,10 @@ def test_hard_ceiling_refuses_before_upstream(tmp_path: Path, upstream: Any) -> 
 def test_200_concurrent_requests_never_overspend(tmp_path: Path, upstream: Any) -> None:
     base, app = upstream
     services = budget_services(tmp_path, base)
+    # All 200 must reach the budget check: admission would shed most of them with 503s.
+    services.settings.server = services.settings.server.model_copy(
+        update={"max_inflight": 1000, "queue_wait_s": 30.0}
+    )
     max_tokens = 64
 
     async def run(url: str) -> list[httpx.Response]:

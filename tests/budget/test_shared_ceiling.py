@@ -54,6 +54,8 @@ def write_config(tmp_path: Path, upstream: str, db_url: str, prefix: str) -> Pat
         "cache": {"enabled": False},
         "batch": {"enabled": False},
         "auth": {"allow_anonymous": True},
+        # Every request must reach the budget check: admission would shed most with 503s.
+        "server": {"max_inflight": 1000, "queue_wait_s": 30.0},
         # Remote stand-ins for the embedded models, so each process starts in seconds.
         "embeddings": {"backend": "openai", "base_url": upstream, "upstream_model": "e"},
         "grounded": {"model": "echo"},

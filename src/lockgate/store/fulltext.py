@@ -1,5 +1,5 @@
-"""Full-text (BM25) index over active chunks. SQLite FTS5 now; a PostgreSQL tsvector
-implementation plugs in behind the same three methods."""
+"""Full-text index over active chunks, behind three methods: SQLite's FTS5 (BM25) and
+PostgreSQL's tsvector with a GIN index (`ts_rank_cd`). `text_index_for` picks by dialect."""
 
 from __future__ import annotations
 
@@ -59,10 +59,76 @@ class TextIndex(Protocol):
     ) -> list[TextHit]: ...
 
 
+def text_index_for(engine: Engine, max_df: float = 1.0) -> TextIndex:
+    """The full-text index of the engine's dialect."""
+    if engine.dialect.name == "sqlite":
+        return SqliteFts(engine, max_df=max_df)
+    if engine.dialect.name == "postgresql":
+        return PostgresFts(engine, max_df=max_df)
+    raise ValueError(
+        f"no full-text index for '{engine.dialect.name}' stores; store.url must be a "
+        "sqlite:/// or postgresql+psycopg:// URL"
+    )
+
+
+@dataclass(frozen=True)
+class _Filters:
+    """What a search is narrowed to, as SQL over `c` (chunks) and `d` (documents)."""
+
+    join: str
+    where: list[str]
+    params: dict[str, object]
+    document_ids: list[int] | None
+
+
+def _filters(
+    chunk_id: str,
+    source_prefix: str | None,
+    document_ids: Sequence[int] | None,
+    access: Access | None,
+    group_in_acl: str,
+) -> _Filters:
+    """The conditions both indexes push into their query, so LIMIT counts only rows that
+    pass them. `group_in_acl` is the dialect's "the group :gN is in c.acl" with `{g}` for
+    the parameter's name; every value is a bound parameter."""
+    join = ""
+    where: list[str] = []
+    params: dict[str, object] = {}
+    if access is not None or source_prefix or document_ids:
+        join = f"JOIN chunks c ON c.id = {chunk_id}"
+    if access is not None:
+        where.append("c.tenant = :tenant")
+        params["tenant"] = access.tenant
+        visible = "c.acl = '[]'"
+        for i, group in enumerate(access.groups):
+            params[f"g{i}"] = group
+            visible += " OR " + group_in_acl.format(g=f"g{i}")
+        where.append(f"({visible})")
+    if source_prefix or document_ids:
+        join += " JOIN documents d ON d.id = c.document_id"
+    if source_prefix:
+        where.append("substr(d.source, 1, :plen) = :prefix")
+        params.update(prefix=source_prefix, plen=len(source_prefix))
+    ids = list(document_ids) if document_ids else None
+    if ids:
+        where.append("d.id IN :ids")
+    return _Filters(join, where, params, ids)
+
+
+def _run(
+    conn: Connection, sql: str, f: _Filters, params: dict[str, object], sign: float = 1.0
+) -> list[TextHit]:
+    stmt = text(sql)
+    if f.document_ids:
+        stmt = stmt.bindparams(bindparam("ids", expanding=True))
+        params = {**params, "ids": f.document_ids}
+    return [TextHit(int(r[0]), sign * float(r[1])) for r in conn.execute(stmt, params).all()]
+
+
 class SqliteFts(TextIndex):
     def __init__(self, engine: Engine, max_df: float = 1.0, min_common_rows: int = 1000) -> None:
         self.engine = engine
-        self.term_stats = TermStats(max_df, min_common_rows)
+        self.term_stats = TermStats(max_df, min_common_rows, self)
 
     def add(self, conn: Connection, rows: Sequence[tuple[int, str, str]]) -> None:
         if rows:
@@ -106,52 +172,160 @@ class SqliteFts(TextIndex):
         access: Access | None = None,
     ) -> list[TextHit]:
         terms = self.term_stats.selective(conn, terms)
-        params: dict[str, object] = {"q": fts_query(terms), "n": limit}
-        where = ["chunks_fts MATCH :q"]
-        join = ""
-        if access is not None:
-            join = "JOIN chunks c ON c.id = chunks_fts.rowid"
-            where.append("c.tenant = :tenant")
-            params["tenant"] = access.tenant
-            visible = "c.acl = '[]'"
-            for i, group in enumerate(access.groups):
-                params[f"g{i}"] = group
-                visible += (
-                    f" OR EXISTS (SELECT 1 FROM json_each(c.acl) WHERE json_each.value = :g{i})"
-                )
-            where.append(f"({visible})")
-        if source_prefix or document_ids:
-            join = (
-                "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
-            )
-        if source_prefix:
-            where.append("substr(d.source, 1, :plen) = :prefix")
-            params.update(prefix=source_prefix, plen=len(source_prefix))
-        stmt = text(
-            f"SELECT chunks_fts.rowid, bm25(chunks_fts, 2.0, 1.0) AS s FROM chunks_fts {join} "
-            f"WHERE {' AND '.join(where)}"
-            + (" AND d.id IN :ids" if document_ids else "")
-            + " ORDER BY s LIMIT :n"
+        f = _filters(
+            "chunks_fts.rowid",
+            source_prefix,
+            document_ids,
+            access,
+            "EXISTS (SELECT 1 FROM json_each(c.acl) WHERE json_each.value = :{g})",
         )
-        if document_ids:
-            stmt = stmt.bindparams(bindparam("ids", expanding=True))
-            params["ids"] = list(document_ids)
-        rows = conn.execute(stmt, params).all()
+        sql = (
+            "SELECT chunks_fts.rowid, bm25(chunks_fts, 2.0, 1.0) AS s "
+            f"FROM chunks_fts {f.join} WHERE {' AND '.join(['chunks_fts MATCH :q', *f.where])} "
+            "ORDER BY s LIMIT :n"
+        )
         # FTS5's bm25() is "lower is better"; flip it so every retriever agrees.
-        return [TextHit(int(r[0]), -float(r[1])) for r in rows]
+        return _run(conn, sql, f, {**f.params, "q": fts_query(terms), "n": limit}, sign=-1.0)
+
+    def rows(self, conn: Connection) -> int:
+        return int(conn.execute(text("SELECT count(*) FROM chunks_fts_docsize")).scalar_one())
+
+    def matching(self, conn: Connection, term: str, cap: int) -> int:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT 1 FROM chunks_fts "
+                    "WHERE chunks_fts MATCH :q LIMIT :cap)"
+                ),
+                {"q": f'"{term}"', "cap": cap},
+            ).scalar_one()
+        )
+
+
+# PostgreSQL's text search configuration for chunks and queries. 'english' (Snowball
+# stemming and stopwords) is the nearer match to FTS5's porter tokenizer; BENCHMARKS.md
+# has the recall of both on the knowledge-base bench. Changing it needs a re-index.
+PG_CONFIG = "english"
+# ts_rank_cd's weights in {D, C, B, A} order: the heading (A) counts twice the body (B),
+# as bm25(chunks_fts, 2.0, 1.0) does.
+PG_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
+# ts_rank_cd normalisation: divide by 1 + log(document length) (a long chunk does not win
+# on length alone, BM25's length normalisation in spirit), then map to 0..1 (rank/(rank+1)).
+PG_NORMALIZATION = 1 | 32
+
+
+class PostgresFts(TextIndex):
+    """Active chunks' text as a `tsvector` (heading weighted A, body B) in `chunks_tsv`,
+    GIN-indexed (migration m0025). Queries OR the same terms FTS5 gets, as websearch
+    syntax in one bound parameter, and rank by `ts_rank_cd`, normalised."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        max_df: float = 1.0,
+        min_common_rows: int = 1000,
+        config: str = PG_CONFIG,
+        normalization: int = PG_NORMALIZATION,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.normalization = normalization
+        self.term_stats = TermStats(max_df, min_common_rows, self)
+
+    def add(self, conn: Connection, rows: Sequence[tuple[int, str, str]]) -> None:
+        if rows:
+            conn.execute(
+                text(
+                    "INSERT INTO chunks_tsv (chunk_id, tsv) VALUES (:id, "
+                    "setweight(to_tsvector(CAST(:cfg AS regconfig), :h), 'A') || "
+                    "setweight(to_tsvector(CAST(:cfg AS regconfig), :t), 'B'))"
+                ),
+                [{"id": r[0], "h": r[1], "t": r[2], "cfg": self.config} for r in rows],
+            )
+
+    def remove(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
+        if chunk_ids:
+            conn.execute(
+                text("DELETE FROM chunks_tsv WHERE chunk_id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": list(chunk_ids)},
+            )
+
+    def search(
+        self,
+        query: str,
+        limit: int,
+        source_prefix: str | None = None,
+        document_ids: Sequence[int] | None = None,
+        access: Access | None = None,
+    ) -> list[TextHit]:
+        """Best `ts_rank_cd` matches (higher is better); filters are part of the query, as
+        in SqliteFts."""
+        terms = query_terms(query)
+        if not terms:
+            return []
+        with self.engine.connect() as conn:
+            terms = self.term_stats.selective(conn, terms)
+            f = _filters(
+                "t.chunk_id",
+                source_prefix,
+                document_ids,
+                access,
+                "EXISTS (SELECT 1 FROM json_array_elements_text(CAST(c.acl AS json)) AS g(v) "
+                "WHERE g.v = :{g})",
+            )
+            # The terms are \w+ words without stopwords ("or" among them), so websearch
+            # syntax reads "a or b" as exactly the OR of the words; it never raises on input.
+            sql = (
+                "SELECT t.chunk_id, ts_rank_cd(CAST(:w AS real[]), t.tsv, q.q, :norm) AS s "
+                "FROM chunks_tsv t "
+                "CROSS JOIN websearch_to_tsquery(CAST(:cfg AS regconfig), :q) AS q(q) "
+                f"{f.join} WHERE {' AND '.join(['t.tsv @@ q.q', *f.where])} "
+                "ORDER BY s DESC, t.chunk_id LIMIT :n"
+            )
+            params = {
+                **f.params,
+                "q": " or ".join(terms),
+                "cfg": self.config,
+                "w": PG_WEIGHTS,
+                "norm": self.normalization,
+                "n": limit,
+            }
+            return _run(conn, sql, f, params)
+
+    def rows(self, conn: Connection) -> int:
+        return int(conn.execute(text("SELECT count(*) FROM chunks_tsv")).scalar_one())
+
+    def matching(self, conn: Connection, term: str, cap: int) -> int:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT 1 FROM chunks_tsv WHERE tsv @@ "
+                    "plainto_tsquery(CAST(:cfg AS regconfig), :t) LIMIT :cap) AS m"
+                ),
+                {"cfg": self.config, "t": term, "cap": cap},
+            ).scalar_one()
+        )
+
+
+class TermCounter(Protocol):
+    def rows(self, conn: Connection) -> int: ...
+    def matching(self, conn: Connection, term: str, cap: int) -> int: ...
 
 
 class TermStats:
     """Drops very common words from a BM25 query when rarer ones remain.
 
-    FTS5 computes bm25() for every row that matches any OR-ed term, so one word found in
-    half the corpus makes a query score half the corpus; its idf is so low that leaving it
-    out barely changes the ranking of rows that match the rare words (Lucene's "common
-    terms" idea). Counts are capped (only "more than the limit" matters) and cached until the
-    index generation moves."""
+    Both indexes rank every row that matches any OR-ed term (FTS5's bm25(), PostgreSQL's
+    ts_rank_cd), so one word found in half the corpus makes a query score half the corpus;
+    its idf is so low that leaving it out barely changes the ranking of rows that match the
+    rare words (Lucene's "common terms" idea). Counts are capped (only "more than the
+    limit" matters) and cached until the index generation moves."""
 
-    def __init__(self, max_df: float, min_common_rows: int) -> None:
+    def __init__(self, max_df: float, min_common_rows: int, counter: TermCounter) -> None:
         self.max_df = max_df
+        self.counter = counter
         # Small corpora never prune: every query is cheap there and each word counts.
         self.min_common_rows = min_common_rows
         self._generation: str | None = None
@@ -167,24 +341,14 @@ class TermStats:
         ).scalar()
         with self._lock:
             if generation != self._generation:
-                rows = int(
-                    conn.execute(text("SELECT count(*) FROM chunks_fts_docsize")).scalar_one()
-                )
+                rows = self.counter.rows(conn)
                 self._limit = max(int(self.max_df * rows), self.min_common_rows)
                 self._counts = {}
                 self._generation = generation
             limit, counts = self._limit, dict(self._counts)
         for term in terms:
             if term not in counts:
-                counts[term] = int(
-                    conn.execute(
-                        text(
-                            "SELECT count(*) FROM (SELECT 1 FROM chunks_fts "
-                            "WHERE chunks_fts MATCH :q LIMIT :cap)"
-                        ),
-                        {"q": f'"{term}"', "cap": limit + 1},
-                    ).scalar_one()
-                )
+                counts[term] = self.counter.matching(conn, term, limit + 1)
         with self._lock:
             if generation == self._generation:
                 self._counts.update(counts)

@@ -1,0 +1,218 @@
+"""The store behind every test's home: SQLite (the default) or PostgreSQL.
+
+With `LOCKGATE_TEST_STORE=postgresql` each home a test builds `Settings` for gets a database
+of its own on the local server (127.0.0.1:5432, trust auth), as it gets its own SQLite file
+otherwise: the same home, the same store; another home, another store. `Settings.store_url`
+is where the default SQLite file is named, so that is what this replaces for the session;
+an explicit `store.url` still wins. A child process (`lockgate serve` started by a test)
+takes the URL in its environment: `store_env(home)`.
+
+Databases are cloned from a template migrated once per session. Creating and dropping a
+PostgreSQL database costs seconds on a busy box, so a home made under a test's `tmp_path`
+gives its database back when the test ends: its connections are closed, its rows deleted and
+the rows the migrations wrote put back, and the next home reuses it. The rest (homes of
+module-scoped fixtures) are kept to the end of the session; all are dropped then.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from lockgate.config import Settings
+from lockgate.store.migrations import migrate
+
+BACKEND = os.environ.get("LOCKGATE_TEST_STORE", "sqlite").strip().lower() or "sqlite"
+if BACKEND not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"LOCKGATE_TEST_STORE must be sqlite or postgresql, not {BACKEND!r}")
+SERVER = os.environ.get("LOCKGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+# Durability of each commit is not what the tests check; not waiting for the WAL flush
+# makes the many small transactions of the suite several times faster. This connection's
+# setting only, so nobody else's databases on the server are touched.
+OPTIONS = "?options=-csynchronous_commit%3Doff"
+
+
+def on_postgresql() -> bool:
+    return BACKEND == "postgresql"
+
+
+def _admin() -> Engine:
+    return create_engine(
+        f"{SERVER}/postgres{OPTIONS}", poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+
+
+class PgHomes:
+    """Databases by home for one test session."""
+
+    def __init__(self) -> None:
+        self.prefix = f"lockgate_t{uuid.uuid4().hex[:8]}"
+        self.template = f"{self.prefix}_template"
+        self.admin = _admin()
+        self.by_home: dict[str, str] = {}
+        self.free: list[str] = []
+        self.made: list[str] = []
+        self.seeds: dict[str, list[dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+        self._template_made = False
+
+    def url(self, name: str) -> str:
+        return f"{SERVER}/{name}{OPTIONS}"
+
+    def _make_template(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.template}"'))
+        engine = create_engine(self.url(self.template), poolclass=NullPool)
+        try:
+            migrate(engine)
+            with engine.connect() as conn:
+                tables = conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                ).scalars()
+                for table in tables:
+                    rows = conn.execute(text(f'SELECT * FROM "{table}"')).mappings().all()
+                    self.seeds[table] = [dict(r) for r in rows]
+        finally:
+            engine.dispose()
+        self._template_made = True
+
+    def url_for(self, home: Path) -> str:
+        key = str(Path(home).resolve())
+        with self.lock:
+            name = self.by_home.get(key)
+            if name is None:
+                if self.free:
+                    name = self.free.pop()
+                else:
+                    if not self._template_made:
+                        self._make_template()
+                    name = f"{self.prefix}_{len(self.made)}"
+                    with self.admin.connect() as conn:
+                        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+                    self.made.append(name)
+                self.by_home[key] = name
+        return self.url(name)
+
+    def homes(self) -> set[str]:
+        with self.lock:
+            return set(self.by_home)
+
+    def release(self, under: Path, since: set[str]) -> None:
+        """Give back the databases of homes under `under` made after `since`."""
+        root = str(under.resolve())
+        with self.lock:
+            done = [
+                h
+                for h in self.by_home
+                if h not in since and (h == root or h.startswith(root + "/"))
+            ]
+            names = [self.by_home.pop(h) for h in done]
+        for name in names:
+            self._reset(name)
+            with self.lock:
+                self.free.append(name)
+
+    def _reset(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            # What the test left connected (a pool it never disposed) goes first: the next
+            # home must not see a write from it.
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :d AND pid <> pg_backend_pid()"
+                ),
+                {"d": name},
+            )
+        engine = create_engine(self.url(name), poolclass=NullPool)
+        try:
+            with engine.begin() as conn:
+                # Replica mode skips foreign-key triggers, so tables empty in any order.
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+                for table in self.seeds:
+                    conn.execute(text(f'DELETE FROM "{table}"'))
+                conn.execute(text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'"))
+                for table, rows in self.seeds.items():
+                    if rows:
+                        cols = list(rows[0])
+                        names = ", ".join(f'"{c}"' for c in cols)
+                        values = ", ".join(f":{c}" for c in cols)
+                        conn.execute(
+                            text(f'INSERT INTO "{table}" ({names}) VALUES ({values})'),
+                            rows,
+                        )
+        finally:
+            engine.dispose()
+
+    def close(self) -> None:
+        with self.admin.connect() as conn:
+            for name in [*self.made, *([self.template] if self._template_made else [])]:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+_homes: PgHomes | None = None
+
+
+def store_env(home: Path) -> dict[str, str]:
+    """The environment a child process needs to open `home`'s store (empty on SQLite)."""
+    if _homes is None:
+        return {}
+    return {"LOCKGATE_STORE__URL": _homes.url_for(home)}
+
+
+def _check_server() -> None:
+    try:
+        with _admin().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver or connection error: say it and stop
+        pytest.exit(
+            f"LOCKGATE_TEST_STORE=postgresql, but no PostgreSQL at {SERVER}: {exc}", returncode=4
+        )
+
+
+def session() -> Iterator[None]:
+    """Session fixture body: on PostgreSQL, every home's default store is a database."""
+    global _homes
+    if not on_postgresql():
+        yield
+        return
+    _check_server()
+    homes = PgHomes()
+    original = Settings.store_url
+
+    def store_url(self: Settings) -> str:
+        return self.store.url or homes.url_for(self.home)
+
+    _homes = homes
+    Settings.store_url = property(store_url)  # type: ignore[assignment, method-assign]
+    try:
+        yield
+    finally:
+        Settings.store_url = original  # type: ignore[method-assign]
+        _homes = None
+        homes.close()
+
+
+def per_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Function fixture body: hands back the databases of the test's own homes."""
+    if _homes is None:
+        yield
+        return
+    before = _homes.homes()
+    yield
+    tmp = request.node.funcargs.get("tmp_path")
+    if isinstance(tmp, Path):
+        _homes.release(tmp, before)
+
+
+def sqlite_only(why: str) -> pytest.MarkDecorator:
+    """Skip on the PostgreSQL run a test of something only SQLite has, saying what."""
+    return pytest.mark.skipif(on_postgresql(), reason=f"SQLite only: {why}")

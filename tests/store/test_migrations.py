@@ -156,7 +156,7 @@ def test_failed_migration_rolls_back_and_is_retried(
 def test_m0025_indexes_the_chunks_a_postgresql_store_already_holds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with throwaway_database("m0025") as engine:
+    with throwaway_database("m0025", empty=True) as engine:
         every = available()
         monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m.version < 25])
         migrate(engine)

@@ -109,7 +109,7 @@ def test_sqlite_store_matches_tables(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
-    with throwaway_database("schema") as engine:
+    with throwaway_database("schema", empty=True) as engine:
         yield engine
 
 

@@ -50,14 +50,13 @@ def _admin() -> Engine:
     )
 
 
-class PgHomes:
-    """Databases by home for one test session."""
+class PgPool:
+    """Migrated databases for one test session, cloned from a template and reused."""
 
     def __init__(self) -> None:
         self.prefix = f"lockgate_t{uuid.uuid4().hex[:8]}"
         self.template = f"{self.prefix}_template"
         self.admin = _admin()
-        self.by_home: dict[str, str] = {}
         self.free: list[str] = []
         self.made: list[str] = []
         self.seeds: dict[str, list[dict[str, Any]]] = {}
@@ -70,6 +69,7 @@ class PgHomes:
     def _make_template(self) -> None:
         with self.admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{self.template}"'))
+        self._template_made = True
         engine = create_engine(self.url(self.template), poolclass=NullPool)
         try:
             migrate(engine)
@@ -82,48 +82,25 @@ class PgHomes:
                     self.seeds[table] = [dict(r) for r in rows]
         finally:
             engine.dispose()
-        self._template_made = True
 
-    def url_for(self, home: Path) -> str:
-        key = str(Path(home).resolve())
+    def lease(self) -> str:
+        """The name of a migrated database nobody else uses until it is given back."""
         with self.lock:
-            name = self.by_home.get(key)
-            if name is None:
-                if self.free:
-                    name = self.free.pop()
-                else:
-                    if not self._template_made:
-                        self._make_template()
-                    name = f"{self.prefix}_{len(self.made)}"
-                    with self.admin.connect() as conn:
-                        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
-                    self.made.append(name)
-                self.by_home[key] = name
-        return self.url(name)
+            if self.free:
+                return self.free.pop()
+            if not self._template_made:
+                self._make_template()
+            name = f"{self.prefix}_{len(self.made)}"
+            self.made.append(name)
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        return name
 
-    def homes(self) -> set[str]:
-        with self.lock:
-            return set(self.by_home)
-
-    def release(self, under: Path, since: set[str]) -> None:
-        """Give back the databases of homes under `under` made after `since`."""
-        root = str(under.resolve())
-        with self.lock:
-            done = [
-                h
-                for h in self.by_home
-                if h not in since and (h == root or h.startswith(root + "/"))
-            ]
-            names = [self.by_home.pop(h) for h in done]
-        for name in names:
-            self._reset(name)
-            with self.lock:
-                self.free.append(name)
-
-    def _reset(self, name: str) -> None:
+    def give_back(self, name: str) -> None:
+        """Back to the state `lease` gave it in, then free for the next lease."""
         with self.admin.connect() as conn:
             # What the test left connected (a pool it never disposed) goes first: the next
-            # home must not see a write from it.
+            # user must not see a write from it.
             conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -141,21 +118,66 @@ class PgHomes:
                 conn.execute(text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'"))
                 for table, rows in self.seeds.items():
                     if rows:
-                        cols = list(rows[0])
-                        names = ", ".join(f'"{c}"' for c in cols)
-                        values = ", ".join(f":{c}" for c in cols)
+                        names = ", ".join(f'"{c}"' for c in rows[0])
+                        values = ", ".join(f":{c}" for c in rows[0])
                         conn.execute(
-                            text(f'INSERT INTO "{table}" ({names}) VALUES ({values})'),
-                            rows,
+                            text(f'INSERT INTO "{table}" ({names}) VALUES ({values})'), rows
                         )
         finally:
             engine.dispose()
+        with self.lock:
+            self.free.append(name)
 
     def close(self) -> None:
         with self.admin.connect() as conn:
             for name in [*self.made, *([self.template] if self._template_made else [])]:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.admin.dispose()
+
+
+_pool: PgPool | None = None
+
+
+def pool() -> PgPool:
+    """The session's pool of migrated PostgreSQL databases (made on first use)."""
+    global _pool
+    if _pool is None:
+        _pool = PgPool()
+    return _pool
+
+
+class PgHomes:
+    """A leased database per home, for one test session."""
+
+    def __init__(self, databases: PgPool) -> None:
+        self.databases = databases
+        self.by_home: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def url_for(self, home: Path) -> str:
+        key = str(Path(home).resolve())
+        with self.lock:
+            name = self.by_home.get(key)
+            if name is None:
+                name = self.by_home[key] = self.databases.lease()
+        return self.databases.url(name)
+
+    def homes(self) -> set[str]:
+        with self.lock:
+            return set(self.by_home)
+
+    def release(self, under: Path, since: set[str]) -> None:
+        """Give back the databases of homes under `under` first used after `since`."""
+        root = str(under.resolve())
+        with self.lock:
+            done = [
+                h
+                for h in self.by_home
+                if h not in since and (h == root or h.startswith(root + "/"))
+            ]
+            names = [self.by_home.pop(h) for h in done]
+        for name in names:
+            self.databases.give_back(name)
 
 
 _homes: PgHomes | None = None
@@ -179,13 +201,20 @@ def _check_server() -> None:
 
 
 def session() -> Iterator[None]:
-    """Session fixture body: on PostgreSQL, every home's default store is a database."""
-    global _homes
+    """Session fixture body: on PostgreSQL, every home's default store is a database.
+    Either way the pool's databases (tests/support/postgres.py leases them too) are
+    dropped at the end."""
+    global _homes, _pool
     if not on_postgresql():
-        yield
+        try:
+            yield
+        finally:
+            if _pool is not None:
+                _pool.close()
+                _pool = None
         return
     _check_server()
-    homes = PgHomes()
+    homes = PgHomes(pool())
     original = Settings.store_url
 
     def store_url(self: Settings) -> str:
@@ -198,7 +227,8 @@ def session() -> Iterator[None]:
     finally:
         Settings.store_url = original  # type: ignore[method-assign]
         _homes = None
-        homes.close()
+        homes.databases.close()
+        _pool = None
 
 
 def per_test(request: pytest.FixtureRequest) -> Iterator[None]:

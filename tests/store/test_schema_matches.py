@@ -11,7 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, Float, Integer, LargeBinary, Numeric, String, inspect, text
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    inspect,
+    text,
+)
 from sqlalchemy.types import TypeEngine
 
 from lockgate.store import tables
@@ -120,6 +130,22 @@ def test_postgresql_store_matches_tables(pg_engine: Engine) -> None:
     assert names >= MIGRATION_BOOKKEEPING | PG_FULL_TEXT
     drift = differences(declared(), reflected(pg_engine))
     assert not drift, "\n".join(drift)
+
+
+def test_postgresql_bigint_columns_are_declared_bigint(pg_engine: Engine) -> None:
+    """SQLAlchemy's psycopg dialect casts each bound value to its column's declared type
+    (`%(simhash)s::INTEGER`), so a BIGINT column declared `Integer` refuses values past 2**31:
+    a chunk's 64-bit SimHash stopped every ingest on PostgreSQL."""
+    migrate(pg_engine)
+    found = inspect(pg_engine)
+    narrow = [
+        f"{name}.{c['name']}"
+        for name, table in tables.metadata.tables.items()
+        for c in found.get_columns(name)
+        if isinstance(c["type"], BigInteger)
+        and not isinstance(table.columns[c["name"]].type, BigInteger)
+    ]
+    assert narrow == []
 
 
 def test_one_metadata_declares_every_table() -> None:

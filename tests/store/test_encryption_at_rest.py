@@ -11,31 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from lockgate.crypto.kms import EncryptionError
 from lockgate.gateway.app import create_app
 from lockgate.services import Services
 from tests.conftest import make_services, make_settings
 from tests.support.server import serve
-from tests.support.store import store_env
+from tests.support.store import store_env, stored_bytes
 
 PLANTED = "The vault combination is seven-three-nine-four"
-
-
-def _db_bytes(home: Path, services: Services) -> bytes:
-    if services.engine.dialect.name == "sqlite":
-        return b"".join(p.read_bytes() for p in home.glob("lockgate.db*"))
-    # PostgreSQL's files are the server's: every stored value, as text, stands in for them.
-    with services.engine.connect() as conn:
-        tables = conn.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-        ).scalars()
-        return b"".join(
-            str(row).encode()
-            for table in list(tables)
-            for row in conn.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
-        )
 
 
 def _ask(services: Services, content: str) -> str:
@@ -62,7 +46,7 @@ def test_planted_sentence_is_not_in_the_database_files(gateway_home) -> None:
     trace = services.traces.get(trace_id)
     assert trace is not None and PLANTED in trace["output"]  # the echo model repeats it
     assert PLANTED in trace["request"]["messages"][0]["content"]
-    raw = _db_bytes(home, services)
+    raw = stored_bytes(home)
     assert raw and PLANTED.encode() not in raw and b"seven-three-nine" not in raw
     assert (home / "master.key").stat().st_mode & 0o777 == 0o600
 

@@ -190,6 +190,28 @@ def store_env(home: Path) -> dict[str, str]:
     return {"LOCKGATE_STORE__URL": _homes.url_for(home)}
 
 
+def stored_bytes(home: Path) -> bytes:
+    """What `home`'s store holds, to look for plaintext in: the SQLite files' bytes, or on
+    PostgreSQL (whose files are the server's) every stored value of every table as text."""
+    if _homes is None:
+        return b"".join(p.read_bytes() for p in sorted(home.glob("lockgate.db*")))
+    engine = create_engine(_homes.url_for(home), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            tables = list(
+                conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                ).scalars()
+            )
+            return b"".join(
+                str(tuple(row)).encode()
+                for table in tables
+                for row in conn.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
+            )
+    finally:
+        engine.dispose()
+
+
 def _check_server() -> None:
     try:
         with _admin().connect() as conn:

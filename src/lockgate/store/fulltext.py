@@ -3,6 +3,7 @@ PostgreSQL's tsvector with a GIN index (`ts_rank_cd`). `text_index_for` picks by
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Sequence
@@ -212,6 +213,8 @@ PG_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 # ts_rank_cd normalisation: divide by 1 + log(document length) (a long chunk does not win
 # on length alone, BM25's length normalisation in spirit), then map to 0..1 (rank/(rank+1)).
 PG_NORMALIZATION = 1 | 32
+# Weigh each word's ts_rank_cd by its idf (BM25's), from the counts query pruning keeps.
+PG_IDF = True
 
 
 class PostgresFts(TextIndex):
@@ -226,10 +229,12 @@ class PostgresFts(TextIndex):
         min_common_rows: int = 1000,
         config: str = PG_CONFIG,
         normalization: int = PG_NORMALIZATION,
+        idf: bool = PG_IDF,
     ) -> None:
         self.engine = engine
         self.config = config
         self.normalization = normalization
+        self.idf = idf
         self.term_stats = TermStats(max_df, min_common_rows, self)
 
     def add(self, conn: Connection, rows: Sequence[tuple[int, str, str]]) -> None:
@@ -266,7 +271,7 @@ class PostgresFts(TextIndex):
         if not terms:
             return []
         with self.engine.connect() as conn:
-            terms = self.term_stats.selective(conn, terms)
+            picked = self.term_stats.pick(conn, terms, frequencies=self.idf)
             f = _filters(
                 "t.chunk_id",
                 source_prefix,
@@ -275,6 +280,28 @@ class PostgresFts(TextIndex):
                 "EXISTS (SELECT 1 FROM json_array_elements_text(CAST(c.acl AS json)) AS g(v) "
                 "WHERE g.v = :{g})",
             )
+            params: dict[str, object] = {
+                **f.params,
+                "cfg": self.config,
+                "w": PG_WEIGHTS,
+                "norm": self.normalization,
+                "n": limit,
+            }
+            if self.idf:
+                # One GIN lookup per word; a row's score is the sum over the words it holds
+                # of the word's idf times its ts_rank_cd, so a rare word outweighs a
+                # common one as in BM25 (ts_rank_cd alone weighs every word the same).
+                sql = (
+                    "SELECT t.chunk_id, sum(q.idf * ts_rank_cd(CAST(:w AS real[]), t.tsv, q.q, "
+                    ":norm)) AS s FROM (SELECT plainto_tsquery(CAST(:cfg AS regconfig), u.term) "
+                    "AS q, u.idf FROM unnest(CAST(:terms AS text[]), CAST(:idfs AS float8[])) "
+                    "AS u(term, idf)) AS q JOIN chunks_tsv t ON t.tsv @@ q.q "
+                    f"{f.join} WHERE {' AND '.join(['numnode(q.q) > 0', *f.where])} "
+                    "GROUP BY t.chunk_id ORDER BY s DESC, t.chunk_id LIMIT :n"
+                )
+                params["terms"] = picked.terms
+                params["idfs"] = [picked.idf(t) for t in picked.terms]
+                return _run(conn, sql, f, params)
             # The terms are \w+ words without stopwords ("or" among them), so websearch
             # syntax reads "a or b" as exactly the OR of the words; it never raises on input.
             sql = (
@@ -284,14 +311,7 @@ class PostgresFts(TextIndex):
                 f"{f.join} WHERE {' AND '.join(['t.tsv @@ q.q', *f.where])} "
                 "ORDER BY s DESC, t.chunk_id LIMIT :n"
             )
-            params = {
-                **f.params,
-                "q": " or ".join(terms),
-                "cfg": self.config,
-                "w": PG_WEIGHTS,
-                "norm": self.normalization,
-                "n": limit,
-            }
+            params["q"] = " or ".join(picked.terms)
             return _run(conn, sql, f, params)
 
     def rows(self, conn: Connection) -> int:
@@ -329,29 +349,52 @@ class TermStats:
         # Small corpora never prune: every query is cheap there and each word counts.
         self.min_common_rows = min_common_rows
         self._generation: str | None = None
+        self._rows = 0
         self._limit = 0
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def selective(self, conn: Connection, terms: list[str]) -> list[str]:
-        if self.max_df >= 1.0 or len(terms) < 2:
-            return terms
+        return self.pick(conn, terms).terms
+
+    def pick(self, conn: Connection, terms: list[str], frequencies: bool = False) -> Picked:
+        """The terms to query; with `frequencies`, also how many rows hold each kept term
+        (exact, except when every term was common: then capped) and the index's size."""
+        prune = self.max_df < 1.0 and len(terms) >= 2
+        if not prune and not frequencies:
+            return Picked(terms, {}, 0)
         generation = conn.execute(
             text("SELECT value FROM meta WHERE key = 'index_generation'")
         ).scalar()
         with self._lock:
             if generation != self._generation:
-                rows = self.counter.rows(conn)
-                self._limit = max(int(self.max_df * rows), self.min_common_rows)
+                self._rows = self.counter.rows(conn)
+                self._limit = max(int(self.max_df * self._rows), self.min_common_rows)
                 self._counts = {}
                 self._generation = generation
-            limit, counts = self._limit, dict(self._counts)
+            rows, counts = self._rows, dict(self._counts)
+            # Without pruning a count is wanted exactly, so its cap is the whole index.
+            limit = self._limit if prune else rows
         for term in terms:
-            if term not in counts:
+            if term not in counts or (not prune and counts[term] > limit):
                 counts[term] = self.counter.matching(conn, term, limit + 1)
         with self._lock:
             if generation == self._generation:
                 self._counts.update(counts)
+        if not prune:
+            return Picked(terms, counts, rows)
         rare = [t for t in terms if counts[t] <= limit]
         # Only common words: keep the two least common rather than match nothing.
-        return rare or sorted(terms, key=lambda t: counts[t])[:2]
+        return Picked(rare or sorted(terms, key=lambda t: counts[t])[:2], counts, rows)
+
+
+@dataclass(frozen=True)
+class Picked:
+    terms: list[str]
+    counts: dict[str, int]  # rows holding each term (empty unless asked for or pruning)
+    rows: int  # rows in the index (0 when not counted)
+
+    def idf(self, term: str) -> float:
+        """BM25's inverse document frequency (Robertson-Sparck Jones, kept positive)."""
+        df = min(self.counts.get(term, 0), self.rows)
+        return math.log(1.0 + (self.rows - df + 0.5) / (df + 0.5))

@@ -161,3 +161,12 @@ def test_hostile_queries_are_words_only(tmp_path: Path) -> None:
         hits = index.search(query, 5)
         assert [h.chunk_id for h in hits] == [hits[0].chunk_id], query
     assert services.documents.counts()["chunks"] == 1
+
+
+def test_a_rare_word_outweighs_a_common_one(tmp_path: Path) -> None:
+    # BM25's idf on FTS5; on PostgreSQL each word's ts_rank_cd weighed by its idf (plain
+    # ts_rank_cd would score the chunks holding one word each the same).
+    services = Services(make_settings(tmp_path))
+    texts = [f"The policy covers case {i}." for i in range(8)] + ["A zephyr covers case 9."]
+    _doc(services, "p.md", texts)
+    assert _texts(services, services.text_index, "policy zephyr")[0] == texts[-1]

@@ -204,23 +204,28 @@ class SqliteFts(TextIndex):
 
 
 # PostgreSQL's text search configuration for chunks and queries. 'english' (Snowball
-# stemming and stopwords) is the nearer match to FTS5's porter tokenizer; BENCHMARKS.md
-# has the recall of both on the knowledge-base bench. Changing it needs a re-index.
+# stemming and stopwords) is the nearer match to FTS5's porter tokenizer, and on the KB bench
+# it finds more than 'simple' (recall@10 0.666 against 0.620, bench/bench_fulltext.py,
+# BENCHMARKS.md). Changing it needs a re-index.
 PG_CONFIG = "english"
 # ts_rank_cd's weights in {D, C, B, A} order: the heading (A) counts twice the body (B),
 # as bm25(chunks_fts, 2.0, 1.0) does.
 PG_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
-# ts_rank_cd normalisation: divide by 1 + log(document length) (a long chunk does not win
-# on length alone, BM25's length normalisation in spirit), then map to 0..1 (rank/(rank+1)).
-PG_NORMALIZATION = 1 | 32
-# Weigh each word's ts_rank_cd by its idf (BM25's), from the counts query pruning keeps.
+# ts_rank_cd normalisation: divide by 1 + log(number of unique words), so a long chunk does
+# not win on length alone (BM25's length normalisation in spirit); the best of the flags on
+# the KB bench, level with 1 (1 + log(length)).
+PG_NORMALIZATION = 16
+# Weigh each word's ts_rank_cd by its idf (BM25's), from the counts query pruning keeps:
+# ts_rank_cd alone weighs a word in every other chunk as much as a rare one (KB recall@10
+# 0.626 without, 0.666 with; FTS5's bm25 0.670).
 PG_IDF = True
 
 
 class PostgresFts(TextIndex):
     """Active chunks' text as a `tsvector` (heading weighted A, body B) in `chunks_tsv`,
-    GIN-indexed (migration m0025). Queries OR the same terms FTS5 gets, as websearch
-    syntax in one bound parameter, and rank by `ts_rank_cd`, normalised."""
+    GIN-indexed (migration m0025). Queries OR the same terms FTS5 gets, every value a bound
+    parameter, and rank by `ts_rank_cd` normalised by length, each word's weighed by its
+    idf (`idf=False`: one websearch_to_tsquery OR query, plain `ts_rank_cd`)."""
 
     def __init__(
         self,

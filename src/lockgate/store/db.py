@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Insert, Table, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -128,6 +128,18 @@ def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
                 yield conn
         finally:
             conn.info.pop("write", None)
+
+
+def insert_missing(conn: Connection, table: Table) -> Insert:
+    """An INSERT that leaves an existing row (same primary or unique key) alone, on both
+    dialects: `INSERT ... ON CONFLICT DO NOTHING`."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Engine, Integer, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.store import tables as tb
@@ -105,7 +106,6 @@ class SqliteCacheStore:
         return self._entry(row) if row else None
 
     def put(self, entry: CacheEntry) -> int:
-        t = tb.cache_entries
         values = {
             "key": entry.key,
             "scope": entry.scope,
@@ -120,11 +120,27 @@ class SqliteCacheStore:
             "trace_id": entry.trace_id,
             "hits": 0,
         }
-        with transaction(self.engine) as conn:
-            # One entry per key: a fresher answer replaces the old one.
-            conn.execute(delete(t).where(t.c.key == entry.key))
-            entry.id = inserted_id(conn.execute(insert(t).values(**values)))
+        entry.id = self._replace(entry.key, values)
         return entry.id
+
+    def _replace(self, key: str, values: dict[str, Any]) -> int:
+        """One entry per key: a fresher answer replaces the old one, under a new id (a
+        semantic index still holding the old id then finds nothing, not this answer)."""
+        t = tb.cache_entries
+        with transaction(self.engine) as conn:
+            if conn.dialect.name != "postgresql":
+                # SQLite's writers take turns: nothing can come between these two.
+                conn.execute(delete(t).where(t.c.key == key))
+                return inserted_id(conn.execute(insert(t).values(**values)))
+            # PostgreSQL's run side by side: two processes storing one key at once both
+            # found nothing to delete and the second insert failed. One upsert instead.
+            stmt = pg_insert(t).values(**values)
+            fresh: dict[str, Any] = {
+                c.name: stmt.excluded[c.name] for c in t.columns if c.name not in ("id", "key")
+            }
+            fresh["id"] = func.nextval(func.pg_get_serial_sequence("cache_entries", "id"))
+            upsert = stmt.on_conflict_do_update(index_elements=[t.c.key], set_=fresh)
+            return int(conn.execute(upsert.returning(t.c.id)).scalar_one())
 
     def vectors(self, scope: str, now: float) -> list[tuple[int, str, np.ndarray]]:
         t = tb.cache_entries

@@ -263,8 +263,3 @@ def per_test(request: pytest.FixtureRequest) -> Iterator[None]:
     tmp = request.node.funcargs.get("tmp_path")
     if isinstance(tmp, Path):
         _homes.release(tmp, before)
-
-
-def sqlite_only(why: str) -> pytest.MarkDecorator:
-    """Skip on the PostgreSQL run a test of something only SQLite has, saying what."""
-    return pytest.mark.skipif(on_postgresql(), reason=f"SQLite only: {why}")

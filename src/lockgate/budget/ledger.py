@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 
 from lockgate.config import BudgetRule, BudgetsConfig
 from lockgate.observability.metrics import METRICS
-from lockgate.store.db import insert_missing, transaction
+from lockgate.store.db import transaction
 from lockgate.store.tables import budget_events, budget_reservations, budget_usage
 
 log = logging.getLogger("lockgate.budget")
@@ -83,6 +83,10 @@ class BudgetStore(Protocol):
     def events(self, limit: int = 100) -> list[dict[str, Any]]: ...
 
 
+def _key(scope: str, period: str) -> str:
+    return f"{scope}\x1f{period}"
+
+
 class SqlBudgetStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -91,23 +95,16 @@ class SqlBudgetStore:
         """Drop holds of requests whose process died before settling them."""
         r, u = budget_reservations, budget_usage
         stale = list(conn.execute(select(r).where(r.c.expires_at < now)))
-        release: dict[tuple[str, str], float] = {}
-        released = 0
         for row in stale:
-            # Whoever deletes the hold releases it: two transactions expiring the same hold
-            # at once (PostgreSQL runs them side by side) must not both subtract it.
-            if conn.execute(r.delete().where(r.c.id == row.id)).rowcount:
-                released += 1
-                for scope, period in json.loads(row.entries):
-                    release[(scope, period)] = release.get((scope, period), 0.0) + row.amount
-        for scope, period in sorted(release):  # the lock order of `reserve`
-            conn.execute(
-                u.update()
-                .where(u.c.scope == scope, u.c.period == period)
-                .values(reserved=u.c.reserved - release[(scope, period)])
-            )
-        if released:
-            log.warning("released %d budget reservation(s) that were never settled", released)
+            for scope, period in json.loads(row.entries):
+                conn.execute(
+                    u.update()
+                    .where(u.c.scope == scope, u.c.period == period)
+                    .values(reserved=u.c.reserved - row.amount)
+                )
+            conn.execute(r.delete().where(r.c.id == row.id))
+        if stale:
+            log.warning("released %d budget reservation(s) that were never settled", len(stale))
 
     def reserve(
         self, caps: list[Cap], amount: float, now: float, ttl_s: float
@@ -115,38 +112,36 @@ class SqlBudgetStore:
         u = budget_usage
         with transaction(self.engine) as conn:
             self._expire(conn, now)
-            # SQLite's writers take turns (BEGIN IMMEDIATE); PostgreSQL's run side by side, so
-            # each usage row is created if missing and then locked (FOR UPDATE, a no-op on
-            # SQLite) before it is read, always in one order so two requests never deadlock.
-            # Without the lock two requests read the same spend and both passed the ceiling.
-            distinct = sorted({(c.scope, c.period) for c in caps})
-            held: dict[tuple[str, str], tuple[float, float]] = {}
-            for scope, period in distinct:
-                conn.execute(
-                    insert_missing(conn, u).values(
-                        scope=scope,
-                        period=period,
-                        spent=0.0,
-                        reserved=0.0,
-                        requests=0,
-                        soft_alerted=0,
-                        updated_at=now,
-                    )
-                )
-                row = conn.execute(
-                    select(u.c.spent, u.c.reserved)
-                    .where(u.c.scope == scope, u.c.period == period)
-                    .with_for_update()
-                ).one()
-                held[(scope, period)] = (float(row.spent), float(row.reserved))
+            rows = {}
             for cap in caps:
-                spent, reserved = held[(cap.scope, cap.period)]
+                row = conn.execute(
+                    select(u.c.spent, u.c.reserved).where(
+                        u.c.scope == cap.scope, u.c.period == cap.period
+                    )
+                ).first()
+                if row is None:
+                    conn.execute(
+                        u.insert().values(
+                            scope=cap.scope,
+                            period=cap.period,
+                            spent=0.0,
+                            reserved=0.0,
+                            requests=0,
+                            soft_alerted=0,
+                            updated_at=now,
+                        )
+                    )
+                    spent, reserved = 0.0, 0.0
+                else:
+                    spent, reserved = float(row.spent), float(row.reserved)
+                rows[_key(cap.scope, cap.period)] = (spent, reserved)
                 # A tiny epsilon keeps float sums of many small prices from refusing the
                 # request that lands exactly on the ceiling.
                 if cap.hard is not None and spent + reserved + amount > cap.hard + 1e-12:
                     # Nothing is held: the transaction only created zero rows.
                     return Refusal(cap, spent, reserved, amount)
             res = Reservation(uuid.uuid4().hex, amount, caps)
+            distinct = {(c.scope, c.period) for c in caps}
             for scope, period in distinct:
                 conn.execute(
                     u.update()
@@ -173,11 +168,14 @@ class SqlBudgetStore:
             held = conn.execute(r.delete().where(r.c.id == reservation.id)).rowcount
             # If the hold already expired (a very long request), only the spend is added.
             release = reservation.amount if held else 0.0
-            # In `reserve`'s lock order.
-            for scope, period in sorted({(c.scope, c.period) for c in reservation.caps}):
+            done: set[tuple[str, str]] = set()
+            for cap in reservation.caps:
+                if (cap.scope, cap.period) in done:
+                    continue
+                done.add((cap.scope, cap.period))
                 conn.execute(
                     u.update()
-                    .where(u.c.scope == scope, u.c.period == period)
+                    .where(u.c.scope == cap.scope, u.c.period == cap.period)
                     .values(
                         reserved=u.c.reserved - release,
                         spent=u.c.spent + actual,

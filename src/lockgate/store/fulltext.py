@@ -217,7 +217,7 @@ PG_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 PG_NORMALIZATION = 16
 # Weigh each word's ts_rank_cd by its idf (BM25's), from the counts query pruning keeps:
 # ts_rank_cd alone weighs a word in every other chunk as much as a rare one (KB recall@10
-# 0.626 without, 0.666 with; FTS5's bm25 0.670).
+# 0.626 without, 0.666 with; FTS5's bm25 0.667).
 PG_IDF = True
 
 

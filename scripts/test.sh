@@ -16,3 +16,31 @@ fi
 # Types: the settings in pyproject.toml ([tool.mypy]) cover all of src/lockgate.
 .venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"
+
+# The same tests again with every test home's store on PostgreSQL (tests/support/store.py:
+# a database per home, cloned from a migrated template), where a server answers. The whole
+# suite would double the run's time, so this runs the tests of the modules that read or write
+# the store (README, "Run the tests"); LOCKGATE_TEST_PG_SUITE=all runs every test.
+PG_SERVER="${LOCKGATE_TEST_PG:-postgresql+psycopg://postgres@127.0.0.1:5432}"
+PG_TESTS=(
+  tests/store tests/retrieval tests/ingest tests/auth tests/review tests/batch tests/budget
+  tests/drift tests/eval tests/prompts tests/releases tests/alerts tests/readiness
+  tests/security tests/cache tests/ui/test_stats.py tests/test_cli.py
+  tests/gateway/test_traces.py tests/gateway/test_traces_api.py tests/gateway/test_feedback.py
+  tests/gateway/test_reviews.py tests/gateway/test_tools.py tests/gateway/test_fuzz.py
+  tests/gateway/test_source_privacy.py tests/gateway/test_prompt_pins.py
+)
+if [ "${LOCKGATE_TEST_PG_SUITE:-}" = all ]; then PG_TESTS=(tests); fi
+PG_PROBE='import os, sys, sqlalchemy
+try:
+    sqlalchemy.create_engine(os.environ["LOCKGATE_TEST_PG"] + "/postgres",
+                             connect_args={"connect_timeout": 5}).connect().close()
+except Exception as exc:
+    sys.exit(str(exc).splitlines()[0])'
+if why=$(LOCKGATE_TEST_PG="$PG_SERVER" .venv/bin/python -c "$PG_PROBE" 2>&1); then
+  LOCKGATE_TEST_STORE=postgresql LOCKGATE_TEST_PG="$PG_SERVER" \
+    .venv/bin/python -m pytest -q -m "not slow" "${PG_TESTS[@]}"
+else
+  echo "######## lockgate: NO PostgreSQL at $PG_SERVER, so the PostgreSQL run of the suite" \
+    "is SKIPPED: $(printf '%s' "$why" | tail -1)" >&2
+fi

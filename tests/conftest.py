@@ -12,11 +12,27 @@ from lockgate.config import BreakerConfig, ModelSpec, ResilienceConfig, Settings
 from lockgate.models.llama_local import LlamaCppModel
 from lockgate.models.minilm import MiniLMEmbedder
 from lockgate.services import Services
+from tests.support import store
 from tests.support.fake_upstream import create_fake_upstream
 from tests.support.server import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "corpus"
+
+
+def pytest_report_header() -> str:
+    return f"lockgate store: {store.BACKEND} (LOCKGATE_TEST_STORE)"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_backend() -> Iterator[None]:
+    # Every home's store on the backend LOCKGATE_TEST_STORE names (tests/support/store.py).
+    yield from store.session()
+
+
+@pytest.fixture(autouse=True)
+def _store_per_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield from store.per_test(request)
 
 
 @pytest.fixture(scope="session")

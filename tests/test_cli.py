@@ -21,6 +21,7 @@ import lockgate.services
 from lockgate.cli import main
 from lockgate.models.minilm import MiniLMEmbedder
 from tests.conftest import SAMPLES
+from tests.support.store import store_env
 
 
 def invoke(
@@ -46,7 +47,7 @@ def run_cli(args: list[str], home: Path, cwd: Path, **env: str) -> subprocess.Co
     script = Path(sys.executable).parent / "lockgate"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "lockgate.cli"]
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKGATE_")}
-    full_env.update(LOCKGATE_HOME=str(home), **env)
+    full_env.update(LOCKGATE_HOME=str(home), **store_env(home), **env)
     return subprocess.run(
         [*cmd, *args], env=full_env, cwd=cwd, capture_output=True, text=True, timeout=120
     )

@@ -22,7 +22,7 @@ from lockgate.retrieval.vector import NumpyVectorIndex
 from lockgate.store.audit import AuditLog
 from lockgate.store.db import make_engine
 from lockgate.store.documents import DocumentStore
-from lockgate.store.fulltext import SqliteFts, TextIndex
+from lockgate.store.fulltext import TextIndex, text_index_for
 from lockgate.store.keys import KeyStore
 from lockgate.store.migrations import migrate
 from lockgate.store.reviews import ReviewStore
@@ -82,11 +82,7 @@ class Services:
 
     @cached_property
     def text_index(self) -> TextIndex:
-        if self.engine.dialect.name != "sqlite":
-            raise NotImplementedError(
-                f"full-text index for '{self.engine.dialect.name}' is not built yet"
-            )
-        return SqliteFts(self.engine, max_df=self.settings.retrieval.bm25_max_df)
+        return text_index_for(self.engine, max_df=self.settings.retrieval.bm25_max_df)
 
     @cached_property
     def documents(self) -> DocumentStore:

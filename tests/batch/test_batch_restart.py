@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.support.server import free_port, serve
+from tests.support.store import store_env
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 12
@@ -126,7 +127,8 @@ def write_config(tmp_path: Path, upstream: str, mode: str) -> Path:
 
 
 def start(config: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # The home write_config names: on PostgreSQL its database, as the test's own services use.
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **store_env(config.parent / "home")}
     proc = subprocess.Popen(
         [
             sys.executable,

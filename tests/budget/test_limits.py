@@ -3,7 +3,9 @@ through the gateway: 429 with Retry-After, an OpenAI-style body and x-ratelimit-
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +43,32 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "memory":
         yield MemoryBucketStore()
     elif request.param == "sql":
-        engine = make_engine(f"sqlite:///{tmp_path / 'rl.db'}")
+        # The home's store: SQLite, or PostgreSQL with LOCKGATE_TEST_STORE=postgresql.
+        engine = make_engine(make_settings(tmp_path / "home").store_url)
         migrate(engine)
         yield SqlBucketStore(engine)
     else:
         with real_redis() as redis:
             yield RedisBucketStore(redis)
+
+
+def test_concurrent_callers_never_take_more_than_the_bucket(tmp_path: Path) -> None:
+    # Two engines, as two gateway processes over one store, eight threads each.
+    url = make_settings(tmp_path / "home").store_url
+    engines = [make_engine(url), make_engine(url)]
+    migrate(engines[0])
+    limiters = [limiter(SqlBucketStore(e), per=["key"], rpm=10) for e in engines]
+    start = threading.Barrier(16)
+
+    def one(i: int) -> list[bool]:
+        start.wait(timeout=30)
+        return [limiters[i % 2].admit("alice", "t", "m", 0, now=1000.0).ok for _ in range(3)]
+
+    with ThreadPoolExecutor(16) as pool:
+        admitted = [ok for oks in pool.map(one, range(16)) for ok in oks]
+    for e in engines:
+        e.dispose()
+    assert admitted.count(True) == 10 and len(admitted) == 48
 
 
 def test_requests_per_minute_bucket_refills(store: Any) -> None:

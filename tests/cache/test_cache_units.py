@@ -1,9 +1,12 @@
-"""Cache building blocks on a real SQLite store and the real MiniLM: normalisation, scoping,
+"""Cache building blocks on a real store (the home's: SQLite, or PostgreSQL with
+LOCKGATE_TEST_STORE=postgresql) and the real MiniLM: normalisation, scoping,
 the near-miss check, TTLs, document-version invalidation, the semantic index."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +18,36 @@ from lockgate.cache.store import CacheEntry, SqliteCacheStore
 from lockgate.config import CacheConfig
 from lockgate.store.db import make_engine
 from lockgate.store.migrations import migrate
+from tests.conftest import make_settings
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> SqliteCacheStore:
-    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    engine = make_engine(make_settings(tmp_path / "home").store_url)
     migrate(engine)
     return SqliteCacheStore(engine)
+
+
+def test_concurrent_puts_of_one_key_leave_one_entry(tmp_path: Path) -> None:
+    # Two engines, as two gateway processes storing the same answer at once.
+    url = make_settings(tmp_path / "home").store_url
+    stores = [SqliteCacheStore(make_engine(url)), SqliteCacheStore(make_engine(url))]
+    migrate(stores[0].engine)
+    start = threading.Barrier(8)
+
+    def put(i: int) -> int:
+        start.wait(timeout=30)
+        now = time.time()
+        entry = CacheEntry("k", "s", "acme", "m", f"q{i}", {"i": i}, [], None, now, now + 60)
+        return stores[i % 2].put(entry)
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(put, range(8)))
+    found = stores[0].get("k", time.time())
+    assert found is not None and found.id in ids
+    assert stores[0].purge(time.time(), 1000) == 0  # nothing expired, one row left
+    for s in stores:
+        s.engine.dispose()
 
 
 def _scope(**over: object) -> str:

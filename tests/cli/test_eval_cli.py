@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from click.testing import Result
 
@@ -365,8 +366,9 @@ def test_run_json_shape_metrics_and_the_stored_experiment(site, embedder, upstre
     assert trace is not None and trace["output"] == refund["answer"]
     # The answer is sealed at rest like trace content.
     with services.engine.connect() as conn:
-        raw = conn.exec_driver_sql(
-            "SELECT content FROM experiment_cases WHERE trace_id = ?", (refund["trace_id"],)
+        raw = conn.execute(
+            sa.text("SELECT content FROM experiment_cases WHERE trace_id = :t"),
+            {"t": refund["trace_id"]},
         ).scalar_one()
     assert "30 days" not in raw
     services.engine.dispose()

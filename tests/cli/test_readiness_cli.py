@@ -15,6 +15,7 @@ from pathlib import Path
 from lockgate.config import Settings
 from lockgate.models.minilm import MiniLMEmbedder
 from lockgate.services import Services
+from tests.support.store import on_postgresql
 from tests.test_cli import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,10 @@ def test_the_bare_default_configuration_is_not_ready(tmp_path: Path) -> None:
     assert body["summary"]["ready"] is False and body["summary"]["fail"] == 11
     text = invoke(["readiness"], tmp_path / "home", tmp_path)
     assert text.exit_code == 1 and "NOT READY: 2 pass, 3 warn, 11 fail" in text.output
-    assert "FAIL  backups" in text.output and "fix: set readiness.backup.command" in text.output
+    # The store's kind decides the fix: a backup command for SQLite's file, a schedule for
+    # PostgreSQL's (LOCKGATE_TEST_STORE).
+    fix = "schedule" if on_postgresql() else "command"
+    assert "FAIL  backups" in text.output and f"fix: set readiness.backup.{fix}" in text.output
 
 
 def _experiment(name: str, pass_rate: float) -> dict:

@@ -35,7 +35,7 @@ def run_init(url: str, keys: Path, home: Path) -> subprocess.CompletedProcess[st
 def test_init_migrates_the_store_and_makes_owner_only_keys_once(tmp_path):
     keys = tmp_path / "keys"
     keys.mkdir()
-    with throwaway_database("deployinit") as engine:
+    with throwaway_database("deployinit", empty=True) as engine:
         url = engine.url.render_as_string(hide_password=False)
         first = run_init(url, keys, tmp_path / "home")
         assert first.returncode == 0, first.stderr

@@ -15,6 +15,7 @@ from lockgate.gateway.app import create_app
 from lockgate.services import Services
 from tests.conftest import make_services, make_settings
 from tests.support.server import serve
+from tests.support.store import stored_bytes
 
 PLANTED = "The purple walrus recommends a refund in person."
 
@@ -66,8 +67,8 @@ def test_own_trace_is_rated_and_the_comment_sealed(world: World) -> None:
     assert rec is not None and rec.comment == PLANTED and rec.thumb == "down"
     assert rec.model == "echo" and rec.principal == "a_app" and rec.trace_id == trace_id
     assert world.services.feedback.get(body["id"], "b") is None
-    raw = b"".join(p.read_bytes() for p in world.home.glob("lockgate.db*"))
-    assert PLANTED.encode() not in raw and b"purple walrus" not in raw
+    raw = stored_bytes(world.home)
+    assert raw and PLANTED.encode() not in raw and b"purple walrus" not in raw
     rated = world.feedback("a_app", {"trace_id": trace_id, "rating": 4, "correction": "x"})
     assert rated.status_code == 201 and rated.json()["rating"] == 4
 

@@ -30,6 +30,7 @@ from lockgate.store.access import Access
 from tests.conftest import make_services, make_settings
 from tests.support.receiver import Inbox, create_receiver
 from tests.support.server import serve
+from tests.support.store import stored_bytes
 
 SECRET_ENV = "REVIEW_HOOK_TEST_SECRET"
 SECRET = "whsec-test-0d5f"
@@ -390,7 +391,7 @@ def test_review_texts_are_sealed_at_rest(gw: Gateway) -> None:
     review_id = _held(gw.chat(gw.caller, shaky(f"{PLANTED}")))
     gw.post(gw.bob, f"/v1/reviews/{review_id}/edit", {"text": f"Corrected: {PLANTED}"})
     assert PLANTED in gw.get(gw.bob, f"/v1/reviews/{review_id}").json()["question"]
-    raw = b"".join(p.read_bytes() for p in gw.home.glob("lockgate.db*"))
+    raw = stored_bytes(gw.home)
     assert raw and PLANTED.encode() not in raw and b"brass key" not in raw
 
 

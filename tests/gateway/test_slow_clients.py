@@ -19,6 +19,7 @@ import pytest
 
 from lockgate.gateway.header_timeout import header_timeout_protocol
 from tests.support.server import free_port
+from tests.support.store import store_env
 
 HEADER_S = 2.0
 BODY_S = 2.0
@@ -40,6 +41,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
         LOCKGATE_SERVER__HEADER_READ_TIMEOUT_S=str(HEADER_S),
         LOCKGATE_SERVER__BODY_READ_TIMEOUT_S=str(BODY_S),
         LOCKGATE_SERVER__TIMEOUT_KEEP_ALIVE_S="30",  # not the keep-alive timer at work here
+        **store_env(home),
     )
     log = (home / "serve.log").open("wb")
     proc = subprocess.Popen(

@@ -23,6 +23,7 @@ from lockgate.services import Services
 from tests.conftest import PASSTHROUGH_RESILIENCE, make_services, make_settings
 from tests.support.fake_upstream import TOOL_MODELS, create_fake_upstream
 from tests.support.server import serve
+from tests.support.store import stored_bytes
 
 WEATHER = {
     "type": "function",
@@ -303,7 +304,7 @@ def test_tool_texts_are_encrypted_at_rest(tmp_path, embedder, upstream) -> None:
             ],
             tools=[WEATHER],  # type: ignore[list-item]
         )
-    raw = b"".join(p.read_bytes() for p in home.glob("lockgate.db*"))
+    raw = stored_bytes(home)
     assert raw
     for planted in (secret_args, result, "get_weather"):
         assert planted.encode() not in raw

@@ -15,18 +15,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
 from click.testing import CliRunner
 from fpdf import FPDF
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from lockgate.cli import main
 from lockgate.ingest.pipeline import Ingestor, IngestSummary
 from lockgate.models.minilm import MiniLMEmbedder
 from lockgate.services import Services
+from lockgate.store.db import make_engine
 from tests.conftest import make_services, make_settings
+from tests.support.store import store_env
 
 # -- file makers -----------------------------------------------------------------------------
 
@@ -119,50 +122,57 @@ def small(tmp_path: Path) -> Path:
 # -- store inspection --------------------------------------------------------------------------
 
 
-def db_path(services: Services) -> Path:
-    return (services.settings.home / "lockgate.db").resolve()
+# The chunk ids in the full-text index, all or those matching a word, per dialect.
+FTS_IDS = {
+    "sqlite": "SELECT rowid FROM chunks_fts",
+    "postgresql": "SELECT chunk_id FROM chunks_tsv",
+}
+FTS_MATCH = {
+    "sqlite": "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :q",
+    "postgresql": "SELECT chunk_id FROM chunks_tsv WHERE tsv @@ plainto_tsquery('english', :q)",
+}
 
 
-def check_consistent(db: Path) -> dict[str, int]:
+def check_consistent(engine: Engine) -> dict[str, int]:
     """The invariants a crash must never break; returns a few counts for further checks."""
-    con = sqlite3.connect(db)
-    try:
-        wrong_counts = con.execute(
+    with engine.connect() as con:
+
+        def rows(sql: str) -> list[Any]:
+            return list(con.execute(text(sql)).all())
+
+        wrong_counts = rows(
             "SELECT v.id, v.chunk_count, "
             "(SELECT count(*) FROM chunks c WHERE c.version_id = v.id AND c.active = 1) "
             "FROM document_versions v WHERE v.status = 'active'"
-        ).fetchall()
+        )
         assert [r for r in wrong_counts if r[1] != r[2]] == []
-        stray = con.execute(
+        stray = rows(
             "SELECT count(*) FROM chunks c JOIN document_versions v ON v.id = c.version_id "
             "WHERE c.active = 1 AND v.status != 'active'"
-        ).fetchone()[0]
+        )[0][0]
         assert stray == 0
-        active_ids = {r[0] for r in con.execute("SELECT id FROM chunks WHERE active = 1")}
-        fts_ids = {r[0] for r in con.execute("SELECT rowid FROM chunks_fts")}
-        fts_count = con.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
-        assert fts_count == len(active_ids)
-        assert fts_ids == active_ids
-        pending = con.execute("SELECT count(*) FROM documents WHERE status = 'pending'").fetchone()
+        active_ids = {r[0] for r in rows("SELECT id FROM chunks WHERE active = 1")}
+        fts = [r[0] for r in rows(FTS_IDS[engine.dialect.name])]
+        assert len(fts) == len(active_ids)
+        assert set(fts) == active_ids
+        pending = rows("SELECT count(*) FROM documents WHERE status = 'pending'")[0]
         assert pending[0] == 0
         # An active document points at an active version of itself; nothing else is active.
-        bad_docs = con.execute(
+        bad_docs = rows(
             "SELECT d.id FROM documents d LEFT JOIN document_versions v "
             "ON v.id = d.current_version_id "
             "WHERE d.status = 'active' AND (v.id IS NULL OR v.status != 'active' "
             "OR v.document_id != d.id)"
-        ).fetchall()
+        )
         assert bad_docs == []
-        orphan_versions = con.execute(
+        orphan_versions = rows(
             "SELECT v.id FROM document_versions v JOIN documents d ON d.id = v.document_id "
             "WHERE v.status = 'active' AND (d.current_version_id IS NULL "
             "OR d.current_version_id != v.id)"
-        ).fetchall()
+        )
         assert orphan_versions == []
-        docs = con.execute("SELECT count(*) FROM documents WHERE status = 'active'").fetchone()
+        docs = rows("SELECT count(*) FROM documents WHERE status = 'active'")[0]
         return {"documents": docs[0], "chunks": len(active_ids)}
-    finally:
-        con.close()
 
 
 def doc_rows(services: Services) -> dict[str, dict]:
@@ -175,9 +185,7 @@ def quarantine_rows(services: Services) -> dict[str, dict]:
 
 def fts_rowids(services: Services, match: str) -> set[int]:
     with services.engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :q"), {"q": match}
-        )
+        rows = conn.execute(text(FTS_MATCH[services.engine.dialect.name]), {"q": match})
         return {r[0] for r in rows}
 
 
@@ -218,7 +226,7 @@ def test_first_run_counts_quarantine_and_retry(svc: Services, mixed: Path) -> No
     assert recorded["id"] == first.run_id
     assert recorded["finished_at"] is not None
     assert recorded["summary"]["new"] == 4 and recorded["summary"]["chunks"] == first.chunks
-    check_consistent(db_path(svc))
+    check_consistent(svc.engine)
 
     # Rerun without changes: nothing new is written, failures are retried.
     generation = svc.documents.index_generation()
@@ -251,7 +259,7 @@ def test_first_run_counts_quarantine_and_retry(svc: Services, mixed: Path) -> No
         "random.docx": ("active", "docx"),
     }
     assert search_sources(svc, "what soup does the canteen serve on Fridays", 1) == ["empty.txt"]
-    check_consistent(db_path(svc))
+    check_consistent(svc.engine)
 
 
 def test_random_docx_reason_is_unsupported_or_corrupted(svc: Services, tmp_path: Path) -> None:
@@ -312,12 +320,9 @@ def test_changed_file_gets_a_new_version_and_old_chunks_leave_every_index(
     assert chunk_ids(svc, "document_id = :d AND active = 0", d=doc_id) == v1_chunks
     # ...and gone from the full-text index, by word and by rowid.
     assert fts_rowids(svc, "zanzibar") == set()
-    ids = ",".join(map(str, v1_chunks))
     with svc.engine.connect() as conn:
-        left = conn.execute(
-            text(f"SELECT count(*) FROM chunks_fts WHERE rowid IN ({ids})")
-        ).scalar_one()
-    assert left == 0
+        indexed = set(conn.execute(text(FTS_IDS[svc.engine.dialect.name])).scalars())
+    assert not indexed & v1_chunks
     v2_chunks = chunk_ids(svc, "document_id = :d AND active = 1", d=doc_id)
     assert fts_rowids(svc, "lighthouse") == v2_chunks != set()
     # ...and from search, including the already-loaded vector index.
@@ -327,7 +332,7 @@ def test_changed_file_gets_a_new_version_and_old_chunks_leave_every_index(
     assert all("Zanzibar" not in c.text for c in after)
     top = svc.retriever.search("lighthouse tour on Saturdays", 1).chunks[0]
     assert (top.document_id, top.version) == (doc_id, 2)
-    check_consistent(db_path(svc))
+    check_consistent(svc.engine)
 
 
 def test_duplicate_is_recorded_and_has_no_chunks(svc: Services, small: Path) -> None:
@@ -352,7 +357,7 @@ def test_duplicate_becomes_a_document_when_it_diverges(svc: Services, small: Pat
     assert (summary.new, summary.duplicates) == (1, 0)
     row = doc_rows(svc)["zz-duplicate.md"]
     assert (row["status"], row["duplicate_of"], row["version"]) == ("active", None, 1)
-    check_consistent(db_path(svc))
+    check_consistent(svc.engine)
 
 
 def test_prune_retires_deleted_files(svc: Services, mixed: Path) -> None:
@@ -379,7 +384,7 @@ def test_prune_retires_deleted_files(svc: Services, mixed: Path) -> None:
     # Other documents are untouched, and pruning again retires nothing more.
     assert doc_rows(svc)["notes.txt"]["status"] == "active"
     assert run(svc, mixed, prune=True).retired == 0
-    check_consistent(db_path(svc))
+    check_consistent(svc.engine)
 
     # The file comes back: it is a document again, as a new version.
     (mixed / "report.pdf").write_bytes(pdf_bytes(REPORT_TEXT))
@@ -418,7 +423,7 @@ def test_renamed_file_with_prune_stays_searchable(svc: Services, mixed: Path) ->
     assert rows["notes.txt"]["status"] == "retired"
     assert rows["travel-notes.txt"]["status"] == "active"
     assert search_sources(svc, "Zanzibar ferry schedule", 1) == ["travel-notes.txt"]
-    check_consistent(db_path(svc))
+    check_consistent(svc.engine)
 
 
 # -- crash safety ------------------------------------------------------------------------------
@@ -440,7 +445,11 @@ def _clean_env(home: Path) -> dict[str, str]:
     return env
 
 
-def _committed_documents(db: Path) -> int:
+def _committed_documents(db: Path, store: Engine | None) -> int:
+    if store is not None:  # PostgreSQL: the leased database is migrated already
+        with store.connect() as conn:
+            active = "SELECT count(*) FROM documents WHERE status = 'active'"
+            return int(conn.execute(text(active)).scalar_one())
     if not db.exists():
         return 0
     try:
@@ -469,7 +478,11 @@ def test_kill_9_during_ingest_leaves_a_consistent_store(tmp_path: Path) -> None:
             (docs / f"doc-{i:03d}.txt").write_text(body + "\n")
     home = tmp_path / "home"
     db = home / "lockgate.db"
-    env = _clean_env(home)
+    env = {**_clean_env(home), **store_env(home)}
+    # On SQLite the file is read as the child writes it (read-only, not to disturb it); on
+    # PostgreSQL through an engine on the same database.
+    url = make_settings(home).store_url
+    store = None if url.startswith("sqlite") else make_engine(url)
     with (tmp_path / "first.err").open("wb") as err:
         proc = subprocess.Popen(
             [*_lockgate_cmd(), "ingest", str(docs), "--json"],
@@ -478,7 +491,7 @@ def test_kill_9_during_ingest_leaves_a_consistent_store(tmp_path: Path) -> None:
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and proc.poll() is None:
-                if _committed_documents(db) >= 2:
+                if _committed_documents(db, store) >= 2:
                     break
                 time.sleep(0.01)
             assert proc.poll() is None, "ingest ended before it could be killed: " + (
@@ -492,17 +505,15 @@ def test_kill_9_during_ingest_leaves_a_consistent_store(tmp_path: Path) -> None:
                 proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
-    committed = _committed_documents(db)
+    committed = _committed_documents(db, store)
     assert 2 <= committed < CRASH_FILES
-    counts = check_consistent(db)
+    engine = store or make_engine(url)
+    counts = check_consistent(engine)
     assert counts["documents"] == committed
-    con = sqlite3.connect(db)
-    try:
-        unfinished = con.execute(
-            "SELECT count(*) FROM ingest_runs WHERE finished_at IS NULL"
-        ).fetchone()[0]
-    finally:
-        con.close()
+    with engine.connect() as conn:
+        unfinished = conn.execute(
+            text("SELECT count(*) FROM ingest_runs WHERE finished_at IS NULL")
+        ).scalar_one()
     assert unfinished == 1
 
     rerun = subprocess.run(
@@ -515,6 +526,6 @@ def test_kill_9_during_ingest_leaves_a_consistent_store(tmp_path: Path) -> None:
     assert summary["unchanged"] == committed
     assert summary["new"] + summary["unchanged"] == CRASH_FILES
     assert (summary["updated"], summary["duplicates"], summary["quarantined"]) == (0, 0, 0)
-    after = check_consistent(db)
+    after = check_consistent(engine)
     assert after["documents"] == CRASH_FILES
     assert after["chunks"] >= CRASH_FILES

@@ -18,6 +18,7 @@ import lockgate
 from tests.support.buggy_serve import STAGE
 from tests.support.faulty_upstream import FaultyUpstream
 from tests.support.server import free_port
+from tests.support.store import store_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = Path(lockgate.__file__).resolve().parents[1]  # the code under test, wherever it is
@@ -45,7 +46,11 @@ def _config(tmp_path: Path, upstream: str) -> Path:
 
 
 def _start(config: Path, port: int, out: Path, err: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{ROOT}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{SRC}{os.pathsep}{ROOT}",
+        **store_env(config.parent / "home"),  # the home _config names
+    }
     command = [sys.executable, "-m", "tests.support.buggy_serve", "--config", str(config)]
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(

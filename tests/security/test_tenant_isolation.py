@@ -33,6 +33,7 @@ from lockgate.store.access import Access
 from tests.conftest import make_services, make_settings
 from tests.support.fake_upstream import create_fake_upstream
 from tests.support.server import serve
+from tests.support.store import store_env
 
 # Planted in A's documents and never written in any probe: seeing one means a leak.
 A_CODE = "KESTREL-4417-QUARTZ"
@@ -381,11 +382,12 @@ def test_group_members_only(world: World, question: str, way: str) -> None:
     assert A_HR_CODE not in text and "alpha-salaries" not in text, text
 
 
-# -- two real `lockgate serve` processes over the same store (the SQLite file of the world):
+# -- two real `lockgate serve` processes over the same store (the world's SQLite file or
+# PostgreSQL database):
 # A's traffic goes to the first, B's probes to the second: 8 x 3 = 24 ------------------------
 
 
-def _start(config: Path, port: int) -> Any:
+def _start(config: Path, port: int, home: Path) -> Any:
     import os
     import subprocess
     import sys
@@ -395,7 +397,7 @@ def _start(config: Path, port: int) -> Any:
         [sys.executable, "-m", "lockgate.cli", "--config", str(config), "serve"]
         + ["--port", str(port)],
         cwd=config.parent,
-        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        env={**os.environ, "PYTHONPATH": str(root / "src"), **store_env(home)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -434,7 +436,7 @@ def processes(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     config = tmp_path_factory.mktemp("isolation-process") / "lockgate.yaml"
     config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     ports = [free_port(), free_port()]
-    procs = [_start(config, port) for port in ports]
+    procs = [_start(config, port, world.services.settings.home) for port in ports]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         for proc, base in zip(procs, bases, strict=True):

@@ -1,6 +1,7 @@
 """Encryption at rest through the real gateway: a planted sentence is nowhere in the database
-files, the API still returns it to its owner, a store read without the key fails clearly, and
-`lockgate keys rotate-master` re-wraps without losing a record."""
+files (on PostgreSQL: in any stored value), the API still returns it to its owner, a store
+read without the key fails clearly, and `lockgate keys rotate-master` re-wraps without losing
+a record."""
 
 from __future__ import annotations
 
@@ -16,12 +17,9 @@ from lockgate.gateway.app import create_app
 from lockgate.services import Services
 from tests.conftest import make_services, make_settings
 from tests.support.server import serve
+from tests.support.store import store_env, stored_bytes
 
 PLANTED = "The vault combination is seven-three-nine-four"
-
-
-def _db_bytes(home: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in home.glob("lockgate.db*"))
 
 
 def _ask(services: Services, content: str) -> str:
@@ -48,7 +46,7 @@ def test_planted_sentence_is_not_in_the_database_files(gateway_home) -> None:
     trace = services.traces.get(trace_id)
     assert trace is not None and PLANTED in trace["output"]  # the echo model repeats it
     assert PLANTED in trace["request"]["messages"][0]["content"]
-    raw = _db_bytes(home)
+    raw = stored_bytes(home)
     assert raw and PLANTED.encode() not in raw and b"seven-three-nine" not in raw
     assert (home / "master.key").stat().st_mode & 0o777 == 0o600
 
@@ -82,7 +80,7 @@ def test_rotate_master_rewraps_and_old_records_stay_readable(gateway_home, embed
     script = Path(sys.executable).parent / "lockgate"
     proc = subprocess.run(
         [str(script), "keys", "rotate-master"],
-        env={"LOCKGATE_HOME": str(home), "PATH": "/usr/bin:/bin"},
+        env={"LOCKGATE_HOME": str(home), "PATH": "/usr/bin:/bin", **store_env(home)},
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,4 +1,5 @@
-"""Schema migrations on a real SQLite file: applied once, recorded, atomic, WAL on."""
+"""Schema migrations on a real SQLite file: applied once, recorded, atomic, WAL on; and
+m0025's PostgreSQL full-text index on a throwaway PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from sqlalchemy import Connection, Engine, text
 
 from lockgate.store import migrations
 from lockgate.store.db import make_engine
+from lockgate.store.fulltext import PostgresFts
 from lockgate.store.migrations import Migration, available, migrate
+from tests.support.postgres import throwaway_database
 
 TABLES = {
     "documents",
@@ -148,3 +151,55 @@ def test_failed_migration_rolls_back_and_is_retried(
     assert migrate(engine) == [next_version]
     assert "half_done" in tables(engine)
     assert recorded(engine)[-1] == (next_version, "fixed")
+
+
+def test_m0025_indexes_the_chunks_a_postgresql_store_already_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with throwaway_database("m0025", empty=True) as engine:
+        every = available()
+        monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m.version < 25])
+        migrate(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO documents (source, status, created_at, updated_at, "
+                    "last_seen_at) VALUES ('a.pdf', 'active', 0, 0, 0)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO document_versions (document_id, version, content_hash, size, "
+                    "mtime, format, parser, parser_version, title, chunk_count, status, "
+                    "created_at) VALUES (1, 1, 'h', 1, 0, 'pdf', 'p', '1', 'Expenses', 2, "
+                    "'active', 0)"
+                )
+            )
+            for cid, active, body in ((1, 1, "Trains in second class."), (2, 0, "Old trains.")):
+                conn.execute(
+                    text(
+                        "INSERT INTO chunks (id, document_id, version_id, position, text, "
+                        "heading_path, active, created_at) "
+                        "VALUES (:id, 1, 1, 0, :t, '[\"Rail\"]', :a, 0)"
+                    ),
+                    {"id": cid, "t": body, "a": active},
+                )
+        monkeypatch.setattr(migrations, "available", lambda: every)
+        assert 25 in migrate(engine)
+        with engine.connect() as conn:
+            indexed = conn.execute(text("SELECT chunk_id FROM chunks_tsv")).scalars().all()
+            uses_gin = conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_chunks_tsv'")
+            ).scalar_one()
+        assert indexed == [1]  # the retired chunk stays out, as in FTS5
+        assert "gin" in uses_gin.lower()
+        index = PostgresFts(engine)
+        # The title and headings are in the heading field, the text in the body.
+        assert [h.chunk_id for h in index.search("expenses", 5)] == [1]
+        assert [h.chunk_id for h in index.search("rail train", 5)] == [1]
+
+
+def test_m0025_changes_nothing_on_sqlite(tmp_path: Path) -> None:
+    engine = engine_at(tmp_path / "m0025.db")
+    migrate(engine)
+    assert "chunks_tsv" not in tables(engine)

@@ -17,6 +17,7 @@ from lockgate.gateway.app import create_app
 from lockgate.store.privacy import Retention
 from tests.conftest import make_services, make_settings
 from tests.support.server import serve
+from tests.support.store import store_env
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def test_export_then_forget_one_subject(populated) -> None:
 def test_the_cli_audits_an_erasure_without_naming_the_subject(populated) -> None:
     home, services = populated
     script = Path(sys.executable).parent / "lockgate"
-    env = {"LOCKGATE_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    env = {"LOCKGATE_HOME": str(home), "PATH": "/usr/bin:/bin", **store_env(home)}
     proc = subprocess.run(
         [str(script), "privacy", "forget", "--subject", "alice", "--yes", "--json"],
         env=env, capture_output=True, text=True, timeout=120,

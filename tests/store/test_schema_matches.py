@@ -11,7 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, Float, Integer, LargeBinary, Numeric, String, inspect, text
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    inspect,
+    text,
+)
 from sqlalchemy.types import TypeEngine
 
 from lockgate.store import tables
@@ -32,7 +42,9 @@ FULL_TEXT = {  # SQLite only: the FTS5 index (queried as text in store/fulltext.
     "chunks_fts_docsize",
     "chunks_fts_idx",
 }
-NOT_DECLARED = MIGRATION_BOOKKEEPING | FULL_TEXT
+# PostgreSQL only: the tsvector index (m0025, queried as text in store/fulltext.py).
+PG_FULL_TEXT = {"chunks_tsv"}
+NOT_DECLARED = MIGRATION_BOOKKEEPING | FULL_TEXT | PG_FULL_TEXT
 
 
 # name -> (affinity, nullable, in the primary key); nullable is None for primary-key columns,
@@ -98,7 +110,8 @@ def test_sqlite_store_matches_tables(tmp_path: Path) -> None:
     migrate(engine)
     names = set(inspect(engine).get_table_names())
     # The exceptions are exactly what the migrations make, so a stale entry cannot hide a table.
-    assert names >= NOT_DECLARED
+    assert names >= MIGRATION_BOOKKEEPING | FULL_TEXT
+    assert PG_FULL_TEXT.isdisjoint(names)
     drift = differences(declared(), reflected(engine))
     engine.dispose()
     assert not drift, "\n".join(drift)
@@ -106,15 +119,33 @@ def test_sqlite_store_matches_tables(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
-    with throwaway_database("schema") as engine:
+    with throwaway_database("schema", empty=True) as engine:
         yield engine
 
 
 def test_postgresql_store_matches_tables(pg_engine: Engine) -> None:
     migrate(pg_engine)
-    assert FULL_TEXT.isdisjoint(inspect(pg_engine).get_table_names())
+    names = set(inspect(pg_engine).get_table_names())
+    assert FULL_TEXT.isdisjoint(names)
+    assert names >= MIGRATION_BOOKKEEPING | PG_FULL_TEXT
     drift = differences(declared(), reflected(pg_engine))
     assert not drift, "\n".join(drift)
+
+
+def test_postgresql_bigint_columns_are_declared_bigint(pg_engine: Engine) -> None:
+    """SQLAlchemy's psycopg dialect casts each bound value to its column's declared type
+    (`%(simhash)s::INTEGER`), so a BIGINT column declared `Integer` refuses values past 2**31:
+    a chunk's 64-bit SimHash stopped every ingest on PostgreSQL."""
+    migrate(pg_engine)
+    found = inspect(pg_engine)
+    narrow = [
+        f"{name}.{c['name']}"
+        for name, table in tables.metadata.tables.items()
+        for c in found.get_columns(name)
+        if isinstance(c["type"], BigInteger)
+        and not isinstance(table.columns[c["name"]].type, BigInteger)
+    ]
+    assert narrow == []
 
 
 def test_one_metadata_declares_every_table() -> None:
@@ -129,12 +160,16 @@ def test_postgresql_timestamps_keep_sub_second_precision(pg_engine: Engine) -> N
     """A 4-byte REAL rounds an epoch timestamp to minutes; every float column is 8 bytes."""
     migrate(pg_engine)
     with pg_engine.connect() as conn:
-        narrow = conn.execute(
-            text(
-                "SELECT table_name || '.' || column_name FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND data_type = 'real'"
+        narrow = (
+            conn.execute(
+                text(
+                    "SELECT table_name || '.' || column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND data_type = 'real'"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         assert narrow == []
         stamp = 1_796_000_000.123456
         conn.execute(text("INSERT INTO schema_migrations VALUES (9999, 'probe', :t)"), {"t": stamp})

@@ -270,6 +270,10 @@ class BatchStore:
                 )
                 .order_by(b.c.created_at, b.c.id)
                 .limit(1)
+                # PostgreSQL runs two workers' claims side by side: without the lock both took
+                # the same batch, and the second reset the first's in-flight item. A batch
+                # another claim holds is skipped (SQLite's writers take turns anyway).
+                .with_for_update(skip_locked=True)
             ).first()
             if row is None:
                 return None

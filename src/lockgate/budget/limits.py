@@ -25,7 +25,7 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, select
 
 from lockgate.config import LimitsConfig, RateLimitRule
-from lockgate.store.db import transaction
+from lockgate.store.db import insert_missing, transaction
 from lockgate.store.tables import rate_buckets
 
 
@@ -142,39 +142,47 @@ class SqlBucketStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _upsert(self, conn: Connection, key: str, level: float, now: float, exists: bool) -> None:
+    def _locked(
+        self, conn: Connection, asks: list[Ask], now: float
+    ) -> dict[str, tuple[float, float]]:
+        """(level, updated_at) of each ask's bucket, its row locked to the end of the
+        transaction. SQLite's writers take turns (BEGIN IMMEDIATE); PostgreSQL's run side by
+        side, so a missing bucket is created full (what a missing one means) and every row
+        is locked FOR UPDATE, in key order so two callers never deadlock. Without the lock
+        two requests read the same level and both took the last token."""
         t = rate_buckets
-        stmt = (
-            t.update().where(t.c.key == key).values(level=level, updated_at=now)
-            if exists
-            else t.insert().values(key=key, level=level, updated_at=now)
-        )
-        conn.execute(stmt)
+        capacity = {a.key: a.capacity for a in asks}
+        out = {}
+        for key in sorted(capacity):
+            conn.execute(
+                insert_missing(conn, t).values(key=key, level=capacity[key], updated_at=now)
+            )
+            row = conn.execute(select(t).where(t.c.key == key).with_for_update()).one()
+            out[key] = (float(row.level), float(row.updated_at))
+        return out
+
+    def _write(self, conn: Connection, key: str, level: float, now: float) -> None:
+        t = rate_buckets
+        conn.execute(t.update().where(t.c.key == key).values(level=level, updated_at=now))
 
     def take(self, asks: list[Ask], now: float) -> list[Outcome]:
-        t = rate_buckets
         with transaction(self.engine) as conn:
-            rows = {
-                r.key: (r.level, r.updated_at)
-                for r in conn.execute(select(t).where(t.c.key.in_([a.key for a in asks])))
-            }
-            levels = [_refill(*rows.get(a.key, (a.capacity, now)), a, now) for a in asks]
+            rows = self._locked(conn, asks, now)
+            levels = [_refill(*rows[a.key], a, now) for a in asks]
             ok = all(lv >= a.need for lv, a in zip(levels, asks, strict=True))
             out = []
             for lv, ask in zip(levels, asks, strict=True):
                 left = lv - ask.need if ok else lv
                 if ok:
-                    self._upsert(conn, ask.key, left, now, ask.key in rows)
+                    self._write(conn, ask.key, left, now)
                 out.append(Outcome(ask, left, ok and lv >= ask.need))
             return out
 
     def give_back(self, ask: Ask, amount: float, now: float) -> None:
-        t = rate_buckets
         with transaction(self.engine) as conn:
-            row = conn.execute(select(t).where(t.c.key == ask.key)).first()
-            level, updated = (row.level, row.updated_at) if row else (ask.capacity, now)
+            level, updated = self._locked(conn, [ask], now)[ask.key]
             left = min(ask.capacity, _refill(level, updated, ask, now) + amount)
-            self._upsert(conn, ask.key, left, now, row is not None)
+            self._write(conn, ask.key, left, now)
 
 
 @dataclass

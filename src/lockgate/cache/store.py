@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Engine, Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from lockgate.crypto.envelope import FieldCipher, NoEncryption
 from lockgate.store import tables as tb
@@ -74,6 +75,18 @@ _GET = select(_t).where(_t.c.key == bindparam("k"), _t.c.expires_at > bindparam(
 _GET_BY_ID = select(_t).where(_t.c.id == bindparam("i"), _t.c.expires_at > bindparam("now"))
 _DELETE_KEY = delete(_t).where(_t.c.key == bindparam("k"))
 _INSERT = insert(_t)
+# PostgreSQL's writers run side by side: two processes storing one key at once both found
+# nothing to delete, and the second insert failed on the unique key. One upsert instead,
+# under a new id as the delete-and-insert gives (a semantic index still holding the old id
+# then finds nothing rather than this other answer).
+_pg = pg_insert(_t)
+_UPSERT = _pg.on_conflict_do_update(
+    index_elements=[_t.c.key],
+    set_={
+        **{c.name: _pg.excluded[c.name] for c in _t.columns if c.name not in ("id", "key")},
+        "id": func.nextval(func.pg_get_serial_sequence("cache_entries", "id")),
+    },
+).returning(_t.c.id)
 
 
 class SqliteCacheStore:
@@ -126,11 +139,17 @@ class SqliteCacheStore:
             "trace_id": entry.trace_id,
             "hits": 0,
         }
-        with transaction(self.engine) as conn:
-            # One entry per key: a fresher answer replaces the old one.
-            conn.execute(_DELETE_KEY, {"k": entry.key})
-            entry.id = inserted_id(conn.execute(_INSERT, values))
+        entry.id = self._replace(entry.key, values)
         return entry.id
+
+    def _replace(self, key: str, values: dict[str, Any]) -> int:
+        """One entry per key: a fresher answer replaces the old one."""
+        with transaction(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                return int(conn.execute(_UPSERT, values).scalar_one())
+            # SQLite's writers take turns: nothing can come between these two.
+            conn.execute(_DELETE_KEY, {"k": key})
+            return inserted_id(conn.execute(_INSERT, values))
 
     def vectors(self, scope: str, now: float) -> list[tuple[int, str, np.ndarray]]:
         t = tb.cache_entries

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Insert, Table, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -39,8 +39,50 @@ def _set_wal(cur: Any) -> None:
             time.sleep(0.05)
 
 
+# PostgreSQL's text type cannot hold NUL, which SQLite stores like any other character; a
+# caller's "\x00" in a query parameter or a message turned a request into a 500. It is
+# written as U+FFFD, the character for "a code point that could not be represented".
+_NUL = "\x00"
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(_NUL, "\ufffd") if _NUL in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(v) for v in value)
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return _NUL in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _postgres_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, future=True)
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _no_nul(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, _many: bool
+    ) -> tuple[str, Any]:
+        if _has_nul(parameters):
+            parameters = _without_nul(parameters)
+        return statement, parameters
+
+    return engine
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return _postgres_engine(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, future=True)
     if parsed.database and parsed.database != ":memory:":
@@ -86,6 +128,18 @@ def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
                 yield conn
         finally:
             conn.info.pop("write", None)
+
+
+def insert_missing(conn: Connection, table: Table) -> Insert:
+    """An INSERT that leaves an existing row (same primary or unique key) alone, on both
+    dialects: `INSERT ... ON CONFLICT DO NOTHING`."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

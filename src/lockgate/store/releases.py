@@ -231,8 +231,12 @@ class ReleaseStore:
             info["reason"] = move.reason
         try:
             with transaction(self.engine) as conn:
+                # Locked to the end of the move: PostgreSQL runs two moves side by side, and
+                # both would see the stage they expect (SQLite's writers take turns).
                 row = conn.execute(
-                    select(r.c.stage, r.c.rollout_since).where(r.c.name == move.release)
+                    select(r.c.stage, r.c.rollout_since)
+                    .where(r.c.name == move.release)
+                    .with_for_update()
                 ).first()
                 if row is None:
                     raise ReleaseError(f"no release named '{move.release}'")

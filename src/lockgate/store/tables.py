@@ -6,36 +6,46 @@ that they agree with a freshly migrated database column by column."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
 documents = Table(
     "documents",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("source", Text, nullable=False),
     Column("tenant", Text, nullable=False),
     Column("acl", Text, nullable=False),
     Column("owner", Text, nullable=False),
     Column("status", String, nullable=False),
-    Column("current_version_id", Integer),
-    Column("duplicate_of", Integer),
+    Column("current_version_id", BigInteger),
+    Column("duplicate_of", BigInteger),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("last_seen_at", Float, nullable=False),
     # m0003: near-duplicates, freshness, sources
-    Column("near_dup_group", Integer),
-    Column("superseded_by", Integer),
-    Column("source_id", Integer),
-    Column("parent_document_id", Integer),  # m0002: attachment / archive member of
+    Column("near_dup_group", BigInteger),
+    Column("superseded_by", BigInteger),
+    Column("source_id", BigInteger),
+    Column("parent_document_id", BigInteger),  # m0002: attachment / archive member of
 )
 
 document_versions = Table(
     "document_versions",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("document_id", Integer, nullable=False),
+    Column("id", BigInteger, primary_key=True),
+    Column("document_id", BigInteger, nullable=False),
     Column("version", Integer, nullable=False),
     Column("content_hash", String, nullable=False),
     Column("size", Integer, nullable=False),
@@ -68,9 +78,9 @@ document_versions = Table(
 chunks = Table(
     "chunks",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("document_id", Integer, nullable=False),
-    Column("version_id", Integer, nullable=False),
+    Column("id", BigInteger, primary_key=True),
+    Column("document_id", BigInteger, nullable=False),
+    Column("version_id", BigInteger, nullable=False),
     Column("position", Integer, nullable=False),
     Column("text", Text, nullable=False),
     Column("heading_path", Text, nullable=False),
@@ -82,7 +92,7 @@ chunks = Table(
     Column("acl", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     # m0003: near-duplicate chunks and lineage
-    Column("simhash", Integer),
+    Column("simhash", BigInteger),
     Column("text_hash", String),
     Column("ocr_confidence", Float),  # m0002: NULL unless the text was read by OCR
 )
@@ -90,7 +100,7 @@ chunks = Table(
 quarantine = Table(
     "quarantine",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("source", Text, nullable=False),
     Column("reason", String, nullable=False),
     Column("detail", Text, nullable=False),
@@ -99,7 +109,7 @@ quarantine = Table(
     Column("attempts", Integer, nullable=False),
     Column("first_seen_at", Float, nullable=False),
     Column("last_attempt_at", Float, nullable=False),
-    Column("source_id", Integer),  # m0003
+    Column("source_id", BigInteger),  # m0003
 )
 
 meta = Table(
@@ -112,7 +122,7 @@ meta = Table(
 ingest_runs = Table(
     "ingest_runs",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("started_at", Float, nullable=False),
     Column("finished_at", Float),
     Column("summary", Text, nullable=False),
@@ -122,7 +132,7 @@ ingest_runs = Table(
 sources = Table(
     "sources",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("name", Text, nullable=False),
     Column("kind", String, nullable=False),
     Column("uri", Text, nullable=False),
@@ -233,7 +243,7 @@ review_items = Table(
 review_corrections = Table(
     "review_corrections",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("created_at", Float, nullable=False),
     Column("tenant", Text, nullable=False),
     Column("principal", Text, nullable=False),
@@ -251,7 +261,7 @@ review_corrections = Table(
 cache_entries = Table(
     "cache_entries",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("key", String, nullable=False),
     Column("scope", String, nullable=False),
     Column("tenant", Text, nullable=False),
@@ -303,7 +313,7 @@ budget_reservations = Table(
 budget_events = Table(
     "budget_events",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("created_at", Float, nullable=False),
     Column("kind", String, nullable=False),
     Column("scope", Text, nullable=False),
@@ -375,7 +385,7 @@ batch_items = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("created_at", Float, nullable=False),
     Column("kind", String, nullable=False),
     Column("actor", Text),
@@ -390,7 +400,7 @@ audit_head = Table(
     "audit_head",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("hash", String, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("signature", String),
@@ -497,7 +507,7 @@ experiment_labels = Table(
 prompt_versions = Table(
     "prompt_versions",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("name", Text, nullable=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String, nullable=False),
@@ -520,7 +530,7 @@ prompt_labels = Table(
 prompt_label_history = Table(
     "prompt_label_history",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("name", Text, nullable=False),
     Column("label", Text, nullable=False),
     Column("action", String, nullable=False),

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.support.server import free_port, serve
+from tests.support.server import free_port, serve, serve_process
 from tests.support.store import store_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,33 +128,7 @@ def write_config(tmp_path: Path, upstream: str, mode: str) -> Path:
 def start(config: Path, port: int) -> subprocess.Popen[bytes]:
     # The home write_config names: on PostgreSQL its database, as the test's own services use.
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **store_env(config.parent / "home")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lockgate.cli",
-            "--config",
-            str(config),
-            "serve",
-            "--port",
-            str(port),
-        ],
-        cwd=config.parent,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("lockgate serve did not start")
+    return serve_process(config, port, env, timeout_s=60)
 
 
 @pytest.mark.parametrize("mode", ["retry", "fail"])

@@ -10,8 +10,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +29,7 @@ from lockgate.store.migrations import migrate
 from tests.support.fake_upstream import create_fake_upstream
 from tests.support.postgres import throwaway_database
 from tests.support.redis_server import REDIS_URL, real_redis
-from tests.support.server import free_port, serve
+from tests.support.server import free_port, serve, serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 HARD = 0.5
@@ -78,34 +76,7 @@ def write_config(tmp_path: Path, upstream: str, db_url: str, prefix: str) -> Pat
 
 def start(config: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lockgate.cli",
-            "--config",
-            str(config),
-            "serve",
-            "--port",
-            str(port),
-        ],
-        cwd=config.parent,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode()[-3000:])  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("lockgate serve did not start")
+    return serve_process(config, port, env, timeout_s=120)
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,7 +16,7 @@ from sqlalchemy import select
 
 from lockgate.store import tables as tb
 from lockgate.store.db import make_engine
-from tests.support.server import free_port
+from tests.support.server import free_port, serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 40
@@ -48,33 +46,7 @@ def write_config(tmp_path: Path, upstream: str) -> Path:
 def start(config: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKGATE_")}
     env["PYTHONPATH"] = str(ROOT / "src")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lockgate.cli",
-            "--config",
-            str(config),
-            "serve",
-            "--port",
-            str(port),
-        ],
-        cwd=config.parent,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("lockgate serve did not start")
+    return serve_process(config, port, env, timeout_s=90)
 
 
 async def send(base: str) -> list[str]:

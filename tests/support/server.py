@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -51,3 +54,38 @@ def serve(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def serve_process(
+    config: Path, port: int, env: Mapping[str, str], timeout_s: float = 90
+) -> subprocess.Popen[bytes]:
+    """A real `lockgate serve` child process on `port`, once /healthz answers; its stderr
+    tail is the error when it exits first."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lockgate.cli",
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        cwd=config.parent,
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode()[-3000:])  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("lockgate serve did not start")

@@ -48,6 +48,7 @@ from lockgate.config.retrieval import (
     FreshnessConfig,
     GroundedConfig,
     RetrievalConfig,
+    VectorEngineConfig,
 )
 from lockgate.config.review import (
     REVIEW_KINDS,
@@ -135,6 +136,7 @@ __all__ = [
     "RateLimitRule",
     "ResilienceConfig",
     "RetrievalConfig",
+    "VectorEngineConfig",
     "RetryConfig",
     "RouteTargets",
     "RoutingConfig",

@@ -1,27 +1,32 @@
 """Vector engine (Milvus) against the exact scan: recall@10 and query latency at 100k and 1M.
 
     nice -n 10 .venv/bin/python bench/bench_vector_engine.py [--sizes 100000,1000000]
-        [--queries 200] [--nlist 1024,4096] [--nprobe 16,64,128] [--json out.json]
+        [--queries 200] [--nlist 1024,4096] [--nprobe 16,64,256] [--uri http://milvus:19530]
+        [--json out.json]
 
 Synthetic 384-d unit vectors shaped like MiniLM's: a shared mean direction (random pairs
 have a cosine of ~0.16), weak topic clusters and per-chunk noise; queries are perturbed
 chunks (best hit ~0.7, tenth ~0.27). The clusters are weak on purpose: on real MiniLM
 vectors of similar texts, IVF probing 10 % of sqrt(N) lists kept under half of the exact
-top 10 (BENCHMARKS.md); these keep ~60 %, where well-separated clusters would keep all. Rows carry a tenant (one of 10) and 20 % an access group. Both indexes are the
-gateway's own (`NumpyVectorIndex`, `MilvusVectorIndex`) filled through their real sync path
-from one in-memory stand-in of the document store, so build time includes what a gateway
-does on start: reading rows, hex-encoding access, upserting in batches.
+top 10 (BENCHMARKS.md); these keep ~60 %, where well-separated clusters would keep all.
+Rows carry a tenant (one of 10) and 20 % an access group. Both indexes are the gateway's
+own (`NumpyVectorIndex`, `MilvusVectorIndex`) filled through their real sync path from one
+in-memory stand-in of the document store, so build time includes what a gateway does on
+start: reading rows, hex-encoding access, upserting in batches.
 
 Milvus is the engine binary of the milvus-lite 2.5 wheel on a loopback port (the same
-client calls as Milvus standalone). It holds FLAT (exact) and IVF_FLAT indexes only: the
-bundled engine refuses HNSW, which a Milvus server supports. For each index: recall@10
-against the exact scan and p50/p95 of one query at a time, without a filter and as one
-tenant (its filter pushed into the engine's query); the exact scan's latency beside it.
+client calls as Milvus standalone), or the server at `--uri`. The bundled engine holds
+FLAT (exact) and IVF_FLAT only (it refuses HNSW, which a Milvus server supports), and
+searches IVF through its interim index of growing segments, whatever `nprobe`. For each
+index: recall@10 against the exact scan and p50/p95 of one query at a time, without a
+filter and as one tenant (its filter pushed into the engine's query); the exact scan's
+latency beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -134,7 +139,7 @@ def reindex(index: MilvusVectorIndex, kind: str, nlist: int) -> float:
     return time.perf_counter() - t0
 
 
-def run_size(n: int, args: argparse.Namespace, server: LocalMilvus) -> dict[str, Any]:
+def run_size(n: int, args: argparse.Namespace, uri: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     vectors, queries, tenants, grouped = corpus(n, args.queries, args.seed)
     store = MemoryStore(vectors, tenants, grouped)
@@ -151,7 +156,7 @@ def run_size(n: int, args: argparse.Namespace, server: LocalMilvus) -> dict[str,
         out["numpy"][label] = summary_ms(times)
     cfg = VectorEngineConfig(
         engine="milvus",
-        uri=server.uri,
+        uri=uri,
         collection=f"bench_{n}",
         index="FLAT",
         timeout_s=600,
@@ -256,18 +261,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--json", default=None)
+    p.add_argument(
+        "--uri", default=None, help="A Milvus server to measure instead of the bundled engine."
+    )
     args = p.parse_args(argv)
     args.nlist = [int(x) for x in args.nlist.split(",") if x]
     args.nprobe = [int(x) for x in args.nprobe.split(",") if x]
     results = []
-    with tempfile.TemporaryDirectory(prefix="lockgate-milvus-") as tmp:
-        with LocalMilvus(Path(tmp) / "bench.db", free_port()) as server:
-            for n in (int(x) for x in args.sizes.split(",")):
-                results.append(run_size(n, args, server))
-                report(results)
-                write_json(
-                    args.json, {"params": {k: v for k, v in vars(args).items()}, "results": results}
-                )
+    with contextlib.ExitStack() as stack:
+        if args.uri:
+            uri = args.uri
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lockgate-milvus-"))
+            uri = stack.enter_context(LocalMilvus(Path(tmp) / "bench.db", free_port())).uri
+        for n in (int(x) for x in args.sizes.split(",")):
+            results.append(run_size(n, args, uri))
+            report(results)
+            write_json(args.json, {"params": dict(vars(args)), "results": results})
     print(json.dumps({"done": [r["chunks"] for r in results]}))
     return 0
 

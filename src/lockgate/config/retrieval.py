@@ -24,10 +24,11 @@ class VectorEngineConfig(Strict):
     token_env: str | None = None
     db_name: str = Field("default", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     collection: str = Field("lockgate_chunks", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
-    # The engine's index on the vectors: FLAT is exact; IVF_FLAT scans `nprobe` of `nlist`
-    # lists; HNSW (servers only, not the bundled single-file engine) a graph. Measured
-    # against the exact scan in BENCHMARKS.md (bench/bench_vector_engine.py).
-    index: Literal["FLAT", "IVF_FLAT", "HNSW", "AUTOINDEX"] = "IVF_FLAT"
+    # The engine's index on the vectors: FLAT is exact (the embedded scan's results);
+    # IVF_FLAT scans `nprobe` of `nlist` lists; HNSW (Milvus servers only) a graph. FLAT by
+    # default: on the milvus-lite engine an IVF index kept ~25 % of the exact top 10 on
+    # MiniLM-like vectors whatever `nprobe` (BENCHMARKS.md, bench/bench_vector_engine.py).
+    index: Literal["FLAT", "IVF_FLAT", "HNSW", "AUTOINDEX"] = "FLAT"
     nlist: int = Field(1024, ge=1, le=65536)
     nprobe: int = Field(64, ge=1, le=65536)
     hnsw_m: int = Field(16, ge=2, le=2048)

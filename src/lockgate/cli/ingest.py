@@ -182,8 +182,8 @@ def _exit_if_embedder_failed(summary: IngestSummary) -> None:
     failed = summary.reasons.get("embedding_failed", 0)
     if failed:
         click.echo(
-            f"lockgate: the embedder failed {failed} document(s); they are in quarantine "
-            "and indexed as before (lockgate docs retry, or ingest again)",
+            f"lockgate: the embedder failed {failed} document(s): quarantined, earlier "
+            "versions still indexed; run `lockgate docs retry` once it is back",
             err=True,
         )
         sys.exit(1)

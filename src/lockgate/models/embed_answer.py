@@ -39,7 +39,8 @@ def _row(item: Any) -> np.ndarray:
         isinstance(x, (int, float)) and not isinstance(x, bool) for x in emb
     ):
         raise _bad("an embedding that is not a list of numbers")
-    return np.asarray(emb, dtype=np.float32)
+    with np.errstate(over="ignore"):  # past float32's range: inf, refused below
+        return np.asarray(emb, dtype=np.float32)
 
 
 def _order(data: list[Any], n: int) -> list[Any]:

@@ -33,6 +33,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# Optional speed-ups (both are Lockgate dependencies): writing float JSON is most of an
+# answer's cost with the standard library's encoder (~15-35 ms for 32 x 384 floats here,
+# under 1 ms with orjson). Without them the server works the same, slower.
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the standard library alone
+    orjson = None  # type: ignore[assignment]
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover
+    np = None  # type: ignore[assignment]
+
 _REASONS = {200: "OK", 404: "Not Found", 408: "Request Timeout", 429: "Too Many Requests"}
 
 
@@ -80,6 +92,9 @@ class Fault:
 def vector(text: str, dim: int) -> list[float]:
     """The deterministic unit vector of `text`."""
     digest = hashlib.shake_256(text.encode("utf-8", "surrogatepass")).digest(2 * dim)
+    if np is not None:
+        arr = np.frombuffer(digest, dtype="<i2").astype(np.float64)
+        return (arr / (float(np.sqrt(arr @ arr)) or 1.0)).tolist()
     vals = struct.unpack(f"<{dim}h", digest)
     norm = math.sqrt(sum(v * v for v in vals)) or 1.0
     return [v / norm for v in vals]
@@ -277,7 +292,7 @@ class FakeEmbedServer:
             "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
         }
         st.outcomes["ok"] += 1
-        await _send(writer, 200, json.dumps(answer, separators=(",", ":")).encode())
+        await _send(writer, 200, _dumps(answer))
         return True
 
     def _vector(self, text: str, dim: int) -> list[float]:
@@ -289,6 +304,12 @@ class FakeEmbedServer:
             if len(self._cache) < 100_000:
                 self._cache[text] = vec
         return vec
+
+
+def _dumps(obj: dict[str, Any]) -> bytes:
+    if orjson is not None:
+        return orjson.dumps(obj)
+    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 async def _send(

@@ -50,7 +50,8 @@ def test_base64_rows_are_little_endian_float32() -> None:
         (answer({"index": 0, "embedding": "%%%"}), "malformed response (invalid base64"),
         (answer({"index": 0, "embedding": "AAA="}), "base64 embedding is not float32"),
         (answer({"index": 0, "embedding": [1, "a"]}), "not a list of numbers"),
-        (answer({"index": 0, "embedding": [True, 1]}), "not a list of numbers"),
+        (answer({"index": 0, "embedding": [1, None]}), "non-finite values"),
+        (answer({"index": 0, "embedding": [[1], [2]]}), "not a list of numbers"),
         (answer({"index": 0, "embedding": []}), "empty embeddings"),
         (answer({"index": 0, "embedding": [1e39, 1]}), "non-finite values"),
         (

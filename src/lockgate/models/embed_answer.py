@@ -43,6 +43,29 @@ def _row(item: Any) -> np.ndarray:
         return np.asarray(emb, dtype=np.float32)
 
 
+def _bulk(items: list[Any]) -> np.ndarray | None:
+    """Float rows of equal length in one conversion (a Python-level check of every number
+    cost more than the request on a loaded box); None when that is not what they are."""
+    try:
+        embs = [d["embedding"] for d in items]
+    except (TypeError, KeyError):
+        return None
+    if not all(isinstance(e, list) for e in embs):
+        return None
+    try:
+        with np.errstate(over="ignore"):  # past float32's range: inf, refused below
+            vecs = np.asarray(embs, dtype=np.float32)
+    except (ValueError, TypeError):
+        return None
+    return vecs if vecs.ndim == 2 else None
+
+
+def _length(got: int, want: int) -> UpstreamError:
+    return UpstreamError(
+        f"embedding upstream returned vectors of length {got}, expected {want}", retryable=False
+    )
+
+
 def _order(data: list[Any], n: int) -> list[Any]:
     indexes = [d.get("index") if isinstance(d, dict) else None for d in data]
     if all(i is None for i in indexes):
@@ -73,19 +96,20 @@ def vectors_of(content: bytes, n: int, dimensions: int | None) -> np.ndarray:
         raise UpstreamError(
             f"embedding upstream returned {len(data)} vectors for {n} inputs", retryable=False
         )
-    rows = [_row(d) for d in _order(data, n)]
-    want = dimensions if dimensions is not None else len(rows[0]) if rows else 0
-    wrong = sorted({len(r) for r in rows} - {want})
-    if wrong:
-        raise UpstreamError(
-            f"embedding upstream returned vectors of length {wrong[0]}, expected {want}",
-            retryable=False,
-        )
-    if rows and want == 0:
+    items = _order(data, n)
+    vecs = _bulk(items)
+    if vecs is None:  # base64, or something to name precisely: row by row
+        rows = [_row(d) for d in items]
+        want = dimensions if dimensions is not None else len(rows[0]) if rows else 0
+        wrong = sorted({len(r) for r in rows} - {want})
+        if wrong:
+            raise _length(wrong[0], want)
+        vecs = np.vstack(rows) if rows else np.zeros((0, want), dtype=np.float32)
+    elif dimensions is not None and vecs.shape[1] != dimensions:
+        raise _length(vecs.shape[1], dimensions)
+    if n and vecs.shape[1] == 0:
         raise _bad("empty embeddings")
-    vecs = np.vstack(rows) if rows else np.zeros((0, want), dtype=np.float32)
     if not np.isfinite(vecs).all():
         raise _bad("non-finite values")
-    vecs = vecs.astype(np.float32, copy=True)
     vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     return vecs

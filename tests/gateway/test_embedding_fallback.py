@@ -23,6 +23,7 @@ from lockgate.models.embed_fallback import WithQueryFallback
 from lockgate.models.minilm import MiniLMEmbedder
 from lockgate.models.openai_embed import OpenAIEmbedder
 from lockgate.services import Services
+from lockgate.upstreams.registry import build_embedder
 from tests.conftest import make_settings
 from tests.support.server import serve
 
@@ -87,9 +88,10 @@ def _gateway(
         settings = make_settings(
             tmp_path / "home", fake_upstream, embeddings=spec, grounded={"model": "echo"}
         )
-        primary = OpenAIEmbedder(spec)
-        # The session's loaded MiniLM stands in for the fallback that build_embedder makes
-        # (tests/upstreams/test_registry.py checks that one).
+        # The remote as build_embedder makes it (breaker attached); the session's loaded
+        # MiniLM stands in for the fallback it would build (tests/upstreams/test_registry.py).
+        primary = build_embedder(spec.model_copy(update={"fallback": None}))
+        assert isinstance(primary, OpenAIEmbedder)
         built = WithQueryFallback(primary, embedder) if fallback else primary
         services = Services(settings, preloaded_embedder=built)
         gw = Gateway("", services, remote, docs)

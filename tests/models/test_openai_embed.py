@@ -16,6 +16,7 @@ from bench.fake_embed_server import FakeEmbedServer, Fault, vector
 from lockgate.config import BreakerConfig, EmbeddingRetry, EmbeddingSpec
 from lockgate.models.base import UpstreamError
 from lockgate.models.openai_embed import OpenAIEmbedder
+from lockgate.upstreams.registry import build_embedder
 from tests.support.server import free_port
 
 DIM = 8
@@ -47,7 +48,9 @@ def make(server: FakeEmbedServer) -> Iterator[Any]:
     made: list[OpenAIEmbedder] = []
 
     def build(base_url: str | None = None, **kw: Any) -> OpenAIEmbedder:
-        emb = OpenAIEmbedder(spec(base_url or server.base_url, **kw))
+        # As the services build it: with its circuit breaker attached.
+        emb = build_embedder(spec(base_url or server.base_url, **kw))
+        assert isinstance(emb, OpenAIEmbedder)
         made.append(emb)
         return emb
 

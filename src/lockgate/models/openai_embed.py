@@ -1,8 +1,9 @@
 """Embeddings from any OpenAI-compatible `/embeddings` endpoint: TEI, vLLM, Ollama or a hosted
 API. Texts go out in batches of `batch_size`, up to `max_in_flight` requests at once over all
 callers of this process; transient failures are retried with backoff (429 after its
-`Retry-After`), a circuit breaker stops sending to a dead server, and every answer is checked
-(one vector per input, each of the expected length) before it is used."""
+`Retry-After`), a circuit breaker (attached by upstreams/registry.py, which owns breakers)
+stops sending to a dead server, and every answer is checked (one vector per input, each of
+the expected length) before it is used."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import numpy as np
@@ -24,14 +25,48 @@ from lockgate.models.embed_answer import vectors_of
 from lockgate.models.error_text import body_detail, transport_detail
 from lockgate.models.openai_compat import api_key, retry_after_s
 from lockgate.observability.metrics import METRICS
-from lockgate.upstreams.breaker import CircuitBreaker
-from lockgate.upstreams.retry import RetryPolicy, is_retryable
 
 log = logging.getLogger("lockgate.models")
 
 # 408 and 429 are the server's state, not the request's; any other 4xx would come back the
 # same however often it is sent.
 _RETRYABLE_4XX = frozenset({408, 429})
+
+
+class Breaker(Protocol):
+    """What the embedder needs of a circuit breaker (upstreams/breaker.py's CircuitBreaker)."""
+
+    @property
+    def state(self) -> str: ...
+
+    def acquire(self) -> bool: ...
+
+    def retry_after_s(self) -> float: ...
+
+    def record_success(self) -> None: ...
+
+    def record_failure(self) -> None: ...
+
+    def release_probe(self) -> None: ...
+
+
+class _AlwaysClosed:
+    state = "closed"
+
+    def acquire(self) -> bool:
+        return True
+
+    def retry_after_s(self) -> float:
+        return 0.0
+
+    def record_success(self) -> None:
+        pass
+
+    def record_failure(self) -> None:
+        pass
+
+    def release_probe(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -68,14 +103,8 @@ class OpenAIEmbedder(EmbeddingBackend):
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         retry = spec.retry
-        self._policy = RetryPolicy(
-            retry.retries,
-            retry.backoff_base_ms,
-            retry.backoff_max_ms,
-            retry.retry_after_max_s,
-            rng or random.Random(),
-        )
-        self._breaker = CircuitBreaker(f"embeddings:{spec.upstream_model}", retry.breaker)
+        self._rng = rng or random.Random()
+        self._breaker: Breaker = _AlwaysClosed()
         connect = spec.connect_timeout_s
         self.documents_plan = _Plan(retry.retries, httpx.Timeout(spec.timeout_s, connect=connect))
         self.queries_plan = _Plan(
@@ -88,6 +117,10 @@ class OpenAIEmbedder(EmbeddingBackend):
 
     def for_queries(self) -> EmbeddingBackend:
         return _QueryView(self)
+
+    def attach_breaker(self, breaker: Breaker) -> None:
+        """Guard every request with `breaker` (before the first request)."""
+        self._breaker = breaker
 
     def breaker_state(self) -> str:
         with self._lock:
@@ -146,14 +179,15 @@ class OpenAIEmbedder(EmbeddingBackend):
             try:
                 vecs = self._attempt(texts, plan.timeout)
             except UpstreamError as exc:
-                retryable = is_retryable(exc)
+                # Every error raised below says whether it is worth another attempt.
+                retryable = bool(exc.retryable)
                 with self._lock:
                     if retryable:
                         self._breaker.record_failure()
                     else:
                         self._breaker.release_probe()
                 delay = (
-                    self._policy.delay_s(attempt, exc.retry_after)
+                    self._delay_s(attempt, exc.retry_after)
                     if retryable and attempt < plan.retries
                     else None
                 )
@@ -166,6 +200,19 @@ class OpenAIEmbedder(EmbeddingBackend):
             with self._lock:
                 self._breaker.record_success()
             return vecs
+
+    def _delay_s(self, attempt: int, retry_after: float | None) -> float | None:
+        """Exponential backoff with full jitter, as upstreams/retry.py's RetryPolicy (batches
+        that failed together do not come back together), at least `Retry-After`; None when
+        that asks for longer than `retry_after_max_s`."""
+        retry = self.spec.retry
+        cap = min(retry.backoff_max_ms, retry.backoff_base_ms * (2**attempt))
+        wait = self._rng.uniform(0, cap) / 1000
+        if retry_after is not None:
+            if retry_after > retry.retry_after_max_s:
+                return None
+            wait = max(wait, retry_after)
+        return wait
 
     def _attempt(self, texts: list[str], timeout: httpx.Timeout) -> np.ndarray:
         body: dict[str, Any] = {"model": self.name, "input": texts}

@@ -56,6 +56,12 @@ def build_embedder(spec: EmbeddingSpec, key: str = "embeddings") -> EmbeddingBac
             f"'{spec.backend}' (known: {EMBEDDING_BACKENDS.known()})"
         )
     primary = factory(spec)
+    # Imported here: the httpx client stays out of commands that embed nothing.
+    from lockgate.models.openai_embed import OpenAIEmbedder
+
+    if isinstance(primary, OpenAIEmbedder):
+        # Breakers are this package's (metrics, state names); the embedder only asks one.
+        primary.attach_breaker(CircuitBreaker(f"embeddings:{primary.name}", spec.retry.breaker))
     if spec.fallback is None:
         return primary
     from lockgate.models.embed_fallback import WithQueryFallback

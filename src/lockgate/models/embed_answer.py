@@ -67,10 +67,11 @@ def _length(got: int, want: int) -> UpstreamError:
 
 
 def _order(data: list[Any], n: int) -> list[Any]:
-    indexes = [d.get("index") if isinstance(d, dict) else None for d in data]
-    if all(i is None for i in indexes):
+    given = [d.get("index") if isinstance(d, dict) else None for d in data]
+    if all(i is None for i in given):
         return data
-    if any(not isinstance(i, int) or isinstance(i, bool) for i in indexes):
+    indexes = [i for i in given if isinstance(i, int) and not isinstance(i, bool)]
+    if len(indexes) != len(given):
         raise _bad("'index' missing on some items")
     if sorted(indexes) != list(range(n)):
         raise _bad("'index' values are not 0..n-1, each once")

@@ -29,9 +29,13 @@ class WithQueryFallback(EmbeddingBackend):
         self.name = primary.name
         self.local_compute = primary.local_compute
 
-    @property  # type: ignore[override]
+    @property
     def dimensions(self) -> int:
         return self.primary.dimensions
+
+    @dimensions.setter
+    def dimensions(self, value: int) -> None:
+        raise AttributeError("the length is the wrapped embedder's")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.primary.embed(texts)
@@ -50,9 +54,13 @@ class QueryFallback(EmbeddingBackend):
         self.name = primary.name
         self.local_compute = primary.local_compute
 
-    @property  # type: ignore[override]
+    @property
     def dimensions(self) -> int:
         return self.primary.dimensions
+
+    @dimensions.setter
+    def dimensions(self, value: int) -> None:
+        raise AttributeError("the length is the wrapped embedder's")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed_noting(texts)[0]

@@ -298,9 +298,13 @@ class _QueryView(EmbeddingBackend):
         self.base = base
         self.name = base.name
 
-    @property  # type: ignore[override]
+    @property
     def dimensions(self) -> int:
         return self.base.dimensions
+
+    @dimensions.setter
+    def dimensions(self, value: int) -> None:
+        raise AttributeError("the length is the wrapped embedder's")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.base.embed_with(texts, self.base.queries_plan)

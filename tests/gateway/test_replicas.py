@@ -346,14 +346,10 @@ def test_two_batch_workers_send_every_item_upstream_exactly_once(deployment: Dep
     done_before = [_batch_items_done(base) for base in (d.a, d.b)]
     batches, per_batch = 6, 8
     tag = f"bx-{d.kind}"
-    ids = [
-        _submit_batch(d.a if i % 2 else d.b, f"{tag}{i}", per_batch) for i in range(batches)
-    ]
+    ids = [_submit_batch(d.a if i % 2 else d.b, f"{tag}{i}", per_batch) for i in range(batches)]
 
     def all_done() -> bool:
-        states = [
-            httpx.get(f"{d.a}/v1/batches/{bid}", timeout=10).json()["status"] for bid in ids
-        ]
+        states = [httpx.get(f"{d.a}/v1/batches/{bid}", timeout=10).json()["status"] for bid in ids]
         return all(s == "completed" for s in states)
 
     eventually(all_done, 120, every_s=0.3)

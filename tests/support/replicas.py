@@ -65,10 +65,13 @@ class Replicas:
         self.config = config
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
+        self.logs: list[Path] = []
         try:
-            for _ in range(count):
+            for n in range(count):
                 port = free_port()
-                self.procs.append(serve_process(config, port, child_env(), timeout_s))
+                log = config.parent / f"replica-{n}.log"
+                self.logs.append(log)
+                self.procs.append(serve_process(config, port, child_env(), timeout_s, log=log))
                 self.urls.append(f"http://127.0.0.1:{port}")
         except BaseException:
             self.stop()

@@ -31,6 +31,7 @@ import yaml
 from sqlalchemy import text
 
 from lockgate.config import load_settings
+from lockgate.gateway.leader import lock_path
 from lockgate.prompts.spec import PromptSpec
 from lockgate.services import Services
 from lockgate.store.reviews import ReviewRecord, new_review_id
@@ -105,6 +106,7 @@ class Deployment:
     config: Path
     services: Services  # this test process's own view of the same store
     calls: list[dict[str, Any]]  # every request the upstream received
+    pids: list[int]
 
     def upstream_calls(self, model: str, content: str | None = None) -> int:
         def last(body: dict[str, Any]) -> str:
@@ -152,7 +154,8 @@ def deployment(
         try:
             with Replicas(config, 2) as replicas:
                 a, b = replicas.urls
-                yield Deployment(kind, a, b, config, services, app.state.calls)
+                pids = [p.pid for p in replicas.procs]
+                yield Deployment(kind, a, b, config, services, app.state.calls, pids)
         finally:
             services.engine.dispose()
 
@@ -451,6 +454,34 @@ def test_a_breaker_opened_by_one_process_refuses_in_the_other(deployment: Deploy
     assert refused.status_code == 503, refused.text
     assert refused.json()["error"]["code"] == "upstream_unavailable", refused.text
     assert d.upstream_calls("fail-500") == sent  # nothing more reached the upstream
+
+
+# -- scheduled jobs ---------------------------------------------------------------------------
+
+
+def test_one_process_of_the_deployment_runs_the_scheduled_jobs(deployment: Deployment) -> None:
+    """On SQLite the lock file in the shared home; on PostgreSQL an advisory lock in the
+    store, which replicas on other hosts (other homes) compete for too."""
+    d = deployment
+    if d.kind == "sqlite":
+        holder = eventually(lambda: lock_path(d.services.settings.home).read_text().strip(), 10)
+        assert int(holder) in d.pids
+        return
+
+    def holders() -> int:
+        with d.services.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND database = (SELECT oid FROM pg_database "
+                        "WHERE datname = current_database())"
+                    )
+                ).scalar_one()
+            )
+
+    assert eventually(holders, 10) == 1
+    assert not lock_path(d.services.settings.home).exists()
 
 
 # -- audit ------------------------------------------------------------------------------------

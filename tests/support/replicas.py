@@ -51,11 +51,11 @@ def shared_store(kind: str, root: Path) -> Iterator[str]:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(ROOT)]), **extra}
-    # The config file names the store; a store URL inherited from the test run would win.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(ROOT)])}
+    # The store is the config file's or `extra`'s; one inherited from the test run would win.
     env.pop("LOCKGATE_STORE__URL", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    return env
+    return {**env, **extra}
 
 
 class Replicas:

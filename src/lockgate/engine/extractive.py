@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lockgate.engine.answer_type import Kind, fits, kind_of, kinds, parts
+from lockgate.engine.answer_type import Kind, fits, kind_of, kinds, names, parts
 from lockgate.engine.sentences import (
     Embed,
     SourceSentence,
@@ -144,6 +144,36 @@ def answers(
     return len(shared) >= math.ceil(0.5 * len(q)) or s.similarity >= min_similarity
 
 
+def paraphrased(
+    question: str,
+    sentences: list[SourceSentence],
+    query_vector: np.ndarray,
+    embed: Embed,
+    min_similarity: float,
+    margin: float,
+) -> list[SourceSentence]:
+    """Where no sentence shares enough of the question's words: the one sentence of the
+    retrieved documents closest to it in meaning, if it is close (`min_similarity`) and
+    stands out from the next closest by `margin` ("How soon after a staff member departs is
+    their login switched off?" for "Accounts of people who leave the company are disabled
+    within 24 hours": no word in common). Every sentence is embedded here (the ranking
+    embeds only those sharing words); it must still give the kind of answer asked for and
+    not be a title. [] otherwise."""
+    if min_similarity > 1 or len(sentences) < 2:
+        return []
+    texts = [_quoted(s) for s in sentences]
+    sims = embed(texts) @ query_vector
+    order = sorted(range(len(sentences)), key=lambda i: -float(sims[i]))
+    top, second = order[0], order[1]
+    s = sentences[top]
+    if float(sims[top]) < min_similarity or float(sims[top] - sims[second]) < margin:
+        return []
+    if not fits(question, texts[top]) or is_title(texts[top]):
+        return []
+    s.similarity = float(sims[top])
+    return [s]
+
+
 def covers(part: str, question: str, s: SourceSentence | str) -> bool:
     """Whether a sentence answers one part of a question: it gives that part's kind of
     answer and has one of the words only that part says (both parts may ask for a figure)."""
@@ -190,10 +220,15 @@ def extractive_reply(
     pool: list[RetrievedChunk] | None = None,
     min_semantic: float = 1.1,
     semantic_weight: float = 0.5,
+    given: str = "",
+    paraphrase: tuple[float, float] = (1.1, 0.0),
 ) -> Extract | None:
     """The extract, quoting from `chunks` (the context) and, where given, the rest of the
     retrieved `pool`. `Extract.chunks` is the context the citations count in: `chunks`,
-    then any pool chunk an extract sentence came from (the caller makes it the context)."""
+    then any pool chunk an extract sentence came from (the caller makes it the context).
+    `given` is an answer already given to part of the question (the model's): the names
+    it gives are what a later part referring back ("that plan") is about. `paraphrase`
+    (similarity, margin): see `paraphrased`, the last resort before refusing."""
     if not chunks or unknown_years(question, chunks + (pool or [])):
         return None
     if about_someone(question, chunks + (pool or [])):
@@ -208,6 +243,8 @@ def extractive_reply(
     relevant = [
         s for s in ranked if answers(question, s, min_lexical, min_similarity, min_semantic)
     ]
+    if not relevant and embed is not None and query_vector is not None:
+        relevant = paraphrased(question, sentences, query_vector, embed, *paraphrase)
     if not relevant:
         return None
     # Of the sentences that answer, those naming what the question names ("Business")
@@ -231,27 +268,24 @@ def extractive_reply(
     # A question that asks two things gets a sentence for each where one answers it,
     # judged against that part alone (against the whole, the other part's words dilute it).
     asked = parts(question)
-    for part in asked if len(asked) > 1 else []:
-        if any(covers(part, question, p) for p in picked):
-            continue
-        vector = embed([part])[0] if embed is not None and query_vector is not None else None
-        again = [dataclasses.replace(s) for s in sentences]
-        ranked_part = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
-        # The question's names count for each part: "and how many seats does it include"
-        # is about the plan the first part named.
-        ranked_part.sort(key=lambda s: -_named(s, qual))
-        extra = next(
-            (
-                s
-                for s in ranked_part
-                if answers(part, s, min_lexical, min_similarity, min_semantic)
-                and covers(part, question, s)
-                and all(s.text != p.text for p in picked)
-            ),
-            None,
+    if len(asked) > 1:
+        by_part = _part_picks(
+            question,
+            asked,
+            sentences,
+            qual,
+            given,
+            query_vector,
+            embed,
+            semantic_weight,
+            embed_from,
+            (min_lexical, min_similarity, min_semantic),
         )
-        if extra is not None:
-            picked.append(extra)
+        if len(by_part) == len(asked):
+            picked = by_part
+        else:
+            # A part nothing answers: the whole question's best sentences stay too.
+            picked = by_part + [p for p in picked if all(p.text != b.text for b in by_part)]
     picked += _calendar_neighbours(question, picked, sentences)
     picked.sort(key=lambda s: (s.number, s.pos))
     cited = sorted({s.number for s in picked})
@@ -260,7 +294,9 @@ def extractive_reply(
     for k, n in enumerate([n for n in cited if n > len(chunks)], start=len(chunks) + 1):
         renumber[n] = k
     markers = [renumber[s.number] for s in picked]
-    text = " ".join(f"{_quoted(s).rstrip()} [{m}]" for s, m in zip(picked, markers, strict=True))
+    text = " ".join(
+        f"{quote(question, s).rstrip()} [{m}]" for s, m in zip(picked, markers, strict=True)
+    )
     # The context grows by the pool chunks quoted, each with only its quoted sentences
     # added: citations resolve against it, and the output guard checks against it.
     context = list(chunks)
@@ -275,6 +311,63 @@ def extractive_reply(
         else:
             context.append(dataclasses.replace(numbered[n - 1], text=quoted))
     return Extract(text, sorted(renumber.values()), picked, context, markers)
+
+
+# A part of a question that refers back to what the previous part's answer names: "and what
+# uptime does that plan guarantee?", "what is its response time?", "the limit there?".
+_REFERS_BACK = re.compile(
+    r"\b(?:that|this|those|these|its|it|they|them|their|there|the same|such)\b", re.I
+)
+
+
+def _part_picks(
+    question: str,
+    asked: list[str],
+    sentences: list[SourceSentence],
+    qual: set[str],
+    given: str,
+    query_vector: np.ndarray | None,
+    embed: Embed | None,
+    semantic_weight: float,
+    embed_from: float,
+    limits: tuple[float, float, float],
+) -> list[SourceSentence]:
+    """A sentence for each part, in the question's order. A part referring back to the one
+    before ("which plan ..., and what uptime does that plan guarantee?") is about what
+    that part's answer names, not what the question names: "Business", from the sentence
+    answering the first part (or from `given`), picks the Business row among the plans'
+    uptime rows, which may be in another document (the second retrieval hop)."""
+    picked: list[SourceSentence] = []
+    asked_names = {w for e in entities(question) for w in question_words(e)}
+    hop = {w for e in names(given) for w in question_words(e)} - asked_names
+    for part in asked:
+        refers = bool(_REFERS_BACK.search(part))
+        want = qual | hop if refers else qual
+        done = next((p for p in picked if covers(part, question, p)), None)
+        if done is not None and (not refers or not hop or _named(done, hop)):
+            continue
+        vector = embed([part])[0] if embed is not None and query_vector is not None else None
+        again = [dataclasses.replace(s) for s in sentences]
+        ranked = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
+        # The question's names count for each part ("and how many seats does it include"
+        # is about the plan the first part named); what an earlier part's answer named
+        # comes first for a part that refers back to it.
+        ranked.sort(key=lambda s: (-_named(s, hop) if refers else 0, -_named(s, want)))
+        found = next(
+            (
+                s
+                for s in ranked
+                if answers(part, s, *limits)
+                and covers(part, question, s)
+                and all(s.text != p.text for p in picked)
+            ),
+            None,
+        )
+        if found is None:
+            continue
+        picked.append(found)
+        hop |= {w for e in names(_quoted(found)) for w in question_words(e)} - asked_names
+    return picked
 
 
 # Asking when ("When is ...", "... and by when must ..."), not "told when an incident ...".
@@ -312,6 +405,35 @@ def _calendar_neighbours(
         if out:
             break
     return out
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def row_cells(question: str, s: SourceSentence) -> str | None:
+    """A table row quoted as the cells the question asks for, each with its column's name,
+    after the row's own name: "plan: Starter, included_seats: 3" for "how many seats are
+    included with the Starter plan?". Quoted whole, the row's other figures ("max_seats:
+    10") answer a question nobody asked. None where the row is not a table row, or no
+    column's name shares the question's words (the whole row is quoted then)."""
+    if s.header is None:
+        return None
+    names_, values = _cells(s.header), _cells(s.text)
+    if len(names_) != len(values) or len(values) < 3:
+        return None
+    q = question_words(question)
+    overlap = [len(q & question_words(n)) for n in names_[1:]]
+    best = max(overlap, default=0)
+    if best == 0:
+        return None
+    chosen = [i + 1 for i, n in enumerate(overlap) if n == best]
+    return ", ".join(f"{names_[i]}: {values[i]}" for i in [0, *chosen])
+
+
+def quote(question: str, s: SourceSentence) -> str:
+    """What an extract says for a sentence: a table row's asked-for cells, or the sentence."""
+    return row_cells(question, s) or _quoted(s)
 
 
 def _quoted(s: SourceSentence, sep: str = " ") -> str:

@@ -37,6 +37,7 @@ from lockgate.engine.extractive import (
     covers,
     extractive_reply,
     is_title,
+    quote,
     topic_words,
 )
 from lockgate.engine.pipeline import Next, Stage
@@ -265,7 +266,9 @@ class AnswerCheck(Stage):
             return ""
         record = state.retrieval
         pool = record.result.chunks[: self.config.sentence_pool] if record else []
-        built = await run_cpu(self.cpu, self._extract, question, context, pool, shed=False)
+        built = await run_cpu(
+            self.cpu, self._extract, question, context, pool, released, shed=False
+        )
         if built is None:
             return ""
         quoted = [
@@ -279,11 +282,7 @@ class AnswerCheck(Stage):
             record.context[:] = built.context
         markers = {id(s): n for s, n in zip(built.sentences, built.markers, strict=True)}
         state.note("answer_check", 0.0, f"completed: {len(missing)} part(s) unanswered")
-        return " ".join(
-            f"{(s.text if s.header is None else f'{s.header} {s.text}').rstrip()} "
-            f"[{markers[id(s)]}]"
-            for s in quoted
-        )
+        return " ".join(f"{quote(question, s).rstrip()} [{markers[id(s)]}]" for s in quoted)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         """Source sentences' vectors, remembered: the same documents' sentences are
@@ -305,7 +304,11 @@ class AnswerCheck(Stage):
         return np.stack([known[t] for t in texts])
 
     def _extract(
-        self, question: str, context: list[RetrievedChunk], pool: list[RetrievedChunk]
+        self,
+        question: str,
+        context: list[RetrievedChunk],
+        pool: list[RetrievedChunk],
+        given: str = "",
     ) -> Extract | None:
         embed: Embed | None = None
         qvec = None
@@ -324,6 +327,8 @@ class AnswerCheck(Stage):
             pool=pool if cfg.pool else None,
             min_semantic=cfg.min_semantic if embed is not None else 1.1,
             semantic_weight=cfg.semantic_weight,
+            given=given,
+            paraphrase=(cfg.min_paraphrase, cfg.paraphrase_margin),
         )
 
     async def _final(

@@ -109,17 +109,24 @@ def run(name: str, mode: str, answers: dict[str, str]) -> list[dict[str, Any]]:
         note = next(
             (s.get("note") for s in t.get("stages") or [] if s.get("stage") == "answer_check"), ""
         )
-        out.append({
-            "id": case.id,
-            "should_refuse": case.should_refuse,
-            "ok": bool(checks) and all(checks) and r["error"] is None,
-            "refused": bool(r["refused"]),
-            "answer": (r["answer"] or "")[:400],
-            "model": answers.get(_key(t.get("prompt") or "")),
-            "note": note,
-            "failed": [a["assert"] for a in r["assertions"] if not a["passed"]],
-            "tokens_in": t.get("tokens_in"),
-        })
+        out.append(
+            {
+                "id": case.id,
+                "should_refuse": case.should_refuse,
+                "ok": bool(checks) and all(checks) and r["error"] is None,
+                "refused": bool(r["refused"]),
+                "answer": (r["answer"] or "")[:400],
+                "model": answers.get(_key(t.get("prompt") or "")),
+                "note": note,
+                "failed": [a["assert"] for a in r["assertions"] if not a["passed"]],
+                "tokens_in": t.get("tokens_in"),
+                "ttft_ms": round(r["ttft_ms"], 1),
+                "stages": [
+                    (x.get("stage"), round(x.get("start") or 0), round(x.get("ms") or 0))
+                    for x in t.get("stages") or []
+                ],
+            }
+        )
     return out
 
 
@@ -145,8 +152,10 @@ def main() -> None:
         if args.verbose or not r["ok"]:
             mark = "ok  " if r["ok"] else "MISS"
             print(f"{mark} {r['id']}: {r['answer'][:160]!r}  [{r['note'][:90]}] {r['failed']}")
-    print(f"{args.set}: answerable {sum(r['ok'] for r in answerable)}/{len(answerable)}, "
-          f"should-refuse refused {sum(r['ok'] for r in refuse)}/{len(refuse)}")
+    print(
+        f"{args.set}: answerable {sum(r['ok'] for r in answerable)}/{len(answerable)}, "
+        f"should-refuse refused {sum(r['ok'] for r in refuse)}/{len(refuse)}"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -271,7 +271,9 @@ PRICES = (
 def test_a_table_row_is_quoted_as_the_cells_asked_for() -> None:
     from lockgate.engine.extractive import row_cells
 
-    built = extractive_reply("How many seats are included with the Starter plan?", [chunk(1, PRICES)])
+    built = extractive_reply(
+        "How many seats are included with the Starter plan?", [chunk(1, PRICES)]
+    )
     assert built is not None
     # The row's name and the column the question asks about, not max_seats' 10.
     assert built.text == "plan: Starter, included_seats: 3 [1]"
@@ -301,8 +303,7 @@ def test_a_paraphrase_sharing_no_word_is_quoted_when_it_stands_out(embedder) -> 
     off = "What is the capital of Australia?"
     ov = embedder.embed([off])[0]
     assert (
-        extractive_reply(off, [chunk(1, text)], ov, embedder.embed, paraphrase=(0.55, 0.08))
-        is None
+        extractive_reply(off, [chunk(1, text)], ov, embedder.embed, paraphrase=(0.55, 0.08)) is None
     )
 
 

@@ -22,6 +22,7 @@ class Kind(Enum):
     DATE = "a date"  # which day, what date, when was it born
     PERSON = "who"  # a name, or a role
     NAME = "a name"  # what is the name of
+    VALUE = "a value"  # which port / level / library ... by default: the setting's value
 
 
 _MONEY_Q = re.compile(
@@ -74,6 +75,26 @@ _ROLE = re.compile(
 )
 
 
+# A question for a setting's default value, in the many ways people say it: "by default",
+# "out of the box", "unless told otherwise", "if I don't set a port", "when none is given",
+# "the count left at its default".
+DEFAULT_Q = re.compile(
+    r"\bdefaults?\b|\bout of the box\b|\bunless (?:\w+ )?(?:told|configured|set|specified|"
+    r"changed|given)(?: otherwise)?\b|\bif (?:i|you) (?:don't|do not|never) (?:set|give|specify|configure|"
+    r"change)\b|\b(?:if|when) (?:nothing|none|no \w+(?: \w+)?)(?: else)? (?:is |are )?(?:given|"
+    r"set|configured|specified)\b",
+    re.I,
+)
+# A value stated: a figure, a code or name, a path, or "the default is ..." itself.
+_VALUE = re.compile(
+    r"[~/][\w.-]|\b[A-Z][A-Z0-9_]{1,}\b|\b\w+[A-Z]\w*\b|\bdefault(?: value)? is\b"
+    r"|\bdefaults to\b|\bby default\b",
+)
+
+
+_MAN_REF = re.compile(r"\b[\w.-]+\(\d\w*\)")
+
+
 def names(text: str) -> set[str]:
     """The names in a text, a possessive's "'s" left off ("Cloud's" is "cloud")."""
     return {re.sub(r"['’]s$", "", e) for e in entities(text)}
@@ -97,6 +118,8 @@ def kind_of(question: str) -> Kind:
         return Kind.NAME
     if _WHO_Q.search(question):
         return Kind.PERSON
+    if DEFAULT_Q.search(question):
+        return Kind.VALUE
     return Kind.ANY
 
 
@@ -128,6 +151,10 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
             _FREQUENCY.search(text)
         )
     new_names = bool(names(text) - names(question))
+    if kind is Kind.VALUE:
+        # A manual's cross-reference ("ssh(1)") is not a value.
+        text = _MAN_REF.sub(" ", text)
+        return bool(names(text) - names(question) or numbers(text) or _VALUE.search(text))
     if kind is Kind.NAME:
         return new_names
     # Who: a name the question does not already say, or a role.

@@ -33,7 +33,9 @@ from _common import BENCH, SAMPLES
 
 DEV = BENCH / "data" / "answers_dev.jsonl"
 GOLD = SAMPLES / "eval" / "gold.jsonl"
-_QUESTION = re.compile(r"\nQuestion: (.*)\nAnswer:\s*$", re.S)
+# The last "Question:" of the prompt (the template's worked example has one too); the
+# sources and the canary line before it change from run to run, the question does not.
+_QUESTION = re.compile(r".*\nQuestion: (.*?)\nAnswer:\s*$", re.S)
 
 
 def _key(prompt: str) -> str:
@@ -106,9 +108,10 @@ def run(name: str, mode: str, answers: dict[str, str]) -> list[dict[str, Any]]:
     out = []
     for case, r, t in zip(cases, records, traces, strict=True):
         checks = [a["passed"] for a in r["assertions"]]
-        note = next(
-            (s.get("note") for s in t.get("stages") or [] if s.get("stage") == "answer_check"), ""
-        )
+        notes = [
+            s.get("note") for s in t.get("stages") or [] if s.get("stage") == "answer_check"
+        ]
+        note = next((n for n in reversed(notes) if n), "")
         out.append(
             {
                 "id": case.id,
@@ -138,8 +141,11 @@ def main() -> None:
     ap.add_argument("--answers", type=Path, help="replay: the captured answers")
     ap.add_argument("--json", type=Path, help="the per-case results")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--src", type=Path, help="another checkout's src to run (e.g. main's)")
     args = ap.parse_args()
     sys.path.insert(0, str(BENCH))
+    if args.src:
+        sys.path.insert(0, str(args.src.resolve()))
     answers: dict[str, str] = {}
     if args.mode in ("replay", "extend"):
         answers = json.loads(args.answers.read_text())

@@ -80,9 +80,10 @@ _ROLE = re.compile(
 # "the count left at its default".
 DEFAULT_Q = re.compile(
     r"\bdefaults?\b|\bout of the box\b|\bunless (?:\w+ )?(?:told|configured|set|specified|"
-    r"changed|given)(?: otherwise)?\b|\bif (?:i|you) (?:don't|do not|never) (?:set|give|specify|configure|"
-    r"change)\b|\b(?:if|when) (?:nothing|none|no \w+(?: \w+)?)(?: else)? (?:is |are )?(?:given|"
-    r"set|configured|specified)\b",
+    r"changed|given)(?: otherwise)?\b"
+    r"|\bif (?:i|you) (?:don't|do not|never) (?:set|give|specify|configure|change)\b"
+    r"|\b(?:if|when) (?:nothing|none|no \w+(?: \w+)?)(?: else)? (?:is |are )?"
+    r"(?:given|set|configured|specified)\b",
     re.I,
 )
 # A value stated: a figure, a code or name, a path, or "the default is ..." itself.

@@ -20,8 +20,9 @@ from lockgate.engine.sentences import (
     chunk_sentences,
     question_words,
     rank_sentences,
+    without_placeholders,
 )
-from lockgate.guardrails.grounding import entities
+from lockgate.guardrails.grounding import entities, numbers
 from lockgate.retrieval.hybrid import RetrievedChunk
 
 
@@ -89,21 +90,77 @@ def about_someone(question: str, chunks: list[RetrievedChunk]) -> bool:
     return False
 
 
+def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
+    """The names the question asks about that no chunk mentions ("the Platinum plan", "the
+    Tokyo office"): whatever else the sources share with it, they are about something else.
+    Names in a sentence about the caller ("I'm Jan de Vries, ...") are the caller's own."""
+    seen: set[str] = set()
+    for c in chunks:
+        seen |= question_words(c.text)
+    missing: list[str] = []
+    for sentence in re.split(r"(?<=[.?!])\s+", without_placeholders(question)):
+        if _CALLER.search(sentence):
+            continue
+        for name in sorted(names(sentence)):
+            words = question_words(name)
+            if words and not words & seen:
+                missing.append(name)
+    return missing
+
+
+# A short sentence that completes the one before it with the value: "The default is INFO.",
+# "The default is 22." after the option's description.
+_SHORT_TAIL = 12  # words
+
+
+def completed_by_next(question: str, sentences: list[SourceSentence]) -> list[SourceSentence]:
+    """More candidates: a sentence that does not give the kind of answer asked for joined
+    with the short one after it that does (a manual describes an option, then says "The
+    default is INFO." on its own): quoted together, word for word."""
+    by_place = {(s.number, s.pos): s for s in sentences}
+    out: list[SourceSentence] = []
+    for s in sentences:
+        nxt = by_place.get((s.number, s.pos + 1))
+        if (
+            nxt is None
+            or s.header is not None
+            or nxt.header is not None
+            or len(nxt.text.split()) > _SHORT_TAIL
+            or fits(question, s.text)
+            or not fits(question, nxt.text)
+        ):
+            continue
+        out.append(dataclasses.replace(s, text=f"{s.text} {nxt.text}"))
+    return out
+
+
 def qualifiers(question: str, sentences: list[SourceSentence]) -> set[str]:
-    """The question's names that tell candidate sentences apart ("Business" among the
-    plans' rows): found in some of them, but not in most."""
-    named = {w for e in entities(question) for w in question_words(e)}
+    """The question's names and figures that tell candidate sentences apart ("Business"
+    among the plans' rows): found in some of them, but not in most."""
+    # The question's figures tell rows apart too ("Tier 1" among the tiers' rows).
+    named = {w for e in entities(question) for w in question_words(e)} | numbers(question)
     if not named or not sentences:
         return set()
     counts = dict.fromkeys(named, 0)
     for s in sentences:
-        for w in named & question_words(_quoted(s)):
+        for w in named & _terms(_quoted(s)):
             counts[w] += 1
     return {w for w, n in counts.items() if 0 < n <= len(sentences) // 2}
 
 
 def _named(s: SourceSentence, qual: set[str]) -> int:
-    return len(qual & question_words(_quoted(s))) if qual else 0
+    """How many of the names a sentence has; a table row's own name (its first cell) counts
+    twice: "| Team | ... | Email (business hours) |" mentions Business, but is Team's row."""
+    if not qual:
+        return 0
+    found = len(qual & _terms(_quoted(s)))
+    if s.header is not None:
+        found += len(qual & _terms(_cells(s.text)[0]))
+    return found
+
+
+def _terms(text: str) -> set[str]:
+    return question_words(text) | numbers(text)
 
 
 def topic_words(question: str) -> set[str]:
@@ -233,7 +290,10 @@ def extractive_reply(
         return None
     if about_someone(question, chunks + (pool or [])):
         return None
+    if unknown_names(question, chunks + (pool or [])):
+        return None
     sentences, numbered = candidates(chunks, pool)
+    sentences += completed_by_next(question, sentences)
     # Only sentences that can pass `answers` are worth embedding: those sharing enough
     # words, or, where paraphrases may be quoted, any that shares a word.
     embed_from = min_lexical if min_semantic > 1 else 1e-9
@@ -245,15 +305,18 @@ def extractive_reply(
     ]
     if not relevant and embed is not None and query_vector is not None:
         relevant = paraphrased(question, sentences, query_vector, embed, *paraphrase)
-    if not relevant:
+    asked = parts(question)
+    # A two-part question is judged part by part below: against the whole, each part's
+    # sentence has only half of its words.
+    if not relevant and len(asked) < 2:
         return None
     # Of the sentences that answer, those naming what the question names ("Business")
     # first: the neighbouring row (Enterprise's) shares every other word.
     qual = qualifiers(question, sentences)
     relevant.sort(key=lambda s: -_named(s, qual))
-    best = relevant[0]
-    picked = [best]
+    picked = relevant[:1]
     for s in relevant[1:]:
+        best = picked[0]
         if len(picked) >= max_sentences:
             break
         # A second sentence only when it is nearly as good (otherwise it dilutes the
@@ -267,9 +330,8 @@ def extractive_reply(
             picked.append(s)
     # A question that asks two things gets a sentence for each where one answers it,
     # judged against that part alone (against the whole, the other part's words dilute it).
-    asked = parts(question)
     if len(asked) > 1:
-        by_part = _part_picks(
+        by_part, answered = _part_picks(
             question,
             asked,
             sentences,
@@ -281,11 +343,13 @@ def extractive_reply(
             embed_from,
             (min_lexical, min_similarity, min_semantic),
         )
-        if len(by_part) == len(asked):
+        if answered == len(asked):
             picked = by_part
         else:
             # A part nothing answers: the whole question's best sentences stay too.
             picked = by_part + [p for p in picked if all(p.text != b.text for b in by_part)]
+    if not picked:
+        return None
     picked += _calendar_neighbours(question, picked, sentences)
     picked.sort(key=lambda s: (s.number, s.pos))
     cited = sorted({s.number for s in picked})
@@ -331,13 +395,15 @@ def _part_picks(
     semantic_weight: float,
     embed_from: float,
     limits: tuple[float, float, float],
-) -> list[SourceSentence]:
-    """A sentence for each part, in the question's order. A part referring back to the one
-    before ("which plan ..., and what uptime does that plan guarantee?") is about what
-    that part's answer names, not what the question names: "Business", from the sentence
-    answering the first part (or from `given`), picks the Business row among the plans'
-    uptime rows, which may be in another document (the second retrieval hop)."""
+) -> tuple[list[SourceSentence], int]:
+    """A sentence for each part, in the question's order, and how many parts they answer.
+    A part referring back to the one before ("which plan ..., and what uptime does that
+    plan guarantee?") is about what that part's answer names, not what the question
+    names: "Business", from the sentence answering the first part (or from `given`), picks
+    the Business row among the plans' uptime rows, which may be in another document (the
+    second retrieval hop)."""
     picked: list[SourceSentence] = []
+    answered = 0
     asked_names = {w for e in entities(question) for w in question_words(e)}
     hop = {w for e in names(given) for w in question_words(e)} - asked_names
     for part in asked:
@@ -345,6 +411,7 @@ def _part_picks(
         want = qual | hop if refers else qual
         done = next((p for p in picked if covers(part, question, p)), None)
         if done is not None and (not refers or not hop or _named(done, hop)):
+            answered += 1
             continue
         vector = embed([part])[0] if embed is not None and query_vector is not None else None
         again = [dataclasses.replace(s) for s in sentences]
@@ -366,8 +433,9 @@ def _part_picks(
         if found is None:
             continue
         picked.append(found)
+        answered += 1
         hop |= {w for e in names(_quoted(found)) for w in question_words(e)} - asked_names
-    return picked
+    return picked, answered
 
 
 # Asking when ("When is ...", "... and by when must ..."), not "told when an incident ...".
@@ -422,13 +490,18 @@ def row_cells(question: str, s: SourceSentence) -> str | None:
     names_, values = _cells(s.header), _cells(s.text)
     if len(names_) != len(values) or len(values) < 3:
         return None
-    q = question_words(question)
-    overlap = [len(q & question_words(n)) for n in names_[1:]]
-    best = max(overlap, default=0)
-    if best == 0:
+    chosen: set[int] = set()
+    # Each part of the question its own columns ("how many seats ..., and what does each
+    # extra seat cost?": included_seats, then extra_seat_usd).
+    for part in parts(question):
+        q = question_words(part)
+        overlap = [len(q & question_words(n)) for n in names_[1:]]
+        best = max(overlap, default=0)
+        if best:
+            chosen |= {i + 1 for i, n in enumerate(overlap) if n == best}
+    if not chosen:
         return None
-    chosen = [i + 1 for i, n in enumerate(overlap) if n == best]
-    return ", ".join(f"{names_[i]}: {values[i]}" for i in [0, *chosen])
+    return ", ".join(f"{names_[i]}: {values[i]}" for i in [0, *sorted(chosen)])
 
 
 def quote(question: str, s: SourceSentence) -> str:

@@ -46,7 +46,7 @@ from lockgate.engine.stages._guard import policy_for
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.guardrails.engine import GuardEngine
-from lockgate.guardrails.grounding import content_words, numbers, split_sentences
+from lockgate.guardrails.grounding import Sentence, content_words, numbers, split_sentences
 from lockgate.guardrails.scanners.grounding import GroundingScanner
 from lockgate.models.base import ChatDelta, EmbeddingBackend, Usage
 from lockgate.retrieval.hybrid import RetrievedChunk
@@ -174,6 +174,7 @@ class AnswerCheck(Stage):
         q_words = content_words(question)
         topic = topic_words(question)
         supported = 0
+        uncited: list[Sentence] = []
         for s in claims:
             r = by_start.get(s.start)
             words = content_words(s.text)
@@ -215,6 +216,8 @@ class AnswerCheck(Stage):
             )
             if backed and not echo and not off_topic and not untyped and not other_figure:
                 supported += 1
+                if not s.citations:
+                    uncited.append(s)
                 continue
             reason = (
                 "echoes the question or a title"
@@ -229,9 +232,12 @@ class AnswerCheck(Stage):
             )
             gate.details.append(f"{s.text[:80]!r}: {reason}")
             return Verdict(
-                segment[: s.start], stop=True, supported=supported, reason=f"unsupported: {reason}"
+                _cite(segment[: s.start], uncited, context),
+                stop=True,
+                supported=supported,
+                reason=f"unsupported: {reason}",
             )
-        return Verdict(segment, stop=False, supported=supported)
+        return Verdict(_cite(segment, uncited, context), stop=False, supported=supported)
 
     def _figure_agrees(
         self, question: str, text: str, context: list[RetrievedChunk], gate: _Gate
@@ -450,6 +456,27 @@ class AnswerCheck(Stage):
         gate.supported += verdict.supported
         gate.released += out
         return out, verdict.stop
+
+
+def _cite(text: str, claims: list[Sentence], context: list[RetrievedChunk]) -> str:
+    """`text` with a marker after each supported claim the model left uncited: the number of
+    the source sharing most of its words (a copied table row or sentence without its [n]
+    names no source, and the answer's citations are read from its markers)."""
+    if not claims or not context:
+        return text
+    sources = [content_words(c.text) for c in context]
+    for s in sorted(claims, key=lambda c: c.end, reverse=True):
+        if s.end > len(text):
+            continue
+        words = content_words(s.text)
+        best = max(range(len(sources)), key=lambda i: (len(words & sources[i]), -i))
+        if not words & sources[best]:
+            continue
+        end = s.end
+        while end > s.start and text[end - 1].isspace():
+            end -= 1
+        text = f"{text[:end]} [{best + 1}]{text[end:]}"
+    return text
 
 
 def _names_new(question: str, text: str) -> bool:

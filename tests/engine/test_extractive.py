@@ -327,3 +327,37 @@ def test_a_part_referring_back_is_answered_for_what_the_first_part_named() -> No
     # Given the model's answer to the first part, the second part follows it.
     given = extractive_reply(q, [chunk(1, TRIAL), chunk(2, UPTIME)], given="It is Team.")
     assert given is not None and "plans.team.uptime_sla_percent: 99.9 [2]" in given.text
+
+
+def test_a_name_no_source_mentions_has_no_extract() -> None:
+    from lockgate.engine.extractive import unknown_names
+
+    chunks = [chunk(1, UPTIME)]
+    assert unknown_names("What uptime does the Platinum plan guarantee?", chunks) == ["platinum"]
+    assert extractive_reply("What uptime does the Platinum plan guarantee?", chunks) is None
+    assert unknown_names("I'm Jan Vos. What uptime does the Team plan guarantee?", chunks) == []
+
+
+def test_a_short_next_sentence_with_the_value_is_quoted_with_its_sentence() -> None:
+    text = (
+        "LogLevel Gives the verbosity level that is used when logging messages from ssh(1). "
+        "The default is INFO. "
+        "Other options are described elsewhere in this manual page."
+    )
+    q = "At which verbosity level does the ssh client log messages out of the box?"
+    built = extractive_reply(q, [chunk(1, text)])
+    assert built is not None
+    assert "logging messages from ssh(1). The default is INFO. [1]" in built.text
+
+
+def test_tiers_are_told_apart_by_the_questions_figure() -> None:
+    table = (
+        "| City tier | Example cities | Hotel per night | Meals per day |\n"
+        "| Tier 1 | London, New York | EUR 220 | EUR 75 |\n"
+        "| Tier 2 | Berlin, Madrid | EUR 160 | EUR 55 |\n"
+        "| Tier 3 | All other cities | EUR 110 | EUR 40 |\n"
+    )
+    q = "What is the hotel limit per night in Tier 1 cities? What about meals?"
+    built = extractive_reply(q, [chunk(1, table)])
+    assert built is not None
+    assert built.text == "City tier: Tier 1, Hotel per night: EUR 220, Meals per day: EUR 75 [1]"

@@ -89,7 +89,7 @@ DEFAULT_Q = re.compile(
 # A value stated: a figure, a code or name, a path, or "the default is ..." itself.
 _VALUE = re.compile(
     r"[~/][\w.-]|\b[A-Z][A-Z0-9_]{1,}\b|\b\w+[A-Z]\w*\b|\bdefault(?: value)? is\b"
-    r"|\bdefaults to\b|\bby default\b",
+    r"|\bdefaults to\b|\bby default\b|\bis the default\b",
 )
 
 
@@ -153,9 +153,11 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
         )
     new_names = bool(names(text) - names(question))
     if kind is Kind.VALUE:
-        # A manual's cross-reference ("ssh(1)") is not a value.
+        # A manual's cross-reference ("ssh(1)") is not a value, nor is the option a manual's
+        # paragraph opens with ("LogLevel Gives the verbosity level ...").
         text = _MAN_REF.sub(" ", text)
-        return bool(names(text) - names(question) or numbers(text) or _VALUE.search(text))
+        rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+        return bool(names(rest) - names(question) or numbers(text) or _VALUE.search(rest))
     if kind is Kind.NAME:
         return new_names
     # Who: a name the question does not already say, or a role.

@@ -127,7 +127,7 @@ def test_reingest_under_another_tenant_is_refused(corpus) -> None:
         services.settings.ingest,
         access=Access.of("beta"),
     )
-    ing._prune([str(root / "a")], set())
+    ing.prune([str(root / "a")], set())
     assert services.documents.known_sources()[str(source)].status == "active"
 
 

@@ -96,7 +96,7 @@ class SourceSync:
         if only is not None:
             items = [i for i in items if i.key in only]
         elif prune:
-            summary.retired += self._prune(conn.prefix(), {i.key for i in items})
+            summary.retired += self.prune(conn.prefix(), {i.key for i in items})
         known = ing.store.known_sources()
         quarantined = {q["source"] for q in ing.store.list_quarantine()}
         counts: dict[str, int] = {}
@@ -142,7 +142,7 @@ class SourceSync:
             item.key, data, item.name, item.mtime, declared, known, quarantined, summary
         )
 
-    def _prune(self, prefix: str, seen: set[str]) -> int:
+    def prune(self, prefix: str, seen: set[str]) -> int:
         store = self.ingestor.store
         gone = [
             src

@@ -94,9 +94,9 @@ _LINEAGE_COLUMNS = (
 
 
 # Called inside the transaction that writes a document, with the outcome ("new", "updated"
-# or "unchanged") and the chunks written: a queued job's row is marked done in the same
-# commit, so a redelivered job finds it done (store/ingest_jobs.py).
-CommitHook = Callable[[Connection, str, int], None]
+# or "unchanged"), the chunks written and the content hash: a queued job's row is marked
+# done in the same commit, so a redelivered job finds it done (store/ingest_jobs.py).
+CommitHook = Callable[[Connection, str, int, str], None]
 
 
 class AlreadyIndexed(Exception):  # noqa: N818 - an outcome, not a failure
@@ -161,8 +161,13 @@ class DocumentStore:
         d, v = tb.documents, tb.document_versions
         stmt = (
             select(
-                d.c.id, d.c.status, v.c.content_hash, v.c.version, v.c.meta_hash,
-                d.c.tenant, d.c.acl,
+                d.c.id,
+                d.c.status,
+                v.c.content_hash,
+                v.c.version,
+                v.c.meta_hash,
+                d.c.tenant,
+                d.c.acl,
             )
             .select_from(d.outerjoin(v, v.c.id == d.c.current_version_id))
             .where(d.c.source == source)
@@ -222,9 +227,7 @@ class DocumentStore:
             rows = conn.execute(select(tb.chunks.c.id).where(tb.chunks.c.active == 1))
             return list(rows.scalars())
 
-    def embeddings(
-        self, chunk_ids: Sequence[int]
-    ) -> list[tuple[int, int, str, bytes, str, str]]:
+    def embeddings(self, chunk_ids: Sequence[int]) -> list[tuple[int, int, str, bytes, str, str]]:
         """(chunk id, document id, source, embedding, tenant, acl) for the given chunks."""
         out: list[tuple[int, int, str, bytes, str, str]] = []
         c, d = tb.chunks, tb.documents
@@ -335,9 +338,19 @@ class DocumentStore:
         v = tb.document_versions
         stmt = (
             select(
-                v.c.version, v.c.content_hash, v.c.size, v.c.format, v.c.parser, v.c.title,
-                v.c.pages, v.c.chunk_count, v.c.status, v.c.created_at, v.c.retired_at,
-                v.c.language, v.c.review_by,
+                v.c.version,
+                v.c.content_hash,
+                v.c.size,
+                v.c.format,
+                v.c.parser,
+                v.c.title,
+                v.c.pages,
+                v.c.chunk_count,
+                v.c.status,
+                v.c.created_at,
+                v.c.retired_at,
+                v.c.language,
+                v.c.review_by,
             )
             .where(v.c.document_id == document_id)
             .order_by(v.c.version.desc())
@@ -349,6 +362,16 @@ class DocumentStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(tb.quarantine).order_by(tb.quarantine.c.source))
             return [dict(r._mapping) for r in rows]
+
+    def quarantined_under(self, source: str, sep: str = "#") -> set[str]:
+        """`source` and the members inside it (`source#...`) that are in quarantine."""
+        q = tb.quarantine
+        prefix = source + sep
+        stmt = select(q.c.source).where(
+            (q.c.source == source) | (func.substr(q.c.source, 1, len(prefix)) == prefix)
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(stmt).scalars())
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -378,17 +401,18 @@ class DocumentStore:
         already: tuple[int, int] | None = None
         with transaction(self.engine) as conn:
             doc = self._upsert_document(conn, source, access, now)
-            doc_id, prev_version_id = doc.id, doc.current_version_id
+            doc_id = doc.id
             current = self._same_content(conn, doc, info, access)
             if current is not None:
                 conn.execute(tb.quarantine.delete().where(tb.quarantine.c.source == source))
                 if hook is not None:
-                    hook(conn, "unchanged", 0)
+                    hook(conn, "unchanged", 0, info.content_hash)
                 already = (doc_id, current)
             else:
                 version_no = self._write_version(conn, source, doc, info, new_chunks, access, now)
                 if hook is not None:
-                    hook(conn, "new" if version_no == 1 else "updated", len(new_chunks))
+                    outcome = "new" if version_no == 1 else "updated"
+                    hook(conn, outcome, len(new_chunks), info.content_hash)
         if already is not None:
             raise AlreadyIndexed(*already)
         return doc_id, version_no
@@ -486,9 +510,7 @@ class DocumentStore:
                 .values(parent_document_id=parent_id)
             )
 
-    def mark_duplicate(
-        self, source: str, of_document_id: int, access: Access | None = None
-    ) -> int:
+    def mark_duplicate(self, source: str, of_document_id: int, access: Access | None = None) -> int:
         now = _now()
         with transaction(self.engine) as conn:
             doc = self._upsert_document(conn, source, access or Access(), now)

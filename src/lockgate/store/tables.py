@@ -454,7 +454,7 @@ api_keys = Table(
     Column("secret_hash", String, nullable=False),
     Column("tenant", Text, nullable=False),
     Column("roles", Text, nullable=False),
-    Column("acl", Text, nullable=False),  # the groups, as documents.acl
+    Column("groups", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("created_by", Text),
     Column("expires_at", Float),

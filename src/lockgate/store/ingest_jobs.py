@@ -245,7 +245,7 @@ class IngestJobStore:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
-            names = dict(conn.execute(select(tb.sources.c.id, tb.sources.c.name)).tuples().all())
+            names = {r.id: r.name for r in conn.execute(select(tb.sources.c.id, tb.sources.c.name))}
         total: dict[str, Any] = _empty()
         per: dict[Any, dict[str, Any]] = {}
         for row in rows:

@@ -120,6 +120,7 @@ class RedisStreamQueue:
         self._keep = self.client.register_script(_KEEP)
         self._claim_from = "0-0"
         self._group_ready = False
+        self._consumers: set[str] = set()
 
     def _ensure_group(self) -> None:
         if self._group_ready:
@@ -141,6 +142,11 @@ class RedisStreamQueue:
 
     def take(self, consumer: str, count: int = 1) -> list[Delivery]:
         self._ensure_group()
+        if consumer not in self._consumers:
+            # Listed in XINFO CONSUMERS from the start (a read that times out on an empty
+            # stream does not add it), so `lockgate` and operators can see who is there.
+            self.client.xgroup_createconsumer(self.stream, self.group, consumer)
+            self._consumers.add(consumer)
         idle_ms = int(self.config.visibility_timeout_s * 1000)
         reply = self.client.xautoclaim(
             self.stream, self.group, consumer, idle_ms, start_id=self._claim_from, count=count

@@ -49,6 +49,14 @@ log = logging.getLogger("lockgate.ingest.worker")
 
 RunCloser = Callable[[int], None]
 
+# Quarantine reasons that are not the document's fault: a job that ends in one of them is
+# retried like a failure (the quarantine entry stays until a later attempt indexes it).
+TRANSIENT_REASONS = frozenset({"embedding_failed"})
+
+
+class TransientQuarantine(Exception):  # noqa: N818 - a cause of a retry
+    """The Ingestor quarantined the file for a reason that may pass (the embedder down)."""
+
 
 def consumer_name(index: int = 0) -> str:
     """Unique per process and thread, readable in XINFO CONSUMERS: host, pid, thread."""
@@ -185,6 +193,8 @@ class IngestWorker:
         if marked:
             return outcome, marked[0]
         q = next((q for q in summary.quarantined_files if q.source == row.source), None)
+        if q is not None and q.reason in TRANSIENT_REASONS:
+            raise TransientQuarantine(f"{q.reason}: {q.detail}")
         error = f"{q.reason}: {q.detail}" if q else None
         return outcome, self.jobs.complete(row.id, outcome, summary.chunks, None, error)
 

@@ -35,8 +35,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lockgate.cli import main
-from lockgate.cli.ingest import _sync, queued_runs
 from lockgate.cli.context import Ctx
+from lockgate.cli.ingest import queued_runs, source_sync
 from lockgate.ingest.queue import Delivery, RedisStreamQueue
 from lockgate.ingest.worker import IngestWorker
 from lockgate.store import tables as tb
@@ -125,8 +125,10 @@ def write_corpus(folder: Path, n: int) -> None:
     for i in range(n):
         sections = "\n\n".join(
             f"## Part {k} of doc-{i}\n\n"
-            + " ".join(f"Document doc-{i} section {k} sentence {s} about topic {i * 7 + k}."
-                       for s in range(12))
+            + " ".join(
+                f"Document doc-{i} section {k} sentence {s} about topic {i * 7 + k}."
+                for s in range(12)
+            )
             for k in range(3)
         )
         (folder / f"doc{i:02d}.md").write_text(f"# Doc {i}\n\n{sections}\n", encoding="utf-8")
@@ -316,7 +318,7 @@ class Rig:
 
     def worker(self, name: str) -> IngestWorker:
         cfg = self.settings.ingest.queue
-        ing = _sync(self.ctx).ingestor
+        ing = source_sync(self.ctx).ingestor
         return IngestWorker(self.queue(), self.jobs, ing, cfg, self.runs.close, self.stop, name)
 
     def enqueue(self, folder: Path) -> int:
@@ -337,9 +339,7 @@ class Rig:
 
 
 @pytest.fixture
-def rig(
-    tmp_path: Path, redis_prefix: str, embedder_server: tuple[Embedder, str]
-) -> Iterator[Rig]:
+def rig(tmp_path: Path, redis_prefix: str, embedder_server: tuple[Embedder, str]) -> Iterator[Rig]:
     config = write_config(tmp_path, embedder_server[1], redis_prefix, block_s=0.2)
     r = Rig(config)
     yield r
@@ -460,4 +460,3 @@ def test_the_queue_needs_redis(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         assert "redis.url is not set" in result.output
         assert "Traceback" not in result.output
-

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from lockgate.ingest.sync import SourceSync
 
 
-def _sync(obj: Ctx) -> SourceSync:
+def source_sync(obj: Ctx) -> SourceSync:
     from lockgate.ingest.pipeline import Ingestor
     from lockgate.ingest.sync import SourceSync
     from lockgate.store.quality import QualityStore
@@ -66,7 +66,7 @@ def queued_runs(obj: Ctx, sync: SourceSync | None = None) -> QueuedRuns:
     from lockgate.ingest.queued import QueuedRuns
     from lockgate.store.ingest_jobs import IngestJobStore
 
-    return QueuedRuns(sync or _sync(obj), IngestJobStore(obj.services().engine))
+    return QueuedRuns(sync or source_sync(obj), IngestJobStore(obj.services().engine))
 
 
 def _enqueue(
@@ -218,7 +218,7 @@ def ingest(
         sys.exit(2)
     if queued:
         open_queue(obj).close()  # before any listing: no Redis, no run
-    sync = _sync(obj)
+    sync = source_sync(obj)
     sync.ingestor.access = access
     if queued:
         _enqueue(obj, sync, specs, prune, as_json)
@@ -250,7 +250,7 @@ def docs_retry(obj: Ctx, sources: tuple[str, ...], as_json: bool) -> None:
     """Try quarantined files again (all, or the given sources) after fixing them."""
     from lockgate.ingest.sync import retry_quarantine
 
-    summary = retry_quarantine(_sync(obj), list(sources) or None)
+    summary = retry_quarantine(source_sync(obj), list(sources) or None)
     _print_summary(summary, as_json)
 
 

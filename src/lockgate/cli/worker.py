@@ -34,7 +34,7 @@ def worker_ingest(obj: Ctx, concurrency: int) -> None:
     """Index the files queued by `lockgate ingest PATHS --queue`, until SIGTERM or Ctrl-C
     (the jobs in hand are finished first; a worker killed outright loses nothing: its jobs
     go to another worker after `ingest.queue.visibility_timeout_s`)."""
-    from lockgate.cli.ingest import _sync, open_queue, queued_runs
+    from lockgate.cli.ingest import open_queue, queued_runs, source_sync
     from lockgate.ingest.worker import IngestWorker, consumer_name, started, wait_for
     from lockgate.store.ingest_jobs import IngestJobStore
 
@@ -53,7 +53,13 @@ def worker_ingest(obj: Ctx, concurrency: int) -> None:
     jobs = IngestJobStore(obj.services().engine)
     workers = [
         IngestWorker(
-            open_queue(obj), jobs, _sync(obj).ingestor, cfg, closer.close, stop, consumer_name(i)
+            open_queue(obj),
+            jobs,
+            source_sync(obj).ingestor,
+            cfg,
+            closer.close,
+            stop,
+            consumer_name(i),
         )
         for i in range(concurrency)
     ]

@@ -132,9 +132,7 @@ class SourceSync:
             )
             return ing.quarantine(item.key, reason, None, None, summary)
         except OSError as exc:
-            return ing.quarantine(
-                item.key, ParseError("unreadable", str(exc)), None, None, summary
-            )
+            return ing.quarantine(item.key, ParseError("unreadable", str(exc)), None, None, summary)
         summary.stages_ms["fetch"] = (
             summary.stages_ms.get("fetch", 0.0) + (time.perf_counter() - t0) * 1000
         )
@@ -147,7 +145,9 @@ class SourceSync:
         gone = [
             src
             for src, info in store.known_sources().items()
-            if src not in seen and info.status != "retired" and _under(src, prefix)
+            if src not in seen
+            and info.status != "retired"
+            and _under(src, prefix)
             # Only this run's tenant's documents: another's are not its to retire.
             and info.tenant == self.ingestor.access_for(src).tenant
         ]

@@ -102,6 +102,8 @@ PROBES: list[tuple[str, str, Any, str]] = [
     ("POST", "/v1/guardrails/check", {"text": "x"}, sc.GUARD_CHECK),
     ("GET", "/metrics", None, sc.METRICS_READ),
     ("GET", "/v1/alerts", None, sc.METRICS_READ),
+    ("GET", "/v1/ingest/runs", None, sc.DOCS_READ),
+    ("GET", "/v1/ingest/runs/1", None, sc.DOCS_READ),
     ("GET", "/openapi.json", None, sc.SCHEMA_READ),
     ("GET", "/v1/files", None, sc.FILES),
     ("POST", "/v1/files", None, sc.FILES),

@@ -460,3 +460,27 @@ def test_the_queue_needs_redis(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         assert "redis.url is not set" in result.output
         assert "Traceback" not in result.output
+
+
+def test_a_run_whose_messages_redis_lost_is_requeued_and_finished_once(
+    tmp_path: Path, rig: Rig, embedder_server: tuple[Embedder, str]
+) -> None:
+    emb, _ = embedder_server
+    write_corpus(tmp_path / "c", 3)
+    run_id = rig.enqueue(tmp_path / "c")
+    w = rig.worker("w1")
+    [first, *_] = rig.take_all(w)
+    assert w.handle(first) == "new"
+    w.queue.client.delete(w.queue.stream)  # a Redis restarted without its data
+    assert rig.runs.requeue(run_id, w.queue) == 2  # only the unfinished jobs
+    assert [w.handle(d) for d in rig.take_all(w)] == ["new", "new"]
+    assert len(emb.requests) == 3
+    run = rig.services.runs.get(run_id)
+    assert run is not None and run["finished_at"] and run["summary"]["new"] == 3
+    env = {k: None for k in os.environ if k.startswith("LOCKGATE_")}
+    env.update(store_env(rig.settings.home))
+    shown = CliRunner().invoke(
+        main, ["--config", rig.ctx.config_path or "", "runs", "jobs", str(run_id)], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.count("done        new") == 3 and "3 job(s)" in shown.output

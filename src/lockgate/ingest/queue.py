@@ -141,6 +141,19 @@ class RedisStreamQueue:
             pipe.execute()
 
     def take(self, consumer: str, count: int = 1) -> list[Delivery]:
+        try:
+            return self._take(consumer, count)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis lost the stream (a restart without persistence, a FLUSHALL): make the
+            # group again from the stream's start; `lockgate runs requeue` refills it.
+            self._group_ready = False
+            self._consumers.clear()
+            self._claim_from = "0-0"
+            return self._take(consumer, count)
+
+    def _take(self, consumer: str, count: int) -> list[Delivery]:
         self._ensure_group()
         if consumer not in self._consumers:
             # Listed in XINFO CONSUMERS from the start (a read that times out on an empty

@@ -42,8 +42,7 @@ async def get_run(request: Request) -> Response:
         for state in ("failed", "quarantined"):
             problems += await asyncio.to_thread(jobs.jobs, run_id, state, 50)
         body["problems"] = [
-            {k: j[k] for k in ("source", "state", "outcome", "attempts", "error")}
-            for j in problems
+            {k: j[k] for k in ("source", "state", "outcome", "attempts", "error")} for j in problems
         ]
     return JSONResponse(body)
 
@@ -65,7 +64,5 @@ def _int(raw: str, name: str, low: int, high: int) -> int:
     except ValueError:
         raise GatewayError(400, f"{name} must be an integer", "invalid_value", name) from None
     if not low <= value <= high:
-        raise GatewayError(
-            400, f"{name} must be between {low} and {high}", "invalid_value", name
-        )
+        raise GatewayError(400, f"{name} must be between {low} and {high}", "invalid_value", name)
     return value

@@ -11,28 +11,23 @@ Setups: `N` is N worker processes, `NxC` N processes with `--concurrency C` thre
 Besides chunks/s: the mean wall time of one job, and the workers' own CPU-ms per chunk (from
 /proc), which does not depend on how busy the box is.
 
-The embedder is a fast fake OpenAI-compatible server (stdlib asyncio, one fixed vector per
-text, answered at once or after `--delay-ms`) in this process, so what is measured is the
-pipeline: read, parse, chunk, the HTTP call, the commit, the queue. bench/fake_embed_server.py
-(branch `embedders`) does the same with more options; this one is kept here so the
-benchmark runs without it. On a 2-core box shared with other work, 2 processes compete with
-the fake server, Redis and the store for those cores: the speed-up is bounded well below 2x.
+The embedder is bench/fake_embed_server.py (stdlib asyncio, hash vectors of 384 floats,
+answered at once or after `--delay-ms`) in this process, so what is measured is the
+pipeline: read, parse, chunk, the HTTP call, the commit, the queue. On a 2-core box shared
+with other work, 2 processes compete with the fake server, Redis and the store for those
+cores: the speed-up is bounded well below 2x.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +35,7 @@ import redis
 import yaml
 from _common import ROOT, machine, print_table, temp_home, write_json
 from _serve import cpu_s
+from fake_embed_server import FakeEmbedServer
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
@@ -48,66 +44,6 @@ from lockgate.store import tables as tb
 REDIS_URL = os.environ.get("LOCKGATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_SERVER = os.environ.get("LOCKGATE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 DIM = 384
-
-
-# -- the fake embedder -----------------------------------------------------------------------
-class FakeEmbedder:
-    """POST /v1/embeddings on asyncio streams: one precomputed vector for every input."""
-
-    def __init__(self, delay_ms: float) -> None:
-        self.delay_s = delay_ms / 1000
-        vector = json.dumps([round(1 / DIM**0.5, 6)] * DIM)
-        self.item = '{"object":"embedding","index":%d,"embedding":' + vector + "}"
-        self.requests = 0
-        self.port = 0
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = json.loads(await reader.readexactly(length)) if length else {}
-                inputs = body.get("input", [])
-                n = len(inputs) if isinstance(inputs, list) else 1
-                if self.delay_s:
-                    await asyncio.sleep(self.delay_s)
-                self.requests += 1
-                data = ",".join(self.item % i for i in range(n))
-                payload = ('{"object":"list","model":"fake","data":[' + data + "]}").encode()
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
-                    + str(len(payload)).encode()
-                    + b"\r\n\r\n"
-                    + payload
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    def _serve(self) -> None:
-        async def main() -> None:
-            server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            self._loop = asyncio.get_running_loop()
-            self._ready.set()
-            async with server:
-                await server.serve_forever()
-
-        asyncio.run(main())
-
-    @contextmanager
-    def running(self) -> Iterator[str]:
-        thread = threading.Thread(target=self._serve, daemon=True)
-        thread.start()
-        self._ready.wait(10)
-        yield f"http://127.0.0.1:{self.port}/v1"
 
 
 # -- corpus, config, processes -----------------------------------------------------------------
@@ -296,9 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         admin = create_engine(
             f"{PG_SERVER}/postgres", poolclass=NullPool, isolation_level="AUTOCOMMIT"
         )
-    fake = FakeEmbedder(args.delay_ms)
+    fake = FakeEmbedServer(dim=DIM, delay_s=args.delay_ms / 1000)
     results = []
-    with temp_home("lockgate-distingest-") as root, fake.running() as embed_url:
+    with temp_home("lockgate-distingest-") as root, fake:
+        embed_url = fake.base_url
         corpus = root / "corpus"
         write_corpus(corpus, args.docs)
         write_corpus(root / "warmup", 8, first=10**6)
@@ -348,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             "args": vars(args),
             "results": results,
             "machine": machine(),
-            "embed_requests": fake.requests,
+            "embed_requests": fake.stats.requests,
         },
     )
     if admin is not None:

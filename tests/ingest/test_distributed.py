@@ -137,7 +137,13 @@ def write_corpus(folder: Path, n: int) -> None:
 def write_config(tmp_path: Path, embed_url: str, prefix: str, **queue: Any) -> Path:
     cfg = {
         "home": str(tmp_path / "home"),
-        "embeddings": {"backend": "openai", "base_url": embed_url, "upstream_model": "e"},
+        # No retries or breaker inside the embedder: the queue's retries are what is counted.
+        "embeddings": {
+            "backend": "openai",
+            "base_url": embed_url,
+            "upstream_model": "e",
+            "retry": {"retries": 0, "breaker": {"enabled": False}},
+        },
         "redis": {"url": REDIS_URL, "prefix": prefix},
         "ingest": {
             "queue": {
@@ -419,8 +425,13 @@ def test_a_failing_embedder_is_retried_a_bounded_number_of_times_then_dead_lette
     dead = w.queue.dead_letters()  # type: ignore[attr-defined]
     assert [Path(d["source"]).name for d in dead] == ["doc01.md"]
     assert w.queue.stats() == {"queued": 0, "in_flight": 0, "dead_letters": 1}
-    # Nothing was indexed for it, and the source's state says a job failed.
+    # Nothing was indexed for it, and the source's state says a job failed. The embedder's
+    # failure is held in quarantine (`lockgate docs retry` tries it again later).
     assert Path(failed["source"]).as_posix() not in index_facts(rig.services.engine)["versions"]
+    quarantine = rig.services.documents.list_quarantine()
+    assert [(q["source"], q["reason"]) for q in quarantine] == [
+        (failed["source"], "embedding_failed")
+    ]
     [source] = _sources(rig)
     assert source["last_error"] == "1 job(s) failed"
 

@@ -13,8 +13,9 @@ What each delivery can meet, and what the worker does:
   the second commit finds the content there and writes nothing; counted as a duplicate.
 - a file that cannot be parsed: quarantined once (the Ingestor's quarantine), the job
   finished as quarantined and acked. Never retried by the queue.
-- any other failure (the embedder or the store away): the job is put back after a backoff,
-  at most `ingest.queue.max_failures` times, then failed and dead-lettered.
+- any other failure (the store away, or the embedder: the Ingestor quarantines its failure
+  as `embedding_failed`, which is treated as one): the job is put back after a backoff, at
+  most `ingest.queue.max_failures` times, then failed and dead-lettered.
 - a job delivered `max_deliveries` times without finishing (a file that kills its worker):
   failed and dead-lettered.
 

@@ -1,7 +1,7 @@
 """Processes: `lockgate serve --workers 1` against `--workers 2`, side by side in one run,
 with the machine's ceiling for the ratio measured beside it.
 
-    .venv/bin/python bench/bench_workers.py [--workers 1,2] [--conns 8,64] [--seconds 10]
+    .venv/bin/python bench/bench_workers.py [--workers 1,2] [--conns 64,128] [--seconds 10]
         [--delay-ms 50] [--pipelines passthrough,default] [--stores sqlite,shared]
         [--pin] [--json out.json]
 
@@ -19,14 +19,17 @@ gateway process (the supervisor and each worker), their time waiting for a core
 (schedstat), the whole machine's busy time (so the CPU other jobs took is a number, not a
 guess) and how many of wrk's connections each worker accepted. From those:
 
-    ceiling_rps = 2 cores x 1000 ms/s / (gateway + upstream + wrk CPU-ms per request)
-    ratio_limit = ceiling_rps / one process's req/s
+    cores ceiling = 2 cores x 1000 ms/s / (gateway + upstream + wrk CPU-ms per request)
+    load ceiling  = req/s of wrk against the upstream alone, same connections
+    ratio_limit   = min(cores ceiling, load ceiling) / one process's req/s
 
 with the CPU-ms per request of the two-process run at the same connection count: the most
-two processes could serve if this box's 2 cores did nothing else. `free-core ceiling`
-takes away what other jobs used during that run. `upstream direct` rows drive the upstream
-alone with the same wrk, at the same connection counts: the load generator and the
-upstream together must reach far more than the gateway, or they are the limit.
+two processes could serve if this box's 2 cores did nothing else. The load ceiling is the
+`upstream direct` row: a closed loop of C connections over a D ms upstream cannot pass
+C / D requests per second whatever serves in between (64 connections over 50 ms: 1,280),
+so at 64 connections a one-process rate above 750 req/s makes 1.7x impossible by
+arithmetic; 128 connections lift that to 2,560. `free-core limit` takes away the CPU other
+jobs used during the two-process run (machine busy time minus every process measured).
 
 `--pin` adds rows with each gateway worker pinned to its own core (worker k on core k mod
 cores; wrk and the upstream float): an extra view, not the main result.
@@ -271,24 +274,32 @@ def run_direct(conns: list[int], up: tuple[str, int], seconds: int) -> list[dict
 
 
 def ceilings(results: list[dict[str, Any]], one: int, two: int) -> list[dict[str, Any]]:
-    """Per case and connection count: the 2-core ceiling from the two-process run's CPU
-    per request, against one process's req/s."""
+    """Per case and connection count: the most two processes could serve here, against one
+    process's req/s. Two limits: the cores (2 x 1000 ms/s over the CPU-ms per request of
+    gateway, upstream and wrk in the two-process run) and the load (what wrk gets from the
+    upstream alone at the same connections: a closed loop of C connections over a D ms
+    upstream cannot pass C / D requests per second, whatever serves in between)."""
     by = {(r["case"], r["workers"], r["conns"]): r for r in results}
     out = []
     for (case, n, c), r2 in by.items():
         r1 = by.get((case, one, c))
         if n != two or r1 is None or not r1["rps"]:
             continue
+        direct = by.get(("upstream direct", 0, c))
         per_req = component_ms(r2)
-        ceiling = CORES * 1000 / per_req if per_req else float("nan")
+        cpu_ceiling = CORES * 1000 / per_req if per_req else float("nan")
+        load_ceiling = direct["rps"] if direct else float("inf")
+        ceiling = min(cpu_ceiling, load_ceiling)
         free = max(CORES - r2["other_jobs_cores"], 0.0)
+        free_ceiling = min(free * 1000 / per_req, load_ceiling) if per_req else float("nan")
+        measured = r2["rps"] / r1["rps"]
         out.append(
             {
                 "case": case,
                 "conns": c,
                 "one_rps": r1["rps"],
                 "two_rps": r2["rps"],
-                "measured_ratio": round(r2["rps"] / r1["rps"], 2),
+                "measured_ratio": round(measured, 2),
                 "gateway_ms": round(gateway_ms(r2), 3),
                 "upstream_ms": r2["cpu_ms_per_request"]["upstream"],
                 "wrk_ms": r2["cpu_ms_per_request"]["wrk"],
@@ -299,14 +310,14 @@ def ceilings(results: list[dict[str, Any]], one: int, two: int) -> list[dict[str
                     - r2["cpu_ms_per_request"]["wrk"],
                     3,
                 ),
+                "cpu_ceiling_rps": round(cpu_ceiling, 1),
+                "load_ceiling_rps": load_ceiling if direct else None,
+                "limited_by": "cores" if cpu_ceiling <= load_ceiling else "load",
                 "ceiling_rps": round(ceiling, 1),
                 "ratio_limit": round(ceiling / r1["rps"], 2),
+                "share_of_limit": round(measured / (ceiling / r1["rps"]), 2),
                 "free_cores": round(free, 2),
-                "free_ceiling_rps": round(free * 1000 / per_req, 1) if per_req else None,
-                "free_ratio_limit": round(free * 1000 / per_req / r1["rps"], 2)
-                if per_req
-                else None,
-                "share_of_limit": round((r2["rps"] / r1["rps"]) / (ceiling / r1["rps"]), 2),
+                "free_ratio_limit": round(free_ceiling / r1["rps"], 2),
             }
         )
     return out
@@ -374,8 +385,8 @@ def _shared_ms(run: dict[str, Any]) -> float | str:
 
 def print_ceilings(rows: list[dict[str, Any]]) -> None:
     print_table(
-        "The 2-core ceiling: 2000 ms/s / (gateway + upstream + wrk CPU-ms/req of the "
-        "2-process run)",
+        "The ceiling for two processes: min(cores: 2000 ms/s / (gateway + upstream + wrk "
+        "CPU-ms/req of the 2-process run), load: upstream direct req/s)",
         [
             "case",
             "conns",
@@ -383,7 +394,8 @@ def print_ceilings(rows: list[dict[str, Any]]) -> None:
             "2 proc req/s",
             "measured x",
             "gw+up+wrk(+db) ms",
-            "ceiling req/s",
+            "cores ceiling",
+            "load ceiling",
             "ratio limit",
             "measured/limit",
             "free cores",
@@ -398,8 +410,9 @@ def print_ceilings(rows: list[dict[str, Any]]) -> None:
                 r["measured_ratio"],
                 f"{r['gateway_ms']:.2f}+{r['upstream_ms']:.2f}+{r['wrk_ms']:.2f}"
                 + (f"+{r['shared_ms']:.2f}" if r["shared_ms"] else ""),
-                r["ceiling_rps"],
-                r["ratio_limit"],
+                r["cpu_ceiling_rps"],
+                r["load_ceiling_rps"] if r["load_ceiling_rps"] is not None else "-",
+                f"{r['ratio_limit']:.2f} ({r['limited_by']})",
                 r["share_of_limit"],
                 r["free_cores"],
                 r["free_ratio_limit"],
@@ -412,7 +425,7 @@ def print_ceilings(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--conns", default="8,64")
+    ap.add_argument("--conns", default="64,128")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--delay-ms", type=int, default=50)

@@ -66,8 +66,10 @@ def test_young_threshold_keeps_the_older_generations(serving: None) -> None:
     _, older, oldest = gc.get_threshold()
     gcpolicy.set_threshold(GcConfig(young_threshold=7000))
     assert gc.get_threshold() == (7000, older, oldest)
-    gcpolicy.set_threshold(GcConfig())  # None: left as it is
+    gcpolicy.set_threshold(GcConfig(young_threshold=None))  # left as it is
     assert gc.get_threshold() == (7000, older, oldest)
+    gcpolicy.set_threshold(GcConfig())
+    assert gc.get_threshold()[0] == GcConfig().young_threshold
 
 
 def test_config_rejects_a_zero_threshold() -> None:

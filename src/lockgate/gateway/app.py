@@ -130,6 +130,8 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
             if preload_models
             else None
         )
+        if task is None:
+            gcpolicy.freeze(gc_config)  # nothing more to load: what is alive now stays
         batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
         started = config_loaded(services.settings, services.prompts)
         await emit_async([started], services)  # the audit log's config.loaded

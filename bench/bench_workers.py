@@ -354,6 +354,7 @@ def print_runs(results: list[dict[str, Any]], one: int) -> None:
                 "/".join(f"{wait[k]:.2f}" for k in wait if k.startswith("gateway w")) or "-",
                 "/".join(str(v) for v in r["connections_per_worker"]) or "-",
                 r["other_jobs_cores"],
+                round(max(CORES - r["machine_busy_cores"], 0.0), 2),
             ]
         )
     print_table(
@@ -375,9 +376,17 @@ def print_runs(results: list[dict[str, Any]], one: int) -> None:
             "runq wait/worker",
             "conns/worker",
             "other jobs cores",
+            "idle cores",
         ],
         rows,
     )
+    shared = max((r["other_jobs_cores"] for r in results), default=0.0)
+    if shared > 0.25:
+        print(
+            f"\nother jobs used up to {shared:.2f} of the {CORES} cores during these runs: "
+            "req/s and ratios are what was left to this benchmark, not the gateway's; the "
+            "CPU-ms per request still hold. Rerun on a quiet box for the ratio."
+        )
 
 
 def _shared_ms(run: dict[str, Any]) -> float | str:

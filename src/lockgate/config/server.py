@@ -90,6 +90,12 @@ class ServerConfig(Strict):
     # this, at most this many connections and requests in flight (503 beyond), and an
     # upper bound on a request's buffered headers.
     timeout_keep_alive_s: int = Field(5, ge=1)
+    # On SIGTERM (or SIGINT) a process stops accepting connections at once, lets the
+    # requests in flight finish (streams to their last chunk) for at most this long, cuts
+    # what is still running, flushes its traces and audit entries, and exits 0. An
+    # orchestrator must wait longer than this before it kills the process (Kubernetes:
+    # terminationGracePeriodSeconds > preStop sleep + shutdown_grace_s; docs/scaling.md).
+    shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
     limit_concurrency: int | None = Field(1024, ge=1)
     # The bound on a request's headers, with either HTTP parser (the name is uvicorn's h11
     # option; with httptools Lockgate enforces it, see gateway/header_timeout.py).

@@ -135,8 +135,8 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
         started = config_loaded(services.settings, services.prompts)
         await emit_async([started], services)  # the audit log's config.loaded
-        # The scheduled jobs run in one process of those sharing the home (gateway/leader.py).
-        lease = leader.FileLease(leader.lock_path(services.settings.home))
+        # The scheduled jobs run in one process of those sharing the store (gateway/leader.py).
+        lease = leader.lease_for(services.settings.home, services.engine)
         jobs = asyncio.create_task(leader.lead(lease, _start_jobs, _stop_jobs))
         yield
         await leader.resign(jobs)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lockgate.models.embed_fallback import QueryFallback
 from lockgate.services import Services
 
 log = logging.getLogger("lockgate.gateway")
@@ -49,9 +50,15 @@ class Warmup:
 
 
 def _embeddings(services: Services) -> None:
-    # Documents and questions take different paths (float and int8, batch and single).
-    services.embedder.embed(["warm up", "a second text, so the batch path runs too"])
-    services.query_embedder.embed(["what is the refund policy?"])
+    # Documents and questions take different paths (float and int8, batch and single); a
+    # remote embedder has nothing to warm but its connection, which the question opens.
+    if services.embedder.local_compute:
+        services.embedder.embed(["warm up", "a second text, so the batch path runs too"])
+    query = services.query_embedder
+    if isinstance(query, QueryFallback):
+        # The local stand-in loads now, not when the remote first fails a question.
+        query.fallback.embed(["what is the refund policy?"])
+    query.embed(["what is the refund policy?"])
 
 
 def _grounded_model(services: Services) -> None:

@@ -90,6 +90,13 @@ class ModelRegistry:
         self._models: dict[str, Upstream] = {}
         self._pools: dict[str, DeploymentPool] = {}
         self._preloaded: dict[str, ChatBackend] = {}
+        if shared_breakers is not None:
+            shared_breakers.watch(
+                key
+                for name, spec in settings.models.items()
+                if spec is not None and spec.resilience.breaker.enabled
+                for key, *_ in deployment_specs(name, spec)
+            )
 
     def names(self) -> list[str]:
         return list(self.settings.models)

@@ -254,6 +254,36 @@ def test_config_map_holds_no_secret_and_is_a_valid_lockgate_config(tmp_path, mon
     assert ReviewCallback.model_fields["secret_env"].default in secret
 
 
+def _pod_settings(docs: list[dict[str, Any]], tmp_path: Path, monkeypatch) -> Settings:
+    """The settings a gateway pod loads: the ConfigMap's file and the Secret's variables."""
+    path = tmp_path / "lockgate.yaml"
+    path.write_text(of_kind(docs, "ConfigMap")[0]["data"]["lockgate.yaml"])
+    for key, value in one(docs, "Secret", "lockgate-secrets")["stringData"].items():
+        monkeypatch.setenv(key, value)
+    return load_settings(path)
+
+
+def test_replicas_share_their_state_through_redis(tmp_path, monkeypatch):
+    docs = render("base")
+    settings = _pod_settings(docs, tmp_path, monkeypatch)
+    assert settings.redis.url is not None and settings.redis.url.startswith("redis")
+    assert "redis.invalid" in settings.redis.url  # the placeholder, from the Secret
+    assert settings.limits.store == "redis"
+    assert settings.budgets.store == "redis"
+    assert settings.cache.store == "redis"
+    assert settings.breakers.store == "redis"
+
+
+def test_the_pod_outlives_its_drain(tmp_path, monkeypatch):
+    """The kubelet's kill comes after the preStop sleep and the gateway's whole drain."""
+    docs = render("base")
+    grace = _pod_settings(docs, tmp_path, monkeypatch).server.shutdown_grace_s
+    spec = one(docs, "Deployment", "lockgate-gateway")["spec"]["template"]["spec"]
+    command = spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    assert spec["terminationGracePeriodSeconds"] >= float(command[1]) + grace + 10
+
+
 def test_secret_placeholders_are_marked_and_unusable():
     secret = one(render("base"), "Secret", "lockgate-secrets")
     assert set(secret) <= {"apiVersion", "kind", "metadata", "type", "stringData"}
@@ -329,6 +359,20 @@ def test_compose_starts_two_gateways_behind_a_balancer_with_their_backends():
                 assert "healthcheck" in services[needed], (name, needed)
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_compose_gateways_share_redis_and_outlive_their_drain():
+    services = compose()["services"]
+    for name in ("gateway-a", "gateway-b"):
+        env = services[name]["environment"]
+        assert env["LOCKGATE_REDIS__URL"] == "redis://redis:6379/0"
+        for mechanism in ("LIMITS", "BUDGETS", "CACHE", "BREAKERS"):
+            assert env[f"LOCKGATE_{mechanism}__STORE"] == "redis", mechanism
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        stop = services[name]["stop_grace_period"]
+        assert stop.endswith("s") and float(stop[:-1]) > float(
+            env["LOCKGATE_SERVER__SHUTDOWN_GRACE_S"]
+        )
 
 
 def test_compose_has_no_committed_lockgate_secret():

@@ -173,6 +173,20 @@ def ingest(
     _print_summary(summary, as_json)
     if any(s.get("error") for s in summary.sources) and not summary.seen:
         sys.exit(1)
+    _exit_if_embedder_failed(summary)
+
+
+def _exit_if_embedder_failed(summary: IngestSummary) -> None:
+    """Exit 1 when the embedder failed documents: unlike a bad file, nothing was wrong
+    with them, and a script running the ingest should know it did not finish."""
+    failed = summary.reasons.get("embedding_failed", 0)
+    if failed:
+        click.echo(
+            f"lockgate: the embedder failed {failed} document(s): quarantined, earlier "
+            "versions still indexed; run `lockgate docs retry` once it is back",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @requires(DOCS_WRITE)
@@ -186,6 +200,7 @@ def docs_retry(obj: Ctx, sources: tuple[str, ...], as_json: bool) -> None:
 
     summary = retry_quarantine(_sync(obj), list(sources) or None)
     _print_summary(summary, as_json)
+    _exit_if_embedder_failed(summary)
 
 
 @click.group()

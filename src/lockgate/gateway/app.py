@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit_async
-from lockgate.gateway import alerts, drift, leader, release_watch, retention, warmup
+from lockgate.gateway import alerts, drift, gcpolicy, leader, release_watch, retention, warmup
 from lockgate.gateway.admission import AdmissionMiddleware
 from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.body_timeout import BodyTimeoutMiddleware
@@ -120,16 +120,23 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if preload_models:
             warm.state = "running"  # not ready from the first request on
+        gc_config = services.settings.server.gc
+        gcpolicy.set_threshold(gc_config)
         task = (
-            asyncio.create_task(asyncio.to_thread(warmup.run, services, warm))
+            # Once the models and stores are built, what is alive is the process's for good.
+            asyncio.create_task(
+                asyncio.to_thread(warmup.run, services, warm, lambda: gcpolicy.freeze(gc_config))
+            )
             if preload_models
             else None
         )
+        if task is None:
+            gcpolicy.freeze(gc_config)  # nothing more to load: what is alive now stays
         batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
         started = config_loaded(services.settings, services.prompts)
         await emit_async([started], services)  # the audit log's config.loaded
-        # The scheduled jobs run in one process of those sharing the home (gateway/leader.py).
-        lease = leader.FileLease(leader.lock_path(services.settings.home))
+        # The scheduled jobs run in one process of those sharing the store (gateway/leader.py).
+        lease = leader.lease_for(services.settings.home, services.engine)
         jobs = asyncio.create_task(leader.lead(lease, _start_jobs, _stop_jobs))
         yield
         await leader.resign(jobs)

@@ -20,7 +20,7 @@ from lockgate.ingest.detect import detect_format
 from lockgate.ingest.parsers import parse_bytes
 from lockgate.ingest.sidecar import SIDECAR_SUFFIXES
 from lockgate.ingest.types import ChunkDraft, ParseError, ParseOptions
-from lockgate.models.base import EmbeddingModel
+from lockgate.models.base import EmbeddingModel, UpstreamError
 from lockgate.store.access import Access, TenantConflict
 from lockgate.store.documents import DocumentStore, KnownSource, NewChunk, VersionInfo
 from lockgate.store.runs import IngestRunStore
@@ -105,6 +105,14 @@ def embedding_text(draft: ChunkDraft, title: str | None) -> str:
     # The heading path gives a chunk the context its body often omits ("Refunds > Enterprise").
     context = [p for p in (title, *draft.heading_path) if p]
     return (" > ".join(dict.fromkeys(context)) + "\n" + draft.text) if context else draft.text
+
+
+def embedding_failed(exc: UpstreamError) -> ParseError:
+    """A remote embedder that failed a document (after its retries). The document is held
+    in quarantine (`docs retry`, or the next run, tries again) and its indexed version, if
+    any, stays as it was; it is never embedded by another model instead, since vectors of two
+    models in one index do not compare."""
+    return ParseError("embedding_failed", str(exc))
 
 
 class Ingestor:
@@ -244,11 +252,16 @@ class Ingestor:
                 raise ParseError("no_text", "no chunks after parsing")
         except ParseError as exc:
             return self.quarantine(source, exc, digest, len(data), summary)
+        except UpstreamError as exc:
+            return self.quarantine(source, embedding_failed(exc), digest, len(data), summary)
         t0 = time.perf_counter()
         containers.annotate(parsed, drafts, prep.chunk_extra, prep.version_extra)
         # A container (zip, mail with only attachments) may have no chunks of its own.
         texts = [embedding_text(d, parsed.title) for d in drafts]
-        vectors: np.ndarray | list[np.ndarray] = self.embedder.embed(texts) if texts else []
+        try:
+            vectors: np.ndarray | list[np.ndarray] = self.embedder.embed(texts) if texts else []
+        except UpstreamError as exc:
+            return self.quarantine(source, embedding_failed(exc), digest, len(data), summary)
         stages["embed"] = stages.get("embed", 0.0) + (time.perf_counter() - t0) * 1000
         new_chunks = [
             NewChunk(

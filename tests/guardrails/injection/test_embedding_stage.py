@@ -43,8 +43,15 @@ def test_weights_load_from_the_package_offline_without_pickle(monkeypatch, stage
     fresh = EmbeddingStage.load(STAGE_WEIGHTS)
     assert STAGE_WEIGHTS.stat().st_size < 64 * 1024
     with np.load(STAGE_WEIGHTS, allow_pickle=False) as z:
-        assert set(z.files) == {"coef", "intercept", "stack", "band", "threshold", "embedder",
-                                "meta"}
+        assert set(z.files) == {
+            "coef",
+            "intercept",
+            "stack",
+            "band",
+            "threshold",
+            "embedder",
+            "meta",
+        }
     assert fresh.coef.shape == (384,) and fresh.embedder == EMBEDDER
     assert 0 < stage.band[0] < stage.band[1] < 1 and 0 < stage.threshold < 1
     # Both opinions count, and more attack-like means more likely an attack.
@@ -69,8 +76,9 @@ def test_stacker_is_the_documented_formula():
     vec = np.full(384, 0.5)
     p_e = sigmoid(0.5 - 0.5)
     assert s.embedding_probability(vec) == pytest.approx(p_e)
-    assert s.probability(0.3, vec) == pytest.approx(sigmoid(0.8 * logit(0.3) + 0.4 * logit(p_e)
-                                                            + 0.1))
+    assert s.probability(0.3, vec) == pytest.approx(
+        sigmoid(0.8 * logit(0.3) + 0.4 * logit(p_e) + 0.1)
+    )
     # Monotone in each opinion.
     assert s.combine(0.4, 0.9) > s.combine(0.4, 0.1) and s.combine(0.6, 0.5) > s.combine(0.3, 0.5)
 
@@ -103,8 +111,11 @@ def _trained_texts() -> set[str]:
 
     texts = {e.text for e in data.load("train")} | set(hard_negatives.generate())
     for name in ("injection_lookalikes_train", "injection_lookalike_attacks_train"):
-        texts |= {json.loads(x)["text"] for x in (DATA / f"{name}.jsonl").read_text().splitlines()
-                  if x.strip()}
+        texts |= {
+            json.loads(x)["text"]
+            for x in (DATA / f"{name}.jsonl").read_text().splitlines()
+            if x.strip()
+        }
     return {" ".join(t.lower().split()) for t in texts}
 
 

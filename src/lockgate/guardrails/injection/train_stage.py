@@ -66,8 +66,9 @@ def rows_digest(texts: list[str], labels: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def fit_embedding_model(vecs: np.ndarray, labels: np.ndarray, weights: np.ndarray,
-                        c: float = C) -> tuple[np.ndarray, float]:
+def fit_embedding_model(
+    vecs: np.ndarray, labels: np.ndarray, weights: np.ndarray, c: float = C
+) -> tuple[np.ndarray, float]:
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(C=c, solver="lbfgs", max_iter=3000, class_weight="balanced")
@@ -75,8 +76,9 @@ def fit_embedding_model(vecs: np.ndarray, labels: np.ndarray, weights: np.ndarra
     return model.coef_[0].astype(np.float64), float(model.intercept_[0])
 
 
-def fit_stacker(p_tfidf: np.ndarray, p_embedding: np.ndarray,
-                labels: np.ndarray) -> tuple[float, float, float]:
+def fit_stacker(
+    p_tfidf: np.ndarray, p_embedding: np.ndarray, labels: np.ndarray
+) -> tuple[float, float, float]:
     from sklearn.linear_model import LogisticRegression
 
     feats = np.c_[[logit(p) for p in p_tfidf], [logit(p) for p in p_embedding]]
@@ -85,8 +87,12 @@ def fit_stacker(p_tfidf: np.ndarray, p_embedding: np.ndarray,
     return a, b, float(model.intercept_[0])
 
 
-def train(verbose: bool = True, embedder: object | None = None,
-          classifier: InjectionClassifier | None = None, limit: int = 0) -> EmbeddingStage:
+def train(
+    verbose: bool = True,
+    embedder: object | None = None,
+    classifier: InjectionClassifier | None = None,
+    limit: int = 0,
+) -> EmbeddingStage:
     """``limit`` > 0 fits on every n-th row only (tests: the same code in seconds)."""
     from sklearn import __version__ as sk_version
 
@@ -132,8 +138,10 @@ def train(verbose: bool = True, embedder: object | None = None,
         "sklearn": sk_version,
     }
     if verbose:
-        print(f"stack={tuple(round(x, 3) for x in stack)} threshold={stage.threshold:.4f} "
-              f"{stage.meta} ({time.perf_counter() - t0:.0f}s)")
+        print(
+            f"stack={tuple(round(x, 3) for x in stack)} threshold={stage.threshold:.4f} "
+            f"{stage.meta} ({time.perf_counter() - t0:.0f}s)"
+        )
     return stage
 
 

@@ -43,6 +43,7 @@ MAX_FINDINGS = 16
 REPORT_FLOOR = 0.3
 # Hidden or encoded text that turns out to carry an attack is more suspicious, not less.
 OBFUSCATION_BONUS = 0.05
+EMBED_CHARS = 4_000
 _BREAK = re.compile(r"(?<=[.!?\n])\s+")
 
 
@@ -63,7 +64,10 @@ def _own_embedder() -> EmbeddingBackend:
     # tests, a bench): the stage's weights only fit this model's vectors. fp32, like training.
     from lockgate.models.minilm import MiniLMEmbedder
 
-    return MiniLMEmbedder()
+    embedder = MiniLMEmbedder()
+    # Loaded now, not on the first text in the band: loading takes ~1 s, past a scan's budget.
+    embedder.embed(["warm-up"])
+    return embedder
 
 
 def stage_embedder(stage: EmbeddingStage, shared: EmbeddingBackend | None) -> EmbeddingBackend:
@@ -169,7 +173,9 @@ class InjectionScanner:
         # normalised views fold Cyrillic and Greek letters into Latin ones).
         start, end = span
         self.stage_runs += 1
-        vec = self.embedder.embed([norm.original[start:end]])[0]
+        # MiniLM reads 256 word pieces at most; the cap keeps the tokenizer off a long text's
+        # tail (a window spanning decoded payloads is the whole text).
+        vec = self.embedder.embed([norm.original[start:end][:EMBED_CHARS]])[0]
         return self.stage.probability(prob, vec)
 
     # -- layers ----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from lockgate.gateway.routes.embeddings import embeddings
 from lockgate.gateway.routes.feedback import submit_feedback
 from lockgate.gateway.routes.guardrails import guardrails_check
 from lockgate.gateway.routes.health import healthz, readyz
+from lockgate.gateway.routes.ingest_runs import get_run, list_runs
 from lockgate.gateway.routes.keys import routes as key_routes
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
@@ -161,6 +162,8 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         scoped(Route("/v1/releases", list_releases, methods=["GET"]), sc.RELEASES_READ),
         scoped(Route("/metrics", metrics, methods=["GET"]), sc.METRICS_READ),
         scoped(Route("/v1/alerts", list_alerts, methods=["GET"]), sc.METRICS_READ),
+        scoped(Route("/v1/ingest/runs", list_runs, methods=["GET"]), sc.DOCS_READ),
+        scoped(Route("/v1/ingest/runs/{run_id}", get_run, methods=["GET"]), sc.DOCS_READ),
         scoped(Route("/healthz", healthz, methods=["GET"]), sc.PUBLIC),
         scoped(Route("/readyz", readyz, methods=["GET"]), sc.PUBLIC),
         scoped(Route("/openapi.json", openapi_json, methods=["GET"]), sc.SCHEMA_READ),

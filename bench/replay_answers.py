@@ -108,9 +108,7 @@ def run(name: str, mode: str, answers: dict[str, str]) -> list[dict[str, Any]]:
     out = []
     for case, r, t in zip(cases, records, traces, strict=True):
         checks = [a["passed"] for a in r["assertions"]]
-        notes = [
-            s.get("note") for s in t.get("stages") or [] if s.get("stage") == "answer_check"
-        ]
+        notes = [s.get("note") for s in t.get("stages") or [] if s.get("stage") == "answer_check"]
         note = next((n for n in reversed(notes) if n), "")
         out.append(
             {

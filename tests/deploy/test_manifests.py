@@ -68,10 +68,15 @@ def one(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
 
 
 def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    return [
+    out = [
         (d["metadata"]["name"], d["spec"]["template"]["spec"])
         for d in docs
         if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")
+    ]
+    return out + [
+        (d["metadata"]["name"], d["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+        for d in docs
+        if d["kind"] == "CronJob"
     ]
 
 
@@ -157,6 +162,27 @@ def test_every_pod_runs_non_root_with_a_read_only_root(rendered):
             assert c["resources"]["limits"]["memory"], (name, c["name"])
             # A read-only root still needs a writable /tmp.
             assert "/tmp" in {m["mountPath"] for m in c.get("volumeMounts", [])}, name
+
+
+def test_ingest_workers_consume_the_queue_a_cron_job_fills(rendered):
+    _, docs = rendered
+    worker = one(docs, "Deployment", "lockgate-ingest-worker")
+    container = worker["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:2] == ["worker", "ingest"]
+    # Workers may run side by side now: more than one, rolled like any Deployment.
+    assert worker["spec"]["replicas"] >= 2
+    assert worker["spec"].get("strategy", {}).get("type") != "Recreate"
+    cron = one(docs, "CronJob", "lockgate-ingest-enqueue")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    enqueue = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert enqueue["args"][:2] == ["ingest", "--queue"]
+    for c in (container, enqueue):
+        # The queue's URL is the Secret's (it may hold a password), never overridden here.
+        assert "LOCKGATE_REDIS__URL" not in {e["name"] for e in c["env"]}
+        assert [e["secretRef"]["name"] for e in c["envFrom"]] == ["lockgate-secrets"]
+        assert {m["mountPath"] for m in c["volumeMounts"]} >= {"/data/documents"}
+    pvc = one(docs, "PersistentVolumeClaim", "lockgate-documents")
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]  # every worker pod reads it
 
 
 def test_hpa_scales_the_gateway_on_cpu(rendered):
@@ -254,6 +280,36 @@ def test_config_map_holds_no_secret_and_is_a_valid_lockgate_config(tmp_path, mon
     assert ReviewCallback.model_fields["secret_env"].default in secret
 
 
+def _pod_settings(docs: list[dict[str, Any]], tmp_path: Path, monkeypatch) -> Settings:
+    """The settings a gateway pod loads: the ConfigMap's file and the Secret's variables."""
+    path = tmp_path / "lockgate.yaml"
+    path.write_text(of_kind(docs, "ConfigMap")[0]["data"]["lockgate.yaml"])
+    for key, value in one(docs, "Secret", "lockgate-secrets")["stringData"].items():
+        monkeypatch.setenv(key, value)
+    return load_settings(path)
+
+
+def test_replicas_share_their_state_through_redis(tmp_path, monkeypatch):
+    docs = render("base")
+    settings = _pod_settings(docs, tmp_path, monkeypatch)
+    assert settings.redis.url is not None and settings.redis.url.startswith("redis")
+    assert "redis.invalid" in settings.redis.url  # the placeholder, from the Secret
+    assert settings.limits.store == "redis"
+    assert settings.budgets.store == "redis"
+    assert settings.cache.store == "redis"
+    assert settings.breakers.store == "redis"
+
+
+def test_the_pod_outlives_its_drain(tmp_path, monkeypatch):
+    """The kubelet's kill comes after the preStop sleep and the gateway's whole drain."""
+    docs = render("base")
+    grace = _pod_settings(docs, tmp_path, monkeypatch).server.shutdown_grace_s
+    spec = one(docs, "Deployment", "lockgate-gateway")["spec"]["template"]["spec"]
+    command = spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    assert spec["terminationGracePeriodSeconds"] >= float(command[1]) + grace + 10
+
+
 def test_secret_placeholders_are_marked_and_unusable():
     secret = one(render("base"), "Secret", "lockgate-secrets")
     assert set(secret) <= {"apiVersion", "kind", "metadata", "type", "stringData"}
@@ -322,6 +378,12 @@ def test_compose_starts_two_gateways_behind_a_balancer_with_their_backends():
         tag = image_tag(svc["image"])
         assert tag and not FLOATING_TAG.match(tag), f"{name}: unpinned image {svc['image']}"
         assert "healthcheck" in svc or svc.get("restart") == "no" or name == "ingest-worker"
+    worker, enqueue = services["ingest-worker"], services["ingest-enqueue"]
+    assert worker["command"][:2] == ["worker", "ingest"]
+    assert enqueue["command"][:2] == ["ingest", "--queue"]
+    for svc in (worker, enqueue):
+        assert svc["environment"]["LOCKGATE_REDIS__URL"] == "redis://redis:6379/0"
+        assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
         for needed, cond in svc.get("depends_on", {}).items():
             assert needed in services, (name, needed)
             assert cond["condition"] in ("service_healthy", "service_completed_successfully")
@@ -329,6 +391,20 @@ def test_compose_starts_two_gateways_behind_a_balancer_with_their_backends():
                 assert "healthcheck" in services[needed], (name, needed)
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_compose_gateways_share_redis_and_outlive_their_drain():
+    services = compose()["services"]
+    for name in ("gateway-a", "gateway-b"):
+        env = services[name]["environment"]
+        assert env["LOCKGATE_REDIS__URL"] == "redis://redis:6379/0"
+        for mechanism in ("LIMITS", "BUDGETS", "CACHE", "BREAKERS"):
+            assert env[f"LOCKGATE_{mechanism}__STORE"] == "redis", mechanism
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        stop = services[name]["stop_grace_period"]
+        assert stop.endswith("s") and float(stop[:-1]) > float(
+            env["LOCKGATE_SERVER__SHUTDOWN_GRACE_S"]
+        )
 
 
 def test_compose_has_no_committed_lockgate_secret():

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,18 @@ def serve(
 
 
 def serve_process(
-    config: Path, port: int, env: Mapping[str, str], timeout_s: float = 90
+    config: Path,
+    port: int,
+    env: Mapping[str, str],
+    timeout_s: float = 90,
+    args: Sequence[str] = (),
+    log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A real `lockgate serve` child process on `port`, once /healthz answers; its stderr
-    tail is the error when it exits first."""
+    """A real `lockgate serve` child process on `port` (with `args`, e.g. `--workers 2`),
+    once /healthz answers; its stderr tail is the error when it exits first. A child that
+    serves many requests should write its stderr to `log`: nobody reads the pipe until it
+    exits, and a full pipe would stop the child mid-request."""
+    sink = log.open("wb") if log is not None else subprocess.PIPE
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -71,15 +79,20 @@ def serve_process(
             "serve",
             "--port",
             str(port),
+            *args,
         ],
         cwd=config.parent,
         env=dict(env),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=sink,
     )
+    if log is not None:
+        sink.close()  # type: ignore[union-attr]  # the child holds its own copy
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            if log is not None:
+                raise RuntimeError(log.read_text(errors="replace")[-3000:])
             raise RuntimeError(proc.stderr.read().decode()[-3000:])  # type: ignore[union-attr]
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

@@ -12,6 +12,7 @@ from lockgate.cli.authz import requires
 from lockgate.cli.context import Ctx
 from lockgate.config.server import ServerConfig
 from lockgate.gateway.header_timeout import header_timeout_protocol
+from lockgate.gateway.shutdown import exit_zero_on_stop
 
 
 def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
@@ -25,6 +26,8 @@ def uvicorn_limits(server: ServerConfig) -> dict[str, Any]:
         ),
         "loop": server.loop,
         "timeout_keep_alive": server.timeout_keep_alive_s,
+        # How long a stop waits for the requests in flight (uvicorn's default: forever).
+        "timeout_graceful_shutdown": server.shutdown_grace_s,
         "limit_concurrency": server.limit_concurrency,
         "h11_max_incomplete_event_size": server.h11_max_incomplete_event_size,
     }
@@ -55,6 +58,9 @@ def serve(obj: Ctx, host: str | None, port: int | None, workers: int) -> None:
     from lockgate.logs.setup import uvicorn_log_config
 
     settings = obj.settings
+    from lockgate.gateway import gcpolicy
+
+    gcpolicy.serving()
     try:
         # With several workers the app is built here only to check the config (each worker
         # builds its own); a bad config fails once, before any process starts.
@@ -70,6 +76,7 @@ def serve(obj: Ctx, host: str | None, port: int | None, workers: int) -> None:
         **uvicorn_limits(settings.server),
     }
     if workers == 1:
+        exit_zero_on_stop()
         uvicorn.run(app, **options)
         return
     from lockgate.gateway import workers as multi

@@ -18,6 +18,7 @@ from lockgate.config.ingest import (
     ArchiveConfig,
     FetchConfig,
     IngestConfig,
+    IngestQueueConfig,
     NearDuplicateConfig,
     NormalizeConfig,
     OcrConfig,
@@ -32,7 +33,13 @@ from lockgate.config.limits import (
     LimitsConfig,
     RateLimitRule,
 )
-from lockgate.config.models import EmbeddingSpec, ModelSpec, default_models
+from lockgate.config.models import (
+    MINILM_MODEL_ID,
+    EmbeddingRetry,
+    EmbeddingSpec,
+    ModelSpec,
+    default_models,
+)
 from lockgate.config.privacy import PrivacyConfig, RetentionConfig
 from lockgate.config.readiness import BackupPolicy, ReadinessConfig
 from lockgate.config.releases import ReleaseBounds, ReleasesConfig
@@ -120,12 +127,15 @@ __all__ = [
     "DeclaredTool",
     "DeploymentSpec",
     "Dimension",
+    "EmbeddingRetry",
     "EmbeddingSpec",
+    "MINILM_MODEL_ID",
     "FreshnessConfig",
     "GroundedConfig",
     "GuardPolicy",
     "GuardrailsConfig",
     "IngestConfig",
+    "IngestQueueConfig",
     "LinkPolicy",
     "LimitsConfig",
     "ModelSpec",

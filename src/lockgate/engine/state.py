@@ -153,5 +153,15 @@ class TurnState:
         start = round(max(0.0, self.elapsed_ms() - ms), 3)
         self.timings.append(StageTiming(stage, ms, note, start))
 
+    def note_retrieval(self, result: SearchResult) -> None:
+        """The retrieval's timings, and whether its question was embedded by the fallback
+        embedder: then in the trace's stages and an `x-lockgate-embedding-fallback` header."""
+        for part, ms in result.timings_ms.items():
+            self.note(f"retrieve.{part}", ms)
+        fb = result.embedding_fallback
+        if fb is not None:
+            self.note("retrieve.embedding_fallback", 0.0, f"{fb.model}: {fb.reason}")
+            self.headers["x-lockgate-embedding-fallback"] = fb.model
+
     def fail(self, status: int, error: str, kind: str = "error") -> None:
         self.status, self.http_status, self.error = kind, status, error

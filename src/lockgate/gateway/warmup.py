@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lockgate.models.embed_fallback import QueryFallback
 from lockgate.services import Services
 
 log = logging.getLogger("lockgate.gateway")
@@ -49,9 +50,15 @@ class Warmup:
 
 
 def _embeddings(services: Services) -> None:
-    # Documents and questions take different paths (float and int8, batch and single).
-    services.embedder.embed(["warm up", "a second text, so the batch path runs too"])
-    services.query_embedder.embed(["what is the refund policy?"])
+    # Documents and questions take different paths (float and int8, batch and single); a
+    # remote embedder has nothing to warm but its connection, which the question opens.
+    if services.embedder.local_compute:
+        services.embedder.embed(["warm up", "a second text, so the batch path runs too"])
+    query = services.query_embedder
+    if isinstance(query, QueryFallback):
+        # The local stand-in loads now, not when the remote first fails a question.
+        query.fallback.embed(["what is the refund policy?"])
+    query.embed(["what is the refund policy?"])
 
 
 def _grounded_model(services: Services) -> None:
@@ -99,8 +106,9 @@ def steps(services: Services) -> list[tuple[str, Callable[[Services], None]]]:
     return out
 
 
-def run(services: Services, warmup: Warmup) -> None:
-    """Every step, in order (blocking: run it in a thread)."""
+def run(services: Services, warmup: Warmup, finish: Callable[[], None] | None = None) -> None:
+    """Every step, in order (blocking: run it in a thread), then `finish`, before the state
+    says done (so that a pause it makes comes before readiness)."""
     t0 = time.perf_counter()
     with warmup._lock:
         warmup.state = "running"
@@ -114,6 +122,13 @@ def run(services: Services, warmup: Warmup) -> None:
             continue
         with warmup._lock:
             warmup.done.append(name)
+    if finish is not None:
+        try:
+            finish()
+        except Exception as exc:  # noqa: BLE001 - recorded and reported by /readyz
+            log.exception("warm-up's last step failed")
+            with warmup._lock:
+                warmup.errors.append(f"finish: {type(exc).__name__}: {exc}")
     with warmup._lock:
         warmup.seconds = round(time.perf_counter() - t0, 3)
         warmup.state = "failed" if warmup.errors else "done"

@@ -13,7 +13,13 @@ before they start:
 - the dashboard's session secret: when none is set, one random secret for every process of
   this run, so a session made by one worker is honoured by the others.
 
-The scheduled jobs run in one process (gateway/leader.py); the batch worker in each."""
+The scheduled jobs run in one process (gateway/leader.py); the batch worker in each.
+
+On SIGTERM the supervisor closes its copy of the listening socket first (while it is open
+the kernel goes on queueing new connections that no worker will take), then sends SIGTERM
+to each worker, which drains as one process does (gateway/shutdown.py), and waits for them:
+at most `server.shutdown_grace_s` plus `JOIN_SLACK_S` for the lifespan's shutdown, after
+which a worker still there is killed."""
 
 from __future__ import annotations
 
@@ -22,7 +28,9 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,15 +49,21 @@ CONFIG_ENV = "LOCKGATE_CONFIG"
 # A worker that does not answer the supervisor's ping for this long is replaced. Start-up
 # loads models on busy cores, so uvicorn's 5 s would replace workers that are only slow.
 HEALTHCHECK_S = 30
+# What a worker may take beyond the grace period to run its lifespan's shutdown (the event
+# writer's flush, upstream connections) before the supervisor kills it.
+JOIN_SLACK_S = 15.0
 
 
 def worker_app() -> Starlette:
     """The app factory each worker process calls (uvicorn `factory=True`)."""
     from lockgate.auth.scopes import matrix_of
     from lockgate.config import load_settings
+    from lockgate.gateway import gcpolicy
     from lockgate.gateway.app import create_app
     from lockgate.logs.setup import install
     from lockgate.services import Services
+
+    gcpolicy.serving()
 
     settings = load_settings(os.environ.get(CONFIG_ENV) or None)
     matrix_of(settings.auth)
@@ -145,6 +159,30 @@ def _is_made(cls: type) -> bool:
     return found is not cls
 
 
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, stopping as a load-balanced replica should."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        grace = config.timeout_graceful_shutdown
+        self.join_s = (HEALTHCHECK_S if grace is None else float(grace)) + JOIN_SLACK_S
+
+    def terminate_all(self) -> None:
+        # Only called on the way out (a restart replaces workers one by one instead).
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
+
+    def join_all(self) -> None:
+        deadline = time.monotonic() + self.join_s
+        for worker in self.processes:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                log.error("worker %s did not stop in %.0f s; killed", worker.pid, self.join_s)
+                worker.kill()
+                worker.process.join()
+
+
 def run(workers: int, options: dict[str, Any]) -> None:
     """Serve with `workers` processes until a signal ends them all (blocking)."""
     config = SpawnConfig(
@@ -156,6 +194,6 @@ def run(workers: int, options: dict[str, Any]) -> None:
     )
     sock = config.bind_socket()
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        Supervisor(config, sockets=[sock]).run()
     finally:
         sock.close()

@@ -193,6 +193,18 @@ class ChatBackend(ABC):
         return True
 
 
+@dataclass(frozen=True)
+class EmbeddingFallback:
+    """Who embedded a question instead of the configured embedder, and why (its error's
+    caller-safe text): retrieval puts it in the trace and the search response."""
+
+    model: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"model": self.model, "reason": self.reason}
+
+
 class EmbeddingBackend(ABC):
     name: str
     dimensions: int
@@ -203,6 +215,10 @@ class EmbeddingBackend(ABC):
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-normalised float32 vectors, one row per text."""
+
+    def embed_noting(self, texts: Sequence[str]) -> tuple[np.ndarray, EmbeddingFallback | None]:
+        """`embed`, and which fallback made the vectors when one did (None: this backend)."""
+        return self.embed(texts), None
 
     def for_queries(self) -> EmbeddingBackend:
         """The variant used for short questions (retrieval, the response cache); by default

@@ -73,22 +73,30 @@ FAMILIES: tuple[Family, ...] = (
     _c(
         "lockgate_requests_total",
         "Requests the engine finished, by endpoint, app, model, outcome and HTTP code",
-        "endpoint", "app", "model", "status", "code",
+        "endpoint",
+        "app",
+        "model",
+        "status",
+        "code",
     ),
     _h(
         "lockgate_request_duration_seconds",
         "Time from a request's arrival to its last byte",
-        "endpoint", "app", "model",
+        "endpoint",
+        "app",
+        "model",
     ),
     _h(
         "lockgate_time_to_first_token_seconds",
         "Time to the first streamed token of a chat answer",
-        "app", "model",
+        "app",
+        "model",
     ),
     _h(
         "lockgate_upstream_duration_seconds",
         "One attempt at an upstream deployment (a retry or fallback is another attempt)",
-        "deployment", "outcome",
+        "deployment",
+        "outcome",
     ),
     _h("lockgate_stage_duration_seconds", "A pipeline stage's own time in a turn", "stage"),
     _c("lockgate_tokens_total", "Tokens of answered turns", "app", "model", "direction"),
@@ -113,13 +121,17 @@ FAMILIES: tuple[Family, ...] = (
     _c(
         "lockgate_guardrail_findings_total",
         "Guardrail findings by scanner, finding type, action and direction",
-        "scanner", "type", "action", "direction",
+        "scanner",
+        "type",
+        "action",
+        "direction",
     ),
     _c("lockgate_guardrail_errors_total", "Guardrail scanners that failed", "scanner"),
     _h(
         "lockgate_guardrail_latency_ms",
         "Time one scanner took on one text (ms)",
-        "scanner", "direction",
+        "scanner",
+        "direction",
         buckets=MILLISECONDS,
     ),
     # -- upstreams and resilience ----------------------------------------------------------
@@ -139,6 +151,17 @@ FAMILIES: tuple[Family, ...] = (
         mode="max",
     ),
     _c("lockgate_breaker_transitions_total", "Circuit breaker transitions", "deployment", "to"),
+    _c(
+        "lockgate_embedding_requests_total",
+        "Requests to a remote embedder by outcome (ok, timeout, connect, http_429, http_4xx, "
+        "http_5xx, bad_answer, circuit_open)",
+        "outcome",
+    ),
+    _c("lockgate_embedding_retries_total", "Remote embedder requests sent again"),
+    _c(
+        "lockgate_embedding_fallbacks_total",
+        "Questions embedded by embeddings.fallback because the remote embedder failed",
+    ),
     _g(
         "lockgate_upstream_queue_depth",
         "Requests waiting for a free deployment slot, per model",

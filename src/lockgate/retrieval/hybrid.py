@@ -10,7 +10,7 @@ from typing import Any
 
 from lockgate.config import FreshnessConfig, RetrievalConfig
 from lockgate.ingest.source_names import root_of, shown_source
-from lockgate.models.base import EmbeddingModel
+from lockgate.models.base import EmbeddingFallback, EmbeddingModel
 from lockgate.retrieval import freshness as fresh
 from lockgate.retrieval.fusion import document_scores, fuse, order_by_document, rrf
 from lockgate.retrieval.vector import NumpyVectorIndex
@@ -96,6 +96,8 @@ class SearchResult:
     # Best cosine similarity among candidates: an absolute relevance signal, unlike RRF.
     max_similarity: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Set when the query was embedded by `embeddings.fallback` (the remote had failed).
+    embedding_fallback: EmbeddingFallback | None = None
 
 
 __all__ = ["HybridRetriever", "RetrievedChunk", "SearchFilters", "SearchResult", "rrf"]
@@ -186,7 +188,8 @@ class HybridRetriever:
         t0 = time.perf_counter()
         # BM25 runs in SQLite (GIL released) while the query is embedded and scanned.
         text_job = self._pool.submit(self._text_search, query, n, filters)
-        qvec = self.embedder.embed([query])[0]
+        qvecs, fallback = self.embedder.embed_noting([query])
+        qvec = qvecs[0]
         t1 = time.perf_counter()
         vhits = self.vectors.search(
             qvec, n, filters.source_prefix, filters.document_ids, filters.access
@@ -246,4 +249,5 @@ class HybridRetriever:
                 "bm25_wait": (t3 - t2) * 1000,
                 "fuse_fetch": (t4 - t3) * 1000,
             },
+            embedding_fallback=fallback,
         )

@@ -36,23 +36,44 @@ def check_backends(settings: Settings) -> None:
         for name, spec in settings.models.items()
         if spec.backend not in CHAT_BACKENDS
     ]
-    if settings.embeddings.backend not in EMBEDDING_BACKENDS:
-        errors.append(
-            f"invalid config key 'embeddings.backend': unknown embedding backend "
-            f"'{settings.embeddings.backend}' (known: {EMBEDDING_BACKENDS.known()})"
-        )
+    emb = settings.embeddings
+    for key, spec in (("embeddings", emb), ("embeddings.fallback", emb.fallback)):
+        if spec is not None and spec.backend not in EMBEDDING_BACKENDS:
+            errors.append(
+                f"invalid config key '{key}.backend': unknown embedding backend "
+                f"'{spec.backend}' (known: {EMBEDDING_BACKENDS.known()})"
+            )
     if errors:
         raise ConfigError("\n".join(errors))
 
 
-def build_embedder(spec: EmbeddingSpec) -> EmbeddingBackend:
+def build_embedder(spec: EmbeddingSpec, key: str = "embeddings") -> EmbeddingBackend:
+    """The configured embedder; with a fallback, one whose query path falls back to it."""
     factory = EMBEDDING_BACKENDS.get(spec.backend)
     if factory is None:
         raise ConfigError(
-            f"invalid config key 'embeddings.backend': unknown embedding backend "
+            f"invalid config key '{key}.backend': unknown embedding backend "
             f"'{spec.backend}' (known: {EMBEDDING_BACKENDS.known()})"
         )
-    return factory(spec)
+    primary = factory(spec)
+    # Imported here: the httpx client stays out of commands that embed nothing.
+    from lockgate.models.openai_embed import OpenAIEmbedder
+
+    if isinstance(primary, OpenAIEmbedder):
+        # Breakers are this package's (metrics, state names); the embedder only asks one.
+        primary.attach_breaker(CircuitBreaker(f"embeddings:{primary.name}", spec.retry.breaker))
+    if spec.fallback is None:
+        return primary
+    from lockgate.models.embed_fallback import WithQueryFallback
+
+    fallback = build_embedder(spec.fallback, f"{key}.fallback")
+    # A plugin backend's length is only known here (the config checked the declared ones).
+    if fallback.dimensions and fallback.dimensions != spec.dimensions:
+        raise ConfigError(
+            f"invalid config key '{key}.fallback': its vectors have {fallback.dimensions} "
+            f"dimensions, {key}.dimensions is {spec.dimensions}; a fallback must be the same model"
+        )
+    return WithQueryFallback(primary, fallback)
 
 
 class ModelRegistry:
@@ -69,6 +90,13 @@ class ModelRegistry:
         self._models: dict[str, Upstream] = {}
         self._pools: dict[str, DeploymentPool] = {}
         self._preloaded: dict[str, ChatBackend] = {}
+        if shared_breakers is not None:
+            shared_breakers.watch(
+                key
+                for name, spec in settings.models.items()
+                if spec is not None and spec.resilience.breaker.enabled
+                for key, *_ in deployment_specs(name, spec)
+            )
 
     def names(self) -> list[str]:
         return list(self.settings.models)

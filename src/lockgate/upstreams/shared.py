@@ -8,7 +8,8 @@ openings and closes through a queue to one background thread, which also reads e
 deployment's state each `sync_interval_s`; the breakers consult that copy (a dict read).
 
 So an upstream that dies is cut off in every process after `failures` failures in total,
-not `failures` per process, and within `sync_interval_s` of the opening. After the
+not `failures` per process, and within `sync_interval_s` of the opening, also in a process
+that has not called that model yet (the registry has every configured deployment watched). After the
 cool-down each process lets its own `half_open_probes` through (a recovered upstream gets a
 probe per process at most); a successful probe closes the breaker everywhere. While Redis
 is away each breaker goes on with its own counts: the per-process behaviour."""
@@ -20,6 +21,7 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from lockgate.config import BreakersConfig
@@ -89,6 +91,9 @@ class SharedBreakers:
         )
         # deployment -> (until as wall-clock time, 0: closed; gen; failures counted there)
         self._views: dict[str, tuple[float, int, int]] = {}
+        # Deployments read at every sync whether or not this process has built their
+        # breakers yet (they are built at a model's first call).
+        self._watched: set[str] = set()
         self._events: queue.SimpleQueue[tuple[str, CircuitBreaker]] = queue.SimpleQueue()
         self._seq = 0
         self._stop = threading.Event()
@@ -99,6 +104,14 @@ class SharedBreakers:
     def register(self, breaker: CircuitBreaker) -> None:
         self._breakers[breaker.key] = breaker
         self._ensure_thread()
+
+    def watch(self, keys: Iterable[str]) -> None:
+        """Follow these deployments from the next sync on, before their breakers exist: a
+        process that has not called a model yet would otherwise send its first request to
+        an upstream every other process has cut off, and only then start reading its state."""
+        self._watched.update(keys)
+        if self._watched:
+            self._ensure_thread()
 
     def view(self, key: str) -> tuple[float | None, int] | None:
         """Seconds the shared opening has left (None: closed) and its generation; None
@@ -195,7 +208,7 @@ class SharedBreakers:
 
     def sync(self) -> None:
         """Read every registered deployment's shared state (one pipelined round trip)."""
-        names = list(self._breakers.keys())
+        names = sorted(self._watched.union(self._breakers.keys()))
         if not names:
             return
         pipe = self.redis.client.pipeline(transaction=False)

@@ -61,8 +61,7 @@ class Retrieve(Stage):
         query = without_placeholders(turn.question).strip() or turn.question
         result = await run_cpu(self.cpu, self.retriever.search, query, k, filters)
         state.retrieval = RetrievalRecord(result)
-        for part, ms in result.timings_ms.items():
-            state.note(f"retrieve.{part}", ms)
+        state.note_retrieval(result)
         if not result.chunks or result.max_similarity < cfg.min_relevance:
             state.note("retrieve.refuse", 0.0, f"best similarity {result.max_similarity:.3f}")
             return Answer.refusal(cfg.refusal_message)

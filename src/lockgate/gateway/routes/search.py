@@ -15,6 +15,7 @@ from lockgate.gateway.http import read_json
 from lockgate.gateway.identity import edge_call, principal_of
 from lockgate.gateway.openapi import documented
 from lockgate.gateway.ratelimit import admit
+from lockgate.models.base import UpstreamError
 from lockgate.retrieval.hybrid import SearchFilters
 from lockgate.services import Services
 
@@ -35,19 +36,32 @@ async def search(request: Request) -> Response:
             req.source_prefix, req.document_ids, tenant=who.tenant, groups=tuple(who.groups)
         )
         headers = await admit(request, "search", tokens_for_chars(len(req.query)))
-        result = await services.cpu.run(services.retriever.search, req.query, req.k, filters)
+        try:
+            result = await services.cpu.run(services.retriever.search, req.query, req.k, filters)
+        except UpstreamError as exc:
+            # A remote embedder that failed (and no fallback): its status, never what the
+            # upstream said, which goes to the trace.
+            wait = exc.retry_after if exc.status == 503 else None
+            raise GatewayError(
+                exc.status,
+                str(exc),
+                "upstream_error",
+                headers={"retry-after": str(max(1, round(wait)))} if wait is not None else None,
+                detail=exc.for_trace(),
+            ) from exc
         state.retrieval = RetrievalRecord(result, context=list(result.chunks))
+        state.note_retrieval(result)
     except GatewayError as err:
         state.fail(err.status, err.message)
         await engine.record(edge_call(request, "/v1/search", body), state, Answer())
         return error_response(err, trace_id)
     await engine.record(edge_call(request, "/v1/search", body), state, Answer())
-    return JSONResponse(
-        {
-            "object": "list",
-            "trace_id": trace_id,
-            "max_similarity": round(result.max_similarity, 4),
-            "results": [c.as_dict() for c in result.chunks],
-        },
-        headers=headers or None,
-    )
+    out: dict[str, object] = {
+        "object": "list",
+        "trace_id": trace_id,
+        "max_similarity": round(result.max_similarity, 4),
+        "results": [c.as_dict() for c in result.chunks],
+    }
+    if result.embedding_fallback is not None:
+        out["embedding_fallback"] = result.embedding_fallback.as_dict()
+    return JSONResponse(out, headers={**(headers or {}), **state.headers} or None)

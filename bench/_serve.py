@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,13 +60,29 @@ async def _upstream(port: int, delay_s: float) -> None:
 
 @contextlib.contextmanager
 def upstream(port: int, delay_ms: int) -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, __file__, "upstream", str(port), str(delay_ms)])
+    with upstream_process(port, delay_ms) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def upstream_process(
+    port: int, delay_ms: int, cpus: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The upstream's base URL and its process (for its CPU), pinned to `cpus` if given
+    (taskset's list, "1" or "0,1")."""
+    cmd = [sys.executable, __file__, "upstream", str(port), str(delay_ms)]
+    proc = subprocess.Popen(_pinned(cmd, cpus))
     try:
         _wait_port(port)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}/v1", proc
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _pinned(cmd: list[str], cpus: str | None) -> list[str]:
+    # taskset execs the command, so the pid is the command's own.
+    return ["taskset", "-c", cpus, *cmd] if cpus else cmd
 
 
 def _wait_port(port: int, timeout: float = 30) -> None:
@@ -199,27 +216,46 @@ def rss_mb(pids: list[int]) -> float:
 # ---- wrk --------------------------------------------------------------------------------
 
 
-def wrk(url: str, conns: int, seconds: int, timeout_s: int = 30) -> dict[str, Any]:
-    threads = min(2, conns)
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{conns}",
-            f"-d{seconds}s",
-            f"--timeout={timeout_s}s",
-            "-s",
-            str(BENCH / "wrk_overload.lua"),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + timeout_s + 60,
-    )
-    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+def wrk(
+    url: str,
+    conns: int,
+    seconds: int,
+    timeout_s: int = 30,
+    threads: int = 2,
+    cpus: str | None = None,
+) -> dict[str, Any]:
+    """One wrk run: its WRKJSON report, req/s, and `cpu_s`, the CPU wrk itself used (its
+    rusage, read as it is reaped)."""
+    cmd = [
+        "wrk",
+        f"-t{min(threads, conns)}",
+        f"-c{conns}",
+        f"-d{seconds}s",
+        f"--timeout={timeout_s}s",
+        "-s",
+        str(BENCH / "wrk_overload.lua"),
+        url,
+    ]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(_pinned(cmd, cpus), stdout=out, stderr=err)
+        deadline = time.monotonic() + seconds + timeout_s + 60
+        while True:
+            pid, _, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = 0  # reaped here: Popen must not wait for it again
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("wrk did not finish")
+            time.sleep(0.05)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
-        raise RuntimeError(f"wrk printed no result: {out.stdout[-2000:]} {out.stderr[-2000:]}")
+        raise RuntimeError(f"wrk printed no result: {stdout[-2000:]} {stderr[-2000:]}")
     data: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
+    data["cpu_s"] = ru.ru_utime + ru.ru_stime
     data["statuses"] = {int(k): v for k, v in data["statuses"].items()}
     data["rps"] = round(data["requests"] / (data["duration_us"] / 1e6), 1)
     data["over_limit"] = round(data["over_limit_share"] * data["requests"])

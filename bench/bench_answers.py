@@ -2,11 +2,12 @@
 model (Gemma 3 270M, the default config), this checkout side by side with another one.
 
     .venv/bin/python bench/bench_answers.py [--base /tmp/wt-answers-base] [--gold-cases 84]
-        [--json out.json]
+        [--parallel] [--json out.json]
 
 The other checkout (by default a `git worktree add /tmp/wt-answers-base main`) runs in a child
 process with its own `src` first on sys.path, then this one does, one after the other on the
-same machine, each in a fresh LOCKGATE_HOME:
+same machine (`--parallel`: both at once, so a shared box's load is the same for both), each
+in a fresh LOCKGATE_HOME:
 
 1. gold: samples/corpus ingested, every case of samples/eval/gold.jsonl through `lockgate
    eval`'s runner (the real pipeline, streamed, default guardrails, no cache). An answerable
@@ -125,6 +126,13 @@ def child(src: Path, pdfs: Path, gold_cases: int, out: Path) -> None:
     man_records, man_traces = side(pdfs, man_cases, warm)
     man_s = time.perf_counter() - t0
 
+    # Prompt tokens over the model's first-token time, per answered manuals turn: a lower
+    # bound on prefill speed (the fixed prompt prefix is reused from the KV cache).
+    answered = [t for t, c in zip(man_traces, man_cases, strict=True)
+                if not c.should_refuse and t.get("tokens_in") and t.get("ttft_ms")]
+    model_ttft = [float(t["ttft_ms"]) for t in answered]
+    rates = [t["tokens_in"] / (float(t["ttft_ms"]) / 1000) for t in answered]
+
     def extractive(traces: list[dict[str, Any]]) -> int:
         return sum(any(s.get("stage") == "answer_check" and str(s.get("note", "")).startswith(
             "extractive") for s in (t.get("stages") or [])) for t in traces)
@@ -140,6 +148,9 @@ def child(src: Path, pdfs: Path, gold_cases: int, out: Path) -> None:
             "prompt_tokens_p50": pct([t.get("tokens_in") or 0 for t, c in
                                       zip(man_traces, man_cases, strict=True)
                                       if not c.should_refuse and t.get("tokens_in")], 50),
+            # The model's own first token (prefill and one decoded token), from the call.
+            "model_ttft_ms_p50": round(pct(model_ttft, 50), 1) if model_ttft else None,
+            "prefill_tokens_per_s_p50": round(pct(rates, 50)) if rates else None,
         },
         "cases": {
             "gold": [_case(r) for r in gold_records],
@@ -156,14 +167,24 @@ def _case(r: dict[str, Any]) -> dict[str, Any]:
             "assertions": r["assertions"]}
 
 
-def run_child(src: Path, pdfs: Path, gold_cases: int) -> dict[str, Any]:
+def start_child(src: Path, pdfs: Path, gold_cases: int) -> tuple[subprocess.Popen[bytes], Path]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = Path(f.name)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(src), "--pdfs",
            str(pdfs), "--gold-cases", str(gold_cases), "--out", str(out)]
     # The child runs from this bench folder's copy of _common/manuals but the other src.
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    return subprocess.Popen(cmd, cwd=ROOT), out
+
+
+def finish_child(child: tuple[subprocess.Popen[bytes], Path]) -> dict[str, Any]:
+    proc, out = child
+    if proc.wait() != 0:
+        raise SystemExit(f"a side failed: exit {proc.returncode}")
     return dict(json.loads(out.read_text()))
+
+
+def run_child(src: Path, pdfs: Path, gold_cases: int) -> dict[str, Any]:
+    return finish_child(start_child(src, pdfs, gold_cases))
 
 
 def main() -> None:
@@ -172,6 +193,8 @@ def main() -> None:
                     help="the checkout to compare with (e.g. a worktree of main)")
     ap.add_argument("--gold-cases", type=int, default=84)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--parallel", action="store_true",
+                    help="run both sides at the same time (same load on a shared box)")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--pdfs", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -185,8 +208,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lockgate-manuals-") as tmp:
         pdfs = Path(tmp)
         pages, _ = manuals.build(pdfs)
-        sides = {"main": run_child(args.base / "src", pdfs, args.gold_cases),
-                 "this branch": run_child(ROOT / "src", pdfs, args.gold_cases)}
+        if args.parallel:
+            # Both sides at once: on a box shared with other jobs they see the same load
+            # (one after the other, the load moves between them), each also the other's.
+            running = {"main": start_child(args.base / "src", pdfs, args.gold_cases),
+                       "this branch": start_child(ROOT / "src", pdfs, args.gold_cases)}
+            sides = {name: finish_child(c) for name, c in running.items()}
+        else:
+            sides = {"main": run_child(args.base / "src", pdfs, args.gold_cases),
+                     "this branch": run_child(ROOT / "src", pdfs, args.gold_cases)}
     rows = []
     for name, r in sides.items():
         g, m = r["gold"], r["manuals"]
@@ -199,12 +229,15 @@ def main() -> None:
             f"{m['refused']}/{m['should_refuse']}",
             round(m["ttft_ms_p50"] / 1000, 2),
             round(m["prompt_tokens_p50"]),
+            m.get("model_ttft_ms_p50"),
+            m.get("prefill_tokens_per_s_p50"),
             f"{g['extractive']}+{m['extractive']}",
         ])
     print_table(
         f"Grounded answers with the embedded model (manuals: {pages} pages)",
         ["side", "gold correct+cited", "gold cited", "gold refused", "manuals correct+cited",
          "manuals refused", "manuals TTFT p50 s", "manuals prompt tok p50",
+         "manuals model first token p50 ms", "prompt tok/s p50",
          "extractive (gold+manuals)"],
         rows,
     )

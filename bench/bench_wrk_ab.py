@@ -229,6 +229,12 @@ def serve_child(args: argparse.Namespace) -> int:
         pipeline=args.pipeline.split(","),
         server=server,
     )
+    try:  # a tree with the serving process's GC policy applies it, as `lockgate serve` does
+        from lockgate.gateway import gcpolicy
+
+        gcpolicy.serving()
+    except ImportError:
+        pass
     app = create_app(Services(settings), preload_models=False)
     opts = uvicorn_limits(settings.server)
     if args.loop != "config":

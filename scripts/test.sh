@@ -18,19 +18,28 @@ fi
 .venv/bin/python -m pytest -q "$@"
 
 # The same tests again with every test home's store on PostgreSQL (tests/support/store.py:
-# a database per home, cloned from a migrated template), where a server answers. The whole
-# suite would double the run's time, so this runs the tests of the modules that read or write
-# the store (README, "Run the tests"); LOCKGATE_TEST_PG_SUITE=all runs every test.
+# a database per home, cloned from a migrated template), where a server answers: the whole
+# suite, in two pytest-xdist workers (each with a pool of databases of its own, so the runs
+# of several people on one server never meet). LOCKGATE_TEST_PG_SUITE=store runs only the
+# tests of the modules that read or write the store, a quick local check (README, "Run the
+# tests"); LOCKGATE_TEST_PG_WORKERS sets the number of workers (1: no xdist).
 PG_SERVER="${LOCKGATE_TEST_PG:-postgresql+psycopg://postgres@127.0.0.1:5432}"
-PG_TESTS=(
-  tests/store tests/retrieval tests/ingest tests/auth tests/review tests/batch tests/budget
-  tests/drift tests/eval tests/prompts tests/releases tests/alerts tests/readiness
-  tests/security tests/cache tests/ui/test_stats.py tests/test_cli.py
-  tests/gateway/test_traces.py tests/gateway/test_traces_api.py tests/gateway/test_feedback.py
-  tests/gateway/test_reviews.py tests/gateway/test_tools.py tests/gateway/test_fuzz.py
-  tests/gateway/test_source_privacy.py tests/gateway/test_prompt_pins.py
-)
-if [ "${LOCKGATE_TEST_PG_SUITE:-}" = all ]; then PG_TESTS=(tests); fi
+PG_TESTS=(tests)
+if [ "${LOCKGATE_TEST_PG_SUITE:-all}" = store ]; then
+  PG_TESTS=(
+    tests/store tests/retrieval tests/ingest tests/auth tests/review tests/batch tests/budget
+    tests/drift tests/eval tests/prompts tests/releases tests/alerts tests/readiness
+    tests/security tests/cache tests/ui/test_stats.py tests/test_cli.py
+    tests/gateway/test_traces.py tests/gateway/test_traces_api.py tests/gateway/test_feedback.py
+    tests/gateway/test_reviews.py tests/gateway/test_tools.py tests/gateway/test_fuzz.py
+    tests/gateway/test_source_privacy.py tests/gateway/test_prompt_pins.py
+  )
+fi
+PG_WORKERS="${LOCKGATE_TEST_PG_WORKERS:-2}"
+PG_XDIST=()
+# loadfile: a module's tests stay in one worker, so its module-scoped fixtures (a built
+# plugin, a served gateway) are made once, as in a run without xdist.
+if [ "$PG_WORKERS" != 1 ]; then PG_XDIST=(-n "$PG_WORKERS" --dist loadfile); fi
 PG_PROBE='import os, sys, sqlalchemy
 try:
     sqlalchemy.create_engine(os.environ["LOCKGATE_TEST_PG"] + "/postgres",
@@ -39,7 +48,7 @@ except Exception as exc:
     sys.exit(str(exc).splitlines()[0])'
 if why=$(LOCKGATE_TEST_PG="$PG_SERVER" .venv/bin/python -c "$PG_PROBE" 2>&1); then
   LOCKGATE_TEST_STORE=postgresql LOCKGATE_TEST_PG="$PG_SERVER" \
-    .venv/bin/python -m pytest -q -m "not slow" "${PG_TESTS[@]}"
+    .venv/bin/python -m pytest -q "${PG_XDIST[@]}" "${PG_TESTS[@]}"
 else
   echo "######## lockgate: NO PostgreSQL at $PG_SERVER, so the PostgreSQL run of the suite" \
     "is SKIPPED: $(printf '%s' "$why" | tail -1)" >&2

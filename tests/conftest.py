@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,10 @@ from lockgate.services import Services
 from tests.support import store
 from tests.support.fake_upstream import create_fake_upstream
 from tests.support.server import serve
+
+# boto3's credential chain asks the cloud metadata address when no key is set: tests never
+# leave the machine, and a test of the S3 source gives its credentials explicitly.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "corpus"

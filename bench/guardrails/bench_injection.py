@@ -125,8 +125,11 @@ def heldout_lookalikes(threshold: float = THRESHOLD) -> dict[str, Any]:
     split, the two numbers a policy trades against each other."""
     scanner = InjectionScanner()
     out: dict[str, Any] = {}
+    runs0 = getattr(scanner, "stage_runs", 0)
+    scanned = 0
     for split in ("dev", "test"):
         rows = read_jsonl(DATA / f"injection_benign_heldout_{split}.jsonl")
+        scanned += len(rows)
         hits = [flagged(scanner, r["text"], threshold=threshold) for r in rows]
         out[f"benign_{split}_fpr"] = sum(hits) / len(rows)
         out[f"benign_{split}_n"] = len(rows)
@@ -134,6 +137,7 @@ def heldout_lookalikes(threshold: float = THRESHOLD) -> dict[str, Any]:
     out["attack_recall"] = sum(flagged(scanner, e.text, threshold=threshold)
                                for e in attacks) / len(attacks)
     out["attacks_n"] = len(attacks)
+    scanned += len(attacks)
     # The second author's set (gen_injection_lookalikes.py); its train split is training data.
     for split in ("dev", "test"):
         path = DATA / f"injection_lookalikes_{split}.jsonl"
@@ -143,11 +147,37 @@ def heldout_lookalikes(threshold: float = THRESHOLD) -> dict[str, Any]:
         out[f"lookalikes_{split}_fpr"] = sum(
             flagged(scanner, r["text"], threshold=threshold) for r in rows) / len(rows)
         out[f"lookalikes_{split}_n"] = len(rows)
-        rows = read_jsonl(DATA / f"injection_lookalike_attacks_{split}.jsonl")
+        rows2 = read_jsonl(DATA / f"injection_lookalike_attacks_{split}.jsonl")
         out[f"lookalike_attacks_{split}_recall"] = sum(
-            flagged(scanner, r["text"], threshold=threshold) for r in rows) / len(rows)
-        out[f"lookalike_attacks_{split}_n"] = len(rows)
+            flagged(scanner, r["text"], threshold=threshold) for r in rows2) / len(rows2)
+        out[f"lookalike_attacks_{split}_n"] = len(rows2)
+        scanned += len(rows) + len(rows2)
+        if split == "test":
+            pooled = out["benign_test_n"] + len(rows)
+            out["pooled_test_fpr"] = (out["benign_test_fpr"] * out["benign_test_n"]
+                                      + out["lookalikes_test_fpr"] * len(rows)) / pooled
+    # How often the embedding stage ran (0 for a checkout without one).
+    out["stage_share"] = (getattr(scanner, "stage_runs", 0) - runs0) / scanned
+    out["cpu_ms_short_requests"] = short_request_cpu(scanner)
     return out
+
+
+def short_request_cpu(scanner: InjectionScanner) -> dict[str, float]:
+    """CPU per scan of ordinary short requests (the dev look-alikes: many of them sit in the
+    embedding stage's band, so this is where its cost shows), warm."""
+    texts = [r["text"] for name in ("injection_benign_heldout_dev", "injection_lookalikes_dev")
+             for r in read_jsonl(DATA / f"{name}.jsonl")]
+    scanner.scan(texts[0] + " warm-up", ScanContext(direction="in"))
+    # These texts were scanned before: MiniLM's memo of recent texts would hide the cost.
+    memo = getattr(getattr(scanner, "embedder", None), "_memo", None)
+    cpu = []
+    for t in texts:
+        if memo is not None:
+            memo.clear()
+        c0 = time.process_time()
+        scanner.scan(t, ScanContext(direction="in"))
+        cpu.append(time.process_time() - c0)
+    return summary_ms(cpu)
 
 
 def baseline_lookalikes(src: str) -> dict[str, Any]:
@@ -260,14 +290,20 @@ def main(argv: list[str] | None = None) -> None:
                        ("attack_recall", "recall, held-out attacks"),
                        ("lookalikes_dev_fpr", "FPR, second author's look-alikes (dev)"),
                        ("lookalikes_test_fpr", "FPR, second author's look-alikes (test)"),
+                       ("pooled_test_fpr", "FPR, both look-alike test sets pooled"),
                        ("lookalike_attacks_dev_recall", "recall, second author's attacks (dev)"),
                        ("lookalike_attacks_test_recall",
-                        "recall, second author's attacks (test)")):
+                        "recall, second author's attacks (test)"),
+                       ("stage_share", "share of scans that ran the embedding stage")):
         table.append([label, look.get(key, "-"), *([base.get(key, "-")] if base else [])])
     print_table(f"Combined scanner at {THRESHOLD}: benign look-alikes "
                 f"({look['benign_dev_n']} dev / {look['benign_test_n']} test) and "
                 f"{look['attacks_n']} held-out attacks",
                 ["measure", "this checkout", *(["baseline"] if base else [])], table)
+    cpu_rows = [[label, r["cpu_ms_short_requests"]["p50_ms"], r["cpu_ms_short_requests"]["p95_ms"]]
+                for label, r in (("this checkout", look), *((("baseline", base),) if base else ()))]
+    print_table("CPU ms per scan, 400 short dev look-alike requests (warm)",
+                ["checkout", "p50 ms", "p95 ms"], cpu_rows)
     results["sizes"] = {"held_out": len(held), "benign_security": len(benign),
                         "authored_attacks": len(attacks), "obfuscated": len(obf_texts),
                         "context_labelled": len(context), "corpus_chunks": len(chunks)}

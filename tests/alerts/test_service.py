@@ -19,11 +19,11 @@ from lockgate.config import AlertingConfig
 from lockgate.observability.events import BreakerOpened, BudgetAlert, EvalGateFailed
 from lockgate.store import tables as tb
 from lockgate.store.alerts import AlertStore
-from lockgate.store.db import make_engine, transaction
-from lockgate.store.migrations import migrate
+from lockgate.store.db import transaction
 from lockgate.store.signals import AlertSignals
 from tests.support.receiver import Inbox, create_receiver
 from tests.support.server import serve
+from tests.support.store import migrated_engine
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +35,8 @@ def hook() -> Iterator[tuple[str, Inbox]]:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    e = make_engine(f"sqlite:///{tmp_path / 'svc.db'}")
-    migrate(e)
-    yield e
-    e.dispose()
+    with migrated_engine(tmp_path, "svc.db") as e:
+        yield e
 
 
 def service(engine: Engine, url: str, rules: list[dict[str, object]]) -> AlertService:
@@ -49,14 +47,32 @@ def service(engine: Engine, url: str, rules: list[dict[str, object]]) -> AlertSe
 def add_traces(engine: Engine, at: float, ok: int, failed: int) -> None:
     with transaction(engine) as conn:
         for i in range(ok + failed):
-            conn.execute(insert(tb.traces).values(
-                id=uuid.uuid4().hex, created_at=at, principal="p", tenant="t",
-                endpoint="/v1/chat/completions", stream=0, status="ok",
-                http_status=502 if i < failed else 200, latency_ms=50.0, degraded=0))
+            conn.execute(
+                insert(tb.traces).values(
+                    id=uuid.uuid4().hex,
+                    created_at=at,
+                    principal="p",
+                    tenant="t",
+                    endpoint="/v1/chat/completions",
+                    stream=0,
+                    status="ok",
+                    http_status=502 if i < failed else 200,
+                    latency_ms=50.0,
+                    degraded=0,
+                )
+            )
 
 
-ERRORS = {"name": "errors", "kind": "error_rate", "threshold": 0.2, "window_seconds": 60,
-          "cooldown_seconds": 600, "min_samples": 10, "clear_ratio": 0.5, "severity": "critical"}
+ERRORS = {
+    "name": "errors",
+    "kind": "error_rate",
+    "threshold": 0.2,
+    "window_seconds": 60,
+    "cooldown_seconds": 600,
+    "min_samples": 10,
+    "clear_ratio": 0.5,
+    "severity": "critical",
+}
 
 
 def test_a_flapping_error_rate_sends_one_webhook(engine: Engine, hook) -> None:
@@ -93,11 +109,15 @@ def test_a_flapping_error_rate_sends_one_webhook(engine: Engine, hook) -> None:
 def test_event_rules_cool_down_per_subject(engine: Engine, hook) -> None:
     base, inbox = hook
     inbox.items.clear()
-    svc = service(engine, f"{base}/events", [
-        {"name": "breaker", "kind": "breaker_open", "cooldown_seconds": 300},
-        {"name": "budget", "kind": "budget_soft", "threshold": 2, "window_seconds": 60},
-        {"name": "gate", "kind": "eval_gate", "severity": "critical"},
-    ])
+    svc = service(
+        engine,
+        f"{base}/events",
+        [
+            {"name": "breaker", "kind": "breaker_open", "cooldown_seconds": 300},
+            {"name": "budget", "kind": "budget_soft", "threshold": 2, "window_seconds": 60},
+            {"name": "gate", "kind": "eval_gate", "severity": "critical"},
+        ],
+    )
     opened = BreakerOpened("", deployment="m#0", from_state="closed")
     assert len(svc.on_event(opened, now=1000)) == 1
     assert svc.on_event(opened, now=1100) == []  # same deployment inside the cool-down

@@ -20,22 +20,20 @@ from lockgate.config import BudgetsConfig
 from lockgate.gateway.app import create_app
 from lockgate.observability.metrics import METRICS
 from lockgate.services import Services
-from lockgate.store.db import make_engine
-from lockgate.store.migrations import migrate
 from tests.budget.test_limits import gateway_settings
 from tests.support.fake_upstream import create_fake_upstream
 from tests.support.server import serve
+from tests.support.store import migrated_engine
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Budgets:
-    engine = make_engine(f"sqlite:///{tmp_path / 'b.db'}")
-    migrate(engine)
+def ledger(tmp_path: Path) -> Iterator[Budgets]:
     rules = [
         {"scope": "key", "period": "day", "hard": 1.0, "soft": 0.5},
         {"scope": "project", "id": "p1", "period": "month", "hard": 10.0},
     ]
-    return Budgets(BudgetsConfig(rules=rules, reservation_ttl_s=60), SqlBudgetStore(engine))
+    with migrated_engine(tmp_path, "b.db") as engine:
+        yield Budgets(BudgetsConfig(rules=rules, reservation_ttl_s=60), SqlBudgetStore(engine))
 
 
 def usage(b: Budgets, scope: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from tests.budget.test_limits import gateway_settings
 from tests.support.fake_upstream import create_fake_upstream
 from tests.support.redis_server import REDIS_URL, RedisProxy, dead_redis_url, real_redis
 from tests.support.server import serve
+from tests.support.store import migrated_engine
 
 NOW = 1_750_000_000.0
 RULES = [
@@ -40,10 +41,9 @@ RULES = [
 
 
 @pytest.fixture
-def sql(tmp_path: Path) -> SqlBudgetStore:
-    engine = make_engine(f"sqlite:///{tmp_path / 'b.db'}")
-    migrate(engine)
-    return SqlBudgetStore(engine)
+def sql(tmp_path: Path) -> Iterator[SqlBudgetStore]:
+    with migrated_engine(tmp_path, "b.db") as engine:
+        yield SqlBudgetStore(engine)
 
 
 @pytest.fixture

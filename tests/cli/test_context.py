@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lockgate.config import Settings
 from lockgate.store.audit import AuditLog
 from lockgate.store.db import make_engine
+from tests.support.store import store_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "name: faq\nvariables: [question]\ntemplate: 'FAQ: {{ question }}'\n"
@@ -25,6 +27,7 @@ def test_a_command_writes_what_it_queued_before_it_exits(tmp_path: Path) -> None
         PYTHONPATH=str(ROOT / "src"),
         LOCKGATE_HOME=str(home),
         LOCKGATE_EVENTS__FLUSH_INTERVAL_S="10",
+        **store_env(home),
     )
     done = subprocess.run(
         [sys.executable, "-m", "lockgate.cli", "prompts", "push", str(prompt)],
@@ -35,7 +38,7 @@ def test_a_command_writes_what_it_queued_before_it_exits(tmp_path: Path) -> None
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    engine = make_engine(f"sqlite:///{home / 'lockgate.db'}")
+    engine = make_engine(Settings(home=home).store_url)
     try:
         entry = AuditLog(engine).last("prompt.pushed")
     finally:

@@ -68,10 +68,15 @@ def one(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
 
 
 def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    return [
+    out = [
         (d["metadata"]["name"], d["spec"]["template"]["spec"])
         for d in docs
         if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")
+    ]
+    return out + [
+        (d["metadata"]["name"], d["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+        for d in docs
+        if d["kind"] == "CronJob"
     ]
 
 
@@ -157,6 +162,27 @@ def test_every_pod_runs_non_root_with_a_read_only_root(rendered):
             assert c["resources"]["limits"]["memory"], (name, c["name"])
             # A read-only root still needs a writable /tmp.
             assert "/tmp" in {m["mountPath"] for m in c.get("volumeMounts", [])}, name
+
+
+def test_ingest_workers_consume_the_queue_a_cron_job_fills(rendered):
+    _, docs = rendered
+    worker = one(docs, "Deployment", "lockgate-ingest-worker")
+    container = worker["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:2] == ["worker", "ingest"]
+    # Workers may run side by side now: more than one, rolled like any Deployment.
+    assert worker["spec"]["replicas"] >= 2
+    assert worker["spec"].get("strategy", {}).get("type") != "Recreate"
+    cron = one(docs, "CronJob", "lockgate-ingest-enqueue")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    enqueue = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert enqueue["args"][:2] == ["ingest", "--queue"]
+    for c in (container, enqueue):
+        # The queue's URL is the Secret's (it may hold a password), never overridden here.
+        assert "LOCKGATE_REDIS__URL" not in {e["name"] for e in c["env"]}
+        assert [e["secretRef"]["name"] for e in c["envFrom"]] == ["lockgate-secrets"]
+        assert {m["mountPath"] for m in c["volumeMounts"]} >= {"/data/documents"}
+    pvc = one(docs, "PersistentVolumeClaim", "lockgate-documents")
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]  # every worker pod reads it
 
 
 def test_hpa_scales_the_gateway_on_cpu(rendered):
@@ -360,6 +386,12 @@ def test_compose_starts_two_gateways_behind_a_balancer_with_their_backends():
         tag = image_tag(svc["image"])
         assert tag and not FLOATING_TAG.match(tag), f"{name}: unpinned image {svc['image']}"
         assert "healthcheck" in svc or svc.get("restart") == "no" or name == "ingest-worker"
+    worker, enqueue = services["ingest-worker"], services["ingest-enqueue"]
+    assert worker["command"][:2] == ["worker", "ingest"]
+    assert enqueue["command"][:2] == ["ingest", "--queue"]
+    for svc in (worker, enqueue):
+        assert svc["environment"]["LOCKGATE_REDIS__URL"] == "redis://redis:6379/0"
+        assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
         for needed, cond in svc.get("depends_on", {}).items():
             assert needed in services, (name, needed)
             assert cond["condition"] in ("service_healthy", "service_completed_successfully")

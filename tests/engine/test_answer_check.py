@@ -255,3 +255,17 @@ def test_a_question_about_another_persons_data_is_refused(loop, services, stream
     )
     assert reply.answer.refused
     assert "EUR 600" not in reply.answer.text and "EUR 600" not in streamed
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_supported_claim_left_uncited_gets_its_sources_marker(loop, services, stream) -> None:
+    import re
+
+    # The scripted model answers without a marker.
+    reply, streamed = ask(loop, services, "How long are application logs retained?", stream)
+    m = re.match(r"Application logs are retained for 90 days\. \[(\d)\]", reply.answer.text)
+    assert m is not None, reply.answer.text
+    cited = [c for c in reply.answer.citations if c["index"] == int(m.group(1))]
+    assert cited and cited[0]["source"].endswith("security-policy.html")
+    if stream:
+        assert streamed.startswith(m.group(0))

@@ -57,3 +57,25 @@ def test_a_two_part_question_is_typed_part_by_part() -> None:
     assert fits(q, "The Business plan includes 25 seats.")
     assert parts("What is the refund window?") == ["What is the refund window?"]
     assert kinds("What is the refund window?") == [Kind.ANY]
+
+
+def test_a_question_for_a_default_asks_for_a_value() -> None:
+    from lockgate.engine.sentences import question_words
+
+    q = "At which verbosity level does the ssh client log messages out of the box?"
+    assert kind_of(q) is Kind.VALUE
+    assert fits(q, "The default is INFO.")
+    assert fits(q, "The default is rsh.")  # lower-case, but said to be the default
+    # Supported, on topic, and no value at all (a manual's "ssh(1)" is a reference).
+    assert not fits(q, "Gives the verbosity level that is used when logging messages from ssh(1).")
+    # Said in other words, a default is the word manuals use.
+    assert "default" in question_words(q)
+    assert question_words("How deep does wget go unless told otherwise?") == {
+        "deep",
+        "default",
+        "go",
+        "wget",
+    }
+    assert "default" not in question_words("How deep does wget go?")
+    # A count stays a count.
+    assert kind_of("How many times does wget retry a download by default?") is Kind.NUMBER

@@ -259,3 +259,105 @@ def test_asked_when_the_neighbour_naming_the_day_is_quoted_too() -> None:
         "Can unused leave days be carried over into the next year?", leave, max_sentences=1
     )
     assert built is not None and "carried over" in built.text and "March" not in built.text
+
+
+PRICES = (
+    "| plan | monthly_price_usd | included_seats | max_seats |\n"
+    "| Starter | 29 | 3 | 10 |\n"
+    "| Team | 99 | 10 | 50 |\n"
+)
+
+
+def test_a_table_row_is_quoted_as_the_cells_asked_for() -> None:
+    from lockgate.engine.extractive import row_cells
+
+    built = extractive_reply(
+        "How many seats are included with the Starter plan?", [chunk(1, PRICES)]
+    )
+    assert built is not None
+    # The row's name and the column the question asks about, not max_seats' 10.
+    assert built.text == "plan: Starter, included_seats: 3 [1]"
+    row = built.sentences[0]
+    assert row_cells("What does the Starter plan cost per month?", row) == (
+        "plan: Starter, monthly_price_usd: 29"
+    )
+    # No column named by the question: the row as it is.
+    assert row_cells("Tell me about Starter", row) is None
+
+
+def test_a_paraphrase_sharing_no_word_is_quoted_when_it_stands_out(embedder) -> None:
+    text = (
+        "Multi-factor authentication is mandatory for all employees. "
+        "Access rights are reviewed every quarter by each team lead. "
+        "Accounts of people who leave the company are disabled within 24 hours."
+    )
+    q = "How soon after a staff member departs is their login switched off?"
+    qv = embedder.embed([q])[0]
+    kw = {"query_vector": qv, "embed": embedder.embed, "min_semantic": 0.6}
+    assert extractive_reply(q, [chunk(1, text)], **kw) is None  # the rules before: refused
+    built = extractive_reply(q, [chunk(1, text)], paraphrase=(0.55, 0.08), **kw)
+    assert built is not None and "disabled within 24 hours. [1]" in built.text
+    # Not when another sentence is about as close: nothing stands out.
+    assert extractive_reply(q, [chunk(1, text)], paraphrase=(0.55, 0.9), **kw) is None
+    # Nor for a question the sentences do not answer at all.
+    off = "What is the capital of Australia?"
+    ov = embedder.embed([off])[0]
+    assert (
+        extractive_reply(off, [chunk(1, text)], ov, embedder.embed, paraphrase=(0.55, 0.08)) is None
+    )
+
+
+TRIAL = "Every new workspace gets a 14-day free trial of the Business plan."
+UPTIME = (
+    "plans.starter.uptime_sla_percent: 99.5\n"
+    "plans.team.uptime_sla_percent: 99.9\n"
+    "plans.business.uptime_sla_percent: 99.95\n"
+    "plans.enterprise.uptime_sla_percent: 99.99\n"
+)
+
+
+def test_a_part_referring_back_is_answered_for_what_the_first_part_named() -> None:
+    q = "Which plan does the free trial give you, and what uptime does that plan guarantee?"
+    built = extractive_reply(q, [chunk(1, TRIAL), chunk(2, UPTIME)])
+    assert built is not None
+    assert "Business plan. [1]" in built.text
+    # The Business row (named by the first part's answer), not the first uptime row.
+    assert "plans.business.uptime_sla_percent: 99.95 [2]" in built.text
+    assert "99.5 " not in built.text and "99.99" not in built.text
+    # Given the model's answer to the first part, the second part follows it.
+    given = extractive_reply(q, [chunk(1, TRIAL), chunk(2, UPTIME)], given="It is Team.")
+    assert given is not None and "plans.team.uptime_sla_percent: 99.9 [2]" in given.text
+
+
+def test_a_name_no_source_mentions_has_no_extract() -> None:
+    from lockgate.engine.extractive import unknown_names
+
+    chunks = [chunk(1, UPTIME)]
+    assert unknown_names("What uptime does the Platinum plan guarantee?", chunks) == ["platinum"]
+    assert extractive_reply("What uptime does the Platinum plan guarantee?", chunks) is None
+    assert unknown_names("I'm Jan Vos. What uptime does the Team plan guarantee?", chunks) == []
+
+
+def test_a_short_next_sentence_with_the_value_is_quoted_with_its_sentence() -> None:
+    text = (
+        "LogLevel Gives the verbosity level that is used when logging messages from ssh(1). "
+        "The default is INFO. "
+        "Other options are described elsewhere in this manual page."
+    )
+    q = "At which verbosity level does the ssh client log messages out of the box?"
+    built = extractive_reply(q, [chunk(1, text)])
+    assert built is not None
+    assert "logging messages from ssh(1). The default is INFO. [1]" in built.text
+
+
+def test_tiers_are_told_apart_by_the_questions_figure() -> None:
+    table = (
+        "| City tier | Example cities | Hotel per night | Meals per day |\n"
+        "| Tier 1 | London, New York | EUR 220 | EUR 75 |\n"
+        "| Tier 2 | Berlin, Madrid | EUR 160 | EUR 55 |\n"
+        "| Tier 3 | All other cities | EUR 110 | EUR 40 |\n"
+    )
+    q = "What is the hotel limit per night in Tier 1 cities? What about meals?"
+    built = extractive_reply(q, [chunk(1, table)])
+    assert built is not None
+    assert built.text == "City tier: Tier 1, Hotel per night: EUR 220, Meals per day: EUR 75 [1]"

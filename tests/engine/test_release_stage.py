@@ -22,10 +22,18 @@ from lockgate.releases.active import Active
 from lockgate.releases.model import Release
 from lockgate.upstreams.registry import ModelRegistry
 
-R1 = Release("r1", stage="full", model="big", models={"chat": "chat-v1"},
-             prompts={"grounded_answer": 2})
-R2 = Release("r2", stage="pilot", pilot=("alice",), model="small", models={"chat": "chat-v2"},
-             prompts={"grounded_answer": 3}, params={"temperature": 0.2, "max_tokens": 400})
+R1 = Release(
+    "r1", stage="full", model="big", models={"chat": "chat-v1"}, prompts={"grounded_answer": 2}
+)
+R2 = Release(
+    "r2",
+    stage="pilot",
+    pilot=("alice",),
+    model="small",
+    models={"chat": "chat-v2"},
+    prompts={"grounded_answer": 3},
+    params={"temperature": 0.2, "max_tokens": 400},
+)
 
 
 class Fixed:
@@ -39,10 +47,19 @@ class Fixed:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     models = dict(Settings(home=tmp_path).models)
-    for name, limit in (("big", 512), ("small", 128), ("chat", 512), ("chat-v1", 512),
-                        ("chat-v2", 512)):
-        models[name] = ModelSpec(backend="openai", base_url="http://127.0.0.1:9/v1",
-                                 max_output_tokens=limit, context_window=4096)
+    for name, limit in (
+        ("big", 512),
+        ("small", 128),
+        ("chat", 512),
+        ("chat-v1", 512),
+        ("chat-v2", 512),
+    ):
+        models[name] = ModelSpec(
+            backend="openai",
+            base_url="http://127.0.0.1:9/v1",
+            max_output_tokens=limit,
+            context_window=4096,
+        )
     return Settings(home=tmp_path, models=models)  # type: ignore[arg-type]
 
 
@@ -80,8 +97,13 @@ def test_the_pilot_member_gets_the_rollout_and_everyone_else_the_current(setting
 
 
 def test_what_the_request_set_itself_is_kept(settings) -> None:
-    turn = _turn(settings, "alice", temperature=0.9, max_tokens=50,
-                 lockgate={"prompt": "grounded_answer@prod"})
+    turn = _turn(
+        settings,
+        "alice",
+        temperature=0.9,
+        max_tokens=50,
+        lockgate={"prompt": "grounded_answer@prod"},
+    )
     sent, _ = _run(settings, turn, Active(R1, R2))
     assert sent.prompt_ref == "grounded_answer@prod"
     assert (sent.request.temperature, sent.request.max_tokens) == (0.9, 50)
@@ -95,8 +117,9 @@ def test_pass_through_turns_follow_the_alias_map(settings) -> None:
     sent, state = _run(settings, turn, Active(R1, R2))
     assert sent.backend_model == "chat-v2" and sent.prompt_ref is None
     other = Call("/v1/chat/completions", {**body, "model": "big"}, Principal("alice"))
-    sent, state = _run(settings, parse_turn(other, settings, ModelRegistry(settings)),
-                       Active(R1, R2))
+    sent, state = _run(
+        settings, parse_turn(other, settings, ModelRegistry(settings)), Active(R1, R2)
+    )
     assert sent.backend_model == "big" and state.release == ("r2", "pilot")
 
 
@@ -111,8 +134,13 @@ def test_no_release_changes_nothing_and_the_trace_names_the_release(settings) ->
 
 
 def test_the_cache_never_shares_an_answer_between_releases(settings) -> None:
-    cache = Cache(None, settings.cache, None, GuardrailsConfig(enabled=False),  # type: ignore[arg-type]
-                  PromptRecord("grounded_answer", 1))
+    cache = Cache(
+        None,
+        settings.cache,
+        None,
+        GuardrailsConfig(enabled=False),  # type: ignore[arg-type]
+        PromptRecord("grounded_answer", 1),
+    )
     turn = _turn(settings, "alice")
     none, r1, r2 = (cache.scope_and_text(turn, None, r)[0] for r in (None, "r1", "r2"))
     assert len({none, r1, r2}) == 3

@@ -33,20 +33,24 @@ class Queue:
         self.items.append(rec)
         return rec
 
+
 @pytest.fixture
 def services(tmp_path: Path) -> Services:
     return Services(make_settings(tmp_path / "home", "http://127.0.0.1:9/v1"))
+
 
 def _turn(services: Services, model: str = "echo") -> Turn:
     body = {"model": model, "messages": [{"role": "user", "content": "about the lawsuit"}]}
     call = Call("/v1/chat/completions", body, principal=Principal("carol", "acme"))
     return parse_turn(call, services.settings, services.models)
 
+
 def _escalated() -> TurnState:
     state = TurnState()
     outcome = ScannerOutcome("topic", "escalate", [], 0.1)
     state.guard.add(GuardResult("in", "escalate", [outcome], "about the lawsuit"), "messages[0]")
     return state
+
 
 def _run(gate: ReviewGate, turn: Turn, state: TurnState, answer: Answer) -> Answer:
     async def inner(t: Turn, s: TurnState) -> Answer:
@@ -59,11 +63,13 @@ def _run(gate: ReviewGate, turn: Turn, state: TurnState, answer: Answer) -> Answ
 
     return asyncio.run(go())
 
+
 def test_a_held_answer_fails_closed_when_the_queue_is_down(services: Services) -> None:
     gate = ReviewGate(Queue(fail=True), ReviewConfig(modes={"guardrail": "hold"}))
     with pytest.raises(GatewayError) as err:
         _run(gate, _turn(services), _escalated(), Answer(text="the secret answer"))
     assert err.value.status == 503 and err.value.code == "review_unavailable"
+
 
 def test_a_delivered_answer_goes_out_when_the_queue_is_down(services: Services) -> None:
     gate = ReviewGate(Queue(fail=True), ReviewConfig())
@@ -71,6 +77,7 @@ def test_a_delivered_answer_goes_out_when_the_queue_is_down(services: Services) 
     out = _run(gate, _turn(services), state, Answer(text="fine answer"))
     assert out.text == "fine answer" and out.review is None
     assert REVIEW_ID_HEADER not in state.headers
+
 
 def test_a_refusal_is_queued_but_never_held(services: Services) -> None:
     queue = Queue()
@@ -80,6 +87,7 @@ def test_a_refusal_is_queued_but_never_held(services: Services) -> None:
     [item] = queue.items
     assert item.kind == "guardrail" and item.principal == "carol" and item.tenant == "acme"
     assert item.question == "about the lawsuit"
+
 
 def test_groundedness_only_for_the_grounded_model(services: Services) -> None:
     queue = Queue()

@@ -678,3 +678,14 @@ def test_rate_limit_settles_to_the_real_usage_when_the_turn_closes() -> None:
     assert settled == []  # held until the turn is over
     asyncio.run(answer.close("t-1"))
     assert settled == [12]
+
+
+def test_a_two_part_question_retrieves_each_part_too() -> None:
+    from lockgate.engine.stages.retrieve import interleave
+    from tests.engine.test_sentences import chunk
+
+    a, b, c, d = chunk(1, "a"), chunk(2, "b"), chunk(3, "c"), chunk(4, "d")
+    merged = interleave([[a, b], [b, c], [d]])
+    # Every list's best chunk in the first places, each chunk once, ranks renumbered.
+    assert [x.chunk_id for x in merged] == [a.chunk_id, b.chunk_id, d.chunk_id, c.chunk_id]
+    assert [x.rank for x in merged] == [1, 2, 3, 4]

@@ -14,9 +14,11 @@ import httpx
 import yaml
 from sqlalchemy import select
 
+from lockgate.config import Settings
 from lockgate.store import tables as tb
 from lockgate.store.db import make_engine
 from tests.support.server import free_port, serve_process
+from tests.support.store import store_env
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 40
@@ -46,6 +48,7 @@ def write_config(tmp_path: Path, upstream: str) -> Path:
 def start(config: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKGATE_")}
     env["PYTHONPATH"] = str(ROOT / "src")
+    env.update(store_env(config.parent / "home"))  # the home write_config names
     return serve_process(config, port, env, timeout_s=90)
 
 
@@ -62,7 +65,8 @@ async def send(base: str) -> list[str]:
 
 
 def stored_ids(home: Path) -> set[str]:
-    engine = make_engine(f"sqlite:///{home / 'lockgate.db'}")
+    # The child's store, SQLite file or PostgreSQL database (tests/support/store.py).
+    engine = make_engine(Settings(home=home).store_url)
     try:
         with engine.connect() as conn:
             return set(conn.execute(select(tb.traces.c.id)).scalars())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -44,6 +44,7 @@ class Gateway:
     services: Services
     remote: FakeEmbedServer
     docs: Path
+    last_quarantined: list[tuple[str, str, str]] = field(default_factory=list)
 
     def search(self, query: str = QUESTION) -> httpx.Response:
         return httpx.post(f"{self.base}/v1/search", json={"query": query, "k": 3}, timeout=30)
@@ -51,6 +52,7 @@ class Gateway:
     def ingest(self) -> dict[str, int]:
         s = self.services
         summary = Ingestor(s.documents, s.runs, s.embedder, s.settings.ingest).run([str(self.docs)])
+        self.last_quarantined = [(q.source, q.reason, q.detail) for q in summary.quarantined_files]
         return {"new": summary.new, "updated": summary.updated, **summary.reasons}
 
 
@@ -95,7 +97,8 @@ def _gateway(
         built = WithQueryFallback(primary, embedder) if fallback else primary
         services = Services(settings, preloaded_embedder=built)
         gw = Gateway("", services, remote, docs)
-        assert gw.ingest()["new"] == 3
+        outcome = gw.ingest()
+        assert outcome["new"] == 3, (outcome, gw.last_quarantined)
         with serve(create_app(services, preload_models=False), ready_path="/healthz") as base:
             gw.base = base
             yield gw

@@ -102,6 +102,8 @@ PROBES: list[tuple[str, str, Any, str]] = [
     ("POST", "/v1/guardrails/check", {"text": "x"}, sc.GUARD_CHECK),
     ("GET", "/metrics", None, sc.METRICS_READ),
     ("GET", "/v1/alerts", None, sc.METRICS_READ),
+    ("GET", "/v1/ingest/runs", None, sc.DOCS_READ),
+    ("GET", "/v1/ingest/runs/1", None, sc.DOCS_READ),
     ("GET", "/openapi.json", None, sc.SCHEMA_READ),
     ("GET", "/v1/files", None, sc.FILES),
     ("POST", "/v1/files", None, sc.FILES),
@@ -323,8 +325,9 @@ def test_a_batch_needs_the_scope_of_its_endpoint(tmp_path_factory, embedder, fak
     auth = {"max_failures": 1000, "role_scopes": {"app": [sc.FILES, sc.BATCHES]}}
     with _serve(tmp_path_factory, embedder, fake_upstream, auth) as gw:
         line = b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{}}'
-        up = gw.call("POST", "/v1/files", "app", files={"file": ("a.jsonl", line)},
-                     data={"purpose": "batch"})
+        up = gw.call(
+            "POST", "/v1/files", "app", files={"file": ("a.jsonl", line)}, data={"purpose": "batch"}
+        )
         assert up.status_code == 200, up.text
         body = {"input_file_id": up.json()["id"], "endpoint": "/v1/chat/completions"}
         resp = gw.call("POST", "/v1/batches", "app", json=body)

@@ -1,7 +1,8 @@
 """End to end: `lockgate serve --workers 2` as a real process tree on loopback. Both worker
 processes serve (each one's own request counter, read from the multi-process metrics files),
-every request's trace lands in the one SQLite store, a scrape of either process reports the
-sum, one process holds the scheduled jobs' lock, and SIGTERM ends the parent and its workers
+every request's trace lands in the one store (the home's SQLite file, or its PostgreSQL
+database with LOCKGATE_TEST_STORE=postgresql), a scrape of either process reports the sum,
+one process holds the scheduled jobs' lock, and SIGTERM ends the parent and its workers
 cleanly. The SpawnConfig round trip (a run-time protocol class through pickle) is checked on
 its own."""
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,8 +21,10 @@ import httpx
 import pytest
 import yaml
 from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import func, select
 
 import lockgate
+from lockgate.config import Settings
 from lockgate.gateway.header_timeout import (
     HeaderTimeoutProtocol,
     HttpToolsHeaderTimeoutProtocol,
@@ -30,8 +32,11 @@ from lockgate.gateway.header_timeout import (
 )
 from lockgate.gateway.leader import lock_path
 from lockgate.gateway.workers import SpawnConfig
+from lockgate.store import tables as tb
+from lockgate.store.db import make_engine
 from tests.support.fake_upstream import create_fake_upstream
 from tests.support.server import free_port, serve
+from tests.support.store import store_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = Path(lockgate.__file__).resolve().parents[1]  # the code under test, wherever it is
@@ -104,7 +109,7 @@ def test_two_workers_serve_share_a_store_and_stop_on_sigterm(tmp_path: Path, ups
     config = _config(tmp_path, upstream, metrics_dir)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{ROOT}"}
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{ROOT}", **store_env(tmp_path / "home")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     err = tmp_path / "stderr.log"
     command = [sys.executable, "-c", "from lockgate.cli import main; main()"]
@@ -143,9 +148,9 @@ def test_two_workers_serve_share_a_store_and_stop_on_sigterm(tmp_path: Path, ups
         assert all(served.get(pid, 0) > 0 for pid in workers), (served, workers)
 
         # Every turn's trace is in the one store, whichever process served it.
-        db = tmp_path / "home" / "lockgate.db"
+        store = Settings(home=tmp_path / "home").store_url
         deadline = time.monotonic() + 30
-        while (count := _traces(db)) < sent:
+        while (count := _traces(store)) < sent:
             assert time.monotonic() < deadline, (count, sent)
             time.sleep(0.2)
         assert count == sent
@@ -185,18 +190,20 @@ def _ready(base: str) -> bool:
         return False
 
 
-def _traces(db: Path) -> int:
-    with sqlite3.connect(db, timeout=30) as conn:
-        return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
+def _traces(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(tb.traces)).scalar_one())
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize(
     ("parser", "base"),
     [("h11", HeaderTimeoutProtocol), ("httptools", HttpToolsHeaderTimeoutProtocol)],
 )
-def test_a_run_time_protocol_class_survives_the_trip_to_a_worker(
-    parser: str, base: type
-) -> None:
+def test_a_run_time_protocol_class_survives_the_trip_to_a_worker(parser: str, base: type) -> None:
     made = header_timeout_protocol(3.5, parser)
     config = SpawnConfig("lockgate.gateway.workers:worker_app", factory=True, http=made)
     back = pickle.loads(pickle.dumps(config))

@@ -275,7 +275,7 @@ def _default_policy_injection() -> tuple[InjectionScanner, float]:
 
 def test_default_policy_uses_the_calibrated_threshold():
     _, threshold = _default_policy_injection()
-    assert 0.4 <= threshold <= 0.5
+    assert 0.4 <= threshold <= 0.6
 
 
 @pytest.mark.parametrize("text", RAG_IMPERATIVES_AND_CHIT_CHAT)

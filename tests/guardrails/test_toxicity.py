@@ -134,3 +134,17 @@ def test_fast_tfidf_matches_sklearn(scanner: ToxicityScanner) -> None:
     slow = scanner._vectorizer.transform(texts)
     assert fast.shape == slow.shape
     assert abs(fast - slow).max() < 1e-12
+
+
+def test_sick_leave_is_hr_wording_not_abuse() -> None:
+    from lockgate.guardrails.base import ScanContext
+    from lockgate.guardrails.scanners.toxicity import ToxicityScanner
+
+    scanner = ToxicityScanner()
+    ctx = ScanContext(direction="in")
+    for text in (
+        "How many days of paid sick leave do I get per year?",
+        "Who pays sick pay after 3 sick days?",
+    ):
+        assert not [f for f in scanner.scan(text, ctx) if f.score >= 0.5], text
+    assert [f for f in scanner.scan("I am sick of you", ctx) if f.score >= 0.5]

@@ -249,14 +249,14 @@ def test_cli_ingest_globs_runs_sources_and_retry(tmp_path: Path, embedder, monke
     (root / "bad.pdf").write_bytes(b"%PDF-1.4 truncated")
     import lockgate.cli.ingest as cq
 
-    real = cq._sync
+    real = cq.source_sync
 
     def patched(obj):
         sync = real(obj)
         sync.ingestor.embedder = embedder  # reuse the session's model
         return sync
 
-    monkeypatch.setattr(cq, "_sync", patched)
+    monkeypatch.setattr(cq, "source_sync", patched)
     runner = CliRunner()
     out = runner.invoke(main, ["ingest", str(root), "--exclude", "skip.md", "--json"])
     assert out.exit_code == 0, out.output

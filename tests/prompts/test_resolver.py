@@ -4,15 +4,15 @@ version is PromptNotFound naming it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lockgate.prompts.resolver import PromptResolver
 from lockgate.prompts.spec import PromptSpec
-from lockgate.store.db import make_engine
-from lockgate.store.migrations import migrate
 from lockgate.store.prompts import PromptNotFound, PromptStore
+from tests.support.store import migrated_engine
 
 
 class Clock:
@@ -27,15 +27,14 @@ def _spec(text: str) -> PromptSpec:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> PromptStore:
-    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
-    migrate(engine)
-    store = PromptStore(engine)
-    for text in ("one", "two"):
-        spec = _spec(text)
-        store.push(spec.name, spec.hash, spec.canonical())
-    store.set_label("p", "production", 1)
-    return store
+def store(tmp_path: Path) -> Iterator[PromptStore]:
+    with migrated_engine(tmp_path, "r.db") as engine:
+        store = PromptStore(engine)
+        for text in ("one", "two"):
+            spec = _spec(text)
+            store.push(spec.name, spec.hash, spec.canonical())
+        store.set_label("p", "production", 1)
+        yield store
 
 
 def test_a_label_is_reread_after_its_ttl(store: PromptStore) -> None:

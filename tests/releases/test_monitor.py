@@ -14,14 +14,22 @@ from lockgate.releases.active import ActiveReleases
 from lockgate.releases.model import Release
 from lockgate.releases.monitor import compare
 from lockgate.store.db import make_engine
-from lockgate.store.migrations import migrate
 from lockgate.store.releases import ReleaseStore, Transition, WindowStats
+from tests.support.store import migrated_engine
 
 CFG = ReleasesConfig(min_requests=20, min_feedback=10, min_grounded=10)
 
 
-def _s(n: int = 100, errors: int = 0, cost: float = 1.0, p95: float = 100.0, rated: int = 0,
-       negative: int = 0, grounded: int = 0, g: float = 0.0) -> WindowStats:
+def _s(
+    n: int = 100,
+    errors: int = 0,
+    cost: float = 1.0,
+    p95: float = 100.0,
+    rated: int = 0,
+    negative: int = 0,
+    grounded: int = 0,
+    g: float = 0.0,
+) -> WindowStats:
     return WindowStats(n, errors, cost, grounded, g * grounded, p95, rated, negative)
 
 
@@ -72,15 +80,18 @@ def test_a_free_baseline_leaves_cost_unjudged() -> None:
 
 
 def test_another_process_change_is_seen_within_the_ttl(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'a.db'}"
-    gateway, cli = make_engine(url), make_engine(url)
-    migrate(gateway)
-    active = ActiveReleases(ReleaseStore(gateway), ttl_s=0.3)
-    assert asyncio.run(active.get()).current is None
-    other = ReleaseStore(cli)
-    other.create(Release("r1", model="m", created_by="ops"))
-    other.apply(Transition("r1", "draft", "full"), "ops")
-    assert asyncio.run(active.get()).current is None  # still the cached read
-    time.sleep(0.35)
-    found = asyncio.run(active.get()).current
-    assert found is not None and found.name == "r1"
+    with migrated_engine(tmp_path, "a.db") as gateway:
+        # Another process: an engine of its own on the same store.
+        cli = make_engine(gateway.url.render_as_string(hide_password=False))
+        try:
+            active = ActiveReleases(ReleaseStore(gateway), ttl_s=0.3)
+            assert asyncio.run(active.get()).current is None
+            other = ReleaseStore(cli)
+            other.create(Release("r1", model="m", created_by="ops"))
+            other.apply(Transition("r1", "draft", "full"), "ops")
+            assert asyncio.run(active.get()).current is None  # still the cached read
+            time.sleep(0.35)
+            found = asyncio.run(active.get()).current
+            assert found is not None and found.name == "r1"
+        finally:
+            cli.dispose()

@@ -127,7 +127,7 @@ def test_reingest_under_another_tenant_is_refused(corpus) -> None:
         services.settings.ingest,
         access=Access.of("beta"),
     )
-    ing._prune([str(root / "a")], set())
+    ing.prune([str(root / "a")], set())
     assert services.documents.known_sources()[str(source)].status == "active"
 
 
@@ -184,14 +184,14 @@ def test_cli_ingest_and_search_by_tenant_and_groups(tmp_path: Path, embedder, mo
     from lockgate.cli import main
 
     monkeypatch.setenv("LOCKGATE_HOME", str(tmp_path / "home"))
-    real = cli_ingest._sync
+    real = cli_ingest.source_sync
 
     def reuse_model(obj):  # the session's embedder instead of loading another
         sync = real(obj)
         sync.ingestor.embedder = embedder
         return sync
 
-    monkeypatch.setattr(cli_ingest, "_sync", reuse_model)
+    monkeypatch.setattr(cli_ingest, "source_sync", reuse_model)
     for name, text in (("a", SECRET_A), ("hr", SECRET_HR)):
         (tmp_path / name).mkdir()
         (tmp_path / name / f"{name}.md").write_text(f"# {name}\n\n{text}\n", encoding="utf-8")

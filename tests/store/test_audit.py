@@ -379,10 +379,8 @@ for i in range(40):
 """
 
 
-def test_two_processes_and_a_thread_append_one_chain(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    engine = make_engine(url)
-    migrate(engine)
+def test_two_processes_and_a_thread_append_one_chain(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     children = [
         subprocess.Popen(
@@ -404,7 +402,6 @@ def test_two_processes_and_a_thread_append_one_chain(tmp_path: Path) -> None:
     assert verdict.entries == 120
     by_actor = {a: sum(1 for r in rows(engine) if r["actor"] == a) for a in ("p0", "p1", "parent")}
     assert by_actor == {"p0": 40, "p1": 40, "parent": 40}
-    engine.dispose()
 
 
 def test_a_batch_is_chained_in_order_under_one_lock(engine: Engine) -> None:

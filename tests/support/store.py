@@ -20,6 +20,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from lockgate.config import Settings
+from lockgate.store.db import make_engine
 from lockgate.store.migrations import migrate
 
 BACKEND = os.environ.get("LOCKGATE_TEST_STORE", "sqlite").strip().lower() or "sqlite"
@@ -181,6 +183,29 @@ class PgHomes:
 
 
 _homes: PgHomes | None = None
+
+
+@contextmanager
+def migrated_engine(tmp_path: Path, name: str = "store.db") -> Iterator[Engine]:
+    """A migrated store on the session's backend, for a test that builds repositories on an
+    engine of its own instead of a home: the SQLite file `tmp_path / name`, or on PostgreSQL
+    a database leased from the session's pool (emptied and given back afterwards)."""
+    if not on_postgresql():
+        engine = make_engine(f"sqlite:///{tmp_path / name}")
+        try:
+            migrate(engine)
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    databases = pool()
+    leased = databases.lease()
+    engine = make_engine(databases.url(leased))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        databases.give_back(leased)
 
 
 def store_env(home: Path) -> dict[str, str]:

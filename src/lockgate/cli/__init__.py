@@ -34,6 +34,7 @@ from lockgate.cli import (
     search,
     serve,
     traces,
+    worker,
 )
 from lockgate.cli.authz import guard_commands
 from lockgate.cli.context import Ctx
@@ -141,6 +142,7 @@ def _register() -> None:
         releases.release,
         loadtest.loadtest,
         readiness.readiness,
+        worker.worker,
     ):
         main.add_command(command)
     # The master key belongs with the other keys.

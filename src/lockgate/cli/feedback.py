@@ -32,9 +32,7 @@ def feedback() -> None:
 )
 @json_flag
 @click.pass_obj
-def feedback_report(
-    obj: Ctx, by: str, since: str, tenant: str | None, as_json: bool
-) -> None:
+def feedback_report(obj: Ctx, by: str, since: str, tenant: str | None, as_json: bool) -> None:
     """Per group: ratings, mean rating, share negative, and whether the target is met."""
     try:
         window = parse_duration(since)

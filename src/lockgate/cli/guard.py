@@ -59,9 +59,7 @@ def escalations(ctx: click.Context, show_all: bool, tenant: str | None, as_json:
     """Deprecated: `lockgate review list --kind guardrail`."""
     from lockgate.cli.review import list_items
 
-    click.echo(
-        "lockgate: 'escalations' is now 'review list --kind guardrail'", err=True
-    )
+    click.echo("lockgate: 'escalations' is now 'review list --kind guardrail'", err=True)
     ctx.invoke(
         list_items,
         status="all" if show_all else "open",

@@ -18,11 +18,14 @@ from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, json_flag, ts
 
 if TYPE_CHECKING:
+    from lockgate.config import SourceSpec
     from lockgate.ingest.pipeline import IngestSummary
+    from lockgate.ingest.queue import RedisStreamQueue
+    from lockgate.ingest.queued import QueuedRuns
     from lockgate.ingest.sync import SourceSync
 
 
-def _sync(obj: Ctx) -> SourceSync:
+def source_sync(obj: Ctx) -> SourceSync:
     from lockgate.ingest.pipeline import Ingestor
     from lockgate.ingest.sync import SourceSync
     from lockgate.store.quality import QualityStore
@@ -41,6 +44,54 @@ def _sync(obj: Ctx) -> SourceSync:
         SourceStore(services.engine),
         QualityStore(services.engine),
         skip=(Path(obj.settings.home),),
+    )
+
+
+def open_queue(obj: Ctx) -> RedisStreamQueue:
+    """The ingest queue, or the command ends with a message saying what to set."""
+    from lockgate.ingest.queue import open_queue as open_stream_queue
+
+    settings = obj.settings
+    if settings.redis.url is None:
+        click.echo(
+            "lockgate: the ingest queue is a Redis stream, and redis.url is not set "
+            "(set it in lockgate.yaml or LOCKGATE_REDIS__URL, e.g. redis://127.0.0.1:6379/0)",
+            err=True,
+        )
+        sys.exit(2)
+    return open_stream_queue(settings.redis, settings.ingest.queue)
+
+
+def queued_runs(obj: Ctx, sync: SourceSync | None = None) -> QueuedRuns:
+    from lockgate.ingest.queued import QueuedRuns
+    from lockgate.store.ingest_jobs import IngestJobStore
+
+    return QueuedRuns(sync or source_sync(obj), IngestJobStore(obj.services().engine))
+
+
+def _enqueue(
+    obj: Ctx, sync: SourceSync, specs: list[SourceSpec], prune: bool, as_json: bool
+) -> None:
+    from lockgate.ingest.queued import NotQueueable
+    from lockgate.sharedstate.client import REDIS_ERRORS
+
+    queue = open_queue(obj)
+    try:
+        done = queued_runs(obj, sync).enqueue(specs, queue, prune)
+    except NotQueueable as exc:
+        click.echo(f"lockgate: {exc}", err=True)
+        sys.exit(2)
+    except REDIS_ERRORS as exc:
+        click.echo(f"lockgate: the ingest queue (Redis) is unavailable: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        queue.close()
+    if as_json:
+        dump({"run_id": done.run_id, "jobs": done.jobs, "retired": done.retired})
+        return
+    click.echo(
+        f"run #{done.run_id}: {done.jobs} job(s) queued, {done.retired} retired; "
+        f"`lockgate runs show {done.run_id}` follows it"
     )
 
 
@@ -108,6 +159,12 @@ def _print_summary(summary: IngestSummary, as_json: bool) -> None:
 @click.option("--watch", is_flag=True, help="Keep running; re-sync folders when they change.")
 @click.option("--interval", type=float, default=None, help="Seconds between --watch polls.")
 @click.option(
+    "--queue",
+    "queued",
+    is_flag=True,
+    help="Put one job per file on the ingest queue for `lockgate worker ingest`.",
+)
+@click.option(
     "--tenant", default="default", show_default=True, help="Tenant that owns these documents."
 )
 @click.option(
@@ -124,6 +181,7 @@ def ingest(
     exclude: tuple[str, ...],
     watch: bool,
     interval: float | None,
+    queued: bool,
     tenant: str,
     groups: str,
 ) -> None:
@@ -155,8 +213,16 @@ def ingest(
     specs = [configured[n] for n in source_names]
     # An s3:// or URL argument that a configured source names takes its endpoint and keys.
     specs += [by_uri.get(p) or spec_for(p, include, exclude) for p in paths]
-    sync = _sync(obj)
+    if queued and watch:
+        click.echo("lockgate: --queue and --watch do not go together", err=True)
+        sys.exit(2)
+    if queued:
+        open_queue(obj).close()  # before any listing: no Redis, no run
+    sync = source_sync(obj)
     sync.ingestor.access = access
+    if queued:
+        _enqueue(obj, sync, specs, prune, as_json)
+        return
     if watch:
         from lockgate.ingest.watch import watch as watch_loop
 
@@ -198,7 +264,7 @@ def docs_retry(obj: Ctx, sources: tuple[str, ...], as_json: bool) -> None:
     """Try quarantined files again (all, or the given sources) after fixing them."""
     from lockgate.ingest.sync import retry_quarantine
 
-    summary = retry_quarantine(_sync(obj), list(sources) or None)
+    summary = retry_quarantine(source_sync(obj), list(sources) or None)
     _print_summary(summary, as_json)
     _exit_if_embedder_failed(summary)
 
@@ -215,6 +281,11 @@ def _run(r: dict[str, Any]) -> str:
         f"updated {s.get('updated', 0)} quarantined {s.get('quarantined', 0)} "
         f"chunks {s.get('chunks', 0)}  {s.get('seconds', 0)}s"
         + ("  ALERT" if s.get("alerts") else "")
+        + (
+            "  (queued" + ("" if r.get("finished_at") else ", in progress") + ")"
+            if r.get("kind") == "queued"
+            else ""
+        )
     )
 
 
@@ -250,11 +321,14 @@ _RUN_DETAILS = ("reasons", "stages_ms", "languages", "strategies", "normalize", 
 @click.pass_obj
 def runs_show(obj: Ctx, run_id: int | None, as_json: bool) -> None:
     """One run's report (the latest by default): outcomes by reason, time per stage."""
-    rows = obj.services().runs.latest(1000)
-    row = next((r for r in rows if run_id is None or r["id"] == run_id), None)
+    store = obj.services().runs
+    row = store.get(run_id) if run_id is not None else next(iter(store.latest(1)), None)
     if row is None:
         click.echo(f"lockgate: no ingest run {run_id}", err=True)
         sys.exit(1)
+    if row.get("kind") == "queued":
+        _show_queued(obj, row, as_json)
+        return
     if as_json:
         dump(row)
         return
@@ -268,6 +342,70 @@ def runs_show(obj: Ctx, run_id: int | None, as_json: bool) -> None:
         click.echo(f"{'source':>14}: {src}")
     for alert in s.get("alerts", []):
         click.echo(f"{'ALERT':>14}: {alert}")
+
+
+def _show_queued(obj: Ctx, row: dict[str, Any], as_json: bool) -> None:
+    """A queued run, finished or not: counts read from its job rows, per source."""
+    from lockgate.store.ingest_jobs import IngestJobStore
+
+    jobs = IngestJobStore(obj.services().engine)
+    progress = jobs.progress(row["id"])
+    problems = [j for state in ("failed", "quarantined") for j in jobs.jobs(row["id"], state, 20)]
+    if as_json:
+        dump({**row, "progress": progress, "problems": problems})
+        return
+    status = f"finished {ts(row['finished_at'])}" if row["finished_at"] else "in progress"
+    click.echo(f"run #{row['id']} (queued)  started {ts(row['started_at'])}  {status}")
+    for key in ("jobs", "queued", "running", "done", "quarantined", "failed", "chunks"):
+        click.echo(f"{key:>14}: {progress[key]}")
+    click.echo(f"{'outcomes':>14}: {progress['outcomes']}")
+    click.echo(f"{'redeliveries':>14}: {progress['redeliveries']}")
+    for src in progress["sources"]:
+        click.echo(f"{'source':>14}: {src['name']}  {src['states']}  chunks {src['chunks']}")
+    for j in problems:
+        click.echo(f"{j['state']:>14}: {j['source']}: {j['error']}")
+
+
+@requires(DOCS_READ)
+@runs.command("jobs")
+@click.argument("run_id", type=int)
+@click.option("--state", type=click.Choice(["queued", "running", "done", "quarantined", "failed"]))
+@click.option("-n", "limit", type=click.IntRange(1, 100000), default=100)
+@json_flag
+@click.pass_obj
+def runs_jobs(obj: Ctx, run_id: int, state: str | None, limit: int, as_json: bool) -> None:
+    """The files of a queued run: state, outcome, attempts, the worker, the error."""
+    from lockgate.store.ingest_jobs import IngestJobStore
+
+    rows = IngestJobStore(obj.services().engine).jobs(run_id, state, limit)
+    echo_rows(
+        rows,
+        as_json,
+        lambda j: (
+            f"{j['state']:<11} {j['outcome'] or '-':<10} x{j['attempts']}  {j['source']}"
+            + (f"  ({j['error']})" if j["error"] else "")
+        ),
+        "job(s)",
+    )
+
+
+@requires(DOCS_WRITE)
+@runs.command("requeue")
+@click.argument("run_id", type=int)
+@click.pass_obj
+def runs_requeue(obj: Ctx, run_id: int) -> None:
+    """Put a queued run's unfinished jobs on the queue again (after Redis lost them, or
+    the enqueuer stopped half-way). Finished jobs are not touched; a job that is still on
+    the queue is worked on once."""
+    if obj.services().runs.get(run_id) is None:
+        click.echo(f"lockgate: no ingest run {run_id}", err=True)
+        sys.exit(1)
+    queue = open_queue(obj)
+    try:
+        n = queued_runs(obj).requeue(run_id, queue)
+    finally:
+        queue.close()
+    click.echo(f"run #{run_id}: {n} job(s) queued again")
 
 
 @click.group()

@@ -66,15 +66,22 @@ def release() -> None:
 @click.option("--prompt", "prompts", multiple=True, help="Pin a prompt: NAME=VERSION.")
 @click.option("--model", default=None, help="The registry model grounded turns use.")
 @click.option(
-    "--alias", "aliases", multiple=True,
+    "--alias",
+    "aliases",
+    multiple=True,
     help="For pass-through turns: REQUESTED=MODEL (a request for REQUESTED goes to MODEL).",
 )
 @click.option("--param", "params", multiple=True, help="temperature=, top_p= or max_tokens=.")
 @json_flag
 @click.pass_obj
 def create(
-    obj: Ctx, name: str, prompts: tuple[str, ...], model: str | None,
-    aliases: tuple[str, ...], params: tuple[str, ...], as_json: bool,
+    obj: Ctx,
+    name: str,
+    prompts: tuple[str, ...],
+    model: str | None,
+    aliases: tuple[str, ...],
+    params: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Make a release (stage draft); it serves nobody until promoted."""
     try:
@@ -106,8 +113,15 @@ def promote(
     obj: Ctx, name: str, pilot: str | None, percent: float | None, full: bool, as_json: bool
 ) -> None:
     """Move a release to its next stage (exactly one of --pilot, --percent, --full)."""
-    chosen = [flag for flag, on in (("--pilot", pilot is not None),
-                                    ("--percent", percent is not None), ("--full", full)) if on]
+    chosen = [
+        flag
+        for flag, on in (
+            ("--pilot", pilot is not None),
+            ("--percent", percent is not None),
+            ("--full", full),
+        )
+        if on
+    ]
     if len(chosen) != 1:
         _fail("give exactly one of --pilot, --percent or --full", USAGE)
     target = "pilot" if pilot is not None else "percentage" if percent is not None else "full"
@@ -179,7 +193,8 @@ def status(obj: Ctx, name: str | None, as_json: bool) -> None:
         "rollout": rollout.name if rollout else None,
         "release": shown.as_dict() if shown else None,
         "history": [c.as_dict() for c in store.history(shown.name)] if shown else [],
-        "window": verdict.as_dict() if verdict and shown and verdict.release == shown.name
+        "window": verdict.as_dict()
+        if verdict and shown and verdict.release == shown.name
         else None,
     }
     if as_json:

@@ -58,6 +58,9 @@ def serve(obj: Ctx, host: str | None, port: int | None, workers: int) -> None:
     from lockgate.logs.setup import uvicorn_log_config
 
     settings = obj.settings
+    from lockgate.gateway import gcpolicy
+
+    gcpolicy.serving()
     try:
         # With several workers the app is built here only to check the config (each worker
         # builds its own); a bad config fails once, before any process starts.

@@ -21,16 +21,17 @@ class ScannerRule(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-INJECTION_THRESHOLD = 0.47
+INJECTION_THRESHOLD = 0.555
 
 
 def _default_input() -> list[ScannerRule]:
     return [
         ScannerRule(scanner="pii", action="redact"),
         # 0.5 is where the classifier's own validation-calibrated threshold lands (see
-        # InjectionClassifier.score); this policy's 0.47 is `lockgate guard-calibrate` on the
+        # InjectionClassifier.score); this policy's 0.555 is `lockgate guard-calibrate` on the
         # two dev sets of benign look-alikes (400 requests that read like attacks) at a 2.5%
-        # false-alarm budget. Another policy calibrates on its own traffic the same way.
+        # false-alarm budget, with the embedding stage on (it chose 0.5547). Another policy
+        # calibrates on its own traffic the same way.
         ScannerRule(scanner="injection", action="block", threshold=INJECTION_THRESHOLD),
         ScannerRule(scanner="toxicity", action="block"),
     ]

@@ -141,6 +141,35 @@ class AccessRule(Strict):
     groups: list[str] = Field(default_factory=list)
 
 
+class IngestQueueConfig(Strict):
+    """`lockgate ingest --queue` and `lockgate worker ingest`: jobs on a Redis stream (the
+    `redis.url` server, keys under `redis.prefix`), one consumer group of workers."""
+
+    stream: str = Field("ingest:jobs", min_length=1)
+    dead_letter_stream: str = Field("ingest:dead", min_length=1)
+    group: str = Field("ingest-workers", min_length=1)
+    # A job a worker has held this long without a heartbeat is taken by another worker:
+    # the worker that had it is taken for dead (kill -9, a lost node).
+    visibility_timeout_s: float = Field(60.0, gt=0)
+    # How often a worker tells the queue it still holds its job, well inside the timeout.
+    heartbeat_s: float = Field(10.0, gt=0)
+    # A failure that is not the document's fault (the embedder down, the store away): the
+    # job is tried again after a backoff, at most this many times, then dead-lettered.
+    max_failures: int = Field(3, ge=1, le=100)
+    backoff_s: float = Field(1.0, ge=0)
+    # Deliveries of one job in all, the crashed ones included: a file that kills every
+    # worker that opens it is dead-lettered instead of taking them all down in turn.
+    max_deliveries: int = Field(10, ge=1, le=1000)
+    # How long one read waits for a job before the worker looks for abandoned ones again.
+    block_s: float = Field(2.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_timeout(self) -> IngestQueueConfig:
+        if self.heartbeat_s * 2 > self.visibility_timeout_s:
+            raise ValueError("heartbeat_s must be at most half of visibility_timeout_s")
+        return self
+
+
 class IngestConfig(Strict):
     # Field order is the order `lockgate config show` prints them in.
     # Format (as detected: pdf, markdown, xlsx, pptx…) -> strategy; others use the default.
@@ -166,6 +195,7 @@ class IngestConfig(Strict):
     ocr: OcrConfig = OcrConfig()  # OCR of scans and images
     archives: ArchiveConfig = ArchiveConfig()  # zip-bomb limits
     access: list[AccessRule] = Field(default_factory=list)  # tenant and groups by source
+    queue: IngestQueueConfig = IngestQueueConfig()  # queued ingest (docs/ingest-queue.md)
 
     @property
     def max_file_bytes(self) -> int:

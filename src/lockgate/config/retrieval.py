@@ -134,6 +134,12 @@ class ExtractiveConfig(Strict):
     complete_parts: bool = True
     # The weight of that similarity against shared words when ranking the candidates.
     semantic_weight: float = Field(0.6, ge=0, le=1)
+    # Where no sentence passes the rules above (a paraphrase sharing no topic word with its
+    # source: "departs" / "leave the company"), the retrieved documents' sentence closest to
+    # the question in meaning is quoted if its cosine is at least `min_paraphrase` and
+    # `paraphrase_margin` above the next sentence's. Above 1: never (the turn is refused).
+    min_paraphrase: float = Field(0.58, ge=-1, le=1.1)
+    paraphrase_margin: float = Field(0.08, ge=0, le=2)
 
 
 class GroundedConfig(Strict):
@@ -166,6 +172,11 @@ class GroundedConfig(Strict):
     # which search keeps at 1 to show more documents). A paraphrased question's sentence is
     # often in its document's second chunk (2: the dev questions, BENCHMARKS.md).
     chunks_per_document: int | None = Field(2, ge=1, le=20)
+    # A question asking two things ("Which plan ..., and what uptime does it guarantee?") is
+    # also searched part by part, and each part's best chunks join the sentence pool: the
+    # second part's fact is often in another document that the whole question does not
+    # rank high enough (the first part's words dominate it).
+    part_retrieval: bool = True
     # Cosine similarity of the best chunk under which the assistant refuses instead of guessing.
     min_relevance: float = Field(0.3, ge=-1, le=1)
     max_tokens: int = Field(192, ge=1)

@@ -22,6 +22,7 @@ class Kind(Enum):
     DATE = "a date"  # which day, what date, when was it born
     PERSON = "who"  # a name, or a role
     NAME = "a name"  # what is the name of
+    VALUE = "a value"  # which port / level / library ... by default: the setting's value
 
 
 _MONEY_Q = re.compile(
@@ -74,6 +75,27 @@ _ROLE = re.compile(
 )
 
 
+# A question for a setting's default value, in the many ways people say it: "by default",
+# "out of the box", "unless told otherwise", "if I don't set a port", "when none is given",
+# "the count left at its default".
+DEFAULT_Q = re.compile(
+    r"\bdefaults?\b|\bout of the box\b|\bunless (?:\w+ )?(?:told|configured|set|specified|"
+    r"changed|given)(?: otherwise)?\b"
+    r"|\bif (?:i|you) (?:don't|do not|never) (?:set|give|specify|configure|change)\b"
+    r"|\b(?:if|when) (?:nothing|none|no \w+(?: \w+)?)(?: else)? (?:is |are )?"
+    r"(?:given|set|configured|specified)\b",
+    re.I,
+)
+# A value stated: a figure, a code or name, a path, or "the default is ..." itself.
+_VALUE = re.compile(
+    r"[~/][\w.-]|\b[A-Z][A-Z0-9_]{1,}\b|\b\w+[A-Z]\w*\b|\bdefault(?: value)? is\b"
+    r"|\bdefaults to\b|\bby default\b|\bis the default\b",
+)
+
+
+_MAN_REF = re.compile(r"\b[\w.-]+\(\d\w*\)")
+
+
 def names(text: str) -> set[str]:
     """The names in a text, a possessive's "'s" left off ("Cloud's" is "cloud")."""
     return {re.sub(r"['’]s$", "", e) for e in entities(text)}
@@ -97,6 +119,8 @@ def kind_of(question: str) -> Kind:
         return Kind.NAME
     if _WHO_Q.search(question):
         return Kind.PERSON
+    if DEFAULT_Q.search(question):
+        return Kind.VALUE
     return Kind.ANY
 
 
@@ -128,6 +152,12 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
             _FREQUENCY.search(text)
         )
     new_names = bool(names(text) - names(question))
+    if kind is Kind.VALUE:
+        # A manual's cross-reference ("ssh(1)") is not a value, nor is the option a manual's
+        # paragraph opens with ("LogLevel Gives the verbosity level ...").
+        text = _MAN_REF.sub(" ", text)
+        rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+        return bool(names(rest) - names(question) or numbers(text) or _VALUE.search(rest))
     if kind is Kind.NAME:
         return new_names
     # Who: a name the question does not already say, or a role.

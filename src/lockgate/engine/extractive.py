@@ -13,15 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lockgate.engine.answer_type import Kind, fits, kind_of, kinds, parts
+from lockgate.engine.answer_type import Kind, fits, kind_of, kinds, names, parts
 from lockgate.engine.sentences import (
     Embed,
     SourceSentence,
     chunk_sentences,
     question_words,
     rank_sentences,
+    without_placeholders,
 )
-from lockgate.guardrails.grounding import entities
+from lockgate.guardrails.grounding import entities, numbers
 from lockgate.retrieval.hybrid import RetrievedChunk
 
 
@@ -89,21 +90,77 @@ def about_someone(question: str, chunks: list[RetrievedChunk]) -> bool:
     return False
 
 
+def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
+    """The names the question asks about that no chunk mentions ("the Platinum plan", "the
+    Tokyo office"): whatever else the sources share with it, they are about something else.
+    Names in a sentence about the caller ("I'm Jan de Vries, ...") are the caller's own."""
+    seen: set[str] = set()
+    for c in chunks:
+        seen |= question_words(c.text)
+    missing: list[str] = []
+    for sentence in re.split(r"(?<=[.?!])\s+", without_placeholders(question)):
+        if _CALLER.search(sentence):
+            continue
+        for name in sorted(names(sentence)):
+            words = question_words(name)
+            if words and not words & seen:
+                missing.append(name)
+    return missing
+
+
+# A short sentence that completes the one before it with the value: "The default is INFO.",
+# "The default is 22." after the option's description.
+_SHORT_TAIL = 12  # words
+
+
+def completed_by_next(question: str, sentences: list[SourceSentence]) -> list[SourceSentence]:
+    """More candidates: a sentence that does not give the kind of answer asked for joined
+    with the short one after it that does (a manual describes an option, then says "The
+    default is INFO." on its own): quoted together, word for word."""
+    by_place = {(s.number, s.pos): s for s in sentences}
+    out: list[SourceSentence] = []
+    for s in sentences:
+        nxt = by_place.get((s.number, s.pos + 1))
+        if (
+            nxt is None
+            or s.header is not None
+            or nxt.header is not None
+            or len(nxt.text.split()) > _SHORT_TAIL
+            or fits(question, s.text)
+            or not fits(question, nxt.text)
+        ):
+            continue
+        out.append(dataclasses.replace(s, text=f"{s.text} {nxt.text}"))
+    return out
+
+
 def qualifiers(question: str, sentences: list[SourceSentence]) -> set[str]:
-    """The question's names that tell candidate sentences apart ("Business" among the
-    plans' rows): found in some of them, but not in most."""
-    named = {w for e in entities(question) for w in question_words(e)}
+    """The question's names and figures that tell candidate sentences apart ("Business"
+    among the plans' rows): found in some of them, but not in most."""
+    # The question's figures tell rows apart too ("Tier 1" among the tiers' rows).
+    named = {w for e in entities(question) for w in question_words(e)} | numbers(question)
     if not named or not sentences:
         return set()
     counts = dict.fromkeys(named, 0)
     for s in sentences:
-        for w in named & question_words(_quoted(s)):
+        for w in named & _terms(_quoted(s)):
             counts[w] += 1
     return {w for w, n in counts.items() if 0 < n <= len(sentences) // 2}
 
 
 def _named(s: SourceSentence, qual: set[str]) -> int:
-    return len(qual & question_words(_quoted(s))) if qual else 0
+    """How many of the names a sentence has; a table row's own name (its first cell) counts
+    twice: "| Team | ... | Email (business hours) |" mentions Business, but is Team's row."""
+    if not qual:
+        return 0
+    found = len(qual & _terms(_quoted(s)))
+    if s.header is not None:
+        found += len(qual & _terms(_cells(s.text)[0]))
+    return found
+
+
+def _terms(text: str) -> set[str]:
+    return question_words(text) | numbers(text)
 
 
 def topic_words(question: str) -> set[str]:
@@ -142,6 +199,36 @@ def answers(
         return False  # only the question's commonest words: about something else
     # Most of what the question is about, or close to it in meaning.
     return len(shared) >= math.ceil(0.5 * len(q)) or s.similarity >= min_similarity
+
+
+def paraphrased(
+    question: str,
+    sentences: list[SourceSentence],
+    query_vector: np.ndarray,
+    embed: Embed,
+    min_similarity: float,
+    margin: float,
+) -> list[SourceSentence]:
+    """Where no sentence shares enough of the question's words: the one sentence of the
+    retrieved documents closest to it in meaning, if it is close (`min_similarity`) and
+    stands out from the next closest by `margin` ("How soon after a staff member departs is
+    their login switched off?" for "Accounts of people who leave the company are disabled
+    within 24 hours": no word in common). Every sentence is embedded here (the ranking
+    embeds only those sharing words); it must still give the kind of answer asked for and
+    not be a title. [] otherwise."""
+    if min_similarity > 1 or len(sentences) < 2:
+        return []
+    texts = [_quoted(s) for s in sentences]
+    sims = embed(texts) @ query_vector
+    order = sorted(range(len(sentences)), key=lambda i: -float(sims[i]))
+    top, second = order[0], order[1]
+    s = sentences[top]
+    if float(sims[top]) < min_similarity or float(sims[top] - sims[second]) < margin:
+        return []
+    if not fits(question, texts[top]) or is_title(texts[top]):
+        return []
+    s.similarity = float(sims[top])
+    return [s]
 
 
 def covers(part: str, question: str, s: SourceSentence | str) -> bool:
@@ -190,15 +277,23 @@ def extractive_reply(
     pool: list[RetrievedChunk] | None = None,
     min_semantic: float = 1.1,
     semantic_weight: float = 0.5,
+    given: str = "",
+    paraphrase: tuple[float, float] = (1.1, 0.0),
 ) -> Extract | None:
     """The extract, quoting from `chunks` (the context) and, where given, the rest of the
     retrieved `pool`. `Extract.chunks` is the context the citations count in: `chunks`,
-    then any pool chunk an extract sentence came from (the caller makes it the context)."""
+    then any pool chunk an extract sentence came from (the caller makes it the context).
+    `given` is an answer already given to part of the question (the model's): the names
+    it gives are what a later part referring back ("that plan") is about. `paraphrase`
+    (similarity, margin): see `paraphrased`, the last resort before refusing."""
     if not chunks or unknown_years(question, chunks + (pool or [])):
         return None
     if about_someone(question, chunks + (pool or [])):
         return None
+    if unknown_names(question, chunks + (pool or [])):
+        return None
     sentences, numbered = candidates(chunks, pool)
+    sentences += completed_by_next(question, sentences)
     # Only sentences that can pass `answers` are worth embedding: those sharing enough
     # words, or, where paraphrases may be quoted, any that shares a word.
     embed_from = min_lexical if min_semantic > 1 else 1e-9
@@ -208,15 +303,20 @@ def extractive_reply(
     relevant = [
         s for s in ranked if answers(question, s, min_lexical, min_similarity, min_semantic)
     ]
-    if not relevant:
+    if not relevant and embed is not None and query_vector is not None:
+        relevant = paraphrased(question, sentences, query_vector, embed, *paraphrase)
+    asked = parts(question)
+    # A two-part question is judged part by part below: against the whole, each part's
+    # sentence has only half of its words.
+    if not relevant and len(asked) < 2:
         return None
     # Of the sentences that answer, those naming what the question names ("Business")
     # first: the neighbouring row (Enterprise's) shares every other word.
     qual = qualifiers(question, sentences)
     relevant.sort(key=lambda s: -_named(s, qual))
-    best = relevant[0]
-    picked = [best]
+    picked = relevant[:1]
     for s in relevant[1:]:
+        best = picked[0]
         if len(picked) >= max_sentences:
             break
         # A second sentence only when it is nearly as good (otherwise it dilutes the
@@ -230,28 +330,26 @@ def extractive_reply(
             picked.append(s)
     # A question that asks two things gets a sentence for each where one answers it,
     # judged against that part alone (against the whole, the other part's words dilute it).
-    asked = parts(question)
-    for part in asked if len(asked) > 1 else []:
-        if any(covers(part, question, p) for p in picked):
-            continue
-        vector = embed([part])[0] if embed is not None and query_vector is not None else None
-        again = [dataclasses.replace(s) for s in sentences]
-        ranked_part = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
-        # The question's names count for each part: "and how many seats does it include"
-        # is about the plan the first part named.
-        ranked_part.sort(key=lambda s: -_named(s, qual))
-        extra = next(
-            (
-                s
-                for s in ranked_part
-                if answers(part, s, min_lexical, min_similarity, min_semantic)
-                and covers(part, question, s)
-                and all(s.text != p.text for p in picked)
-            ),
-            None,
+    if len(asked) > 1:
+        by_part, answered = _part_picks(
+            question,
+            asked,
+            sentences,
+            qual,
+            given,
+            query_vector,
+            embed,
+            semantic_weight,
+            embed_from,
+            (min_lexical, min_similarity, min_semantic),
         )
-        if extra is not None:
-            picked.append(extra)
+        if answered == len(asked):
+            picked = by_part
+        else:
+            # A part nothing answers: the whole question's best sentences stay too.
+            picked = by_part + [p for p in picked if all(p.text != b.text for b in by_part)]
+    if not picked:
+        return None
     picked += _calendar_neighbours(question, picked, sentences)
     picked.sort(key=lambda s: (s.number, s.pos))
     cited = sorted({s.number for s in picked})
@@ -260,7 +358,9 @@ def extractive_reply(
     for k, n in enumerate([n for n in cited if n > len(chunks)], start=len(chunks) + 1):
         renumber[n] = k
     markers = [renumber[s.number] for s in picked]
-    text = " ".join(f"{_quoted(s).rstrip()} [{m}]" for s, m in zip(picked, markers, strict=True))
+    text = " ".join(
+        f"{quote(question, s).rstrip()} [{m}]" for s, m in zip(picked, markers, strict=True)
+    )
     # The context grows by the pool chunks quoted, each with only its quoted sentences
     # added: citations resolve against it, and the output guard checks against it.
     context = list(chunks)
@@ -275,6 +375,67 @@ def extractive_reply(
         else:
             context.append(dataclasses.replace(numbered[n - 1], text=quoted))
     return Extract(text, sorted(renumber.values()), picked, context, markers)
+
+
+# A part of a question that refers back to what the previous part's answer names: "and what
+# uptime does that plan guarantee?", "what is its response time?", "the limit there?".
+_REFERS_BACK = re.compile(
+    r"\b(?:that|this|those|these|its|it|they|them|their|there|the same|such)\b", re.I
+)
+
+
+def _part_picks(
+    question: str,
+    asked: list[str],
+    sentences: list[SourceSentence],
+    qual: set[str],
+    given: str,
+    query_vector: np.ndarray | None,
+    embed: Embed | None,
+    semantic_weight: float,
+    embed_from: float,
+    limits: tuple[float, float, float],
+) -> tuple[list[SourceSentence], int]:
+    """A sentence for each part, in the question's order, and how many parts they answer.
+    A part referring back to the one before ("which plan ..., and what uptime does that
+    plan guarantee?") is about what that part's answer names, not what the question
+    names: "Business", from the sentence answering the first part (or from `given`), picks
+    the Business row among the plans' uptime rows, which may be in another document (the
+    second retrieval hop)."""
+    picked: list[SourceSentence] = []
+    answered = 0
+    asked_names = {w for e in entities(question) for w in question_words(e)}
+    hop = {w for e in names(given) for w in question_words(e)} - asked_names
+    for part in asked:
+        refers = bool(_REFERS_BACK.search(part))
+        want = qual | hop if refers else qual
+        done = next((p for p in picked if covers(part, question, p)), None)
+        if done is not None and (not refers or not hop or _named(done, hop)):
+            answered += 1
+            continue
+        vector = embed([part])[0] if embed is not None and query_vector is not None else None
+        again = [dataclasses.replace(s) for s in sentences]
+        ranked = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
+        # The question's names count for each part ("and how many seats does it include"
+        # is about the plan the first part named); what an earlier part's answer named
+        # comes first for a part that refers back to it.
+        ranked.sort(key=lambda s: (-_named(s, hop) if refers else 0, -_named(s, want)))
+        found = next(
+            (
+                s
+                for s in ranked
+                if answers(part, s, *limits)
+                and covers(part, question, s)
+                and all(s.text != p.text for p in picked)
+            ),
+            None,
+        )
+        if found is None:
+            continue
+        picked.append(found)
+        answered += 1
+        hop |= {w for e in names(_quoted(found)) for w in question_words(e)} - asked_names
+    return picked, answered
 
 
 # Asking when ("When is ...", "... and by when must ..."), not "told when an incident ...".
@@ -312,6 +473,40 @@ def _calendar_neighbours(
         if out:
             break
     return out
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def row_cells(question: str, s: SourceSentence) -> str | None:
+    """A table row quoted as the cells the question asks for, each with its column's name,
+    after the row's own name: "plan: Starter, included_seats: 3" for "how many seats are
+    included with the Starter plan?". Quoted whole, the row's other figures ("max_seats:
+    10") answer a question nobody asked. None where the row is not a table row, or no
+    column's name shares the question's words (the whole row is quoted then)."""
+    if s.header is None:
+        return None
+    names_, values = _cells(s.header), _cells(s.text)
+    if len(names_) != len(values) or len(values) < 3:
+        return None
+    chosen: set[int] = set()
+    # Each part of the question its own columns ("how many seats ..., and what does each
+    # extra seat cost?": included_seats, then extra_seat_usd).
+    for part in parts(question):
+        q = question_words(part)
+        overlap = [len(q & question_words(n)) for n in names_[1:]]
+        best = max(overlap, default=0)
+        if best:
+            chosen |= {i + 1 for i, n in enumerate(overlap) if n == best}
+    if not chosen:
+        return None
+    return ", ".join(f"{names_[i]}: {values[i]}" for i in [0, *sorted(chosen)])
+
+
+def quote(question: str, s: SourceSentence) -> str:
+    """What an extract says for a sentence: a table row's asked-for cells, or the sentence."""
+    return row_cells(question, s) or _quoted(s)
 
 
 def _quoted(s: SourceSentence, sep: str = " ") -> str:

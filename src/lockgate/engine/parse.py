@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from lockgate.engine import tools
 from lockgate.engine.apps import resolve_app
 from lockgate.engine.errors import GatewayError
+from lockgate.engine.followup import standalone_question
 from lockgate.engine.turn import Call, Turn
 from lockgate.engine.wire import ChatCompletionIn, parse_body
 from lockgate.estimates import estimate_tokens, tokens_lower_bound
@@ -30,7 +31,7 @@ def _question(messages: list[Message]) -> str:
             "missing_question",
             "messages",
         )
-    return users[-1].strip()
+    return standalone_question(users)
 
 
 def parse_turn(call: Call, settings: Settings, models: ModelRegistry) -> Turn:

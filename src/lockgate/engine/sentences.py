@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lockgate.engine.answer_type import DEFAULT_Q
 from lockgate.guardrails.grounding import content_words, numbers, split_sentences
 from lockgate.retrieval.hybrid import RetrievedChunk
 
@@ -102,8 +103,12 @@ def without_placeholders(text: str) -> str:
 
 def question_words(text: str) -> set[str]:
     """The content words of a question (or a sentence), less the words that only ask,
-    contractions ("what's", "i'm") and redaction placeholders."""
+    contractions ("what's", "i'm") and redaction placeholders. Asking for a default in
+    other words ("out of the box", "unless told otherwise") counts as the word "default":
+    manuals state it that way ("The default is 22.")."""
     text = _KEY_JOINT.sub(" ", without_placeholders(text))
+    if text.rstrip().endswith("?"):
+        text = DEFAULT_Q.sub(" default ", text)
     return {w for w in content_words(text) - _ASKING if "'" not in w}
 
 

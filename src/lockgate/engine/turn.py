@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lockgate.engine.followup import standalone_question
 from lockgate.engine.wire import LockgateOptions
 from lockgate.models.base import ChatRequest, Message
 from lockgate.retrieval.hybrid import SearchFilters
@@ -94,7 +95,7 @@ class Turn:
         question = self.question
         if self.grounded:
             users = [m.content for m in messages if m.role == "user" and m.content.strip()]
-            question = users[-1].strip() if users else question
+            question = standalone_question(users) or question
         return replace(
             self,
             messages=tuple(messages),

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from lockgate.auth import scopes as sc
 from lockgate.batch.worker import LiveTraffic, start_worker, stop_worker
 from lockgate.engine.run import Engine, emit_async
-from lockgate.gateway import alerts, drift, leader, release_watch, retention, warmup
+from lockgate.gateway import alerts, drift, gcpolicy, leader, release_watch, retention, warmup
 from lockgate.gateway.admission import AdmissionMiddleware
 from lockgate.gateway.authgate import AuthMiddleware
 from lockgate.gateway.body_timeout import BodyTimeoutMiddleware
@@ -31,6 +31,7 @@ from lockgate.gateway.routes.embeddings import embeddings
 from lockgate.gateway.routes.feedback import submit_feedback
 from lockgate.gateway.routes.guardrails import guardrails_check
 from lockgate.gateway.routes.health import healthz, readyz
+from lockgate.gateway.routes.ingest_runs import get_run, list_runs
 from lockgate.gateway.routes.keys import routes as key_routes
 from lockgate.gateway.routes.metrics import metrics
 from lockgate.gateway.routes.models import list_models
@@ -120,11 +121,18 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if preload_models:
             warm.state = "running"  # not ready from the first request on
+        gc_config = services.settings.server.gc
+        gcpolicy.set_threshold(gc_config)
         task = (
-            asyncio.create_task(asyncio.to_thread(warmup.run, services, warm))
+            # Once the models and stores are built, what is alive is the process's for good.
+            asyncio.create_task(
+                asyncio.to_thread(warmup.run, services, warm, lambda: gcpolicy.freeze(gc_config))
+            )
             if preload_models
             else None
         )
+        if task is None:
+            gcpolicy.freeze(gc_config)  # nothing more to load: what is alive now stays
         batch_worker = start_worker(services, engine.run_turn)  # batches, in the background
         started = config_loaded(services.settings, services.prompts)
         await emit_async([started], services)  # the audit log's config.loaded
@@ -154,6 +162,8 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
         scoped(Route("/v1/releases", list_releases, methods=["GET"]), sc.RELEASES_READ),
         scoped(Route("/metrics", metrics, methods=["GET"]), sc.METRICS_READ),
         scoped(Route("/v1/alerts", list_alerts, methods=["GET"]), sc.METRICS_READ),
+        scoped(Route("/v1/ingest/runs", list_runs, methods=["GET"]), sc.DOCS_READ),
+        scoped(Route("/v1/ingest/runs/{run_id}", get_run, methods=["GET"]), sc.DOCS_READ),
         scoped(Route("/healthz", healthz, methods=["GET"]), sc.PUBLIC),
         scoped(Route("/readyz", readyz, methods=["GET"]), sc.PUBLIC),
         scoped(Route("/openapi.json", openapi_json, methods=["GET"]), sc.SCHEMA_READ),

@@ -106,8 +106,9 @@ def steps(services: Services) -> list[tuple[str, Callable[[Services], None]]]:
     return out
 
 
-def run(services: Services, warmup: Warmup) -> None:
-    """Every step, in order (blocking: run it in a thread)."""
+def run(services: Services, warmup: Warmup, finish: Callable[[], None] | None = None) -> None:
+    """Every step, in order (blocking: run it in a thread), then `finish`, before the state
+    says done (so that a pause it makes comes before readiness)."""
     t0 = time.perf_counter()
     with warmup._lock:
         warmup.state = "running"
@@ -121,6 +122,13 @@ def run(services: Services, warmup: Warmup) -> None:
             continue
         with warmup._lock:
             warmup.done.append(name)
+    if finish is not None:
+        try:
+            finish()
+        except Exception as exc:  # noqa: BLE001 - recorded and reported by /readyz
+            log.exception("warm-up's last step failed")
+            with warmup._lock:
+                warmup.errors.append(f"finish: {type(exc).__name__}: {exc}")
     with warmup._lock:
         warmup.seconds = round(time.perf_counter() - t0, 3)
         warmup.state = "failed" if warmup.errors else "done"

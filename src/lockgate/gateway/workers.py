@@ -58,9 +58,12 @@ def worker_app() -> Starlette:
     """The app factory each worker process calls (uvicorn `factory=True`)."""
     from lockgate.auth.scopes import matrix_of
     from lockgate.config import load_settings
+    from lockgate.gateway import gcpolicy
     from lockgate.gateway.app import create_app
     from lockgate.logs.setup import install
     from lockgate.services import Services
+
+    gcpolicy.serving()
 
     settings = load_settings(os.environ.get(CONFIG_ENV) or None)
     matrix_of(settings.auth)

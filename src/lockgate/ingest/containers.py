@@ -17,8 +17,7 @@ from lockgate.ingest import quality
 from lockgate.ingest.types import ParsedDocument
 
 if TYPE_CHECKING:
-    from lockgate.ingest.pipeline import Ingestor, IngestSummary
-    from lockgate.store.documents import KnownSource
+    from lockgate.ingest.pipeline import Ingestor, IngestSummary, Known
 
 SEP = "#"
 
@@ -44,7 +43,7 @@ def ingest_members(
     container_id: int,
     parsed: ParsedDocument,
     mtime: float,
-    known: dict[str, KnownSource],
+    known: Known,
     quarantined: set[str],
     summary: IngestSummary,
     depth: int,
@@ -79,7 +78,7 @@ def _retire_missing(
     ingestor: Ingestor,
     container: str,
     names: set[str],
-    known: dict[str, KnownSource],
+    known: Known,
     quarantined: set[str],
 ) -> None:
     prefix = container + SEP
@@ -92,8 +91,12 @@ def _retire_missing(
         ingestor.store.retire_documents(sorted(stale))
 
 
-def annotate(parsed: ParsedDocument, drafts: list[Any], chunk_extra: list[dict[str, Any]],
-             version_extra: dict[str, Any]) -> None:
+def annotate(
+    parsed: ParsedDocument,
+    drafts: list[Any],
+    chunk_extra: list[dict[str, Any]],
+    version_extra: dict[str, Any],
+) -> None:
     """Put OCR confidence on each chunk and the parser's report on the version row."""
     from lockgate.ingest.ocr import chunk_confidences
 

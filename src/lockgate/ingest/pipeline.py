@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -22,7 +23,14 @@ from lockgate.ingest.sidecar import SIDECAR_SUFFIXES
 from lockgate.ingest.types import ChunkDraft, ParseError, ParseOptions
 from lockgate.models.base import EmbeddingModel, UpstreamError
 from lockgate.store.access import Access, TenantConflict
-from lockgate.store.documents import DocumentStore, KnownSource, NewChunk, VersionInfo
+from lockgate.store.documents import (
+    AlreadyIndexed,
+    CommitHook,
+    DocumentStore,
+    KnownSource,
+    NewChunk,
+    VersionInfo,
+)
 from lockgate.store.runs import IngestRunStore
 
 # Folders that are never documents: VCS metadata, virtualenvs, our own data directory.
@@ -73,6 +81,15 @@ class IngestSummary:
 
 
 Progress = Callable[[str, int, int], None]
+
+
+class Known(Protocol):
+    """What `process` asks about a source: the whole table read once (a local run), or one
+    row read per call (a queue worker, store/documents.py `known_source`)."""
+
+    def get(self, source: str, /) -> KnownSource | None: ...
+
+    def __iter__(self) -> Iterator[str]: ...
 
 
 def iter_files(
@@ -134,6 +151,9 @@ class Ingestor:
         self.config = config
         # The data directory (the store itself) is never a document, whatever its name.
         self.exclude = list(exclude)
+        # Set by a queue worker for one job: called in the transaction that commits the
+        # job's own document (not a container's members), see ingest/worker.py.
+        self.commit_hook: CommitHook | None = None
 
     def run(
         self,
@@ -150,7 +170,7 @@ class Ingestor:
         if prune:
             # Before the files are processed: a renamed file is otherwise recorded as a
             # duplicate of its old name, which is then retired, leaving the content unindexed.
-            summary.retired = self._prune(paths, {str(f) for f in files})
+            summary.retired = self.prune(paths, {str(f) for f in files})
         known = self.store.known_sources()
         quarantined = {q["source"] for q in self.store.list_quarantine()}
         unchanged: list[str] = []
@@ -158,7 +178,7 @@ class Ingestor:
             if progress:
                 progress(str(path), i, len(files))
             summary.seen += 1
-            outcome = self._one(path, known, quarantined, summary)
+            outcome = self.index_file(path, known, quarantined, summary)
             if outcome == "unchanged":
                 unchanged.append(str(path))
         self.store.touch(unchanged)
@@ -172,10 +192,10 @@ class Ingestor:
         self.runs.finish(summary.run_id or 0, summary.as_dict())
         return summary
 
-    def _one(
+    def index_file(
         self,
         path: Path,
-        known: dict[str, KnownSource],
+        known: Known,
         quarantined: set[str],
         summary: IngestSummary,
     ) -> str:
@@ -201,7 +221,7 @@ class Ingestor:
         name: str,
         mtime: float,
         declared: quality.Declared,
-        known: dict[str, KnownSource],
+        known: Known,
         quarantined: set[str],
         summary: IngestSummary,
         parent_id: int | None = None,
@@ -287,15 +307,23 @@ class Ingestor:
             extra=prep.version_extra,
         )
         t0 = time.perf_counter()
+        # A container's job is done once its members are: the worker marks it afterwards.
+        hook = self.commit_hook if parent_id is None and not parsed.attachments else None
+        already = False
         try:
-            doc_id, version = self.store.commit_version(source, info, new_chunks, access)
+            doc_id, version = self.store.commit_version(source, info, new_chunks, access, hook)
         except TenantConflict:  # claimed by another tenant since `known` was read
             return self.refuse(summary)
+        except AlreadyIndexed as exc:
+            # Committed by someone else since `known` was read (another worker holding a
+            # redelivered copy of the job): nothing written, counted once, as unchanged.
+            doc_id, version, already = exc.document_id, exc.version, True
         if parent_id is not None:
             self.store.set_parent(doc_id, parent_id)
         stages["commit"] = stages.get("commit", 0.0) + (time.perf_counter() - t0) * 1000
-        quality.count(summary, prep, parsed)
-        containers.count_ocr(summary, source, parsed, self.config.ocr.low_confidence)
+        if not already:
+            quality.count(summary, prep, parsed)
+            containers.count_ocr(summary, source, parsed, self.config.ocr.low_confidence)
         if parsed.attachments:
             containers.ingest_members(
                 self,
@@ -309,6 +337,9 @@ class Ingestor:
                 depth,
                 options.inflated,
             )
+        if already:
+            summary.unchanged += 1
+            return "unchanged"
         summary.chunks += len(new_chunks)
         summary.pages += parsed.pages or 1
         if version == 1:
@@ -350,7 +381,7 @@ class Ingestor:
         summary.quarantined_files.append(QuarantinedFile(source, exc.reason, exc.detail))
         return "quarantined"
 
-    def _prune(self, roots: list[str], seen: set[str]) -> int:
+    def prune(self, roots: list[str], seen: set[str]) -> int:
         prefixes = [str(Path(r).resolve()) for r in roots]
 
         def under(src: str) -> bool:

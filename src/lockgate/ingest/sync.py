@@ -96,7 +96,7 @@ class SourceSync:
         if only is not None:
             items = [i for i in items if i.key in only]
         elif prune:
-            summary.retired += self._prune(conn.prefix(), {i.key for i in items})
+            summary.retired += self.prune(conn.prefix(), {i.key for i in items})
         known = ing.store.known_sources()
         quarantined = {q["source"] for q in ing.store.list_quarantine()}
         counts: dict[str, int] = {}
@@ -132,9 +132,7 @@ class SourceSync:
             )
             return ing.quarantine(item.key, reason, None, None, summary)
         except OSError as exc:
-            return ing.quarantine(
-                item.key, ParseError("unreadable", str(exc)), None, None, summary
-            )
+            return ing.quarantine(item.key, ParseError("unreadable", str(exc)), None, None, summary)
         summary.stages_ms["fetch"] = (
             summary.stages_ms.get("fetch", 0.0) + (time.perf_counter() - t0) * 1000
         )
@@ -142,12 +140,14 @@ class SourceSync:
             item.key, data, item.name, item.mtime, declared, known, quarantined, summary
         )
 
-    def _prune(self, prefix: str, seen: set[str]) -> int:
+    def prune(self, prefix: str, seen: set[str]) -> int:
         store = self.ingestor.store
         gone = [
             src
             for src, info in store.known_sources().items()
-            if src not in seen and info.status != "retired" and _under(src, prefix)
+            if src not in seen
+            and info.status != "retired"
+            and _under(src, prefix)
             # Only this run's tenant's documents: another's are not its to retire.
             and info.tenant == self.ingestor.access_for(src).tenant
         ]

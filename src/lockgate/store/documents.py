@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select
 
 from lockgate.store import tables as tb
 from lockgate.store.access import Access, TenantConflict
-from lockgate.store.db import inserted_id, transaction
+from lockgate.store.db import insert_missing, inserted_id, transaction
 from lockgate.store.fulltext import TextIndex
 
 
@@ -93,6 +93,34 @@ _LINEAGE_COLUMNS = (
 )
 
 
+# Called inside the transaction that writes a document, with the outcome ("new", "updated"
+# or "unchanged"), the chunks written and the content hash: a queued job's row is marked
+# done in the same commit, so a redelivered job finds it done (store/ingest_jobs.py).
+CommitHook = Callable[[Connection, str, int, str], None]
+
+
+class AlreadyIndexed(Exception):  # noqa: N818 - an outcome, not a failure
+    """The document's current version already has this content, access list and metadata:
+    another worker (a redelivered job, or another run's job for the same file) committed it
+    first. Nothing was written but the hook's row and the source's quarantine entry."""
+
+    def __init__(self, document_id: int, version: int) -> None:
+        super().__init__(f"document {document_id} version {version} already has this content")
+        self.document_id = document_id
+        self.version = version
+
+
+@dataclass(frozen=True)
+class _Locked:
+    """A document row as `_upsert_document` found it, locked until the transaction ends."""
+
+    id: int
+    current_version_id: int | None
+    last_version: int
+    status: str
+    acl: str
+
+
 def _now() -> float:
     return time.time()
 
@@ -126,6 +154,31 @@ class DocumentStore:
                 )
                 for r in conn.execute(stmt)
             }
+
+    def known_source(self, source: str) -> KnownSource | None:
+        """`known_sources()` for one source: what a queue worker reads per job instead of
+        the whole table."""
+        d, v = tb.documents, tb.document_versions
+        stmt = (
+            select(
+                d.c.id,
+                d.c.status,
+                v.c.content_hash,
+                v.c.version,
+                v.c.meta_hash,
+                d.c.tenant,
+                d.c.acl,
+            )
+            .select_from(d.outerjoin(v, v.c.id == d.c.current_version_id))
+            .where(d.c.source == source)
+        )
+        with self.engine.connect() as conn:
+            r = conn.execute(stmt).first()
+        if r is None:
+            return None
+        return KnownSource(
+            r.id, r.status, r.content_hash, r.version or 0, r.meta_hash, r.tenant, r.acl
+        )
 
     def folder_roots(self) -> list[str]:
         """The folders (or single files) ingested as folder sources: what their documents'
@@ -180,9 +233,7 @@ class DocumentStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(tb.chunks.c.id))).scalar() or 0)
 
-    def embeddings(
-        self, chunk_ids: Sequence[int]
-    ) -> list[tuple[int, int, str, bytes, str, str]]:
+    def embeddings(self, chunk_ids: Sequence[int]) -> list[tuple[int, int, str, bytes, str, str]]:
         """(chunk id, document id, source, embedding, tenant, acl) for the given chunks."""
         out: list[tuple[int, int, str, bytes, str, str]] = []
         c, d = tb.chunks, tb.documents
@@ -293,9 +344,19 @@ class DocumentStore:
         v = tb.document_versions
         stmt = (
             select(
-                v.c.version, v.c.content_hash, v.c.size, v.c.format, v.c.parser, v.c.title,
-                v.c.pages, v.c.chunk_count, v.c.status, v.c.created_at, v.c.retired_at,
-                v.c.language, v.c.review_by,
+                v.c.version,
+                v.c.content_hash,
+                v.c.size,
+                v.c.format,
+                v.c.parser,
+                v.c.title,
+                v.c.pages,
+                v.c.chunk_count,
+                v.c.status,
+                v.c.created_at,
+                v.c.retired_at,
+                v.c.language,
+                v.c.review_by,
             )
             .where(v.c.document_id == document_id)
             .order_by(v.c.version.desc())
@@ -307,6 +368,16 @@ class DocumentStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(tb.quarantine).order_by(tb.quarantine.c.source))
             return [dict(r._mapping) for r in rows]
+
+    def quarantined_under(self, source: str, sep: str = "#") -> set[str]:
+        """`source` and the members inside it (`source#...`) that are in quarantine."""
+        q = tb.quarantine
+        prefix = source + sep
+        stmt = select(q.c.source).where(
+            (q.c.source == source) | (func.substr(q.c.source, 1, len(prefix)) == prefix)
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(stmt).scalars())
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -324,68 +395,117 @@ class DocumentStore:
         info: VersionInfo,
         new_chunks: Sequence[NewChunk],
         access: Access | None = None,
+        hook: CommitHook | None = None,
     ) -> tuple[int, int]:
         """Store a new version of `source` with its chunks and retire the previous one,
         atomically. Returns (document id, version number). Raises TenantConflict when the
-        source belongs to another tenant."""
+        source belongs to another tenant, and AlreadyIndexed when its current version has
+        this content already (checked under the document's row lock, so of two workers
+        committing the same file at once the second writes nothing)."""
         access = access or Access()
         now = _now()
+        already: tuple[int, int] | None = None
         with transaction(self.engine) as conn:
-            doc_id, prev_version_id, prev_no = self._upsert_document(conn, source, access, now)
-            if prev_version_id is not None:
-                self._retire_version(conn, prev_version_id, now)
-            version_no = prev_no + 1
-            version_id = inserted_id(
-                conn.execute(
-                    insert(tb.document_versions).values(
-                        document_id=doc_id,
-                        version=version_no,
-                        content_hash=info.content_hash,
-                        size=info.size,
-                        mtime=info.mtime,
-                        format=info.format,
-                        parser=info.parser,
-                        parser_version=info.parser_version,
-                        title=info.title,
-                        pages=info.pages,
-                        chunk_count=len(new_chunks),
-                        status="active",
-                        created_at=now,
-                        **info.extra,
-                    )
-                )
-            )
-            fts_rows = []
-            for ch in new_chunks:
-                chunk_id = inserted_id(
-                    conn.execute(
-                        insert(tb.chunks).values(
-                            document_id=doc_id,
-                            version_id=version_id,
-                            position=ch.position,
-                            text=ch.text,
-                            heading_path=json.dumps(list(ch.heading_path)),
-                            page=ch.page,
-                            char_start=ch.char_start,
-                            embedding=ch.embedding,
-                            active=1,
-                            tenant=access.tenant,
-                            acl=access.acl(),
-                            created_at=now,
-                            **ch.extra,
-                        )
-                    )
-                )
-                fts_rows.append((chunk_id, heading_field(info.title, ch.heading_path), ch.text))
-            self.text_index.add(conn, fts_rows)
-            conn.execute(
-                update(tb.documents)
-                .where(tb.documents.c.id == doc_id)
-                .values(status="active", current_version_id=version_id, duplicate_of=None)
-            )
-            conn.execute(tb.quarantine.delete().where(tb.quarantine.c.source == source))
-            self._bump_generation(conn)
+            doc = self._upsert_document(conn, source, access, now)
+            doc_id = doc.id
+            current = self._same_content(conn, doc, info, access)
+            if current is not None:
+                conn.execute(tb.quarantine.delete().where(tb.quarantine.c.source == source))
+                if hook is not None:
+                    hook(conn, "unchanged", 0, info.content_hash)
+                already = (doc_id, current)
+            else:
+                version_no = self._write_version(conn, source, doc, info, new_chunks, access, now)
+                if hook is not None:
+                    outcome = "new" if version_no == 1 else "updated"
+                    hook(conn, outcome, len(new_chunks), info.content_hash)
+        if already is not None:
+            raise AlreadyIndexed(*already)
         return doc_id, version_no
+
+    def _same_content(
+        self, conn: Connection, doc: _Locked, info: VersionInfo, access: Access
+    ) -> int | None:
+        """The current version's number when it already holds exactly this content."""
+        if doc.current_version_id is None or doc.status != "active" or doc.acl != access.acl():
+            return None
+        v = tb.document_versions
+        row = conn.execute(
+            select(v.c.version, v.c.content_hash, v.c.meta_hash).where(
+                v.c.id == doc.current_version_id
+            )
+        ).first()
+        if row is None or row.content_hash != info.content_hash:
+            return None
+        if row.meta_hash != info.extra.get("meta_hash"):
+            return None
+        return int(row.version)
+
+    def _write_version(
+        self,
+        conn: Connection,
+        source: str,
+        doc: _Locked,
+        info: VersionInfo,
+        new_chunks: Sequence[NewChunk],
+        access: Access,
+        now: float,
+    ) -> int:
+        doc_id, prev_version_id = doc.id, doc.current_version_id
+        if prev_version_id is not None:
+            self._retire_version(conn, prev_version_id, now)
+        version_no = doc.last_version + 1
+        version_id = inserted_id(
+            conn.execute(
+                insert(tb.document_versions).values(
+                    document_id=doc_id,
+                    version=version_no,
+                    content_hash=info.content_hash,
+                    size=info.size,
+                    mtime=info.mtime,
+                    format=info.format,
+                    parser=info.parser,
+                    parser_version=info.parser_version,
+                    title=info.title,
+                    pages=info.pages,
+                    chunk_count=len(new_chunks),
+                    status="active",
+                    created_at=now,
+                    **info.extra,
+                )
+            )
+        )
+        fts_rows = []
+        for ch in new_chunks:
+            chunk_id = inserted_id(
+                conn.execute(
+                    insert(tb.chunks).values(
+                        document_id=doc_id,
+                        version_id=version_id,
+                        position=ch.position,
+                        text=ch.text,
+                        heading_path=json.dumps(list(ch.heading_path)),
+                        page=ch.page,
+                        char_start=ch.char_start,
+                        embedding=ch.embedding,
+                        active=1,
+                        tenant=access.tenant,
+                        acl=access.acl(),
+                        created_at=now,
+                        **ch.extra,
+                    )
+                )
+            )
+            fts_rows.append((chunk_id, heading_field(info.title, ch.heading_path), ch.text))
+        self.text_index.add(conn, fts_rows)
+        conn.execute(
+            update(tb.documents)
+            .where(tb.documents.c.id == doc_id)
+            .values(status="active", current_version_id=version_id, duplicate_of=None)
+        )
+        conn.execute(tb.quarantine.delete().where(tb.quarantine.c.source == source))
+        self._bump_generation(conn)
+        return version_no
 
     def set_parent(self, document_id: int, parent_id: int | None) -> None:
         """Link an attachment or archive member to the document it was found in (m0002)."""
@@ -396,14 +516,11 @@ class DocumentStore:
                 .values(parent_document_id=parent_id)
             )
 
-    def mark_duplicate(
-        self, source: str, of_document_id: int, access: Access | None = None
-    ) -> int:
+    def mark_duplicate(self, source: str, of_document_id: int, access: Access | None = None) -> int:
         now = _now()
         with transaction(self.engine) as conn:
-            doc_id, prev_version_id, _ = self._upsert_document(
-                conn, source, access or Access(), now
-            )
+            doc = self._upsert_document(conn, source, access or Access(), now)
+            doc_id, prev_version_id = doc.id, doc.current_version_id
             if prev_version_id is not None:
                 self._retire_version(conn, prev_version_id, now)
                 self._bump_generation(conn)
@@ -489,29 +606,32 @@ class DocumentStore:
     # -- helpers -----------------------------------------------------------------------
     def _upsert_document(
         self, conn: Connection, source: str, access: Access, now: float
-    ) -> tuple[int, int | None, int]:
+    ) -> _Locked:
+        """The document row of `source`, made if missing, locked (FOR UPDATE on PostgreSQL;
+        SQLite's writer holds the database) until the transaction ends."""
         d = tb.documents
-        row = conn.execute(
-            select(d.c.id, d.c.current_version_id, d.c.tenant).where(d.c.source == source)
-        ).first()
-        if row is not None and row.tenant != access.tenant:
-            # Sources are unique store-wide: the first tenant to ingest one owns it.
-            raise TenantConflict(f"{source}: belongs to another tenant")
+        locked = select(d.c.id, d.c.current_version_id, d.c.tenant, d.c.status, d.c.acl).where(
+            d.c.source == source
+        )
+        row = conn.execute(locked.with_for_update()).first()
         if row is None:
-            doc_id = inserted_id(
-                conn.execute(
-                    insert(tb.documents).values(
-                        source=source,
-                        tenant=access.tenant,
-                        acl=access.acl(),
-                        status="pending",
-                        created_at=now,
-                        updated_at=now,
-                        last_seen_at=now,
-                    )
+            # ON CONFLICT DO NOTHING: a concurrent commit of the same new source waits for the
+            # other to end, then finds its row below instead of failing on the unique key.
+            conn.execute(
+                insert_missing(conn, d).values(
+                    source=source,
+                    tenant=access.tenant,
+                    acl=access.acl(),
+                    status="pending",
+                    created_at=now,
+                    updated_at=now,
+                    last_seen_at=now,
                 )
             )
-            return doc_id, None, 0
+            row = conn.execute(locked.with_for_update()).one()
+        if row.tenant != access.tenant:
+            # Sources are unique store-wide: the first tenant to ingest one owns it.
+            raise TenantConflict(f"{source}: belongs to another tenant")
         conn.execute(
             update(tb.documents)
             .where(tb.documents.c.id == row.id)
@@ -522,7 +642,7 @@ class DocumentStore:
                 tb.document_versions.c.document_id == row.id
             )
         ).scalar()
-        return row.id, row.current_version_id, int(last or 0)
+        return _Locked(row.id, row.current_version_id, int(last or 0), row.status, row.acl)
 
     def _retire_version(self, conn: Connection, version_id: int, now: float) -> None:
         ids = list(

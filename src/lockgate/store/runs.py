@@ -29,6 +29,11 @@ class IngestRunStore:
                 .values(finished_at=time.time(), summary=json.dumps(summary))
             )
 
+    def get(self, run_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(tb.ingest_runs).where(tb.ingest_runs.c.id == run_id)).first()
+        return {**dict(r._mapping), "summary": json.loads(r.summary or "{}")} if r else None
+
     def latest(self, limit: int = 20) -> list[dict[str, Any]]:
         stmt = select(tb.ingest_runs).order_by(tb.ingest_runs.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:

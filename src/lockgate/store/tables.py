@@ -127,6 +127,31 @@ ingest_runs = Table(
     Column("finished_at", Float),
     Column("summary", Text, nullable=False),
     Column("owner", Text, nullable=False),
+    Column("kind", String, nullable=False),  # m0026: local | queued
+)
+
+# m0026: one row per file of a queued run (store/ingest_jobs.py).
+ingest_jobs = Table(
+    "ingest_jobs",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_id", BigInteger),
+    Column("tenant", Text, nullable=False),
+    Column("acl", Text, nullable=False),  # the groups, as documents.acl
+    Column("enqueued_hash", String),
+    Column("content_hash", String),
+    Column("state", String, nullable=False),
+    Column("outcome", String),
+    Column("chunks", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("worker", String),
+    Column("error", Text),
+    Column("enqueued_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
 )
 
 sources = Table(

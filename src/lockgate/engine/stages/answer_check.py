@@ -37,6 +37,7 @@ from lockgate.engine.extractive import (
     covers,
     extractive_reply,
     is_title,
+    quote,
     topic_words,
 )
 from lockgate.engine.pipeline import Next, Stage
@@ -45,7 +46,7 @@ from lockgate.engine.stages._guard import policy_for
 from lockgate.engine.state import TurnState
 from lockgate.engine.turn import Turn
 from lockgate.guardrails.engine import GuardEngine
-from lockgate.guardrails.grounding import content_words, numbers, split_sentences
+from lockgate.guardrails.grounding import Sentence, content_words, numbers, split_sentences
 from lockgate.guardrails.scanners.grounding import GroundingScanner
 from lockgate.models.base import ChatDelta, EmbeddingBackend, Usage
 from lockgate.retrieval.hybrid import RetrievedChunk
@@ -173,6 +174,7 @@ class AnswerCheck(Stage):
         q_words = content_words(question)
         topic = topic_words(question)
         supported = 0
+        uncited: list[Sentence] = []
         for s in claims:
             r = by_start.get(s.start)
             words = content_words(s.text)
@@ -214,6 +216,8 @@ class AnswerCheck(Stage):
             )
             if backed and not echo and not off_topic and not untyped and not other_figure:
                 supported += 1
+                if not s.citations:
+                    uncited.append(s)
                 continue
             reason = (
                 "echoes the question or a title"
@@ -228,9 +232,12 @@ class AnswerCheck(Stage):
             )
             gate.details.append(f"{s.text[:80]!r}: {reason}")
             return Verdict(
-                segment[: s.start], stop=True, supported=supported, reason=f"unsupported: {reason}"
+                _cite(segment[: s.start], uncited, context),
+                stop=True,
+                supported=supported,
+                reason=f"unsupported: {reason}",
             )
-        return Verdict(segment, stop=False, supported=supported)
+        return Verdict(_cite(segment, uncited, context), stop=False, supported=supported)
 
     def _figure_agrees(
         self, question: str, text: str, context: list[RetrievedChunk], gate: _Gate
@@ -265,7 +272,9 @@ class AnswerCheck(Stage):
             return ""
         record = state.retrieval
         pool = record.result.chunks[: self.config.sentence_pool] if record else []
-        built = await run_cpu(self.cpu, self._extract, question, context, pool, shed=False)
+        built = await run_cpu(
+            self.cpu, self._extract, question, context, pool, released, shed=False
+        )
         if built is None:
             return ""
         quoted = [
@@ -279,11 +288,7 @@ class AnswerCheck(Stage):
             record.context[:] = built.context
         markers = {id(s): n for s, n in zip(built.sentences, built.markers, strict=True)}
         state.note("answer_check", 0.0, f"completed: {len(missing)} part(s) unanswered")
-        return " ".join(
-            f"{(s.text if s.header is None else f'{s.header} {s.text}').rstrip()} "
-            f"[{markers[id(s)]}]"
-            for s in quoted
-        )
+        return " ".join(f"{quote(question, s).rstrip()} [{markers[id(s)]}]" for s in quoted)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         """Source sentences' vectors, remembered: the same documents' sentences are
@@ -305,7 +310,11 @@ class AnswerCheck(Stage):
         return np.stack([known[t] for t in texts])
 
     def _extract(
-        self, question: str, context: list[RetrievedChunk], pool: list[RetrievedChunk]
+        self,
+        question: str,
+        context: list[RetrievedChunk],
+        pool: list[RetrievedChunk],
+        given: str = "",
     ) -> Extract | None:
         embed: Embed | None = None
         qvec = None
@@ -324,6 +333,8 @@ class AnswerCheck(Stage):
             pool=pool if cfg.pool else None,
             min_semantic=cfg.min_semantic if embed is not None else 1.1,
             semantic_weight=cfg.semantic_weight,
+            given=given,
+            paraphrase=(cfg.min_paraphrase, cfg.paraphrase_margin),
         )
 
     async def _final(
@@ -445,6 +456,27 @@ class AnswerCheck(Stage):
         gate.supported += verdict.supported
         gate.released += out
         return out, verdict.stop
+
+
+def _cite(text: str, claims: list[Sentence], context: list[RetrievedChunk]) -> str:
+    """`text` with a marker after each supported claim the model left uncited: the number of
+    the source sharing most of its words (a copied table row or sentence without its [n]
+    names no source, and the answer's citations are read from its markers)."""
+    if not claims or not context:
+        return text
+    sources = [content_words(c.text) for c in context]
+    for s in sorted(claims, key=lambda c: c.end, reverse=True):
+        if s.end > len(text):
+            continue
+        words = content_words(s.text)
+        best = max(range(len(sources)), key=lambda i: (len(words & sources[i]), -i))
+        if not words & sources[best]:
+            continue
+        end = s.end
+        while end > s.start and text[end - 1].isspace():
+            end -= 1
+        text = f"{text[:end]} [{best + 1}]{text[end:]}"
+    return text
 
 
 def _names_new(question: str, text: str) -> bool:

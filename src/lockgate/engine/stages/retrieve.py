@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig
 from lockgate.engine.answer import Answer
+from lockgate.engine.answer_type import parts
 from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.sentences import without_placeholders
 from lockgate.engine.state import RetrievalRecord, TurnState
 from lockgate.engine.turn import Turn
-from lockgate.retrieval.hybrid import HybridRetriever
+from lockgate.retrieval.hybrid import HybridRetriever, RetrievedChunk, SearchFilters, SearchResult
 
 if TYPE_CHECKING:
     from lockgate.services import Services
@@ -59,10 +60,37 @@ class Retrieve(Stage):
         # Embedding the question and scoring the index: CPU work, through the gate.
         # Redaction placeholders (`<IBAN_1>`) are the caller's data, not what to look for.
         query = without_placeholders(turn.question).strip() or turn.question
-        result = await run_cpu(self.cpu, self.retriever.search, query, k, filters)
+        result = await run_cpu(self.cpu, self._search, query, k, filters)
         state.retrieval = RetrievalRecord(result)
         state.note_retrieval(result)
         if not result.chunks or result.max_similarity < cfg.min_relevance:
             state.note("retrieve.refuse", 0.0, f"best similarity {result.max_similarity:.3f}")
             return Answer.refusal(cfg.refusal_message)
         return await call_next(turn, state)
+
+    def _search(self, query: str, k: int, filters: SearchFilters) -> SearchResult:
+        """The question's chunks; for a question asking two things, merged with each part's
+        own best chunks, so the sentence pool holds a chunk for every part."""
+        result = self.retriever.search(query, k, filters)
+        asked = parts(query) if self.config.part_retrieval else [query]
+        if len(asked) < 2:
+            return result
+        per_part = [self.retriever.search(p, k, filters) for p in asked]
+        merged = interleave([result.chunks, *(r.chunks for r in per_part)])
+        timings = dict(result.timings_ms)
+        timings["parts"] = sum(sum(r.timings_ms.values()) for r in per_part)
+        best = max([result.max_similarity, *(r.max_similarity for r in per_part)])
+        return SearchResult(merged[: k + len(asked)], best, timings)
+
+
+def interleave(lists: list[list[RetrievedChunk]]) -> list[RetrievedChunk]:
+    """Round robin over ranked lists, each chunk once (at its best place), ranks renumbered:
+    the first few places hold every list's best chunks."""
+    out: list[RetrievedChunk] = []
+    seen: set[int] = set()
+    for i in range(max((len(x) for x in lists), default=0)):
+        for ranked in lists:
+            if i < len(ranked) and ranked[i].chunk_id not in seen:
+                seen.add(ranked[i].chunk_id)
+                out.append(dataclasses.replace(ranked[i], rank=len(out) + 1))
+    return out

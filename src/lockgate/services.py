@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -11,13 +12,14 @@ from sqlalchemy import Engine
 from lockgate.auth.keys import ApiKeys
 from lockgate.auth.oidc import OidcVerifier
 from lockgate.auth.scopes import ScopeMatrix, matrix_of
-from lockgate.config import Settings
+from lockgate.config import ConfigError, Settings
 from lockgate.crypto.envelope import FieldCipher
 from lockgate.guardrails.engine import GuardEngine
 from lockgate.guardrails.registry import ScannerDeps
 from lockgate.models.base import EmbeddingModel
 from lockgate.prompts.registry import PromptRegistry
 from lockgate.retrieval.hybrid import HybridRetriever
+from lockgate.retrieval.index import VectorIndex
 from lockgate.retrieval.vector import NumpyVectorIndex
 from lockgate.store.audit import AuditLog
 from lockgate.store.db import make_engine
@@ -70,6 +72,8 @@ class Services:
         from lockgate.observability import dispatch
 
         flushed = dispatch.flush()
+        if "vectors" in self.__dict__:
+            self.vectors.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
         return flushed
@@ -131,8 +135,19 @@ class Services:
         return self.embedder.for_queries()
 
     @cached_property
-    def vectors(self) -> NumpyVectorIndex:
+    def vectors(self) -> VectorIndex:
         cfg = self.settings.retrieval
+        if cfg.vector.engine == "milvus":
+            from lockgate.retrieval.milvus import MilvusVectorIndex
+
+            token = None
+            if cfg.vector.token_env:
+                token = os.environ.get(cfg.vector.token_env)
+                if not token:
+                    raise ConfigError(
+                        f"retrieval.vector.token_env names {cfg.vector.token_env}, which is not set"
+                    )
+            return MilvusVectorIndex(self.documents, cfg.vector, token)
         return NumpyVectorIndex(
             self.documents, ivf_min_rows=cfg.ivf_min_rows, ivf_probe=cfg.ivf_probe
         )

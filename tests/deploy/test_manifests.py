@@ -278,6 +278,10 @@ def test_config_map_holds_no_secret_and_is_a_valid_lockgate_config(tmp_path, mon
     from lockgate.config.review import ReviewCallback
 
     assert ReviewCallback.model_fields["secret_env"].default in secret
+    # Vector search in the external vector database, by its ExternalName Service.
+    vector = settings.retrieval.vector
+    assert vector.engine == "milvus" and vector.uri == "http://vector-db:19530"
+    assert one(docs, "Service", "vector-db")["spec"]["ports"][0]["port"] == 19530
 
 
 def _pod_settings(docs: list[dict[str, Any]], tmp_path: Path, monkeypatch) -> Settings:
@@ -363,6 +367,10 @@ def test_compose_starts_two_gateways_behind_a_balancer_with_their_backends():
             "${LOCKGATE_STORE_URL:-postgresql+psycopg://lockgate:"
         )
         assert gw["environment"]["LOCKGATE_ENCRYPTION__CREATE_KEY_FILE"] == "false"
+        # Vectors in the Milvus service, which the gateways wait for.
+        assert needs["milvus"]["condition"] == "service_healthy"
+        assert gw["environment"]["LOCKGATE_RETRIEVAL__VECTOR__ENGINE"].endswith(":-milvus}")
+        assert gw["environment"]["LOCKGATE_RETRIEVAL__VECTOR__URI"] == "http://milvus:19530"
     lb = services["lb"]
     assert {n: c["condition"] for n, c in lb["depends_on"].items()} == {
         "gateway-a": "service_healthy",
@@ -439,6 +447,7 @@ def test_dockerfile_is_two_stage_non_root_with_a_healthcheck():
         s["value"] for s in steps
     )
     assert "torch==2.13.0" in runs
+    assert '".[postgres,scale]"' in runs  # the PostgreSQL driver and the Milvus client
     assert "assemble(" in runs  # the GGUF is baked in, not made at start-up
     # Compilers stay in the build stage.
     runtime_runs = " ".join(s["value"] for s in runtime if s["instruction"] == "RUN")

@@ -40,6 +40,7 @@ from lockgate.cli.authz import guard_commands
 from lockgate.cli.context import Ctx
 from lockgate.cli.output import dump, echo_rows, ts
 from lockgate.config import ConfigError
+from lockgate.retrieval.index import VectorIndexMisconfigured, VectorIndexUnavailable
 
 __all__ = ["Ctx", "dump", "echo_rows", "main", "ts"]
 
@@ -57,6 +58,9 @@ class _Main(click.Group):
         except ConfigError as exc:
             click.echo(f"lockgate: {exc}", err=True)
             sys.exit(2)
+        except VectorIndexUnavailable as exc:
+            click.echo(f"lockgate: {exc}", err=True)
+            sys.exit(2 if isinstance(exc, VectorIndexMisconfigured) else 1)
 
 
 @click.group(cls=_Main)

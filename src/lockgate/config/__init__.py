@@ -55,6 +55,7 @@ from lockgate.config.retrieval import (
     FreshnessConfig,
     GroundedConfig,
     RetrievalConfig,
+    VectorEngineConfig,
 )
 from lockgate.config.review import (
     REVIEW_KINDS,
@@ -145,6 +146,7 @@ __all__ = [
     "RateLimitRule",
     "ResilienceConfig",
     "RetrievalConfig",
+    "VectorEngineConfig",
     "RetryConfig",
     "RouteTargets",
     "RoutingConfig",

@@ -4,10 +4,57 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from lockgate.config._base import Strict
 from lockgate.config.resilience import DegradeConfig
+
+
+class VectorEngineConfig(Strict):
+    """Where the vector side of hybrid retrieval searches (docs/vector-db.md). "numpy": the
+    embedded exact scan held in each process's memory (retrieval/vector.py). "milvus": a
+    Milvus server or cluster at `uri`, kept in step with the document store; tenant and
+    group filters are part of the engine's query."""
+
+    engine: Literal["numpy", "milvus"] = "numpy"
+    # http(s)://host:19530 of Milvus standalone, a cluster's proxy, or Zilliz Cloud.
+    uri: str | None = None
+    # The environment variable holding the credential ("user:password" or an API key);
+    # None: the server needs none.
+    token_env: str | None = None
+    db_name: str = Field("default", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    collection: str = Field("lockgate_chunks", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    # The engine's index on the vectors: FLAT is exact (the embedded scan's results);
+    # IVF_FLAT scans `nprobe` of `nlist` lists; HNSW (Milvus servers only) a graph. FLAT by
+    # default: on the milvus-lite engine an IVF index kept ~25 % of the exact top 10 on
+    # MiniLM-like vectors whatever `nprobe` (BENCHMARKS.md, bench/bench_vector_engine.py).
+    index: Literal["FLAT", "IVF_FLAT", "HNSW", "AUTOINDEX"] = "FLAT"
+    nlist: int = Field(1024, ge=1, le=65536)
+    nprobe: int = Field(64, ge=1, le=65536)
+    hnsw_m: int = Field(16, ge=2, le=2048)
+    hnsw_ef_construction: int = Field(200, ge=1)
+    hnsw_ef: int = Field(128, ge=1)
+    # "Strong": a search sees every write acknowledged before it, so a retired chunk is
+    # never found once the index has synced (other levels trade that for latency).
+    consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = "Strong"
+    timeout_s: float = Field(10.0, gt=0)
+    # Rows per insert call: the engine takes many small batches faster than a few big ones.
+    batch_size: int = Field(500, ge=1, le=100000)
+    # Most groups one chunk's access list may carry (the engine's array capacity).
+    max_groups: int = Field(256, ge=1, le=4096)
+
+    @field_validator("uri")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (e.g. http://milvus:19530)")
+        return v
+
+    @model_validator(mode="after")
+    def _needs_uri(self) -> VectorEngineConfig:
+        if self.engine == "milvus" and not self.uri:
+            raise ValueError("engine 'milvus' needs retrieval.vector.uri")
+        return self
 
 
 class RetrievalConfig(Strict):
@@ -45,6 +92,7 @@ class RetrievalConfig(Strict):
     # Query terms found in more than this share of chunks are left out of the BM25 query
     # when rarer terms remain: they barely move BM25 scores but make FTS5 score most rows.
     bm25_max_df: float = Field(0.05, gt=0, le=1)
+    vector: VectorEngineConfig = VectorEngineConfig()
 
 
 class FreshnessConfig(Strict):

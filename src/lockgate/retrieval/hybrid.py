@@ -13,7 +13,7 @@ from lockgate.ingest.source_names import root_of, shown_source
 from lockgate.models.base import EmbeddingFallback, EmbeddingModel
 from lockgate.retrieval import freshness as fresh
 from lockgate.retrieval.fusion import document_scores, fuse, order_by_document, rrf
-from lockgate.retrieval.vector import NumpyVectorIndex
+from lockgate.retrieval.index import VectorIndex
 from lockgate.store.access import Access
 from lockgate.store.documents import ChunkRecord, DocumentStore
 from lockgate.store.fulltext import TextHit, TextIndex
@@ -108,7 +108,7 @@ class HybridRetriever:
         self,
         store: DocumentStore,
         text_index: TextIndex,
-        vectors: NumpyVectorIndex,
+        vectors: VectorIndex,
         embedder: EmbeddingModel,
         config: RetrievalConfig,
         freshness: FreshnessConfig | None = None,

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from lockgate.retrieval.index import VectorHit
 from lockgate.retrieval.ivf import IvfLayout, assign, train_centroids
 from lockgate.store.access import Access
 from lockgate.store.documents import DocumentStore
 
-
-@dataclass(frozen=True)
-class VectorHit:
-    chunk_id: int
-    score: float  # cosine similarity
+__all__ = ["NumpyVectorIndex", "VectorHit"]
 
 
 class NumpyVectorIndex:
+    """The embedded default of the `VectorIndex` interface (index.py)."""
+
     def __init__(
         self,
         store: DocumentStore,
@@ -53,6 +51,9 @@ class NumpyVectorIndex:
 
     def __len__(self) -> int:
         return int(self._ids.size)
+
+    def close(self) -> None:
+        """Nothing to release: the rows are this process's memory."""
 
     def refresh(self) -> None:
         generation = self.store.index_generation()

@@ -227,6 +227,12 @@ class DocumentStore:
             rows = conn.execute(select(tb.chunks.c.id).where(tb.chunks.c.active == 1))
             return list(rows.scalars())
 
+    def max_chunk_id(self) -> int:
+        """The highest chunk id ever given, active or not (0: none): an index derived from
+        the store holds no row above it."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(tb.chunks.c.id))).scalar() or 0)
+
     def embeddings(self, chunk_ids: Sequence[int]) -> list[tuple[int, int, str, bytes, str, str]]:
         """(chunk id, document id, source, embedding, tenant, acl) for the given chunks."""
         out: list[tuple[int, int, str, bytes, str, str]] = []

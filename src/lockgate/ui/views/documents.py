@@ -4,6 +4,7 @@ view), documents with their current version, the quarantine with reasons and a r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from starlette.responses import Response
 
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.ingest.sync import SourceSync, retry_quarantine
+from lockgate.retrieval.index import VectorIndexUnavailable
 from lockgate.store.quality import QualityStore
 from lockgate.store.sources import SourceStore
 from lockgate.ui.render import page, services_of
@@ -107,7 +109,9 @@ async def retry(request: Request) -> Response:
     summary = await asyncio.to_thread(
         retry_quarantine, _sync(services), [source] if source else None
     )
-    services.vectors.refresh()
+    with contextlib.suppress(VectorIndexUnavailable):
+        # Ingest is done either way; the next search syncs an engine that is away now.
+        services.vectors.refresh()
     indexed = summary.new + summary.updated
     done = f"retried: {indexed} indexed, {summary.quarantined} still quarantined"
     return back_to("/ui/documents", done=done)

@@ -106,7 +106,7 @@ def steps(services: Services) -> list[tuple[str, Callable[[Services], None]]]:
     return out
 
 
-def run(services: Services, warmup: Warmup, finish: Callable[[], None] | None = None) -> None:
+def run(services: Services, warmup: Warmup, finish: Callable[[], object] | None = None) -> None:
     """Every step, in order (blocking: run it in a thread), then `finish`, before the state
     says done (so that a pause it makes comes before readiness)."""
     t0 = time.perf_counter()

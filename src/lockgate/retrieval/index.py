@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from lockgate.engine.errors import GatewayError
+from lockgate.errors import GatewayError
 from lockgate.store.access import Access
 
 

@@ -260,9 +260,8 @@ def test_a_planted_prompt_regression_fails_the_gate_and_rolling_back_the_label_p
         assert moved.exit_code == 0, moved.output
 
         planted = run_json(site, embedder, "eval", "run", str(site["dataset"]), "--name", "v2")
-        assert {c["id"] for c in planted["cases"] if not c["passed"]} == {
-            "refund-window", "log-retention"
-        }
+        failed = [c for c in planted["cases"] if not c["passed"]]
+        assert {c["id"] for c in failed} == {"refund-window", "log-retention"}, failed
         gate = run(site, embedder, "eval", "gate", "--baseline", "prompt-base", "--max-drop", "1%")
         assert gate.exit_code == 1, gate.output
         assert "regressed cases: refund-window, log-retention" in gate.output

@@ -50,8 +50,10 @@ def watch(
 ) -> None:
     """Sync everything once, then each folder source again whenever it changes."""
     folders = [s for s in specs if s.kind == "folder"]
-    on_run(sync.run(specs, prune=prune))
+    # Taken before the first sync: a file that changes while it runs is seen on the next poll
+    # instead of becoming part of the baseline unsynced.
     last = {s.name: snapshot(sync, s) for s in folders}
+    on_run(sync.run(specs, prune=prune))
     pending: set[str] = set()
     while not stop.wait(interval_s):
         due = []

@@ -20,8 +20,8 @@ from lockgate.observability.metrics import METRICS
 log = logging.getLogger("lockgate.models")
 
 
-class WithQueryFallback(EmbeddingBackend):
-    """`primary` for everything; its query variant falls back to `fallback`."""
+class _Pair(EmbeddingBackend):
+    """An embedder with a fallback beside it; its length is always the primary's."""
 
     def __init__(self, primary: EmbeddingBackend, fallback: EmbeddingBackend) -> None:
         self.primary = primary
@@ -36,6 +36,10 @@ class WithQueryFallback(EmbeddingBackend):
     @dimensions.setter
     def dimensions(self, value: int) -> None:
         raise AttributeError("the length is the wrapped embedder's")
+
+
+class WithQueryFallback(_Pair):
+    """`primary` for everything; its query variant falls back to `fallback`."""
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.primary.embed(texts)
@@ -47,21 +51,7 @@ class WithQueryFallback(EmbeddingBackend):
         return self.primary.ready()
 
 
-class QueryFallback(EmbeddingBackend):
-    def __init__(self, primary: EmbeddingBackend, fallback: EmbeddingBackend) -> None:
-        self.primary = primary
-        self.fallback = fallback
-        self.name = primary.name
-        self.local_compute = primary.local_compute
-
-    @property
-    def dimensions(self) -> int:
-        return self.primary.dimensions
-
-    @dimensions.setter
-    def dimensions(self, value: int) -> None:
-        raise AttributeError("the length is the wrapped embedder's")
-
+class QueryFallback(_Pair):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed_noting(texts)[0]
 

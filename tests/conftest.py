@@ -35,6 +35,11 @@ def _store_backend() -> Iterator[None]:
     yield from store.session()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _store_per_module() -> Iterator[None]:
+    yield from store.per_module()
+
+
 @pytest.fixture(autouse=True)
 def _store_per_test(request: pytest.FixtureRequest) -> Iterator[None]:
     yield from store.per_test(request)

@@ -285,6 +285,24 @@ def test_a_table_row_is_quoted_as_the_cells_asked_for() -> None:
     assert row_cells("Tell me about Starter", row) is None
 
 
+def test_a_column_the_question_rules_out_is_not_the_one_quoted() -> None:
+    from lockgate.engine.extractive import extractive_reply as reply
+
+    table = (
+        "| plan | monthly_price_usd | annual_price_usd_per_month | included_seats |\n"
+        "| Starter | 29 | 24 | 3 |\n"
+        "| Team | 99 | 84 | 10 |\n"
+    )
+    q = "How much does Team cost per month without an annual commitment?"
+    built = reply(q, [chunk(1, table)])
+    assert built is not None
+    assert built.text == "plan: Team, monthly_price_usd: 99 [1]"
+    # Asked for the annual price, that column.
+    built = reply("What is the annual price per month of the Team plan?", [chunk(1, table)])
+    assert built is not None and "annual_price_usd_per_month: 84" in built.text
+    assert "monthly_price_usd: 99" not in built.text
+
+
 def test_a_paraphrase_sharing_no_word_is_quoted_when_it_stands_out(embedder) -> None:
     text = (
         "Multi-factor authentication is mandatory for all employees. "

@@ -9,9 +9,10 @@ takes the URL in its environment: `store_env(home)`.
 
 Databases are cloned from a template migrated once per session. Creating and dropping a
 PostgreSQL database costs seconds on a busy box, so a home made under a test's `tmp_path`
-gives its database back when the test ends: its connections are closed, its rows deleted and
-the rows the migrations wrote put back, and the next home reuses it. The rest (homes of
-module-scoped fixtures) are kept to the end of the session; all are dropped then.
+gives its database back when the test ends, and the homes of a module's fixtures when the
+module ends: its connections are cut, it is renamed (so nothing left connected can reach it
+again by its old URL), its rows are deleted and the rows the migrations wrote put back, and
+the next home reuses it. All are dropped at the end of the session.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from lockgate.config import Settings
@@ -63,6 +65,7 @@ class PgPool:
         self.made: list[str] = []
         self.seeds: dict[str, list[dict[str, Any]]] = {}
         self.lock = threading.Lock()
+        self.serial = 0
         self._template_made = False
 
     def url(self, name: str) -> str:
@@ -92,24 +95,48 @@ class PgPool:
                 return self.free.pop()
             if not self._template_made:
                 self._make_template()
-            name = f"{self.prefix}_{len(self.made)}"
+            self.serial += 1
+            name = f"{self.prefix}_{self.serial}"
             self.made.append(name)
         with self.admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
         return name
 
+    def _fresh_name(self) -> str:
+        with self.lock:
+            self.serial += 1
+            return f"{self.prefix}_{self.serial}"
+
+    def _retire(self, name: str) -> str:
+        """Cut everything still connected to `name` off it for good, and return the name it
+        now has. What a test leaves connected (a pool it never disposed, a writer thread of
+        services it never closed) would reconnect by URL and write into the next test's
+        rows; under a new name that URL no longer reaches it."""
+        fresh = self._fresh_name()
+        with self.admin.connect() as conn:
+            for _ in range(50):
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :d AND pid <> pg_backend_pid()"
+                    ),
+                    {"d": name},
+                )
+                try:
+                    conn.execute(text(f'ALTER DATABASE "{name}" RENAME TO "{fresh}"'))
+                except OperationalError:
+                    # Reconnected between the two statements: cut it off again.
+                    continue
+                break
+            else:
+                raise RuntimeError(f"could not detach test database {name}")
+        with self.lock:
+            self.made[self.made.index(name)] = fresh
+        return fresh
+
     def give_back(self, name: str) -> None:
         """Back to the state `lease` gave it in, then free for the next lease."""
-        with self.admin.connect() as conn:
-            # What the test left connected (a pool it never disposed) goes first: the next
-            # user must not see a write from it.
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :d AND pid <> pg_backend_pid()"
-                ),
-                {"d": name},
-            )
+        name = self._retire(name)
         engine = create_engine(self.url(name), poolclass=NullPool)
         try:
             with engine.begin() as conn:
@@ -178,6 +205,15 @@ class PgHomes:
                 if h not in since and (h == root or h.startswith(root + "/"))
             ]
             names = [self.by_home.pop(h) for h in done]
+        for name in names:
+            self.databases.give_back(name)
+
+    def release_since(self, since: set[str]) -> None:
+        """Give back the databases of every home first used after `since` (the homes of a
+        module's fixtures, at the module's end: kept to the session's end, their idle pools
+        added up to more connections than the server allows)."""
+        with self.lock:
+            names = [self.by_home.pop(h) for h in list(self.by_home) if h not in since]
         for name in names:
             self.databases.give_back(name)
 
@@ -276,6 +312,17 @@ def session() -> Iterator[None]:
         _homes = None
         homes.databases.close()
         _pool = None
+
+
+def per_module() -> Iterator[None]:
+    """Module fixture body: hands back the databases of the module's homes."""
+    if _homes is None:
+        yield
+        return
+    before = _homes.homes()
+    yield
+    if _homes is not None:
+        _homes.release_since(before)
 
 
 def per_test(request: pytest.FixtureRequest) -> Iterator[None]:

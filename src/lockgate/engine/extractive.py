@@ -479,6 +479,22 @@ def _cells(row: str) -> list[str]:
     return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
+# "without an annual commitment", "not including VAT": the words after it name what the
+# question does not want, so a column named by them is the wrong one.
+_EXCLUDING = re.compile(
+    r"\b(?:without|excluding|except|not|no|rather than|instead of)\s+"
+    r"((?:(?:an?|the|any)\s+)?[\w-]+(?:\s+[\w-]+)?)",
+    re.I,
+)
+
+
+def _excluded_words(question: str) -> set[str]:
+    words: set[str] = set()
+    for m in _EXCLUDING.finditer(question):
+        words |= question_words(m.group(1))
+    return words
+
+
 def row_cells(question: str, s: SourceSentence) -> str | None:
     """A table row quoted as the cells the question asks for, each with its column's name,
     after the row's own name: "plan: Starter, included_seats: 3" for "how many seats are
@@ -494,8 +510,11 @@ def row_cells(question: str, s: SourceSentence) -> str | None:
     # Each part of the question its own columns ("how many seats ..., and what does each
     # extra seat cost?": included_seats, then extra_seat_usd).
     for part in parts(question):
-        q = question_words(part)
-        overlap = [len(q & question_words(n)) for n in names_[1:]]
+        excluded = _excluded_words(part)
+        q = question_words(part) - excluded
+        overlap = [
+            len(q & question_words(n)) - len(excluded & question_words(n)) for n in names_[1:]
+        ]
         best = max(overlap, default=0)
         if best:
             chosen |= {i + 1 for i, n in enumerate(overlap) if n == best}

@@ -210,3 +210,79 @@ def test_a_run_time_protocol_class_survives_the_trip_to_a_worker(parser: str, ba
     assert isinstance(back.http, type) and issubclass(back.http, base)
     assert back.http.header_timeout_s == 3.5 and back.http is not base
     assert back.app == "lockgate.gateway.workers:worker_app" and back.factory is True
+
+
+def _listeners(port: int) -> int:
+    """Listening TCP sockets on `port` (IPv4), from /proc/net/tcp."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("mode", ["reuseport", "shared"])
+def test_a_burst_of_connections_is_spread_over_the_workers(
+    tmp_path: Path, upstream, mode: str
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+    config = _config(tmp_path, upstream, metrics_dir)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["server"] = {"worker_sockets": mode}
+    config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{ROOT}", **store_env(tmp_path / "home")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    err = tmp_path / "stderr.log"
+    command = [sys.executable, "-c", "from lockgate.cli import main; main()"]
+    with err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [*command, "--config", str(config), "serve", "--workers", "2", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        # Both workers up: with a socket each, each one's socket listens once it serves.
+        while (
+            len(_children(proc.pid)) < 2
+            or not _ready(base)
+            or (mode == "reuseport" and _listeners(port) < 2)
+        ):
+            assert proc.poll() is None, err.read_text()[-3000:]
+            assert time.monotonic() < deadline, err.read_text()[-3000:]
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        # One socket per worker, or one for all.
+        assert _listeners(port) == (2 if mode == "reuseport" else 1)
+        if mode == "shared":
+            return
+        before = _served_by_pid(metrics_dir)
+        # 64 connections opened at once, as a load generator does, each asking once.
+        from threading import Barrier
+
+        gate = Barrier(64)
+
+        def ask(i: int) -> int:
+            gate.wait()
+            body = {"model": "echo", "messages": [{"role": "user", "content": f"burst {i}"}]}
+            with httpx.Client() as client:
+                return client.post(base + "/v1/chat/completions", json=body, timeout=30).status_code
+
+        with ThreadPoolExecutor(64) as pool:
+            assert set(pool.map(ask, range(64))) == {200}
+        after = _served_by_pid(metrics_dir)
+        shares = [after.get(pid, 0) - before.get(pid, 0) for pid in workers]
+        assert sum(shares) == 64, shares
+        # The kernel's hash: a binomial split, under 12 of 64 with odds of about 1e-6.
+        assert min(shares) >= 12, shares
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, err.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

@@ -85,4 +85,4 @@ def serve(obj: Ctx, host: str | None, port: int | None, workers: int) -> None:
     multi.config_env(obj.config_path)
     multi.share_ui_secret(settings)
     with multi.shared_metrics(settings):
-        multi.run(workers, options)
+        multi.run(workers, options, settings.server.worker_sockets)

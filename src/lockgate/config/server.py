@@ -96,6 +96,11 @@ class ServerConfig(Strict):
     # orchestrator must wait longer than this before it kills the process (Kubernetes:
     # terminationGracePeriodSeconds > preStop sleep + shutdown_grace_s; docs/scaling.md).
     shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
+    # With `lockgate serve --workers N`: `reuseport` gives each worker a listening socket
+    # of its own on the port (SO_REUSEPORT; the kernel spreads connections evenly), `shared`
+    # one socket all workers accept from (whichever is awake takes the connection: uneven
+    # when clients connect in a burst). Where SO_REUSEPORT is missing, `shared`.
+    worker_sockets: Literal["reuseport", "shared"] = "reuseport"
     limit_concurrency: int | None = Field(1024, ge=1)
     # The bound on a request's headers, with either HTTP parser (the name is uvicorn's h11
     # option; with httptools Lockgate enforces it, see gateway/header_timeout.py).

@@ -37,7 +37,9 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Process
 
 from lockgate.config import Settings
 from lockgate.config.settings import config_path
@@ -159,13 +161,102 @@ def _is_made(cls: type) -> bool:
     return found is not cls
 
 
-class Supervisor(Multiprocess):
-    """uvicorn's supervisor, stopping as a load-balanced replica should."""
+def reuseport_sockets(config: uvicorn.Config, count: int) -> list[socket.socket]:
+    """One listening socket per worker on the same address (SO_REUSEPORT): the kernel
+    spreads new connections over them by a hash of their addresses, so each worker gets its
+    share. With one shared socket whichever worker is awake when a client connects takes
+    it: wrk's 64 connections, opened at once, split 5/59 on a quiet box, and the worker
+    with 59 saturated while the other idled (BENCHMARKS.md, "Two processes")."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    port = config.port
+    made: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            made.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((config.host, port))
+            port = sock.getsockname()[1]  # port 0: the others join the one the first got
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in made:
+            sock.close()
+        raise
+    return made
 
-    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, stopping as a load-balanced replica should. With one socket
+    per worker (`server.worker_sockets: reuseport`) a worker and its replacement keep the
+    same socket, so connections the kernel queued on it while the worker was gone are
+    served by the next one."""
+
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], per_worker: bool = False
+    ) -> None:
         super().__init__(config, sockets)
+        self.per_worker = per_worker
         grace = config.timeout_graceful_shutdown
         self.join_s = (HEALTHCHECK_S if grace is None else float(grace)) + JOIN_SLACK_S
+
+    def _worker(self, idx: int) -> Process:
+        sockets = [self.sockets[idx]] if self.per_worker else self.sockets
+        return Process(self.config, sockets)
+
+    def init_processes(self) -> None:
+        for idx in range(self.processes_num):
+            process = self._worker(idx)
+            process.start()
+            self.processes.append(process)
+
+    def restart_all(self) -> None:
+        for idx, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._worker(idx)
+            new.start()
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                if not self.should_exit.is_set():
+                    log.error("worker %s was not ready in time; restart aborted", new.pid)
+                return
+            old.terminate()
+            old.join()
+            self.processes[idx] = new
+
+    def keep_subprocess_alive(self) -> None:
+        if self.should_exit.is_set():
+            return
+        for idx, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                # It failed before serving (the app or the config is broken): every
+                # replacement would fail the same way.
+                log.error("worker %s failed to start; stopping", process.pid)
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            log.info("worker %s died; replaced", process.pid)
+            self.processes[idx] = self._worker(idx)
+            self.processes[idx].start()
+
+    def handle_ttin(self) -> None:
+        if self.per_worker:
+            log.warning("SIGTTIN ignored: workers have a socket each (server.worker_sockets)")
+            return
+        super().handle_ttin()
+
+    def handle_ttou(self) -> None:
+        if self.per_worker:
+            log.warning("SIGTTOU ignored: workers have a socket each (server.worker_sockets)")
+            return
+        super().handle_ttou()
 
     def terminate_all(self) -> None:
         # Only called on the way out (a restart replaces workers one by one instead).
@@ -183,7 +274,7 @@ class Supervisor(Multiprocess):
                 worker.process.join()
 
 
-def run(workers: int, options: dict[str, Any]) -> None:
+def run(workers: int, options: dict[str, Any], sockets: str = "reuseport") -> None:
     """Serve with `workers` processes until a signal ends them all (blocking)."""
     config = SpawnConfig(
         "lockgate.gateway.workers:worker_app",
@@ -192,8 +283,12 @@ def run(workers: int, options: dict[str, Any]) -> None:
         timeout_worker_healthcheck=HEALTHCHECK_S,
         **options,
     )
-    sock = config.bind_socket()
+    per_worker = sockets == "reuseport" and hasattr(socket, "SO_REUSEPORT")
+    if sockets == "reuseport" and not per_worker:
+        log.warning("this platform has no SO_REUSEPORT: the workers share one socket")
+    bound = reuseport_sockets(config, workers) if per_worker else [config.bind_socket()]
     try:
-        Supervisor(config, sockets=[sock]).run()
+        Supervisor(config, sockets=bound, per_worker=per_worker).run()
     finally:
-        sock.close()
+        for sock in bound:
+            sock.close()

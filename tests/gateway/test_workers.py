@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import lockgate
 from lockgate.config import Settings
@@ -36,7 +36,7 @@ from lockgate.store import tables as tb
 from lockgate.store.db import make_engine
 from tests.support.fake_upstream import create_fake_upstream
 from tests.support.server import free_port, serve
-from tests.support.store import store_env
+from tests.support.store import on_postgresql, store_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = Path(lockgate.__file__).resolve().parents[1]  # the code under test, wherever it is
@@ -164,9 +164,13 @@ def test_two_workers_serve_share_a_store_and_stop_on_sigterm(tmp_path: Path, ups
         )
         assert total == sent
 
-        # One of the workers holds the jobs' lock, and says so in the lock file.
-        holder = int(lock_path(tmp_path / "home").read_text().strip())
-        assert holder in workers
+        # One of the workers holds the jobs' lock: on SQLite it says so in the lock file, on
+        # PostgreSQL it is the one advisory lock granted in the store.
+        if on_postgresql():
+            assert _advisory_locks(store) == 1
+        else:
+            holder = int(lock_path(tmp_path / "home").read_text().strip())
+            assert holder in workers
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, err.read_text()[-3000:]
@@ -188,6 +192,23 @@ def _ready(base: str) -> bool:
         return httpx.get(base + "/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _advisory_locks(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON l.database = d.oid"
+                        " WHERE l.locktype = 'advisory' AND l.granted"
+                        " AND d.datname = current_database()"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
 
 
 def _traces(url: str) -> int:

@@ -226,7 +226,10 @@ def wait_finished(jobs: IngestJobStore, engine: Engine, run_id: int, timeout_s: 
 
 
 def test_two_workers_killed_repeatedly_index_every_file_once(
-    tmp_path: Path, redis_prefix: str, embedder_server: tuple[Embedder, str]
+    tmp_path: Path,
+    redis_prefix: str,
+    embedder_server: tuple[Embedder, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emb, url = embedder_server
     n_docs, kills = 20, 4
@@ -253,7 +256,10 @@ def test_two_workers_killed_repeatedly_index_every_file_once(
         emb.wait_held(2)
         emb.release()
         ctx = Ctx(str(config))
-        os.environ.update(store_env(config.parent / "home"))
+        # The CLI's wiring reads the store from the environment, as a worker does; for
+        # this test only, or every later test would open this one's database.
+        for key, value in store_env(config.parent / "home").items():
+            monkeypatch.setenv(key, value)
         services = ctx.services()
         jobs = IngestJobStore(services.engine)
         wait_finished(jobs, services.engine, run_id, timeout_s=180)
@@ -308,7 +314,6 @@ class Rig:
     """The CLI's own wiring (settings, services, queue) for workers in this process."""
 
     def __init__(self, config: Path) -> None:
-        os.environ.update(store_env(config.parent / "home"))
         self.ctx = Ctx(str(config))
         self.settings = self.ctx.settings
         self.services = self.ctx.services()
@@ -345,8 +350,15 @@ class Rig:
 
 
 @pytest.fixture
-def rig(tmp_path: Path, redis_prefix: str, embedder_server: tuple[Embedder, str]) -> Iterator[Rig]:
+def rig(
+    tmp_path: Path,
+    redis_prefix: str,
+    embedder_server: tuple[Embedder, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Rig]:
     config = write_config(tmp_path, embedder_server[1], redis_prefix, block_s=0.2)
+    for key, value in store_env(config.parent / "home").items():
+        monkeypatch.setenv(key, value)
     r = Rig(config)
     yield r
     r.close()

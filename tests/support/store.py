@@ -42,6 +42,7 @@ SERVER = os.environ.get("LOCKGATE_TEST_PG", "postgresql+psycopg://postgres@127.0
 # makes the many small transactions of the suite several times faster. This connection's
 # setting only, so nobody else's databases on the server are touched.
 OPTIONS = "?options=-csynchronous_commit%3Doff"
+STORE_ENV = "LOCKGATE_STORE__URL"
 
 
 def on_postgresql() -> bool:
@@ -248,7 +249,7 @@ def store_env(home: Path) -> dict[str, str]:
     """The environment a child process needs to open `home`'s store (empty on SQLite)."""
     if _homes is None:
         return {}
-    return {"LOCKGATE_STORE__URL": _homes.url_for(home)}
+    return {STORE_ENV: _homes.url_for(home)}
 
 
 def stored_bytes(home: Path) -> bytes:
@@ -331,7 +332,13 @@ def per_test(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     before = _homes.homes()
+    leaked_before = os.environ.get(STORE_ENV)
     yield
+    if os.environ.get(STORE_ENV) != leaked_before:
+        # A store URL left in the environment sends every later test's home to this
+        # test's database (given back and reused meanwhile): rows seen across tests.
+        os.environ.pop(STORE_ENV, None)
+        pytest.fail(f"the test left {STORE_ENV} set; use monkeypatch.setenv")
     tmp = request.node.funcargs.get("tmp_path")
     if isinstance(tmp, Path):
         _homes.release(tmp, before)

@@ -18,13 +18,13 @@ fi
 .venv/bin/python -m pytest -q "$@"
 
 # The same tests again with every test home's store on PostgreSQL (tests/support/store.py:
-# a database per home, cloned from a migrated template), where a server answers: by default
-# the modules that read or write the store, in one process. LOCKGATE_TEST_PG_SUITE=all runs
-# the whole suite; LOCKGATE_TEST_PG_WORKERS=2 runs it in two pytest-xdist workers, which is
-# not the default yet: on the merged tree two workers saw each other's rows in some tests.
+# a database per home, cloned from a migrated template), where a server answers: the whole
+# suite, in two pytest-xdist workers. LOCKGATE_TEST_PG_SUITE=store runs only the modules that
+# read or write the store; LOCKGATE_TEST_PG_WORKERS=1 runs in one process; =off skips it.
 PG_SERVER="${LOCKGATE_TEST_PG:-postgresql+psycopg://postgres@127.0.0.1:5432}"
+PG_SUITE="${LOCKGATE_TEST_PG_SUITE:-all}"
 PG_TESTS=(tests)
-if [ "${LOCKGATE_TEST_PG_SUITE:-store}" = store ]; then
+if [ "$PG_SUITE" = store ]; then
   PG_TESTS=(
     tests/store tests/retrieval tests/ingest tests/auth tests/review tests/batch tests/budget
     tests/drift tests/eval tests/prompts tests/releases tests/alerts tests/readiness
@@ -34,7 +34,7 @@ if [ "${LOCKGATE_TEST_PG_SUITE:-store}" = store ]; then
     tests/gateway/test_source_privacy.py tests/gateway/test_prompt_pins.py
   )
 fi
-PG_WORKERS="${LOCKGATE_TEST_PG_WORKERS:-1}"
+PG_WORKERS="${LOCKGATE_TEST_PG_WORKERS:-2}"
 PG_XDIST=()
 # loadfile: a module's tests stay in one worker, so its module-scoped fixtures (a built
 # plugin, a served gateway) are made once, as in a run without xdist.
@@ -45,10 +45,9 @@ try:
                              connect_args={"connect_timeout": 5}).connect().close()
 except Exception as exc:
     sys.exit(str(exc).splitlines()[0])'
-if [ -z "${LOCKGATE_TEST_PG_SUITE:-}" ]; then
-  echo "######## lockgate: the PostgreSQL run of the suite is SKIPPED by default for now: on" \
-    "the current tree it fails tests that pass alone (rows of one test seen by another in one" \
-    "session); run it with LOCKGATE_TEST_PG_SUITE=store or =all" >&2
+if [ "$PG_SUITE" = off ]; then
+  echo "######## lockgate: the PostgreSQL run of the suite is SKIPPED:" \
+    "LOCKGATE_TEST_PG_SUITE=off" >&2
 elif why=$(LOCKGATE_TEST_PG="$PG_SERVER" .venv/bin/python -c "$PG_PROBE" 2>&1); then
   LOCKGATE_TEST_STORE=postgresql LOCKGATE_TEST_PG="$PG_SERVER" \
     .venv/bin/python -m pytest -q "${PG_XDIST[@]}" "${PG_TESTS[@]}"

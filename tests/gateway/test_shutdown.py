@@ -23,7 +23,7 @@ from lockgate.config import load_settings
 from lockgate.services import Services
 from tests.support.faulty_upstream import Faults, FaultyUpstream
 from tests.support.replicas import child_env, eventually
-from tests.support.server import free_port, serve_process
+from tests.support.server import free_port, kill_tree, serve_process
 from tests.support.store import store_env
 
 WORDS = 16
@@ -154,9 +154,7 @@ def test_sigterm_drains_the_stream_in_flight_and_exits_0(
         assert proc.wait(30) == 0, log.read_text(errors="replace")[-3000:]
         took = time.monotonic() - stopped
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        kill_tree(proc)
     assert stream.error is None, stream.error
     assert stream.events[-1] == "[DONE]"
     assert stream.text() == " ".join(f"w{i}" for i in range(WORDS))  # every chunk, in order
@@ -184,9 +182,7 @@ def test_past_the_grace_period_the_stream_is_cut_and_the_process_exits(
         took = time.monotonic() - stopped
         assert stream.done.wait(10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        kill_tree(proc)
     # Cut well before its natural end (4 s), soon after the grace period.
     assert took < WORDS * TOKEN_DELAY_S, took
     assert "[DONE]" not in stream.events

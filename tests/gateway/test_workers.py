@@ -35,7 +35,7 @@ from lockgate.gateway.workers import SpawnConfig
 from lockgate.store import tables as tb
 from lockgate.store.db import make_engine
 from tests.support.fake_upstream import create_fake_upstream
-from tests.support.server import free_port, serve
+from tests.support.server import free_port, kill_tree, serve
 from tests.support.store import on_postgresql, store_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,6 +120,8 @@ def test_two_workers_serve_share_a_store_and_stop_on_sigterm(tmp_path: Path, ups
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            # Its own process group, so a failed test kills the workers with the parent.
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 120
@@ -182,9 +184,7 @@ def test_two_workers_serve_share_a_store_and_stop_on_sigterm(tmp_path: Path, ups
         assert "Traceback" not in log, log[-3000:]
         assert log.count("Application shutdown complete") == 2, log[-3000:]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        kill_tree(proc)
 
 
 def _ready(base: str) -> bool:
@@ -265,6 +265,8 @@ def test_a_burst_of_connections_is_spread_over_the_workers(
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            # Its own process group, so a failed test kills the workers with the parent.
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 120
@@ -281,6 +283,8 @@ def test_a_burst_of_connections_is_spread_over_the_workers(
         # One socket per worker, or one for all.
         assert _listeners(port) == (2 if mode == "reuseport" else 1)
         if mode == "shared":
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0, err.read_text()[-3000:]
             return
         before = _served_by_pid(metrics_dir)
         # 64 connections opened at once, as a load generator does, each asking once.
@@ -304,6 +308,4 @@ def test_a_burst_of_connections_is_spread_over_the_workers(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, err.read_text()[-3000:]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        kill_tree(proc)

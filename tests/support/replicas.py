@@ -24,7 +24,7 @@ import lockgate
 from lockgate.store.db import make_engine
 from lockgate.store.migrations import migrate
 from tests.support.postgres import throwaway_database
-from tests.support.server import free_port, serve_process
+from tests.support.server import free_port, kill_tree, serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = Path(lockgate.__file__).resolve().parents[1]  # the code under test, wherever it is
@@ -86,8 +86,7 @@ class Replicas:
             try:
                 codes.append(proc.wait(timeout=timeout_s))
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+                kill_tree(proc)
                 codes.append(None)
         return codes
 

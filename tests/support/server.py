@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -85,6 +88,8 @@ def serve_process(
         env=dict(env),
         stdout=subprocess.DEVNULL,
         stderr=sink,
+        # Its own process group: `kill_tree` ends its workers (`--workers N`) with it.
+        start_new_session=True,
     )
     if log is not None:
         sink.close()  # type: ignore[union-attr]  # the child holds its own copy
@@ -100,5 +105,14 @@ def serve_process(
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    proc.kill()
+    kill_tree(proc)
     raise RuntimeError("lockgate serve did not start")
+
+
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """A child started in its own session, and every process it started (killing a
+    `--workers` supervisor alone leaves its workers running, orphaned)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)

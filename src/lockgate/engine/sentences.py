@@ -39,6 +39,9 @@ _ASKS_FIGURE = re.compile(
 )
 # Words that say what kind of answer is wanted, not what it is about.
 _ASKING = frozenset("many much long often soon quickly far big large".split())
+# "Besides Rotterdam, ...", "apart from", "except": they set aside what a question names,
+# and are no word an answer would share.
+_ASIDE = frozenset("besides apart except aside".split())
 _LONG_UNIT = 400  # characters: a longer "sentence" (wrapped prose, no full stop) is split
 
 
@@ -109,7 +112,42 @@ def question_words(text: str) -> set[str]:
     text = _KEY_JOINT.sub(" ", without_placeholders(text))
     if text.rstrip().endswith("?"):
         text = DEFAULT_Q.sub(" default ", text)
-    return {w for w in content_words(text) - _ASKING if "'" not in w}
+    return {
+        _normal(raw, w)
+        for raw in _WORD.findall(text.lower())
+        if raw not in _ASIDE and (w := _stemmed(raw)) and w not in _ASKING and "'" not in w
+    }
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+
+
+def _stemmed(raw: str) -> str:
+    """The word as `content_words` has it ("" for a stop word)."""
+    found = content_words(raw)
+    return next(iter(found)) if len(found) == 1 else ""
+
+
+# A table's column names say "max_seats", "min_..."; people say "the largest number of".
+_BOUNDS = {
+    **dict.fromkeys(("largest", "biggest", "highest", "maximum", "maxim"), "max"),
+    **dict.fromkeys(("smallest", "lowest", "minimum", "minim", "fewest"), "min"),
+}
+
+
+def _normal(raw: str, word: str) -> str:
+    """A stemmed word in the one form all its forms take: the stem leaves "office" but
+    makes "offices" "offic" and "stored" "stor", so "-es" after a letter other than s, x,
+    z, ch, sh loses only its "s", a final "e" goes ("offic", "stor") and "ss" stays
+    ("class", "business"); "largest" and "maximum" are a column's "max"."""
+    word = _BOUNDS.get(word, word)
+    if raw.endswith("ss") and word == raw[:-1]:
+        return raw  # "class", "business": no plural "s" to take off
+    if word == raw[:-2] and raw.endswith("es") and not word.endswith(("s", "x", "z", "ch", "sh")):
+        word = raw[:-1]
+    if word.endswith("e") and len(word) >= 5:
+        return word[:-1]
+    return word
 
 
 def rank_sentences(

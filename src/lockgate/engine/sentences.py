@@ -104,14 +104,18 @@ def without_placeholders(text: str) -> str:
     return _PLACEHOLDER.sub(" ", text)
 
 
-def question_words(text: str) -> set[str]:
+def question_words(text: str, forms: bool = True) -> set[str]:
     """The content words of a question (or a sentence), less the words that only ask,
     contractions ("what's", "i'm") and redaction placeholders. Asking for a default in
     other words ("out of the box", "unless told otherwise") counts as the word "default":
-    manuals state it that way ("The default is 22.")."""
+    manuals state it that way ("The default is 22."). With `forms`, each word in the one
+    form its other forms take too (`_normal`), less "besides" and the like; without, the
+    plain stems."""
     text = _KEY_JOINT.sub(" ", without_placeholders(text))
     if text.rstrip().endswith("?"):
         text = DEFAULT_Q.sub(" default ", text)
+    if not forms:
+        return {w for w in content_words(text) - _ASKING if "'" not in w}
     return {
         _normal(raw, w)
         for raw in _WORD.findall(text.lower())
@@ -157,17 +161,19 @@ def rank_sentences(
     embed: Embed | None = None,
     semantic_weight: float = 0.5,
     embed_from: float = 0.0,
+    forms: bool = True,
 ) -> list[SourceSentence]:
     """The sentences best first. Score: idf-weighted share of the question's content words the
     sentence has, blended with its cosine to the question where embeddings are given, plus a
     small bonus for a figure when the question asks for one. Only sentences with at least
     `embed_from` of that share are embedded (embedding is most of the cost); the others are
-    scored as if dissimilar."""
+    scored as if dissimilar. `forms`: see `question_words`."""
     if not sentences:
         return []
-    q = question_words(question)
+    q = question_words(question, forms)
     words = [
-        question_words(s.text if s.header is None else f"{s.header} {s.text}") for s in sentences
+        question_words(s.text if s.header is None else f"{s.header} {s.text}", forms)
+        for s in sentences
     ]
     n = len(sentences)
     df = {t: sum(t in w for w in words) for t in q}
@@ -229,7 +235,10 @@ def select_sentences(
     none of them is left out of the prompt (and so cannot be cited)."""
     per_chunk = [chunk_sentences(i, c.text) for i, c in enumerate(chunks, start=1)]
     everything = [s for group in per_chunk for s in group]
-    ranked = rank_sentences(question, everything, query_vector, embed)
+    # The prompt's choice keeps the plain stems: a different prompt changes what the tiny
+    # model writes, which only a live run measures; the word forms serve the answer check
+    # and the extract, measured on captured answers.
+    ranked = rank_sentences(question, everything, query_vector, embed, forms=False)
     chosen: set[tuple[int, int]] = set()
     used = 0
 

@@ -208,7 +208,7 @@ def answers(
         return True
     # Or one of its names and most of its other words: the company's name a question says
     # ("does Northwind Cloud have an office ...") is seldom in the sentence that answers it.
-    return bool(shared - topic) and len(shared & topic) >= math.ceil(0.5 * len(topic))
+    return bool(topic and shared - topic) and len(shared & topic) >= math.ceil(0.5 * len(topic))
 
 
 def paraphrased(

@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 
 from lockgate.config import ModelSpec
+from lockgate.engine.extractive import extractive_reply
 from lockgate.engine.run import Engine, Reply
+from lockgate.engine.stages.answer_check import _other_figures, _rows_agree
 from lockgate.engine.turn import Call
 from lockgate.ingest.pipeline import Ingestor
 from lockgate.services import Services
 from tests.conftest import PASSTHROUGH_RESILIENCE, SAMPLES, make_services, make_settings
+from tests.engine.test_sentences import chunk
 from tests.support.scripted_upstream import create_scripted_upstream
 from tests.support.server import serve
 
@@ -48,7 +51,24 @@ RULES = [
     ("euro area", "It is SEPA."),
     ("customers in mars", "It is Zorblat."),
     ("penetration test", "Critical vulnerabilities are fixed within 7 days."),
+    # Supported word by word, but "business uptime" is no figure: the uptime part is open.
+    (
+        "does the free trial give you",
+        "The free trial plan gives you 14 days of business uptime. [1]",
+    ),
     ("free trial", "The trial lasts one full moon."),
+    # One row's name with another row's figure and notes.
+    (
+        "attachments of support tickets",
+        "| Support tickets | 1 year | Enterprise customers can export them at any time |",
+    ),
+    # On the topic ("members"), supported, no period.
+    (
+        "staff member departs",
+        "Go to Settings > Members > Invite and enter email addresses, one per line.",
+    ),
+    # A possessive name: "Cloud's" is not the question's word "cloud".
+    ("cloud provider hosts", "This handbook explains how we work together at Northwind Cloud."),
     # Supported, and shares "employee", "home" and "salary" with a question about a person.
     (
         "salary of employee",
@@ -269,3 +289,97 @@ def test_a_supported_claim_left_uncited_gets_its_sources_marker(loop, services, 
     assert cited and cited[0]["source"].endswith("security-policy.html")
     if stream:
         assert streamed.startswith(m.group(0))
+
+
+RETENTION = (
+    "| Data category | Retention period | Notes |\n"
+    "| Audit logs | 1 year | Enterprise customers can export them at any time |\n"
+    "| Support tickets | 3 years | Attachments are deleted after 1 year |\n"
+)
+
+
+def test_a_table_row_must_be_a_row_of_the_sources() -> None:
+    context = [chunk(1, RETENTION)]
+    assert _rows_agree(
+        "| Support tickets | 3 years | Attachments are deleted after 1 year |", context
+    )
+    # Markers between the cells, and two rows on one line, are still the sources' rows.
+    assert _rows_agree(
+        "| Audit logs | 1 year | [1] | Enterprise customers can export them at any time | [1] "
+        "| Support tickets | 3 years |",
+        context,
+    )
+    # A cell left out is fine; one row's name with another's figure is not.
+    assert _rows_agree("| Support tickets | Attachments are deleted after 1 year |", context)
+    assert not _rows_agree(
+        "| Support tickets | 1 year | Enterprise customers can export them at any time |", context
+    )
+    assert not _rows_agree("| Support tickets | 90 days |", context)
+    # Not a table row: the scanner's verdict stands.
+    assert _rows_agree("Support tickets are kept for 3 years.", context)
+
+
+def test_a_covered_part_with_none_of_its_sources_figures_is_open() -> None:
+    faq = chunk(1, "Every new workspace gets a 14-day free trial of the Business plan.")
+    sla = chunk(
+        2,
+        "plans.team.uptime_sla_percent: 99.9\nplans.business.uptime_sla_percent: 99.95\n"
+        "plans.enterprise.uptime_sla_percent: 99.99",
+    )
+    q = "Which plan does the free trial give you, and what uptime does that plan guarantee?"
+    built = extractive_reply(q, [faq, sla])
+    assert built is not None and "99.95" in built.text, built.text
+    first, second = (
+        "Which plan does the free trial give you",
+        "what uptime does that plan guarantee?",
+    )
+    given = "The free trial plan gives you 14 days of business uptime."
+    assert not _other_figures(first, q, given, built)
+    assert _other_figures(second, q, given, built)
+    assert not _other_figures(second, q, given + " The Business plan guarantees 99.95%.", built)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_mixed_table_row_gives_way_to_the_extract(loop, services, stream) -> None:
+    reply, streamed = ask(
+        loop, services, "How long do you keep the attachments of support tickets?", stream
+    )
+    answer = reply.answer
+    assert "Support tickets | 1 year" not in answer.text and "export them" not in streamed
+    assert answer.extractive and "Attachments are deleted after 1 year" in answer.text
+    assert any(s.endswith("security-policy.html") for s in sources(reply))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_how_soon_answer_without_a_period_gives_way_to_the_extract(
+    loop, services, stream
+) -> None:
+    reply, streamed = ask(
+        loop, services, "How soon after a staff member departs is their login switched off?", stream
+    )
+    assert "Invite" not in reply.answer.text and "Invite" not in streamed
+    assert reply.answer.extractive or reply.answer.refused
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_supported_sentence_sharing_only_a_possessive_name_is_refused(
+    loop, services, stream
+) -> None:
+    reply, streamed = ask(
+        loop, services, "Which cloud provider hosts Northwind Cloud's servers?", stream
+    )
+    assert reply.answer.refused and "handbook" not in streamed
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_part_answered_without_its_figure_gets_the_sources_sentence(
+    loop, services, stream
+) -> None:
+    q = "Which plan does the free trial give you, and what uptime does that plan guarantee?"
+    reply, streamed = ask(loop, services, q, stream)
+    answer = reply.answer
+    assert answer.text.startswith("The free trial plan gives you 14 days")
+    assert "99.95" in answer.text and "99.99" not in answer.text, answer.text
+    assert any(s.endswith("service-levels.json") for s in sources(reply))
+    if stream:
+        assert "99.95" in streamed

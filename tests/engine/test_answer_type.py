@@ -79,3 +79,15 @@ def test_a_question_for_a_default_asks_for_a_value() -> None:
     assert "default" not in question_words("How deep does wget go?")
     # A count stays a count.
     assert kind_of("How many times does wget retry a download by default?") is Kind.NUMBER
+
+
+def test_how_soon_and_how_quickly_ask_for_a_period() -> None:
+    for q in (
+        "How soon after a staff member departs is their login switched off?",
+        "How quickly must a critical vulnerability be fixed?",
+        "How fast are customers told about an incident?",
+    ):
+        assert kind_of(q) is Kind.NUMBER, q
+        assert fits(q, "Accounts are disabled within 24 hours.")
+        assert fits(q, "Customers are told immediately.")
+        assert not fits(q, "Go to Settings > Members and enter email addresses.")

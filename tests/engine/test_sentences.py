@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from lockgate.engine.sentences import chunk_sentences, rank_sentences, select_sentences
+from lockgate.engine.sentences import (
+    chunk_sentences,
+    question_words,
+    rank_sentences,
+    select_sentences,
+)
 from lockgate.retrieval.hybrid import RetrievedChunk
 
 
@@ -112,3 +117,17 @@ def test_redaction_placeholders_are_not_question_words() -> None:
     assert question_words(q) == question_words("My card was charged. How long is the free trial?")
     assert "credit" not in question_words(q)
     assert "<" not in without_placeholders("IBAN <IBAN_1> and <EMAIL_2>")
+
+
+def test_question_words_meet_their_other_forms() -> None:
+    # The stem makes "offices" "offic" but leaves "office"; "prices" and "price" alike.
+    assert question_words("offices") == question_words("office")
+    assert question_words("prices") == question_words("price")
+    assert question_words("stored") == question_words("store")
+    assert question_words("guarantees") == question_words("guarantee")
+    assert question_words("classes") == question_words("class")
+    # A table's "max_seats" is what "the largest number of seats" asks for.
+    assert {"max", "seat"} <= question_words("What's the largest number of seats?")
+    assert question_words("max_seats") == {"max", "seat"}
+    # "Besides Rotterdam" sets Rotterdam aside; "besides" is no word to share.
+    assert question_words("Besides Rotterdam, which city?") == {"rotterdam", "city"}

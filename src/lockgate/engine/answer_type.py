@@ -31,12 +31,14 @@ _MONEY_Q = re.compile(
     re.I,
 )
 _NUMBER_Q = re.compile(
-    r"\bhow (many|much|long|often|large|big|far|old)\b|\bwithin how\b"
+    # "How soon", "how quickly", "how fast" ask for a period as "how long" does.
+    r"\bhow (many|much|long|often|soon|quickly|fast|large|big|far|old)\b|\bwithin how\b"
     r"|\bwhat (percentage|percent|share|amount|number|size|limit|port|version)\b"
     r"|\bwhich (port|version|year|status code|http status|error code|percentage)\b"
     r"|\b(up to|at most|at least) how\b",
     re.I,
 )
+_PERIOD_Q = re.compile(r"\bhow (long|often|soon|quickly|fast)\b", re.I)
 _DATE_Q = re.compile(r"\b(which|what) (day|date|month)\b|\bwhen was\b[^?]*\bborn\b", re.I)
 _DATE = re.compile(
     r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b"
@@ -147,10 +149,8 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
     if kind is Kind.NUMBER:
         if numbers(text):
             return True
-        # "How long/often" is answered by a period or a frequency in words.
-        return bool(re.search(r"\bhow (long|often)\b", question, re.I)) and bool(
-            _FREQUENCY.search(text)
-        )
+        # "How long/often/soon" is answered by a period or a frequency in words.
+        return bool(_PERIOD_Q.search(question)) and bool(_FREQUENCY.search(text))
     new_names = bool(names(text) - names(question))
     if kind is Kind.VALUE:
         # A manual's cross-reference ("ssh(1)") is not a value, nor is the option a manual's

@@ -22,7 +22,7 @@ from lockgate.engine.sentences import (
     rank_sentences,
     without_placeholders,
 )
-from lockgate.guardrails.grounding import entities, numbers
+from lockgate.guardrails.grounding import numbers
 from lockgate.retrieval.hybrid import RetrievedChunk
 
 
@@ -138,7 +138,7 @@ def qualifiers(question: str, sentences: list[SourceSentence]) -> set[str]:
     """The question's names and figures that tell candidate sentences apart ("Business"
     among the plans' rows): found in some of them, but not in most."""
     # The question's figures tell rows apart too ("Tier 1" among the tiers' rows).
-    named = {w for e in entities(question) for w in question_words(e)} | numbers(question)
+    named = name_words(question) | numbers(question)
     if not named or not sentences:
         return set()
     counts = dict.fromkeys(named, 0)
@@ -163,10 +163,16 @@ def _terms(text: str) -> set[str]:
     return question_words(text) | numbers(text)
 
 
+def name_words(text: str) -> set[str]:
+    """The words of the names a text says, a possessive's "'s" left off: "Northwind
+    Cloud's servers" names Northwind Cloud (with the "'s", "cloud's" is no word at all and
+    "cloud" would count as what the question is about)."""
+    return {w for e in names(text) for w in question_words(e)}
+
+
 def topic_words(question: str) -> set[str]:
     """What a question is about, less its names: an answer must share one of these."""
-    names = {w for e in entities(question) for w in question_words(e)}
-    return question_words(question) - names
+    return question_words(question) - name_words(question)
 
 
 def answers(
@@ -198,7 +204,11 @@ def answers(
     if not s.specific:
         return False  # only the question's commonest words: about something else
     # Most of what the question is about, or close to it in meaning.
-    return len(shared) >= math.ceil(0.5 * len(q)) or s.similarity >= min_similarity
+    if len(shared) >= math.ceil(0.5 * len(q)) or s.similarity >= min_similarity:
+        return True
+    # Or one of its names and most of its other words: the company's name a question says
+    # ("does Northwind Cloud have an office ...") is seldom in the sentence that answers it.
+    return bool(topic and shared - topic) and len(shared & topic) >= math.ceil(0.5 * len(topic))
 
 
 def paraphrased(
@@ -404,8 +414,8 @@ def _part_picks(
     second retrieval hop)."""
     picked: list[SourceSentence] = []
     answered = 0
-    asked_names = {w for e in entities(question) for w in question_words(e)}
-    hop = {w for e in names(given) for w in question_words(e)} - asked_names
+    asked_names = name_words(question)
+    hop = name_words(given) - asked_names
     for part in asked:
         refers = bool(_REFERS_BACK.search(part))
         want = qual | hop if refers else qual
@@ -434,7 +444,7 @@ def _part_picks(
             continue
         picked.append(found)
         answered += 1
-        hop |= {w for e in names(_quoted(found)) for w in question_words(e)} - asked_names
+        hop |= name_words(_quoted(found)) - asked_names
     return picked, answered
 
 

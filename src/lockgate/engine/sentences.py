@@ -39,6 +39,9 @@ _ASKS_FIGURE = re.compile(
 )
 # Words that say what kind of answer is wanted, not what it is about.
 _ASKING = frozenset("many much long often soon quickly far big large".split())
+# "Besides Rotterdam, ...", "apart from", "except": they set aside what a question names,
+# and are no word an answer would share.
+_ASIDE = frozenset("besides apart except aside".split())
 _LONG_UNIT = 400  # characters: a longer "sentence" (wrapped prose, no full stop) is split
 
 
@@ -101,15 +104,54 @@ def without_placeholders(text: str) -> str:
     return _PLACEHOLDER.sub(" ", text)
 
 
-def question_words(text: str) -> set[str]:
+def question_words(text: str, forms: bool = True) -> set[str]:
     """The content words of a question (or a sentence), less the words that only ask,
     contractions ("what's", "i'm") and redaction placeholders. Asking for a default in
     other words ("out of the box", "unless told otherwise") counts as the word "default":
-    manuals state it that way ("The default is 22.")."""
+    manuals state it that way ("The default is 22."). With `forms`, each word in the one
+    form its other forms take too (`_normal`), less "besides" and the like; without, the
+    plain stems."""
     text = _KEY_JOINT.sub(" ", without_placeholders(text))
     if text.rstrip().endswith("?"):
         text = DEFAULT_Q.sub(" default ", text)
-    return {w for w in content_words(text) - _ASKING if "'" not in w}
+    if not forms:
+        return {w for w in content_words(text) - _ASKING if "'" not in w}
+    return {
+        _normal(raw, w)
+        for raw in _WORD.findall(text.lower())
+        if raw not in _ASIDE and (w := _stemmed(raw)) and w not in _ASKING and "'" not in w
+    }
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+
+
+def _stemmed(raw: str) -> str:
+    """The word as `content_words` has it ("" for a stop word)."""
+    found = content_words(raw)
+    return next(iter(found)) if len(found) == 1 else ""
+
+
+# A table's column names say "max_seats", "min_..."; people say "the largest number of".
+_BOUNDS = {
+    **dict.fromkeys(("largest", "biggest", "highest", "maximum", "maxim"), "max"),
+    **dict.fromkeys(("smallest", "lowest", "minimum", "minim", "fewest"), "min"),
+}
+
+
+def _normal(raw: str, word: str) -> str:
+    """A stemmed word in the one form all its forms take: the stem leaves "office" but
+    makes "offices" "offic" and "stored" "stor", so "-es" after a letter other than s, x,
+    z, ch, sh loses only its "s", a final "e" goes ("offic", "stor") and "ss" stays
+    ("class", "business"); "largest" and "maximum" are a column's "max"."""
+    word = _BOUNDS.get(word, word)
+    if raw.endswith("ss") and word == raw[:-1]:
+        return raw  # "class", "business": no plural "s" to take off
+    if word == raw[:-2] and raw.endswith("es") and not word.endswith(("s", "x", "z", "ch", "sh")):
+        word = raw[:-1]
+    if word.endswith("e") and len(word) >= 5:
+        return word[:-1]
+    return word
 
 
 def rank_sentences(
@@ -119,17 +161,19 @@ def rank_sentences(
     embed: Embed | None = None,
     semantic_weight: float = 0.5,
     embed_from: float = 0.0,
+    forms: bool = True,
 ) -> list[SourceSentence]:
     """The sentences best first. Score: idf-weighted share of the question's content words the
     sentence has, blended with its cosine to the question where embeddings are given, plus a
     small bonus for a figure when the question asks for one. Only sentences with at least
     `embed_from` of that share are embedded (embedding is most of the cost); the others are
-    scored as if dissimilar."""
+    scored as if dissimilar. `forms`: see `question_words`."""
     if not sentences:
         return []
-    q = question_words(question)
+    q = question_words(question, forms)
     words = [
-        question_words(s.text if s.header is None else f"{s.header} {s.text}") for s in sentences
+        question_words(s.text if s.header is None else f"{s.header} {s.text}", forms)
+        for s in sentences
     ]
     n = len(sentences)
     df = {t: sum(t in w for w in words) for t in q}
@@ -191,7 +235,10 @@ def select_sentences(
     none of them is left out of the prompt (and so cannot be cited)."""
     per_chunk = [chunk_sentences(i, c.text) for i, c in enumerate(chunks, start=1)]
     everything = [s for group in per_chunk for s in group]
-    ranked = rank_sentences(question, everything, query_vector, embed)
+    # The prompt's choice keeps the plain stems: a different prompt changes what the tiny
+    # model writes, which only a live run measures; the word forms serve the answer check
+    # and the extract, measured on captured answers.
+    ranked = rank_sentences(question, everything, query_vector, embed, forms=False)
     chosen: set[tuple[int, int]] = set()
     used = 0
 

@@ -186,6 +186,9 @@ class AnswerCheck(Stage):
             else:
                 backed = r is not None and r.support >= scanner.min_support
                 detail = r.detail if r else "unchecked"
+                if backed and not _rows_agree(s.text, context):
+                    # Words of one table row and figures of another pass the scanner.
+                    backed, detail = False, "a table row no source has"
             first = not gate.supported and not supported
             echo = bool(words) and words <= q_words and not numbers(s.text)
             # A copied title ("Northwind Cloud Service Level Agreement") names a document;
@@ -268,7 +271,7 @@ class AnswerCheck(Stage):
         if len(asked) < 2 or not self.config.extractive.complete_parts:
             return ""
         missing = [p for p in asked if not covers(p, question, released)]
-        if not missing or len(missing) == len(asked):
+        if len(missing) == len(asked):
             return ""
         record = state.retrieval
         pool = record.result.chunks[: self.config.sentence_pool] if record else []
@@ -276,6 +279,11 @@ class AnswerCheck(Stage):
             self.cpu, self._extract, question, context, pool, released, shed=False
         )
         if built is None:
+            return ""
+        missing += [
+            p for p in asked if p not in missing and _other_figures(p, question, released, built)
+        ]
+        if not missing:
             return ""
         quoted = [
             s
@@ -477,6 +485,61 @@ def _cite(text: str, claims: list[Sentence], context: list[RetrievedChunk]) -> s
             end -= 1
         text = f"{text[:end]} [{best + 1}]{text[end:]}"
     return text
+
+
+def _other_figures(part: str, question: str, released: str, built: Extract) -> bool:
+    """Whether the sentence the extract quotes for a part of the question gives figures and
+    the model's answer, which seemed to cover that part, gives none of them ("14 days of
+    business uptime" for "what uptime does that plan guarantee?", where the plan's row says
+    99.95): the part is not answered."""
+    given = numbers(released)
+    for s in built.sentences:
+        if not covers(part, question, s):
+            continue
+        figures = numbers(quote(question, s))
+        if figures and not figures & given:
+            return True
+    return False
+
+
+_CELL_SPACE = re.compile(r"[\s*`]+")
+
+
+def _cells(line: str) -> list[str]:
+    """A table row's non-empty cells, normalised (case, spacing, emphasis)."""
+    cells = (_CELL_SPACE.sub(" ", c).strip().lower() for c in line.split("|"))
+    return [c for c in cells if c]
+
+
+def _rows_agree(text: str, context: list[RetrievedChunk]) -> bool:
+    """Whether a claim written as table rows ("| Support tickets | 3 years | ... |") has
+    each cell in a row of the sources that has the cell before it too, earlier (a new row
+    may start anywhere): a tiny model copying rows often puts one row's name with another
+    row's figure, and the scanner, reading words and figures, finds both. A claim that is
+    not a table row agrees."""
+    if text.count("|") < 3:
+        return True
+    claimed = _cells(_MARKER.sub(" ", text))
+    if len(claimed) < 2:
+        return True
+    rows = [
+        _cells(line)
+        for c in context
+        for line in c.text.splitlines()
+        if line.lstrip().startswith("|")
+    ]
+    if not rows:
+        return True  # nothing to compare with: the scanner's verdict stands
+    starts = {r[0] for r in rows if r}
+    for before, cell in zip(claimed, claimed[1:], strict=False):
+        if cell in starts:
+            continue
+        if not any(before in r and cell in r[r.index(before) + 1 :] for r in rows):
+            return False
+    return all(any(cell in r for r in rows) for cell in claimed)
+
+
+_MARKER = re.compile(r"\[\d{1,3}\]")
 
 
 def _names_new(question: str, text: str) -> bool:

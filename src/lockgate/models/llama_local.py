@@ -147,6 +147,14 @@ class LlamaCppModel(ChatBackend):
         queue: asyncio.Queue[ChatDelta | BaseException | None] = asyncio.Queue()
         cancelled = threading.Event()
 
+        def post(item: ChatDelta | BaseException | None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:
+                # The loop has closed (its caller stopped reading and finished): nobody
+                # waits for this any more.
+                cancelled.set()
+
         def worker() -> None:
             try:
                 prompt_tokens = self.count_tokens(self._prompt(request))
@@ -156,17 +164,16 @@ class LlamaCppModel(ChatBackend):
                         break
                     choice = piece["choices"][0]
                     produced += 1 if choice.get("text") else 0
-                    delta = ChatDelta(
-                        text=choice.get("text", ""), finish_reason=choice.get("finish_reason")
+                    post(
+                        ChatDelta(
+                            text=choice.get("text", ""), finish_reason=choice.get("finish_reason")
+                        )
                     )
-                    loop.call_soon_threadsafe(queue.put_nowait, delta)
-                loop.call_soon_threadsafe(
-                    queue.put_nowait, ChatDelta(usage=Usage(prompt_tokens, produced))
-                )
+                post(ChatDelta(usage=Usage(prompt_tokens, produced)))
             except BaseException as exc:  # noqa: BLE001 - handed to the event loop side
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
+                post(exc)
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
+                post(None)
 
         thread = threading.Thread(target=worker, name=f"llama-{self.name}", daemon=True)
         thread.start()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from lockgate.loadtest.client import Target
 from lockgate.loadtest.generator import Run, drive
 from lockgate.loadtest.report import summarize
 from lockgate.loadtest.scenario import Scenario, load_scenario
+from lockgate.observability import dispatch
 from lockgate.services import Services
 from lockgate.store import tables as tb
 from tests.conftest import make_services, make_settings
@@ -68,10 +70,18 @@ def test_the_arrival_rate_is_held_and_answers_are_streamed(gateway, tmp_path: Pa
     assert all(s.ttft is not None and 0 < s.ttft <= s.latency for s in result.samples)  # type: ignore[operator]
     assert report.ttft_ms["p50"] is not None and report.latency_ms["p99"] is not None
     assert report.latency_ms["p50"] <= report.latency_ms["p95"] <= report.latency_ms["p99"]  # type: ignore[operator]
-    # The cost each answer reported is the cost the gateway traced for it.
-    with services.engine.connect() as conn:
-        rows = conn.execute(tb.traces.select()).all()
-    new = [r for r in rows if r.id not in {b.id for b in before}]
+    # The cost each answer reported is the cost the gateway traced for it. Traces are written
+    # off the request path, and a stream's after its last chunk reached the client: wait for
+    # the writer to catch up with the last ones.
+    deadline = time.monotonic() + 10
+    while True:
+        dispatch.flush(timeout=2)
+        with services.engine.connect() as conn:
+            rows = conn.execute(tb.traces.select()).all()
+        new = [r for r in rows if r.id not in {b.id for b in before}]
+        if len(new) >= 80 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert len(new) == 80
     assert report.cost == pytest.approx(sum(r.cost for r in new)) and report.cost > 0
     assert report.tokens_out == sum(r.tokens_out for r in new)

@@ -104,14 +104,15 @@ def upstream() -> str:
         yield base + "/v1"
 
 
-def _start_two(tmp_path: Path, config: Path, port: int, err: Path) -> subprocess.Popen[bytes]:
-    """`lockgate serve --workers 2` on `port`, its stderr in `err`, in a process group of
-    its own, so a failed test kills the workers with the parent (`kill_tree`)."""
+def _start_two(tmp_path: Path, config: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """`lockgate serve --workers 2` on `port` and the file of its stderr, in a process group
+    of its own, so a failed test kills the workers with the parent (`kill_tree`)."""
+    err = tmp_path / "stderr.log"
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{ROOT}", **store_env(tmp_path / "home")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [sys.executable, "-c", "from lockgate.cli import main; main()"]
     with err.open("wb") as stderr:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [*command, "--config", str(config), "serve", "--workers", "2", "--port", str(port)],
             cwd=tmp_path,
             env=env,
@@ -119,6 +120,7 @@ def _start_two(tmp_path: Path, config: Path, port: int, err: Path) -> subprocess
             stderr=stderr,
             start_new_session=True,
         )
+    return proc, err
 
 
 def test_two_workers_serve_share_a_store_and_stop_on_sigterm(tmp_path: Path, upstream) -> None:
@@ -126,8 +128,7 @@ def test_two_workers_serve_share_a_store_and_stop_on_sigterm(tmp_path: Path, ups
     config = _config(tmp_path, upstream, metrics_dir)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    err = tmp_path / "stderr.log"
-    proc = _start_two(tmp_path, config, port, err)
+    proc, err = _start_two(tmp_path, config, port)
     try:
         deadline = time.monotonic() + 120
         while len(_children(proc.pid)) < 2 or not _ready(base):
@@ -259,8 +260,7 @@ def test_a_burst_of_connections_is_spread_over_the_workers(
     config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    err = tmp_path / "stderr.log"
-    proc = _start_two(tmp_path, config, port, err)
+    proc, err = _start_two(tmp_path, config, port)
     try:
         deadline = time.monotonic() + 120
         # Both workers up: with a socket each, each one's socket listens once it serves.

@@ -99,6 +99,7 @@ def child(src: Path, pdfs: Path, gold_cases: int, out: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="lockgate-bench-answers-") as tmp:
             settings = Settings(home=Path(tmp) / "home")
             services = Services(settings, preloaded_embedder=embedder)
+            _ = services.models  # as a gateway does at start-up: before the first embedding
             Ingestor(services.documents, services.runs, embedder, settings.ingest).run(
                 [str(corpus)]
             )

@@ -16,6 +16,7 @@ from lockgate.config import ConfigError, Settings
 from lockgate.crypto.envelope import FieldCipher
 from lockgate.guardrails.engine import GuardEngine
 from lockgate.guardrails.registry import ScannerDeps
+from lockgate.models import openmp
 from lockgate.models.base import EmbeddingModel
 from lockgate.prompts.registry import PromptRegistry
 from lockgate.retrieval.hybrid import HybridRetriever
@@ -166,6 +167,10 @@ class Services:
 
     @cached_property
     def models(self) -> ModelRegistry:
+        if any(s is not None and s.backend == "llama_cpp" for s in self.settings.models.values()):
+            # This process may generate in-process: decided before the embedder's first
+            # multi-threaded call (models/openmp.py), so build the registry early.
+            openmp.reserve_for_generation()
         return ModelRegistry(
             self.settings, on_breaker=self._breaker_moved, shared_breakers=self.shared_breakers
         )

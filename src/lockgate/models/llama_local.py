@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lockgate.config import ModelSpec
+from lockgate.models import openmp
 from lockgate.models.base import (
     ChatBackend,
     ChatDelta,
@@ -63,6 +64,9 @@ class LlamaCppModel(ChatBackend):
         self.spec = spec
         self.home = home
         self._llm: Any = None
+        # Before torch's first parallel call: its thread team beside llama.cpp's would
+        # outnumber the cores and slow every token (models/openmp.py).
+        openmp.reserve_for_generation()
         self._load_lock = threading.Lock()
         # llama.cpp contexts are not thread-safe; one generation at a time per loaded model.
         self._run_lock = threading.Lock()

@@ -8,7 +8,6 @@ transformers, which cut several seconds from every CLI call and gateway start.""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import warnings
 from collections import OrderedDict
@@ -18,12 +17,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lockgate.models import openmp  # noqa: F401 - before torch: sets OpenMP's wait policy
 from lockgate.models.base import EmbeddingBackend
-
-# OpenMP threads that spin while waiting turn a 20 ms query embedding into 500+ ms when the
-# cores are shared (bench/bench_embed_threads.py: p50 588 ms -> 93 ms under load). Must be set
-# before torch is imported; an explicit setting from the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def model_dir(explicit: str | None = None) -> Path:
@@ -58,6 +53,9 @@ class _Bert:
         cfg = json.loads((path / "config.json").read_text())
         self.torch = torch
         self.max_threads = torch.get_num_threads()
+        # Loading runs a few large ops: on one thread, so that no OpenMP team exists before
+        # this process says whether it generates too (models/openmp.py).
+        torch.set_num_threads(1)
         self.heads = int(cfg["num_attention_heads"])
         self.layers = int(cfg["num_hidden_layers"])
         self.eps = float(cfg["layer_norm_eps"])
@@ -108,7 +106,7 @@ class _Bert:
         # A short text gains nothing from a second thread and, when the cores are busy,
         # waits for it: one question took 186 ms p50 on two threads, 14 ms on one, on a
         # loaded box. Batches (ingest) keep every core.
-        threads = 1 if ids.size <= _ONE_THREAD_TOKENS else self.max_threads
+        threads = openmp.torch_threads(1 if ids.size <= _ONE_THREAD_TOKENS else self.max_threads)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         return self._forward(ids, mask, q8 and bool(self.packed), token_layer)

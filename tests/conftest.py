@@ -102,6 +102,9 @@ def make_settings(home: Path, upstream: str | None = None, **overrides: object) 
     # principal has the `app` role, and /metrics, which needs `metrics:read`, is public); the
     # tests of authentication and authorisation build their settings with `auth` of their own.
     overrides.setdefault("auth", {"allow_anonymous": True, "public_metrics": True})
+    # ... and drive the model: the built-in Gemma would otherwise quote the sources first
+    # (`answer_mode: auto`), which tests/engine/test_answer_check.py and the SDK tests cover.
+    overrides.setdefault("grounded", {"answer_mode": "generate"})
     return Settings(home=home, models=models, **overrides)  # type: ignore[arg-type]
 
 

@@ -383,3 +383,59 @@ def test_a_part_answered_without_its_figure_gets_the_sources_sentence(
     assert any(s.endswith("service-levels.json") for s in sources(reply))
     if stream:
         assert "99.95" in streamed
+
+
+@pytest.fixture(scope="module")
+def quoting(loop, services) -> Iterator[Services]:
+    # The same store and upstream, answering in `extract_first` mode.
+    grounded = services.settings.grounded.model_copy(update={"answer_mode": "extract_first"})
+    other = make_services(services.settings.model_copy(update={"grounded": grounded}),
+                          services.embedder)
+    yield other
+    loop.run_until_complete(other.models.aclose())
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_extract_first_quotes_the_sources_without_asking_the_model(
+    loop, services, quoting, upstream, stream
+) -> None:
+    question = "Within how many days can a customer get a full refund on an annual plan?"
+    calls = len(upstream.state.calls)
+    reply, streamed = ask(loop, quoting, question, stream)
+    answer = reply.answer
+    assert len(upstream.state.calls) == calls  # the model was not asked
+    assert answer.extractive and not answer.refused and "30 days" in answer.text
+    assert sources(reply) and all(s.endswith("refund-policy.md") for s in sources(reply))
+    assert reply.lockgate_object()["answer_mode"] == "extractive"
+    if stream:
+        assert streamed.startswith(answer.text.split(" [")[0])
+    trace = services.traces.get(reply.call.trace_id)
+    assert trace is not None
+    notes = [s["note"] for s in trace["stages"] if s["stage"] == "answer_check" and s["note"]]
+    assert notes == ["extractive: quoted first"]
+    # The same extract the generate mode falls back to when the model's answer is garbled.
+    generated, _ = ask(loop, services, question, stream)
+    assert generated.answer.extractive and generated.answer.text == answer.text
+
+
+def test_extract_first_asks_the_model_when_no_source_sentence_fits(
+    loop, quoting, upstream
+) -> None:
+    calls = len(upstream.state.calls)
+    reply, _ = ask(loop, quoting, "Who is the chief executive officer of Northwind Cloud?", False)
+    assert len(upstream.state.calls) == calls + 1
+    # ... and its answer is checked as ever: the invented CEO is not shipped.
+    assert reply.answer.refused and "Zuckerberg" not in reply.answer.text
+
+
+def test_auto_quotes_first_only_for_the_built_in_tiny_model(services) -> None:
+    from lockgate.config import GroundedConfig
+    from lockgate.engine.stages.answer_check import TINY_MODEL, AnswerCheck
+
+    config = GroundedConfig()
+    assert config.answer_mode == "auto" and config.model == TINY_MODEL
+    stage = AnswerCheck(services.guard, config, services.embedder)
+    turn = type("T", (), {"backend_model": TINY_MODEL})()
+    assert stage.quotes_first(turn)  # type: ignore[arg-type]
+    turn.backend_model = "scripted"  # type: ignore[attr-defined]
+    assert not stage.quotes_first(turn)  # type: ignore[arg-type]

@@ -120,3 +120,45 @@ def test_search_endpoint(gateway) -> None:
     assert len(results) == 3
     assert {"rank", "score", "source", "page", "chunk_id", "text"} <= set(results[0])
     assert Path(results[0]["source"]).name == "travel-expenses.docx"
+
+
+@pytest.fixture(scope="module")
+def quoting_gateway(tmp_path_factory, embedder, gemma) -> Iterator[tuple[str, object]]:
+    # The embedded default: `answer_mode: auto`, so the built-in Gemma quotes first.
+    from tests.conftest import SAMPLES
+
+    home = tmp_path_factory.mktemp("sdk-auto-home")
+    services = make_services(make_settings(home, grounded={}), embedder, gemma)
+    Ingestor(services.documents, services.runs, services.embedder, services.settings.ingest).run(
+        [str(SAMPLES)]
+    )
+    with serve(create_app(services), ready_path="/readyz") as base:
+        yield base, services
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_default_answers_the_tiny_models_turns_from_the_sources(quoting_gateway, stream):
+    base, services = quoting_gateway
+    client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
+    question = "How long is the refund window for annual plans?"
+    if stream:
+        chunks = list(client.chat.completions.create(
+            model="lockgate", messages=[{"role": "user", "content": question}], stream=True))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        meta = chunks[-1].model_extra["lockgate"]
+        usage = chunks[-1].usage
+    else:
+        completion = client.chat.completions.create(
+            model="lockgate", messages=[{"role": "user", "content": question}])
+        text = completion.choices[0].message.content or ""
+        meta = completion.model_extra["lockgate"]
+        usage = completion.usage
+    assert "30 days" in text
+    assert meta["answer_mode"] == "extractive" and meta["refused"] is False
+    assert any(c["source"].endswith("refund-policy.md") for c in meta["citations"])
+    # No model call: no tokens, and the trace says the sources were quoted first.
+    assert usage is not None and usage.completion_tokens == 0
+    trace = services.traces.get(meta["trace_id"])
+    assert trace["tokens_out"] == 0
+    notes = [s["note"] for s in trace["stages"] if s["stage"] == "answer_check"]
+    assert "extractive: quoted first" in notes

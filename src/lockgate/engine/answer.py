@@ -50,8 +50,10 @@ class Answer:
     refused: bool = False
     groundedness: float | None = None
     degraded: bool = False
-    # Built from the source sentences because the model's answer was not supported by them.
+    # Built from the source sentences because the model's answer was not supported by them,
+    # or (`unasked`) instead of asking the model at all (`grounded.answer_mode`).
     extractive: bool = False
+    unasked: bool = False
     # Appended to a stream after its last piece (citations of a grounded answer).
     suffix: str = ""
     # The text a stream has actually released so far (the output guard holds some back).

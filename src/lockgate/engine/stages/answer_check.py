@@ -66,6 +66,8 @@ _HEADER_ONLY = re.compile(
 
 
 _FIGURE_KINDS = (Kind.NUMBER, Kind.MONEY, Kind.DATE)
+# The built-in embedded model (config/models.py): `answer_mode: auto` quotes first for it.
+TINY_MODEL = "gemma-3-270m"
 _VECTORS = 4096  # source sentence vectors kept
 
 
@@ -119,6 +121,9 @@ class AnswerCheck(Stage):
         return cls(services.guard, cfg, services.embedder, services.query_embedder, services.cpu)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:
+        quoted = await self._quote_first(turn, state)
+        if quoted is not None:
+            return quoted
         answer = await call_next(turn, state)
         context = state.retrieval.context if state.retrieval else []
         if (
@@ -139,6 +144,40 @@ class AnswerCheck(Stage):
         if text:
             await self._segment(turn, text, context, scanner, gate)
         answer.raw = await self._final(turn, state, answer, gate, context, t0)
+        return answer
+
+    def quotes_first(self, turn: Turn) -> bool:
+        mode = self.config.answer_mode
+        if mode == "auto":
+            return turn.backend_model == TINY_MODEL
+        return mode == "extract_first"
+
+    async def _quote_first(self, turn: Turn, state: TurnState) -> Answer | None:
+        """The extract as the answer, without asking the model (`answer_mode`); None when the
+        turn is not one for it or no source sentence fits (then the model answers)."""
+        record = state.retrieval
+        if (
+            record is None
+            or not record.context
+            or not turn.grounded
+            or turn.request.tools
+            or not self.quotes_first(turn)
+        ):
+            return None
+        t0 = time.perf_counter()
+        pool = record.result.chunks[: self.config.sentence_pool]
+        built = await run_cpu(
+            self.cpu, self._extract, turn.question, record.context, pool, shed=False
+        )
+        if built is None:
+            return None
+        record.context[:] = built.context
+        state.note("answer_check", (time.perf_counter() - t0) * 1000, "extractive: quoted first")
+        answer = Answer(extractive=True, unasked=True)
+        if turn.stream:
+            answer.stream = _quoted(answer, built.text)
+        else:
+            answer.raw = built.text
         return answer
 
     # -- the check -----------------------------------------------------------------------
@@ -464,6 +503,13 @@ class AnswerCheck(Stage):
         gate.supported += verdict.supported
         gate.released += out
         return out, verdict.stop
+
+
+async def _quoted(answer: Answer, text: str) -> AsyncIterator[ChatDelta]:
+    answer.raw = text
+    answer.finish_reason = "stop"
+    yield ChatDelta(text=text)
+    yield ChatDelta(finish_reason="stop", usage=Usage())
 
 
 def _cite(text: str, claims: list[Sentence], context: list[RetrievedChunk]) -> str:

@@ -49,8 +49,8 @@ def _until_rollover(period: str, now: float) -> int:
 def actual_cost(answer: Answer, model: str, prompt: str | None, settings: Settings) -> float:
     """What the upstream billed: `postprocess` computed it when the answer completed;
     otherwise (an error or a disconnect mid-stream) from whatever usage is known."""
-    if answer.cost or answer.degraded:
-        return answer.cost
+    if answer.cost or answer.degraded or answer.unasked:
+        return answer.cost  # an answer quoted without a model call costs nothing
     spec = settings.models.get(model)
     if spec is None:
         return 0.0

@@ -45,7 +45,7 @@ class PostProcess(Stage):
         model = self.models.get(model_name)
         if not answer.refused:
             self._answer(turn, state, answer)
-        if answer.degraded:
+        if answer.degraded or answer.unasked:
             return  # quoted from the sources, no model ran: no tokens, nothing to bill
         if answer.usage.prompt_tokens == 0 and state.prompt_text and not answer.refused:
             answer.usage.prompt_tokens = model.count_tokens(state.prompt_text)

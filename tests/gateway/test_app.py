@@ -81,8 +81,15 @@ def test_sigterm_writes_every_trace_the_gateway_accepted(
     port = free_port()
     proc = start(config, port)
     try:
-        ids = asyncio.run(send(f"http://127.0.0.1:{port}"))
-        queued = set(ids) - stored_ids(tmp_path / "home")
+        ids: list[str] = []
+        queued: set[str] = set()
+        # The writer's timer may have started with an earlier event (start-up) and fired
+        # just after the requests; then a new round starts a fresh 10 s window.
+        for _ in range(3):
+            ids += asyncio.run(send(f"http://127.0.0.1:{port}"))
+            queued = set(ids) - stored_ids(tmp_path / "home")
+            if queued:
+                break
         proc.send_signal(signal.SIGTERM)
         # uvicorn finishes its shutdown, then re-raises the signal it caught.
         code = proc.wait(60)
@@ -90,6 +97,6 @@ def test_sigterm_writes_every_trace_the_gateway_accepted(
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert len(set(ids)) == N
+    assert len(set(ids)) == len(ids) and len(ids) % N == 0
     assert queued  # the signal found traces still queued, so the flush is what wrote them
     assert set(ids) <= stored_ids(tmp_path / "home")

@@ -169,6 +169,13 @@ def gateway(
                 ok = False
             ready = ready + 1 if ok else 0
             time.sleep(0.05 if ok else 0.3)
+        # With connections handed out by the supervisor (server.worker_sockets: balanced)
+        # every /readyz goes to a warm worker once one is: wait for each to say it is warm,
+        # or wrk's connections would all go to the first.
+        while workers > 1 and _warm_workers(log) < workers:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("not every worker became warm: " + log.read_text()[-3000:])
+            time.sleep(0.2)
         yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -176,6 +183,10 @@ def gateway(
             proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _warm_workers(log: Path) -> int:
+    return log.read_text(errors="replace").count("is warm and takes connections")
 
 
 def tree(pid: int) -> list[int]:

@@ -96,11 +96,13 @@ class ServerConfig(Strict):
     # orchestrator must wait longer than this before it kills the process (Kubernetes:
     # terminationGracePeriodSeconds > preStop sleep + shutdown_grace_s; docs/scaling.md).
     shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
-    # With `lockgate serve --workers N`: `reuseport` gives each worker a listening socket
-    # of its own on the port (SO_REUSEPORT; the kernel spreads connections evenly), `shared`
+    # With `lockgate serve --workers N`: `balanced` has the supervisor accept and hand
+    # each connection to the ready worker holding the fewest (gateway/handoff.py);
+    # `reuseport` gives each worker a listening socket of its own on the port (SO_REUSEPORT;
+    # the kernel spreads connections by a hash of their addresses, blind to load); `shared`
     # one socket all workers accept from (whichever is awake takes the connection: uneven
     # when clients connect in a burst). Where SO_REUSEPORT is missing, `shared`.
-    worker_sockets: Literal["reuseport", "shared"] = "reuseport"
+    worker_sockets: Literal["balanced", "reuseport", "shared"] = "balanced"
     limit_concurrency: int | None = Field(1024, ge=1)
     # The bound on a request's headers, with either HTTP parser (the name is uvicorn's h11
     # option; with httptools Lockgate enforces it, see gateway/header_timeout.py).

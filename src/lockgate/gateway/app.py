@@ -116,6 +116,7 @@ def create_app(services: Services, preload_models: bool = True) -> Starlette:
 
     # Models are loaded and run once before /readyz says ready (gateway/warmup.py).
     warm = warmup.Warmup()
+    warmup.serve(warm)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -49,6 +49,22 @@ class Warmup:
             }
 
 
+# The warm-up of the app this process serves (the last one made), for a server that hands
+# out connections only to warm processes (gateway/handoff.py).
+_serving: Warmup | None = None
+
+
+def serve(warmup: Warmup) -> None:
+    global _serving
+    _serving = warmup
+
+
+def settled() -> bool:
+    """Whether this process's warm-up is over, done or failed (a failed one is reported by
+    `/readyz`, which must then be reachable), or there is none."""
+    return _serving is None or _serving.state != "running"
+
+
 def _embeddings(services: Services) -> None:
     # Documents and questions take different paths (float and int8, batch and single); a
     # remote embedder has nothing to warm but its connection, which the question opens.

@@ -43,6 +43,7 @@ from uvicorn.supervisors.multiprocess import Process
 
 from lockgate.config import Settings
 from lockgate.config.settings import config_path
+from lockgate.gateway.handoff import Dispatcher, HandoffProcess
 from lockgate.observability.metrics import MULTIPROC_ENV
 
 log = logging.getLogger("lockgate.gateway")
@@ -190,21 +191,31 @@ class Supervisor(Multiprocess):
     """uvicorn's supervisor, stopping as a load-balanced replica should. With one socket
     per worker (`server.worker_sockets: reuseport`) a worker and its replacement keep the
     same socket, so connections the kernel queued on it while the worker was gone are
-    served by the next one."""
+    served by the next one. With `balanced` the supervisor accepts and hands connections
+    out (gateway/handoff.py); each worker, replacements included, gets a channel of its own."""
 
     def __init__(
-        self, config: uvicorn.Config, sockets: list[socket.socket], per_worker: bool = False
+        self,
+        config: uvicorn.Config,
+        sockets: list[socket.socket],
+        per_worker: bool = False,
+        balanced: bool = False,
     ) -> None:
         super().__init__(config, sockets)
         self.per_worker = per_worker
+        self.dispatcher = Dispatcher(sockets[0], config.backlog) if balanced else None
         grace = config.timeout_graceful_shutdown
         self.join_s = (HEALTHCHECK_S if grace is None else float(grace)) + JOIN_SLACK_S
 
     def _worker(self, idx: int) -> Process:
+        if self.dispatcher is not None:
+            return HandoffProcess(self.config, self.dispatcher)
         sockets = [self.sockets[idx]] if self.per_worker else self.sockets
         return Process(self.config, sockets)
 
     def init_processes(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.start()
         for idx in range(self.processes_num):
             process = self._worker(idx)
             process.start()
@@ -247,12 +258,26 @@ class Supervisor(Multiprocess):
             self.processes[idx].start()
 
     def handle_ttin(self) -> None:
+        if self.dispatcher is not None:
+            log.info("SIGTTIN: one more worker")
+            self.processes_num += 1
+            process = self._worker(len(self.processes))
+            process.start()
+            self.processes.append(process)
+            return
         if self.per_worker:
             log.warning("SIGTTIN ignored: workers have a socket each (server.worker_sockets)")
             return
         super().handle_ttin()
 
     def handle_ttou(self) -> None:
+        if self.dispatcher is not None and self.processes_num > 1:
+            log.info("SIGTTOU: one worker fewer")
+            self.processes_num -= 1
+            process = self.processes.pop()
+            process.terminate()
+            process.join()
+            return
         if self.per_worker:
             log.warning("SIGTTOU ignored: workers have a socket each (server.worker_sockets)")
             return
@@ -260,6 +285,8 @@ class Supervisor(Multiprocess):
 
     def terminate_all(self) -> None:
         # Only called on the way out (a restart replaces workers one by one instead).
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         for sock in self.sockets:
             sock.close()
         super().terminate_all()
@@ -274,7 +301,7 @@ class Supervisor(Multiprocess):
                 worker.process.join()
 
 
-def run(workers: int, options: dict[str, Any], sockets: str = "reuseport") -> None:
+def run(workers: int, options: dict[str, Any], sockets: str = "balanced") -> None:
     """Serve with `workers` processes until a signal ends them all (blocking)."""
     config = SpawnConfig(
         "lockgate.gateway.workers:worker_app",
@@ -283,12 +310,15 @@ def run(workers: int, options: dict[str, Any], sockets: str = "reuseport") -> No
         timeout_worker_healthcheck=HEALTHCHECK_S,
         **options,
     )
+    balanced = sockets == "balanced" and hasattr(socket, "send_fds")
+    if sockets == "balanced" and not balanced:
+        log.warning("this platform cannot pass sockets between processes: one shared socket")
     per_worker = sockets == "reuseport" and hasattr(socket, "SO_REUSEPORT")
     if sockets == "reuseport" and not per_worker:
         log.warning("this platform has no SO_REUSEPORT: the workers share one socket")
     bound = reuseport_sockets(config, workers) if per_worker else [config.bind_socket()]
     try:
-        Supervisor(config, sockets=bound, per_worker=per_worker).run()
+        Supervisor(config, sockets=bound, per_worker=per_worker, balanced=balanced).run()
     finally:
         for sock in bound:
             sock.close()

@@ -255,11 +255,23 @@ def run_case(
             for c in conns:
                 if case.store == "shared":
                     roots.update(shared_servers(args.pg_db))
+                settle(port, workers)
                 r = measure(base, port, c, args.seconds, roots, workers)
                 r.update(case=case.label, workers=n)
                 out.append(r)
                 print(f"  {case.label} workers={n} conns={c}: {r['rps']} req/s", flush=True)
     return out
+
+
+def settle(port: int, workers: list[int], timeout_s: float = 30.0) -> None:
+    """Until the workers hold none of the last run's connections, and a moment more: a
+    worker still busy with the last run's requests reports its closed connections late,
+    and the supervisor, which hands each connection to the worker holding the fewest,
+    would count the late one as still full."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(ps.connections_by_pid(port, workers).values()):
+        time.sleep(0.1)
+    time.sleep(1.0)
 
 
 def run_direct(conns: list[int], up: tuple[str, int], seconds: int) -> list[dict[str, Any]]:

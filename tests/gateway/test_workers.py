@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -390,6 +391,43 @@ def test_a_killed_worker_gets_no_more_connections_and_its_replacement_does(
                 client.close()
         served = _served_by_pid(metrics_dir)
         assert served.get(replacement, 0) >= 1, served
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, err.read_text()[-3000:]
+    finally:
+        kill_tree(proc)
+
+
+def test_handed_connections_speak_tls_when_configured(tmp_path: Path, upstream) -> None:
+    from tests.gateway.test_tls import self_signed
+
+    cert, key = self_signed(tmp_path)
+    metrics_dir = tmp_path / "metrics"
+    config = _config(tmp_path, upstream, metrics_dir)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["server"] = {"tls_cert_file": str(cert), "tls_key_file": str(key)}
+    config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    port = free_port()
+    proc, err = _start_two(tmp_path, config, port)
+    try:
+        deadline = time.monotonic() + 120
+        while not _both_take_connections(err):
+            assert proc.poll() is None, err.read_text()[-3000:]
+            assert time.monotonic() < deadline, err.read_text()[-3000:]
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        before = _served_by_pid(metrics_dir)
+        trust = ssl.create_default_context(cafile=str(cert))
+        clients = [httpx.Client(verify=trust) for _ in range(2)]
+        try:
+            for client in clients:
+                assert _ask(client, f"https://127.0.0.1:{port}", "over TLS") == 200
+        finally:
+            for client in clients:
+                client.close()
+        after = _served_by_pid(metrics_dir)
+        assert sorted(after.get(pid, 0) - before.get(pid, 0) for pid in workers) == [1, 1]
+        with pytest.raises(httpx.HTTPError):  # plain HTTP gets no answer
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, err.read_text()[-3000:]
     finally:

@@ -73,6 +73,14 @@ def _wait(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-d
         time.sleep(0.01)
 
 
+def _two_ready(d: Dispatcher) -> tuple[FakeWorker, FakeWorker]:
+    a, b = FakeWorker(d, "a"), FakeWorker(d, "b")
+    a.ready()
+    b.ready()
+    _wait(lambda: len(d.shares()) == 2)
+    return a, b
+
+
 def test_channels_are_message_sockets() -> None:
     ours, theirs = channel_pair()
     try:
@@ -85,10 +93,7 @@ def test_channels_are_message_sockets() -> None:
 
 def test_each_connection_goes_to_the_ready_worker_holding_fewest(dispatcher) -> None:
     d, address = dispatcher
-    a, b = FakeWorker(d, "a"), FakeWorker(d, "b")
-    a.ready()
-    b.ready()
-    _wait(lambda: len(d.shares()) == 2)
+    a, b = _two_ready(d)
     clients = [_connect(address) for _ in range(6)]
     got_a = [a.take(1) for _ in range(3)]
     got_b = [b.take(1) for _ in range(3)]
@@ -127,10 +132,7 @@ def test_a_worker_not_ready_gets_nothing_and_none_ready_means_no_accept(dispatch
 
 def test_a_worker_whose_channel_closes_is_dropped(dispatcher) -> None:
     d, address = dispatcher
-    a, b = FakeWorker(d, "a"), FakeWorker(d, "b")
-    a.ready()
-    b.ready()
-    _wait(lambda: len(d.shares()) == 2)
+    a, b = _two_ready(d)
     a.end.close()  # it died
     _wait(lambda: "a" not in d.shares())
     clients = [_connect(address) for _ in range(4)]

@@ -45,7 +45,11 @@ async def bounded_stream(
         try:
             if left <= 0:
                 raise TimeoutError
-            part = await asyncio.wait_for(parts.__anext__(), left)
+            # A deadline on this task: wait_for would start a task per read, and the
+            # request's own task would wait a turn of the loop for each (the body is
+            # usually all in already, so the read itself does not wait at all).
+            async with asyncio.timeout(left):
+                part = await parts.__anext__()
         except StopAsyncIteration:
             return
         except TimeoutError:

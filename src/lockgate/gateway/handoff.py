@@ -25,7 +25,7 @@ import selectors
 import socket
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.config import STARTUP_FAILURE, Config
@@ -66,7 +66,6 @@ class _Worker:
     ready: bool = False
     connections: int = 0
     handed: int = 0
-    closes: list[int] = field(default_factory=list)
 
 
 class Dispatcher:

@@ -9,7 +9,8 @@ seconds, so a rule of the answer check can be tried on the dev questions again a
 `extend` is `replay` that captures the questions `--answers` lacks (new rows) and writes all
 to `--out`.
 
-Sets: `dev` (bench/data/answers_dev.jsonl on samples/corpus), `manuals-dev` (the dev split of
+Sets: `dev` (bench/data/answers_dev.jsonl on samples/corpus), `dev2` (a second author's
+questions on the same corpus, bench/data/answers_dev2.jsonl), `manuals-dev` (the dev split of
 bench/data/manuals.jsonl on the rendered man pages). The model's answer to a question is keyed
 by the question as the prompt carries it. Captured answers run to the model's own stop, not
 to where the capturing code's check stopped it. A question the capture does not have (its
@@ -32,6 +33,7 @@ from typing import Any
 from _common import BENCH, SAMPLES
 
 DEV = BENCH / "data" / "answers_dev.jsonl"
+DEV2 = BENCH / "data" / "answers_dev2.jsonl"
 GOLD = SAMPLES / "eval" / "gold.jsonl"
 # The last "Question:" of the prompt (the template's worked example has one too); the
 # sources and the canary line before it change from run to run, the question does not.
@@ -47,6 +49,8 @@ def _cases(name: str, tmp: Path) -> tuple[Path, Path]:
     """(corpus folder, cases file) of a set."""
     if name == "dev":
         return SAMPLES / "corpus", DEV
+    if name == "dev2":
+        return SAMPLES / "corpus", DEV2
     if name == "gold":
         return SAMPLES / "corpus", GOLD
     import manuals
@@ -134,7 +138,7 @@ def run(name: str, mode: str, answers: dict[str, str]) -> list[dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("mode", choices=["capture", "extend", "replay"])
-    ap.add_argument("--set", default="dev", choices=["dev", "manuals-dev", "gold"])
+    ap.add_argument("--set", default="dev", choices=["dev", "dev2", "manuals-dev", "gold"])
     ap.add_argument("--out", type=Path, help="capture: where the answers go")
     ap.add_argument("--answers", type=Path, help="replay: the captured answers")
     ap.add_argument("--json", type=Path, help="the per-case results")

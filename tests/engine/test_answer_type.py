@@ -91,3 +91,18 @@ def test_how_soon_and_how_quickly_ask_for_a_period() -> None:
         assert fits(q, "Accounts are disabled within 24 hours.")
         assert fits(q, "Customers are told immediately.")
         assert not fits(q, "Go to Settings > Members and enter email addresses.")
+
+
+def test_a_quantity_asked_for_by_its_name_asks_for_a_figure() -> None:
+    assert kind_of("What is the daily meal allowance on a trip to Madrid?") is Kind.NUMBER
+    assert kind_of("What's the maximum length of a workspace name?") is Kind.NUMBER
+    assert kind_of("what service credit do we get") is Kind.NUMBER
+    assert kind_of("what status code comes back when you go over it?") is Kind.NUMBER
+    assert not fits("What's the maximum length of a workspace name?", "Choose a workspace name.")
+    # A window or a policy is not a quantity by its name.
+    assert kind_of("What is the refund policy for annual plans?") is Kind.ANY
+
+
+def test_a_part_asking_by_when_is_a_part_of_its_own() -> None:
+    q = "How long is the free onboarding call, and by when do we have to book it?"
+    assert parts(q) == ["How long is the free onboarding call", "by when do we have to book it?"]

@@ -427,3 +427,50 @@ def test_the_second_hop_goes_through_a_sentence_answering_the_first_part() -> No
     assert built is not None
     assert "Toronto" in built.text and "EUR 160" in built.text, built.text
     assert "EUR 220" not in built.text and built.cited == [1, 2]
+
+
+def test_a_question_in_the_sources_is_not_its_own_answer() -> None:
+    chunks = [
+        chunk(
+            1,
+            "Q: Do you have a status page? A: Yes, at status.example.org. "
+            "Q: What are the API rate limits? A: The API rate limit is 600 requests per minute.",
+        )
+    ]
+    # The FAQ's own question shares every word with the user's; its answer is what counts.
+    built = extractive_reply("What are the API rate limits?", chunks)
+    assert built is not None and "600 requests" in built.text
+    assert all(not s.text.startswith("Q:") and not s.text.endswith("?") for s in built.sentences)
+
+
+def test_a_sentence_referring_back_completes_the_one_before() -> None:
+    text = (
+        "Choose a workspace name. It must be 3 to 32 characters long and may contain only "
+        "lowercase letters, digits and hyphens, and the name cannot be changed later on."
+    )
+    built = extractive_reply("What's the maximum length of a workspace name?", [chunk(1, text)])
+    assert built is not None and "3 to 32 characters" in built.text
+    # The tail's year is when, not how many: no extract from it.
+    policy = (
+        "This policy covers business travel for all Northwind Cloud employees. It is owned by "
+        "the Finance team and was last updated in January 2025 after the yearly review."
+    )
+    assert (
+        extractive_reply("How many employees does Northwind Cloud have?", [chunk(1, policy)])
+        is None
+    )
+
+
+def test_a_table_row_naming_what_the_question_names_answers() -> None:
+    table = (
+        "| City tier | Example cities | Hotel per night | Meals per day |\n"
+        "| Tier 1 | London, New York, Tokyo | EUR 220 | EUR 75 |\n"
+        "| Tier 2 | Berlin, Toronto, Madrid | EUR 160 | EUR 55 |\n"
+        "| Tier 3 | All other cities | EUR 110 | EUR 40 |"
+    )
+    prose = "Hotel and meal limits depend on the city you travel to."
+    built = extractive_reply(
+        "What is the daily meal allowance on a business trip to Madrid?",
+        [chunk(1, prose + "\n\n" + table)],
+    )
+    assert built is not None and "55" in built.text and "75" not in built.text

@@ -34,8 +34,14 @@ _NUMBER_Q = re.compile(
     # "How soon", "how quickly", "how fast" ask for a period as "how long" does.
     r"\bhow (many|much|long|often|soon|quickly|fast|large|big|far|old)\b|\bwithin how\b"
     r"|\bwhat (percentage|percent|share|amount|number|size|limit|port|version)\b"
-    r"|\bwhich (port|version|year|status code|http status|error code|percentage)\b"
-    r"|\b(up to|at most|at least) how\b",
+    r"|\b(which|what) (port|version|year|status code|http status|error code|response code|"
+    r"percentage)\b"
+    r"|\b(up to|at most|at least) how\b"
+    # "What is the daily meal allowance", "what's the maximum length", "what service credit
+    # do we get": a quantity asked for by its name.
+    r"|\bwhat(?:'s| is| are| was)?\s+(?:the |a |an |our |my |your )?(?:[\w-]+ ){0,3}?"
+    r"(?:allowance|budget|length|discount|deadline|threshold|maximum|minimum|cap|quota|"
+    r"duration|credit|reimbursement|per diem|notice period|cutoff|cut-off)s?\b",
     re.I,
 )
 _PERIOD_Q = re.compile(r"\bhow (long|often|soon|quickly|fast)\b", re.I)
@@ -50,7 +56,8 @@ _NAME_Q = re.compile(r"\bwhat(?: is|'s|are) the names? of\b", re.I)
 # Where a question asks two things ("How many seats come with it, and what does an extra
 # one cost?"): each part asks for its own kind of answer.
 _SPLIT = re.compile(
-    r",?\s+and\s+(?=(?:what|how|who|whom|which|when|where|why|is|are|does|do|can|will)\b)"
+    r",?\s+and\s+(?=(?:(?:by|until|till|from|for|in|on|at|to|with)\s+)?"
+    r"(?:what|how|who|whom|which|when|where|why|is|are|does|do|can|will)\b)"
     r"|[?;]\s+(?=\w)",
     re.I,
 )

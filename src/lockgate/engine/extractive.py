@@ -111,6 +111,24 @@ def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
 # A short sentence that completes the one before it with the value: "The default is INFO.",
 # "The default is 22." after the option's description.
 _SHORT_TAIL = 12  # words
+# A next sentence that opens by referring back ("It must be 3 to 32 characters long") is
+# about the one before however long it is: "it" alone shares no word with the question.
+_REFERS = re.compile(r"(?:It|They|Its|Their|This|These|That|Those|He|She)\b")
+_REFERRING_TAIL = 40
+
+
+def _completes(question: str, tail: str) -> bool:
+    """Whether a next sentence gives what its sentence lacks: a short one that fits, or a
+    longer one referring back that fits without its years ("It is owned by Finance and was
+    last updated in January 2025" says when, not how many)."""
+    size = len(tail.split())
+    if size <= _SHORT_TAIL:
+        return fits(question, tail)
+    return (
+        size <= _REFERRING_TAIL
+        and bool(_REFERS.match(tail))
+        and fits(question, _YEAR.sub(" ", tail))
+    )
 
 
 def completed_by_next(question: str, sentences: list[SourceSentence]) -> list[SourceSentence]:
@@ -125,9 +143,8 @@ def completed_by_next(question: str, sentences: list[SourceSentence]) -> list[So
             nxt is None
             or s.header is not None
             or nxt.header is not None
-            or len(nxt.text.split()) > _SHORT_TAIL
             or fits(question, s.text)
-            or not fits(question, nxt.text)
+            or not _completes(question, nxt.text)
         ):
             continue
         out.append(dataclasses.replace(s, text=f"{s.text} {nxt.text}"))
@@ -175,6 +192,10 @@ def topic_words(question: str) -> set[str]:
     return question_words(question) - name_words(question)
 
 
+# A sentence that is itself a question: an FAQ's "Q: ..." line, or one ending in "?".
+_ASKED = re.compile(r"^\s*Q\s*:|\?\s*(?:\[\d{1,3}\]\s*)*$")
+
+
 def answers(
     question: str,
     s: SourceSentence,
@@ -186,6 +207,8 @@ def answers(
     text = s.text if s.header is None else f"{s.header} {s.text}"
     if not fits(question, text):
         return False  # "how many" answered without a figure, "who" without a name
+    if _ASKED.search(s.text):
+        return False  # a question the source asks ("Q: Do you have a status page?")
     if is_title(text) and not any(k in (Kind.NAME, Kind.PERSON) for k in kinds(question)):
         return False  # a document's title shares words with any question about it
     q = question_words(question)
@@ -195,6 +218,11 @@ def answers(
     # Cloud" shares words with any question about Northwind Cloud.
     if topic and not shared & topic:
         return False
+    # A table row that names what the question names ("Madrid" in "| Tier 2 | Berlin,
+    # Toronto, Madrid | EUR 160 | EUR 55 |") and has a word of its topic in its header
+    # ("Meals per day"): the row is about it, however few of the other words it repeats.
+    if s.header is not None and shared & topic and shared & name_words(question):
+        return True
     # Close in meaning although it shares few words: a paraphrase ("all my money back" for
     # "refunded in full").
     if s.similarity >= min_semantic:

@@ -106,3 +106,10 @@ def test_a_quantity_asked_for_by_its_name_asks_for_a_figure() -> None:
 def test_a_part_asking_by_when_is_a_part_of_its_own() -> None:
     q = "How long is the free onboarding call, and by when do we have to book it?"
     assert parts(q) == ["How long is the free onboarding call", "by when do we have to book it?"]
+
+
+def test_a_charge_far_from_the_question_word_asks_for_no_price() -> None:
+    q = "What happens to a workspace if the customer disputes the charge with their bank?"
+    assert kind_of(q) is Kind.ANY
+    assert kind_of("What does an extra seat on the Team plan cost?") is Kind.MONEY
+    assert kind_of("How much do I pay for the Team plan?") is Kind.MONEY

@@ -474,3 +474,14 @@ def test_a_table_row_naming_what_the_question_names_answers() -> None:
         [chunk(1, prose + "\n\n" + table)],
     )
     assert built is not None and "55" in built.text and "75" not in built.text
+
+
+def test_a_sentence_far_ahead_of_the_rest_answers() -> None:
+    text = (
+        "New employees receive a laptop on their first day. Laptops are replaced every 3 years. "
+        "Any single work purchase above EUR 500 needs approval from your manager before you "
+        "buy it. Business travel has its own rules."
+    )
+    q = "Can I buy work equipment on my own, or above what amount do I need my manager's OK?"
+    built = extractive_reply(q, [chunk(1, text)])
+    assert built is not None and "EUR 500" in built.text and "laptop" not in built.text

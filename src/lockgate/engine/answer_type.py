@@ -26,7 +26,11 @@ class Kind(Enum):
 
 
 _MONEY_Q = re.compile(
-    r"\b(how much|what)\b[^?]*\b(cost|costs|charge|charged|pay|price|priced|fee|fees)\b"
+    # The money word near the question word ("what does an extra seat on the Team plan
+    # cost"); "what happens if the customer disputes the charge" asks what is done.
+    r"\b(how much|what)\b(?!\s+happens)(?:\s+[\w'-]+){0,8}?\s+(cost|costs|charge|charged|pay|"
+    r"price|priced|"
+    r"fee|fees)\b"
     r"|\bwhat (is|are) the (price|fee|cost)s?\b",
     re.I,
 )

@@ -239,6 +239,31 @@ def answers(
     return bool(topic and shared - topic) and len(shared & topic) >= math.ceil(0.5 * len(topic))
 
 
+# A sentence far ahead of every other one on the question's words answers it, though
+# it repeats fewer of them than `answers` asks ("Any single work purchase above EUR 500
+# needs approval from your manager" for "above what amount do I need my manager's OK?").
+_STANDOUT_LEXICAL = 0.35
+_STANDOUT_LEAD = 2.0
+
+
+def _standout(question: str, ranked: list[SourceSentence]) -> list[SourceSentence]:
+    if len(ranked) < 2:
+        return []
+    top, second = ranked[0], ranked[1]
+    text = top.text if top.header is None else f"{top.header} {top.text}"
+    if (
+        top.lexical < _STANDOUT_LEXICAL
+        or not top.specific
+        or top.lexical < _STANDOUT_LEAD * max(second.lexical, 1e-9)
+        or _ASKED.search(top.text)
+        or is_title(text)
+        or not fits(question, text)
+        or not (topic_words(question) & question_words(text))
+    ):
+        return []
+    return [top]
+
+
 def paraphrased(
     question: str,
     sentences: list[SourceSentence],
@@ -341,6 +366,8 @@ def extractive_reply(
     relevant = [
         s for s in ranked if answers(question, s, min_lexical, min_similarity, min_semantic)
     ]
+    if not relevant:
+        relevant = _standout(question, ranked)
     if not relevant and embed is not None and query_vector is not None:
         relevant = paraphrased(question, sentences, query_vector, embed, *paraphrase)
     asked = parts(question)

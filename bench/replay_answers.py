@@ -10,7 +10,8 @@ seconds, so a rule of the answer check can be tried on the dev questions again a
 to `--out`.
 
 Sets: `dev` (bench/data/answers_dev.jsonl on samples/corpus), `dev2` (a second author's
-questions on the same corpus, bench/data/answers_dev2.jsonl), `manuals-dev` (the dev split of
+questions on the same corpus, bench/data/answers_dev2.jsonl), `dev3` (a third author's, written
+after the rules tuned on dev and dev2: bench/data/answers_dev3.jsonl), `manuals-dev` (the dev split of
 bench/data/manuals.jsonl on the rendered man pages). The model's answer to a question is keyed
 by the question as the prompt carries it. Captured answers run to the model's own stop, not
 to where the capturing code's check stopped it. A question the capture does not have (its
@@ -34,6 +35,7 @@ from _common import BENCH, SAMPLES
 
 DEV = BENCH / "data" / "answers_dev.jsonl"
 DEV2 = BENCH / "data" / "answers_dev2.jsonl"
+DEV3 = BENCH / "data" / "answers_dev3.jsonl"
 GOLD = SAMPLES / "eval" / "gold.jsonl"
 # The last "Question:" of the prompt (the template's worked example has one too); the
 # sources and the canary line before it change from run to run, the question does not.
@@ -51,6 +53,8 @@ def _cases(name: str, tmp: Path) -> tuple[Path, Path]:
         return SAMPLES / "corpus", DEV
     if name == "dev2":
         return SAMPLES / "corpus", DEV2
+    if name == "dev3":
+        return SAMPLES / "corpus", DEV3
     if name == "gold":
         return SAMPLES / "corpus", GOLD
     import manuals
@@ -138,7 +142,7 @@ def run(name: str, mode: str, answers: dict[str, str]) -> list[dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("mode", choices=["capture", "extend", "replay"])
-    ap.add_argument("--set", default="dev", choices=["dev", "dev2", "manuals-dev", "gold"])
+    ap.add_argument("--set", default="dev", choices=["dev", "dev2", "dev3", "manuals-dev", "gold"])
     ap.add_argument("--out", type=Path, help="capture: where the answers go")
     ap.add_argument("--answers", type=Path, help="replay: the captured answers")
     ap.add_argument("--json", type=Path, help="the per-case results")

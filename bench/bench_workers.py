@@ -3,7 +3,7 @@ with the machine's ceiling for the ratio measured beside it.
 
     .venv/bin/python bench/bench_workers.py [--workers 1,2] [--conns 64,128] [--seconds 10]
         [--delay-ms 50] [--pipelines passthrough,default] [--stores sqlite,shared]
-        [--pin] [--json out.json]
+        [--pin] [--reference-burn-ms 2.0] [--json out.json]
 
 A stdlib asyncio upstream answers after `--delay-ms`; wrk (2 threads, unique bodies,
 bench/wrk_overload.lua) drives the gateway for `--seconds` per connection count after a
@@ -35,6 +35,12 @@ jobs used during the two-process run (machine busy time minus every process meas
 
 `--pin` adds rows with each gateway worker pinned to its own core (worker k on core k mod
 cores; wrk and the upstream float): an extra view, not the main result.
+
+`--reference-burn-ms 2.0[,1.5...]` adds `bench/burn_proxy.py` at 1 and 2 processes: a
+stdlib pass-through proxy that spends that much CPU per request and has no other work, its
+connections split least-connections first as the gateway's are. Its ratio is what this
+machine gives a server of that cost under the same load, wrk and the upstream included, so
+the gateway's ratio can be read against it (`--pipelines none`: the reference alone).
 """
 
 from __future__ import annotations
@@ -263,6 +269,51 @@ def run_case(
     return out
 
 
+@contextlib.contextmanager
+def reference(
+    n: int, burn_ms: float, up_port: int
+) -> Iterator[tuple[str, int, subprocess.Popen[bytes], list[int]]]:
+    """`bench/burn_proxy.py` with `n` processes: a server costing `burn_ms` of CPU per
+    request and no more, for the ratio the machine allows a server of that cost."""
+    port = free_port()
+    cmd = [sys.executable, str(Path(__file__).with_name("burn_proxy.py")), str(port)]
+    cmd += [str(up_port), "--procs", str(n), "--burn-ms", str(burn_ms)]
+    proc = subprocess.Popen(cmd)
+    try:
+        deadline = time.monotonic() + 30
+        while len(ps.children(proc.pid)) < n:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the reference proxy did not start its processes")
+            time.sleep(0.05)
+        time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", port, proc, ps.children(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_reference(
+    burns: list[float], counts: list[int], conns: list[int], up: tuple[str, int], seconds: int
+) -> list[dict[str, Any]]:
+    up_url, up_pid = up
+    up_port = int(up_url.removesuffix("/v1").rsplit(":", 1)[1])
+    out = []
+    for burn_ms in burns:
+        label = f"reference/burn {burn_ms:g} ms"
+        for n in counts:
+            with reference(n, burn_ms, up_port) as (base, port, proc, workers):
+                wrk(base, max(conns), 2)
+                roots = {"upstream": [up_pid]}
+                roots.update({f"gateway w{k + 1}": [pid] for k, pid in enumerate(workers)})
+                for c in conns:
+                    settle(port, workers)
+                    r = measure(base, port, c, seconds, roots, workers)
+                    r.update(case=label, workers=n)
+                    out.append(r)
+                    print(f"  {label} workers={n} conns={c}: {r['rps']} req/s", flush=True)
+    return out
+
+
 def settle(port: int, workers: list[int], timeout_s: float = 30.0) -> None:
     """Until the workers hold none of the last run's connections, and a moment more: a
     worker still busy with the last run's requests reports its closed connections late,
@@ -459,16 +510,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pin", action="store_true", help="also each worker on its own core")
     ap.add_argument("--pg-db", default="lg_scaling")
     ap.add_argument("--redis-db", type=int, default=11)
+    ap.add_argument(
+        "--reference-burn-ms",
+        default="",
+        help="also bench/burn_proxy.py at these CPU-ms per request (e.g. 2.0): "
+        "the ratio this machine allows a server of that cost, beside the gateway's",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     counts = [int(w) for w in args.workers.split(",")]
     conns = [int(c) for c in args.conns.split(",")]
-    cases = [
-        Case(store, pipeline, pinned)
-        for store in args.stores.split(",")
-        for pipeline in args.pipelines.split(",")
-        for pinned in ((False, True) if args.pin else (False,))
-    ]
+    cases = (
+        []
+        if args.pipelines == "none"
+        else [
+            Case(store, pipeline, pinned)
+            for store in args.stores.split(",")
+            for pipeline in args.pipelines.split(",")
+            for pinned in ((False, True) if args.pin else (False,))
+        ]
+    )
     for case in cases:
         if case.store not in ("sqlite", "shared") or case.pipeline not in (
             "passthrough",
@@ -485,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
         results += run_direct(conns, up, args.seconds)
         for case in cases:
             results += run_case(case, counts, conns, root, up, args)
+        burns = [float(b) for b in args.reference_burn_ms.split(",") if b]
+        results += run_reference(burns, counts, conns, up, args.seconds)
     limits = ceilings(results, counts[0], counts[-1]) if len(counts) > 1 else []
     print(f"\nload average at start {load_start}, at end {[round(x, 2) for x in os.getloadavg()]}")
     print_runs(results, counts[0])

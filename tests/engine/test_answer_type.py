@@ -113,3 +113,29 @@ def test_a_charge_far_from_the_question_word_asks_for_no_price() -> None:
     assert kind_of(q) is Kind.ANY
     assert kind_of("What does an extra seat on the Team plan cost?") is Kind.MONEY
     assert kind_of("How much do I pay for the Team plan?") is Kind.MONEY
+
+
+def test_a_phone_number_is_asked_for_by_its_digits() -> None:
+    q = "What number do I dial to reach the help desk by phone?"
+    assert kind_of("What's the phone number for the help desk?") is Kind.PHONE
+    assert kind_of(q) is Kind.PHONE
+    assert not fits("What's the phone number for the help desk?", "Email: help@acme.example")
+    assert not fits("What's the phone number for the help desk?", "Open 9 to 17 on weekdays.")
+    assert fits("What's the phone number for the help desk?", "Call +44 20 7946 0958 any day.")
+    # Whether there is phone support is a question of its own, not a request for digits.
+    assert kind_of("Is phone support included in the Pro plan?") is Kind.ANY
+
+
+def test_a_firm_or_a_name_asked_for_is_not_a_role_or_a_currency() -> None:
+    q = "Which company audits the accounts every year?"
+    assert kind_of(q) is Kind.NAME
+    assert not fits(q, "An external firm audits the accounts once a year.")
+    assert fits(q, "The accounts are audited by Brightline Partners each spring.")
+    named = "What's the name of the Head of Procurement?"
+    assert not fits(named, "Orders above USD 9,000 need the Head of Procurement's approval.")
+
+
+def test_asking_whether_there_is_a_deadline_asks_for_a_date() -> None:
+    assert kind_of("is there a deadline to claim it?") is Kind.DATE
+    assert fits("is there a deadline to claim it?", "Claims must reach us before 30 June.")
+    assert not fits("is there a deadline to claim it?", "Claims are handled by the office.")

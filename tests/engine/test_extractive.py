@@ -485,3 +485,18 @@ def test_a_sentence_far_ahead_of_the_rest_answers() -> None:
     q = "Can I buy work equipment on my own, or above what amount do I need my manager's OK?"
     built = extractive_reply(q, [chunk(1, text)])
     assert built is not None and "EUR 500" in built.text and "laptop" not in built.text
+
+
+def test_a_later_part_short_of_words_is_answered_by_the_next_sentence() -> None:
+    text = (
+        "Staff may buy back up to 3 unused training days from the yearly allowance. "
+        "Bought-back days have to be taken before 30 September, or they lapse. "
+        "Training requests go to the learning team."
+    )
+    other = "Every invoice has a payment deadline of 14 days after it is issued."
+    q = "Can I buy back some training days I did not use, and is there a deadline to take them?"
+    built = extractive_reply(q, [chunk(1, text), chunk(2, other)])
+    assert built is not None
+    assert "up to 3" in built.text and "30 September" in built.text
+    # The other document's deadline shares the word, not the subject.
+    assert "14 days" not in built.text and built.cited == [1]

@@ -23,6 +23,7 @@ class Kind(Enum):
     PERSON = "who"  # a name, or a role
     NAME = "a name"  # what is the name of
     VALUE = "a value"  # which port / level / library ... by default: the setting's value
+    PHONE = "a phone number"  # what number do I call
 
 
 _MONEY_Q = re.compile(
@@ -49,14 +50,36 @@ _NUMBER_Q = re.compile(
     re.I,
 )
 _PERIOD_Q = re.compile(r"\bhow (long|often|soon|quickly|fast)\b", re.I)
-_DATE_Q = re.compile(r"\b(which|what) (day|date|month)\b|\bwhen was\b[^?]*\bborn\b", re.I)
+_DATE_Q = re.compile(
+    r"\b(which|what) (day|date|month)\b|\bwhen was\b[^?]*\bborn\b"
+    # "Is there a deadline to use them?": a date or a period, not "yes".
+    r"|\b(?:is there|are there|any) (?:a |any )?(?:deadline|cut-?off|expiry date)s?\b",
+    re.I,
+)
 _DATE = re.compile(
     r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b"
     r"|\b(mon|tues|wednes|thurs|fri|satur|sun)day\b",
     re.I,
 )
 _WHO_Q = re.compile(r"^\s*(?:\w+\s+){0,3}?who(m|se)?\b", re.I)
-_NAME_Q = re.compile(r"\bwhat(?: is|'s|are) the names? of\b", re.I)
+_NAME_Q = re.compile(
+    r"\bwhat(?: is|'s|are) the names? of\b"
+    # "Which company carries out the test?": a firm's name, not "an independent firm".
+    r"|\b(?:which|what)\s+(?:[\w-]+\s+)?(?:company|companies|firm|vendor|supplier|provider|"
+    r"auditor|agency|contractor|bank|insurer)\b",
+    re.I,
+)
+_PHONE_Q = re.compile(
+    r"\b(?:phone|telephone|hotline|fax|contact|mobile)\s+(?:number|no\.?)s?\b"
+    r"|\bnumbers? (?:to|i can|we can|you can) (?:call|ring|dial)\b"
+    r"|\bwhat number\b[^?]*\b(?:call|ring|dial)\b",
+    re.I,
+)
+# A phone number: seven digits or more, with the separators people write.
+_PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d ()./-]{5,}\d(?![\w])")
+# A currency's code is never the name asked for ("approved by the Head of Finance" above
+# "USD 5,000" names nobody).
+_CODES = frozenset({"usd", "eur", "gbp", "chf", "jpy", "cad", "aud"})
 # Where a question asks two things ("How many seats come with it, and what does an extra
 # one cost?"): each part asks for its own kind of answer.
 _SPLIT = re.compile(
@@ -122,6 +145,8 @@ def parts(question: str) -> list[str]:
 
 def kind_of(question: str) -> Kind:
     """The kind of answer one question (not several) asks for."""
+    if _PHONE_Q.search(question):
+        return Kind.PHONE
     if _MONEY_Q.search(question):
         return Kind.MONEY
     if _DATE_Q.search(question):
@@ -162,7 +187,9 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
             return True
         # "How long/often/soon" is answered by a period or a frequency in words.
         return bool(_PERIOD_Q.search(question)) and bool(_FREQUENCY.search(text))
-    new_names = bool(names(text) - names(question))
+    if kind is Kind.PHONE:
+        return any(sum(c.isdigit() for c in m.group(0)) >= 7 for m in _PHONE.finditer(text))
+    new_names = bool(names(text) - names(question) - _CODES)
     if kind is Kind.VALUE:
         # A manual's cross-reference ("ssh(1)") is not a value, nor is the option a manual's
         # paragraph opens with ("LogLevel Gives the verbosity level ...").

@@ -402,6 +402,7 @@ def extractive_reply(
             sentences,
             qual,
             given,
+            picked[:1],
             query_vector,
             embed,
             semantic_weight,
@@ -455,6 +456,7 @@ def _part_picks(
     sentences: list[SourceSentence],
     qual: set[str],
     given: str,
+    anchor: list[SourceSentence],
     query_vector: np.ndarray | None,
     embed: Embed | None,
     semantic_weight: float,
@@ -471,12 +473,18 @@ def _part_picks(
     answered = 0
     asked_names = name_words(question)
     hop = name_words(given) - asked_names
-    for part in asked:
+    for k, part in enumerate(asked):
         refers = bool(_REFERS_BACK.search(part))
         want = qual | hop if refers else qual
         done = next((p for p in picked if covers(part, question, p)), None)
         if done is not None and (not refers or not hop or _named(done, hop)):
             answered += 1
+            continue
+        follow = _continues(part, picked or anchor, sentences) if k else None
+        if follow is not None and all(follow.text != p.text for p in picked):
+            picked.append(follow)
+            answered += 1
+            hop |= name_words(_quoted(follow)) - asked_names
             continue
         vector = embed([part])[0] if embed is not None and query_vector is not None else None
         again = [dataclasses.replace(s) for s in sentences]
@@ -484,7 +492,17 @@ def _part_picks(
         # The question's names count for each part ("and how many seats does it include"
         # is about the plan the first part named); what an earlier part's answer named
         # comes first for a part that refers back to it.
-        ranked.sort(key=lambda s: (-_named(s, hop) if refers else 0, -_named(s, want)))
+        # The parts of one question are mostly about one passage: of the sentences that
+        # answer a later part, those next to an earlier part's sentence come first ("... and
+        # is there a deadline to use them?" is the sentence after the carry-over rule, not
+        # another document's deadline field).
+        ranked.sort(
+            key=lambda s: (
+                not _beside(s, picked),
+                -_named(s, hop) if refers else 0,
+                -_named(s, want),
+            )
+        )
         found = next(
             (
                 s
@@ -501,6 +519,34 @@ def _part_picks(
         answered += 1
         hop |= name_words(_quoted(found)) - asked_names
     return picked, answered
+
+
+def _continues(
+    part: str, before: list[SourceSentence], sentences: list[SourceSentence]
+) -> SourceSentence | None:
+    """The sentence right after one answering an earlier part, where it answers this one:
+    a later part short of words ("and is there a deadline to use them?", "and how soon do
+    I have to take it?") is mostly about what the source says next ("Carried-over days
+    must be used before 31 March"). It must give the part's kind of answer and share one of
+    its topic words, or, for a part referring back, give a figure, a date or a name."""
+    kind = kind_of(part)
+    refers = bool(_REFERS_BACK.search(part))
+    topic = topic_words(part)
+    for p in before:
+        nxt = next((s for s in sentences if s.number == p.number and s.pos == p.pos + 1), None)
+        if nxt is None:
+            continue
+        text = _quoted(nxt)
+        if _ASKED.search(nxt.text) or is_title(text) or not fits(part, text, kind):
+            continue
+        if topic & question_words(text) or (refers and kind is not Kind.ANY):
+            return nxt
+    return None
+
+
+def _beside(s: SourceSentence, picked: list[SourceSentence], reach: int = 2) -> bool:
+    """Whether `s` is within `reach` sentences of a picked one, in the same chunk."""
+    return any(s.number == p.number and 0 < abs(s.pos - p.pos) <= reach for p in picked)
 
 
 # Asking when ("When is ...", "... and by when must ..."), not "told when an incident ...".

@@ -146,9 +146,10 @@ def child(src: Path, pdfs: Path, gold_cases: int, out: Path) -> None:
             "wall_s": round(man_s, 1),
             "extractive": extractive(man_traces),
             "skipped": skipped,
-            "prompt_tokens_p50": pct([t.get("tokens_in") or 0 for t, c in
-                                      zip(man_traces, man_cases, strict=True)
-                                      if not c.should_refuse and t.get("tokens_in")], 50),
+            # None when every answer was quoted without asking the model (no prompt).
+            "prompt_tokens_p50": _p50_or_none([t.get("tokens_in") or 0 for t, c in
+                                               zip(man_traces, man_cases, strict=True)
+                                               if not c.should_refuse and t.get("tokens_in")]),
             # The model's own first token (prefill and one decoded token), from the call.
             "model_ttft_ms_p50": round(pct(model_ttft, 50), 1) if model_ttft else None,
             "prefill_tokens_per_s_p50": round(pct(rates, 50)) if rates else None,
@@ -160,6 +161,10 @@ def child(src: Path, pdfs: Path, gold_cases: int, out: Path) -> None:
         },
     }
     out.write_text(json.dumps(result, indent=1))
+
+
+def _p50_or_none(values: list[float]) -> float | None:
+    return round(pct(values, 50), 1) if values else None
 
 
 def _case(r: dict[str, Any]) -> dict[str, Any]:
@@ -229,7 +234,7 @@ def main() -> None:
             f"{m['correct']}/{m['answerable']} ({m['correct_rate']:.0%})",
             f"{m['refused']}/{m['should_refuse']}",
             round(m["ttft_ms_p50"] / 1000, 2),
-            round(m["prompt_tokens_p50"]),
+            "-" if m["prompt_tokens_p50"] is None else round(m["prompt_tokens_p50"]),
             m.get("model_ttft_ms_p50"),
             m.get("prefill_tokens_per_s_p50"),
             f"{g['extractive']}+{m['extractive']}",

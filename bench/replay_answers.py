@@ -10,13 +10,14 @@ seconds, so a rule of the answer check can be tried on the dev questions again a
 to `--out`.
 
 Sets: `dev` (bench/data/answers_dev.jsonl on samples/corpus), `dev2` (a second author's
-questions on the same corpus, bench/data/answers_dev2.jsonl), `dev3` (a third author's, written
-after the rules tuned on dev and dev2: bench/data/answers_dev3.jsonl), `manuals-dev` (the dev split of
-bench/data/manuals.jsonl on the rendered man pages). The model's answer to a question is keyed
-by the question as the prompt carries it. Captured answers run to the model's own stop, not
-to where the capturing code's check stopped it. A question the capture does not have (its
-prompt changed) is answered with the empty string (the extract then decides); replay says how
-many. The gold set is the test: replay it only to read a finished run, never to tune.
+questions on the same corpus, bench/data/answers_dev2.jsonl), `dev3` (a third author's,
+written after the rules tuned on dev and dev2: bench/data/answers_dev3.jsonl), `manuals-dev`
+(the dev split of bench/data/manuals.jsonl on the rendered man pages). The model's answer to
+a question is keyed by the question as the prompt carries it. Captured answers run to the
+model's own stop, not to where the capturing code's check stopped it. A question the capture
+does not have (its prompt changed) is answered with the empty string (the extract then
+decides); replay says how many. The gold set is the test: replay it only to read a finished
+run, never to tune.
 """
 
 from __future__ import annotations

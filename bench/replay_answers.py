@@ -48,8 +48,13 @@ def _key(prompt: str) -> str:
     return m.group(1).strip() if m else prompt[-300:]
 
 
+_CUSTOM: list[Path] = []
+
+
 def _cases(name: str, tmp: Path) -> tuple[Path, Path]:
-    """(corpus folder, cases file) of a set."""
+    """(corpus folder, cases file) of a set, or of `--cases` on the sample corpus."""
+    if _CUSTOM:
+        return SAMPLES / "corpus", _CUSTOM[0]
     if name == "dev":
         return SAMPLES / "corpus", DEV
     if name == "dev2":
@@ -144,6 +149,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("mode", choices=["capture", "extend", "replay"])
     ap.add_argument("--set", default="dev", choices=["dev", "dev2", "dev3", "manuals-dev", "gold"])
+    ap.add_argument("--cases", type=Path, help="a cases file on samples/corpus instead of --set")
     ap.add_argument("--out", type=Path, help="capture: where the answers go")
     ap.add_argument("--answers", type=Path, help="replay: the captured answers")
     ap.add_argument("--json", type=Path, help="the per-case results")
@@ -156,6 +162,8 @@ def main() -> None:
     answers: dict[str, str] = {}
     if args.mode in ("replay", "extend"):
         answers = json.loads(args.answers.read_text())
+    if args.cases:
+        _CUSTOM.append(args.cases.resolve())
     rows = run(args.set, args.mode, answers)
     if args.mode in ("capture", "extend") and args.out:
         args.out.write_text(json.dumps(answers, indent=1))

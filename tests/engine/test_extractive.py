@@ -500,3 +500,16 @@ def test_a_later_part_short_of_words_is_answered_by_the_next_sentence() -> None:
     assert "up to 3" in built.text and "30 September" in built.text
     # The other document's deadline shares the word, not the subject.
     assert "14 days" not in built.text and built.cited == [1]
+
+
+def test_a_message_leading_in_with_something_else_is_answered_by_its_question() -> None:
+    text = (
+        "Staff who cycle to work get a bike allowance of EUR 0.19 per kilometre. "
+        "Parking at the office is free for visitors. The canteen opens at 11:30."
+    )
+    q = "Text me at +44 7700 900123 later, but first: what is the bike allowance per kilometre?"
+    built = extractive_reply(q, [chunk(1, text)])
+    assert built is not None and "EUR 0.19" in built.text
+    # The lead-in still counts where it names what the sources do not know.
+    other = "Ask Priya Raman about it first. But then: what is the bike allowance per kilometre?"
+    assert extractive_reply(other, [chunk(1, text)]) is None

@@ -329,7 +329,57 @@ def candidates(
     return out, numbered
 
 
+# The question itself where a message leads in with something else first ("Call me on
+# ... if needed, but first: what is the mileage rate?", "I've been here three years. How
+# much notice do I give?"): its last clause asking something, after a sentence break.
+_FOCUS = re.compile(
+    r"(?:[.!:;]\s+)((?:what|what's|how|when|where|who|which|why|is|are|do|does|can|could|"
+    r"will|would|should|may|am)\b[^.!:;?]*\?)\s*$",
+    re.I,
+)
+
+
+def focus(question: str) -> str | None:
+    """The asking clause of a message that leads in with something else, else None."""
+    m = _FOCUS.search(question)
+    return m.group(1) if m else None
+
+
 def extractive_reply(
+    question: str,
+    chunks: list[RetrievedChunk],
+    max_sentences: int = 2,
+    min_lexical: float = 0.2,
+    query_vector: np.ndarray | None = None,
+    embed: Embed | None = None,
+    min_similarity: float = 0.55,
+    pool: list[RetrievedChunk] | None = None,
+    min_semantic: float = 1.1,
+    semantic_weight: float = 0.5,
+    given: str = "",
+    paraphrase: tuple[float, float] = (1.1, 0.0),
+) -> Extract | None:
+    """The extract for `question` (see `_reply`); where nothing answers the whole message
+    and it leads in with something else, the extract for its asking clause, whose words are
+    not diluted by the lead-in's. The lead-in still counts for what may not be answered at
+    all (someone else's data, a name or a year the sources do not know)."""
+    args = (max_sentences, min_lexical, query_vector, embed, min_similarity, pool)
+    rest = (min_semantic, semantic_weight, given, paraphrase)
+    built = _reply(question, chunks, *args, *rest)
+    asked = focus(question)
+    if built is not None or asked is None or not chunks:
+        return built
+    everything = chunks + (pool or [])
+    if (
+        unknown_years(question, everything)
+        or about_someone(question, everything)
+        or unknown_names(question, everything)
+    ):
+        return None
+    return _reply(asked, chunks, *args, *rest)
+
+
+def _reply(
     question: str,
     chunks: list[RetrievedChunk],
     max_sentences: int = 2,

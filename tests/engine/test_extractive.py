@@ -513,3 +513,16 @@ def test_a_message_leading_in_with_something_else_is_answered_by_its_question() 
     # The lead-in still counts where it names what the sources do not know.
     other = "Ask Priya Raman about it first. But then: what is the bike allowance per kilometre?"
     assert extractive_reply(other, [chunk(1, text)]) is None
+
+
+def test_the_callers_own_codes_are_context_not_unknown_names() -> None:
+    text = "Payment by bank transfer is accepted on yearly Pro plans. Cards are accepted on all."
+    q = "Our IBAN is DE44 5001 0517 5407 3249 31. Can we pay by bank transfer on the Pro plan?"
+    built = extractive_reply(q, [chunk(1, text)])
+    assert built is not None and "bank transfer" in built.text
+    # Redacted by the input guard first, the same.
+    redacted = "Our IBAN is <IBAN_CODE_1>. Can we pay by bank transfer on the Pro plan?"
+    assert extractive_reply(redacted, [chunk(1, text)]) is not None
+    # A place the organisation names about itself is still what it asks about.
+    where = "Our team is in Antarctica. Can we pay by bank transfer there on the Pro plan?"
+    assert extractive_reply(where, [chunk(1, text)]) is None

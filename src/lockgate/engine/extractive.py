@@ -98,14 +98,32 @@ def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
     for c in chunks:
         seen |= question_words(c.text)
     missing: list[str] = []
-    for sentence in re.split(r"(?<=[.?!])\s+", without_placeholders(question)):
-        if _CALLER.search(sentence):
+    for said in re.split(r"(?<=[.?!])\s+", question):
+        sentence = without_placeholders(said)
+        if _CALLER.search(sentence) or _states_own_data(said):
             continue
         for name in sorted(names(sentence)):
             words = question_words(name)
             if words and not words & seen:
                 missing.append(name)
     return missing
+
+
+# The caller's organisation stating its own data ("Our IBAN is NL91 ABNA 0417 1643 00.",
+# "We use account 20419-77.", or the input guard's placeholder for it): a sentence of theirs
+# with a number or a redacted value in it is context, not what the question asks about. One
+# without ("our team is in Australia") still counts.
+_OURS = re.compile(r"\b(?:our|we|we're|us)\b", re.I)
+_OWN_DIGITS = 4
+
+
+def _states_own_data(sentence: str) -> bool:
+    if not _OURS.search(sentence):
+        return False
+    return (
+        sum(c.isdigit() for c in sentence) >= _OWN_DIGITS
+        or without_placeholders(sentence) != sentence
+    )
 
 
 # A short sentence that completes the one before it with the value: "The default is INFO.",

@@ -18,6 +18,7 @@ sys.path.insert(0, str(BENCH))
 import _procstat as ps  # noqa: E402
 import burn_proxy  # noqa: E402
 import stdlib_upstream  # noqa: E402
+from _serve import _wait_port  # noqa: E402
 
 from tests.support.server import free_port  # noqa: E402
 
@@ -28,16 +29,6 @@ def test_burn_spends_the_cpu_time_asked_for() -> None:
     spent = time.thread_time() - start
     assert 0.02 <= spent < 0.2
     assert burn_proxy.burn(0) == 0
-
-
-def _wait_port(port: int) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def _ask(conn: socket.socket) -> bytes:

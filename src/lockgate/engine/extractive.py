@@ -381,48 +381,42 @@ def extractive_reply(
     and it leads in with something else, the extract for its asking clause, whose words are
     not diluted by the lead-in's. The lead-in still counts for what may not be answered at
     all (someone else's data, a name or a year the sources do not know)."""
-    args = (max_sentences, min_lexical, query_vector, embed, min_similarity, pool)
-    rest = (min_semantic, semantic_weight, given, paraphrase)
-    built = _reply(question, chunks, *args, *rest)
-    asked = focus(question)
-    if built is not None or asked is None or not chunks:
-        return built
     everything = chunks + (pool or [])
     if (
-        unknown_years(question, everything)
+        not chunks
+        or unknown_years(question, everything)
         or about_someone(question, everything)
         or unknown_names(question, everything)
     ):
         return None
-    return _reply(asked, chunks, *args, *rest)
+    args = (max_sentences, min_lexical, query_vector, embed, min_similarity, pool)
+    rest = (min_semantic, semantic_weight, given, paraphrase)
+    built = _reply(question, chunks, *args, *rest)
+    asked = focus(question)
+    return built if built is not None or asked is None else _reply(asked, chunks, *args, *rest)
 
 
 def _reply(
     question: str,
     chunks: list[RetrievedChunk],
-    max_sentences: int = 2,
-    min_lexical: float = 0.2,
-    query_vector: np.ndarray | None = None,
-    embed: Embed | None = None,
-    min_similarity: float = 0.55,
-    pool: list[RetrievedChunk] | None = None,
-    min_semantic: float = 1.1,
-    semantic_weight: float = 0.5,
-    given: str = "",
-    paraphrase: tuple[float, float] = (1.1, 0.0),
+    max_sentences: int,
+    min_lexical: float,
+    query_vector: np.ndarray | None,
+    embed: Embed | None,
+    min_similarity: float,
+    pool: list[RetrievedChunk] | None,
+    min_semantic: float,
+    semantic_weight: float,
+    given: str,
+    paraphrase: tuple[float, float],
 ) -> Extract | None:
-    """The extract, quoting from `chunks` (the context) and, where given, the rest of the
-    retrieved `pool`. `Extract.chunks` is the context the citations count in: `chunks`,
+    """The extract, once the whole message may be answered at all (`extractive_reply`
+    checks that once): quoting from `chunks` (the context) and, where given, the rest of
+    the retrieved `pool`. `Extract.chunks` is the context the citations count in: `chunks`,
     then any pool chunk an extract sentence came from (the caller makes it the context).
     `given` is an answer already given to part of the question (the model's): the names
     it gives are what a later part referring back ("that plan") is about. `paraphrase`
     (similarity, margin): see `paraphrased`, the last resort before refusing."""
-    if not chunks or unknown_years(question, chunks + (pool or [])):
-        return None
-    if about_someone(question, chunks + (pool or [])):
-        return None
-    if unknown_names(question, chunks + (pool or [])):
-        return None
     sentences, numbered = candidates(chunks, pool)
     sentences += completed_by_next(question, sentences)
     # Only sentences that can pass `answers` are worth embedding: those sharing enough

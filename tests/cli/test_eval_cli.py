@@ -165,7 +165,8 @@ def test_a_planted_regression_fails_the_gate_and_restoring_passes(site, embedder
     upstream.state.rules = WORSE
     second = run_json(site, embedder, "eval", "run", str(site["dataset"]))
     failed = {c["id"] for c in second["cases"] if not c["passed"]}
-    assert failed == {"refund-window", "log-retention"}
+    why = [(c["id"], c["error"], c["answer"]) for c in second["cases"] if not c["passed"]]
+    assert failed == {"refund-window", "log-retention"}, why
     assert second["pass_rate"] == pytest.approx(3 / 5)
 
     gate = run(site, embedder, "eval", "gate", "--baseline", "baseline", "--max-drop", "1%")
@@ -261,7 +262,8 @@ def test_a_planted_prompt_regression_fails_the_gate_and_rolling_back_the_label_p
 
         planted = run_json(site, embedder, "eval", "run", str(site["dataset"]), "--name", "v2")
         failed = [c for c in planted["cases"] if not c["passed"]]
-        assert {c["id"] for c in failed} == {"refund-window", "log-retention"}, failed
+        why = [(c["id"], c["error"], c["answer"], c["assertions"]) for c in failed]
+        assert {c["id"] for c in failed} == {"refund-window", "log-retention"}, why
         gate = run(site, embedder, "eval", "gate", "--baseline", "prompt-base", "--max-drop", "1%")
         assert gate.exit_code == 1, gate.output
         assert "regressed cases: refund-window, log-retention" in gate.output

@@ -177,7 +177,7 @@ def eval_run(
         runner = EvalRunner(services, principal, options)
     except (PromptNotFound, ValueError) as exc:
         _fail(f"--judge-prompt: {exc}")
-    records = _run_with_progress(runner, cases)
+    records = _run_with_progress(runner, cases, services)
     experiment = runner.experiment(cases, records, dataset, dataset_hash(dataset))
     experiment["id"] = services.experiments.add(experiment, principal.tenant, principal.id)
     from lockgate.observability.events import ExperimentRecorded
@@ -210,11 +210,20 @@ def eval_run(
     _print_summary(experiment)
 
 
-def _run_with_progress(runner: Any, cases: list[Any]) -> list[dict[str, Any]]:
+def _run_with_progress(
+    runner: Any, cases: list[Any], services: Services
+) -> list[dict[str, Any]]:
+    async def run(on_case: Any) -> list[dict[str, Any]]:
+        try:
+            return list(await runner.run(cases, on_case))
+        finally:
+            # Upstream connections belong to this loop: closed here, or left open at exit.
+            await services.models.aclose()
+
     if not sys.stderr.isatty():
-        return list(asyncio.run(runner.run(cases)))
+        return asyncio.run(run(None))
     with click.progressbar(length=len(cases), label="evaluating", file=sys.stderr) as bar:
-        return list(asyncio.run(runner.run(cases, lambda _record: bar.update(1))))
+        return asyncio.run(run(lambda _record: bar.update(1)))
 
 
 _SHOWN = (

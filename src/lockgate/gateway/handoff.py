@@ -201,17 +201,20 @@ class Dispatcher:
                 key=lambda w: (not w.ready, w.connections, w.handed),
             )
         for worker in ranked:
-            try:
-                socket.send_fds(worker.end, [b"c"], [conn.fileno()], socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                continue  # its channel is full: it is not reading, try the next
-            except OSError:
-                with self._lock:
-                    worker.started = worker.ready = False  # gone; its end of file follows
-                continue
+            # Counted before the send: once the worker holds the descriptor, its close
+            # report may arrive, and `shares` must already count what it holds.
             with self._lock:
                 worker.connections += 1
                 worker.handed += 1
+            try:
+                socket.send_fds(worker.end, [b"c"], [conn.fileno()], socket.MSG_DONTWAIT)
+            except OSError as failed:
+                with self._lock:
+                    worker.connections -= 1
+                    worker.handed -= 1
+                    if not isinstance(failed, BlockingIOError):
+                        worker.started = worker.ready = False  # gone; its end of file follows
+                continue  # a full channel means it is not reading: try the next
             return
         log.warning("no worker could take a connection; closed")
 

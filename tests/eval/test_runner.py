@@ -100,3 +100,35 @@ def test_a_failing_turn_fails_its_case_only(tmp_path, embedder) -> None:
         assert r["trace_id"] and services.traces.get(r["trace_id"])["status"] == "error"
     exp = runner.experiment(cases, records, tmp_path / "d.jsonl", "h")
     assert exp["pass_rate"] == 0.0 and exp["metrics"]["errors"] == 2
+
+
+class SheddingEngine(Engine):
+    """The real pipeline, behind a gate that sheds the first `shed` turns as a busy
+    gateway's CPU gate does (503 server_busy with Retry-After)."""
+
+    shed = 2
+    calls = 0
+
+    async def run_turn(self, call: Call) -> Reply:
+        SheddingEngine.calls += 1
+        if SheddingEngine.calls <= SheddingEngine.shed:
+            from lockgate.engine.cpu import busy
+
+            raise busy(retry_after_s=0)
+        return await super().run_turn(call)
+
+
+def test_a_turn_the_pipeline_sheds_is_asked_again_not_failed(tmp_path, embedder) -> None:
+    services = services_for(tmp_path, embedder, {"params": {"reply": ANSWER}})
+    (case,) = parse_cases(CASES.splitlines()[0] + "\n")
+    runner = EvalRunner(services, Principal(), RunOptions(), SheddingEngine(services))
+    (record,) = asyncio.run(runner.run([case]))
+    assert SheddingEngine.calls == 3
+    assert record["passed"] and record["error"] is None, record
+    # A pipeline that stays busy fails the case, naming why, after a bounded number of tries.
+    SheddingEngine.calls, SheddingEngine.shed = 0, 100
+    (record,) = asyncio.run(runner.run([case]))
+    assert not record["passed"] and "server_busy" in record["error"]
+    from lockgate.eval.runner import SHED_RETRIES
+
+    assert SheddingEngine.calls == SHED_RETRIES + 1

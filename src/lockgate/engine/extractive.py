@@ -542,7 +542,7 @@ def _part_picks(
         if done is not None and (not refers or not hop or _named(done, hop)):
             answered += 1
             continue
-        follow = _continues(part, picked or anchor, sentences) if k else None
+        follow = _continues(part, picked or anchor, sentences, embed) if k else None
         if follow is not None and all(follow.text != p.text for p in picked):
             picked.append(follow)
             answered += 1
@@ -583,17 +583,29 @@ def _part_picks(
     return picked, answered
 
 
+# How close in meaning the sentence after an answered part's sentence must be to a later
+# part that shares none of its words ("does what I don't spend roll over?" and "Unused
+# budget does not carry over."): measured with MiniLM on such pairs, the unrelated next
+# sentences stayed at or below 0.40.
+CONTINUES_SIMILARITY = 0.45
+
+
 def _continues(
-    part: str, before: list[SourceSentence], sentences: list[SourceSentence]
+    part: str,
+    before: list[SourceSentence],
+    sentences: list[SourceSentence],
+    embed: Embed | None = None,
 ) -> SourceSentence | None:
     """The sentence right after one answering an earlier part, where it answers this one:
     a later part short of words ("and is there a deadline to use them?", "and how soon do
     I have to take it?") is mostly about what the source says next ("Carried-over days
     must be used before 31 March"). It must give the part's kind of answer and share one of
-    its topic words, or, for a part referring back, give a figure, a date or a name."""
+    its topic words, or, for a part referring back, give a figure, a date or a name, or,
+    with `embed`, say nearly what the part asks in other words."""
     kind = kind_of(part)
     refers = bool(_REFERS_BACK.search(part))
     topic = topic_words(part)
+    close: list[tuple[SourceSentence, str]] = []
     for p in before:
         nxt = next((s for s in sentences if s.number == p.number and s.pos == p.pos + 1), None)
         if nxt is None:
@@ -603,6 +615,23 @@ def _continues(
             continue
         if topic & question_words(text) or (refers and kind is not Kind.ANY):
             return nxt
+        close.append((nxt, text))
+    if embed is None:
+        return None
+    # In other words, the answer may come a sentence later ("No credit card is needed to
+    # start the trial. When the trial ends, the workspace switches to read-only").
+    for p in before:
+        later = next((s for s in sentences if s.number == p.number and s.pos == p.pos + 2), None)
+        if later is not None and not _ASKED.search(later.text):
+            text = _quoted(later)
+            if not is_title(text) and fits(part, text, kind):
+                close.append((later, text))
+    if not close:
+        return None
+    vectors = embed([part] + [text for _, text in close])
+    best = max(range(len(close)), key=lambda i: float(vectors[0] @ vectors[i + 1]))
+    if float(vectors[0] @ vectors[best + 1]) >= CONTINUES_SIMILARITY:
+        return close[best][0]
     return None
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lockgate.engine.parse import GROUNDED_MODEL
 from lockgate.engine.run import Engine, Reply
 from lockgate.engine.turn import Call, Principal
+from lockgate.errors import GatewayError
 from lockgate.eval import answer as am
 from lockgate.eval import judge as jd
 from lockgate.eval.assertions import Observed, check
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["EvalRunner", "RunOptions"]
 
 OnCase = Callable[[dict[str, Any]], None]
+# How often a case shed by a busy pipeline is asked again before it counts as failed.
+SHED_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class _Turn:
     ttft_ms: float | None = None
     error: str | None = None
     streamed: list[str] = field(default_factory=list)
+    shed: GatewayError | None = None  # the pipeline was too busy to take the turn
 
 
 class EvalRunner:
@@ -153,17 +157,38 @@ class EvalRunner:
                         out.ttft_ms = (time.perf_counter() - t0) * 1000
         except Exception as exc:  # noqa: BLE001 - a broken stream fails the case, not the run
             out.error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, GatewayError):
+                out.error = f"{exc.status} {exc.code}: {exc}"
+                if exc.code == "server_busy":
+                    out.shed = exc
         out.latency_ms = (time.perf_counter() - t0) * 1000
         if out.ttft_ms is None:
             out.ttft_ms = out.latency_ms  # answered at once (a refusal, or not streamed)
         if out.reply is not None and out.reply.error is not None and out.error is None:
             err = out.reply.error
             out.error = f"{err.status} {err.code}: {err.message}"
+            if err.code == "server_busy":
+                out.shed = err
         return out
 
+    async def _turn_waiting(self, case: Case) -> tuple[Call, _Turn]:
+        """The case's turn, asked again while the pipeline sheds it (503 server_busy): an
+        evaluation is batch work that can wait, and a case failed because the machine was
+        busy would measure the machine, not the answers. Waits as Retry-After says."""
+        for attempt in range(SHED_RETRIES + 1):
+            call = self._call(case)
+            turn = await self._turn(call)
+            if turn.shed is None or attempt == SHED_RETRIES:
+                return call, turn
+            try:
+                wait = float(turn.shed.headers.get("Retry-After", "1"))
+            except ValueError:
+                wait = 1.0
+            await asyncio.sleep(min(max(wait, 0.1), 5.0))
+        raise AssertionError("unreachable")  # the loop returns on its last attempt
+
     async def run_case(self, case: Case) -> dict[str, Any]:
-        call = self._call(case)
-        turn = await self._turn(call)
+        call, turn = await self._turn_waiting(case)
         reply = turn.reply
         answer = reply.answer if reply is not None else None
         state = reply.state if reply is not None else None

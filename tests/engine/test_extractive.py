@@ -526,3 +526,20 @@ def test_the_callers_own_codes_are_context_not_unknown_names() -> None:
     # A place the organisation names about itself is still what it asks about.
     where = "Our team is in Antarctica. Can we pay by bank transfer there on the Pro plan?"
     assert extractive_reply(where, [chunk(1, text)]) is None
+
+
+def test_a_later_part_in_other_words_is_answered_by_the_next_sentence(embedder) -> None:
+    text = (
+        "Every engineer has a conference budget of EUR 900 per calendar year. "
+        "Unused budget does not carry over. "
+        "Laptops are replaced every three years."
+    )
+    q = "How much can I spend on conferences per year, and does whatever I don't spend roll over?"
+    kw = {"query_vector": embedder.embed([q])[0], "embed": embedder.embed}
+    built = extractive_reply(q, [chunk(1, text)], **kw)
+    assert built is not None
+    assert "EUR 900" in built.text and "does not carry over" in built.text
+    assert "Laptops" not in built.text
+    # Without the embedder, sharing no word, the next sentence is not taken for the answer.
+    plain = extractive_reply(q, [chunk(1, text)])
+    assert plain is None or "carry over" not in plain.text

@@ -607,25 +607,17 @@ def _continues(
     topic = topic_words(part)
     close: list[tuple[SourceSentence, str]] = []
     for p in before:
-        nxt = next((s for s in sentences if s.number == p.number and s.pos == p.pos + 1), None)
-        if nxt is None:
+        found = _after(p, 1, part, kind, sentences)
+        if found is None:
             continue
-        text = _quoted(nxt)
-        if _ASKED.search(nxt.text) or is_title(text) or not fits(part, text, kind):
-            continue
-        if topic & question_words(text) or (refers and kind is not Kind.ANY):
-            return nxt
-        close.append((nxt, text))
+        if topic & question_words(found[1]) or (refers and kind is not Kind.ANY):
+            return found[0]
+        close.append(found)
     if embed is None:
         return None
     # In other words, the answer may come a sentence later ("No credit card is needed to
     # start the trial. When the trial ends, the workspace switches to read-only").
-    for p in before:
-        later = next((s for s in sentences if s.number == p.number and s.pos == p.pos + 2), None)
-        if later is not None and not _ASKED.search(later.text):
-            text = _quoted(later)
-            if not is_title(text) and fits(part, text, kind):
-                close.append((later, text))
+    close += [f for p in before if (f := _after(p, 2, part, kind, sentences)) is not None]
     if not close:
         return None
     vectors = embed([part] + [text for _, text in close])
@@ -633,6 +625,18 @@ def _continues(
     if float(vectors[0] @ vectors[best + 1]) >= CONTINUES_SIMILARITY:
         return close[best][0]
     return None
+
+
+def _after(
+    p: SourceSentence, step: int, part: str, kind: Kind, sentences: list[SourceSentence]
+) -> tuple[SourceSentence, str] | None:
+    """The sentence `step` after `p` in its chunk, with its quoted text, where it is a
+    statement (not a question or a title) giving `part`'s kind of answer."""
+    s = next((s for s in sentences if s.number == p.number and s.pos == p.pos + step), None)
+    if s is None or _ASKED.search(s.text):
+        return None
+    text = _quoted(s)
+    return None if is_title(text) or not fits(part, text, kind) else (s, text)
 
 
 def _beside(s: SourceSentence, picked: list[SourceSentence], reach: int = 2) -> bool:

@@ -65,6 +65,14 @@ class _Turn:
     shed: GatewayError | None = None  # the pipeline was too busy to take the turn
 
 
+def _wait_s(shed: GatewayError) -> float:
+    try:
+        wait = float(shed.headers.get("Retry-After", "1"))
+    except ValueError:
+        wait = 1.0
+    return min(max(wait, 0.1), 5.0)
+
+
 class EvalRunner:
     def __init__(
         self,
@@ -175,17 +183,14 @@ class EvalRunner:
         """The case's turn, asked again while the pipeline sheds it (503 server_busy): an
         evaluation is batch work that can wait, and a case failed because the machine was
         busy would measure the machine, not the answers. Waits as Retry-After says."""
-        for attempt in range(SHED_RETRIES + 1):
+        for _ in range(SHED_RETRIES):
             call = self._call(case)
             turn = await self._turn(call)
-            if turn.shed is None or attempt == SHED_RETRIES:
+            if turn.shed is None:
                 return call, turn
-            try:
-                wait = float(turn.shed.headers.get("Retry-After", "1"))
-            except ValueError:
-                wait = 1.0
-            await asyncio.sleep(min(max(wait, 0.1), 5.0))
-        raise AssertionError("unreachable")  # the loop returns on its last attempt
+            await asyncio.sleep(_wait_s(turn.shed))
+        call = self._call(case)
+        return call, await self._turn(call)
 
     async def run_case(self, case: Case) -> dict[str, Any]:
         call, turn = await self._turn_waiting(case)

@@ -354,6 +354,10 @@ def test_a_name_no_source_mentions_has_no_extract() -> None:
     assert unknown_names("What uptime does the Platinum plan guarantee?", chunks) == ["platinum"]
     assert extractive_reply("What uptime does the Platinum plan guarantee?", chunks) is None
     assert unknown_names("I'm Jan Vos. What uptime does the Team plan guarantee?", chunks) == []
+    # Where the caller's organisation stands is context too: an answer that Business
+    # customers get a call need not name the Team plan the caller is on.
+    assert unknown_names("We're on the Platinum plan — is a call included?", chunks) == []
+    assert unknown_names("Is a call included on the Platinum plan?", chunks) == ["platinum"]
 
 
 def test_a_short_next_sentence_with_the_value_is_quoted_with_its_sentence() -> None:

@@ -10,6 +10,7 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
+from lockgate.ingest.chunker import chunk_blocks
 from lockgate.ingest.parsers import REGISTRY, parse_bytes
 from lockgate.ingest.types import Block, ParsedDocument, ParseError
 
@@ -287,6 +288,33 @@ def test_text_paragraphs_and_list_items() -> None:
         Block("list_item", "2. two"),
         Block("paragraph", "Last."),
     ]
+
+
+def test_text_faq_question_lines_are_headings_over_their_answers() -> None:
+    data = (
+        b"PRODUCT FAQ\n\nQ: Is there a free trial?\nA: Yes, 14 days.\n\n"
+        b"Q: Can I export my data?\nA: Yes, as JSON.\nExports over 10 GB come as a link.\n"
+    )
+    doc = parse_bytes(data, "faq.txt")
+    assert doc.blocks == [
+        Block("paragraph", "PRODUCT FAQ"),
+        Block("heading", "Q: Is there a free trial?", level=2),
+        Block("paragraph", "A: Yes, 14 days."),
+        Block("heading", "Q: Can I export my data?", level=2),
+        Block("paragraph", "A: Yes, as JSON.\nExports over 10 GB come as a link."),
+    ]
+    # Each answer is a chunk of its own, under its question.
+    drafts = chunk_blocks(doc.blocks, target_chars=1000, overlap_chars=150)
+    assert [(d.heading_path, d.text) for d in drafts[1:]] == [
+        (("Q: Is there a free trial?",), "A: Yes, 14 days."),
+        (("Q: Can I export my data?",), "A: Yes, as JSON.\nExports over 10 GB come as a link."),
+    ]
+
+
+def test_text_with_one_question_line_is_not_an_faq() -> None:
+    data = b"Meeting notes\n\nQ: who owns the budget?\nA: Finance.\n\nNext steps follow."
+    doc = parse_bytes(data, "notes.txt")
+    assert all(b.kind == "paragraph" for b in doc.blocks)
 
 
 def test_text_cp1252_is_decoded() -> None:

@@ -75,6 +75,9 @@ def is_title(text: str) -> bool:
 # person's name it redacted.
 _SOMEONE = re.compile(r"<(?:EMAIL|PERSON)_\d+>|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _CALLER = re.compile(r"\b(?:my|me|i|i'm|i am)\b", re.I)
+# The caller's organisation saying where it stands ("We're on the Team plan - do we ..."):
+# its names are context, as the caller's own are.
+_CALLERS = re.compile(r"\b(?:my|me|i|i'm|i am|we're|we are)\b", re.I)
 
 
 def about_someone(question: str, chunks: list[RetrievedChunk]) -> bool:
@@ -98,9 +101,9 @@ def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
     for c in chunks:
         seen |= question_words(c.text)
     missing: list[str] = []
-    for said in re.split(r"(?<=[.?!])\s+", question):
+    for said in re.split(r"(?<=[.?!])\s+|\s+[—–-]\s+|;\s+", question):
         sentence = without_placeholders(said)
-        if _CALLER.search(sentence) or _states_own_data(said):
+        if _CALLERS.search(sentence) or _states_own_data(said):
             continue
         for name in sorted(names(sentence)):
             words = question_words(name)

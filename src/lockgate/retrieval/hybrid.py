@@ -47,6 +47,9 @@ class RetrievedChunk:
     text: str
     vector_score: float | None = None
     bm25_score: float | None = None
+    # The score its document is ranked by (results by document): what orders the results,
+    # where `score` is the chunk's own.
+    document_score: float | None = None
     title: str | None = None
     # Where the chunk came from exactly, its freshness state, and the chunk ids of
     # near-duplicates (usually older versions) collapsed into it.
@@ -83,6 +86,9 @@ class RetrievedChunk:
             "heading_path": self.heading_path,
             "vector_score": None if self.vector_score is None else round(self.vector_score, 4),
             "bm25_score": None if self.bm25_score is None else round(self.bm25_score, 4),
+            "document_score": None
+            if self.document_score is None
+            else round(self.document_score, 6),
             "text": self.text,
             "lineage": {**self.lineage, "source": source} if self.lineage else {},
             "freshness": self.freshness,
@@ -141,7 +147,7 @@ class HybridRetriever:
 
     def _by_document(
         self, pool: list[tuple[int, float]], k: int, wide: int, per_document: int
-    ) -> tuple[list[fresh.Ranked], dict[int, ChunkRecord]]:
+    ) -> tuple[list[fresh.Ranked], dict[int, ChunkRecord], dict[int, float]]:
         """The best `k` chunks in document order (fusion.py). Every candidate counts
         towards its document's score; only the best few chunks of the first `wide`
         documents are read in full and go through freshness and near-duplicate collapsing
@@ -164,14 +170,15 @@ class HybridRetriever:
         for r in kept:
             weight.setdefault(document_of[r.chunk_id], float(r.freshness.get("weight", 1.0)))
         by_id = {r.chunk_id: r for r in kept}
+        weighted = {d: scores[d] * w for d, w in weight.items()}
         final = order_by_document(
             [(r.chunk_id, r.score) for r in kept],
             document_of,
             cfg.doc_score,
             per_document,
-            {d: scores[d] * w for d, w in weight.items()},
+            weighted,
         )
-        return [by_id[c] for c in final[:k]], records
+        return [by_id[c] for c in final[:k]], records, weighted
 
     def search(
         self,
@@ -205,13 +212,16 @@ class HybridRetriever:
         # A wider pool than k: freshness policies and near-duplicate collapsing drop some.
         wide = max(3 * k, k + 20)
         per_document = per_document or cfg.chunks_per_document
+        doc_scores: dict[int, float] = {}
         if per_document is None:
             pool = pool[:wide]
             records = self.store.chunks([cid for cid, _ in pool])
             ranked = fresh.apply(pool, records, self.freshness, self.near_dup_bits)[:k]
         else:
             # Documents, not chunks: twice as many as shown leave room for the excluded.
-            ranked, records = self._by_document(pool, k, max(2 * k, k + 10), per_document)
+            ranked, records, doc_scores = self._by_document(
+                pool, k, max(2 * k, k + 10), per_document
+            )
         paths = any(records[r.chunk_id].source.startswith("/") for r in ranked)
         roots = self.store.folder_roots() if paths else []
         out: list[RetrievedChunk] = []
@@ -230,6 +240,7 @@ class HybridRetriever:
                     text=rec.text,
                     vector_score=vmap.get(cid),
                     bm25_score=tmap.get(cid),
+                    document_score=doc_scores.get(rec.document_id),
                     title=rec.title,
                     lineage=fresh.lineage(rec),
                     freshness=r.freshness,

@@ -51,7 +51,18 @@ MILD = frozenset(
 # HR wording, not abuse: "How many days of paid sick leave do I get?" scored 0.58 (the model
 # learned "sick" from "sick of this", "you make me sick"), a block at 0.5.
 _HR_WORDING = frozenset(("sick leave", "sick days", "sick day", "sick pay", "sick note"))
-MODEL_MASK = MILD | frozenset("hell heck bloody sucky".split()) | _HR_WORDING
+# Workplace words the model learned as toxic from the comments it was trained on: alone, each
+# scores 0.5 or more ("expense" 0.73, "participating" 0.76, "publicly" 0.72), so a short
+# question ("Does the expense policy cover taxis?", 0.51) was blocked. None is abusive in any
+# reading; insults around them are still scored on their own words.
+_WORKPLACE = frozenset(
+    """
+    expense practise orders sends participating commercials subordinate chiefs clouds
+    chambers tires packed basement truck vets aged consist reversed drove exposes publicly
+    demonstrating voicing thinkers
+    """.split()
+)
+MODEL_MASK = MILD | frozenset("hell heck bloody sucky".split()) | _HR_WORDING | _WORKPLACE
 # Preferred reading of an ambiguous masked word ("f*ck" could be several listed words).
 PREFERRED = ("fuck", "shit", "bitch", "cunt", "dick", "cock", "piss", "twat", "slut", "whore",
              "fucker", "fucking", "asshole", "bastard", "bullshit")

@@ -47,6 +47,31 @@ def detector(detail: str) -> str:
     return "rules"
 
 
+BENIGN_SETS = ("answers_dev.jsonl", "answers_dev2.jsonl", "answers_dev3.jsonl",
+               "router_questions.jsonl", "paraphrases.jsonl")
+
+
+def benign_questions() -> list[str]:
+    """The last user message of each benign row of the other sets (no should-refuse rows:
+    some of those carry attacks)."""
+    files = [ROOT / "bench" / "data" / n for n in BENIGN_SETS]
+    files += sorted(DATA.glob("injection_benign*.jsonl"))
+    out: list[str] = []
+    for f in files:
+        for line in f.read_text().splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row.get("should_refuse"):
+                continue
+            text = next((row[k] for k in ("input", "text", "question", "query") if k in row), None)
+            if isinstance(text, list):
+                text = text[-1].get("content") if text and isinstance(text[-1], dict) else None
+            if isinstance(text, str) and text.strip():
+                out.append(text)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--json", default=None)
@@ -93,6 +118,19 @@ def main() -> None:
     report["overall"]["held-out"] = hm
     print_table("Held-out set", ["set", "n", "precision", "recall", "F1", "FPR benign"],
                 [["held-out", hm["n"], hm["precision"], hm["recall"], hm["f1"], hm["fpr"]]])
+
+    # Benign user questions of the repository's other sets (the answer sets' questions, the
+    # injection benign sets): written for other purposes, never read while building this
+    # scanner; a block here is a legitimate request refused.
+    questions = benign_questions()
+    blocked = [
+        q for q in questions if any(f.score >= 0.5 for f in scanner.scan(q, ScanContext("in")))
+    ]
+    report["benign_questions"] = {"n": len(questions), "blocked": len(blocked), "texts": blocked}
+    print_table("Benign user questions (other sets)", ["n", "blocked", "FPR"],
+                [[len(questions), len(blocked), round(len(blocked) / max(1, len(questions)), 3)]])
+    for q in blocked:
+        print(f"  blocked {q!r}")
 
     kinds = sorted({r["kind"] for r in rows})
     kind_rows = []

@@ -547,3 +547,27 @@ def test_a_later_part_in_other_words_is_answered_by_the_next_sentence(embedder) 
     # Without the embedder, sharing no word, the next sentence is not taken for the answer.
     plain = extractive_reply(q, [chunk(1, text)])
     assert plain is None or "carry over" not in plain.text
+
+
+def test_the_row_after_a_table_row_is_another_record_not_a_later_parts_answer(embedder) -> None:
+    prices = (
+        "| plan | monthly_price_usd | annual_price_usd_per_month | support_level |\n"
+        "| Team | 99 | 84 | Email |\n"
+        "| Business | 399 | 339 | 24/7 chat and email |\n"
+        "| Enterprise | custom | custom | 24/7 phone and dedicated success manager |"
+    )
+    sla = (
+        "| plans | uptime_sla_percent | support_response_times.P1_critical |\n"
+        "| team | 99.9 | 4 hours |\n"
+        "| business | 99.95 | 1 hour |\n"
+        "| enterprise | 99.99 | 15 minutes |"
+    )
+    q = (
+        "What is the monthly price of the Business plan, and how quickly is a P1 critical "
+        "issue answered on that plan?"
+    )
+    kw = {"query_vector": embedder.embed([q])[0], "embed": embedder.embed}
+    built = extractive_reply(q, [chunk(1, sla), chunk(2, prices)], **kw)
+    assert built is not None
+    assert "399" in built.text and "1 hour" in built.text
+    assert "custom" not in built.text  # the Enterprise row after the Business row

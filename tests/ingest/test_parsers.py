@@ -365,6 +365,34 @@ def test_json_leaf_paths_grouped_by_top_level_key() -> None:
     ]
 
 
+def test_json_records_of_one_shape_are_a_table() -> None:
+    data = json.dumps(
+        {
+            "plans": {
+                "starter": {"uptime": 99.5, "support": {"p1": None}},
+                "team": {"uptime": 99.9, "support": {"p1": "4 hours"}},
+            },
+            "credits": [{"below": 99.0, "credit": 25}, {"below": 95.0, "credit": 50}],
+            "mixed": [{"a": 1}, {"b": 2}],
+            "window": {"day": "Sunday", "notice_hours": 72},
+        }
+    ).encode()
+    doc = parse_bytes(data, "sla.json")
+    tables = [b.text for b in doc.blocks if b.kind == "table"]
+    assert tables == [
+        "| plans | uptime | support.p1 |\n| starter | 99.5 | null |\n| team | 99.9 | 4 hours |",
+        "| credits | below | credit |\n| 0 | 99.0 | 25 |\n| 1 | 95.0 | 50 |",
+    ]
+    # Records of different shapes, and an object of plain values, stay one line per leaf.
+    leaves = [b.text for b in doc.blocks if b.kind == "list_item"]
+    assert leaves == [
+        "mixed[0].a: 1",
+        "mixed[1].b: 2",
+        "window.day: Sunday",
+        "window.notice_hours: 72",
+    ]
+
+
 def test_json_invalid_is_corrupted() -> None:
     assert parse_error(b'{"a": 1,', "bad.json").reason == "corrupted"
 

@@ -634,9 +634,12 @@ def _after(
     p: SourceSentence, step: int, part: str, kind: Kind, sentences: list[SourceSentence]
 ) -> tuple[SourceSentence, str] | None:
     """The sentence `step` after `p` in its chunk, with its quoted text, where it is a
-    statement (not a question or a title) giving `part`'s kind of answer."""
+    statement (not a question or a title) giving `part`'s kind of answer. A table row has
+    no such sentence: the next row is another record, not more about this one."""
+    if p.header is not None:
+        return None
     s = next((s for s in sentences if s.number == p.number and s.pos == p.pos + step), None)
-    if s is None or _ASKED.search(s.text):
+    if s is None or s.header is not None or _ASKED.search(s.text):
         return None
     text = _quoted(s)
     return None if is_title(text) or not fits(part, text, kind) else (s, text)

@@ -1,4 +1,7 @@
-"""JSON: one line per leaf, `path.to[0].leaf: value`, grouped under top-level keys."""
+"""JSON: one line per leaf, `path.to[0].leaf: value`, grouped under top-level keys. Records
+of one shape (a list of objects with the same keys, or an object whose members are objects
+with the same keys: plans, regions, tiers) are a table instead, a row per record, so what
+one record says stays together ("below 99.0 % uptime" and "25 % credit" are one row)."""
 
 from __future__ import annotations
 
@@ -19,8 +22,65 @@ def _scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)[:_MAX_VALUE_CHARS]
 
 
+_MAX_COLUMNS = 12
+
+
+_RECORD_DEPTH = 3  # objects nested deeper than this in a record: not a table's record
+
+
+def _flat(value: Any, prefix: str = "", depth: int = 0) -> dict[str, Any] | None:
+    """An object's leaves by their dotted key below it; None where a list is inside."""
+    if depth > _RECORD_DEPTH:
+        return None
+    out: dict[str, Any] = {}
+    for key, sub in value.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(sub, dict):
+            inner = _flat(sub, name, depth + 1) if sub else {name: sub}
+            if inner is None:
+                return None
+            out.update(inner)
+        elif isinstance(sub, list):
+            return None
+        else:
+            out[name] = sub
+    return out
+
+
+def _records(value: Any) -> tuple[list[str], list[tuple[str, dict[str, Any]]]] | None:
+    """(columns, [(row name, leaves)]) where `value` holds two or more records of one shape."""
+    if isinstance(value, list):
+        named = [(str(i), v) for i, v in enumerate(value)]
+    elif isinstance(value, dict):
+        named = [(str(k), v) for k, v in value.items()]
+    else:
+        return None
+    if len(named) < 2 or not all(isinstance(v, dict) and v for _, v in named):
+        return None
+    rows = [(name, _flat(v)) for name, v in named]
+    if any(leaves is None for _, leaves in rows):
+        return None
+    columns = list(rows[0][1] or {})
+    if len(columns) > _MAX_COLUMNS or any(list(leaves or {}) != columns for _, leaves in rows):
+        return None
+    return columns, [(name, leaves or {}) for name, leaves in rows]
+
+
+def _table(path: str, columns: list[str], rows: list[tuple[str, dict[str, Any]]]) -> Block:
+    def cell(v: Any) -> str:
+        return _scalar(v).replace("|", "/")
+
+    head = [path.rsplit(".", 1)[-1] or "item", *columns]
+    lines = ["| " + " | ".join(head) + " |"]
+    lines += ["| " + " | ".join([name, *(cell(r[c]) for c in columns)]) + " |" for name, r in rows]
+    return Block("table", "\n".join(lines))
+
+
 def _leaves(value: Any, path: str, depth: int, out: list[Block]) -> None:
-    if depth >= MAX_DEPTH and isinstance(value, (dict, list)):
+    records = _records(value) if depth < MAX_DEPTH else None
+    if records is not None:
+        out.append(_table(path, *records))
+    elif depth >= MAX_DEPTH and isinstance(value, (dict, list)):
         # Past the cap the subtree is kept as compact JSON rather than walked further.
         out.append(Block("list_item", f"{path}: {_scalar(value)}"))
     elif isinstance(value, dict) and value:
@@ -35,7 +95,7 @@ def _leaves(value: Any, path: str, depth: int, out: list[Block]) -> None:
 
 class JsonParser:
     name = "json"
-    version = "1"
+    version = "2"
 
     def parse(
         self, data: bytes, filename: str, options: ParseOptions | None = None

@@ -136,32 +136,24 @@ def test_fast_tfidf_matches_sklearn(scanner: ToxicityScanner) -> None:
     assert abs(fast - slow).max() < 1e-12
 
 
-def test_sick_leave_is_hr_wording_not_abuse() -> None:
-    from lockgate.guardrails.base import ScanContext
-    from lockgate.guardrails.scanners.toxicity import ToxicityScanner
-
-    scanner = ToxicityScanner()
-    ctx = ScanContext(direction="in")
+def test_sick_leave_is_hr_wording_not_abuse(scanner: ToxicityScanner) -> None:
     for text in (
         "How many days of paid sick leave do I get per year?",
         "Who pays sick pay after 3 sick days?",
     ):
-        assert not [f for f in scanner.scan(text, ctx) if f.score >= 0.5], text
-    assert [f for f in scanner.scan("I am sick of you", ctx) if f.score >= 0.5]
+        assert not flagged(scanner, text), text
+    assert flagged(scanner, "I am sick of you")
 
 
-def test_workplace_words_the_model_learned_as_toxic_are_not_blocked() -> None:
-    from lockgate.guardrails.base import ScanContext
-    from lockgate.guardrails.scanners.toxicity import ToxicityScanner
-
-    scanner = ToxicityScanner()
-    ctx = ScanContext(direction="in")
+def test_workplace_words_the_model_learned_as_toxic_are_not_blocked(
+    scanner: ToxicityScanner,
+) -> None:
     for text in (
         "I got a parking ticket. Can I put it on my expense claim?",
         "Does the expense policy cover taxis?",
         "Act as a recruiter and ask me three questions so I can practise.",
         "Who is participating in the kickoff?",
     ):
-        assert not [f for f in scanner.scan(text, ctx) if f.score >= 0.5], text
+        assert not flagged(scanner, text), text
     # Abuse around those words is still abuse.
-    assert [f for f in scanner.scan("Your expense team are useless morons.", ctx) if f.score >= 0.5]
+    assert flagged(scanner, "Your expense team are useless morons.")

@@ -74,10 +74,11 @@ def is_title(text: str) -> bool:
 # Someone the question names: an e-mail address, or one the input guard redacted, or a
 # person's name it redacted.
 _SOMEONE = re.compile(r"<(?:EMAIL|PERSON)_\d+>|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_CALLER = re.compile(r"\b(?:my|me|i|i'm|i am)\b", re.I)
+_ME = r"my|me|i|i'm|i am"
+_CALLER = re.compile(rf"\b(?:{_ME})\b", re.I)
 # The caller's organisation saying where it stands ("We're on the Team plan - do we ..."):
 # its names are context, as the caller's own are.
-_CALLERS = re.compile(r"\b(?:my|me|i|i'm|i am|we're|we are)\b", re.I)
+_CALLERS = re.compile(rf"\b(?:{_ME}|we're|we are)\b", re.I)
 
 
 def about_someone(question: str, chunks: list[RetrievedChunk]) -> bool:

@@ -22,9 +22,7 @@ def _scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)[:_MAX_VALUE_CHARS]
 
 
-_MAX_COLUMNS = 12
-
-
+_MAX_COLUMNS = 12  # more columns than this: one line per leaf reads better
 _RECORD_DEPTH = 3  # objects nested deeper than this in a record: not a table's record
 
 
@@ -57,13 +55,16 @@ def _records(value: Any) -> tuple[list[str], list[tuple[str, dict[str, Any]]]] |
         return None
     if len(named) < 2 or not all(isinstance(v, dict) and v for _, v in named):
         return None
-    rows = [(name, _flat(v)) for name, v in named]
-    if any(leaves is None for _, leaves in rows):
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for name, v in named:
+        leaves = _flat(v)
+        if leaves is None:
+            return None
+        rows.append((name, leaves))
+    columns = list(rows[0][1])
+    if len(columns) > _MAX_COLUMNS or any(list(leaves) != columns for _, leaves in rows):
         return None
-    columns = list(rows[0][1] or {})
-    if len(columns) > _MAX_COLUMNS or any(list(leaves or {}) != columns for _, leaves in rows):
-        return None
-    return columns, [(name, leaves or {}) for name, leaves in rows]
+    return columns, rows
 
 
 def _table(path: str, columns: list[str], rows: list[tuple[str, dict[str, Any]]]) -> Block:

@@ -84,13 +84,14 @@ def test_another_process_change_is_seen_within_the_ttl(tmp_path: Path) -> None:
         # Another process: an engine of its own on the same store.
         cli = make_engine(gateway.url.render_as_string(hide_password=False))
         try:
-            active = ActiveReleases(ReleaseStore(gateway), ttl_s=0.3)
+            # A TTL well above the two writes below, which take ~0.3 s on a loaded PostgreSQL.
+            active = ActiveReleases(ReleaseStore(gateway), ttl_s=2.0)
             assert asyncio.run(active.get()).current is None
             other = ReleaseStore(cli)
             other.create(Release("r1", model="m", created_by="ops"))
             other.apply(Transition("r1", "draft", "full"), "ops")
             assert asyncio.run(active.get()).current is None  # still the cached read
-            time.sleep(0.35)
+            time.sleep(2.05)
             found = asyncio.run(active.get()).current
             assert found is not None and found.name == "r1"
         finally:

@@ -105,16 +105,20 @@ def test_errors_are_counted_by_status(gateway, tmp_path: Path) -> None:
 
 def test_slow_answers_do_not_slow_the_schedule(gateway, tmp_path: Path) -> None:
     base, _ = gateway
-    # Every answer takes ~1 s (the upstream read timeout); a closed loop on 4 connections
-    # would send 4 a second. The open model sends all 30 within the 1.5 s.
+    # Every answer takes ~1 s (the upstream read timeout). The open model sends the 30 on
+    # their schedule, one every 50 ms, without waiting for any answer.
     scen = scenario(tmp_path, ask("slow"))
     result = run(base, scen, rps=20, duration=1.5, connections=64)
     assert len(result.samples) == 30
-    # A closed loop would need ~7 s to send them; 0.6 s of slack covers a stalled machine.
-    assert result.send_span == pytest.approx(29 / 20, abs=0.6)
+    # Paced, not a burst: the sends span the schedule's 1.45 s. Waiting for answers would
+    # push the span to seconds per answer in flight; the upper slack covers a CI machine that
+    # stalls this process (the gateway shares its GIL) for up to two seconds.
+    assert 29 / 20 - 0.1 <= result.send_span <= 29 / 20 + 2.0
     assert all(s.outcome == "504" for s in result.samples)
     assert all(s.latency is not None and s.latency > 0.9 for s in result.samples)
-    assert result.wall < 1.5 + 3  # they ran side by side, not one after another
+    # Side by side, not one after another (that would be ~30 s): the last answer came about
+    # a second after the last send.
+    assert result.wall < result.send_span + 3
 
 
 def test_a_request_past_the_timeout_and_a_closed_port(gateway, tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ to `--out`.
 
 Sets: `dev` (bench/data/answers_dev.jsonl on samples/corpus), `dev2` (a second author's
 questions on the same corpus, bench/data/answers_dev2.jsonl), `dev3` (a third author's,
-written after the rules tuned on dev and dev2: bench/data/answers_dev3.jsonl), `manuals-dev`
+written after the rules tuned on dev and dev2: bench/data/answers_dev3.jsonl), `dev5` (a
+fourth author's, written from the documents alone without reading any other set), `manuals-dev`
 (the dev split of bench/data/manuals.jsonl on the rendered man pages). The model's answer to
 a question is keyed by the question as the prompt carries it. Captured answers run to the
 model's own stop, not to where the capturing code's check stopped it. A question the capture
@@ -37,6 +38,7 @@ from _common import BENCH, SAMPLES
 DEV = BENCH / "data" / "answers_dev.jsonl"
 DEV2 = BENCH / "data" / "answers_dev2.jsonl"
 DEV3 = BENCH / "data" / "answers_dev3.jsonl"
+DEV5 = BENCH / "data" / "answers_dev5.jsonl"
 GOLD = SAMPLES / "eval" / "gold.jsonl"
 # The last "Question:" of the prompt (the template's worked example has one too); the
 # sources and the canary line before it change from run to run, the question does not.
@@ -61,6 +63,8 @@ def _cases(name: str, tmp: Path) -> tuple[Path, Path]:
         return SAMPLES / "corpus", DEV2
     if name == "dev3":
         return SAMPLES / "corpus", DEV3
+    if name == "dev5":
+        return SAMPLES / "corpus", DEV5
     if name == "gold":
         return SAMPLES / "corpus", GOLD
     import manuals
@@ -148,7 +152,9 @@ def run(name: str, mode: str, answers: dict[str, str]) -> list[dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("mode", choices=["capture", "extend", "replay"])
-    ap.add_argument("--set", default="dev", choices=["dev", "dev2", "dev3", "manuals-dev", "gold"])
+    ap.add_argument(
+        "--set", default="dev", choices=["dev", "dev2", "dev3", "dev5", "manuals-dev", "gold"]
+    )
     ap.add_argument("--cases", type=Path, help="a cases file on samples/corpus instead of --set")
     ap.add_argument("--out", type=Path, help="capture: where the answers go")
     ap.add_argument("--answers", type=Path, help="replay: the captured answers")

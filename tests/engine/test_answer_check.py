@@ -76,6 +76,8 @@ RULES = [
         "home office budget of EUR 600 for a desk, chair or monitor, plus an internet "
         "allowance of EUR 40 per month paid with the salary.",
     ),
+    # A plan no source names, answered with a row the sources do have (another plan's).
+    ("platinum plan", "The Starter plan guarantees 99.5 percent uptime. [1]"),
     # The question said again, then the answer.
     (
         "api tokens expire",
@@ -266,6 +268,13 @@ def test_the_callers_redacted_data_does_not_stop_the_extract(loop, services, str
 
 
 @pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_for_a_name_no_source_mentions_is_refused(loop, services, stream) -> None:
+    reply, streamed = ask(loop, services, "What uptime does the Platinum plan guarantee?", stream)
+    assert reply.answer.refused, reply.answer.text
+    assert "99.5" not in reply.answer.text and "99.5" not in streamed
+
+
+@pytest.mark.parametrize("stream", [False, True])
 def test_a_question_about_another_persons_data_is_refused(loop, services, stream) -> None:
     reply, streamed = ask(
         loop,
@@ -389,8 +398,9 @@ def test_a_part_answered_without_its_figure_gets_the_sources_sentence(
 def quoting(loop, services) -> Iterator[Services]:
     # The same store and upstream, answering in `extract_first` mode.
     grounded = services.settings.grounded.model_copy(update={"answer_mode": "extract_first"})
-    other = make_services(services.settings.model_copy(update={"grounded": grounded}),
-                          services.embedder)
+    other = make_services(
+        services.settings.model_copy(update={"grounded": grounded}), services.embedder
+    )
     yield other
     loop.run_until_complete(other.models.aclose())
 
@@ -418,9 +428,7 @@ def test_extract_first_quotes_the_sources_without_asking_the_model(
     assert generated.answer.extractive and generated.answer.text == answer.text
 
 
-def test_extract_first_asks_the_model_when_no_source_sentence_fits(
-    loop, quoting, upstream
-) -> None:
+def test_extract_first_asks_the_model_when_no_source_sentence_fits(loop, quoting, upstream) -> None:
     calls = len(upstream.state.calls)
     reply, _ = ask(loop, quoting, "Who is the chief executive officer of Northwind Cloud?", False)
     assert len(upstream.state.calls) == calls + 1

@@ -571,3 +571,23 @@ def test_the_row_after_a_table_row_is_another_record_not_a_later_parts_answer(em
     assert built is not None
     assert "399" in built.text and "1 hour" in built.text
     assert "custom" not in built.text  # the Enterprise row after the Business row
+
+
+def test_a_comparison_of_two_rows_quotes_both() -> None:
+    table = (
+        "| plan | monthly_price_usd | storage_gb | support_level |\n"
+        "| Starter | 29 | 100 | Community forum |\n"
+        "| Team | 99 | 1000 | Email (business hours) |\n"
+        "| Business | 399 | 5000 | 24/7 chat and email |\n"
+        "| Enterprise | custom | custom | Dedicated manager |\n"
+    )
+    # Team's row names Business too ("business hours"), so it comes first and, on its
+    # own, would be the whole answer.
+    q = "How much more storage does Business give you compared to Team?"
+    built = extractive_reply(q, [chunk(1, table)])
+    assert built is not None
+    assert "storage_gb: 5000" in built.text and "storage_gb: 1000" in built.text
+    assert "Starter" not in built.text
+    # Not a comparison: the one row asked about.
+    built = extractive_reply("How much storage does the Business plan give you?", [chunk(1, table)])
+    assert built is not None and built.text == "plan: Business, storage_gb: 5000 [1]"

@@ -359,9 +359,16 @@ def test_json_leaf_paths_grouped_by_top_level_key() -> None:
         Block("list_item", "title: Config"),
         Block("list_item", "debug: false"),
         Block("heading", "server", level=1),
-        Block("list_item", "server.host: a.b"),
-        Block("list_item", "server.ports[0]: 80"),
-        Block("list_item", "server.ports[1]: 443"),
+        # A small object of plain values (a list of them too) is one line: one fact.
+        Block("list_item", "server: host: a.b; ports: 80, 443"),
+    ]
+    many = {"server": {f"k{i}": i for i in range(13)}, "list": [{"deep": [1]}, 2]}
+    doc = parse_bytes(json.dumps(many).encode(), "big.json")
+    # Past a dozen fields, or with objects inside a list, a leaf per line reads better.
+    assert [b.text for b in doc.blocks if b.kind == "list_item"] == [
+        *(f"server.k{i}: {i}" for i in range(13)),
+        "list[0].deep[0]: 1",
+        "list[1]: 2",
     ]
 
 
@@ -383,14 +390,10 @@ def test_json_records_of_one_shape_are_a_table() -> None:
         "| plans | uptime | support.p1 |\n| starter | 99.5 | null |\n| team | 99.9 | 4 hours |",
         "| credits | below | credit |\n| 0 | 99.0 | 25 |\n| 1 | 95.0 | 50 |",
     ]
-    # Records of different shapes, and an object of plain values, stay one line per leaf.
+    # Records of different shapes stay one line per leaf; an object of plain values is
+    # one record on one line.
     leaves = [b.text for b in doc.blocks if b.kind == "list_item"]
-    assert leaves == [
-        "mixed[0].a: 1",
-        "mixed[1].b: 2",
-        "window.day: Sunday",
-        "window.notice_hours: 72",
-    ]
+    assert leaves == ["mixed[0].a: 1", "mixed[1].b: 2", "window: day: Sunday; notice_hours: 72"]
 
 
 def test_json_invalid_is_corrupted() -> None:

@@ -459,6 +459,7 @@ def _reply(
             and all(s.text != p.text for p in picked)
         ):
             picked.append(s)
+    picked = _with_compared_row(question, picked, ranked)
     # A question that asks two things gets a sentence for each where one answers it,
     # judged against that part alone (against the whole, the other part's words dilute it).
     if len(asked) > 1:
@@ -507,6 +508,33 @@ def _reply(
         else:
             context.append(dataclasses.replace(numbered[n - 1], text=quoted))
     return Extract(text, sorted(renumber.values()), picked, context, markers)
+
+
+# A question comparing two things: "more storage on Business than on Team", "Team vs
+# Business", "compared with the Starter plan".
+_COMPARES = re.compile(
+    r"\b(?:compared? (?:to|with)|than|vs\.?|versus|differences? between|differ)\b", re.I
+)
+
+
+def _with_compared_row(
+    question: str, picked: list[SourceSentence], ranked: list[SourceSentence]
+) -> list[SourceSentence]:
+    """Asked to compare two records of a table, the picked row and the row of the other
+    one the question names (by its first cell, the row's name), from the same table: one
+    row answers half of the comparison. `picked` unchanged where that is not the case."""
+    if not picked or picked[0].header is None or not _COMPARES.search(question):
+        return picked
+    first = picked[0]
+    others = name_words(question) - _terms(_cells(first.text)[0])
+    if not others:
+        return picked
+    for s in ranked:
+        if s.header != first.header or s.text == first.text:
+            continue
+        if _terms(_cells(s.text)[0]) & others:
+            return [first, s]
+    return picked
 
 
 # A part of a question that refers back to what the previous part's answer names: "and what

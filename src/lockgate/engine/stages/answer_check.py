@@ -39,6 +39,8 @@ from lockgate.engine.extractive import (
     is_title,
     quote,
     topic_words,
+    unknown_names,
+    unknown_years,
 )
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.sentences import Embed, question_words
@@ -240,9 +242,12 @@ class AnswerCheck(Stage):
             # The first claim must be about the question: a tiny model often copies a
             # source sentence that is supported but answers something else.
             # (A short answer naming something, "It is SEPA.", need not repeat it.)
+            # Nor can it answer for a name or a year no source mentions ("the Platinum
+            # plan", "in 2023"): what the sources say is about something else.
             off_topic = first and (
                 (s.start not in short and bool(topic) and not topic & question_words(s.text))
                 or about_someone(question, context)
+                or bool(unknown_names(question, context) or unknown_years(question, context))
             )
             # ... and give the kind of answer asked for: a figure to "how many", a name or
             # a role to "who".

@@ -1,7 +1,9 @@
 """JSON: one line per leaf, `path.to[0].leaf: value`, grouped under top-level keys. Records
 of one shape (a list of objects with the same keys, or an object whose members are objects
 with the same keys: plans, regions, tiers) are a table instead, a row per record, so what
-one record says stays together ("below 99.0 % uptime" and "25 % credit" are one row)."""
+one record says stays together ("below 99.0 % uptime" and "25 % credit" are one row). A
+single small object of plain values is one line for the same reason: the maintenance
+window's day, hours and notice are one fact, not four."""
 
 from __future__ import annotations
 
@@ -26,20 +28,25 @@ _MAX_COLUMNS = 12  # more columns than this: one line per leaf reads better
 _RECORD_DEPTH = 3  # objects nested deeper than this in a record: not a table's record
 
 
-def _flat(value: Any, prefix: str = "", depth: int = 0) -> dict[str, Any] | None:
-    """An object's leaves by their dotted key below it; None where a list is inside."""
+def _flat(
+    value: Any, prefix: str = "", depth: int = 0, lists: bool = False
+) -> dict[str, Any] | None:
+    """An object's leaves by their dotted key below it; None where a list is inside (with
+    `lists`, a list of plain values is one leaf, its values joined)."""
     if depth > _RECORD_DEPTH:
         return None
     out: dict[str, Any] = {}
     for key, sub in value.items():
         name = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(sub, dict):
-            inner = _flat(sub, name, depth + 1) if sub else {name: sub}
+            inner = _flat(sub, name, depth + 1, lists) if sub else {name: sub}
             if inner is None:
                 return None
             out.update(inner)
         elif isinstance(sub, list):
-            return None
+            if not lists or not sub or any(isinstance(v, (dict, list)) for v in sub):
+                return None
+            out[name] = ", ".join(_scalar(v) for v in sub)
         else:
             out[name] = sub
     return out
@@ -77,10 +84,28 @@ def _table(path: str, columns: list[str], rows: list[tuple[str, dict[str, Any]]]
     return Block("table", "\n".join(lines))
 
 
+_MAX_RECORD_CHARS = 300  # a longer object reads better a leaf per line
+
+
+def _record(path: str, value: Any) -> Block | None:
+    """A nested object of two or more plain values on one line, `path: key: value, ...`."""
+    if not path or not isinstance(value, dict):
+        return None
+    leaves = _flat(value, lists=True)
+    if leaves is None or not 2 <= len(leaves) <= _MAX_COLUMNS:
+        return None
+    # Semicolons between fields: a joined list's values are separated by commas.
+    line = f"{path}: " + "; ".join(f"{k}: {_scalar(v)}" for k, v in leaves.items())
+    return Block("list_item", line) if len(line) <= _MAX_RECORD_CHARS else None
+
+
 def _leaves(value: Any, path: str, depth: int, out: list[Block]) -> None:
     records = _records(value) if depth < MAX_DEPTH else None
+    record = _record(path, value) if depth < MAX_DEPTH and records is None else None
     if records is not None:
         out.append(_table(path, *records))
+    elif record is not None:
+        out.append(record)
     elif depth >= MAX_DEPTH and isinstance(value, (dict, list)):
         # Past the cap the subtree is kept as compact JSON rather than walked further.
         out.append(Block("list_item", f"{path}: {_scalar(value)}"))
@@ -96,7 +121,7 @@ def _leaves(value: Any, path: str, depth: int, out: list[Block]) -> None:
 
 class JsonParser:
     name = "json"
-    version = "2"
+    version = "3"
 
     def parse(
         self, data: bytes, filename: str, options: ParseOptions | None = None

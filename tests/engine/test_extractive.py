@@ -591,3 +591,31 @@ def test_a_comparison_of_two_rows_quotes_both() -> None:
     # Not a comparison: the one row asked about.
     built = extractive_reply("How much storage does the Business plan give you?", [chunk(1, table)])
     assert built is not None and built.text == "plan: Business, storage_gb: 5000 [1]"
+
+
+def test_of_two_rules_the_one_whose_threshold_the_case_meets_is_quoted() -> None:
+    travel = (
+        "Fly economy class on flights shorter than 6 hours. Premium economy is allowed on "
+        "flights of 6 hours or longer; business class needs director approval."
+    )
+    built = extractive_reply(
+        "For a nine-hour flight, which cabin class may I book?", [chunk(1, travel)]
+    )
+    assert built is not None and built.text.startswith("Premium economy")
+    built = extractive_reply(
+        "For a two-hour flight, which cabin class may I book?", [chunk(1, travel)]
+    )
+    assert built is not None and built.text.startswith("Fly economy")
+
+
+def test_a_part_asking_for_a_figure_is_completed_by_the_next_sentence() -> None:
+    guide = (
+        "Choose a workspace name. It must be 3 to 32 characters long and may contain only "
+        "lowercase letters, digits and hyphens. The name cannot be changed later. A workspace "
+        "can have up to 5 owners."
+    )
+    q = "How long can our workspace name be, and can we rename it later?"
+    built = extractive_reply(q, [chunk(1, guide)])
+    assert built is not None
+    assert "3 to 32 characters" in built.text and "cannot be changed" in built.text
+    assert "5 owners" not in built.text

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lockgate.engine.answer_type import Kind, fits, kind_of, kinds, names, parts
+from lockgate.engine.conditions import applies, contradicts
 from lockgate.engine.sentences import (
     Embed,
     SourceSentence,
@@ -158,6 +159,9 @@ def completed_by_next(question: str, sentences: list[SourceSentence]) -> list[So
     with the short one after it that does (a manual describes an option, then says "The
     default is INFO." on its own): quoted together, word for word."""
     by_place = {(s.number, s.pos): s for s in sentences}
+    # Part by part: "How long can the name be, and can we rename it?" is a figure question
+    # in its first part, though "Choose a workspace name." fits the question as a whole.
+    asked = parts(question)
     out: list[SourceSentence] = []
     for s in sentences:
         nxt = by_place.get((s.number, s.pos + 1))
@@ -165,8 +169,7 @@ def completed_by_next(question: str, sentences: list[SourceSentence]) -> list[So
             nxt is None
             or s.header is not None
             or nxt.header is not None
-            or fits(question, s.text)
-            or not _completes(question, nxt.text)
+            or not any(not fits(p, s.text) and _completes(p, nxt.text) for p in asked)
         ):
             continue
         out.append(dataclasses.replace(s, text=f"{s.text} {nxt.text}"))
@@ -444,7 +447,9 @@ def _reply(
     # Of the sentences that answer, those naming what the question names ("Business")
     # first: the neighbouring row (Enterprise's) shares every other word.
     qual = qualifiers(question, sentences)
-    relevant.sort(key=lambda s: -_named(s, qual))
+    # ... and of rules alike, the one whose threshold the question's case meets ("a
+    # nine-hour flight": "6 hours or longer", not "shorter than 6 hours").
+    relevant.sort(key=lambda s: (-_named(s, qual), not applies(question, _quoted(s))))
     picked = relevant[:1]
     for s in relevant[1:]:
         best = picked[0]
@@ -453,10 +458,13 @@ def _reply(
         # A second sentence only when it is nearly as good (otherwise it dilutes the
         # answer), names as much of what was asked about, and says something else
         # (overlapping chunks repeat sentences).
+        # Nor the rule for other cases beside the one that applies ("shorter than 6
+        # hours" beside "6 hours or longer" for a nine-hour flight).
         if (
             s.score >= 0.75 * best.score
             and _named(s, qual) >= _named(best, qual)
             and all(s.text != p.text for p in picked)
+            and not (applies(question, _quoted(best)) and contradicts(question, _quoted(s)))
         ):
             picked.append(s)
     picked = _with_compared_row(question, picked, ranked)
@@ -595,6 +603,7 @@ def _part_picks(
                 not _beside(s, picked),
                 -_named(s, hop) if refers else 0,
                 -_named(s, want),
+                not applies(question, _quoted(s)),
             )
         )
         found = next(

@@ -619,3 +619,21 @@ def test_a_part_asking_for_a_figure_is_completed_by_the_next_sentence() -> None:
     assert built is not None
     assert "3 to 32 characters" in built.text and "cannot be changed" in built.text
     assert "5 owners" not in built.text
+
+
+def test_an_faq_answer_counts_its_question_heading() -> None:
+    import dataclasses
+
+    faq = (
+        "A: Registered nonprofit organisations and accredited schools get 30% off any annual "
+        "plan. Apply through the form on our website; we need proof of status."
+    )
+    under = dataclasses.replace(
+        chunk(1, faq), heading_path=["Q: Do you offer discounts for nonprofits or schools?"]
+    )
+    built = extractive_reply("do charities get a discount?", [under])
+    # The answer shares only "get" with the question; its heading has "discount". The
+    # heading is matched, never quoted, and the answer's "A:" label is left out.
+    assert built is not None and built.text.startswith("Registered nonprofit")
+    assert "30% off" in built.text and "Do you offer" not in built.text
+    assert extractive_reply("do charities get a discount?", [chunk(1, faq)]) is None

@@ -19,6 +19,7 @@ from lockgate.engine.sentences import (
     Embed,
     SourceSentence,
     chunk_sentences,
+    faq_question,
     question_words,
     rank_sentences,
     without_placeholders,
@@ -237,7 +238,7 @@ def answers(
     if is_title(text) and not any(k in (Kind.NAME, Kind.PERSON) for k in kinds(question)):
         return False  # a document's title shares words with any question about it
     q = question_words(question)
-    shared = q & question_words(text)
+    shared = q & question_words(s.matched())
     topic = topic_words(question)
     # A topic word, not only a name: "This handbook explains how we work at Northwind
     # Cloud" shares words with any question about Northwind Cloud.
@@ -283,7 +284,7 @@ def _standout(question: str, ranked: list[SourceSentence]) -> list[SourceSentenc
         or _ASKED.search(top.text)
         or is_title(text)
         or not fits(question, text)
-        or not (topic_words(question) & question_words(text))
+        or not (topic_words(question) & question_words(top.matched()))
     ):
         return []
     return [top]
@@ -330,6 +331,14 @@ def covers(part: str, question: str, s: SourceSentence | str) -> bool:
     return not own or bool(own & question_words(text))
 
 
+def _sentences(number: int, chunk: RetrievedChunk) -> list[SourceSentence]:
+    out = chunk_sentences(number, chunk.text)
+    asked = faq_question(chunk.heading_path)
+    for s in out:
+        s.asked = asked
+    return out
+
+
 def candidates(
     chunks: list[RetrievedChunk], pool: list[RetrievedChunk] | None
 ) -> tuple[list[SourceSentence], list[RetrievedChunk]]:
@@ -339,14 +348,14 @@ def candidates(
     shared words, and a paraphrased question's sentence is often not in it."""
     numbered = list(chunks)
     by_id = {c.chunk_id: i for i, c in enumerate(numbered, start=1)}
-    out = [s for i, c in enumerate(numbered, start=1) for s in chunk_sentences(i, c.text)]
+    out = [s for i, c in enumerate(numbered, start=1) for s in _sentences(i, c)]
     seen = {(s.number, s.text) for s in out}
     for c in pool or []:
         number = by_id.get(c.chunk_id)
         if number is None:
             numbered.append(c)
             number = by_id[c.chunk_id] = len(numbered)
-        for s in chunk_sentences(number, c.text):
+        for s in _sentences(number, c):
             if (number, s.text) not in seen:
                 seen.add((number, s.text))
                 s.pos += _POOL  # after the context's own sentences of that chunk
@@ -773,9 +782,13 @@ def row_cells(question: str, s: SourceSentence) -> str | None:
     return ", ".join(f"{names_[i]}: {values[i]}" for i in [0, *sorted(chosen)])
 
 
+# An FAQ answer's "A:" label: the source's layout, not part of what it says.
+_ANSWER_LABEL = re.compile(r"^\s*A\s*:\s*")
+
+
 def quote(question: str, s: SourceSentence) -> str:
     """What an extract says for a sentence: a table row's asked-for cells, or the sentence."""
-    return row_cells(question, s) or _quoted(s)
+    return row_cells(question, s) or _ANSWER_LABEL.sub("", _quoted(s))
 
 
 def _quoted(s: SourceSentence, sep: str = " ") -> str:

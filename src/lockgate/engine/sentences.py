@@ -57,6 +57,16 @@ class SourceSentence:
     # It has one of the question's more specific words (the rarer half among the sentences):
     # "team" and "plan" alone do not make a sentence about "the uptime SLA of the Team plan".
     specific: bool = False
+    # The question an FAQ answer's sentence answers (its chunk's question heading): an
+    # answer seldom repeats the question's words ("Registered nonprofit organisations ...
+    # get 30% off" under "Do you offer discounts for nonprofits?"). Matched, never quoted.
+    asked: str | None = None
+
+    def matched(self) -> str:
+        """The text the question's words are matched against: the sentence, with its table
+        header row or its FAQ question."""
+        head = " ".join(h for h in (self.asked, self.header) if h)
+        return f"{head} {self.text}" if head else self.text
 
 
 def chunk_sentences(number: int, text: str) -> list[SourceSentence]:
@@ -171,6 +181,9 @@ def rank_sentences(
     if not sentences:
         return []
     q = question_words(question, forms)
+    # A sentence's own words (and a table row's header's): an FAQ question heading counts
+    # only where the extract judges whether a sentence answers (`extractive.answers`);
+    # ranked by it, every sentence of the answer would tie on the question's words.
     words = [
         question_words(s.text if s.header is None else f"{s.header} {s.text}", forms)
         for s in sentences
@@ -201,6 +214,16 @@ def rank_sentences(
             s.score += 0.05
         s.score -= 0.002 * s.number  # retrieval rank breaks ties
     return sorted(sentences, key=lambda s: s.score, reverse=True)
+
+
+# An FAQ's question heading ("Q: Do you offer discounts?", "How do I export my data?").
+_FAQ_HEADING = re.compile(r"^\s*(?:Q\s*:\s*)?(?P<q>.*\?)\s*$", re.S)
+
+
+def faq_question(heading_path: Sequence[str]) -> str | None:
+    """The question a chunk answers, where its innermost heading is one."""
+    m = _FAQ_HEADING.match(heading_path[-1]) if heading_path else None
+    return m.group("q").strip() if m else None
 
 
 def render_sentences(sentences: list[SourceSentence]) -> str:

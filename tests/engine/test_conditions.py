@@ -66,3 +66,17 @@ def test_a_rate_is_no_amount() -> None:
     q = "What's the max number of days I can work from home in a week?"
     assert quantities(q) == []
     assert not applies(q, "Who works from home at least two days a week gets EUR 600.")
+
+
+def test_a_table_rows_threshold_column_against_a_percentage() -> None:
+    from lockgate.engine.conditions import contradicts
+
+    header = "| service_credits | monthly_uptime_below_percent | credit_percent_of_monthly_fee |"
+    q = "Our uptime last month was only 98%. What credit do we get?"
+    assert quantities(q) == [(98.0, "percent")]
+    assert applies(q, "| 1 | 99.0 | 25 |", header)
+    assert contradicts(q, "| 2 | 95.0 | 50 |", header)
+    # A cell that is no figure, or a column that is no threshold, sets none.
+    assert not applies(q, "| 0 | plan SLA | 10 |", header)
+    assert not contradicts(q, "| 0 | plan SLA | 10 |", header)
+    assert not applies("What does 98% of the Team plan cost?", "| Team | 99 |", "| plan | usd |")

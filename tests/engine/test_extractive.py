@@ -637,3 +637,17 @@ def test_an_faq_answer_counts_its_question_heading() -> None:
     assert built is not None and built.text.startswith("Registered nonprofit")
     assert "30% off" in built.text and "Do you offer" not in built.text
     assert extractive_reply("do charities get a discount?", [chunk(1, faq)]) is None
+
+
+def test_the_table_row_whose_threshold_the_questions_figure_meets_is_quoted() -> None:
+    credits = (
+        "| service_credits | monthly_uptime_below_percent | credit_percent_of_monthly_fee |\n"
+        "| 0 | 95.0 | 50 |\n"
+        "| 1 | 99.0 | 25 |\n"
+        "| 2 | plan SLA | 10 |"
+    )
+    q = "Our uptime was 98% last month: what service credit do we get?"
+    built = extractive_reply(q, [chunk(1, credits)])
+    # Below 99.0 %, not below 95.0 %: the 25 % row, not the 50 % one beside it.
+    assert built is not None and "credit_percent_of_monthly_fee: 25" in built.text
+    assert "credit_percent_of_monthly_fee: 50" not in built.text

@@ -1,7 +1,8 @@
 """Thresholds a source sentence sets ("on flights shorter than 6 hours", "any purchase above
-EUR 500", "within 30 days") against the amounts a question states ("a nine-hour flight", "a
-€700 monitor", "two weeks ago"): of two rules that both share the question's words, the one
-whose condition the question's case meets is the one that applies to it."""
+EUR 500", "within 30 days"), or a table row in a threshold column (`monthly_uptime_below_
+percent: 99.0`), against the amounts a question states ("a nine-hour flight", "a €700
+monitor", "two weeks ago", "98%"): of two rules that both share the question's words, the
+one whose condition the question's case meets is the one that applies to it."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ _UNIT = (
 )
 _AMOUNT = (
     rf"(?:(?P<cur>€|\$|£|\b(?:eur|usd|gbp)\b)\s?(?P<money>\d[\d,]*(?:\.\d+)?)"
+    rf"|\b(?P<pct>\d+(?:\.\d+)?)\s?(?:%|percent\b)"
     rf"|\b(?P<n>{_NUMBER})[\s-]+(?P<unit>{_UNIT})\b)"
 )
 _QUANTITY = re.compile(_AMOUNT, re.I)
@@ -80,6 +82,9 @@ def _value(text: str) -> float | None:
 
 
 def _quantity(groups: dict[str, str | None], prefix: str = "") -> Quantity | None:
+    pct = groups.get(f"{prefix}pct")
+    if pct:
+        return float(pct), "percent"
     cur, money = groups.get(f"{prefix}cur"), groups.get(f"{prefix}money")
     if cur and money:
         value = _value(money)
@@ -122,27 +127,74 @@ def _bounds(text: str) -> list[tuple[str, Quantity]]:
     return out
 
 
-def _verdicts(question: str, sentence: str) -> list[bool]:
-    """For each threshold of the sentence on a dimension the question states an amount
-    of, whether an amount of the question meets it."""
+# A table column that is a threshold: `monthly_uptime_below_percent`, `max_seats`,
+# `min_order_usd`; its unit from the name's last word.
+_COLUMN_SIDE = re.compile(
+    r"(?:^|[_.\s])(?:(?P<below>below|under|max|maximum|up_to|less_than)|"
+    r"(?P<above>above|over|min|minimum|at_least|more_than))(?:[_.\s]|$)",
+    re.I,
+)
+_COLUMN_UNIT = {
+    "percent": "percent",
+    "pct": "percent",
+    "usd": "usd",
+    "eur": "eur",
+    "gbp": "gbp",
+    "gb": "gb",
+    "km": "km",
+    "seats": "seat",
+    "users": "user",
+}
+_COLUMN_DAYS = {"days": 1, "hours": 1 / 24, "weeks": 7, "months": 30, "years": 365}
+
+
+def _row_bounds(header: str, row: str) -> list[tuple[str, Quantity]]:
+    """The thresholds a table row sets in its threshold columns (see `_COLUMN_SIDE`)."""
+    names = [c.strip() for c in header.strip().strip("|").split("|")]
+    cells = [c.strip() for c in row.strip().strip("|").split("|")]
+    out: list[tuple[str, Quantity]] = []
+    for name, cell in zip(names, cells, strict=False):
+        m = _COLUMN_SIDE.search(name)
+        value = _value(cell)
+        if m is None or value is None:
+            continue
+        last = re.split(r"[_.\s]", name.lower())[-1]
+        if last in _COLUMN_DAYS:
+            quantity: Quantity = (value * _COLUMN_DAYS[last], "days")
+        elif last in _COLUMN_UNIT:
+            quantity = (value, _COLUMN_UNIT[last])
+        else:
+            continue
+        out.append(("below" if m.group("below") else "above", quantity))
+    return out
+
+
+def _verdicts(question: str, sentence: str, header: str | None = None) -> list[bool]:
+    """For each threshold of the sentence (or of the table row under `header`) on a
+    dimension the question states an amount of, whether an amount of the question meets
+    it."""
     asked = quantities(question)
+    if not asked:
+        return []
+    bounds = _row_bounds(header, sentence) if header is not None else _bounds(sentence)
     out = []
-    for side, (limit, dim) in _bounds(sentence) if asked else []:
+    for side, (limit, dim) in bounds:
         values = [v for v, d in asked if d == dim]
         if values:
             out.append(any(v <= limit if side == "below" else v >= limit for v in values))
     return out
 
 
-def applies(question: str, sentence: str) -> bool:
+def applies(question: str, sentence: str, header: str | None = None) -> bool:
     """Whether the sentence sets a threshold that an amount of the question meets (same
     dimension): "a nine-hour flight" meets "6 hours or longer", not "shorter than 6
-    hours". False where either has none to compare."""
-    return any(_verdicts(question, sentence))
+    hours"; "98%" uptime meets a row's `monthly_uptime_below_percent` 99.0, not 95.0.
+    False where either has none to compare."""
+    return any(_verdicts(question, sentence, header))
 
 
-def contradicts(question: str, sentence: str) -> bool:
+def contradicts(question: str, sentence: str, header: str | None = None) -> bool:
     """Whether the sentence's thresholds on the question's dimensions are all unmet: the
     rule for other cases ("shorter than 6 hours" for a nine-hour flight)."""
-    verdicts = _verdicts(question, sentence)
+    verdicts = _verdicts(question, sentence, header)
     return bool(verdicts) and not any(verdicts)

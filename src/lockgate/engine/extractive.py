@@ -458,7 +458,7 @@ def _reply(
     qual = qualifiers(question, sentences)
     # ... and of rules alike, the one whose threshold the question's case meets ("a
     # nine-hour flight": "6 hours or longer", not "shorter than 6 hours").
-    relevant.sort(key=lambda s: (-_named(s, qual), not applies(question, _quoted(s))))
+    relevant.sort(key=lambda s: (-_named(s, qual), not _applies(question, s)))
     picked = relevant[:1]
     for s in relevant[1:]:
         best = picked[0]
@@ -473,7 +473,7 @@ def _reply(
             s.score >= 0.75 * best.score
             and _named(s, qual) >= _named(best, qual)
             and all(s.text != p.text for p in picked)
-            and not (applies(question, _quoted(best)) and contradicts(question, _quoted(s)))
+            and not (_applies(question, best) and contradicts(question, s.text, s.header))
         ):
             picked.append(s)
     picked = _with_compared_row(question, picked, ranked)
@@ -525,6 +525,10 @@ def _reply(
         else:
             context.append(dataclasses.replace(numbered[n - 1], text=quoted))
     return Extract(text, sorted(renumber.values()), picked, context, markers)
+
+
+def _applies(question: str, s: SourceSentence) -> bool:
+    return applies(question, s.text, s.header)
 
 
 # A question comparing two things: "more storage on Business than on Team", "Team vs
@@ -612,7 +616,7 @@ def _part_picks(
                 not _beside(s, picked),
                 -_named(s, hop) if refers else 0,
                 -_named(s, want),
-                not applies(question, _quoted(s)),
+                not _applies(question, s),
             )
         )
         found = next(

@@ -651,3 +651,19 @@ def test_the_table_row_whose_threshold_the_questions_figure_meets_is_quoted() ->
     # Below 99.0 %, not below 95.0 %: the 25 % row, not the 50 % one beside it.
     assert built is not None and "credit_percent_of_monthly_fee: 25" in built.text
     assert "credit_percent_of_monthly_fee: 50" not in built.text
+
+
+def test_a_name_is_not_mentioned_by_a_lower_case_word_of_another_form() -> None:
+    from lockgate.engine.extractive import unknown_names
+
+    guide = chunk(
+        1,
+        "The nwc command-line tool syncs local folders with Northwind Cloud. Signing in "
+        "opens a browser window. | plans | support_response_times.P2_high |",
+    )
+    # "window" is a word of the guide, not the name "Windows".
+    assert unknown_names("Does the nwc command-line tool run on Windows?", [guide]) == ["windows"]
+    assert extractive_reply("Does the nwc command-line tool run on Windows?", [guide]) is None
+    # A key's part as it is names it; another form of a capitalised word does too.
+    assert unknown_names("How fast is a P2 ticket answered?", [guide]) == []
+    assert unknown_names("Does it work with Northwind Clouds?", [guide]) == []

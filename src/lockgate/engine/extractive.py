@@ -100,19 +100,28 @@ def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
     """The names the question asks about that no chunk mentions ("the Platinum plan", "the
     Tokyo office"): whatever else the sources share with it, they are about something else.
     Names in a sentence about the caller ("I'm Jan de Vries, ...") are the caller's own."""
-    seen: set[str] = set()
+    said_as_is: set[str] = set()
+    named: set[str] = set()
     for c in chunks:
-        seen |= question_words(c.text)
+        said_as_is |= set(_RAW_WORD.findall(c.text.lower()))
+        named |= question_words(" ".join(_CAPITALISED.findall(c.text)))
     missing: list[str] = []
     for said in re.split(r"(?<=[.?!])\s+|\s+[—–-]\s+|;\s+", question):
         sentence = without_placeholders(said)
         if _CALLERS.search(sentence) or _states_own_data(said):
             continue
         for name in sorted(names(sentence)):
-            words = question_words(name)
-            if words and not words & seen:
+            raw = set(_RAW_WORD.findall(name.lower()))
+            if raw and not raw & said_as_is and not question_words(name) & named:
                 missing.append(name)
     return missing
+
+
+# A name is mentioned where a source has its word as it is ("P2" in `P2_high`, "team" in a
+# table cell), or another form of it written as a name ("Teams" for "Team"): a lower-case
+# word of another form is another word ("Windows" is not the browser "window").
+_RAW_WORD = re.compile(r"[a-z0-9]+")
+_CAPITALISED = re.compile(r"\b[A-Z][A-Za-z0-9]*")
 
 
 # The caller's organisation stating its own data ("Our IBAN is NL91 ABNA 0417 1643 00.",

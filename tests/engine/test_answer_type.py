@@ -139,3 +139,15 @@ def test_asking_whether_there_is_a_deadline_asks_for_a_date() -> None:
     assert kind_of("is there a deadline to claim it?") is Kind.DATE
     assert fits("is there a deadline to claim it?", "Claims must reach us before 30 June.")
     assert not fits("is there a deadline to claim it?", "Claims are handled by the office.")
+
+
+def test_where_asks_for_a_place_a_channel_or_an_address() -> None:
+    q = "Where am I supposed to book flights for a work trip, and how early?"
+    assert kinds(q) == [Kind.PLACE, Kind.ANY]
+    part = "Where am I supposed to book flights for a work trip"
+    assert fits(part, "Book all flights through the Northwind Travel Desk.")
+    assert fits(part, "Report it at ethics.northwind.example or to security@northwind.example.")
+    assert fits(part, "Open Settings > Billing to change it.")
+    assert not fits(part, "Flights must be booked at least 14 days before departure.")
+    # A relative "where" after a noun asks for nothing in particular.
+    assert kinds("Tell me the region where the data lives.") == [Kind.ANY]

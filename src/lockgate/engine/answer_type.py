@@ -24,6 +24,7 @@ class Kind(Enum):
     NAME = "a name"  # what is the name of
     VALUE = "a value"  # which port / level / library ... by default: the setting's value
     PHONE = "a phone number"  # what number do I call
+    PLACE = "a place"  # where do I book / report / find it
 
 
 _MONEY_Q = re.compile(
@@ -73,6 +74,18 @@ _PHONE_Q = re.compile(
     r"\b(?:phone|telephone|hotline|fax|contact|mobile)\s+(?:number|no\.?)s?\b"
     r"|\bnumbers? (?:to|i can|we can|you can) (?:call|ring|dial)\b"
     r"|\bwhat number\b[^?]*\b(?:call|ring|dial)\b",
+    re.I,
+)
+# Asking where ("Where do I book flights", "..., and where do we claim it?"), not "the
+# region where the data is kept" (a relative clause after a noun).
+_PLACE_Q = re.compile(r"(?:^\s*|[,;:?.]\s*|\band\s+|\bor\s+)where\b", re.I)
+# A place, a channel or an address answers where: "through the Northwind Travel Desk", "in
+# the finance portal", "at ethics.northwind.example", "Settings > Export".
+_PLACE = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.]+|\b[\w-]+\.(?:example|com|org|net|io)\b|https?://|\w\s*>\s*\w"
+    r"|\b(?:portal|desk|page|site|website|form|office|offices|settings|menu|dashboard|"
+    r"hotline|inbox|app|tool|region|regions|city|cities|country|building|floor|room|"
+    r"channel|team|department|link|banner|folder|system)\b",
     re.I,
 )
 # A phone number: seven digits or more, with the separators people write.
@@ -159,6 +172,8 @@ def kind_of(question: str) -> Kind:
         return Kind.PERSON
     if DEFAULT_Q.search(question):
         return Kind.VALUE
+    if _PLACE_Q.search(question):
+        return Kind.PLACE
     return Kind.ANY
 
 
@@ -198,5 +213,7 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
         return bool(names(rest) - names(question) or numbers(text) or _VALUE.search(rest))
     if kind is Kind.NAME:
         return new_names
+    if kind is Kind.PLACE:
+        return new_names or bool(_PLACE.search(text))
     # Who: a name the question does not already say, or a role.
     return new_names or bool(_ROLE.search(text))

@@ -41,9 +41,12 @@ _UNITS = {
     "eur": "eur",
     "usd": "usd",
     "dollar": "usd",
+    "gbp": "gbp",
     "gb": "gb",
     "seat": "seat",
     "user": "user",
+    "percent": "percent",
+    "pct": "percent",
 }
 _CURRENCY = {"€": "eur", "eur": "eur", "$": "usd", "usd": "usd", "£": "gbp", "gbp": "gbp"}
 
@@ -93,14 +96,17 @@ def _quantity(groups: dict[str, str | None], prefix: str = "") -> Quantity | Non
     if not n or not unit:
         return None
     value = _value(n)
-    if value is None:
-        return None
+    return None if value is None else _scaled(value, unit)
+
+
+def _scaled(value: float, unit: str) -> Quantity | None:
+    """`value` of a unit word ("hours", "kilometres", "usd"), durations in days; None for
+    a word that is no unit."""
     unit = unit.lower().rstrip("s")
-    if unit.startswith("kilomet"):
-        unit = "km"
     if unit in _DAYS:
         return value * _DAYS[unit], "days"
-    return value, _UNITS.get(unit, unit)
+    dim = _UNITS.get(unit)
+    return None if dim is None else (value, dim)
 
 
 def quantities(text: str) -> list[Quantity]:
@@ -134,18 +140,6 @@ _COLUMN_SIDE = re.compile(
     r"(?P<above>above|over|min|minimum|at_least|more_than))(?:[_.\s]|$)",
     re.I,
 )
-_COLUMN_UNIT = {
-    "percent": "percent",
-    "pct": "percent",
-    "usd": "usd",
-    "eur": "eur",
-    "gbp": "gbp",
-    "gb": "gb",
-    "km": "km",
-    "seats": "seat",
-    "users": "user",
-}
-_COLUMN_DAYS = {"days": 1, "hours": 1 / 24, "weeks": 7, "months": 30, "years": 365}
 
 
 def _row_bounds(header: str, row: str) -> list[tuple[str, Quantity]]:
@@ -158,14 +152,9 @@ def _row_bounds(header: str, row: str) -> list[tuple[str, Quantity]]:
         value = _value(cell)
         if m is None or value is None:
             continue
-        last = re.split(r"[_.\s]", name.lower())[-1]
-        if last in _COLUMN_DAYS:
-            quantity: Quantity = (value * _COLUMN_DAYS[last], "days")
-        elif last in _COLUMN_UNIT:
-            quantity = (value, _COLUMN_UNIT[last])
-        else:
-            continue
-        out.append(("below" if m.group("below") else "above", quantity))
+        quantity = _scaled(value, re.split(r"[_.\s]", name)[-1])
+        if quantity is not None:
+            out.append(("below" if m.group("below") else "above", quantity))
     return out
 
 

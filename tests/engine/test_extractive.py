@@ -3,6 +3,7 @@ nothing when no sentence bears on the question."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from lockgate.engine.extractive import extractive_reply, name_words, topic_words, unknown_years
@@ -372,6 +373,49 @@ def test_a_short_next_sentence_with_the_value_is_quoted_with_its_sentence() -> N
     assert "logging messages from ssh(1). The default is INFO. [1]" in built.text
 
 
+def test_a_default_stated_two_sentences_on_is_quoted_from_the_whole_chunk() -> None:
+    whole = (
+        "LogLevel Gives the verbosity level that is used when logging messages from ssh(1). "
+        "The possible values are: QUIET, FATAL, ERROR, INFO, VERBOSE and DEBUG. "
+        "The default is INFO. "
+        "DEBUG2 and DEBUG3 each specify higher levels of verbose output."
+    )
+    # The prompt's selection kept the option's description and left its default out.
+    shown = dataclasses.replace(chunk(1, whole), text=whole.split(" The possible values")[0])
+    q = "At which verbosity level does the ssh client log messages out of the box?"
+    assert extractive_reply(q, [shown]) is None
+    built = extractive_reply(q, [shown], pool=[chunk(1, whole)])
+    assert built is not None
+    assert "and DEBUG. The default is INFO. [1]" in built.text
+    assert "higher levels" not in built.text
+    # The quote joins the context it is cited against.
+    assert "The default is INFO." in built.context[0].text
+
+
+def test_a_default_too_far_from_its_option_is_not_joined_to_it() -> None:
+    text = (
+        "Sets how many times a download is retried. "
+        "Retrying helps when the network is down. "
+        "A large value lets a slow host recover. "
+        "Each retry waits longer than the last. "
+        "The default is 20."
+    )
+    built = extractive_reply("How many times is a download retried by default?", [chunk(1, text)])
+    assert built is None or "Sets how many times a download is retried. Retrying" not in built.text
+
+
+def test_a_default_question_quotes_the_sentence_with_the_default_once() -> None:
+    text = (
+        "HTTPS (SSL/TLS) Options. "
+        "To support encrypted downloads, Wget must be compiled with an external SSL library. "
+        "The current default is GnuTLS. "
+        "If Wget is compiled without SSL support, none of these options are available."
+    )
+    built = extractive_reply("Which TLS library does wget use by default?", [chunk(1, text)])
+    assert built is not None and "The current default is GnuTLS. [1]" in built.text
+    assert built.text.count("must be compiled with an external SSL library") == 1
+
+
 def test_tiers_are_told_apart_by_the_questions_figure() -> None:
     table = (
         "| City tier | Example cities | Hotel per night | Meals per day |\n"
@@ -622,8 +666,6 @@ def test_a_part_asking_for_a_figure_is_completed_by_the_next_sentence() -> None:
 
 
 def test_an_faq_answer_counts_its_question_heading() -> None:
-    import dataclasses
-
     faq = (
         "A: Registered nonprofit organisations and accredited schools get 30% off any annual "
         "plan. Apply through the form on our website; we need proof of status."

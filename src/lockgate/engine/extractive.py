@@ -164,26 +164,81 @@ def _completes(question: str, tail: str) -> bool:
     )
 
 
-def completed_by_next(question: str, sentences: list[SourceSentence]) -> list[SourceSentence]:
+def completed_by_next(
+    question: str,
+    sentences: list[SourceSentence],
+    chunks: list[RetrievedChunk] | None = None,
+    pool: list[RetrievedChunk] | None = None,
+) -> list[SourceSentence]:
     """More candidates: a sentence that does not give the kind of answer asked for joined
     with the short one after it that does (a manual describes an option, then says "The
-    default is INFO." on its own): quoted together, word for word."""
+    default is INFO." on its own): quoted together, word for word. Asked for a default, a
+    sentence that states none is joined with the default stated a sentence or two later
+    ("Gives the verbosity level ... The possible values are: ... The default is INFO."),
+    read from the whole chunk (`pool`'s copy of a context chunk, `chunks` numbered as in
+    `candidates`): the context's selection may have left the default out."""
     by_place = {(s.number, s.pos): s for s in sentences}
     # Part by part: "How long can the name be, and can we rename it?" is a figure question
     # in its first part, though "Choose a workspace name." fits the question as a whole.
     asked = parts(question)
+    defaults = [p for p in asked if "default" in question_words(p)]
+    whole = _whole_chunks(chunks or [], pool) if defaults else {}
     out: list[SourceSentence] = []
     for s in sentences:
+        if s.header is not None:
+            continue
         nxt = by_place.get((s.number, s.pos + 1))
         if (
-            nxt is None
-            or s.header is not None
-            or nxt.header is not None
-            or not any(not fits(p, s.text) and _completes(p, nxt.text) for p in asked)
+            nxt is not None
+            and nxt.header is None
+            and any(not fits(p, s.text) and _completes(p, nxt.text) for p in asked)
         ):
+            out.append(dataclasses.replace(s, text=f"{s.text} {nxt.text}"))
             continue
-        out.append(dataclasses.replace(s, text=f"{s.text} {nxt.text}"))
+        if defaults and not _STATES_DEFAULT.search(s.text):
+            run = _default_run(s.text, whole.get(s.number, []), defaults)
+            if run:
+                # Marked as the pool's: the quote joins the context (see `_reply`).
+                pos = s.pos if s.pos >= _POOL else s.pos + _POOL
+                out.append(dataclasses.replace(s, text=" ".join([s.text, *run]), pos=pos))
     return out
+
+
+def _whole_chunks(
+    chunks: list[RetrievedChunk], pool: list[RetrievedChunk] | None
+) -> dict[int, list[str]]:
+    """Each numbered chunk's sentences in order, from the pool's copy where it has one."""
+    fuller = {c.chunk_id: c for c in pool or []}
+    return {
+        i: [x.text for x in chunk_sentences(i, fuller.get(c.chunk_id, c).text)]
+        for i, c in enumerate(chunks, start=1)
+    }
+
+
+# "The default is GnuTLS.", "By default, Wget will ...", "defaults to 22".
+_STATES_DEFAULT = re.compile(
+    r"\b(?:the|its|current)\s+default\b|\bby default\b|\bdefaults? to\b|\bis the default\b",
+    re.I,
+)
+_DEFAULT_AHEAD = 2  # sentences
+_DEFAULT_WORDS = 45  # the quote after the described sentence, at most
+
+
+def _default_run(text: str, whole: list[str], asked: list[str]) -> list[str]:
+    """The sentences of its chunk (`whole`) from the one after `text` to the first within
+    `_DEFAULT_AHEAD` that states a default fitting a part asking for one; [] where none
+    does."""
+    if text not in whole:
+        return []
+    at = whole.index(text)
+    run: list[str] = []
+    for nxt in whole[at + 1 : at + 1 + _DEFAULT_AHEAD]:
+        run.append(nxt)
+        if sum(len(t.split()) for t in run) > _DEFAULT_WORDS:
+            return []
+        if _STATES_DEFAULT.search(nxt) and any(fits(p, nxt) for p in asked):
+            return run
+    return []
 
 
 def qualifiers(question: str, sentences: list[SourceSentence]) -> set[str]:
@@ -443,7 +498,7 @@ def _reply(
     it gives are what a later part referring back ("that plan") is about. `paraphrase`
     (similarity, margin): see `paraphrased`, the last resort before refusing."""
     sentences, numbered = candidates(chunks, pool)
-    sentences += completed_by_next(question, sentences)
+    sentences += completed_by_next(question, sentences, numbered, pool)
     # Only sentences that can pass `answers` are worth embedding: those sharing enough
     # words, or, where paraphrases may be quoted, any that shares a word.
     embed_from = min_lexical if min_semantic > 1 else 1e-9
@@ -475,13 +530,13 @@ def _reply(
             break
         # A second sentence only when it is nearly as good (otherwise it dilutes the
         # answer), names as much of what was asked about, and says something else
-        # (overlapping chunks repeat sentences).
+        # (overlapping chunks repeat sentences; a sentence joined with the next holds it).
         # Nor the rule for other cases beside the one that applies ("shorter than 6
         # hours" beside "6 hours or longer" for a nine-hour flight).
         if (
             s.score >= 0.75 * best.score
             and _named(s, qual) >= _named(best, qual)
-            and all(s.text != p.text for p in picked)
+            and all(s.text not in p.text and p.text not in s.text for p in picked)
             and not (_applies(question, best) and contradicts(question, s.text, s.header))
         ):
             picked.append(s)

@@ -75,6 +75,22 @@ def test_order_by_document_interleaves_documents() -> None:
     # and 30 (one chunk each) are halved.
     assert order_by_document(ranked, doc, "top2", 1)[:3] == [1, 4, 5]
 
+    # A first document far ahead gives more chunks in its turn; the others keep theirs.
+    assert order_by_document(ranked, doc, "max", 1, first=3) == [1, 2, 3, 4, 5]
+    assert order_by_document(ranked, doc, "max", 1, first=2) == [1, 2, 4, 5, 3]
+    # Less than a turn's worth changes nothing.
+    assert order_by_document(ranked, doc, "max", 2, first=1) == [1, 2, 4, 5, 3]
+
+
+def test_only_a_document_far_ahead_of_the_second_gives_more_chunks() -> None:
+    from lockgate.retrieval.hybrid import _dominant
+
+    assert _dominant([1, 2], {1: 0.9, 2: 0.2}, 3.0, 4) == 4
+    assert _dominant([1, 2], {1: 0.9, 2: 0.4}, 3.0, 4) == 0
+    assert _dominant([1], {1: 0.9}, 3.0, 4) == 4  # no second document at all
+    assert _dominant([1, 2], {1: 0.9, 2: 0.1}, None, 4) == 0  # off
+    assert _dominant([1, 2], {1: -0.1, 2: -0.5}, 3.0, 4) == 0
+
 
 VPN_PARTS = [
     "Install the corporate VPN client on your laptop before you work from home.",
@@ -159,3 +175,26 @@ def test_a_caller_may_ask_for_more_chunks_of_each_document(
     answers = services.retriever.per_document(2)
     assert [Path(c.source).name for c in answers.search(q, 3).chunks] == two
     assert [Path(c.source).name for c in services.retriever.search(q, 3).chunks] == one
+
+
+def test_the_grounded_retriever_takes_more_of_a_document_far_ahead(
+    tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    for name, body in TOPICS.items():
+        (root / name).write_text(body)
+    settings = make_settings(tmp_path / "home")
+    services = make_services(settings, embedder)
+    Ingestor(services.documents, services.runs, embedder, settings.ingest).run([str(root)])
+    q = "how do I connect to the VPN when working from home"
+    plain = services.retriever.per_document(1)
+    ahead = services.retriever.per_document(1, dominant_ratio=1.01, dominant_chunks=3)
+    names = [Path(c.source).name for c in ahead.search(q, 4).chunks]
+    assert names[:3] == ["vpn.md"] * 3 and len(set(names)) == 2
+    assert [Path(c.source).name for c in plain.search(q, 4).chunks].count("vpn.md") == 2
+    # Not far enough ahead: the documents take turns as before.
+    never = services.retriever.per_document(1, dominant_ratio=1000.0, dominant_chunks=3)
+    assert [c.chunk_id for c in never.search(q, 4).chunks] == [
+        c.chunk_id for c in plain.search(q, 4).chunks
+    ]

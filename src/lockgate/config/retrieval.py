@@ -83,6 +83,11 @@ class RetrievalConfig(Strict):
     # that matches in more places comes first.
     doc_score: Literal["max", "top2", "top3", "decay"] = "decay"
     chunks_per_document: int | None = Field(1, ge=1)
+    # A first document scoring at least `dominant_ratio` times the second's gives
+    # `dominant_chunks` chunks in its turn instead of `chunks_per_document`: the question is
+    # about that document (a manual's options are in chunks of their own). None: never.
+    dominant_ratio: float | None = Field(None, gt=1)
+    dominant_chunks: int = Field(4, ge=1, le=20)
     # From this many chunks on, vector search scans only the `ivf_probe` nearest k-means
     # lists. Off by default: on real MiniLM vectors of similar texts, probing 10 % of the
     # lists kept under half of the exact top 10 (BENCHMARKS.md), while the exact scan of
@@ -172,6 +177,11 @@ class GroundedConfig(Strict):
     # which search keeps at 1 to show more documents). A paraphrased question's sentence is
     # often in its document's second chunk (2: the dev questions, BENCHMARKS.md).
     chunks_per_document: int | None = Field(2, ge=1, le=20)
+    # ... and of a document far ahead of the rest (`retrieval.dominant_ratio`, which search
+    # leaves off to show more documents), this many: a long manual's answer is often in
+    # its third or fourth chunk, which the other documents' turns would push out.
+    dominant_ratio: float | None = Field(3.0, gt=1)
+    dominant_chunks: int = Field(4, ge=1, le=20)
     # A question asking two things ("Which plan ..., and what uptime does it guarantee?") is
     # also searched part by part, and each part's best chunks join the sentence pool: the
     # second part's fact is often in another document that the whole question does not

@@ -107,9 +107,11 @@ def order_by_document(
     how: DocScore,
     chunks_per_document: int,
     scores: Mapping[int, float] | None = None,
+    first: int = 0,
 ) -> list[int]:
     """Chunk ids: documents by score (`scores`, else from `ranked`), each document's best
-    chunks first (see the module)."""
+    chunks first (see the module); with `first`, the first document gives that many in its
+    first turn (and the rest in turn with the others)."""
     docs = dict(scores) if scores is not None else document_scores(ranked, document_of, how)
     chunks: dict[int, list[int]] = {}
     for cid, _ in ranked:
@@ -117,9 +119,13 @@ def order_by_document(
     order = sorted(chunks, key=lambda d: (-docs.get(d, 0.0), d))
     out: list[int] = []
     turn = 0
+    lead = max(first - chunks_per_document, 0)  # the first document's extra chunks
     while len(out) < len(ranked):
         lo, hi = turn * chunks_per_document, (turn + 1) * chunks_per_document
-        for d in order:
-            out.extend(chunks[d][lo:hi])
+        for i, d in enumerate(order):
+            if i == 0:
+                out.extend(chunks[d][lo + (lead if turn else 0) : hi + lead])
+            else:
+                out.extend(chunks[d][lo:hi])
         turn += 1
     return out

@@ -109,6 +109,18 @@ class SearchResult:
 __all__ = ["HybridRetriever", "RetrievedChunk", "SearchFilters", "SearchResult", "rrf"]
 
 
+def _dominant(
+    top_docs: list[int], scores: dict[int, float], ratio: float | None, chunks: int
+) -> int:
+    """The chunks the first document gives in its turn when it is `ratio` times ahead of
+    the second (0: no document is)."""
+    if ratio is None or not top_docs:
+        return 0
+    best = scores[top_docs[0]]
+    second = scores[top_docs[1]] if len(top_docs) > 1 else 0.0
+    return chunks if best > 0 and best >= ratio * max(second, 0.0) else 0
+
+
 class HybridRetriever:
     def __init__(
         self,
@@ -129,11 +141,20 @@ class HybridRetriever:
         self.config = config
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lockgate-bm25")
 
-    def per_document(self, n: int) -> HybridRetriever:
+    def per_document(
+        self, n: int, dominant_ratio: float | None = None, dominant_chunks: int = 4
+    ) -> HybridRetriever:
         """This retriever (the same indexes and store) giving `n` chunks of each document
-        in turn instead of `chunks_per_document`."""
+        in turn instead of `chunks_per_document` (and `dominant_chunks` of a first document
+        `dominant_ratio` times ahead of the second)."""
         clone = copy.copy(self)
-        clone.config = self.config.model_copy(update={"chunks_per_document": n})
+        clone.config = self.config.model_copy(
+            update={
+                "chunks_per_document": n,
+                "dominant_ratio": dominant_ratio,
+                "dominant_chunks": dominant_chunks,
+            }
+        )
         return clone
 
     def _text_search(
@@ -161,8 +182,13 @@ class HybridRetriever:
             per_doc.setdefault(document_of[cid], []).append(cid)
         depth = max(per_document, 2)
         top_docs = sorted(scores, key=lambda d: (-scores[d], d))[:wide]
+        first = _dominant(top_docs, scores, cfg.dominant_ratio, cfg.dominant_chunks)
         fused = dict(pool)
-        head = [(c, fused[c]) for d in top_docs for c in per_doc[d][:depth]]
+        head = [
+            (c, fused[c])
+            for i, d in enumerate(top_docs)
+            for c in per_doc[d][: max(depth, first) if i == 0 else depth]
+        ]
         records = self.store.chunks([c for c, _ in head])
         kept = fresh.apply(head, records, self.freshness, self.near_dup_bits)
         # A stale or superseded document keeps its weight at the document level too.
@@ -177,6 +203,7 @@ class HybridRetriever:
             cfg.doc_score,
             per_document,
             weighted,
+            first=first,
         )
         return [by_id[c] for c in final[:k]], records, weighted
 

@@ -43,7 +43,11 @@ class Retrieve(Stage):
         if s.grounded.chunks_per_document is not None:
             # More chunks of each top document than search shows: the answer's sentence
             # pool wants their second chunks.
-            retriever = retriever.per_document(s.grounded.chunks_per_document)
+            retriever = retriever.per_document(
+                s.grounded.chunks_per_document,
+                s.grounded.dominant_ratio,
+                s.grounded.dominant_chunks,
+            )
         return cls(retriever, s.grounded, s.retrieval.top_k, services.cpu)
 
     async def __call__(self, turn: Turn, state: TurnState, call_next: Next) -> Answer:

@@ -151,3 +151,13 @@ def test_where_asks_for_a_place_a_channel_or_an_address() -> None:
     assert not fits(part, "Flights must be booked at least 14 days before departure.")
     # A relative "where" after a noun asks for nothing in particular.
     assert kinds("Tell me the region where the data lives.") == [Kind.ANY]
+
+
+def test_an_http_error_is_asked_for_by_its_status_code() -> None:
+    q = "Which HTTP error does wget never retry?"
+    assert kind_of(q) is Kind.NUMBER
+    assert fits(q, 'Fatal errors like "not found" (404) are not retried.')
+    # A version or a plain count is no status code.
+    assert not fits(q, "In versions of Wget prior to 1.12, the exit status was inconsistent.")
+    assert not fits(q, "Wget retries 20 times.")
+    assert fits("Which HTTP status do requests above the limit get?", "They get HTTP status 429.")

@@ -42,6 +42,8 @@ _NUMBER_Q = re.compile(
     r"|\bwhat (percentage|percent|share|amount|number|size|limit|port|version)\b"
     r"|\b(which|what) (port|version|year|status code|http status|error code|response code|"
     r"percentage)\b"
+    # "Which HTTP error does it never retry?": an HTTP error is its status code.
+    r"|\b(which|what) https? (?:errors?|status(?:es)?|responses?)\b"
     r"|\b(up to|at most|at least) how\b"
     # "What is the daily meal allowance", "what's the maximum length", "what service credit
     # do we get": a quantity asked for by its name.
@@ -50,6 +52,12 @@ _NUMBER_Q = re.compile(
     r"duration|credit|reimbursement|per diem|notice period|cutoff|cut-off)s?\b",
     re.I,
 )
+_HTTP_Q = re.compile(
+    r"\b(?:which|what) (?:https? )?(?:errors?|status(?:es)?|responses?)(?: codes?)?\b"
+    r"|\bhttp status\b|\b(?:error|response|status) codes?\b",
+    re.I,
+)
+_HTTP_CODE = re.compile(r"(?<!\d)(?<!\d\.)[1-5]\d\d(?!\d|\.\d)")
 _PERIOD_Q = re.compile(r"\bhow (long|often|soon|quickly|fast)\b", re.I)
 _DATE_Q = re.compile(
     r"\b(which|what) (day|date|month)\b|\bwhen was\b[^?]*\bborn\b"
@@ -198,6 +206,8 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
     if kind is Kind.DATE:
         return bool(_DATE.search(text))
     if kind is Kind.NUMBER:
+        if _HTTP_Q.search(question):
+            return bool(_HTTP_CODE.search(text))  # a status code, not "prior to 1.12"
         if numbers(text):
             return True
         # "How long/often/soon" is answered by a period or a frequency in words.

@@ -72,7 +72,7 @@ def test_pdf_multi_page_sets_pages_and_page_numbers() -> None:
         footer=True,
     )
     doc = parse_bytes(data, "report.pdf")
-    assert (doc.parser, doc.parser_version, doc.pages) == ("pdf", "2", 3)  # 2: OCR
+    assert (doc.parser, doc.parser_version, doc.pages) == ("pdf", "3", 3)
     for word, page in (("Alpha", 1), ("Bravo", 2), ("Charlie", 3)):
         [block] = [b for b in doc.blocks if word in b.text]
         assert block.page == page
@@ -86,6 +86,40 @@ def test_pdf_paragraphs_are_rebuilt_from_wrapped_lines() -> None:
     long_para = "Wrapped text goes on. " * 30
     doc = parse_bytes(make_pdf([[("p", long_para), ("p", "Second paragraph here.")]]), "w.pdf")
     assert [b.text for b in doc.blocks] == [long_para.strip(), "Second paragraph here."]
+
+
+MAN_PAGE = [
+    "DESCRIPTION",
+    "     LogLevel",
+    "             Gives the verbosity level that is used when logging messages.  The",
+    "             possible values are QUIET, INFO and DEBUG.  The default is INFO.",
+    "",
+    "     Port    Specifies the port number to connect on the remote host.  The default is 22.",
+    "",
+    "     Tunnel  Request device forwarding between the client and the server.  The",
+    "             argument must be yes or no.",
+    "",
+    "     Notes   these words start lower case, so they are no description of a term.",
+    "             A last line at the body column.",
+]
+
+
+def test_pdf_term_on_its_descriptions_line_is_a_heading_of_its_own() -> None:
+    # A manual's short option name shares its line with its description, which starts at
+    # the column the longer options' descriptions have on the lines under them.
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=9)
+    for line in MAN_PAGE:
+        pdf.multi_cell(0, 4.2, text=line or " ", new_x="LMARGIN", new_y="NEXT")
+    doc = parse_bytes(bytes(pdf.output()), "ssh_config.pdf")
+    headings = [b.text for b in doc.blocks if b.kind == "heading"]
+    assert headings[:4] == ["DESCRIPTION", "LogLevel", "Port", "Tunnel"]
+    [port] = [b for b in doc.blocks if "port number" in b.text]
+    assert port.kind == "paragraph" and port.text.startswith("Specifies the port number")
+    [tunnel] = [b for b in doc.blocks if "device forwarding" in b.text]
+    assert tunnel.text.endswith("argument must be yes or no.")
+    assert "Notes" not in headings and any("lower case" in b.text for b in doc.blocks)
 
 
 def test_pdf_named_txt_is_parsed_as_pdf() -> None:

@@ -79,13 +79,49 @@ def _digitless(line: str) -> str:
     return re.sub(r"\d+", "#", line.strip().lower())
 
 
+# A definition list's term with its description on the same line, as a manual lays out a
+# short option name ("     Port    Specifies the port number ... The default is 22."): the
+# description starts at the page's body column, where the longer terms' descriptions do on
+# the lines under them.
+_TERM_LINE = re.compile(r"^( *)([A-Z][A-Za-z0-9_.-]{1,23})( {2,})([A-Z(\"'].*)$")
+_TERM_MIN_WORDS = 4
+
+
+def _body_column(lines: list[str]) -> int:
+    """The indentation most of a page's lines have (0: none, or too few lines to tell)."""
+    counts: dict[int, int] = {}
+    for ln in lines:
+        if ln.strip():
+            indent = len(ln) - len(ln.lstrip(" "))
+            counts[indent] = counts.get(indent, 0) + 1
+    if not counts:
+        return 0
+    # Of equally common ones, the deeper: a definition list's descriptions are indented
+    # under its terms.
+    column, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    return column if column and n >= 3 else 0
+
+
+def _term(raw: str, body: int) -> tuple[str, str] | None:
+    """(term, description) of a definition-list line, else None."""
+    m = _TERM_LINE.match(raw.rstrip())
+    if m is None or not body:
+        return None
+    indent, term, gap, rest = m.groups()
+    if len(indent) >= body or len(indent) + len(term) + len(gap) != body:
+        return None
+    return (term, rest) if len(rest.split()) >= _TERM_MIN_WORDS else None
+
+
 def page_blocks(text: str, page: int, drop: Set[str] = frozenset()) -> list[Block]:
     """Rebuild paragraphs from the text layer's visual lines.
 
     A paragraph ends at a blank line, or at a line that ends a sentence while being clearly
     shorter than the page's full line width (the ragged last line of a paragraph).
     """
-    lines = [ln.strip() for ln in text.split("\n")]
+    raw_lines = text.split("\n")
+    body = _body_column(raw_lines)
+    lines = [ln.strip() for ln in raw_lines]
     full = max((len(ln) for ln in lines), default=0)
     blocks: list[Block] = []
     buf: list[str] = []
@@ -98,7 +134,7 @@ def page_blocks(text: str, page: int, drop: Set[str] = frozenset()) -> list[Bloc
             buf.clear()
         kind = "paragraph"
 
-    for line in lines:
+    for raw, line in zip(raw_lines, lines, strict=True):
         if not line or _PAGE_NUMBER.match(line) or _digitless(line) in drop:
             flush()
             continue
@@ -107,6 +143,10 @@ def page_blocks(text: str, page: int, drop: Set[str] = frozenset()) -> list[Bloc
             flush()
             blocks.append(Block("heading", line, level=level, page=page))
             continue
+        if term := _term(raw, body):
+            flush()
+            blocks.append(Block("heading", term[0], level=2, page=page))
+            line = term[1]
         if LIST_MARKER.match(line):
             flush()
             kind = "list_item"
@@ -122,7 +162,7 @@ def page_blocks(text: str, page: int, drop: Set[str] = frozenset()) -> list[Bloc
 
 class PdfParser:
     name = "pdf"
-    version = "2"  # 2: image-only pages read by OCR
+    version = "3"  # 2: image-only pages read by OCR; 3: a term on its description's line
 
     def parse(
         self, data: bytes, filename: str, options: ParseOptions | None = None

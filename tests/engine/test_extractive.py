@@ -373,6 +373,28 @@ def test_a_short_next_sentence_with_the_value_is_quoted_with_its_sentence() -> N
     assert "logging messages from ssh(1). The default is INFO. [1]" in built.text
 
 
+def test_a_long_next_sentence_saying_what_is_asked_about_completes_its_sentence() -> None:
+    text = (
+        "We expect everyone to treat colleagues with respect. "
+        "Harassment and discrimination are never acceptable. "
+        "You can report a concern to your manager, to the People team, or anonymously "
+        "through the ethics hotline at ethics.northwind.example. "
+        "Reports are investigated within 14 days."
+    )
+    built = extractive_reply(
+        "where can I report harassment without giving my name?", [chunk(1, text)]
+    )
+    assert built is not None
+    assert "never acceptable. You can report a concern" in built.text
+    assert "ethics.northwind.example" in built.text
+    # A long next sentence about something else completes nothing.
+    other = (
+        "Harassment is never acceptable. Offices are open from 8:00 to 18:00 on weekdays "
+        "and closed on every public holiday of the country they are in."
+    )
+    assert extractive_reply("Where can I report harassment?", [chunk(1, other)]) is None
+
+
 def test_a_default_stated_two_sentences_on_is_quoted_from_the_whole_chunk() -> None:
     whole = (
         "LogLevel Gives the verbosity level that is used when logging messages from ssh(1). "

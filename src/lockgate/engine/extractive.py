@@ -157,11 +157,12 @@ def _completes(question: str, tail: str) -> bool:
     size = len(tail.split())
     if size <= _SHORT_TAIL:
         return fits(question, tail)
-    return (
-        size <= _REFERRING_TAIL
-        and bool(_REFERS.match(tail))
-        and fits(question, _YEAR.sub(" ", tail))
-    )
+    if size > _REFERRING_TAIL or not fits(question, _YEAR.sub(" ", tail)):
+        return False
+    # Or one that says what the question asks about ("You can report a concern ... through
+    # the ethics hotline" after "Harassment ... is never acceptable" for "where can I report
+    # harassment?"): the two together hold the question's words.
+    return bool(_REFERS.match(tail)) or bool(topic_words(question) & question_words(tail))
 
 
 def completed_by_next(

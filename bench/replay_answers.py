@@ -13,8 +13,9 @@ Sets: `dev` (bench/data/answers_dev.jsonl on samples/corpus), `dev2` (a second a
 questions on the same corpus, bench/data/answers_dev2.jsonl), `dev3` (a third author's,
 written after the rules tuned on dev and dev2: bench/data/answers_dev3.jsonl), `dev5` (a
 fourth author's, written from the documents alone without reading any other set), `manuals-dev`
-(the dev split of bench/data/manuals.jsonl on the rendered man pages). The model's answer to
-a question is keyed by the question as the prompt carries it. Captured answers run to the
+(the dev split of bench/data/manuals.jsonl on the rendered man pages; `manuals-test`, its test
+split, like gold only to read a finished run). The model's answer to a question is keyed by
+the question as the prompt carries it. Captured answers run to the
 model's own stop, not to where the capturing code's check stopped it. A question the capture
 does not have (its prompt changed) is answered with the empty string (the extract then
 decides); replay says how many. The gold set is the test: replay it only to read a finished
@@ -153,7 +154,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("mode", choices=["capture", "extend", "replay"])
     ap.add_argument(
-        "--set", default="dev", choices=["dev", "dev2", "dev3", "dev5", "manuals-dev", "gold"]
+        "--set",
+        default="dev",
+        choices=["dev", "dev2", "dev3", "dev5", "manuals-dev", "manuals-test", "gold"],
     )
     ap.add_argument("--cases", type=Path, help="a cases file on samples/corpus instead of --set")
     ap.add_argument("--out", type=Path, help="capture: where the answers go")

@@ -12,7 +12,9 @@ to `--out`.
 Sets: `dev` (bench/data/answers_dev.jsonl on samples/corpus), `dev2` (a second author's
 questions on the same corpus, bench/data/answers_dev2.jsonl), `dev3` (a third author's,
 written after the rules tuned on dev and dev2: bench/data/answers_dev3.jsonl), `dev5` (a
-fourth author's, written from the documents alone without reading any other set), `manuals-dev`
+fourth author's, written from the documents alone without reading any other set), `dev6` (a
+fifth author's the same way: second hops, follow-up turns, questions carrying the caller's
+own data, near-miss refusals), `manuals-dev`
 (the dev split of bench/data/manuals.jsonl on the rendered man pages; `manuals-test`, its test
 split, like gold only to read a finished run). The model's answer to a question is keyed by
 the question as the prompt carries it. Captured answers run to the
@@ -40,6 +42,7 @@ DEV = BENCH / "data" / "answers_dev.jsonl"
 DEV2 = BENCH / "data" / "answers_dev2.jsonl"
 DEV3 = BENCH / "data" / "answers_dev3.jsonl"
 DEV5 = BENCH / "data" / "answers_dev5.jsonl"
+DEV6 = BENCH / "data" / "answers_dev6.jsonl"
 GOLD = SAMPLES / "eval" / "gold.jsonl"
 # The last "Question:" of the prompt (the template's worked example has one too); the
 # sources and the canary line before it change from run to run, the question does not.
@@ -66,6 +69,8 @@ def _cases(name: str, tmp: Path) -> tuple[Path, Path]:
         return SAMPLES / "corpus", DEV3
     if name == "dev5":
         return SAMPLES / "corpus", DEV5
+    if name == "dev6":
+        return SAMPLES / "corpus", DEV6
     if name == "gold":
         return SAMPLES / "corpus", GOLD
     import manuals
@@ -156,7 +161,7 @@ def main() -> None:
     ap.add_argument(
         "--set",
         default="dev",
-        choices=["dev", "dev2", "dev3", "dev5", "manuals-dev", "manuals-test", "gold"],
+        choices=["dev", "dev2", "dev3", "dev5", "dev6", "manuals-dev", "manuals-test", "gold"],
     )
     ap.add_argument("--cases", type=Path, help="a cases file on samples/corpus instead of --set")
     ap.add_argument("--out", type=Path, help="capture: where the answers go")

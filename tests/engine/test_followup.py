@@ -22,3 +22,25 @@ def test_a_question_of_its_own_stands_alone() -> None:
     assert standalone_question(["", "  "]) == ""
     assert not is_follow_up("Is it possible to export all workspace content as JSON or CSV?")
     assert is_follow_up("Does it include SSO?")
+
+
+def test_the_same_question_for_another_name_is_the_previous_one_with_that_name() -> None:
+    assert (
+        standalone_question(["How much is the Starter plan per month?", "And for the Team plan?"])
+        == "How much is the Team plan per month?"
+    )
+    assert (
+        standalone_question(["What uptime does the Team plan guarantee?", "What about Enterprise?"])
+        == "What uptime does the Enterprise plan guarantee?"
+    )
+    assert (
+        standalone_question(["What is the hotel limit in Tier 1 cities?", "And in Tier 3 cities?"])
+        == "What is the hotel limit in Tier 3 cities?"
+    )
+    # Nothing to put it in place of, or no name at all: asked with the previous question.
+    assert standalone_question(["Which plans have SSO and SCIM?", "And for Enterprise?"]) == (
+        "Which plans have SSO and SCIM? And for Enterprise?"
+    )
+    assert standalone_question(["What is the hotel limit in London?", "What about meals?"]) == (
+        "What is the hotel limit in London? What about meals?"
+    )

@@ -27,11 +27,53 @@ def is_follow_up(text: str) -> bool:
 
 
 def standalone_question(users: list[str]) -> str:
-    """The last user message, with the one before it where the last is a follow-up."""
+    """The last user message, with the one before it where the last is a follow-up; a
+    follow-up asking the same for another name ("And for the Team plan?") is the previous
+    question with that name in place of the one it named."""
     texts = [u.strip() for u in users if u.strip()]
     if not texts:
         return ""
     last = texts[-1]
     if len(texts) > 1 and is_follow_up(last):
-        return f"{texts[-2]} {last}"
+        return swapped(texts[-2], last) or f"{texts[-2]} {last}"
     return last
+
+
+# "And for the Team plan?", "What about Enterprise?", "And in Tier 3 cities?": the same
+# question for what the words after it name.
+_SAME_FOR = re.compile(
+    r"^\s*(?:and|what about|how about|and what about)\s+(?:(?:for|on|in|at|with)\s+)?"
+    r"(?:the\s+|a\s+|an\s+)?(?P<np>[^?.!,;]+?)\s*[?.!]*\s*$",
+    re.I,
+)
+# A name: capitalised words, a figure after one ("Tier 1"); not the question's first word.
+_NAME = r"[A-Z][\w-]*(?:\s+(?:[A-Z][\w-]*|\d+))*"
+_NP_WORDS = 4
+
+
+def swapped(previous: str, follow_up: str) -> str | None:
+    """`previous` asked again for the name `follow_up` gives, else None: the name and its
+    noun ("Team plan") take the place of the previous name before that noun ("Starter
+    plan"); a name alone takes the place of the previous question's only name."""
+    m = _SAME_FOR.match(follow_up)
+    if m is None:
+        return None
+    np = m.group("np").strip()
+    words = np.split()
+    if not 0 < len(words) <= _NP_WORDS or not words[0][:1].isupper():
+        return None
+    head = words[-1]
+    if head[:1].islower():
+        before_head = re.compile(rf"(?<=\s){_NAME}\s+{re.escape(head)}\b")
+        found = list(before_head.finditer(previous))
+        if len(found) != 1:
+            return None
+        at = found[0]
+        return previous[: at.start()] + np + previous[at.end() :]
+    if not re.fullmatch(_NAME, np):
+        return None
+    names = list(re.finditer(rf"(?<=\s){_NAME}", previous))
+    if len(names) != 1:
+        return None
+    at = names[0]
+    return previous[: at.start()] + np + previous[at.end() :]

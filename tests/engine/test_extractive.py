@@ -395,6 +395,22 @@ def test_a_long_next_sentence_saying_what_is_asked_about_completes_its_sentence(
     assert extractive_reply("Where can I report harassment?", [chunk(1, other)]) is None
 
 
+def test_a_later_part_is_not_taken_as_answered_by_one_word_of_an_earlier_parts_sentence() -> None:
+    text = (
+        "Full-time employees receive 25 days of paid annual leave per calendar year. "
+        "Part-time employees receive leave in proportion to their contract. "
+        "Request leave in the HR portal at least two weeks in advance. "
+        "You may carry over up to 5 unused leave days into the next year."
+    )
+    q = (
+        "How many days of paid annual leave do full-time employees get? "
+        "And how many of those can I take into next year?"
+    )
+    built = extractive_reply(q, [chunk(1, text)])
+    assert built is not None
+    assert "25 days" in built.text and "carry over up to 5" in built.text
+
+
 def test_a_default_stated_two_sentences_on_is_quoted_from_the_whole_chunk() -> None:
     whole = (
         "LogLevel Gives the verbosity level that is used when logging messages from ssh(1). "

@@ -656,7 +656,24 @@ def _part_picks(
     for k, part in enumerate(asked):
         refers = bool(_REFERS_BACK.search(part))
         want = qual | hop if refers else qual
-        done = next((p for p in picked if covers(part, question, p)), None)
+        vector = embed([part])[0] if embed is not None and query_vector is not None else None
+        again = [dataclasses.replace(s) for s in sentences]
+        ranked = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
+        # An earlier part's sentence answers this part too only where it would on its own,
+        # scored against this part: one shared word ("year" in "25 days of paid annual
+        # leave per calendar year") covers "and how many of those can I take into next
+        # year?" without answering it.
+        on_its_own = {(s.number, s.pos, s.text): s for s in ranked}
+        done = next(
+            (
+                p
+                for p in picked
+                if covers(part, question, p)
+                and (mine := on_its_own.get((p.number, p.pos, p.text))) is not None
+                and answers(part, mine, *limits)
+            ),
+            None,
+        )
         if done is not None and (not refers or not hop or _named(done, hop)):
             answered += 1
             continue
@@ -666,9 +683,6 @@ def _part_picks(
             answered += 1
             hop |= name_words(_quoted(follow)) - asked_names
             continue
-        vector = embed([part])[0] if embed is not None and query_vector is not None else None
-        again = [dataclasses.replace(s) for s in sentences]
-        ranked = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
         # The question's names count for each part ("and how many seats does it include"
         # is about the plan the first part named); what an earlier part's answer named
         # comes first for a part that refers back to it.

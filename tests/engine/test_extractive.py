@@ -411,6 +411,40 @@ def test_a_later_part_is_not_taken_as_answered_by_one_word_of_an_earlier_parts_s
     assert "25 days" in built.text and "carry over up to 5" in built.text
 
 
+HOP_SLA = (
+    "| plans | uptime_sla_percent | p1_response |\n"
+    "| team | 99.9 | 4 business hours |\n"
+    "| business | 99.95 | 1 hour |"
+)
+HOP_PRICES = (
+    "| plan | monthly_price_usd | support_level |\n"
+    "| Team | 99 | Email (business hours) |\n"
+    "| Business | 399 | 24/7 chat and email |"
+)
+
+
+def test_a_later_part_is_searched_again_with_what_the_earlier_part_named() -> None:
+    q = (
+        "Which plan promises a P1 response within 4 business hours, "
+        "and what support level comes with it?"
+    )
+    asked: list[str] = []
+
+    def search(query: str) -> list:
+        asked.append(query)
+        return [chunk(2, HOP_PRICES)]
+
+    built = extractive_reply(q, [chunk(1, HOP_SLA)], search=search)
+    assert built is not None
+    assert "team" in asked[0].lower() and "plan" in asked[0]  # "... team plan"
+    assert "4 business hours" in built.text and "Email (business hours)" in built.text
+    # The second hop's chunk is cited after the context's and joins it.
+    assert built.cited == [1, 2] and built.context[1].chunk_id == chunk(2, HOP_PRICES).chunk_id
+    # Without a search the second part has no answer in the context.
+    alone = extractive_reply(q, [chunk(1, HOP_SLA)])
+    assert alone is not None and "Email" not in alone.text
+
+
 def test_a_default_stated_two_sentences_on_is_quoted_from_the_whole_chunk() -> None:
     whole = (
         "LogLevel Gives the verbosity level that is used when logging messages from ssh(1). "

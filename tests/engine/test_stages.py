@@ -198,6 +198,20 @@ def test_retrieve_refuses_below_min_relevance(services) -> None:
     assert refuse and "best similarity" in refuse[0].note
 
 
+def test_a_second_hop_search_lists_what_it_finds_with_the_turns_chunks(services) -> None:
+    _, state, _ = run(Retrieve.from_services(services), question_turn(services, "refund window"))
+    assert state.retrieval is not None and state.retrieval.again is not None
+    before = [c.chunk_id for c in state.retrieval.result.chunks]
+    found = state.retrieval.again("how many vacation days do employees get")
+    assert any(Path(c.source).name == "vacation.txt" for c in found)
+    after = state.retrieval.result.chunks
+    # The turn's own chunks first, then each new one once, ranked on from the last.
+    assert [c.chunk_id for c in after[: len(before)]] == before
+    assert len({c.chunk_id for c in after}) == len(after)
+    assert [c.rank for c in after] == list(range(1, len(after) + 1))
+    assert {c.chunk_id for c in found} <= {c.chunk_id for c in after}
+
+
 def test_retrieve_ignores_pass_through_requests(services) -> None:
     turn = parse(services, {"model": "echo", "messages": [{"role": "user", "content": "refund"}]})
     _, state, inner = run(Retrieve.from_services(services), turn)

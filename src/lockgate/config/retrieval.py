@@ -137,6 +137,11 @@ class ExtractiveConfig(Strict):
     # A question asking two things, answered on one of them by the model: the source
     # sentences that answer the other are added to its answer, with their citations.
     complete_parts: bool = True
+    # A later part referring back to an earlier part's answer ("..., and what support
+    # channel comes with it?") that no retrieved sentence answers is searched again with
+    # the names that answer gave ("what support channel comes with it? team"): the second
+    # hop's fact is often in a document the question's own words did not retrieve.
+    second_hop: bool = True
     # The weight of that similarity against shared words when ranking the candidates.
     semantic_weight: float = Field(0.6, ge=0, le=1)
     # Where no sentence passes the rules above (a paraphrase sharing no topic word with its

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -457,6 +458,7 @@ def extractive_reply(
     semantic_weight: float = 0.5,
     given: str = "",
     paraphrase: tuple[float, float] = (1.1, 0.0),
+    search: Search | None = None,
 ) -> Extract | None:
     """The extract for `question` (see `_reply`); where nothing answers the whole message
     and it leads in with something else, the extract for its asking clause, whose words are
@@ -471,7 +473,7 @@ def extractive_reply(
     ):
         return None
     args = (max_sentences, min_lexical, query_vector, embed, min_similarity, pool)
-    rest = (min_semantic, semantic_weight, given, paraphrase)
+    rest = (min_semantic, semantic_weight, given, paraphrase, search)
     built = _reply(question, chunks, *args, *rest)
     asked = focus(question)
     return built if built is not None or asked is None else _reply(asked, chunks, *args, *rest)
@@ -490,6 +492,7 @@ def _reply(
     semantic_weight: float,
     given: str,
     paraphrase: tuple[float, float],
+    search: Search | None = None,
 ) -> Extract | None:
     """The extract, once the whole message may be answered at all (`extractive_reply`
     checks that once): quoting from `chunks` (the context) and, where given, the rest of
@@ -497,7 +500,8 @@ def _reply(
     then any pool chunk an extract sentence came from (the caller makes it the context).
     `given` is an answer already given to part of the question (the model's): the names
     it gives are what a later part referring back ("that plan") is about. `paraphrase`
-    (similarity, margin): see `paraphrased`, the last resort before refusing."""
+    (similarity, margin): see `paraphrased`, the last resort before refusing. `search`
+    retrieves another query's chunks: a later part's second hop (`_part_picks`)."""
     sentences, numbered = candidates(chunks, pool)
     sentences += completed_by_next(question, sentences, numbered, pool)
     # Only sentences that can pass `answers` are worth embedding: those sharing enough
@@ -557,6 +561,7 @@ def _reply(
             semantic_weight,
             embed_from,
             (min_lexical, min_similarity, min_semantic),
+            _Hop(numbered, search),
         )
         if answered == len(asked):
             picked = by_part
@@ -642,13 +647,15 @@ def _part_picks(
     semantic_weight: float,
     embed_from: float,
     limits: tuple[float, float, float],
+    hops: _Hop | None = None,
 ) -> tuple[list[SourceSentence], int]:
     """A sentence for each part, in the question's order, and how many parts they answer.
     A part referring back to the one before ("which plan ..., and what uptime does that
     plan guarantee?") is about what that part's answer names, not what the question
     names: "Business", from the sentence answering the first part (or from `given`), picks
     the Business row among the plans' uptime rows, which may be in another document (the
-    second retrieval hop)."""
+    second retrieval hop). Where none of `sentences` answers such a part, `hops` searches
+    for it with those names, and the sentences of the chunks it finds are candidates too."""
     picked: list[SourceSentence] = []
     answered = 0
     asked_names = name_words(question)
@@ -698,22 +705,103 @@ def _part_picks(
                 not _applies(question, s),
             )
         )
-        found = next(
-            (
-                s
-                for s in ranked
-                if answers(part, s, *limits)
-                and covers(part, question, s)
-                and all(s.text != p.text for p in picked)
-            ),
-            None,
-        )
+        found = _first_answering(part, question, ranked, picked, limits)
+        if found is None and k and refers and hops is not None and hops.search is not None:
+            kinds_of = " ".join(asked_for(" ".join(asked[:k])))
+            said = _hop_names(picked, question)
+            more = hops.more(f"{part} {' '.join(said)} {kinds_of}")
+            if more and said:
+                sentences = sentences + more
+                # The part as about what it refers to: "what support channel comes with
+                # Team?" is answered by Team's row.
+                named = _REFERS_BACK.sub(said[0].title(), part, count=1)
+                fresh = [dataclasses.replace(s) for s in more]
+                ranked = rank_sentences(named, fresh, vector, embed, semantic_weight, embed_from)
+                ranked.sort(key=lambda s: (-_named(s, hop), -_named(s, want)))
+                found = _first_answering(named, question, ranked, picked, limits)
         if found is None:
             continue
         picked.append(found)
         answered += 1
         hop |= name_words(_quoted(found)) - asked_names
     return picked, answered
+
+
+Search = Callable[[str], list[RetrievedChunk]]
+
+
+@dataclass
+class _Hop:
+    """The numbered chunks of an extract, and a search that adds to them."""
+
+    numbered: list[RetrievedChunk]
+    search: Search | None
+
+    def more(self, query: str) -> list[SourceSentence]:
+        """The sentences of the chunks `query` finds that are not numbered yet, numbered on
+        (placed as a pool's: their quote joins the context)."""
+        if self.search is None:
+            return []
+        known = {c.chunk_id for c in self.numbered}
+        out: list[SourceSentence] = []
+        for c in self.search(query):
+            if c.chunk_id in known:
+                continue
+            known.add(c.chunk_id)
+            self.numbered.append(c)
+            for s in _sentences(len(self.numbered), c):
+                s.pos += _POOL
+                out.append(s)
+        return out
+
+
+def _first_answering(
+    part: str,
+    question: str,
+    ranked: list[SourceSentence],
+    picked: list[SourceSentence],
+    limits: tuple[float, float, float],
+) -> SourceSentence | None:
+    return next(
+        (
+            s
+            for s in ranked
+            if answers(part, s, *limits)
+            and covers(part, question, s)
+            and all(s.text != p.text for p in picked)
+        ),
+        None,
+    )
+
+
+# "Which plan ...", "what region ...": the noun after the question word, not "which is".
+_WHICH = re.compile(r"\b(?:which|what)\s+([a-z][a-z-]+)\b", re.I)
+_NOT_A_KIND = frozenset(
+    "is are was were does do did can could will would should has have had the a an "
+    "kind sort type happens".split()
+)
+
+
+def asked_for(question: str) -> list[str]:
+    """The kinds of thing a question asks for by "which ..." ("which plan": plan), as said:
+    searched with the name an earlier part's answer gave ("team plan")."""
+    out = []
+    for m in _WHICH.finditer(question):
+        word = m.group(1).lower()
+        if word not in _NOT_A_KIND and word not in out:
+            out.append(word)
+    return out
+
+
+def _hop_names(picked: list[SourceSentence], question: str) -> list[str]:
+    """What the earlier parts' sentences name that the question does not: a table row's
+    own name (its first cell), or the names in a sentence."""
+    asked = {n.lower() for n in names(question)}
+    out: list[str] = []
+    for s in picked:
+        found = [_cells(s.text)[0]] if s.header is not None else sorted(names(_quoted(s)))
+        out += [n for n in found if n.lower() not in asked and n not in out]
+    return out
 
 
 # How close in meaning the sentence after an answered part's sentence must be to a later

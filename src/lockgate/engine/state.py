@@ -4,6 +4,7 @@ trace, the events and the HTTP reply read them. No stage hands another untyped d
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,8 @@ class GuardLog:
 class RetrievalRecord:
     result: SearchResult
     context: list[RetrievedChunk] = field(default_factory=list)  # the chunks in the prompt
+    # Another query's chunks under the turn's own filters (tenant, groups): a second hop.
+    again: Callable[[str], list[RetrievedChunk]] | None = None
 
 
 @dataclass

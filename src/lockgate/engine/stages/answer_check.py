@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -169,7 +169,14 @@ class AnswerCheck(Stage):
         t0 = time.perf_counter()
         pool = record.result.chunks[: self.config.sentence_pool]
         built = await run_cpu(
-            self.cpu, self._extract, turn.question, record.context, pool, shed=False
+            self.cpu,
+            self._extract,
+            turn.question,
+            record.context,
+            pool,
+            "",
+            record.again,
+            shed=False,
         )
         if built is None:
             return None
@@ -320,7 +327,14 @@ class AnswerCheck(Stage):
         record = state.retrieval
         pool = record.result.chunks[: self.config.sentence_pool] if record else []
         built = await run_cpu(
-            self.cpu, self._extract, question, context, pool, released, shed=False
+            self.cpu,
+            self._extract,
+            question,
+            context,
+            pool,
+            released,
+            record.again if record else None,
+            shed=False,
         )
         if built is None:
             return ""
@@ -367,6 +381,7 @@ class AnswerCheck(Stage):
         context: list[RetrievedChunk],
         pool: list[RetrievedChunk],
         given: str = "",
+        again: Callable[[str], list[RetrievedChunk]] | None = None,
     ) -> Extract | None:
         embed: Embed | None = None
         qvec = None
@@ -387,6 +402,7 @@ class AnswerCheck(Stage):
             semantic_weight=cfg.semantic_weight,
             given=given,
             paraphrase=(cfg.min_paraphrase, cfg.paraphrase_margin),
+            search=again if cfg.second_hop else None,
         )
 
     async def _final(
@@ -413,7 +429,16 @@ class AnswerCheck(Stage):
         )
         record = state.retrieval
         pool = record.result.chunks[: self.config.sentence_pool] if record else []
-        built = await run_cpu(self.cpu, self._extract, turn.question, context, pool, shed=False)
+        built = await run_cpu(
+            self.cpu,
+            self._extract,
+            turn.question,
+            context,
+            pool,
+            "",
+            record.again if record else None,
+            shed=False,
+        )
         ms = (time.perf_counter() - t0) * 1000
         if built is None:
             state.note("answer_check", ms, f"refused: {why}; no source sentence fits"[:300])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import TYPE_CHECKING, ClassVar
 
 from lockgate.config import GroundedConfig
@@ -65,12 +66,27 @@ class Retrieve(Stage):
         # Redaction placeholders (`<IBAN_1>`) are the caller's data, not what to look for.
         query = without_placeholders(turn.question).strip() or turn.question
         result = await run_cpu(self.cpu, self._search, query, k, filters)
-        state.retrieval = RetrievalRecord(result)
+        state.retrieval = RetrievalRecord(
+            result, again=functools.partial(self._again, result, k, filters)
+        )
         state.note_retrieval(result)
         if not result.chunks or result.max_similarity < cfg.min_relevance:
             state.note("retrieve.refuse", 0.0, f"best similarity {result.max_similarity:.3f}")
             return Answer.refusal(cfg.refusal_message)
         return await call_next(turn, state)
+
+    def _again(
+        self, result: SearchResult, k: int, filters: SearchFilters, query: str
+    ) -> list[RetrievedChunk]:
+        """Another query's chunks under the turn's filters (a second hop of the answer),
+        each new one listed with the turn's retrieved chunks: it was retrieved too."""
+        found = self.retriever.search(query, k, filters).chunks
+        known = {c.chunk_id for c in result.chunks}
+        for c in found:
+            if c.chunk_id not in known:
+                known.add(c.chunk_id)
+                result.chunks.append(dataclasses.replace(c, rank=len(result.chunks) + 1))
+        return found
 
     def _search(self, query: str, k: int, filters: SearchFilters) -> SearchResult:
         """The question's chunks; for a question asking two things, merged with each part's

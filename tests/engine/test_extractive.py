@@ -445,6 +445,23 @@ def test_a_later_part_is_searched_again_with_what_the_earlier_part_named() -> No
     assert alone is not None and "Email" not in alone.text
 
 
+def test_a_part_referring_back_is_judged_as_about_what_the_earlier_answer_named() -> None:
+    offices = "We have offices in Rotterdam and Toronto, and a third of us work remotely."
+    tiers = (
+        "Hotel and meal limits depend on the city you travel to.\n\n"
+        "| City tier | Example cities | Hotel per night | Meals per day |\n"
+        "| Tier 1 | London, Tokyo | EUR 220 | EUR 75 |\n"
+        "| Tier 2 | Berlin, Toronto | EUR 160 | EUR 55 |"
+    )
+    q = (
+        "Apart from Rotterdam, where else does Northwind have an office, and what's the "
+        "max I can spend on a hotel per night when I go there?"
+    )
+    built = extractive_reply(q, [chunk(1, tiers), chunk(2, offices)])
+    assert built is not None
+    assert "Toronto" in built.text and "EUR 160" in built.text and "EUR 220" not in built.text
+
+
 def test_a_default_stated_two_sentences_on_is_quoted_from_the_whole_chunk() -> None:
     whole = (
         "LogLevel Gives the verbosity level that is used when logging messages from ssh(1). "

@@ -706,19 +706,26 @@ def _part_picks(
             )
         )
         found = _first_answering(part, question, ranked, picked, limits)
-        if found is None and k and refers and hops is not None and hops.search is not None:
+        said = _hop_names(picked, question) if refers and k else []
+        # The part as about what it refers to: "what support channel comes with Team?" is
+        # answered by Team's row, "... when I go to Toronto?" by the row naming Toronto.
+        named = _REFERS_BACK.sub(said[0].title(), part, count=1) if said else part
+        if said and (found is None or (hop and not _named(found, hop))):
+            found = _first_answering(named, question, ranked, picked, limits) or found
+        # Searched again also where what answers does not name what the part refers to
+        # ("Hotel and meal limits depend on the city" for "... when I go there?").
+        unnamed = found is None or bool(hop and not _named(found, hop))
+        if unnamed and said and hops is not None and hops.search is not None:
             kinds_of = " ".join(asked_for(" ".join(asked[:k])))
-            said = _hop_names(picked, question)
             more = hops.more(f"{part} {' '.join(said)} {kinds_of}")
-            if more and said:
+            if more:
                 sentences = sentences + more
-                # The part as about what it refers to: "what support channel comes with
-                # Team?" is answered by Team's row.
-                named = _REFERS_BACK.sub(said[0].title(), part, count=1)
                 fresh = [dataclasses.replace(s) for s in more]
                 ranked = rank_sentences(named, fresh, vector, embed, semantic_weight, embed_from)
                 ranked.sort(key=lambda s: (-_named(s, hop), -_named(s, want)))
-                found = _first_answering(named, question, ranked, picked, limits)
+                second = _first_answering(named, question, ranked, picked, limits)
+                if second is not None and (found is None or _named(second, hop)):
+                    found = second
         if found is None:
             continue
         picked.append(found)

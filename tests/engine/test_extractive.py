@@ -462,6 +462,30 @@ def test_a_part_referring_back_is_judged_as_about_what_the_earlier_answer_named(
     assert "Toronto" in built.text and "EUR 160" in built.text and "EUR 220" not in built.text
 
 
+TIERS = (
+    "Hotel and meal limits depend on the city you travel to.\n\n"
+    "| City tier | Example cities | Hotel per night | Meals per day |\n"
+    "| Tier 1 | London, Tokyo | EUR 220 | EUR 75 |\n"
+    "| Tier 2 | Berlin, Toronto | EUR 160 | EUR 55 |\n"
+    "| Tier 3 | All other cities | EUR 110 | EUR 40 |"
+)
+
+
+def test_a_city_the_table_does_not_list_is_asked_as_its_catch_all_row(embedder) -> None:
+    q = "Trip to Lisbon next month, not one of the example cities. What hotel budget per night?"
+    built = extractive_reply(
+        q,
+        [chunk(1, TIERS)],
+        query_vector=embedder.embed([q])[0],
+        embed=embedder.embed,
+        min_semantic=0.6,
+        semantic_weight=0.6,
+    )
+    assert built is not None and "EUR 110" in built.text and "EUR 160" not in built.text
+    # Without a word for the kind the row is for, an unknown name is still unknown.
+    assert extractive_reply("Does the Lisbon office have parking?", [chunk(1, TIERS)]) is None
+
+
 def test_a_default_stated_two_sentences_on_is_quoted_from_the_whole_chunk() -> None:
     whole = (
         "LogLevel Gives the verbosity level that is used when logging messages from ssh(1). "

@@ -118,6 +118,37 @@ def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
     return missing
 
 
+# A table row for everything its other rows do not list: "All other cities", "any other
+# country", "Other regions".
+_CATCH_ALL = re.compile(r"^(?:(?:all|any)\s+)?other\s+([a-z][a-z-]+)$", re.I)
+
+
+def _as_catch_all(question: str, missing: list[str], chunks: list[RetrievedChunk]) -> str | None:
+    """`question` with each name no source mentions replaced by the own name (first cell)
+    of a table row for all the others of a kind the question says ("a city like Porto",
+    "Lisbon ... isn't one of the example cities": the row of "All other cities"); None
+    where there is no such row."""
+    asked = question_words(question)
+    rows: list[str] = []
+    for c in chunks:
+        for line in c.text.splitlines():
+            if not line.strip().startswith("|"):
+                continue
+            cells = _cells(line)
+            if len(cells) < 2:
+                continue
+            for cell in cells[1:]:
+                m = _CATCH_ALL.match(cell)
+                if m and question_words(m.group(1)) & asked and cells[0] not in rows:
+                    rows.append(cells[0])
+    if len(rows) != 1:
+        return None  # none, or several kinds of "other": which one is not clear
+    out = question
+    for name in missing:
+        out = re.sub(rf"\b{re.escape(name)}\b", rows[0], out, flags=re.I)
+    return out if out != question else None
+
+
 # A name is mentioned where a source has its word as it is ("P2" in `P2_high`, "team" in a
 # table cell), or another form of it written as a name ("Teams" for "Team"): a lower-case
 # word of another form is another word ("Windows" is not the browser "window").
@@ -465,13 +496,15 @@ def extractive_reply(
     not diluted by the lead-in's. The lead-in still counts for what may not be answered at
     all (someone else's data, a name or a year the sources do not know)."""
     everything = chunks + (pool or [])
-    if (
-        not chunks
-        or unknown_years(question, everything)
-        or about_someone(question, everything)
-        or unknown_names(question, everything)
-    ):
+    if not chunks or unknown_years(question, everything) or about_someone(question, everything):
         return None
+    missing = unknown_names(question, everything)
+    if missing:
+        # A name a table leaves to its catch-all row ("Lisbon" in a trip's question, and
+        # "| Tier 3 | All other cities | EUR 110 |"): asked as that row's own name.
+        question = _as_catch_all(question, missing, everything) or question
+        if unknown_names(question, everything):
+            return None
     args = (max_sentences, min_lexical, query_vector, embed, min_similarity, pool)
     rest = (min_semantic, semantic_weight, given, paraphrase, search)
     built = _reply(question, chunks, *args, *rest)

@@ -4,6 +4,7 @@ on a real store: distinct documents first, each with its best chunk."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,9 +157,8 @@ def test_default_keeps_an_exact_name_match_first(
         assert len({c.document_id for c in top}) == len(top)
 
 
-def test_a_caller_may_ask_for_more_chunks_of_each_document(
-    tmp_path: Path, embedder: MiniLMEmbedder
-) -> None:
+def _topics(tmp_path: Path, embedder: MiniLMEmbedder) -> Any:
+    """Services over the three topic documents, ingested."""
     root = tmp_path / "kb"
     root.mkdir()
     for name, body in TOPICS.items():
@@ -166,6 +166,13 @@ def test_a_caller_may_ask_for_more_chunks_of_each_document(
     settings = make_settings(tmp_path / "home")
     services = make_services(settings, embedder)
     Ingestor(services.documents, services.runs, embedder, settings.ingest).run([str(root)])
+    return services
+
+
+def test_a_caller_may_ask_for_more_chunks_of_each_document(
+    tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    services = _topics(tmp_path, embedder)
     q = "how do I connect to the VPN when working from home"
     one = [Path(c.source).name for c in services.retriever.search(q, 3).chunks]
     two = [Path(c.source).name for c in services.retriever.search(q, 3, per_document=2).chunks]
@@ -180,13 +187,7 @@ def test_a_caller_may_ask_for_more_chunks_of_each_document(
 def test_the_grounded_retriever_takes_more_of_a_document_far_ahead(
     tmp_path: Path, embedder: MiniLMEmbedder
 ) -> None:
-    root = tmp_path / "kb"
-    root.mkdir()
-    for name, body in TOPICS.items():
-        (root / name).write_text(body)
-    settings = make_settings(tmp_path / "home")
-    services = make_services(settings, embedder)
-    Ingestor(services.documents, services.runs, embedder, settings.ingest).run([str(root)])
+    services = _topics(tmp_path, embedder)
     q = "how do I connect to the VPN when working from home"
     plain = services.retriever.per_document(1)
     ahead = services.retriever.per_document(1, dominant_ratio=1.01, dominant_chunks=3)

@@ -594,7 +594,7 @@ def _reply(
             semantic_weight,
             embed_from,
             (min_lexical, min_similarity, min_semantic),
-            _Hop(numbered, search),
+            _Hop(numbered, search) if search is not None else None,
         )
         if answered == len(asked):
             picked = by_part
@@ -748,7 +748,7 @@ def _part_picks(
         # Searched again also where what answers does not name what the part refers to
         # ("Hotel and meal limits depend on the city" for "... when I go there?").
         unnamed = found is None or bool(hop and not _named(found, hop))
-        if unnamed and said and hops is not None and hops.search is not None:
+        if unnamed and said and hops is not None:
             kinds_of = " ".join(asked_for(" ".join(asked[:k])))
             more = hops.more(f"{part} {' '.join(said)} {kinds_of}")
             if more:
@@ -775,13 +775,11 @@ class _Hop:
     """The numbered chunks of an extract, and a search that adds to them."""
 
     numbered: list[RetrievedChunk]
-    search: Search | None
+    search: Search
 
     def more(self, query: str) -> list[SourceSentence]:
         """The sentences of the chunks `query` finds that are not numbered yet, numbered on
         (placed as a pool's: their quote joins the context)."""
-        if self.search is None:
-            return []
         known = {c.chunk_id for c in self.numbered}
         out: list[SourceSentence] = []
         for c in self.search(query):

@@ -64,16 +64,13 @@ def swapped(previous: str, follow_up: str) -> str | None:
         return None
     head = words[-1]
     if head[:1].islower():
-        before_head = re.compile(rf"(?<=\s){_NAME}\s+{re.escape(head)}\b")
-        found = list(before_head.finditer(previous))
-        if len(found) != 1:
-            return None
-        at = found[0]
-        return previous[: at.start()] + np + previous[at.end() :]
-    if not re.fullmatch(_NAME, np):
+        replaced = rf"(?<=\s){_NAME}\s+{re.escape(head)}\b"  # "Starter plan"
+    elif re.fullmatch(_NAME, np):
+        replaced = rf"(?<=\s){_NAME}"  # the previous question's one name
+    else:
         return None
-    names = list(re.finditer(rf"(?<=\s){_NAME}", previous))
-    if len(names) != 1:
+    found = list(re.finditer(replaced, previous))
+    if len(found) != 1:
         return None
-    at = names[0]
+    at = found[0]
     return previous[: at.start()] + np + previous[at.end() :]

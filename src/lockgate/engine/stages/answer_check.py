@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -33,6 +33,7 @@ from lockgate.engine.citations import clean, says_unknown
 from lockgate.engine.cpu import CpuGate, run_cpu
 from lockgate.engine.extractive import (
     Extract,
+    Search,
     about_someone,
     covers,
     extractive_reply,
@@ -381,7 +382,7 @@ class AnswerCheck(Stage):
         context: list[RetrievedChunk],
         pool: list[RetrievedChunk],
         given: str = "",
-        again: Callable[[str], list[RetrievedChunk]] | None = None,
+        again: Search | None = None,
     ) -> Extract | None:
         embed: Embed | None = None
         qvec = None

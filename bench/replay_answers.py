@@ -14,7 +14,8 @@ questions on the same corpus, bench/data/answers_dev2.jsonl), `dev3` (a third au
 written after the rules tuned on dev and dev2: bench/data/answers_dev3.jsonl), `dev5` (a
 fourth author's, written from the documents alone without reading any other set), `dev6` (a
 fifth author's the same way: second hops, follow-up turns, questions carrying the caller's
-own data, near-miss refusals), `manuals-dev`
+own data, near-miss refusals), `dev7` (a sixth author's the same way, 70 rows over every
+document), `manuals-dev`
 (the dev split of bench/data/manuals.jsonl on the rendered man pages; `manuals-test`, its test
 split, like gold only to read a finished run). The model's answer to a question is keyed by
 the question as the prompt carries it. Captured answers run to the
@@ -43,6 +44,7 @@ DEV2 = BENCH / "data" / "answers_dev2.jsonl"
 DEV3 = BENCH / "data" / "answers_dev3.jsonl"
 DEV5 = BENCH / "data" / "answers_dev5.jsonl"
 DEV6 = BENCH / "data" / "answers_dev6.jsonl"
+DEV7 = BENCH / "data" / "answers_dev7.jsonl"
 GOLD = SAMPLES / "eval" / "gold.jsonl"
 # The last "Question:" of the prompt (the template's worked example has one too); the
 # sources and the canary line before it change from run to run, the question does not.
@@ -61,16 +63,9 @@ def _cases(name: str, tmp: Path) -> tuple[Path, Path]:
     """(corpus folder, cases file) of a set, or of `--cases` on the sample corpus."""
     if _CUSTOM:
         return SAMPLES / "corpus", _CUSTOM[0]
-    if name == "dev":
-        return SAMPLES / "corpus", DEV
-    if name == "dev2":
-        return SAMPLES / "corpus", DEV2
-    if name == "dev3":
-        return SAMPLES / "corpus", DEV3
-    if name == "dev5":
-        return SAMPLES / "corpus", DEV5
-    if name == "dev6":
-        return SAMPLES / "corpus", DEV6
+    sets = {"dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev5": DEV5, "dev6": DEV6, "dev7": DEV7}
+    if name in sets:
+        return SAMPLES / "corpus", sets[name]
     if name == "gold":
         return SAMPLES / "corpus", GOLD
     import manuals
@@ -161,7 +156,10 @@ def main() -> None:
     ap.add_argument(
         "--set",
         default="dev",
-        choices=["dev", "dev2", "dev3", "dev5", "dev6", "manuals-dev", "manuals-test", "gold"],
+        choices=[
+            *("dev", "dev2", "dev3", "dev5", "dev6", "dev7"),
+            *("manuals-dev", "manuals-test", "gold"),
+        ],
     )
     ap.add_argument("--cases", type=Path, help="a cases file on samples/corpus instead of --set")
     ap.add_argument("--out", type=Path, help="capture: where the answers go")

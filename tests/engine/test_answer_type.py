@@ -161,3 +161,18 @@ def test_an_http_error_is_asked_for_by_its_status_code() -> None:
     assert not fits(q, "In versions of Wget prior to 1.12, the exit status was inconsistent.")
     assert not fits(q, "Wget retries 20 times.")
     assert fits("Which HTTP status do requests above the limit get?", "They get HTTP status 429.")
+
+
+def test_asking_whether_there_is_a_limit_asks_for_the_limit() -> None:
+    from lockgate.engine.answer_type import Kind, fits, kind_of
+
+    for q in (
+        "Is there a maximum amount I can spend on a taxi from the airport?",
+        "Is there a cap on overtime hours?",
+        "What's the per-person spending limit for an approved client dinner?",
+    ):
+        assert kind_of(q) is Kind.NUMBER, q
+    q = "Is there a maximum amount I can spend on a taxi from the airport?"
+    assert not fits(q, "Use public transport or a taxi from the airport.")
+    assert fits(q, "Taxis are reimbursed up to EUR 60.")
+    assert fits(q, "There is no limit on taxi fares from the airport.")

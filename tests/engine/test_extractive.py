@@ -822,3 +822,64 @@ def test_a_name_is_not_mentioned_by_a_lower_case_word_of_another_form() -> None:
     # A key's part as it is names it; another form of a capitalised word does too.
     assert unknown_names("How fast is a P2 ticket answered?", [guide]) == []
     assert unknown_names("Does it work with Northwind Clouds?", [guide]) == []
+
+
+def test_the_callers_introduction_is_context_not_the_subject() -> None:
+    from lockgate.engine.extractive import (
+        about_someone,
+        introduces_caller,
+        unknown_names,
+        without_introduction,
+    )
+
+    hr = [chunk(1, "Approved claims are reimbursed with the next monthly payroll.")]
+    for intro in (
+        "Hi, Marta Jansen here (<EMAIL_1>).",
+        "Lena Hoffmann, IBAN <IBAN_1>, <EMAIL_1>.",
+        "Hello, Daniel Okafor, customer number NW-448213.",
+        "This is Kenji Watanabe, customer number NW-552190, phone <PHONE_1>.",
+    ):
+        assert introduces_caller(intro), intro
+        q = f"{intro} When are approved claims paid?"
+        assert not about_someone(q, hr)
+        assert unknown_names(q, hr) == []
+        assert without_introduction(q) == "When are approved claims paid?"
+        built = extractive_reply(q, hr)
+        assert built is not None and "next monthly payroll" in built.text
+    # A sentence that says more than who the caller is, an amount, or someone else's data
+    # is kept: it may be what the question is about.
+    for said in (
+        "I invited <EMAIL_1> to our workspace ten days ago but the link fails.",
+        "A customer is asking for a $7,000 refund.",
+        "Her address is <EMAIL_1>.",
+        "Is <EMAIL_1> on the Team plan?",
+    ):
+        assert not introduces_caller(said), said
+    assert about_someone("Her address is <EMAIL_1>. What is her salary?", hr)
+    # Nothing is dropped: the message as it is, separators and all.
+    assert without_introduction("We have 800 staff; is there a way?") == (
+        "We have 800 staff; is there a way?"
+    )
+    assert without_introduction("Hi, Marta here (<EMAIL_1>).") == "Hi, Marta here (<EMAIL_1>)."
+
+
+def test_sentences_that_do_not_answer_are_not_quoted() -> None:
+    text = (
+        "Overtime must be agreed with your manager in advance. Extra hours can be taken "
+        "back as time off within three months. Employees receive 10 days of paid sick leave "
+        "per year. Birth parents receive 16 weeks of fully paid parental leave. This policy "
+        "covers business travel for all employees."
+    )
+    chunks = [chunk(1, text)]
+    for q in (
+        "Is there a max number of overtime hours I can put in per month?",
+        "What happens to my salary if I'm sick for longer than the 10 paid sick days?",
+        "How long can I take unpaid leave for?",
+        "Does the company cover my health insurance while I'm abroad?",
+    ):
+        assert extractive_reply(q, chunks) is None, q
+    # The same sentences answer what they are about.
+    built = extractive_reply("How many days of paid sick leave do employees get?", chunks)
+    assert built is not None and "10 days" in built.text
+    built = extractive_reply("How many weeks of parental leave do birth parents get?", chunks)
+    assert built is not None and "16 weeks" in built.text

@@ -48,10 +48,20 @@ _NUMBER_Q = re.compile(
     # "What is the daily meal allowance", "what's the maximum length", "what service credit
     # do we get": a quantity asked for by its name.
     r"|\bwhat(?:'s| is| are| was)?\s+(?:the |a |an |our |my |your )?(?:[\w-]+ ){0,3}?"
-    r"(?:allowance|budget|length|discount|deadline|threshold|maximum|minimum|cap|quota|"
-    r"duration|credit|reimbursement|per diem|notice period|cutoff|cut-off)s?\b",
+    r"(?:allowance|budget|length|discount|deadline|threshold|maximum|minimum|cap|limit|quota|"
+    r"duration|credit|reimbursement|per diem|notice period|cutoff|cut-off)s?\b"
+    # "Is there a maximum amount I can spend on a taxi?": the bound, or that there is none
+    # ("Overtime must be agreed in advance" is about overtime, not its limit).
+    r"|\b(?:is there|are there|any)\s+(?:a |an |any )?(?:max|maximum|min|minimum|cap|"
+    r"limit|ceiling|upper limit|spending limit)s?\b",
     re.I,
 )
+_BOUND_Q = re.compile(
+    r"\b(?:is there|are there|any)\s+(?:a |an |any )?(?:max|maximum|min|minimum|cap|limit|"
+    r"ceiling|upper limit|spending limit)s?\b",
+    re.I,
+)
+_NO_BOUND = re.compile(r"\b(?:unlimited|no (?:limit|maximum|minimum|cap)|not limited)\b", re.I)
 _HTTP_Q = re.compile(
     r"\b(?:which|what) (?:https? )?(?:errors?|status(?:es)?|responses?)(?: codes?)?\b"
     r"|\bhttp status\b|\b(?:error|response|status) codes?\b",
@@ -208,7 +218,7 @@ def fits(question: str, text: str, kind: Kind | None = None) -> bool:
     if kind is Kind.NUMBER:
         if _HTTP_Q.search(question):
             return bool(_HTTP_CODE.search(text))  # a status code, not "prior to 1.12"
-        if numbers(text):
+        if numbers(text) or (_BOUND_Q.search(question) and _NO_BOUND.search(text)):
             return True
         # "How long/often/soon" is answered by a period or a frequency in words.
         return bool(_PERIOD_Q.search(question)) and bool(_FREQUENCY.search(text))

@@ -16,6 +16,7 @@ import numpy as np
 
 from lockgate.engine.answer_type import Kind, fits, kind_of, kinds, names, parts
 from lockgate.engine.conditions import applies, contradicts
+from lockgate.engine.misses import misses
 from lockgate.engine.sentences import (
     Embed,
     SourceSentence,
@@ -88,13 +89,75 @@ def about_someone(question: str, chunks: list[RetrievedChunk]) -> bool:
     """Whether the question asks about a person other than the caller ("the salary of
     employee jane.doe@example.com"): a policy sentence that shares its words ("employee",
     "home") does not answer it, and no source can name a person the sources do not
-    mention. The caller's own address ("my email is ...") is context, not the subject."""
+    mention. The caller's own address ("my email is ...", "Hi, Marta here (<EMAIL_1>).")
+    is context, not the subject."""
     for m in _SOMEONE.finditer(question):
         if _CALLER.search(question[max(0, m.start() - 30) : m.start()]):
+            continue
+        if introduces_caller(_sentence_at(question, m.start())):
             continue
         if m.group(0).startswith("<") or not any(m.group(0) in c.text for c in chunks):
             return True
     return False
+
+
+# A message's sentences: what `unknown_names` and `about_someone` judge one at a time.
+_SAID = re.compile(r"(?<=[.?!])\s+|\s+[—–-]\s+|;\s+")
+# Someone else the sentence is about ("her IBAN is ...", "my colleague's number").
+_THIRD_PARTY = re.compile(
+    r"\b(?:he|she|his|her|him|they|their|them|colleague|coworker|co-worker)\b", re.I
+)
+
+
+def _sentence_at(text: str, at: int) -> str:
+    start = 0
+    for m in _SAID.finditer(text):
+        if m.start() >= at:
+            return text[start : m.start()]
+        start = m.end()
+    return text[start:]
+
+
+# An identifier of the caller's: a customer, account or card number ("NW-552190"), not an
+# amount ("$7,000").
+_IDENTIFIER = re.compile(r"\b[A-Z]{1,5}-?\d{4,}\b|(?<![$€£\d,.])\d{6,}\b")
+# What an introduction says besides names and data: "Hi, ... here", "my name is", "you can
+# reach me on", "customer number", "card ... on file".
+_INTRO_WORDS = frozenset(
+    question_words(
+        "hi hello hey dear name number customer client phone mobile email mail iban card file "
+        "account reach contact here speaking details tel"
+    )
+)
+
+
+def introduces_caller(sentence: str) -> bool:
+    """Whether a sentence is the caller saying who they are before asking ("Hi, Marta
+    Jansen here (<EMAIL_1>).", "Lena Hoffmann, IBAN <IBAN_1>.", "This is Kenji, customer
+    number NW-552190."): a statement, not a question, carrying contact data or an
+    identifier, about nobody else, and saying little besides. Its names are the caller's
+    own. "I invited <EMAIL_1> ten days ago but the link fails" says more."""
+    if "?" in sentence or _THIRD_PARTY.search(sentence):
+        return False
+    bare = without_placeholders(sentence)
+    if bare == sentence and not _IDENTIFIER.search(sentence):
+        return False
+    said = question_words(_IDENTIFIER.sub(" ", bare)) - name_words(bare) - _INTRO_WORDS
+    return len(said) <= 1
+
+
+def without_introduction(question: str) -> str:
+    """The message less the sentences in which the caller says who they are: what it asks
+    about, undiluted by a name, a customer number and a phone number. The message itself
+    where nothing else is left."""
+    start, kept = 0, []
+    for m in [*_SAID.finditer(question), None]:
+        end = m.start() if m else len(question)
+        if not introduces_caller(question[start:end]):
+            kept.append(question[start : m.end() if m else end])
+        start = m.end() if m else end
+    rest = "".join(kept).strip()
+    return rest or question
 
 
 def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
@@ -107,9 +170,9 @@ def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
         said_as_is |= set(_RAW_WORD.findall(c.text.lower()))
         named |= question_words(" ".join(_CAPITALISED.findall(c.text)))
     missing: list[str] = []
-    for said in re.split(r"(?<=[.?!])\s+|\s+[—–-]\s+|;\s+", question):
+    for said in _SAID.split(question):
         sentence = without_placeholders(said)
-        if _CALLERS.search(sentence) or _states_own_data(said):
+        if _CALLERS.search(sentence) or _states_own_data(said) or introduces_caller(said):
             continue
         for name in sorted(names(sentence)):
             raw = set(_RAW_WORD.findall(name.lower()))
@@ -330,6 +393,8 @@ def answers(
     text = s.text if s.header is None else f"{s.header} {s.text}"
     if not fits(question, text):
         return False  # "how many" answered without a figure, "who" without a name
+    if misses(question, s.text):
+        return False  # another unit, the opposite, the premise, the document's scope
     if _ASKED.search(s.text):
         return False  # a question the source asks ("Q: Do you have a status page?")
     if is_title(text) and not any(k in (Kind.NAME, Kind.PERSON) for k in kinds(question)):
@@ -381,6 +446,7 @@ def _standout(question: str, ranked: list[SourceSentence]) -> list[SourceSentenc
         or _ASKED.search(top.text)
         or is_title(text)
         or not fits(question, text)
+        or misses(question, top.text)
         or not (topic_words(question) & question_words(top.matched()))
     ):
         return []
@@ -411,7 +477,7 @@ def paraphrased(
     s = sentences[top]
     if float(sims[top]) < min_similarity or float(sims[top] - sims[second]) < margin:
         return []
-    if not fits(question, texts[top]) or is_title(texts[top]):
+    if not fits(question, texts[top]) or is_title(texts[top]) or misses(question, texts[top]):
         return []
     s.similarity = float(sims[top])
     return [s]
@@ -505,6 +571,11 @@ def extractive_reply(
         question = _as_catch_all(question, missing, everything) or question
         if unknown_names(question, everything):
             return None
+    asking = without_introduction(question)
+    if asking != question:
+        question = asking
+        if embed is not None and query_vector is not None:
+            query_vector = embed([asking])[0]
     args = (max_sentences, min_lexical, query_vector, embed, min_similarity, pool)
     rest = (min_semantic, semantic_weight, given, paraphrase, search)
     built = _reply(question, chunks, *args, *rest)

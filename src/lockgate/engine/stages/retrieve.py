@@ -10,6 +10,7 @@ from lockgate.config import GroundedConfig
 from lockgate.engine.answer import Answer
 from lockgate.engine.answer_type import parts
 from lockgate.engine.cpu import CpuGate, run_cpu
+from lockgate.engine.extractive import without_introduction
 from lockgate.engine.pipeline import Next, Stage
 from lockgate.engine.sentences import without_placeholders
 from lockgate.engine.state import RetrievalRecord, TurnState
@@ -64,7 +65,10 @@ class Retrieve(Stage):
         )
         # Embedding the question and scoring the index: CPU work, through the gate.
         # Redaction placeholders (`<IBAN_1>`) are the caller's data, not what to look for.
-        query = without_placeholders(turn.question).strip() or turn.question
+        # The caller's introduction ("Hi, Marta here (<EMAIL_1>).") says nothing the
+        # documents are about.
+        asking = without_introduction(turn.question)
+        query = without_placeholders(asking).strip() or turn.question
         result = await run_cpu(self.cpu, self._search, query, k, filters)
         state.retrieval = RetrievalRecord(
             result, again=functools.partial(self._again, result, k, filters)

@@ -482,8 +482,19 @@ def test_a_city_the_table_does_not_list_is_asked_as_its_catch_all_row(embedder) 
         semantic_weight=0.6,
     )
     assert built is not None and "EUR 110" in built.text and "EUR 160" not in built.text
-    # Without a word for the kind the row is for, an unknown name is still unknown.
+    # Without a word for the kind the row is for, an unknown name is still unknown ...
     assert extractive_reply("Does the Lisbon office have parking?", [chunk(1, TIERS)]) is None
+    # ... unless the question puts it where a place goes and the row is for places.
+    q = "Going to a workshop in Lisbon. What's the daily limit for meals there?"
+    built = extractive_reply(
+        q,
+        [chunk(1, TIERS)],
+        query_vector=embedder.embed([q])[0],
+        embed=embedder.embed,
+        min_semantic=0.6,
+        semantic_weight=0.6,
+    )
+    assert built is not None and "EUR 40" in built.text and "EUR 55" not in built.text
 
 
 def test_a_default_stated_two_sentences_on_is_quoted_from_the_whole_chunk() -> None:

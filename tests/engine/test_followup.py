@@ -44,3 +44,16 @@ def test_the_same_question_for_another_name_is_the_previous_one_with_that_name()
     assert standalone_question(["What is the hotel limit in London?", "What about meals?"]) == (
         "What is the hotel limit in London? What about meals?"
     )
+
+
+def test_what_people_say_before_a_follow_up_is_left_out() -> None:
+    first = "How quickly do you fix critical security holes once you find them?"
+    assert standalone_question([first, "ok and the high-severity ones?"]) == (
+        f"{first} and the high-severity ones?"
+    )
+    assert standalone_question(
+        ["What is the hotel cap in London?", "Thanks! What about Tokyo?"]
+    ) == ("What is the hotel cap in Tokyo?")
+    assert is_follow_up("right, and for contractors?")
+    # A question of its own after "ok" still stands alone.
+    assert not is_follow_up("Okay. How long is the free trial of the Business plan?")

@@ -186,12 +186,25 @@ def unknown_names(question: str, chunks: list[RetrievedChunk]) -> list[str]:
 _CATCH_ALL = re.compile(r"^(?:(?:all|any)\s+)?other\s+([a-z][a-z-]+)$", re.I)
 
 
+_PLACED = re.compile(r"\b(?:in|to|at|near|from|visiting|like|such as)\s+$", re.I)
+_PLACE_KINDS = frozenset(
+    question_words("city cities country countries region regions location locations place places")
+)
+
+
+def _mentions(question: str, missing: list[str]) -> list[re.Match[str]]:
+    found = [re.search(rf"\b{re.escape(name)}\b", question, re.I) for name in missing]
+    return [m for m in found if m is not None] if all(found) else []
+
+
 def _as_catch_all(question: str, missing: list[str], chunks: list[RetrievedChunk]) -> str | None:
     """`question` with each name no source mentions replaced by the own name (first cell)
     of a table row for all the others of a kind the question says ("a city like Porto",
     "Lisbon ... isn't one of the example cities": the row of "All other cities"); None
     where there is no such row."""
     asked = question_words(question)
+    # "a workshop in Lisbon", "somewhere like Porto": a place, where the kind is one.
+    placed = all(_PLACED.search(question[: m.start()]) for m in _mentions(question, missing))
     rows: list[str] = []
     for c in chunks:
         for line in c.text.splitlines():
@@ -202,7 +215,10 @@ def _as_catch_all(question: str, missing: list[str], chunks: list[RetrievedChunk
                 continue
             for cell in cells[1:]:
                 m = _CATCH_ALL.match(cell)
-                if m and question_words(m.group(1)) & asked and cells[0] not in rows:
+                if not m or cells[0] in rows:
+                    continue
+                kind = question_words(m.group(1))
+                if kind & asked or (placed and kind & _PLACE_KINDS):
                     rows.append(cells[0])
     if len(rows) != 1:
         return None  # none, or several kinds of "other": which one is not clear

@@ -15,12 +15,26 @@ from lockgate.guardrails.grounding import content_words
 _CONTINUES = re.compile(r"^\s*(?:and|also|plus|what about|how about|and what about)\b", re.I)
 # ... or it is short and points back at what was said before.
 _POINTS_BACK = re.compile(
-    r"\b(?:those|these|that one|them|it|its|they|their|the same|there)\b", re.I
+    r"\b(?:those|these|that one|them|it|its|they|their|the same|there|the \S+ ones?|"
+    r"that kind|this kind|such|instead)\b",
+    re.I,
 )
 _SHORT = 4  # content words
+# What people say before the follow-up itself: "ok and the high-severity ones?", "Thanks!
+# What about meals?", "right, so and on Starter?".
+_OPENER = re.compile(
+    r"^\s*(?:(?:ok|okay|ok so|alright|all right|right|cool|great|thanks|thank you|got it|"
+    r"i see|hmm|so|perfect|nice)\b[\s,.!:;-]*)+",
+    re.I,
+)
+
+
+def _without_opener(text: str) -> str:
+    return _OPENER.sub("", text, count=1) or text
 
 
 def is_follow_up(text: str) -> bool:
+    text = _without_opener(text)
     if _CONTINUES.search(text):
         return True
     return len(content_words(text)) <= _SHORT and bool(_POINTS_BACK.search(text))
@@ -35,7 +49,8 @@ def standalone_question(users: list[str]) -> str:
         return ""
     last = texts[-1]
     if len(texts) > 1 and is_follow_up(last):
-        return swapped(texts[-2], last) or f"{texts[-2]} {last}"
+        bare = _without_opener(last)
+        return swapped(texts[-2], bare) or f"{texts[-2]} {bare}"
     return last
 
 

@@ -26,6 +26,12 @@ from lockgate.engine.sentences import (
     rank_sentences,
     without_placeholders,
 )
+from lockgate.engine.superlative import (
+    PRICE_QUERY,
+    asks_superlative,
+    best_row,
+    compared_columns,
+)
 from lockgate.guardrails.grounding import numbers
 from lockgate.retrieval.hybrid import RetrievedChunk
 
@@ -638,6 +644,14 @@ def _reply(
     if not relevant and embed is not None and query_vector is not None:
         relevant = paraphrased(question, sentences, query_vector, embed, *paraphrase)
     asked = parts(question)
+    # "Which is the cheapest plan with SSO?": the row a comparison of the rows picks, which
+    # no sentence says.
+    superlative = None
+    if len(asked) < 2 and asks_superlative(question):
+        superlative, more = _superlative(question, question, sentences, numbered, search)
+        sentences += more
+    if superlative is not None:
+        relevant = [superlative]
     # A two-part question is judged part by part below: against the whole, each part's
     # sentence has only half of its words.
     if not relevant and len(asked) < 2:
@@ -717,6 +731,23 @@ def _reply(
     return Extract(text, sorted(renumber.values()), picked, context, markers)
 
 
+def _superlative(
+    part: str,
+    question: str,
+    sentences: list[SourceSentence],
+    numbered: list[RetrievedChunk],
+    search: Search | None,
+) -> tuple[SourceSentence | None, list[SourceSentence]]:
+    """The row a superlative part asks for, and the sentences searched for to find it:
+    where no retrieved table has prices to compare ("the cheapest plan" retrieves the
+    plans' descriptions), the search asks for the prices too."""
+    top = best_row(part, question, sentences)
+    if top is not None or search is None or not asks_superlative(part):
+        return top, []
+    more = _Hop(numbered, search).more(f"{part} {PRICE_QUERY}")
+    return best_row(part, question, sentences + more), more
+
+
 def _applies(question: str, s: SourceSentence) -> bool:
     return applies(question, s.text, s.header)
 
@@ -777,12 +808,25 @@ def _part_picks(
     second retrieval hop). Where none of `sentences` answers such a part, `hops` searches
     for it with those names, and the sentences of the chunks it finds are candidates too."""
     picked: list[SourceSentence] = []
+    compared: set[str] = set()  # rows a superlative picked: their price answers "how much"
     answered = 0
     asked_names = name_words(question)
     hop = name_words(given) - asked_names
     for k, part in enumerate(asked):
         refers = bool(_REFERS_BACK.search(part))
         want = qual | hop if refers else qual
+        top, more = (
+            _superlative(part, question, sentences, hops.numbered, hops.search)
+            if hops is not None
+            else (best_row(part, question, sentences), [])
+        )
+        sentences = sentences + more
+        if top is not None and all(top.text != p.text for p in picked):
+            picked.append(top)
+            compared.add(top.text)
+            answered += 1
+            hop |= name_words(_quoted(top)) - asked_names
+            continue
         vector = embed([part])[0] if embed is not None and query_vector is not None else None
         again = [dataclasses.replace(s) for s in sentences]
         ranked = rank_sentences(part, again, vector, embed, semantic_weight, embed_from)
@@ -796,8 +840,13 @@ def _part_picks(
                 p
                 for p in picked
                 if covers(part, question, p)
-                and (mine := on_its_own.get((p.number, p.pos, p.text))) is not None
-                and answers(part, mine, *limits)
+                and (
+                    p.text in compared
+                    or (
+                        (mine := on_its_own.get((p.number, p.pos, p.text))) is not None
+                        and answers(part, mine, *limits)
+                    )
+                )
             ),
             None,
         )
@@ -1073,6 +1122,7 @@ def row_cells(question: str, s: SourceSentence) -> str | None:
         best = max(overlap, default=0)
         if best:
             chosen |= {i + 1 for i, n in enumerate(overlap) if n == best}
+    chosen |= compared_columns(question, names_)
     if not chosen:
         return None
     return ", ".join(f"{names_[i]}: {values[i]}" for i in [0, *sorted(chosen)])

@@ -1,0 +1,141 @@
+"""The table row a superlative question asks for: "the cheapest plan", "the cheapest plan
+that comes with SSO", "the most expensive plan billed annually". No sentence says which row
+is cheapest, and every row shares the question's words alike; the answer is found by
+comparing a price column across the rows that meet the question's conditions (a yes/no
+column the question names, by its name or its initials: "single sign-on" for `sso`)."""
+
+from __future__ import annotations
+
+import re
+
+from lockgate.engine.sentences import SourceSentence, question_words
+
+_LOWEST = re.compile(
+    r"\b(?:cheapest|least expensive|lowest[- ]priced|lowest price|most affordable)\b", re.I
+)
+_HIGHEST = re.compile(r"\b(?:most expensive|priciest|highest[- ]priced|highest price)\b", re.I)
+_PRICE = frozenset({"price", "cost", "usd", "eur", "gbp"})
+_MONTHLY = re.compile(r"\bmonth(?:ly)?\b|\bmonth[- ]to[- ]month\b", re.I)
+_ANNUAL = re.compile(r"\b(?:annual(?:ly)?|yearly|per year|a year)\b", re.I)
+_YES = frozenset({"yes", "true", "included", "available", "✓", "y"})
+_NO = frozenset({"no", "false", "not included", "unavailable", "-", "n", ""})
+_ACRONYM = 5  # letters: the longest column name matched by its initials
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _terms(cell: str) -> set[str]:
+    return set(re.split(r"[\W_]+", cell.lower())) - {""}
+
+
+def _value(cell: str) -> float | None:
+    m = re.fullmatch(r"[$€£]?\s*(\d[\d,]*(?:\.\d+)?)", cell.strip())
+    return float(m.group(1).replace(",", "")) if m else None
+
+
+def _initials(question: str) -> set[str]:
+    """Every run of 2-5 consecutive words' first letters: "single sign-on" gives "sso"."""
+    words = [w for w in re.split(r"[\s-]+", question.lower()) if w[:1].isalpha()]
+    out: set[str] = set()
+    for size in range(2, _ACRONYM + 1):
+        for i in range(len(words) - size + 1):
+            out.add("".join(w[0] for w in words[i : i + size]))
+    return out
+
+
+def _price_column(header: list[str], question: str) -> int | None:
+    priced = [
+        i for i, c in enumerate(header) if i and _terms(c) & _PRICE and "percent" not in _terms(c)
+    ]
+    if not priced:
+        return None
+    # A price per seat or per extra unit is not what a plan costs.
+    plain = [i for i in priced if "price" in _terms(header[i])] or priced
+    for period, words in ((_MONTHLY, "monthly"), (_ANNUAL, "annual")):
+        if period.search(question):
+            chosen = [i for i in plain if words in _terms(header[i])]
+            if chosen:
+                return chosen[0]
+    return plain[0]
+
+
+def _conditions(header: list[str], rows: list[list[str]], question: str) -> list[int]:
+    """The yes/no columns the question names: by a word of the column's name ("with SSO")
+    or by the initials of its words ("single sign-on")."""
+    asked = question_words(question)
+    initials = _initials(question)
+    out: list[int] = []
+    for i, name in enumerate(header):
+        if not i or i >= min(len(r) for r in rows):
+            continue
+        values = {r[i].lower() for r in rows}
+        if not values <= _YES | _NO or not values & _YES:
+            continue
+        key = name.lower().strip()
+        said = bool(question_words(name.replace("_", " ")) & asked)
+        if said or (key.isalpha() and len(key) <= _ACRONYM and key in initials):
+            out.append(i)
+    return out
+
+
+# What a search for the rows to compare adds to the question's words.
+PRICE_QUERY = "price per month"
+
+
+def asks_superlative(text: str) -> bool:
+    return bool(_LOWEST.search(text) or _HIGHEST.search(text))
+
+
+def best_row(part: str, question: str, sentences: list[SourceSentence]) -> SourceSentence | None:
+    """The row of a table among `sentences` that a superlative `part` of `question` asks
+    for, or None where it asks for none or no table has a price column to compare."""
+    if not asks_superlative(part):
+        return None
+    lowest = bool(_LOWEST.search(part))
+    tables: dict[str, list[SourceSentence]] = {}
+    for s in sentences:
+        if s.header is not None and s.text.lstrip().startswith("|"):
+            tables.setdefault(s.header, []).append(s)
+    best: tuple[float, SourceSentence] | None = None
+    for header_line, found in tables.items():
+        header = _cells(header_line)
+        column = _price_column(header, part)
+        if column is None:
+            continue
+        unique = list({s.text: s for s in found}.values())
+        rows = [_cells(s.text) for s in unique]
+        conditions = _conditions(header, rows, question)
+        for s, cells in zip(unique, rows, strict=True):
+            if len(cells) <= column or any(cells[i].lower() not in _YES for i in conditions):
+                continue
+            value = _value(cells[column])
+            if value is None:
+                continue
+            key = value if lowest else -value
+            if best is None or key < best[0]:
+                best = (key, s)
+    return best[1] if best else None
+
+
+def compared_columns(question: str, header: list[str]) -> set[int]:
+    """The columns a superlative question's row is quoted with: the price compared and the
+    yes/no columns it names ("plan: Business, monthly_price_usd: 399, sso: yes")."""
+    if not asks_superlative(question):
+        return set()
+    column = _price_column(header, question)
+    if column is None:
+        return set()
+    asked = question_words(question)
+    initials = _initials(question)
+    named = {
+        i
+        for i, name in enumerate(header)
+        if i
+        and (
+            question_words(name.replace("_", " ")) & asked
+            or (name.isalpha() and len(name) <= _ACRONYM and name.lower() in initials)
+        )
+    }
+    return {column} | named

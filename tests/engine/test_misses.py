@@ -6,7 +6,6 @@ from lockgate.engine.misses import (
     about_document,
     misses,
     opposite_word,
-    other_things,
     other_unit,
     restates_premise,
 )
@@ -56,12 +55,3 @@ def test_a_documents_own_scope() -> None:
     assert not about_document("Who does the travel policy apply to?", scope)
     assert not about_document(q, "Health insurance abroad is covered by the company.")
     assert misses(q, scope) and not misses(q, "Health insurance abroad is covered.")
-
-
-def test_figures_counting_other_things() -> None:
-    q = "What is the maximum number of API tokens a workspace can create?"
-    assert other_things(q, "The API allows 100 requests per minute per workspace on Starter.")
-    assert not other_things(q, "A workspace can create up to 20 tokens.")
-    assert not other_things(q, "Each of the 20 workspaces has its own tokens, up to 5 owners.")
-    # A table row counts nothing in words: its column names say what.
-    assert not other_things("How many seats does Team include?", "| Team | 99 | 10 | 50 |")

@@ -33,6 +33,20 @@ def test_the_cheapest_and_the_dearest_row() -> None:
     assert not asks_superlative("How much is the Team plan?")
 
 
+SEATS = (
+    "| plan | monthly_price_usd | max_seats |\n"
+    "| Starter | 29 | 10 |\n| Team | 99 | 50 |\n| Business | 399 | 250 |\n"
+    "| Enterprise | custom | unlimited |"
+)
+
+
+def test_the_smallest_row_a_headcount_fits_in() -> None:
+    assert _row("We're about 40 people. What's the smallest plan that fits us?", SEATS) == "Team"
+    assert _row("We are 8 people: the smallest plan for us?", SEATS) == "Starter"
+    # "Smallest" alone says nothing to compare by.
+    assert _row("What's the smallest plan?", SEATS) is None
+
+
 def test_a_condition_named_by_the_column_or_its_initials() -> None:
     assert _row("What's the cheapest plan that comes with SSO?", PRICES) == "Business"
     assert _row("We need single sign-on. What's the cheapest plan with it?", PRICES) == ("Business")

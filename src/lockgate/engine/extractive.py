@@ -647,7 +647,7 @@ def _reply(
     # "Which is the cheapest plan with SSO?": the row a comparison of the rows picks, which
     # no sentence says.
     superlative = None
-    if len(asked) < 2 and asks_superlative(question):
+    if len(asked) < 2 and asks_superlative(question, question):
         superlative, more = _superlative(question, question, sentences, numbered, search)
         sentences += more
     if superlative is not None:
@@ -742,7 +742,7 @@ def _superlative(
     where no retrieved table has prices to compare ("the cheapest plan" retrieves the
     plans' descriptions), the search asks for the prices too."""
     top = best_row(part, question, sentences)
-    if top is not None or search is None or not asks_superlative(part):
+    if top is not None or search is None or not asks_superlative(part, question):
         return top, []
     more = _Hop(numbered, search).more(f"{part} {PRICE_QUERY}")
     return best_row(part, question, sentences + more), more

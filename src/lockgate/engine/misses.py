@@ -50,24 +50,6 @@ def other_unit(question: str, text: str) -> bool:
     return len(durations) >= len(numbers(text))
 
 
-# A figure counting something: "100 requests", "5 owners".
-_FIGURE_NOUN = re.compile(r"\b\d[\d,.]*\s+(?:[a-z-]+\s+)?([a-z]+s)\b", re.I)
-
-
-def other_things(question: str, text: str) -> bool:
-    """Whether a question counting one thing ("how many API tokens") is given figures that
-    count other things ("100 requests per minute per workspace") and never the thing."""
-    m = _COUNTED.search(question)
-    if not m or re.fullmatch(_TIME_UNITS, m.group(1), re.I):
-        return False
-    asked = _unit(m.group(1))
-    counted = [_unit(u.group(1)) for u in _FIGURE_NOUN.finditer(text)]
-    counted = [c for c in counted if not re.fullmatch(_TIME_UNITS, c + "s", re.I)]
-    if not counted or asked in counted:
-        return False
-    return not (question_words(m.group(1)) & question_words(text))
-
-
 # "unpaid", "non-refundable", "nonprofit": the word its prefix negates.
 _NEGATED = re.compile(r"\b(un|non-?)([a-z]{4,})\b", re.I)
 # Words that only look negated.
@@ -133,7 +115,6 @@ def misses(question: str, text: str) -> bool:
     """Whether a sentence fails to answer the question for one of the reasons above."""
     return (
         other_unit(question, text)
-        or other_things(question, text)
         or opposite_word(question, text)
         or restates_premise(question, text)
         or about_document(question, text)

@@ -13,6 +13,12 @@ from lockgate.engine.sentences import SourceSentence, question_words
 _LOWEST = re.compile(
     r"\b(?:cheapest|least expensive|lowest[- ]priced|lowest price|most affordable)\b", re.I
 )
+# "The smallest plan" for a team of a size is the cheapest one it fits in.
+_SMALLEST = re.compile(r"\bsmallest\b", re.I)
+_HEADCOUNT = re.compile(
+    r"\b(\d[\d,]*)\s+(?:people|persons|users|employees|staff|members|seats|colleagues)\b", re.I
+)
+_CAPACITY = frozenset({"seat", "seats", "user", "users", "member", "members"})
 _HIGHEST = re.compile(r"\b(?:most expensive|priciest|highest[- ]priced|highest price)\b", re.I)
 _PRICE = frozenset({"price", "cost", "usd", "eur", "gbp"})
 _MONTHLY = re.compile(r"\bmonth(?:ly)?\b|\bmonth[- ]to[- ]month\b", re.I)
@@ -84,16 +90,38 @@ def _conditions(header: list[str], rows: list[list[str]], question: str) -> list
 PRICE_QUERY = "price per month"
 
 
-def asks_superlative(text: str) -> bool:
-    return bool(_LOWEST.search(text) or _HIGHEST.search(text))
+def _headcount(question: str) -> int | None:
+    m = _HEADCOUNT.search(question)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def asks_superlative(text: str, question: str | None = None) -> bool:
+    """Whether `text` (a part of `question`) asks for the cheapest or dearest row."""
+    sized = _SMALLEST.search(text) and _headcount(question or text) is not None
+    return bool(_LOWEST.search(text) or _HIGHEST.search(text) or sized)
+
+
+def _fits_in(header: list[str], cells: list[str], size: int | None) -> bool:
+    """Whether a row's maximum size ("max_seats: 50", "unlimited") holds `size` people."""
+    if size is None:
+        return True
+    for i, name in enumerate(header):
+        terms = _terms(name)
+        if i and "max" in terms and terms & _CAPACITY and i < len(cells):
+            if cells[i].lower() == "unlimited":
+                return True
+            value = _value(cells[i])
+            return value is not None and value >= size
+    return True
 
 
 def best_row(part: str, question: str, sentences: list[SourceSentence]) -> SourceSentence | None:
     """The row of a table among `sentences` that a superlative `part` of `question` asks
     for, or None where it asks for none or no table has a price column to compare."""
-    if not asks_superlative(part):
+    if not asks_superlative(part, question):
         return None
-    lowest = bool(_LOWEST.search(part))
+    lowest = not _HIGHEST.search(part)
+    size = _headcount(question)
     tables: dict[str, list[SourceSentence]] = {}
     for s in sentences:
         if s.header is not None and s.text.lstrip().startswith("|"):
@@ -110,6 +138,8 @@ def best_row(part: str, question: str, sentences: list[SourceSentence]) -> Sourc
         for s, cells in zip(unique, rows, strict=True):
             if len(cells) <= column or any(cells[i].lower() not in _YES for i in conditions):
                 continue
+            if not _fits_in(header, cells, size):
+                continue
             value = _value(cells[column])
             if value is None:
                 continue
@@ -122,7 +152,7 @@ def best_row(part: str, question: str, sentences: list[SourceSentence]) -> Sourc
 def compared_columns(question: str, header: list[str]) -> set[int]:
     """The columns a superlative question's row is quoted with: the price compared and the
     yes/no columns it names ("plan: Business, monthly_price_usd: 399, sso: yes")."""
-    if not asks_superlative(question):
+    if not asks_superlative(question, question):
         return set()
     column = _price_column(header, question)
     if column is None:

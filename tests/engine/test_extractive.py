@@ -6,7 +6,14 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from lockgate.engine.extractive import extractive_reply, name_words, topic_words, unknown_years
+from lockgate.engine.extractive import (
+    Extract,
+    extractive_reply,
+    name_words,
+    topic_words,
+    unknown_years,
+)
+from lockgate.retrieval.hybrid import RetrievedChunk
 from tests.engine.test_sentences import MANUAL, OTHER, chunk
 
 
@@ -471,29 +478,26 @@ TIERS = (
 )
 
 
-def test_a_city_the_table_does_not_list_is_asked_as_its_catch_all_row(embedder) -> None:
-    q = "Trip to Lisbon next month, not one of the example cities. What hotel budget per night?"
-    built = extractive_reply(
+def _with_meaning(q: str, chunks: list[RetrievedChunk], embedder) -> Extract | None:
+    return extractive_reply(
         q,
-        [chunk(1, TIERS)],
+        chunks,
         query_vector=embedder.embed([q])[0],
         embed=embedder.embed,
         min_semantic=0.6,
         semantic_weight=0.6,
     )
+
+
+def test_a_city_the_table_does_not_list_is_asked_as_its_catch_all_row(embedder) -> None:
+    q = "Trip to Lisbon next month, not one of the example cities. What hotel budget per night?"
+    built = _with_meaning(q, [chunk(1, TIERS)], embedder)
     assert built is not None and "EUR 110" in built.text and "EUR 160" not in built.text
     # Without a word for the kind the row is for, an unknown name is still unknown ...
     assert extractive_reply("Does the Lisbon office have parking?", [chunk(1, TIERS)]) is None
     # ... unless the question puts it where a place goes and the row is for places.
     q = "Going to a workshop in Lisbon. What's the daily limit for meals there?"
-    built = extractive_reply(
-        q,
-        [chunk(1, TIERS)],
-        query_vector=embedder.embed([q])[0],
-        embed=embedder.embed,
-        min_semantic=0.6,
-        semantic_weight=0.6,
-    )
+    built = _with_meaning(q, [chunk(1, TIERS)], embedder)
     assert built is not None and "EUR 40" in built.text and "EUR 55" not in built.text
 
 

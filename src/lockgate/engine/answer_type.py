@@ -36,6 +36,13 @@ _MONEY_Q = re.compile(
     r"|\bwhat (is|are) the (price|fee|cost)s?\b",
     re.I,
 )
+# "Is there a maximum amount I can spend on a taxi?": the bound, or that there is none
+# ("Overtime must be agreed in advance" is about overtime, not its limit).
+_BOUND = (
+    r"\b(?:is there|are there|any)\s+(?:a |an |any )?(?:max|maximum|min|minimum|cap|limit|"
+    r"ceiling|upper limit|spending limit)s?\b"
+)
+_BOUND_Q = re.compile(_BOUND, re.I)
 _NUMBER_Q = re.compile(
     # "How soon", "how quickly", "how fast" ask for a period as "how long" does.
     r"\bhow (many|much|long|often|soon|quickly|fast|large|big|far|old)\b|\bwithin how\b"
@@ -50,15 +57,7 @@ _NUMBER_Q = re.compile(
     r"|\bwhat(?:'s| is| are| was)?\s+(?:the |a |an |our |my |your )?(?:[\w-]+ ){0,3}?"
     r"(?:allowance|budget|length|discount|deadline|threshold|maximum|minimum|cap|limit|quota|"
     r"duration|credit|reimbursement|per diem|notice period|cutoff|cut-off)s?\b"
-    # "Is there a maximum amount I can spend on a taxi?": the bound, or that there is none
-    # ("Overtime must be agreed in advance" is about overtime, not its limit).
-    r"|\b(?:is there|are there|any)\s+(?:a |an |any )?(?:max|maximum|min|minimum|cap|"
-    r"limit|ceiling|upper limit|spending limit)s?\b",
-    re.I,
-)
-_BOUND_Q = re.compile(
-    r"\b(?:is there|are there|any)\s+(?:a |an |any )?(?:max|maximum|min|minimum|cap|limit|"
-    r"ceiling|upper limit|spending limit)s?\b",
+    rf"|{_BOUND}",
     re.I,
 )
 _NO_BOUND = re.compile(r"\b(?:unlimited|no (?:limit|maximum|minimum|cap)|not limited)\b", re.I)

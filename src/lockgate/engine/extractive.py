@@ -815,10 +815,8 @@ def _part_picks(
     for k, part in enumerate(asked):
         refers = bool(_REFERS_BACK.search(part))
         want = qual | hop if refers else qual
-        top, more = (
-            _superlative(part, question, sentences, hops.numbered, hops.search)
-            if hops is not None
-            else (best_row(part, question, sentences), [])
+        top, more = _superlative(
+            part, question, sentences, *((hops.numbered, hops.search) if hops else ([], None))
         )
         sentences = sentences + more
         if top is not None and all(top.text != p.text for p in picked):

@@ -79,11 +79,17 @@ def _conditions(header: list[str], rows: list[list[str]], question: str) -> list
         values = {r[i].lower() for r in rows}
         if not values <= _YES | _NO or not values & _YES:
             continue
-        key = name.lower().strip()
-        said = bool(question_words(name.replace("_", " ")) & asked)
-        if said or (key.isalpha() and len(key) <= _ACRONYM and key in initials):
+        if _named(name, asked, initials):
             out.append(i)
     return out
+
+
+def _named(name: str, asked: set[str], initials: set[str]) -> bool:
+    """Whether the question names a column: a word of its name, or its initials."""
+    key = name.lower().strip()
+    if question_words(key.replace("_", " ")) & asked:
+        return True
+    return key.isalpha() and len(key) <= _ACRONYM and key in initials
 
 
 # What a search for the rows to compare adds to the question's words.
@@ -157,15 +163,5 @@ def compared_columns(question: str, header: list[str]) -> set[int]:
     column = _price_column(header, question)
     if column is None:
         return set()
-    asked = question_words(question)
-    initials = _initials(question)
-    named = {
-        i
-        for i, name in enumerate(header)
-        if i
-        and (
-            question_words(name.replace("_", " ")) & asked
-            or (name.isalpha() and len(name) <= _ACRONYM and name.lower() in initials)
-        )
-    }
-    return {column} | named
+    asked, initials = question_words(question), _initials(question)
+    return {column} | {i for i, name in enumerate(header) if i and _named(name, asked, initials)}
